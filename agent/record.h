@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Records flowscope exports, independent of the sink and the wire format.
+ *
+ * A record is a plain view: strings and arrays it points to belong to the caller and stay valid
+ * only for the duration of the encode/emit call that receives it. Field meanings are documented
+ * for consumers in docs/records.md; encoders (record_json.c, record_proto.c) must keep to it.
+ */
+#ifndef FLOWSCOPE_RECORD_H
+#define FLOWSCOPE_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bumped whenever a field changes meaning or is removed; adding a field does not bump it. */
+#define FLOWSCOPE_SCHEMA_VERSION 1
+
+enum record_type {
+	RECORD_FLOW = 0,
+	RECORD_DNS = 1,
+	RECORD_EVENT = 2,
+	RECORD_TYPE_MAX,
+};
+
+/* Who opened the flow, as seen from the cgroup's socket. */
+enum flow_initiator {
+	INITIATOR_UNKNOWN = 0,
+	INITIATOR_SRC = 1, /* the local endpoint (src_*) sent the first SYN / first packet */
+	INITIATOR_DST = 2, /* the remote peer did */
+};
+
+/* An IP address; for ip_version 4 only the first 4 bytes are used (network order). */
+struct record_addr {
+	uint8_t bytes[16];
+};
+
+struct flow_record {
+	uint64_t start_ns; /* first packet in this interval, Unix epoch ns */
+	uint64_t end_ns; /* last packet in this interval, Unix epoch ns */
+	uint64_t cgroup_id; /* cgroup v2 id (inode number of the cgroup directory) */
+	const char *cgroup_path; /* relative to the cgroup v2 root ("/" for the root); NULL once gone */
+	uint32_t pid; /* tgid of the socket's creator; 0 when unknown */
+	char comm[16]; /* NUL-terminated; empty when unknown */
+	uint8_t ip_version; /* 4 or 6 */
+	uint8_t proto; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP or IPPROTO_ICMPV6 */
+	uint8_t initiator; /* enum flow_initiator */
+	uint8_t tcp_flags; /* OR of TCP flags seen (TCP header byte 13 bit order: FIN=0x01 .. CWR=0x80) */
+	struct record_addr src_addr; /* local endpoint, owned by the cgroup */
+	struct record_addr dst_addr; /* remote peer as the socket addressed it */
+	uint16_t src_port; /* host order; ICMP: echo identifier, 0 otherwise */
+	uint16_t dst_port; /* host order; ICMP: 0 */
+	uint64_t tx_bytes; /* L3 bytes sent by src, IP header included */
+	uint64_t tx_packets;
+	uint64_t rx_bytes; /* L3 bytes received by src */
+	uint64_t rx_packets;
+	/* Conntrack view (equal to src/dst when there is no translation). */
+	bool nat;
+	struct record_addr src_actual_addr;
+	uint16_t src_actual_port;
+	struct record_addr dst_actual_addr;
+	uint16_t dst_actual_port;
+	/* Name the client asked for that resolved to dst_actual_addr/dst_addr; NULL when unknown. */
+	const char *dst_domain;
+};
+
+/* One resource record of a DNS answer section, already rendered to text. */
+struct dns_answer_view {
+	const char *name; /* owner name, dotted, no trailing dot */
+	uint16_t type; /* RR TYPE (RFC 1035 §3.2.2, RFC 3596, RFC 2782, RFC 9460) */
+	uint32_t ttl; /* seconds */
+	const char *data; /* rendered RDATA ("192.0.2.1", "target.example", "10 5 443 srv.example");
+			     empty for types whose data is not decoded */
+};
+
+/* rcode value meaning "no response within --dns-timeout" (outside the 12-bit DNS rcode space). */
+#define DNS_RCODE_TIMEOUT 0xffff
+
+struct dns_record {
+	uint64_t ts_ns; /* response (or timeout) time, Unix epoch ns */
+	uint64_t cgroup_id;
+	const char *cgroup_path; /* NULL once gone */
+	uint32_t pid;
+	char comm[16];
+	uint8_t ip_version;
+	uint8_t proto; /* IPPROTO_UDP or IPPROTO_TCP */
+	struct record_addr src_addr; /* the client (the cgroup's socket) */
+	uint16_t src_port;
+	struct record_addr dst_addr; /* the server */
+	uint16_t dst_port;
+	uint16_t id; /* DNS message ID */
+	const char *qname; /* dotted, no trailing dot */
+	uint16_t qtype;
+	uint16_t rcode; /* extended rcode (RFC 6891 §6.1.3) or DNS_RCODE_TIMEOUT */
+	const struct dns_answer_view *answers;
+	size_t n_answers;
+	uint64_t latency_ns; /* query to response; meaningless when timeout */
+	bool timeout; /* latency_ns is null in the output */
+	bool truncated; /* TC bit set or payload truncated by the capture */
+};
+
+#endif /* FLOWSCOPE_RECORD_H */

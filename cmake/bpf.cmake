@@ -1,0 +1,64 @@
+# BPF build helpers, after libbpf-bootstrap's bpf_object() pattern.
+#
+# vmlinux.h is generated from ${FLOWSCOPE_BTF} into a temporary file and copied over the real one
+# only when it changed, so touching nothing keeps rebuilds incremental.
+
+find_program(CLANG_EXE NAMES clang clang-14 REQUIRED)
+find_program(BPFTOOL_EXE NAMES bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
+
+set(FLOWSCOPE_BPF_GEN ${CMAKE_BINARY_DIR}/bpf-gen)
+file(MAKE_DIRECTORY ${FLOWSCOPE_BPF_GEN})
+
+if(NOT EXISTS ${FLOWSCOPE_BTF})
+	message(FATAL_ERROR "BTF file ${FLOWSCOPE_BTF} not found: flowscope needs a kernel built with "
+		"CONFIG_DEBUG_INFO_BTF, or -DFLOWSCOPE_BTF=<file>")
+endif()
+
+add_custom_command(OUTPUT ${FLOWSCOPE_BPF_GEN}/vmlinux.h
+	COMMAND ${BPFTOOL_EXE} btf dump file ${FLOWSCOPE_BTF} format c > ${FLOWSCOPE_BPF_GEN}/vmlinux.h.tmp
+	COMMAND ${CMAKE_COMMAND} -E copy_if_different ${FLOWSCOPE_BPF_GEN}/vmlinux.h.tmp
+		${FLOWSCOPE_BPF_GEN}/vmlinux.h
+	COMMAND ${CMAKE_COMMAND} -E remove ${FLOWSCOPE_BPF_GEN}/vmlinux.h.tmp
+	DEPENDS ${FLOWSCOPE_BTF}
+	COMMENT "Generating vmlinux.h from ${FLOWSCOPE_BTF}"
+	VERBATIM)
+add_custom_target(vmlinux_h DEPENDS ${FLOWSCOPE_BPF_GEN}/vmlinux.h)
+
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64")
+	set(FLOWSCOPE_BPF_ARCH x86)
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64")
+	set(FLOWSCOPE_BPF_ARCH arm64)
+else()
+	set(FLOWSCOPE_BPF_ARCH ${CMAKE_SYSTEM_PROCESSOR})
+endif()
+
+# bpf_object(NAME SOURCE [DEPENDS headers...])
+# Compiles SOURCE (NAME.bpf.c) to NAME.bpf.o, generates NAME.skel.h with bpftool, and exposes the
+# interface library NAME_skel, which user code links to get the skeleton header and libbpf.
+function(bpf_object name source)
+	cmake_parse_arguments(ARG "" "" "DEPENDS" ${ARGN})
+	get_filename_component(src ${source} ABSOLUTE)
+	set(obj ${FLOWSCOPE_BPF_GEN}/${name}.bpf.o)
+	set(skel ${FLOWSCOPE_BPF_GEN}/${name}.skel.h)
+	add_custom_command(OUTPUT ${obj}
+		COMMAND ${CLANG_EXE} -g -O2 -target bpf -D__TARGET_ARCH_${FLOWSCOPE_BPF_ARCH}
+			-Wall -Wextra -Werror -Wno-unused-parameter
+			-I${FLOWSCOPE_BPF_GEN} -I${CMAKE_SOURCE_DIR}/bpf -idirafter /usr/include
+			-idirafter /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}
+			-c ${src} -o ${obj}
+		DEPENDS ${src} ${ARG_DEPENDS} ${FLOWSCOPE_BPF_GEN}/vmlinux.h
+		IMPLICIT_DEPENDS C ${src}
+		COMMENT "BPF ${name}.bpf.c"
+		VERBATIM)
+	add_custom_command(OUTPUT ${skel}
+		COMMAND ${BPFTOOL_EXE} gen skeleton ${obj} name ${name}_bpf > ${skel}.tmp
+		COMMAND ${CMAKE_COMMAND} -E rename ${skel}.tmp ${skel}
+		DEPENDS ${obj}
+		COMMENT "Skeleton ${name}.skel.h"
+		VERBATIM)
+	add_custom_target(${name}_skel_gen DEPENDS ${skel})
+	add_library(${name}_skel INTERFACE)
+	add_dependencies(${name}_skel ${name}_skel_gen)
+	target_include_directories(${name}_skel INTERFACE ${FLOWSCOPE_BPF_GEN})
+	target_link_libraries(${name}_skel INTERFACE PkgConfig::LIBBPF PkgConfig::LIBELF PkgConfig::ZLIB)
+endfunction()
