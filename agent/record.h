@@ -39,7 +39,8 @@ struct flow_record {
 	uint64_t start_ns; /* first packet in this interval, Unix epoch ns */
 	uint64_t end_ns; /* last packet in this interval, Unix epoch ns */
 	uint64_t cgroup_id; /* cgroup v2 id (inode number of the cgroup directory) */
-	const char *cgroup_path; /* relative to the cgroup v2 root ("/" for the root); NULL once gone */
+	const char *
+		cgroup_path; /* relative to the cgroup v2 root ("/" for the root); NULL once gone */
 	uint32_t pid; /* tgid of the socket's creator; 0 when unknown */
 	char comm[16]; /* NUL-terminated; empty when unknown */
 	uint8_t ip_version; /* 4 or 6 */

@@ -41,7 +41,7 @@ function(bpf_object name source)
 	set(obj ${FLOWSCOPE_BPF_GEN}/${name}.bpf.o)
 	set(skel ${FLOWSCOPE_BPF_GEN}/${name}.skel.h)
 	add_custom_command(OUTPUT ${obj}
-		COMMAND ${CLANG_EXE} -g -O2 -target bpf -D__TARGET_ARCH_${FLOWSCOPE_BPF_ARCH}
+		COMMAND ${CLANG_EXE} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${FLOWSCOPE_BPF_ARCH}
 			-Wall -Wextra -Werror -Wno-unused-parameter
 			-I${FLOWSCOPE_BPF_GEN} -I${CMAKE_SOURCE_DIR}/bpf -idirafter /usr/include
 			-idirafter /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}
@@ -57,6 +57,8 @@ function(bpf_object name source)
 		COMMENT "Skeleton ${name}.skel.h"
 		VERBATIM)
 	add_custom_target(${name}_skel_gen DEPENDS ${skel})
+	# vmlinux.h is generated in the top directory; order it before this one
+	add_dependencies(${name}_skel_gen vmlinux_h)
 	add_library(${name}_skel INTERFACE)
 	add_dependencies(${name}_skel ${name}_skel_gen)
 	target_include_directories(${name}_skel INTERFACE ${FLOWSCOPE_BPF_GEN})

@@ -11,7 +11,7 @@ fi
 build_pkgs=(
 	build-essential cmake pkg-config clang llvm bpftool
 	libbpf-dev libelf-dev zlib1g-dev
-	libinih-dev libcmocka-dev
+	libinih-dev libcmocka-dev uthash-dev
 	libnetfilter-conntrack-dev libmnl-dev
 	libc-ares-dev
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler

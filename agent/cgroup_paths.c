@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <mntent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uthash.h>
+
+#include "cgroup_paths.h"
+
+/* include/linux/exportfs.h: kernfs (cgroup) file handles carry the 64-bit node id */
+#define FILEID_KERNFS 0xfe
+
+/* Dropped wholesale past this; a node has far fewer live cgroups. */
+#define CGROUP_PATHS_MAX 65536
+
+struct cgroup_entry {
+	uint64_t id;
+	char *path; /* NULL: gone */
+	uint64_t checked_gen; /* generation in which path was last seen to exist */
+	UT_hash_handle hh;
+};
+
+struct cgroup_paths {
+	int mount_fd;
+	size_t mount_len;
+	char mount[PATH_MAX];
+	struct cgroup_entry *entries;
+	unsigned int count;
+	uint64_t gen;
+};
+
+int cgroup_v2_mount(char *buf, size_t size)
+{
+	struct mntent *m;
+	int ret = -ENOENT;
+	FILE *f;
+
+	f = setmntent("/proc/mounts", "r");
+	if (!f)
+		return -errno;
+	while ((m = getmntent(f))) {
+		if (strcmp(m->mnt_type, "cgroup2"))
+			continue;
+		if (strlen(m->mnt_dir) >= size) {
+			ret = -ENAMETOOLONG;
+			break;
+		}
+		strcpy(buf, m->mnt_dir);
+		ret = 0;
+		break;
+	}
+	endmntent(f);
+	return ret;
+}
+
+uint64_t cgroup_id_of(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return 0;
+	return st.st_ino;
+}
+
+struct cgroup_paths *cgroup_paths_new(const char *mount)
+{
+	struct cgroup_paths *cp = calloc(1, sizeof(*cp));
+
+	if (!cp)
+		return NULL;
+	snprintf(cp->mount, sizeof(cp->mount), "%s", mount);
+	cp->mount_len = strlen(cp->mount);
+	while (cp->mount_len > 1 && cp->mount[cp->mount_len - 1] == '/')
+		cp->mount[--cp->mount_len] = '\0';
+	cp->mount_fd = open(cp->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cp->mount_fd < 0) {
+		free(cp);
+		return NULL;
+	}
+	return cp;
+}
+
+static void clear_entries(struct cgroup_paths *cp)
+{
+	struct cgroup_entry *e, *tmp;
+
+	HASH_ITER(hh, cp->entries, e, tmp)
+	{
+		HASH_DEL(cp->entries, e);
+		free(e->path);
+		free(e);
+	}
+	cp->count = 0;
+}
+
+void cgroup_paths_free(struct cgroup_paths *cp)
+{
+	if (!cp)
+		return;
+	clear_entries(cp);
+	close(cp->mount_fd);
+	free(cp);
+}
+
+/* Returns a malloc'd path relative to the mount, or NULL when the cgroup is gone. */
+static char *resolve(struct cgroup_paths *cp, uint64_t id)
+{
+	union {
+		struct file_handle fh;
+		char bytes[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h;
+	char link[64], target[PATH_MAX];
+	char *path = NULL;
+	ssize_t n;
+	int fd;
+
+	h.fh.handle_bytes = sizeof(id);
+	h.fh.handle_type = FILEID_KERNFS;
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(cp->mount_fd, &h.fh, O_RDONLY | O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	target[n] = '\0';
+	if (strncmp(target, cp->mount, cp->mount_len) != 0)
+		return NULL; /* outside our mount (another namespace): treat as unknown */
+	path = strdup(target[cp->mount_len] ? target + cp->mount_len : "/");
+	return path;
+}
+
+const char *cgroup_paths_lookup(struct cgroup_paths *cp, uint64_t cgroup_id)
+{
+	struct cgroup_entry *e;
+
+	HASH_FIND(hh, cp->entries, &cgroup_id, sizeof(cgroup_id), e);
+	if (e && e->path && e->checked_gen != cp->gen) {
+		char full[PATH_MAX];
+
+		snprintf(full, sizeof(full), "%s%s", cp->mount,
+			 strcmp(e->path, "/") ? e->path : "");
+		if (cgroup_id_of(full) != cgroup_id) {
+			free(e->path);
+			e->path = NULL;
+		}
+		e->checked_gen = cp->gen;
+	}
+	if (e)
+		return e->path;
+	if (cp->count >= CGROUP_PATHS_MAX)
+		clear_entries(cp);
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->id = cgroup_id;
+	e->path = resolve(cp, cgroup_id);
+	e->checked_gen = cp->gen;
+	HASH_ADD(hh, cp->entries, id, sizeof(e->id), e);
+	cp->count++;
+	return e->path;
+}
+
+void cgroup_paths_new_generation(struct cgroup_paths *cp)
+{
+	cp->gen++;
+}

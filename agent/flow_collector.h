@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * User side of bpf/flow.bpf.c: loads and attaches the cgroup programs, and drains the flow map
+ * once per interval into flow records.
+ */
+#ifndef FLOWSCOPE_FLOW_COLLECTOR_H
+#define FLOWSCOPE_FLOW_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flow.h"
+#include "record.h"
+
+struct flow_collector;
+struct flow_bpf;
+
+struct flow_collector_opts {
+	const char *cgroup_path; /* cgroup v2 directory the programs attach to */
+	uint32_t max_flows; /* flow map bound per interval */
+	uint32_t self_tgid; /* the agent's tgid: its own sockets are not accounted */
+};
+
+/*
+ * open -> set rodata and map sizes -> load -> attach. On failure returns a negative errno and
+ * writes what is missing to err (e.g. "loading BPF programs: Operation not permitted (need
+ * CAP_BPF and CAP_NET_ADMIN, or root)").
+ */
+int flow_collector_open(const struct flow_collector_opts *opts, struct flow_collector **out,
+			char *err, size_t errsz);
+
+/* Detaches (through the bpf_links) and frees. NULL is ignored. */
+void flow_collector_close(struct flow_collector *fc);
+
+/* The skeleton, for components that share the programs' maps (ring buffer). */
+struct flow_bpf *flow_collector_skel(struct flow_collector *fc);
+
+/*
+ * Called once per flow with traffic in the interval. The record has the kernel's fields filled
+ * (times in Unix epoch ns, counters as deltas for the interval, initiator and owner carried over
+ * from earlier intervals); cgroup_path, conntrack and DNS fields are left for the caller.
+ */
+typedef void (*flow_record_cb)(void *ctx, struct flow_record *r);
+
+/*
+ * Ends the interval: makes the other flow map active, drains the one that was (batch lookup and
+ * delete), calls cb for each flow. Returns the number of flows drained or a negative errno.
+ */
+int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx);
+
+/* Sum over CPUs of the BPF-side counters (enum flow_stat). */
+void flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX]);
+
+/* Flows whose initiator/owner memory was not kept because the memo was full. */
+uint64_t flow_collector_memo_dropped(const struct flow_collector *fc);
+
+/* Converts a bpf_ktime_get_boot_ns() timestamp to Unix epoch ns (offset read at call time). */
+uint64_t boot_ns_to_epoch_ns(uint64_t boot_ns);
+
+#endif /* FLOWSCOPE_FLOW_COLLECTOR_H */

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * flowscope: one event loop (epoll) over the interval timer, the duration timer and signals;
+ * nothing sleeps, no thread.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "cgroup_paths.h"
+#include "config.h"
+#include "flow_collector.h"
+#include "log.h"
+#include "sink_stdout.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+enum loop_source {
+	SRC_INTERVAL = 1,
+	SRC_DURATION,
+	SRC_SIGNAL,
+};
+
+struct agent {
+	const struct config *cfg;
+	char cgroup_mount[PATH_MAX];
+	struct cgroup_paths *cgroup_paths;
+	struct flow_collector *flows;
+	struct sink *sink;
+	int epfd, interval_fd, duration_fd, signal_fd;
+	uint64_t flow_records;
+	uint64_t sink_dropped;
+	uint64_t last_stats[FLOW_STAT_MAX];
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	if (level == LIBBPF_DEBUG && log_get_level() < LOG_LEVEL_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	log_msg(level == LIBBPF_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "libbpf: %s", line);
+	return 0;
+}
+
+/* The kernel must describe itself (BTF) for the CO-RE programs to load. */
+static int check_prerequisites(struct agent *a)
+{
+	struct stat st;
+	int ret;
+
+	if (stat("/sys/kernel/btf/vmlinux", &st)) {
+		LOG_ERR("missing kernel BTF: /sys/kernel/btf/vmlinux not found (the kernel needs "
+			"CONFIG_DEBUG_INFO_BTF=y)");
+		return -ENOENT;
+	}
+	ret = cgroup_v2_mount(a->cgroup_mount, sizeof(a->cgroup_mount));
+	if (ret) {
+		LOG_ERR("no cgroup v2 hierarchy mounted (no cgroup2 entry in /proc/mounts); mount "
+			"one, e.g. mount -t cgroup2 none /sys/fs/cgroup/unified");
+		return ret;
+	}
+	if (geteuid() != 0) {
+		LOG_ERR("missing privileges: flowscope loads BPF programs and attaches them to "
+			"cgroups, which needs root (or CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and "
+			"CAP_SYS_RESOURCE)");
+		return -EPERM;
+	}
+	return 0;
+}
+
+static void on_flow(void *ctx, struct flow_record *r)
+{
+	struct agent *a = ctx;
+
+	r->cgroup_path = cgroup_paths_lookup(a->cgroup_paths, r->cgroup_id);
+	a->flow_records++;
+	if (sink_emit_flow(a->sink, r))
+		a->sink_dropped++;
+}
+
+static void report_kernel_drops(struct agent *a, bool final)
+{
+	uint64_t now[FLOW_STAT_MAX];
+	uint64_t full, malformed;
+
+	flow_collector_stats(a->flows, now);
+	full = now[FLOW_STAT_MAP_FULL] - a->last_stats[FLOW_STAT_MAP_FULL];
+	malformed = now[FLOW_STAT_MALFORMED] - a->last_stats[FLOW_STAT_MALFORMED];
+	if (full)
+		LOG_WARN("flow map full: %llu packets (%llu bytes) not accounted in the last "
+			 "interval; raise --max-flows (now %u)",
+			 (unsigned long long)full,
+			 (unsigned long long)(now[FLOW_STAT_MAP_FULL_BYTES] -
+					      a->last_stats[FLOW_STAT_MAP_FULL_BYTES]),
+			 a->cfg->max_flows);
+	if (malformed)
+		LOG_DEBUG("%llu malformed packets in the last interval",
+			  (unsigned long long)malformed);
+	memcpy(a->last_stats, now, sizeof(now));
+	if (!final)
+		return;
+	LOG_INFO("counters: packets_seen=%llu flow_records=%llu flow_map_full_packets=%llu "
+		 "flow_map_full_bytes=%llu malformed_packets=%llu other_proto_packets=%llu "
+		 "non_ip_packets=%llu fragments=%llu self_packets=%llu no_owner_flows=%llu "
+		 "flow_memo_dropped=%llu sink_dropped=%llu",
+		 (unsigned long long)now[FLOW_STAT_PACKETS], (unsigned long long)a->flow_records,
+		 (unsigned long long)now[FLOW_STAT_MAP_FULL],
+		 (unsigned long long)now[FLOW_STAT_MAP_FULL_BYTES],
+		 (unsigned long long)now[FLOW_STAT_MALFORMED],
+		 (unsigned long long)now[FLOW_STAT_OTHER_PROTO],
+		 (unsigned long long)now[FLOW_STAT_NON_IP],
+		 (unsigned long long)now[FLOW_STAT_FRAGMENTS],
+		 (unsigned long long)now[FLOW_STAT_SELF],
+		 (unsigned long long)now[FLOW_STAT_NO_OWNER],
+		 (unsigned long long)flow_collector_memo_dropped(a->flows),
+		 (unsigned long long)a->sink_dropped);
+}
+
+static int export_interval(struct agent *a, bool final)
+{
+	int n;
+
+	cgroup_paths_new_generation(a->cgroup_paths);
+	n = flow_collector_drain(a->flows, on_flow, a);
+	if (n < 0) {
+		LOG_ERR("draining the flow map: %s", strerror(-n));
+		return n;
+	}
+	sink_end_interval(a->sink);
+	report_kernel_drops(a, final);
+	LOG_DEBUG("interval exported: %d flows", n);
+	return 0;
+}
+
+static int add_fd(int epfd, int fd, enum loop_source src)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = src };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int setup_loop(struct agent *a)
+{
+	struct itimerspec its = { 0 };
+	sigset_t mask;
+
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	a->interval_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	a->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (a->epfd < 0 || a->interval_fd < 0 || a->signal_fd < 0)
+		return -errno;
+	its.it_value.tv_sec = a->cfg->interval_s;
+	its.it_interval.tv_sec = a->cfg->interval_s;
+	if (timerfd_settime(a->interval_fd, 0, &its, NULL))
+		return -errno;
+	if (add_fd(a->epfd, a->interval_fd, SRC_INTERVAL) ||
+	    add_fd(a->epfd, a->signal_fd, SRC_SIGNAL))
+		return -errno;
+	if (a->cfg->duration_s) {
+		struct itimerspec once = { .it_value.tv_sec = a->cfg->duration_s };
+
+		a->duration_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (a->duration_fd < 0 || timerfd_settime(a->duration_fd, 0, &once, NULL) ||
+		    add_fd(a->epfd, a->duration_fd, SRC_DURATION))
+			return -errno;
+	}
+	return 0;
+}
+
+static int run_loop(struct agent *a)
+{
+	for (;;) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(a->epfd, evs, 8, 1000);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			uint64_t ticks;
+
+			switch (evs[i].data.u32) {
+			case SRC_INTERVAL:
+				if (read(a->interval_fd, &ticks, sizeof(ticks)) < 0)
+					break;
+				if (export_interval(a, false))
+					return -EIO;
+				break;
+			case SRC_DURATION:
+				LOG_INFO("--duration %u s reached", a->cfg->duration_s);
+				return 0;
+			case SRC_SIGNAL: {
+				struct signalfd_siginfo si;
+
+				if (read(a->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+					LOG_INFO("%s received, exporting the last interval",
+						 strsignal((int)si.ssi_signo));
+					return 0;
+				}
+				break;
+			}
+			}
+		}
+		sink_poll(a->sink);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a = { .epfd = -1, .interval_fd = -1, .duration_fd = -1, .signal_fd = -1 };
+	struct flow_collector_opts fopts = { 0 };
+	char err[512], attach_path[PATH_MAX];
+	struct config cfg;
+	int ret, exit_code = EXIT_RUNTIME;
+	uint64_t lost;
+
+	config_defaults(&cfg);
+	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
+	case CONFIG_OK:
+		break;
+	case CONFIG_EXIT_OK:
+		config_free(&cfg);
+		return 0;
+	case CONFIG_USAGE:
+		fprintf(stderr, "flowscope: %s (see --help)\n", err);
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
+	a.cfg = &cfg;
+	log_set_level(cfg.log_level);
+	libbpf_set_print(libbpf_print);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (check_prerequisites(&a))
+		goto cleanup;
+	if (cfg.cgroup_root) {
+		if (!realpath(cfg.cgroup_root, attach_path)) {
+			LOG_ERR("--cgroup-root %s: %s", cfg.cgroup_root, strerror(errno));
+			goto cleanup;
+		}
+	} else {
+		snprintf(attach_path, sizeof(attach_path), "%s", a.cgroup_mount);
+	}
+	a.cgroup_paths = cgroup_paths_new(a.cgroup_mount);
+	if (!a.cgroup_paths) {
+		LOG_ERR("opening the cgroup v2 mount %s: %s", a.cgroup_mount, strerror(errno));
+		goto cleanup;
+	}
+
+	a.sink = sink_stdout_create(STDOUT_FILENO, cfg.node_name);
+	if (!a.sink) {
+		LOG_ERR("creating the stdout sink: out of memory");
+		goto cleanup;
+	}
+
+	fopts.cgroup_path = attach_path;
+	fopts.max_flows = cfg.max_flows;
+	fopts.self_tgid = (uint32_t)getpid();
+	ret = flow_collector_open(&fopts, &a.flows, err, sizeof(err));
+	if (ret) {
+		LOG_ERR("%s", err);
+		goto cleanup;
+	}
+	LOG_INFO("attached to cgroup %s; exporting every %u s", attach_path, cfg.interval_s);
+
+	ret = setup_loop(&a);
+	if (ret) {
+		LOG_ERR("setting up the event loop: %s", strerror(-ret));
+		goto cleanup;
+	}
+	ret = run_loop(&a);
+	if (ret)
+		LOG_ERR("event loop: %s", strerror(-ret));
+	if (export_interval(&a, true) == 0 && ret == 0)
+		exit_code = 0;
+
+cleanup:
+	if (a.sink) {
+		lost = sink_close(a.sink);
+		if (lost)
+			LOG_WARN("%llu records could not be delivered", (unsigned long long)lost);
+	}
+	flow_collector_close(a.flows);
+	cgroup_paths_free(a.cgroup_paths);
+	if (a.signal_fd >= 0)
+		close(a.signal_fd);
+	if (a.duration_fd >= 0)
+		close(a.duration_fd);
+	if (a.interval_fd >= 0)
+		close(a.interval_fd);
+	if (a.epfd >= 0)
+		close(a.epfd);
+	config_free(&cfg);
+	return exit_code;
+}

@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Per-cgroup flow accounting at cgroup_skb ingress/egress, and the socket owner record written at
+ * cgroup/sock_create. Every skb program returns 1: flowscope observes, it never filters.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "flow.h"
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_HOPOPTS 0
+#define IPPROTO_ICMP 1
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_ROUTING 43
+#define IPPROTO_FRAGMENT 44
+#define IPPROTO_AH 51
+#define IPPROTO_ICMPV6 58
+#define IPPROTO_DSTOPTS 60
+#define AF_INET 2
+#define AF_INET6 10
+
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
+#define ICMP_ECHOREPLY 0
+#define ICMP_ECHO 8
+#define ICMPV6_ECHO_REQUEST 128
+#define ICMPV6_ECHO_REPLY 129
+
+/* IPv6 extension headers walked before giving up on finding the L4 header. */
+#define MAX_IPV6_EXT_HDRS 6
+
+/* The agent's own tgid: its packets (e.g. to Kafka) are not accounted. */
+const volatile __u32 self_tgid = 0;
+
+struct flow_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FLOW_DEFAULT_MAX_FLOWS);
+	/* Memory follows the number of live flows instead of --max-flows up front. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct flow_key);
+	__type(value, struct flow_value);
+};
+
+/*
+ * Two flow maps, one active. The agent swaps the active one through `flows` at the end of each
+ * interval; the map-in-map update waits for running programs (synchronize_rcu), so the inactive
+ * map is drained with no writer racing the batch delete.
+ */
+struct flow_map flows_a SEC(".maps");
+struct flow_map flows_b SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct flow_map);
+} flows SEC(".maps") = {
+	.values = { &flows_a },
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	/* BPF_F_CLONE: accepted sockets inherit the listener's owner. */
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct sock_owner);
+} sock_owner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FLOW_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += n;
+}
+
+/* What the header walk learned about one packet. */
+struct pkt_info {
+	__u32 l3_len; /* IP header incl. IPv6 extension headers */
+	__u32 l4_len; /* TCP header incl. options, UDP 8, ICMP 0 */
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 tcp_flags;
+	__u8 fragment; /* non-first fragment: no L4 header */
+};
+
+struct tcp_hdr_min {
+	__be16 source;
+	__be16 dest;
+	__be32 seq;
+	__be32 ack_seq;
+	__u8 doff_res;
+	__u8 flags;
+};
+
+/* Returns 0 when the L4 header was read, -1 when the packet is malformed or truncated. */
+static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct pkt_info *pi)
+{
+	if (pi->fragment)
+		return 0;
+
+	switch (pi->proto) {
+	case IPPROTO_TCP: {
+		struct tcp_hdr_min th;
+		__u32 doff;
+
+		if (bpf_skb_load_bytes(skb, off, &th, sizeof(th)))
+			return -1;
+		doff = (th.doff_res >> 4) * 4;
+		if (doff < 20)
+			return -1;
+		pi->sport = bpf_ntohs(th.source);
+		pi->dport = bpf_ntohs(th.dest);
+		pi->tcp_flags = th.flags;
+		pi->l4_len = doff;
+		return 0;
+	}
+	case IPPROTO_UDP: {
+		__be16 ports[2];
+
+		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+			return -1;
+		pi->sport = bpf_ntohs(ports[0]);
+		pi->dport = bpf_ntohs(ports[1]);
+		pi->l4_len = 8;
+		return 0;
+	}
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6: {
+		/* type, code, checksum, then the echo identifier */
+		__u8 hdr[6];
+
+		if (bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr)))
+			return -1;
+		if (pi->proto == IPPROTO_ICMP
+			    ? (hdr[0] == ICMP_ECHO || hdr[0] == ICMP_ECHOREPLY)
+			    : (hdr[0] == ICMPV6_ECHO_REQUEST || hdr[0] == ICMPV6_ECHO_REPLY)) {
+			/* both ends of an echo exchange key on the identifier */
+			pi->sport = ((__u16)hdr[4] << 8) | hdr[5];
+			pi->dport = pi->sport;
+		}
+		pi->l4_len = 8;
+		return 0;
+	}
+	}
+	return 1;
+}
+
+static __always_inline int parse_ipv4(struct __sk_buff *skb, struct flow_key *key,
+				      struct pkt_info *pi, bool egress)
+{
+	struct iphdr ip;
+	__u32 ihl;
+
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		return -1;
+	ihl = ip.ihl * 4;
+	if (ip.version != 4 || ihl < sizeof(ip))
+		return -1;
+	key->ip_version = 4;
+	if (egress) {
+		__builtin_memcpy(key->laddr, &ip.saddr, 4);
+		__builtin_memcpy(key->raddr, &ip.daddr, 4);
+	} else {
+		__builtin_memcpy(key->laddr, &ip.daddr, 4);
+		__builtin_memcpy(key->raddr, &ip.saddr, 4);
+	}
+	pi->proto = ip.protocol;
+	pi->l3_len = ihl;
+	/* fragment offset != 0: the L4 header is in the first fragment only */
+	pi->fragment = (bpf_ntohs(ip.frag_off) & 0x1fff) != 0;
+	return parse_l4(skb, ihl, pi);
+}
+
+static __always_inline int parse_ipv6(struct __sk_buff *skb, struct flow_key *key,
+				      struct pkt_info *pi, bool egress)
+{
+	struct ipv6hdr ip6;
+	__u32 off = sizeof(ip6);
+	__u8 nexthdr;
+
+	if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+		return -1;
+	if (ip6.version != 6)
+		return -1;
+	key->ip_version = 6;
+	if (egress) {
+		__builtin_memcpy(key->laddr, &ip6.saddr, 16);
+		__builtin_memcpy(key->raddr, &ip6.daddr, 16);
+	} else {
+		__builtin_memcpy(key->laddr, &ip6.daddr, 16);
+		__builtin_memcpy(key->raddr, &ip6.saddr, 16);
+	}
+	nexthdr = ip6.nexthdr;
+
+#pragma unroll
+	for (int i = 0; i < MAX_IPV6_EXT_HDRS; i++) {
+		__u8 ext[4];
+
+		if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_ROUTING &&
+		    nexthdr != IPPROTO_DSTOPTS && nexthdr != IPPROTO_FRAGMENT &&
+		    nexthdr != IPPROTO_AH)
+			break;
+		if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)))
+			return -1;
+		if (nexthdr == IPPROTO_FRAGMENT) {
+			/* RFC 8200 §4.5: offset is the upper 13 bits of bytes 2-3 */
+			if ((((__u16)ext[2] << 8 | ext[3]) & 0xfff8) != 0)
+				pi->fragment = 1;
+			nexthdr = ext[0];
+			off += 8;
+		} else if (nexthdr == IPPROTO_AH) {
+			/* RFC 4302 §2.2: payload length in 4-octet units, minus 2 */
+			nexthdr = ext[0];
+			off += ((__u32)ext[1] + 2) * 4;
+		} else {
+			nexthdr = ext[0];
+			off += ((__u32)ext[1] + 1) * 8;
+		}
+	}
+	if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	    nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT || nexthdr == IPPROTO_AH)
+		return -1; /* more extension headers than we walk */
+	pi->proto = nexthdr;
+	pi->l3_len = off;
+	return parse_l4(skb, off, pi);
+}
+
+static __always_inline void fill_owner(struct __sk_buff *skb, struct flow_value *val)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct sock_owner *owner;
+
+	if (!sk)
+		return;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return;
+	owner = bpf_sk_storage_get(&sock_owner, sk, 0, 0);
+	if (!owner)
+		return;
+	val->pid = owner->tgid;
+	__builtin_memcpy(val->comm, owner->comm, sizeof(val->comm));
+}
+
+static __always_inline __u32 initiator_flags(const struct pkt_info *pi, bool egress)
+{
+	if (pi->proto == IPPROTO_TCP) {
+		if (!(pi->tcp_flags & TCP_FLAG_SYN))
+			return 0; /* joined mid-connection: only a SYN tells */
+		/* SYN from us, or SYN-ACK to us, means we opened it */
+		if (!!(pi->tcp_flags & TCP_FLAG_ACK) != egress)
+			return FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN;
+		return FLOW_F_INITIATOR_DST | FLOW_F_FROM_SYN;
+	}
+	return egress ? FLOW_F_INITIATOR_SRC : FLOW_F_INITIATOR_DST;
+}
+
+static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
+{
+	struct flow_key key = {};
+	struct pkt_info pi = {};
+	struct flow_value *val;
+	__u32 zero = 0, segs;
+	__u64 now, bytes, packets;
+	void *map;
+	int ret;
+
+	stat_add(FLOW_STAT_PACKETS, 1);
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		ret = parse_ipv4(skb, &key, &pi, egress);
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		ret = parse_ipv6(skb, &key, &pi, egress);
+	} else {
+		stat_add(FLOW_STAT_NON_IP, 1);
+		return 1;
+	}
+	if (ret < 0) {
+		stat_add(FLOW_STAT_MALFORMED, 1);
+		return 1;
+	}
+	if (ret > 0) {
+		stat_add(FLOW_STAT_OTHER_PROTO, 1);
+		return 1;
+	}
+	if (pi.fragment)
+		stat_add(FLOW_STAT_FRAGMENTS, 1);
+
+	key.cgroup_id = bpf_skb_cgroup_id(skb);
+	key.proto = pi.proto;
+	if (egress) {
+		key.lport = pi.sport;
+		key.rport = pi.dport;
+	} else {
+		key.lport = pi.dport;
+		key.rport = pi.sport;
+	}
+	if (pi.proto == IPPROTO_ICMP || pi.proto == IPPROTO_ICMPV6)
+		key.rport = 0;
+
+	/* One GSO/GRO skb stands for gso_segs wire packets, each with its own headers. */
+	segs = skb->gso_segs;
+	bytes = skb->len;
+	packets = 1;
+	if (segs > 1) {
+		packets = segs;
+		bytes += (__u64)(segs - 1) * (pi.l3_len + pi.l4_len);
+	}
+
+	map = bpf_map_lookup_elem(&flows, &zero);
+	if (!map)
+		return 1;
+	now = bpf_ktime_get_boot_ns();
+
+	val = bpf_map_lookup_elem(map, &key);
+	if (!val) {
+		struct flow_value init = {};
+
+		fill_owner(skb, &init);
+		if (init.pid && init.pid == self_tgid) {
+			stat_add(FLOW_STAT_SELF, 1);
+			return 1;
+		}
+		if (!init.pid)
+			stat_add(FLOW_STAT_NO_OWNER, 1);
+		init.first_ns = now;
+		init.last_ns = now;
+		init.flags = initiator_flags(&pi, egress);
+		init.tcp_flags = pi.tcp_flags;
+		if (egress) {
+			init.tx_bytes = bytes;
+			init.tx_packets = packets;
+		} else {
+			init.rx_bytes = bytes;
+			init.rx_packets = packets;
+		}
+		ret = bpf_map_update_elem(map, &key, &init, BPF_NOEXIST);
+		if (ret == 0)
+			return 1;
+		if (ret != -17 /* EEXIST: another CPU created it first */) {
+			stat_add(FLOW_STAT_MAP_FULL, 1);
+			stat_add(FLOW_STAT_MAP_FULL_BYTES, bytes);
+			return 1;
+		}
+		val = bpf_map_lookup_elem(map, &key);
+		if (!val) {
+			stat_add(FLOW_STAT_MAP_FULL, 1);
+			stat_add(FLOW_STAT_MAP_FULL_BYTES, bytes);
+			return 1;
+		}
+	}
+
+	if (egress) {
+		__sync_fetch_and_add(&val->tx_bytes, bytes);
+		__sync_fetch_and_add(&val->tx_packets, packets);
+	} else {
+		__sync_fetch_and_add(&val->rx_bytes, bytes);
+		__sync_fetch_and_add(&val->rx_packets, packets);
+	}
+	if (now > val->last_ns)
+		val->last_ns = now;
+	if ((val->tcp_flags & pi.tcp_flags) != pi.tcp_flags)
+		__sync_fetch_and_or(&val->tcp_flags, (__u32)pi.tcp_flags);
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int flow_ingress(struct __sk_buff *skb)
+{
+	handle_skb(skb, false);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int flow_egress(struct __sk_buff *skb)
+{
+	handle_skb(skb, true);
+	return 1;
+}
+
+SEC("cgroup/sock_create")
+int flow_sock_create(struct bpf_sock *sk)
+{
+	struct sock_owner *owner;
+
+	if (sk->family != AF_INET && sk->family != AF_INET6)
+		return 1;
+	owner = bpf_sk_storage_get(&sock_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (owner) {
+		owner->tgid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+	}
+	return 1; /* 0 would refuse the socket */
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Shared between flow.bpf.c and the agent: types, limits and the map record layouts only. */
+#ifndef FLOWSCOPE_FLOW_H
+#define FLOWSCOPE_FLOW_H
+
+#define FLOW_COMM_LEN 16
+#define FLOW_DEFAULT_MAX_FLOWS 65536
+
+/* Bits of flow_value.flags. */
+#define FLOW_F_INITIATOR_SRC 0x01 /* the local endpoint opened the flow */
+#define FLOW_F_INITIATOR_DST 0x02 /* the remote peer opened it */
+#define FLOW_F_FROM_SYN 0x04 /* the initiator comes from a SYN, not from the first packet */
+
+/*
+ * One flow as seen by one cgroup: the local endpoint is the socket's side, so egress packets are
+ * keyed (src, dst) and ingress packets (dst, src). Addresses are network order; IPv4 uses the
+ * first 4 bytes and zeroes the rest. Ports are host order; for ICMP/ICMPv6 echo, lport is the
+ * echo identifier and rport is 0; other ICMP messages use 0/0.
+ */
+struct flow_key {
+	__u64 cgroup_id;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u8 ip_version; /* 4 or 6 */
+	__u8 proto; /* IPPROTO_* */
+	__u8 pad[2];
+};
+
+/*
+ * Counters for one interval. Packets count wire segments: a GSO/GRO skb carrying n segments adds
+ * n packets and skb->len + (n - 1) * (L3 + L4 header length) bytes (see docs/records.md).
+ */
+struct flow_value {
+	__u64 first_ns; /* bpf_ktime_get_boot_ns() of the first packet */
+	__u64 last_ns;
+	__u64 tx_bytes;
+	__u64 tx_packets;
+	__u64 rx_bytes;
+	__u64 rx_packets;
+	__u32 tcp_flags; /* OR of TCP header byte 13; 32 bits wide for the atomic OR */
+	__u32 pid; /* tgid of the socket's creator, 0 when unknown */
+	__u32 flags; /* FLOW_F_*, set once when the entry is created */
+	char comm[FLOW_COMM_LEN];
+};
+
+/* Recorded by cgroup/sock_create in the creating process's context. */
+struct sock_owner {
+	__u32 tgid;
+	__u32 pad;
+	char comm[FLOW_COMM_LEN];
+};
+
+/* Indexes of the per-CPU `stats` array; every way a packet goes uncounted has its own slot. */
+enum flow_stat {
+	FLOW_STAT_PACKETS, /* packets seen by the skb programs (incl. skipped) */
+	FLOW_STAT_MAP_FULL, /* packets not accounted: the flow map was full */
+	FLOW_STAT_MAP_FULL_BYTES, /* their bytes */
+	FLOW_STAT_MALFORMED, /* truncated or malformed IP/L4 header: not accounted */
+	FLOW_STAT_OTHER_PROTO, /* IP protocols other than TCP/UDP/ICMP/ICMPv6: not accounted */
+	FLOW_STAT_NON_IP, /* neither IPv4 nor IPv6 */
+	FLOW_STAT_FRAGMENTS, /* non-first fragments, accounted with ports 0 */
+	FLOW_STAT_SELF, /* the agent's own packets, skipped on purpose */
+	FLOW_STAT_NO_OWNER, /* new flows whose socket had no owner record (pid 0) */
+	FLOW_STAT_MAX,
+};
+
+#endif /* FLOWSCOPE_FLOW_H */
