@@ -87,7 +87,8 @@ struct ct_stats {
 	uint64_t fallback_errors; /* point GETs that failed with something else than ENOENT */
 	uint64_t evictions; /* entries dropped by the max_entries LRU bound */
 	uint64_t expirations; /* destroyed entries dropped after their grace period */
-	uint64_t resyncs; /* dumps after the initial one (after ENOBUFS or an interrupted dump) */
+	uint64_t resyncs; /* dumps after ENOBUFS, an interrupted dump or ct_cache_resync() */
+	uint64_t refreshes; /* periodic dumps (opts.refresh_ns) */
 	uint64_t enobufs; /* ENOBUFS on the event socket: events were lost */
 	uint64_t events; /* NEW/DESTROY event messages handled */
 	uint64_t parse_errors; /* messages that could not be turned into tuples, ignored */
@@ -130,6 +131,13 @@ struct ct_cache_opts {
 	uint32_t event_rcvbuf;
 	/* Dump datagrams (~100 entries each) read per ct_cache_process() call; default 64. */
 	uint32_t dump_budget;
+	/*
+	 * Re-dump the table this often (default 300 s; UINT64_MAX: never). With
+	 * net.netfilter.nf_conntrack_events=2, the default since Linux 6.0, the kernel only
+	 * reports DESTROY for entries created while a listener existed: entries older than the
+	 * cache never send one. A refresh marks the entries it no longer finds destroyed.
+	 */
+	uint64_t refresh_ns;
 };
 
 /* Fill opts with the defaults above (all zero, which create also accepts). */
@@ -173,6 +181,13 @@ int ct_cache_process(struct ct_cache *cache, uint64_t now_ns);
  */
 int ct_cache_lookup(struct ct_cache *cache, const struct ct_tuple *tuple, uint64_t now_ns,
 		    struct ct_result *out);
+
+/*
+ * Start a dump now (or right after the running one): entries it does not find are treated as
+ * destroyed at the time it completes. Counted in resyncs. Returns 0, -ENOTCONN for a no_netlink
+ * cache, or -errno from sending the request.
+ */
+int ct_cache_resync(struct ct_cache *cache, uint64_t now_ns);
 
 /* Copy the counters. */
 void ct_cache_stats(const struct ct_cache *cache, struct ct_stats *out);

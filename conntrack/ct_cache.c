@@ -14,6 +14,7 @@
 #define CT_DEFAULT_MAX_ENTRIES 131072
 #define CT_DEFAULT_GRACE_NS (60ULL * 1000000000ULL)
 #define CT_DEFAULT_FALLBACK_PER_SEC 1000
+#define CT_DEFAULT_REFRESH_NS (300ULL * 1000000000ULL)
 #define NSEC_PER_SEC 1000000000ULL
 
 void ct_cache_opts_init(struct ct_cache_opts *opts)
@@ -22,6 +23,13 @@ void ct_cache_opts_init(struct ct_cache_opts *opts)
 	opts->max_entries = CT_DEFAULT_MAX_ENTRIES;
 	opts->grace_ns = CT_DEFAULT_GRACE_NS;
 	opts->fallback_per_sec = CT_DEFAULT_FALLBACK_PER_SEC;
+	opts->refresh_ns = CT_DEFAULT_REFRESH_NS;
+}
+
+/* Grace period over? A caller's clock that stepped back counts as no time passed. */
+static bool grace_over(const struct ct_cache *cache, const struct ct_entry *e, uint64_t now_ns)
+{
+	return now_ns >= e->destroyed_ns && now_ns - e->destroyed_ns >= cache->opts.grace_ns;
 }
 
 static uint64_t mix64(uint64_t x)
@@ -186,7 +194,7 @@ static void expire(struct ct_cache *cache, uint64_t now_ns)
 	while (cache->destroyed.first != CT_NIL) {
 		uint32_t idx = cache->destroyed.first;
 
-		if (now_ns - cache->entries[idx].destroyed_ns < cache->opts.grace_ns)
+		if (!grace_over(cache, &cache->entries[idx], now_ns))
 			break;
 		entry_free(cache, idx);
 		cache->stats.expirations++;
@@ -393,7 +401,7 @@ int ct_cache_lookup(struct ct_cache *cache, const struct ct_tuple *tuple, uint64
 	out->actual = t;
 	idx = find_either(cache, &t, &dir);
 	if (idx != CT_NIL && cache->entries[idx].state == CT_ENTRY_DESTROYED &&
-	    now_ns - cache->entries[idx].destroyed_ns >= cache->opts.grace_ns) {
+	    grace_over(cache, &cache->entries[idx], now_ns)) {
 		entry_free(cache, idx);
 		cache->stats.expirations++;
 		idx = CT_NIL;
@@ -423,6 +431,15 @@ int ct_cache_fd(const struct ct_cache *cache)
 	if (!cache || !cache->nl)
 		return -ENOTCONN;
 	return ct_netlink_fd(cache->nl);
+}
+
+int ct_cache_resync(struct ct_cache *cache, uint64_t now_ns)
+{
+	if (!cache)
+		return -EINVAL;
+	if (!cache->nl)
+		return -ENOTCONN;
+	return ct_netlink_resync(cache, now_ns);
 }
 
 int ct_cache_process(struct ct_cache *cache, uint64_t now_ns)
@@ -459,6 +476,8 @@ int ct_cache_create(const struct ct_cache_opts *opts, uint64_t now_ns, struct ct
 		cache->opts.grace_ns = CT_DEFAULT_GRACE_NS;
 	if (!cache->opts.fallback_per_sec)
 		cache->opts.fallback_per_sec = CT_DEFAULT_FALLBACK_PER_SEC;
+	if (!cache->opts.refresh_ns)
+		cache->opts.refresh_ns = CT_DEFAULT_REFRESH_NS;
 	err = -EINVAL;
 	if (cache->opts.max_entries >= CT_NIL / 2)
 		goto cleanup;

@@ -9,7 +9,9 @@
  * UPDATE events are not needed: NAT bindings are set before an entry is confirmed, so the NEW
  * event (and the dump) already carry the final reply_tuple.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -152,7 +154,7 @@ static int dump_start(struct ct_cache *cache, uint64_t now_ns)
 }
 
 /* Events were lost: dump again now, or right after the running dump. */
-static int resync(struct ct_cache *cache, uint64_t now_ns)
+int ct_netlink_resync(struct ct_cache *cache, uint64_t now_ns)
 {
 	if (cache->nl->dumping) {
 		cache->nl->resync_pending = true;
@@ -208,7 +210,8 @@ static int dump_read(struct ct_cache *cache, uint64_t now_ns)
 	struct ct_netlink *nl = cache->nl;
 	struct cb_ctx ctx = { .cache = cache, .now_ns = now_ns };
 	uint32_t portid = mnl_socket_get_portid(nl->dump);
-	uint32_t budget = cache->opts.dump_budget ? cache->opts.dump_budget : CT_DEFAULT_DUMP_BUDGET;
+	uint32_t budget = cache->opts.dump_budget ? cache->opts.dump_budget
+						  : CT_DEFAULT_DUMP_BUDGET;
 	ssize_t n;
 	int ret;
 
@@ -273,7 +276,7 @@ static int events_read(struct ct_cache *cache, uint64_t now_ns)
 				return -errno;
 			/* the socket overran and dropped events: our view is stale */
 			cache->stats.enobufs++;
-			err = resync(cache, now_ns);
+			err = ct_netlink_resync(cache, now_ns);
 			if (err)
 				return err;
 			continue;
@@ -285,10 +288,16 @@ static int events_read(struct ct_cache *cache, uint64_t now_ns)
 
 int ct_netlink_process(struct ct_cache *cache, uint64_t now_ns)
 {
+	struct ct_netlink *nl = cache->nl;
 	int err;
 
 	err = events_read(cache, now_ns);
-	if (!err && cache->nl->dumping)
+	if (!err && !nl->dumping && now_ns >= nl->dump_start_ns &&
+	    now_ns - nl->dump_start_ns >= cache->opts.refresh_ns) {
+		cache->stats.refreshes++;
+		err = dump_start(cache, now_ns);
+	}
+	if (!err && nl->dumping)
 		err = dump_read(cache, now_ns);
 	return err;
 }
@@ -408,8 +417,8 @@ int ct_netlink_open(struct ct_cache *cache, uint64_t now_ns)
 	nl->epfd = -1;
 	cache->nl = nl;
 	args.nl = nl;
-	args.event_rcvbuf = cache->opts.event_rcvbuf ? (int)cache->opts.event_rcvbuf :
-						       (int)CT_DEFAULT_EVENT_RCVBUF;
+	args.event_rcvbuf = cache->opts.event_rcvbuf ? (int)cache->opts.event_rcvbuf
+						     : (int)CT_DEFAULT_EVENT_RCVBUF;
 	err = -pthread_create(&thread, NULL, open_sockets, &args);
 	if (err)
 		goto cleanup;

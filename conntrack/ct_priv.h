@@ -80,6 +80,7 @@ int ct_netlink_open(struct ct_cache *cache, uint64_t now_ns);
 void ct_netlink_close(struct ct_netlink *nl);
 int ct_netlink_fd(const struct ct_netlink *nl);
 int ct_netlink_process(struct ct_cache *cache, uint64_t now_ns);
+int ct_netlink_resync(struct ct_cache *cache, uint64_t now_ns);
 /* Point GET of orig_tuple: CT_OK with both tuples filled, CT_NOT_FOUND, or -errno. */
 int ct_netlink_get(struct ct_cache *cache, const struct ct_tuple *orig_tuple,
 		   struct ct_tuple *found_orig, struct ct_tuple *found_reply);
