@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests of the IP -> name cache. Times are made up: nothing reads a clock. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dns.h"
+#include "wire_build.h"
+
+#define SEC 1000000000ull
+
+static struct wb w;
+static struct dns_msg msg;
+
+static const uint8_t ip1[16] = { 192, 0, 2, 1 }, ip2[16] = { 192, 0, 2, 2 },
+		     ip3[16] = { 192, 0, 2, 3 };
+static const uint8_t ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 6 };
+
+static void answer_a(uint16_t owner, uint32_t ttl, const uint8_t *a)
+{
+	size_t at;
+
+	wb_ptr(&w, owner);
+	at = wb_rr_fixed(&w, 1, ttl);
+	wb_bytes(&w, a, 4);
+	wb_rdlen(&w, at);
+}
+
+/* A response with a single A answer for @qname. */
+static void simple_a(const char *qname, uint32_t ttl, const uint8_t *a)
+{
+	uint16_t q;
+
+	wb_header(&w, 1, WB_QR | WB_RD | WB_RA, 1, 1, 0, 0);
+	q = wb_question(&w, qname, 1);
+	answer_a(q, ttl, a);
+	assert_int_equal(dns_parse(w.b, w.n, &msg, NULL), DNS_OK);
+}
+
+static void test_cname_chain_maps_to_question(void **state)
+{
+	struct dns_names *c = dns_names_create(64, DNS_NAMES_MIN_HOLD_NS);
+	struct dns_names_stats st;
+	uint16_t q, t1, t2;
+	size_t at;
+
+	(void)state;
+	/*
+	 * q=www.example -> CNAME a.example -> CNAME b.example -> A ip1, and written out of order;
+	 * plus an A for an unrelated owner, which must not be learnt.
+	 */
+	wb_header(&w, 1, WB_QR | WB_RD | WB_RA, 1, 5, 0, 0);
+	q = wb_question(&w, "www.example", 1);
+	wb_ptr(&w, q);
+	at = wb_rr_fixed(&w, 5, 300);
+	t1 = (uint16_t)w.n;
+	wb_name(&w, "A.Example"); /* case differs from the owner below: RFC 4343 */
+	wb_rdlen(&w, at);
+	/* b.Example's A comes before the CNAME that leads to it. */
+	t2 = (uint16_t)w.n;
+	wb_labels(&w, "b", 0);
+	wb_ptr(&w, t1 + 2);
+	at = wb_rr_fixed(&w, 1, 300);
+	wb_bytes(&w, ip1, 4);
+	wb_rdlen(&w, at);
+	wb_labels(&w, "a", 0);
+	wb_ptr(&w, t1 + 2);
+	at = wb_rr_fixed(&w, 5, 300);
+	wb_ptr(&w, t2);
+	wb_rdlen(&w, at);
+	wb_name(&w, "other.example");
+	at = wb_rr_fixed(&w, 1, 300);
+	wb_bytes(&w, ip2, 4);
+	wb_rdlen(&w, at);
+	/* AAAA at the end of the chain. */
+	wb_ptr(&w, t2);
+	at = wb_rr_fixed(&w, 28, 300);
+	wb_bytes(&w, ip6, 16);
+	wb_rdlen(&w, at);
+	assert_int_equal(dns_parse(w.b, w.n, &msg, NULL), DNS_OK);
+	assert_int_equal(msg.n_answers, 5);
+
+	assert_int_equal(dns_names_learn(c, 42, &msg, 0), 2);
+	assert_string_equal(dns_names_lookup(c, 42, 4, ip1, SEC), "www.example");
+	assert_string_equal(dns_names_lookup(c, 42, 6, ip6, SEC), "www.example");
+	assert_null(dns_names_lookup(c, 42, 4, ip2, SEC));
+	dns_names_get_stats(c, &st);
+	assert_int_equal(st.inserts, 2);
+	assert_int_equal(st.hits, 2);
+	assert_int_equal(st.misses, 1);
+	assert_int_equal(st.entries, 2);
+	dns_names_destroy(c);
+}
+
+static void test_ttl_and_min_hold(void **state)
+{
+	struct dns_names *c = dns_names_create(64, 30 * SEC);
+	struct dns_names_stats st;
+
+	(void)state;
+	/* TTL 60 s is longer than the hold: the TTL decides. */
+	simple_a("long.example", 60, ip1);
+	dns_names_learn(c, 1, &msg, 100 * SEC);
+	assert_non_null(dns_names_lookup(c, 1, 4, ip1, 159 * SEC));
+	assert_null(dns_names_lookup(c, 1, 4, ip1, 160 * SEC));
+	dns_names_get_stats(c, &st);
+	assert_int_equal(st.expirations, 1);
+	assert_int_equal(st.entries, 0);
+
+	/* TTL 5 s: held 30 s, so a connection 20 s later still gets its name. */
+	simple_a("short.example", 5, ip2);
+	dns_names_learn(c, 1, &msg, 100 * SEC);
+	assert_string_equal(dns_names_lookup(c, 1, 4, ip2, 120 * SEC), "short.example");
+	assert_null(dns_names_lookup(c, 1, 4, ip2, 130 * SEC));
+
+	/* A later answer refreshes the time and may change the name. */
+	simple_a("short.example", 5, ip3);
+	dns_names_learn(c, 1, &msg, 200 * SEC);
+	simple_a("renamed.example", 5, ip3);
+	dns_names_learn(c, 1, &msg, 225 * SEC);
+	assert_string_equal(dns_names_lookup(c, 1, 4, ip3, 250 * SEC), "renamed.example");
+	dns_names_get_stats(c, &st);
+	assert_int_equal(st.updates, 1);
+	dns_names_destroy(c);
+}
+
+static void test_lru_bound(void **state)
+{
+	struct dns_names *c = dns_names_create(2, DNS_NAMES_MIN_HOLD_NS);
+	struct dns_names_stats st;
+
+	(void)state;
+	simple_a("one.example", 300, ip1);
+	dns_names_learn(c, 1, &msg, 0);
+	simple_a("two.example", 300, ip2);
+	dns_names_learn(c, 1, &msg, 0);
+	/* Reading ip1 makes ip2 the least recently used. */
+	assert_non_null(dns_names_lookup(c, 1, 4, ip1, 1));
+	simple_a("three.example", 300, ip3);
+	dns_names_learn(c, 1, &msg, 2);
+	assert_null(dns_names_lookup(c, 1, 4, ip2, 3));
+	assert_string_equal(dns_names_lookup(c, 1, 4, ip1, 3), "one.example");
+	assert_string_equal(dns_names_lookup(c, 1, 4, ip3, 3), "three.example");
+	dns_names_get_stats(c, &st);
+	assert_int_equal(st.evictions, 1);
+	assert_int_equal(st.entries, 2);
+
+	/* An expired entry pushed out at the bound counts as an expiration, not an eviction. */
+	simple_a("four.example", 300, ip2);
+	dns_names_learn(c, 1, &msg, 1000 * SEC);
+	dns_names_get_stats(c, &st);
+	assert_int_equal(st.evictions, 1);
+	assert_int_equal(st.expirations, 1);
+	dns_names_destroy(c);
+}
+
+static void test_cgroups_are_isolated(void **state)
+{
+	struct dns_names *c = dns_names_create(16, DNS_NAMES_MIN_HOLD_NS);
+
+	(void)state;
+	simple_a("a.example", 300, ip1);
+	dns_names_learn(c, 100, &msg, 0);
+	simple_a("b.example", 300, ip1);
+	dns_names_learn(c, 200, &msg, 0);
+	assert_string_equal(dns_names_lookup(c, 100, 4, ip1, 1), "a.example");
+	assert_string_equal(dns_names_lookup(c, 200, 4, ip1, 1), "b.example");
+	assert_null(dns_names_lookup(c, 300, 4, ip1, 1));
+	/* Same octets as IPv6 are another address. */
+	assert_null(dns_names_lookup(c, 100, 6, ip1, 1));
+	dns_names_destroy(c);
+}
+
+static void test_what_is_not_learnt(void **state)
+{
+	struct dns_names *c = dns_names_create(16, DNS_NAMES_MIN_HOLD_NS);
+	uint16_t q;
+
+	(void)state;
+	/* NXDOMAIN with an A (a broken server): nothing. */
+	wb_header(&w, 1, WB_QR | 3, 1, 1, 0, 0);
+	q = wb_question(&w, "gone.example", 1);
+	answer_a(q, 300, ip1);
+	assert_int_equal(dns_parse(w.b, w.n, &msg, NULL), DNS_OK);
+	assert_int_equal(dns_names_learn(c, 1, &msg, 0), 0);
+	/* A query (QR clear). */
+	w.b[2] = 0;
+	w.b[3] = 0;
+	assert_int_equal(dns_parse(w.b, w.n, &msg, NULL), DNS_OK);
+	assert_int_equal(dns_names_learn(c, 1, &msg, 0), 0);
+	assert_int_equal(dns_names_learn(c, 1, NULL, 0), 0);
+	assert_null(dns_names_lookup(c, 1, 5, ip1, 0));
+	assert_null(dns_names_create(0, 0));
+	dns_names_destroy(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cname_chain_maps_to_question),
+		cmocka_unit_test(test_ttl_and_min_hold),
+		cmocka_unit_test(test_lru_bound),
+		cmocka_unit_test(test_cgroups_are_isolated),
+		cmocka_unit_test(test_what_is_not_learnt),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
