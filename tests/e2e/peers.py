@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Traffic peers for the end-to-end tests: small, deterministic clients and servers.
+
+Every client prints one JSON line on stdout: its pid and the local endpoints it used, so the
+test can find its flows in the agent's records. Servers run until killed.
+"""
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+
+
+def family_of(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def recv_exact(sock, n):
+    got = 0
+    while got < n:
+        chunk = sock.recv(min(65536, n - got))
+        if not chunk:
+            break
+        got += len(chunk)
+    return got
+
+
+def tcp_server(args):
+    """Per connection: read a 16-byte header "SEND RECV" sizes, read SEND bytes, answer RECV
+    bytes, then close first (so the server side, not the client, holds TIME_WAIT)."""
+    srv = socket.socket(family_of(args.bind), socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((args.bind, args.port))
+    srv.listen(64)
+    print(json.dumps({"pid": os.getpid(), "ready": True}), flush=True)
+    while True:
+        conn, _ = srv.accept()
+        while True:
+            hdr = conn.recv(16, socket.MSG_WAITALL)
+            if len(hdr) < 16:
+                break
+            want_in, want_out = int(hdr[:8]), int(hdr[8:])
+            recv_exact(conn, want_in)
+            conn.sendall(b"s" * want_out)
+            if want_out == 0 and want_in == 0:
+                break
+        conn.close()
+
+
+def udp_echo(args):
+    srv = socket.socket(family_of(args.bind), socket.SOCK_DGRAM)
+    srv.bind((args.bind, args.port))
+    print(json.dumps({"pid": os.getpid(), "ready": True}), flush=True)
+    while True:
+        data, peer = srv.recvfrom(65536)
+        srv.sendto(data, peer)
+
+
+def tcp_client(args):
+    """Sends `bursts` requests of (send, recv) bytes over one connection, `gap` seconds apart,
+    then a zero request that makes the server close first."""
+    s = socket.create_connection((args.host, args.port), timeout=10)
+    local = s.getsockname()
+    for i in range(args.bursts):
+        if i:
+            time.sleep(args.gap)
+        s.sendall(b"%08d%08d" % (args.send, args.recv) + b"c" * args.send)
+        if recv_exact(s, args.recv) != args.recv:
+            sys.exit("short read")
+    s.sendall(b"%08d%08d" % (0, 0))
+    # wait for the server's FIN so this side ends in LAST_ACK, not TIME_WAIT
+    s.settimeout(10)
+    while s.recv(65536):
+        pass
+    s.close()
+    print(json.dumps({"pid": os.getpid(), "addr": local[0], "port": local[1]}), flush=True)
+
+
+def udp_client(args):
+    """Sends `count` datagrams of `size` bytes and waits for each echo (unless --no-reply)."""
+    s = socket.socket(family_of(args.host), socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.connect((args.host, args.port))
+    local = s.getsockname()
+    for _ in range(args.count):
+        s.send(b"u" * args.size)
+        if not args.no_reply:
+            s.recv(65536)
+    s.close()
+    print(json.dumps({"pid": os.getpid(), "addr": local[0], "port": local[1]}), flush=True)
+
+
+def udp_spray(args):
+    """One datagram from each of `count` fresh sockets: `count` distinct flows."""
+    ports = []
+    for _ in range(args.count):
+        s = socket.socket(family_of(args.host), socket.SOCK_DGRAM)
+        s.sendto(b"x" * args.size, (args.host, args.port))
+        ports.append(s.getsockname()[1])
+        s.close()
+    print(json.dumps({"pid": os.getpid(), "ports": ports}), flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("tcp-server")
+    a.add_argument("bind")
+    a.add_argument("port", type=int)
+    a.set_defaults(fn=tcp_server)
+    a = sub.add_parser("udp-echo")
+    a.add_argument("bind")
+    a.add_argument("port", type=int)
+    a.set_defaults(fn=udp_echo)
+    a = sub.add_parser("tcp-client")
+    a.add_argument("host")
+    a.add_argument("port", type=int)
+    a.add_argument("--send", type=int, default=0)
+    a.add_argument("--recv", type=int, default=0)
+    a.add_argument("--bursts", type=int, default=1)
+    a.add_argument("--gap", type=float, default=0)
+    a.set_defaults(fn=tcp_client)
+    a = sub.add_parser("udp-client")
+    a.add_argument("host")
+    a.add_argument("port", type=int)
+    a.add_argument("--count", type=int, default=1)
+    a.add_argument("--size", type=int, default=100)
+    a.add_argument("--no-reply", action="store_true")
+    a.set_defaults(fn=udp_client)
+    a = sub.add_parser("udp-spray")
+    a.add_argument("host")
+    a.add_argument("port", type=int)
+    a.add_argument("--count", type=int, default=1)
+    a.add_argument("--size", type=int, default=10)
+    a.set_defaults(fn=udp_spray)
+    args = p.parse_args()
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()

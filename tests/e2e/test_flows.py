@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Issue 2 acceptance: per-cgroup flow records from real traffic match nftables ground truth.
+
+client namespace -> router namespace (nftables counters in the forward chain) -> server
+namespace; the client runs in its own cgroup, the servers in another, the agent attaches to the
+test's cgroup subtree only.
+"""
+import os
+import signal
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fslib  # noqa: E402
+
+TCP_PORT = 8080
+UDP_PORT = 5353
+
+# One counter per direction, protocol and IP version, for the client <-> server flows only.
+RULESET = """
+table inet fs {
+    counter tcp4_up {}
+    counter tcp4_down {}
+    counter udp4_up {}
+    counter udp4_down {}
+    counter tcp6_up {}
+    counter tcp6_down {}
+    counter udp6_up {}
+    counter udp6_down {}
+    chain forward_count {
+        type filter hook forward priority 0; policy accept;
+        ip saddr 192.0.2.2 ip daddr 198.51.100.2 tcp dport %(tcp)d counter name tcp4_up
+        ip saddr 198.51.100.2 ip daddr 192.0.2.2 tcp sport %(tcp)d counter name tcp4_down
+        ip saddr 192.0.2.2 ip daddr 198.51.100.2 udp dport %(udp)d counter name udp4_up
+        ip saddr 198.51.100.2 ip daddr 192.0.2.2 udp sport %(udp)d counter name udp4_down
+        ip6 saddr 2001:db8:1::2 ip6 daddr 2001:db8:2::2 tcp dport %(tcp)d counter name tcp6_up
+        ip6 saddr 2001:db8:2::2 ip6 daddr 2001:db8:1::2 tcp sport %(tcp)d counter name tcp6_down
+        ip6 saddr 2001:db8:1::2 ip6 daddr 2001:db8:2::2 udp dport %(udp)d counter name udp6_up
+        ip6 saddr 2001:db8:2::2 ip6 daddr 2001:db8:1::2 udp sport %(udp)d counter name udp6_down
+    }
+}
+""" % {"tcp": TCP_PORT, "udp": UDP_PORT}
+
+
+class FlowRecords(unittest.TestCase):
+    def setUp(self):
+        self.env = fslib.Env()
+        self.addCleanup(self.env.close)
+        self.env.routed_topology()
+        self.env.nft(self.env.router_ns, RULESET)
+        self.client_cg = self.env.cgroup("client")
+        self.server_cg = self.env.cgroup("server")
+        for kind, port in (("tcp-server", TCP_PORT), ("udp-echo", UDP_PORT)):
+            self.env.server(kind, self.env.server_ns, "::", port, cgroup=self.server_cg)
+
+    def flows_of(self, recs, cg, proto, version, server_port):
+        return [r for r in recs if r["cgroup_id"] == cg.id and r["proto"] == proto
+                and r["ip_version"] == version and r["dst_port"] == server_port]
+
+    def test_records_match_nftables_counters(self):
+        env = self.env
+        agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "1",
+                          "--duration", "9")
+        agent.wait_attached()
+        clients = {}
+        # TCP v4 spans three intervals: three bursts 1.3 s apart (acceptance 3)
+        clients[("tcp", 4)] = env.client(
+            ["tcp-client", "198.51.100.2", str(TCP_PORT), "--send", "100000", "--recv",
+             "30000", "--bursts", "3", "--gap", "1.3"], env.client_ns, self.client_cg)
+        clients[("udp", 4)] = env.client(
+            ["udp-client", "198.51.100.2", str(UDP_PORT), "--count", "7", "--size", "300"],
+            env.client_ns, self.client_cg)
+        clients[("tcp", 6)] = env.client(
+            ["tcp-client", "2001:db8:2::2", str(TCP_PORT), "--send", "70000", "--recv",
+             "120000"], env.client_ns, self.client_cg)
+        clients[("udp", 6)] = env.client(
+            ["udp-client", "2001:db8:2::2", str(UDP_PORT), "--count", "5", "--size", "1200"],
+            env.client_ns, self.client_cg)
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        truth = env.nft_counters(env.router_ns)
+        recs = agent.records("flow")
+        self.assertTrue(recs, "no flow records: " + agent.stderr())
+        print("nftables ground truth (packets, bytes):", truth, file=sys.stderr)
+
+        for (proto, version), info in clients.items():
+            port = TCP_PORT if proto == "tcp" else UDP_PORT
+            name = "%s%d" % (proto, version)
+            with self.subTest(flow=name):
+                mine = self.flows_of(recs, self.client_cg, proto, version, port)
+                self.assertTrue(mine, "no records for the client's %s flow" % name)
+                # one flow: the client's socket, seen from the client's side
+                self.assertEqual({(r["src_port"], r["dst_addr"]) for r in mine},
+                                 {(info["port"], "198.51.100.2" if version == 4
+                                   else "2001:db8:2::2")})
+                up_p, up_b = truth[name + "_up"]
+                down_p, down_b = truth[name + "_down"]
+                self.assertGreater(up_p, 0)
+                self.assertEqual(fslib.sum_fields(mine, "tx_bytes", "tx_packets"), (up_b, up_p))
+                self.assertEqual(fslib.sum_fields(mine, "rx_bytes", "rx_packets"),
+                                 (down_b, down_p))
+                for r in mine:
+                    self.assertEqual(r["pid"], info["pid"])
+                    self.assertEqual(r["comm"], "python3")
+                    self.assertEqual(r["initiator"], "src")
+                    self.assertEqual(r["cgroup_path"], "/flowscope-test-%s/client" % env.prefix)
+                    self.assertLessEqual(r["start_ns"], r["end_ns"])
+                    self.assertEqual(r["src_addr"], "192.0.2.2" if version == 4
+                                     else "2001:db8:1::2")
+                if proto == "tcp":
+                    self.assertIn("SYN", mine[0]["tcp_flags"])
+
+        # acceptance 3: the three-burst flow yields per-interval deltas
+        tcp4 = self.flows_of(recs, self.client_cg, "tcp", 4, TCP_PORT)
+        self.assertGreaterEqual(len(tcp4), 3, "expected one record per active interval")
+        starts = [r["start_ns"] for r in tcp4]
+        self.assertEqual(starts, sorted(starts))
+        for r in tcp4:
+            self.assertGreater(r["tx_bytes"], 0)
+
+        # acceptance 2: the servers' side is attributed to the server cgroup, never to the
+        # client's, and nothing that has a cgroup carries cgroup id 0
+        server_side = [r for r in recs if r["cgroup_id"] == self.server_cg.id]
+        self.assertTrue(server_side, "no records for the server cgroup")
+        client_pids = {c["pid"] for c in clients.values()}
+        for r in recs:
+            self.assertNotEqual(r["cgroup_id"], 0)
+            self.assertIn(r["cgroup_id"], (self.client_cg.id, self.server_cg.id, env.cgroup_root.id))
+            if r["cgroup_id"] == self.server_cg.id:
+                self.assertNotIn(r["pid"], client_pids)
+                self.assertIn(r["src_port"], (TCP_PORT, UDP_PORT))
+        server_tcp4 = [r for r in server_side if r["proto"] == "tcp" and r["ip_version"] == 4]
+        self.assertEqual(fslib.sum_fields(server_tcp4, "rx_bytes", "rx_packets"),
+                         (truth["tcp4_up"][1], truth["tcp4_up"][0]))
+        for r in server_tcp4:
+            self.assertEqual(r["initiator"], "dst")
+
+    def test_sigterm_exports_the_last_interval(self):
+        env = self.env
+        agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "60")
+        agent.wait_attached()
+        info = env.client(["udp-client", "198.51.100.2", str(UDP_PORT), "--count", "3",
+                           "--size", "100"], env.client_ns, self.client_cg)
+        self.assertEqual(agent.stop(signal.SIGTERM), 0, agent.stderr())
+        truth = env.nft_counters(env.router_ns)
+        mine = self.flows_of(agent.records("flow"), self.client_cg, "udp", 4, UDP_PORT)
+        self.assertEqual(len(mine), 1)
+        self.assertEqual(mine[0]["src_port"], info["port"])
+        self.assertEqual((mine[0]["tx_bytes"], mine[0]["tx_packets"]),
+                         (truth["udp4_up"][1], truth["udp4_up"][0]))
+        self.assertEqual((mine[0]["rx_bytes"], mine[0]["rx_packets"]),
+                         (truth["udp4_down"][1], truth["udp4_down"][0]))
+
+    def test_flow_map_overflow_is_counted(self):
+        env = self.env
+        agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "1",
+                          "--duration", "4", "--max-flows", "16")
+        agent.wait_attached()
+        spray = env.client(["udp-spray", "198.51.100.2", "9", "--count", "60", "--size", "10"],
+                           env.client_ns, self.client_cg)
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        truth_packets = 60
+        mine = [r for r in agent.records("flow") if r["cgroup_id"] == self.client_cg.id
+                and r["proto"] == "udp" and r["dst_port"] == 9]
+        accounted = sum(r["tx_packets"] for r in mine)
+        dropped = agent.counter("flow_map_full_packets")
+        self.assertGreater(dropped, 0)
+        self.assertLessEqual(len({r["src_port"] for r in mine}), 16 * 4)
+        # every packet is either in a record or counted as dropped (the client's cgroup is the
+        # only one sending on port 9; ICMP errors do not enter the map)
+        self.assertEqual(accounted + dropped, truth_packets)
+        self.assertEqual(agent.counter("flow_map_full_bytes"), dropped * (20 + 8 + 10))
+        self.assertIn("flow map full", agent.stderr())
+        self.assertTrue(set(r["src_port"] for r in mine) <= set(spray["ports"]))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,11 @@
+file(GLOB_RECURSE sources
+	${ROOT}/agent/*.c ${ROOT}/agent/*.h ${ROOT}/bpf/*.c ${ROOT}/bpf/*.h
+	${ROOT}/dns/*.c ${ROOT}/dns/*.h ${ROOT}/conntrack/*.c ${ROOT}/conntrack/*.h
+	${ROOT}/tests/*.c ${ROOT}/tests/*.h ${ROOT}/bench/*.c ${ROOT}/bench/*.h)
+execute_process(COMMAND ${CLANG_FORMAT} --dry-run --Werror ${sources}
+	RESULT_VARIABLE rc ERROR_VARIABLE out)
+if(NOT rc EQUAL 0)
+	message(FATAL_ERROR "clang-format: these files need `clang-format -i`:\n${out}")
+endif()
+list(LENGTH sources n)
+message(STATUS "clang-format: ${n} files clean")
