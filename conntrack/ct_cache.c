@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "ct_priv.h"
@@ -107,6 +108,7 @@ static uint32_t hash_find(const struct ct_cache *cache, int dir, const struct ct
 	while (idx != CT_NIL) {
 		const struct ct_entry *e = &cache->entries[idx];
 
+		__builtin_prefetch((const char *)e + 64);
 		if (ct_tuple_equal(entry_key(e, dir), t))
 			return idx;
 		idx = e->hnext[dir];
@@ -154,15 +156,34 @@ static void entry_free(struct ct_cache *cache, uint32_t idx)
 }
 
 /*
- * A free slot, evicting when full. Live entries go first (least recently used): a live entry can
- * still be fetched again by a point GET, a destroyed one is gone from the kernel for good.
+ * The live entry to evict: least recently used, approximated with a second chance. A hit only
+ * sets the entry's referenced bit (moving it in the list would touch two more random entries per
+ * lookup); the tail gives referenced entries another round at the head instead.
+ */
+static uint32_t lru_victim(struct ct_cache *cache)
+{
+	uint32_t idx;
+
+	while ((idx = cache->live.last) != CT_NIL && cache->entries[idx].referenced) {
+		cache->entries[idx].referenced = 0;
+		list_unlink(cache, &cache->live, idx);
+		list_push_first(cache, &cache->live, idx);
+	}
+	return idx;
+}
+
+/*
+ * A free slot, evicting when full. Live entries go first: a live entry can still be fetched
+ * again by a point GET, a destroyed one is gone from the kernel for good.
  */
 static uint32_t entry_alloc(struct ct_cache *cache)
 {
 	uint32_t idx;
 
 	if (cache->free_head == CT_NIL && cache->used == cache->opts.max_entries) {
-		idx = cache->live.last != CT_NIL ? cache->live.last : cache->destroyed.first;
+		idx = lru_victim(cache);
+		if (idx == CT_NIL)
+			idx = cache->destroyed.first;
 		entry_free(cache, idx);
 		cache->stats.evictions++;
 	}
@@ -201,14 +222,15 @@ static void expire(struct ct_cache *cache, uint64_t now_ns)
 	}
 }
 
-static void entry_store(struct ct_cache *cache, const struct ct_tuple *orig_tuple,
-			const struct ct_tuple *reply_tuple)
+/* Store an entry; existing is hash_find(CT_DIR_ORIG, orig_tuple), which callers already have. */
+static void entry_store(struct ct_cache *cache, uint32_t existing,
+			const struct ct_tuple *orig_tuple, const struct ct_tuple *reply_tuple)
 {
-	uint32_t idx = hash_find(cache, CT_DIR_ORIG, orig_tuple);
 	struct ct_entry *e;
+	uint32_t idx;
 
-	if (idx != CT_NIL)
-		entry_free(cache, idx);
+	if (existing != CT_NIL)
+		entry_free(cache, existing);
 	/* the reply side may collide with a stale entry whose orig_tuple differs (port reuse) */
 	idx = hash_find(cache, CT_DIR_REPLY, reply_tuple);
 	if (idx != CT_NIL)
@@ -218,6 +240,8 @@ static void entry_store(struct ct_cache *cache, const struct ct_tuple *orig_tupl
 	e->orig_tuple = *orig_tuple;
 	e->reply_tuple = *reply_tuple;
 	e->state = CT_ENTRY_LIVE;
+	e->referenced = 0;
+	e->nat = ct_tuple_is_nat(orig_tuple, reply_tuple);
 	e->gen = cache->gen;
 	e->destroyed_ns = 0;
 	hash_add(cache, CT_DIR_ORIG, idx);
@@ -243,7 +267,7 @@ int ct_cache_insert(struct ct_cache *cache, const struct ct_tuple *orig_tuple,
 	if (o.family != r.family || o.proto != r.proto)
 		return -EINVAL;
 	expire(cache, now_ns);
-	entry_store(cache, &o, &r);
+	entry_store(cache, hash_find(cache, CT_DIR_ORIG, &o), &o, &r);
 	return 0;
 }
 
@@ -267,8 +291,10 @@ int ct_cache_remove(struct ct_cache *cache, const struct ct_tuple *orig_tuple, u
 void ct_cache_apply_new(struct ct_cache *cache, const struct ct_tuple *orig_tuple,
 			const struct ct_tuple *reply_tuple, enum ct_source src, uint64_t now_ns)
 {
-	uint32_t idx = hash_find(cache, CT_DIR_ORIG, orig_tuple);
+	uint32_t idx;
 
+	expire(cache, now_ns); /* first: it may free the slot found below */
+	idx = hash_find(cache, CT_DIR_ORIG, orig_tuple);
 	if (idx != CT_NIL) {
 		struct ct_entry *e = &cache->entries[idx];
 
@@ -283,8 +309,7 @@ void ct_cache_apply_new(struct ct_cache *cache, const struct ct_tuple *orig_tupl
 	} else if (!ct_tuple_is_nat(orig_tuple, reply_tuple)) {
 		return; /* only translated entries are worth a slot */
 	}
-	expire(cache, now_ns);
-	entry_store(cache, orig_tuple, reply_tuple);
+	entry_store(cache, idx, orig_tuple, reply_tuple);
 }
 
 void ct_cache_sweep(struct ct_cache *cache, uint64_t now_ns)
@@ -304,7 +329,7 @@ static void fill_result(const struct ct_entry *e, int dir, const struct ct_tuple
 			struct ct_result *out)
 {
 	ct_tuple_inverse(dir == CT_DIR_ORIG ? &e->reply_tuple : &e->orig_tuple, &out->actual);
-	out->nat = ct_tuple_is_nat(&e->orig_tuple, &e->reply_tuple);
+	out->nat = e->nat;
 	out->src_nat = memcmp(&out->actual.src, &in->src, sizeof(in->src)) ||
 		       out->actual.src_port != in->src_port;
 	out->dst_nat = memcmp(&out->actual.dst, &in->dst, sizeof(in->dst)) ||
@@ -372,7 +397,7 @@ static int fallback(struct ct_cache *cache, const struct ct_tuple *t, uint64_t n
 		return CT_NOT_FOUND;
 	}
 	expire(cache, now_ns);
-	entry_store(cache, &orig, &reply);
+	entry_store(cache, hash_find(cache, CT_DIR_ORIG, &orig), &orig, &reply);
 	idx = find_either(cache, t, &dir);
 	if (idx == CT_NIL) { /* the kernel answered with some other entry */
 		cache->stats.fallback_miss++;
@@ -408,10 +433,7 @@ int ct_cache_lookup(struct ct_cache *cache, const struct ct_tuple *tuple, uint64
 	}
 	if (idx == CT_NIL)
 		return fallback(cache, &t, now_ns, out);
-	if (cache->entries[idx].state == CT_ENTRY_LIVE && cache->live.first != idx) {
-		list_unlink(cache, &cache->live, idx);
-		list_push_first(cache, &cache->live, idx);
-	}
+	cache->entries[idx].referenced = 1;
 	cache->stats.hit++;
 	fill_result(&cache->entries[idx], dir, &t, out);
 	return CT_OK;
@@ -454,6 +476,27 @@ int ct_cache_process(struct ct_cache *cache, uint64_t now_ns)
 	return err;
 }
 
+/*
+ * Zeroed memory straight from mmap: pages are touched (and count in RSS) only once used, and
+ * transparent huge pages are asked for because lookups land at random over tens of MiB, where
+ * 4 KiB pages cost a TLB miss and a page walk on top of each cache miss.
+ */
+static void *table_alloc(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, bytes, MADV_HUGEPAGE); /* advice only: fine if THP is off */
+	return p;
+}
+
+static void table_free(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
+}
+
 int ct_cache_create(const struct ct_cache_opts *opts, uint64_t now_ns, struct ct_cache **out)
 {
 	struct ct_cache *cache;
@@ -482,15 +525,17 @@ int ct_cache_create(const struct ct_cache_opts *opts, uint64_t now_ns, struct ct
 	if (cache->opts.max_entries >= CT_NIL / 2)
 		goto cleanup;
 
-	/* about one entry per bucket per index at the bound */
+	/*
+	 * Load factor at most 1/2 at the bound: each extra chain step is a cache miss on a random
+	 * entry, and buckets cost 4 bytes against an entry's 128.
+	 */
 	cache->nbuckets = 1;
-	while (cache->nbuckets < cache->opts.max_entries)
+	while (cache->nbuckets < 2 * cache->opts.max_entries)
 		cache->nbuckets <<= 1;
 	err = -ENOMEM;
-	/* calloc'd memory comes from fresh mmap'd pages: untouched slots cost no RSS */
-	cache->entries = calloc(cache->opts.max_entries, sizeof(*cache->entries));
-	cache->buckets[0] = malloc(sizeof(uint32_t) * cache->nbuckets);
-	cache->buckets[1] = malloc(sizeof(uint32_t) * cache->nbuckets);
+	cache->entries = table_alloc(sizeof(*cache->entries) * cache->opts.max_entries);
+	cache->buckets[0] = table_alloc(sizeof(uint32_t) * cache->nbuckets);
+	cache->buckets[1] = table_alloc(sizeof(uint32_t) * cache->nbuckets);
 	if (!cache->entries || !cache->buckets[0] || !cache->buckets[1])
 		goto cleanup;
 	memset(cache->buckets[0], 0xff, sizeof(uint32_t) * cache->nbuckets);
@@ -523,8 +568,8 @@ void ct_cache_destroy(struct ct_cache *cache)
 		return;
 	if (cache->nl)
 		ct_netlink_close(cache->nl);
-	free(cache->buckets[1]);
-	free(cache->buckets[0]);
-	free(cache->entries);
+	table_free(cache->buckets[1], sizeof(uint32_t) * cache->nbuckets);
+	table_free(cache->buckets[0], sizeof(uint32_t) * cache->nbuckets);
+	table_free(cache->entries, sizeof(*cache->entries) * cache->opts.max_entries);
 	free(cache);
 }

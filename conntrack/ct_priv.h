@@ -23,16 +23,22 @@ enum ct_entry_state {
 	CT_ENTRY_DESTROYED = 2,
 };
 
-/* Links are indexes into ct_cache.entries; CT_NIL ends a chain or list. */
+/*
+ * Links are indexes into ct_cache.entries; CT_NIL ends a chain or list. An entry is two cache
+ * lines, aligned: what a hash chain walk reads (orig_tuple, hnext, state) is in the first, the
+ * reply_tuple a hit needs in the second, which the walk prefetches so both misses overlap.
+ */
 struct ct_entry {
 	struct ct_tuple orig_tuple;
-	struct ct_tuple reply_tuple;
-	uint32_t hnext[2]; /* hash chains, [CT_DIR_ORIG] keyed by orig_tuple, [CT_DIR_REPLY] by reply */
-	uint32_t prev, next; /* live list (LRU order) or destroyed list (destroy order) */
-	uint32_t gen; /* dump generation that last saw it, for the sweep after a resync */
 	uint8_t state; /* enum ct_entry_state */
+	uint8_t referenced; /* hit since it last passed the LRU tail (second chance) */
+	uint8_t nat; /* ct_tuple_is_nat(orig_tuple, reply_tuple), computed once */
+	uint32_t hnext[2]; /* hash chains, [CT_DIR_ORIG] keyed by orig_tuple, [CT_DIR_REPLY] by reply */
+	uint32_t gen; /* dump generation that last saw it, for the sweep after a resync */
+	struct ct_tuple reply_tuple;
+	uint32_t prev, next; /* live list (LRU order) or destroyed list (destroy order) */
 	uint64_t destroyed_ns;
-};
+} __attribute__((aligned(64)));
 
 struct ct_list {
 	uint32_t first, last;
