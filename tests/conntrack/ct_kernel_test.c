@@ -304,7 +304,7 @@ int main(void)
 		goto cleanup;
 	ct_cache_stats(cache, &st);
 	printf("after burst: enobufs %" PRIu64 ", resyncs %" PRIu64 ", events %" PRIu64 ", %u "
-											"cached\n",
+	       "cached\n",
 	       st.enobufs, st.resyncs, st.events, st.entries);
 	ASSERT_TRUE(st.enobufs >= 1, "ENOBUFS seen");
 	ASSERT_TRUE(st.resyncs >= 1, "resync after ENOBUFS");
