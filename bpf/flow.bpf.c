@@ -104,9 +104,16 @@ struct tcp_hdr_min {
 	__u8 flags;
 };
 
-/* Returns 0 when the L4 header was read, -1 when the packet is malformed or truncated. */
+/*
+ * Returns 0 when the L4 header was read (or the packet is a non-first fragment, which has none),
+ * 1 for a protocol that is not accounted (fragments included), -1 when the header is malformed
+ * or cut short: all l4_len bytes must be in the packet, since GSO accounting repeats them.
+ */
 static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct pkt_info *pi)
 {
+	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP && pi->proto != IPPROTO_ICMP &&
+	    pi->proto != IPPROTO_ICMPV6)
+		return 1;
 	if (pi->fragment)
 		return 0;
 
@@ -118,7 +125,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct pkt
 		if (bpf_skb_load_bytes(skb, off, &th, sizeof(th)))
 			return -1;
 		doff = (th.doff_res >> 4) * 4;
-		if (doff < 20)
+		if (doff < 20 || off + doff > skb->len)
 			return -1;
 		pi->sport = bpf_ntohs(th.source);
 		pi->dport = bpf_ntohs(th.dest);
@@ -129,7 +136,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct pkt
 	case IPPROTO_UDP: {
 		__be16 ports[2];
 
-		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+		if (off + 8 > skb->len || bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
 			return -1;
 		pi->sport = bpf_ntohs(ports[0]);
 		pi->dport = bpf_ntohs(ports[1]);
@@ -141,7 +148,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct pkt
 		/* type, code, checksum, then the echo identifier */
 		__u8 hdr[6];
 
-		if (bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr)))
+		if (off + 8 > skb->len || bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr)))
 			return -1;
 		if (pi->proto == IPPROTO_ICMP
 			    ? (hdr[0] == ICMP_ECHO || hdr[0] == ICMP_ECHOREPLY)
@@ -333,8 +340,6 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 			stat_add(FLOW_STAT_SELF, 1);
 			return 1;
 		}
-		if (!init.pid)
-			stat_add(FLOW_STAT_NO_OWNER, 1);
 		init.first_ns = now;
 		init.last_ns = now;
 		init.flags = initiator_flags(&pi, egress);
@@ -347,8 +352,12 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 			init.rx_packets = packets;
 		}
 		ret = bpf_map_update_elem(map, &key, &init, BPF_NOEXIST);
-		if (ret == 0)
+		if (ret == 0) {
+			/* counted once per flow created, not per packet of a flow the full map refused */
+			if (!init.pid)
+				stat_add(FLOW_STAT_NO_OWNER, 1);
 			return 1;
+		}
 		if (ret != -17 /* EEXIST: another CPU created it first */) {
 			stat_add(FLOW_STAT_MAP_FULL, 1);
 			stat_add(FLOW_STAT_MAP_FULL_BYTES, bytes);
