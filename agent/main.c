@@ -19,6 +19,8 @@
 
 #include "cgroup_paths.h"
 #include "config.h"
+#include "dns.h"
+#include "dns_collector.h"
 #include "flow_collector.h"
 #include "log.h"
 #include "sink_stdout.h"
@@ -30,6 +32,8 @@ enum loop_source {
 	SRC_INTERVAL = 1,
 	SRC_DURATION,
 	SRC_SIGNAL,
+	SRC_TICK, /* once a second: DNS timeouts */
+	SRC_DNS, /* the DNS ring buffer */
 };
 
 struct agent {
@@ -37,8 +41,10 @@ struct agent {
 	char cgroup_mount[PATH_MAX];
 	struct cgroup_paths *cgroup_paths;
 	struct flow_collector *flows;
+	struct dns_collector *dns;
 	struct sink *sink;
-	int epfd, interval_fd, duration_fd, signal_fd;
+	int epfd, interval_fd, duration_fd, signal_fd, tick_fd;
+	uint64_t export_boot_ns; /* CLOCK_BOOTTIME of the export in progress */
 	uint64_t flow_records;
 	uint64_t sink_dropped;
 	uint64_t last_stats[FLOW_STAT_MAX];
@@ -86,6 +92,12 @@ static void on_flow(void *ctx, struct flow_record *r)
 	struct agent *a = ctx;
 
 	r->cgroup_path = cgroup_paths_lookup(a->cgroup_paths, r->cgroup_id);
+	/* the client resolved the Service address, not the backend: try dst first */
+	r->dst_domain = dns_collector_name_for(a->dns, r->cgroup_id, r->ip_version,
+					       r->dst_addr.bytes, a->export_boot_ns);
+	if (!r->dst_domain && r->nat)
+		r->dst_domain = dns_collector_name_for(a->dns, r->cgroup_id, r->ip_version,
+						       r->dst_actual_addr.bytes, a->export_boot_ns);
 	a->flow_records++;
 	if (sink_emit_flow(a->sink, r))
 		a->sink_dropped++;
@@ -112,6 +124,25 @@ static void report_kernel_drops(struct agent *a, bool final)
 	memcpy(a->last_stats, now, sizeof(now));
 	if (!final)
 		return;
+	struct dns_collector_stats ds;
+
+	dns_collector_get_stats(a->dns, &ds);
+	dns_collector_log_parse_errors(a->dns);
+	LOG_INFO("dns counters: dns_packets=%llu dns_ringbuf_full=%llu dns_capture_truncated=%llu "
+		 "dns_messages=%llu dns_parse_errors=%llu dns_queries=%llu dns_responses=%llu "
+		 "dns_unmatched_responses=%llu dns_timeouts=%llu dns_pending_full=%llu "
+		 "dns_tcp_bytes_missing=%llu dns_tcp_messages_lost=%llu dns_tcp_streams_full=%llu "
+		 "dns_records=%llu dns_records_dropped=%llu dns_names=%llu dns_names_evicted=%llu",
+		 (unsigned long long)now[FLOW_STAT_DNS_EVENTS],
+		 (unsigned long long)now[FLOW_STAT_DNS_RINGBUF_FULL],
+		 (unsigned long long)now[FLOW_STAT_DNS_TRUNCATED], (unsigned long long)ds.messages,
+		 (unsigned long long)ds.parse_errors, (unsigned long long)ds.queries,
+		 (unsigned long long)ds.responses, (unsigned long long)ds.unmatched_responses,
+		 (unsigned long long)ds.timeouts, (unsigned long long)ds.pending_full,
+		 (unsigned long long)ds.tcp_bytes_missing, (unsigned long long)ds.tcp_messages_lost,
+		 (unsigned long long)ds.tcp_streams_full, (unsigned long long)ds.records,
+		 (unsigned long long)ds.records_dropped, (unsigned long long)ds.names_entries,
+		 (unsigned long long)ds.names_evictions);
 	LOG_INFO("counters: packets_seen=%llu flow_records=%llu flow_map_full_packets=%llu "
 		 "flow_map_full_bytes=%llu malformed_packets=%llu other_proto_packets=%llu "
 		 "non_ip_packets=%llu fragments=%llu self_packets=%llu no_owner_flows=%llu "
@@ -133,7 +164,10 @@ static int export_interval(struct agent *a, bool final)
 {
 	int n;
 
+	/* DNS first: answers that arrived before the export name this interval's flows */
+	dns_collector_consume(a->dns);
 	cgroup_paths_new_generation(a->cgroup_paths);
+	a->export_boot_ns = boot_ns_now();
 	n = flow_collector_drain(a->flows, on_flow, a);
 	if (n < 0) {
 		LOG_ERR("draining the flow map: %s", strerror(-n));
@@ -171,7 +205,14 @@ static int setup_loop(struct agent *a)
 	if (timerfd_settime(a->interval_fd, 0, &its, NULL))
 		return -errno;
 	if (add_fd(a->epfd, a->interval_fd, SRC_INTERVAL) ||
-	    add_fd(a->epfd, a->signal_fd, SRC_SIGNAL))
+	    add_fd(a->epfd, a->signal_fd, SRC_SIGNAL) ||
+	    add_fd(a->epfd, dns_collector_fd(a->dns), SRC_DNS))
+		return -errno;
+	a->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	its.it_value.tv_sec = 1;
+	its.it_interval.tv_sec = 1;
+	if (a->tick_fd < 0 || timerfd_settime(a->tick_fd, 0, &its, NULL) ||
+	    add_fd(a->epfd, a->tick_fd, SRC_TICK))
 		return -errno;
 	if (a->cfg->duration_s) {
 		struct itimerspec once = { .it_value.tv_sec = a->cfg->duration_s };
@@ -204,6 +245,15 @@ static int run_loop(struct agent *a)
 				if (export_interval(a, false))
 					return -EIO;
 				break;
+			case SRC_DNS:
+				dns_collector_consume(a->dns);
+				break;
+			case SRC_TICK:
+				if (read(a->tick_fd, &ticks, sizeof(ticks)) < 0)
+					break;
+				dns_collector_consume(a->dns);
+				dns_collector_expire(a->dns, boot_ns_now());
+				break;
 			case SRC_DURATION:
 				LOG_INFO("--duration %u s reached", a->cfg->duration_s);
 				return 0;
@@ -225,7 +275,10 @@ static int run_loop(struct agent *a)
 
 int main(int argc, char **argv)
 {
-	struct agent a = { .epfd = -1, .interval_fd = -1, .duration_fd = -1, .signal_fd = -1 };
+	struct agent a = {
+		.epfd = -1, .interval_fd = -1, .duration_fd = -1, .signal_fd = -1, .tick_fd = -1
+	};
+	struct dns_collector_opts dopts = { 0 };
 	struct flow_collector_opts fopts = { 0 };
 	char err[512], attach_path[PATH_MAX];
 	struct config cfg;
@@ -274,9 +327,26 @@ int main(int argc, char **argv)
 	fopts.cgroup_path = attach_path;
 	fopts.max_flows = cfg.max_flows;
 	fopts.self_tgid = (uint32_t)getpid();
+	fopts.dns_ports = cfg.dns_ports;
+	fopts.n_dns_ports = cfg.n_dns_ports;
 	ret = flow_collector_open(&fopts, &a.flows, err, sizeof(err));
 	if (ret) {
 		LOG_ERR("%s", err);
+		goto cleanup;
+	}
+	dopts.timeout_ns = (uint64_t)cfg.dns_timeout_ms * 1000000ull;
+	dopts.max_pending = 65536;
+	dopts.max_names = 262144;
+	/* a flow exported up to one interval after its lookup must still find its name */
+	dopts.min_hold_ns = DNS_NAMES_MIN_HOLD_NS;
+	if (dopts.min_hold_ns < 2ull * cfg.interval_s * 1000000000ull)
+		dopts.min_hold_ns = 2ull * cfg.interval_s * 1000000000ull;
+	dopts.max_tcp_streams = 4096;
+	dopts.cgroup_paths = a.cgroup_paths;
+	dopts.sink = a.sink;
+	ret = dns_collector_open(flow_collector_skel(a.flows), &dopts, &a.dns);
+	if (ret) {
+		LOG_ERR("opening the DNS ring buffer: %s", strerror(-ret));
 		goto cleanup;
 	}
 	LOG_INFO("attached to cgroup %s; exporting every %u s", attach_path, cfg.interval_s);
@@ -298,8 +368,11 @@ cleanup:
 		if (lost)
 			LOG_WARN("%llu records could not be delivered", (unsigned long long)lost);
 	}
+	dns_collector_close(a.dns);
 	flow_collector_close(a.flows);
 	cgroup_paths_free(a.cgroup_paths);
+	if (a.tick_fd >= 0)
+		close(a.tick_fd);
 	if (a.signal_fd >= 0)
 		close(a.signal_fd);
 	if (a.duration_fd >= 0)

@@ -95,8 +95,10 @@ struct dns_record {
 	uint16_t rcode; /* extended rcode (RFC 6891 §6.1.3) or DNS_RCODE_TIMEOUT */
 	const struct dns_answer_view *answers;
 	size_t n_answers;
-	uint64_t latency_ns; /* query to response; meaningless when timeout */
-	bool timeout; /* latency_ns is null in the output */
+	uint64_t latency_ns; /* query to response, ns; meaningful only when latency_known */
+	bool latency_known; /* false: latency_ns is null (a timeout, or a response whose query
+			       was not seen) */
+	bool timeout; /* no response within --dns-timeout: rcode is "TIMEOUT" */
 	bool truncated; /* TC bit set or payload truncated by the capture */
 };
 

@@ -344,7 +344,7 @@ ssize_t record_json_dns(char *buf, size_t cap, const struct record_json_ctx *ctx
 		PUT_LIT(&b, "}");
 	}
 	PUT_LIT(&b, "],\"latency_ns\":");
-	if (r->timeout)
+	if (!r->latency_known)
 		PUT_LIT(&b, "null");
 	else
 		put_u64(&b, r->latency_ns);

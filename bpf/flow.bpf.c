@@ -6,7 +6,9 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include "flow.h"
+#include "dns_capture.h"
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -34,6 +36,13 @@
 
 /* The agent's own tgid: its packets (e.g. to Kafka) are not accounted. */
 const volatile __u32 self_tgid = 0;
+/* Ports whose UDP/TCP payload is DNS (--dns-ports), one bit per port. */
+const volatile __u32 dns_port_bitmap[DNS_PORT_BITMAP_WORDS] = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, DNS_RINGBUF_BYTES);
+} dns_events SEC(".maps");
 
 struct flow_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -86,6 +95,7 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 
 /* What the header walk learned about one packet. */
 struct pkt_info {
+	__u32 tcp_seq;
 	__u32 l3_len; /* IP header incl. IPv6 extension headers */
 	__u32 l4_len; /* TCP header incl. options, UDP 8, ICMP 0 */
 	__u16 sport;
@@ -130,6 +140,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct pkt
 		pi->sport = bpf_ntohs(th.source);
 		pi->dport = bpf_ntohs(th.dest);
 		pi->tcp_flags = th.flags;
+		pi->tcp_seq = bpf_ntohl(th.seq);
 		pi->l4_len = doff;
 		return 0;
 	}
@@ -244,21 +255,91 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct flow_key *ke
 	return parse_l4(skb, off, pi);
 }
 
-static __always_inline void fill_owner(struct __sk_buff *skb, struct flow_value *val)
+static __always_inline struct sock_owner *owner_of(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
-	struct sock_owner *owner;
 
 	if (!sk)
-		return;
+		return NULL;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
-		return;
-	owner = bpf_sk_storage_get(&sock_owner, sk, 0, 0);
+		return NULL;
+	return bpf_sk_storage_get(&sock_owner, sk, 0, 0);
+}
+
+static __always_inline void fill_owner(struct __sk_buff *skb, struct flow_value *val)
+{
+	struct sock_owner *owner = owner_of(skb);
+
 	if (!owner)
 		return;
 	val->pid = owner->tgid;
 	__builtin_memcpy(val->comm, owner->comm, sizeof(val->comm));
+}
+
+static __always_inline bool is_dns_port(__u16 port)
+{
+	return dns_port_bitmap[port >> 5] & (1u << (port & 31));
+}
+
+/* Hands a DNS packet (header facts and up to DNS_CAPTURE_MAX payload bytes) to user space. */
+static __always_inline void capture_dns(struct __sk_buff *skb, const struct flow_key *key,
+					const struct pkt_info *pi, bool egress)
+{
+	__u32 off = pi->l3_len + pi->l4_len;
+	__u32 plen = skb->len > off ? skb->len - off : 0;
+	struct sock_owner *owner;
+	struct dns_event *ev;
+	__u32 cap;
+
+	/* TCP segments without payload matter only for their SYN/FIN/RST (stream boundaries) */
+	if (plen == 0 && (pi->proto != IPPROTO_TCP || !(pi->tcp_flags & 0x07)))
+		return;
+	owner = owner_of(skb);
+	if (owner && owner->tgid == self_tgid)
+		return;
+	ev = bpf_ringbuf_reserve(&dns_events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_add(FLOW_STAT_DNS_RINGBUF_FULL, 1);
+		return;
+	}
+	ev->ts_ns = bpf_ktime_get_boot_ns();
+	ev->cgroup_id = key->cgroup_id;
+	if (owner) {
+		ev->pid = owner->tgid;
+		__builtin_memcpy(ev->comm, owner->comm, sizeof(ev->comm));
+	} else {
+		ev->pid = 0;
+		__builtin_memset(ev->comm, 0, sizeof(ev->comm));
+	}
+	if (egress) {
+		__builtin_memcpy(ev->saddr, key->laddr, 16);
+		__builtin_memcpy(ev->daddr, key->raddr, 16);
+	} else {
+		__builtin_memcpy(ev->saddr, key->raddr, 16);
+		__builtin_memcpy(ev->daddr, key->laddr, 16);
+	}
+	ev->sport = pi->sport;
+	ev->dport = pi->dport;
+	ev->ip_version = key->ip_version;
+	ev->proto = pi->proto;
+	ev->tcp_flags = pi->tcp_flags;
+	ev->tcp_seq = pi->tcp_seq;
+	ev->flags = egress ? DNS_EV_F_EGRESS : 0;
+	ev->payload_len = plen;
+	cap = plen;
+	if (cap > DNS_CAPTURE_MAX) {
+		cap = DNS_CAPTURE_MAX;
+		ev->flags |= DNS_EV_F_TRUNCATED;
+		stat_add(FLOW_STAT_DNS_TRUNCATED, 1);
+	}
+	ev->cap_len = 0;
+	/* the verifier needs a non-zero length with a constant upper bound */
+	if (cap > 0 && cap <= DNS_CAPTURE_MAX &&
+	    bpf_skb_load_bytes(skb, off, ev->payload, cap) == 0)
+		ev->cap_len = cap;
+	stat_add(FLOW_STAT_DNS_EVENTS, 1);
+	bpf_ringbuf_submit(ev, 0);
 }
 
 static __always_inline __u32 initiator_flags(const struct pkt_info *pi, bool egress)
@@ -316,6 +397,8 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 	}
 	if (pi.proto == IPPROTO_ICMP || pi.proto == IPPROTO_ICMPV6)
 		key.rport = 0;
+	else if (!pi.fragment && (is_dns_port(pi.sport) || is_dns_port(pi.dport)))
+		capture_dns(skb, &key, &pi, egress);
 
 	/* One GSO/GRO skb stands for gso_segs wire packets, each with its own headers. */
 	segs = skb->gso_segs;
@@ -408,8 +491,13 @@ int flow_sock_create(struct bpf_sock *sk)
 		return 1;
 	owner = bpf_sk_storage_get(&sock_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (owner) {
+		struct task_struct *task = bpf_get_current_task_btf();
+
 		owner->tgid = bpf_get_current_pid_tgid() >> 32;
-		bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+		/* the process's name (its main thread's), not the creating thread's: a resolver
+		 * or client-library thread would otherwise name the flow */
+		if (BPF_CORE_READ_STR_INTO(&owner->comm, task, group_leader, comm) < 0)
+			bpf_get_current_comm(owner->comm, sizeof(owner->comm));
 	}
 	return 1; /* 0 would refuse the socket */
 }

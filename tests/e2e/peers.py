@@ -57,6 +57,15 @@ def udp_echo(args):
         srv.sendto(data, peer)
 
 
+def udp_sink(args):
+    """Receives and never answers: a silent DNS server."""
+    srv = socket.socket(family_of(args.bind), socket.SOCK_DGRAM)
+    srv.bind((args.bind, args.port))
+    print(json.dumps({"pid": os.getpid(), "ready": True}), flush=True)
+    while True:
+        srv.recvfrom(65536)
+
+
 def tcp_client(args):
     """Sends `bursts` requests of (send, recv) bytes over one connection, `gap` seconds apart,
     then a zero request that makes the server close first."""
@@ -113,6 +122,10 @@ def main():
     a.add_argument("bind")
     a.add_argument("port", type=int)
     a.set_defaults(fn=udp_echo)
+    a = sub.add_parser("udp-sink")
+    a.add_argument("bind")
+    a.add_argument("port", type=int)
+    a.set_defaults(fn=udp_sink)
     a = sub.add_parser("tcp-client")
     a.add_argument("host")
     a.add_argument("port", type=int)

@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uthash.h>
+#include <bpf/libbpf.h>
+
+#include "dns.h"
+#include "dns_capture.h"
+#include "dns_collector.h"
+#include "flow.skel.h"
+#include "flow_collector.h"
+#include "log.h"
+
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+/* A DNS-over-TCP stream with no segment for this long is forgotten. */
+#define TCP_STREAM_IDLE_NS (60ull * 1000000000ull)
+
+/* What the response record needs from its query when the response cannot say it. */
+struct pending_query {
+	uint16_t qtype;
+	char qname[]; /* NUL-terminated */
+};
+
+struct tcp_key {
+	uint64_t cgroup_id;
+	uint8_t saddr[16], daddr[16];
+	uint16_t sport, dport;
+	uint8_t ip_version;
+	uint8_t pad[3];
+};
+
+/* One direction of a DNS-over-TCP connection. */
+struct tcp_stream {
+	struct tcp_key key;
+	struct dns_tcp_stream *s;
+	uint32_t next_seq;
+	bool seq_known;
+	uint64_t last_ns;
+	UT_hash_handle hh;
+};
+
+struct dns_collector {
+	struct dns_collector_opts opts;
+	struct ring_buffer *rb;
+	struct dns_match *match;
+	struct dns_names *names;
+	struct tcp_stream *streams;
+	unsigned int n_streams;
+	struct dns_parse_stats parse_stats;
+	struct dns_collector_stats stats;
+	/* the event being handled, for the TCP reassembly callback */
+	const struct dns_event *cur;
+	/* scratch: one parsed message and its rendered answers */
+	struct dns_msg msg;
+	struct dns_answer_view views[DNS_MAX_ANSWERS];
+	char owner_text[DNS_MAX_ANSWERS][DNS_NAME_TEXT_MAX];
+	char data_text[DNS_MAX_ANSWERS][DNS_DATA_TEXT_MAX];
+};
+
+uint64_t boot_ns_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void tuple_of(const struct dns_event *ev, struct dns_tuple *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->cgroup_id = ev->cgroup_id;
+	t->ip_version = ev->ip_version;
+	t->proto = ev->proto;
+	t->src_port = ev->sport;
+	t->dst_port = ev->dport;
+	memcpy(t->src_addr, ev->saddr, sizeof(t->src_addr));
+	memcpy(t->dst_addr, ev->daddr, sizeof(t->dst_addr));
+}
+
+static void emit(struct dns_collector *dc, struct dns_record *r)
+{
+	r->cgroup_path = cgroup_paths_lookup(dc->opts.cgroup_paths, r->cgroup_id);
+	dc->stats.records++;
+	if (sink_emit_dns(dc->opts.sink, r))
+		dc->stats.records_dropped++;
+}
+
+/* Renders the answers of dc->msg into dc->views; returns how many. */
+static size_t render_answers(struct dns_collector *dc)
+{
+	const struct dns_msg *m = &dc->msg;
+	size_t n = 0;
+
+	for (uint16_t i = 0; i < m->n_answers; i++) {
+		const struct dns_rr *rr = &m->answers[i];
+
+		if (dns_rr_owner(m, rr, dc->owner_text[n], DNS_NAME_TEXT_MAX) != DNS_OK)
+			dc->owner_text[n][0] = '\0';
+		if (dns_rr_data(m, rr, dc->data_text[n], DNS_DATA_TEXT_MAX) != DNS_OK)
+			dc->data_text[n][0] = '\0';
+		dc->views[n] = (struct dns_answer_view){ .name = dc->owner_text[n],
+							 .type = rr->type,
+							 .ttl = rr->ttl,
+							 .data = dc->data_text[n] };
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A response's record: the client (the query's sender) is src, which on the response packet is
+ * the destination.
+ */
+static void response_record(const struct dns_event *ev, struct dns_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ts_ns = boot_ns_to_epoch_ns(ev->ts_ns);
+	r->cgroup_id = ev->cgroup_id;
+	r->pid = ev->pid;
+	memcpy(r->comm, ev->comm, sizeof(r->comm));
+	r->comm[sizeof(r->comm) - 1] = '\0';
+	r->ip_version = ev->ip_version;
+	r->proto = ev->proto;
+	memcpy(r->src_addr.bytes, ev->daddr, 16);
+	r->src_port = ev->dport;
+	memcpy(r->dst_addr.bytes, ev->saddr, 16);
+	r->dst_port = ev->sport;
+}
+
+static void on_query(struct dns_collector *dc, const struct dns_event *ev,
+		     const struct dns_tuple *t)
+{
+	const struct dns_msg *m = &dc->msg;
+	size_t qlen = strlen(m->qname);
+	struct pending_query *pq = malloc(sizeof(*pq) + qlen + 1);
+	enum dns_status st;
+
+	dc->stats.queries++;
+	if (!pq) {
+		dc->stats.pending_full++;
+		return;
+	}
+	pq->qtype = m->qtype;
+	memcpy(pq->qname, m->qname, qlen + 1);
+	st = dns_match_query(dc->match, t, m->id, ev->ts_ns, pq);
+	if (st == DNS_OK)
+		return;
+	if (st == DNS_ERR_DUPLICATE)
+		dc->stats.duplicate_queries++;
+	else
+		dc->stats.pending_full++;
+	free(pq);
+}
+
+static void on_response(struct dns_collector *dc, const struct dns_event *ev,
+			const struct dns_tuple *t, bool parsed, bool capture_truncated)
+{
+	const struct dns_msg *m = &dc->msg;
+	struct pending_query *pq = NULL;
+	struct dns_record r;
+	uint64_t query_ts;
+	uint16_t id = parsed ? m->id : (uint16_t)(ev->payload[0] << 8 | ev->payload[1]);
+
+	dc->stats.responses++;
+	response_record(ev, &r);
+	r.id = id;
+	if (dns_match_response(dc->match, t, id, &query_ts, (void **)&pq) == DNS_OK) {
+		r.latency_ns = ev->ts_ns - query_ts;
+		r.latency_known = ev->ts_ns >= query_ts;
+	} else {
+		dc->stats.unmatched_responses++;
+	}
+	if (parsed) {
+		r.qname = m->qname;
+		r.qtype = m->qtype;
+		r.rcode = m->rcode;
+		r.truncated = m->tc || capture_truncated || m->answers_truncated;
+		r.n_answers = render_answers(dc);
+		r.answers = dc->views;
+		dns_names_learn(dc->names, ev->cgroup_id, m, ev->ts_ns);
+	} else {
+		/* cut by the capture: what the header and the query tell */
+		r.rcode = ev->payload[3] & 0x0f;
+		r.truncated = true;
+		if (pq) {
+			r.qname = pq->qname;
+			r.qtype = pq->qtype;
+		}
+	}
+	emit(dc, &r);
+	free(pq);
+}
+
+/* One complete DNS message from event ev (UDP datagram or reassembled TCP message). */
+static void on_message(struct dns_collector *dc, const struct dns_event *ev, const uint8_t *msg,
+		       size_t len, bool capture_truncated)
+{
+	struct dns_tuple t;
+	enum dns_status st;
+
+	tuple_of(ev, &t);
+	dc->stats.messages++;
+	st = dns_parse(msg, len, &dc->msg, &dc->parse_stats);
+	if (st != DNS_OK) {
+		dc->stats.parse_errors++;
+		/* a response cut by the capture still has its header: report it as truncated */
+		if (capture_truncated && len >= 12 && (msg[2] & 0x80))
+			on_response(dc, ev, &t, false, true);
+		return;
+	}
+	if (!dc->msg.qr)
+		on_query(dc, ev, &t);
+	else
+		on_response(dc, ev, &t, true, capture_truncated);
+}
+
+static void on_tcp_message(const uint8_t *msg, size_t len, void *arg)
+{
+	struct dns_collector *dc = arg;
+
+	on_message(dc, dc->cur, msg, len, false);
+}
+
+static void drop_stream(struct dns_collector *dc, struct tcp_stream *ts)
+{
+	struct dns_tcp_stats st;
+
+	dns_tcp_get_stats(ts->s, &st);
+	dc->stats.tcp_messages_lost += st.messages_lost;
+	HASH_DEL(dc->streams, ts);
+	dns_tcp_destroy(ts->s);
+	free(ts);
+	dc->n_streams--;
+}
+
+static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
+{
+	struct tcp_key key = { 0 };
+	struct tcp_stream *ts;
+	uint32_t seq = ev->tcp_seq, len = ev->payload_len, cap = ev->cap_len;
+	const uint8_t *data = ev->payload;
+
+	key.cgroup_id = ev->cgroup_id;
+	memcpy(key.saddr, ev->saddr, 16);
+	memcpy(key.daddr, ev->daddr, 16);
+	key.sport = ev->sport;
+	key.dport = ev->dport;
+	key.ip_version = ev->ip_version;
+	HASH_FIND(hh, dc->streams, &key, sizeof(key), ts);
+
+	if (ev->tcp_flags & TCP_FLAG_SYN) {
+		if (ts)
+			drop_stream(dc, ts);
+		ts = NULL;
+	}
+	if (!ts && len > 0) {
+		if (dc->n_streams >= dc->opts.max_tcp_streams) {
+			dc->stats.tcp_streams_full++;
+			return;
+		}
+		ts = calloc(1, sizeof(*ts));
+		if (!ts || !(ts->s = dns_tcp_create(on_tcp_message, dc))) {
+			free(ts);
+			dc->stats.tcp_streams_full++;
+			return;
+		}
+		ts->key = key;
+		HASH_ADD(hh, dc->streams, key, sizeof(ts->key), ts);
+		dc->n_streams++;
+	}
+	if (!ts)
+		return;
+	ts->last_ns = ev->ts_ns;
+	if (len > 0) {
+		if (!ts->seq_known) {
+			ts->next_seq = seq;
+			ts->seq_known = true;
+		}
+		int32_t ahead = (int32_t)(seq - ts->next_seq);
+
+		if (ahead > 0) {
+			/* a segment we did not see */
+			dc->stats.tcp_bytes_missing += (uint32_t)ahead;
+			dns_tcp_missing(ts->s, (uint32_t)ahead);
+			ts->next_seq = seq;
+		} else if (ahead < 0) {
+			/* retransmission: skip what was already fed */
+			uint32_t old = (uint32_t)-ahead;
+
+			if (old >= len)
+				goto flags;
+			data += old < cap ? old : cap;
+			cap = old < cap ? cap - old : 0;
+			len -= old;
+		}
+		dc->cur = ev;
+		if (cap)
+			dns_tcp_feed(ts->s, data, cap);
+		if (len > cap) {
+			dc->stats.tcp_bytes_missing += len - cap;
+			dns_tcp_missing(ts->s, len - cap);
+		}
+		ts->next_seq += len;
+	}
+flags:
+	if (ev->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST))
+		drop_stream(dc, ts);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct dns_collector *dc = ctx;
+	const struct dns_event *ev = data;
+
+	dc->stats.events++;
+	if (size < offsetof(struct dns_event, payload) || ev->cap_len > DNS_CAPTURE_MAX ||
+	    ev->cap_len > size - offsetof(struct dns_event, payload)) {
+		dc->stats.bad_events++;
+		return 0;
+	}
+	if (ev->flags & DNS_EV_F_TRUNCATED)
+		dc->stats.truncated_captures++;
+	if (ev->proto == IPPROTO_UDP) {
+		if (ev->cap_len)
+			on_message(dc, ev, ev->payload, ev->cap_len, ev->cap_len < ev->payload_len);
+	} else if (ev->proto == IPPROTO_TCP) {
+		on_tcp_segment(dc, ev);
+	} else {
+		dc->stats.bad_events++;
+	}
+	return 0;
+}
+
+int dns_collector_open(struct flow_bpf *skel, const struct dns_collector_opts *opts,
+		       struct dns_collector **out)
+{
+	struct dns_collector *dc = calloc(1, sizeof(*dc));
+	int ret = -ENOMEM;
+
+	if (!dc)
+		return -ENOMEM;
+	dc->opts = *opts;
+	dc->match = dns_match_create(opts->max_pending, free);
+	dc->names = dns_names_create(opts->max_names, opts->min_hold_ns);
+	if (!dc->match || !dc->names)
+		goto fail;
+	dc->rb = ring_buffer__new(bpf_map__fd(skel->maps.dns_events), on_event, dc, NULL);
+	if (!dc->rb) {
+		ret = -errno;
+		goto fail;
+	}
+	*out = dc;
+	return 0;
+fail:
+	dns_collector_close(dc);
+	return ret;
+}
+
+void dns_collector_close(struct dns_collector *dc)
+{
+	struct tcp_stream *ts, *tmp;
+
+	if (!dc)
+		return;
+	ring_buffer__free(dc->rb);
+	HASH_ITER(hh, dc->streams, ts, tmp)
+	drop_stream(dc, ts);
+	dns_match_destroy(dc->match);
+	dns_names_destroy(dc->names);
+	free(dc);
+}
+
+int dns_collector_fd(const struct dns_collector *dc)
+{
+	return ring_buffer__epoll_fd(dc->rb);
+}
+
+int dns_collector_consume(struct dns_collector *dc)
+{
+	return ring_buffer__consume(dc->rb);
+}
+
+static void on_timeout(const struct dns_tuple *q, uint16_t id, uint64_t ts_ns, void *user,
+		       void *arg)
+{
+	struct dns_collector *dc = arg;
+	struct pending_query *pq = user;
+	struct dns_record r = { 0 };
+
+	dc->stats.timeouts++;
+	r.ts_ns = boot_ns_to_epoch_ns(ts_ns + dc->opts.timeout_ns);
+	r.cgroup_id = q->cgroup_id;
+	r.ip_version = q->ip_version;
+	r.proto = q->proto;
+	memcpy(r.src_addr.bytes, q->src_addr, 16);
+	r.src_port = q->src_port;
+	memcpy(r.dst_addr.bytes, q->dst_addr, 16);
+	r.dst_port = q->dst_port;
+	r.id = id;
+	r.qname = pq->qname;
+	r.qtype = pq->qtype;
+	r.rcode = DNS_RCODE_TIMEOUT;
+	r.timeout = true;
+	emit(dc, &r);
+	free(pq);
+}
+
+void dns_collector_expire(struct dns_collector *dc, uint64_t now_boot_ns)
+{
+	struct tcp_stream *ts, *tmp;
+
+	dns_match_expire(dc->match, now_boot_ns, dc->opts.timeout_ns, on_timeout, dc);
+	HASH_ITER(hh, dc->streams, ts, tmp)
+	{
+		if (now_boot_ns - ts->last_ns > TCP_STREAM_IDLE_NS)
+			drop_stream(dc, ts);
+	}
+}
+
+const char *dns_collector_name_for(struct dns_collector *dc, uint64_t cgroup_id,
+				   uint8_t ip_version, const uint8_t addr[16], uint64_t now_boot_ns)
+{
+	return dns_names_lookup(dc->names, cgroup_id, ip_version, addr, now_boot_ns);
+}
+
+void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collector_stats *out)
+{
+	struct dns_names_stats ns;
+
+	*out = dc->stats;
+	dns_names_get_stats(dc->names, &ns);
+	out->names_entries = ns.entries;
+	out->names_evictions = ns.evictions;
+	out->names_expirations = ns.expirations;
+}
+
+void dns_collector_log_parse_errors(const struct dns_collector *dc)
+{
+	for (int i = DNS_OK + 1; i < DNS_STATUS_COUNT; i++) {
+		if (dc->parse_stats.by_status[i])
+			LOG_INFO("dns parse errors: %s: %llu", dns_status_str(i),
+				 (unsigned long long)dc->parse_stats.by_status[i]);
+	}
+}

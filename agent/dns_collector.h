@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * User side of the DNS capture in bpf/flow.bpf.c: reads the `dns_events` ring buffer,
+ * reassembles DNS over TCP, parses messages (dns/), matches responses to queries for latency,
+ * emits "dns" records, reports timeouts, and learns which name each answer address had, per
+ * cgroup, to name flows.
+ */
+#ifndef FLOWSCOPE_DNS_COLLECTOR_H
+#define FLOWSCOPE_DNS_COLLECTOR_H
+
+#include <stdint.h>
+
+#include "cgroup_paths.h"
+#include "sink.h"
+
+struct dns_collector;
+struct flow_bpf;
+
+struct dns_collector_opts {
+	uint64_t timeout_ns; /* --dns-timeout */
+	uint32_t max_pending; /* queries awaiting a response */
+	uint32_t max_names; /* IP -> name entries over all cgroups */
+	uint64_t min_hold_ns; /* an address keeps its name at least this long */
+	uint32_t max_tcp_streams; /* DNS-over-TCP streams reassembled at once */
+	struct cgroup_paths *cgroup_paths;
+	struct sink *sink;
+};
+
+struct dns_collector_stats {
+	uint64_t events; /* ring buffer events read */
+	uint64_t bad_events; /* events too short or of an unknown protocol */
+	uint64_t messages; /* DNS messages parsed */
+	uint64_t parse_errors; /* messages that failed to parse (by reason in the log at exit) */
+	uint64_t queries;
+	uint64_t responses;
+	uint64_t unmatched_responses; /* responses whose query was not seen */
+	uint64_t duplicate_queries;
+	uint64_t pending_full; /* queries not tracked: max_pending reached */
+	uint64_t timeouts;
+	uint64_t truncated_captures; /* packets longer than the capture */
+	uint64_t tcp_bytes_missing; /* TCP payload bytes not captured (gaps, truncation) */
+	uint64_t tcp_messages_lost; /* DNS-over-TCP messages dropped because bytes were missing */
+	uint64_t tcp_streams_full; /* TCP streams not reassembled: max_tcp_streams reached */
+	uint64_t records; /* dns records emitted */
+	uint64_t records_dropped; /* refused by the sink */
+	uint64_t names_entries;
+	uint64_t names_evictions;
+	uint64_t names_expirations;
+};
+
+/* Opens the ring buffer of skel's `dns_events` map. Returns 0 or a negative errno. */
+int dns_collector_open(struct flow_bpf *skel, const struct dns_collector_opts *opts,
+		       struct dns_collector **out);
+void dns_collector_close(struct dns_collector *dc);
+
+/* The fd to watch for EPOLLIN. */
+int dns_collector_fd(const struct dns_collector *dc);
+
+/* Reads every event in the ring buffer; never blocks. Returns events read or a negative errno. */
+int dns_collector_consume(struct dns_collector *dc);
+
+/*
+ * Emits TIMEOUT records for queries older than the timeout at now_boot_ns (CLOCK_BOOTTIME ns),
+ * and drops idle TCP streams. Call about once a second.
+ */
+void dns_collector_expire(struct dns_collector *dc, uint64_t now_boot_ns);
+
+/*
+ * The name cgroup_id asked for that resolved to addr (ip_version 4: first 4 bytes), or NULL.
+ * The string is valid until the next call into dc.
+ */
+const char *dns_collector_name_for(struct dns_collector *dc, uint64_t cgroup_id,
+				   uint8_t ip_version, const uint8_t addr[16],
+				   uint64_t now_boot_ns);
+
+void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collector_stats *out);
+
+/* Logs the parse errors by reason (at exit). */
+void dns_collector_log_parse_errors(const struct dns_collector *dc);
+
+/* CLOCK_BOOTTIME now, ns: the clock of bpf_ktime_get_boot_ns(). */
+uint64_t boot_ns_now(void);
+
+#endif /* FLOWSCOPE_DNS_COLLECTOR_H */

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Issue 4 acceptance: DNS records from real queries, compared with what dig itself received;
+TIMEOUT for a silent server; flows named by the name the client asked for.
+
+dnsmasq runs in the server namespace; dig and the TCP client run in the client's cgroup.
+"""
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fslib  # noqa: E402
+
+DNS = "198.51.100.2"
+DNS6 = "2001:db8:2::2"
+WEB = "198.51.100.10"  # web.example.test, also reached through www -> alias -> web
+WEB6 = "2001:db8:2::10"
+SILENT_PORT = 5300
+# TXT longer than dig's EDNS(0) UDP size (1232): the UDP answer is truncated, dig retries on TCP
+TXT_STRINGS = ["%03d" % i + "t" * 252 for i in range(8)]
+
+
+def dnsmasq_args(prefix):
+    return [
+        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+        "--pid-file=", "--user=root", "--bind-interfaces", "--listen-address=" + DNS,
+        "--listen-address=" + DNS6, "--port=53", "--local=/example.test/", "--local-ttl=300",
+        "--log-facility=/dev/null",
+        "--host-record=web.example.test,%s,%s" % (WEB, WEB6),
+        "--cname=alias.example.test,web.example.test,120",
+        "--cname=www.example.test,alias.example.test,60",
+        "--srv-host=_http._tcp.example.test,web.example.test,8080,10,5",
+        "--txt-record=big.example.test," + ",".join('"%s"' % t for t in TXT_STRINGS),
+    ]
+
+
+def dig_answers(out):
+    """(name, type, ttl, data) tuples from `dig +noall +answer` output, names without the root
+    dot; TXT data is left out (the agent types TXT answers but does not decode them)."""
+    res = []
+    for line in out.splitlines():
+        f = line.split(None, 4)
+        if len(f) < 5 or f[2] != "IN":
+            continue
+        name, ttl, rtype, data = f[0].rstrip("."), int(f[1]), f[3], f[4]
+        if rtype in ("CNAME", "PTR", "NS"):
+            data = data.rstrip(".")
+        elif rtype in ("SRV", "MX"):
+            parts = data.split()
+            parts[-1] = parts[-1].rstrip(".")
+            data = " ".join(parts)
+        elif rtype == "TXT":
+            data = ""
+        res.append((name, rtype, ttl, data))
+    return res
+
+
+class DnsRecords(unittest.TestCase):
+    def setUp(self):
+        self.env = env = fslib.Env()
+        self.addCleanup(env.close)
+        env.routed_topology()
+        env.addr(env.server_ns, env.prefix + "s0", WEB + "/32")
+        env.addr(env.server_ns, env.prefix + "s0", WEB6 + "/128")
+        self.client_cg = env.cgroup("client")
+        self.server_cg = env.cgroup("server")
+        self.dnsmasq = env.spawn(dnsmasq_args(env.prefix), ns=env.server_ns)
+        env.server("tcp-server", env.server_ns, "::", 8080, cgroup=self.server_cg)
+        env.server("udp-sink", env.server_ns, "0.0.0.0", SILENT_PORT, cgroup=self.server_cg)
+        # dnsmasq is up once it answers
+        for _ in range(50):
+            out = env.ns(env.client_ns, "dig", "+short", "+tries=1", "+timeout=1", "@" + DNS,
+                         "web.example.test", check=False)
+            if WEB in out:
+                break
+        else:
+            self.fail("dnsmasq did not start: " + self.dnsmasq.stderr.read())
+
+    def dig(self, *args):
+        """dig in the client's cgroup and namespace; returns its +answer output."""
+        p = self.env.spawn(["dig", "+noall", "+answer", "+tries=1", "+timeout=2"]
+                           + list(args), cgroup=self.client_cg, ns=self.env.client_ns)
+        out, err = p.communicate(timeout=30)
+        return p.pid, out
+
+    def test_dns_records_and_flow_names(self):
+        env = self.env
+        agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "1",
+                          "--duration", "8", "--dns-timeout", "1000", "--dns-ports",
+                          "53,%d" % SILENT_PORT)
+        agent.wait_attached()
+        queries = [
+            ("web.example.test", "A", ["@" + DNS, "web.example.test", "A"], "udp", 4),
+            ("web.example.test", "AAAA", ["@" + DNS6, "web.example.test", "AAAA"], "udp", 6),
+            ("_http._tcp.example.test", "SRV", ["@" + DNS, "_http._tcp.example.test", "SRV"],
+             "udp", 4),
+            ("nx.example.test", "A", ["@" + DNS, "nx.example.test", "A"], "udp", 4),
+            ("web.example.test", "A", ["@" + DNS, "+tcp", "web.example.test", "A"], "tcp", 4),
+            ("big.example.test", "TXT", ["@" + DNS, "big.example.test", "TXT"], None, 4),
+            # last before connecting: WEB's name for this cgroup is the first name of the chain
+            ("www.example.test", "A", ["@" + DNS, "www.example.test", "A"], "udp", 4),
+        ]
+        seen = []
+        for qname, qtype, args, proto, version in queries:
+            pid, out = self.dig(*args)
+            seen.append((qname, qtype, proto, version, pid, dig_answers(out), out))
+        conn = env.client(["tcp-client", WEB, "8080", "--send", "100", "--recv", "100"],
+                          env.client_ns, self.client_cg)
+        # a query nobody answers
+        self.dig("@" + DNS, "-p", str(SILENT_PORT), "silent.example.test", "A")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+
+        dns = [r for r in agent.records("dns") if r["cgroup_id"] == self.client_cg.id]
+        self.assertTrue(dns, "no dns records: " + agent.stderr())
+        for qname, qtype, proto, version, pid, answers, raw in seen:
+            with self.subTest(q="%s %s %s" % (qname, qtype, proto)):
+                mine = [r for r in dns if r["qname"] == qname and r["qtype"] == qtype
+                        and r["pid"] == pid and r["rcode"] != "TIMEOUT"]
+                if qtype == "TXT":
+                    # UDP answer truncated (TC), then the same question over TCP
+                    udp = [r for r in mine if r["proto"] == "udp"]
+                    tcp = [r for r in mine if r["proto"] == "tcp"]
+                    self.assertEqual(len(udp), 1, mine)
+                    self.assertTrue(udp[0]["truncated"])
+                    self.assertEqual(len(tcp), 1, mine)
+                    self.assertFalse(tcp[0]["truncated"])
+                    got = [(a["name"], a["type"], a["ttl"], a["data"]) for a in tcp[0]["answers"]]
+                    self.assertEqual(got, answers)
+                    self.assertEqual(len(got), 1)
+                    continue
+                self.assertEqual(len(mine), 1, "%s: %s" % (raw, mine))
+                r = mine[0]
+                self.assertEqual(r["proto"], proto)
+                self.assertEqual(r["ip_version"], version)
+                self.assertEqual(r["comm"], "dig")
+                self.assertEqual(r["dst_port"], 53)
+                self.assertEqual(r["dst_addr"], DNS if version == 4 else DNS6)
+                self.assertEqual(r["src_addr"], "192.0.2.2" if version == 4 else "2001:db8:1::2")
+                self.assertFalse(r["truncated"])
+                self.assertEqual(r["rcode"], "NXDOMAIN" if qname.startswith("nx.") else "NOERROR")
+                got = [(a["name"], a["type"], a["ttl"], a["data"]) for a in r["answers"]]
+                self.assertEqual(got, answers)
+                self.assertGreater(r["latency_ns"], 0)
+                self.assertLess(r["latency_ns"], 2 * 10**9)
+        # the chain is what dig saw: www -> alias -> web -> address
+        chain = [s for s in seen if s[0] == "www.example.test"][0][5]
+        self.assertEqual([a[1] for a in chain], ["CNAME", "CNAME", "A"])
+        self.assertEqual(chain[-1][3], WEB)
+
+        # acceptance 2: the silent server yields a TIMEOUT record
+        to = [r for r in dns if r["qname"] == "silent.example.test"]
+        self.assertEqual(len(to), 1, to)
+        self.assertEqual(to[0]["rcode"], "TIMEOUT")
+        self.assertIsNone(to[0]["latency_ns"])
+        self.assertEqual(to[0]["answers"], [])
+        self.assertEqual(to[0]["dst_port"], SILENT_PORT)
+
+        # the flow to WEB carries the name the client asked for
+        flows = [r for r in agent.records("flow") if r["cgroup_id"] == self.client_cg.id
+                 and r["dst_addr"] == WEB and r["dst_port"] == 8080]
+        self.assertTrue(flows)
+        for r in flows:
+            self.assertEqual(r["src_port"], conn["port"])
+            self.assertEqual(r["dst_domain"], "www.example.test")
+        # DNS flows themselves are not named after an answer
+        dns_flows = [r for r in agent.records("flow") if r["cgroup_id"] == self.client_cg.id
+                     and r["dst_port"] == 53]
+        self.assertTrue(dns_flows)
+        for r in dns_flows:
+            self.assertIsNone(r["dst_domain"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
