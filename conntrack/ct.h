@@ -115,7 +115,12 @@ struct ct_cache_opts {
 	 * changes namespace. Sockets stay bound to that namespace for the cache's life.
 	 */
 	const char *netns_path;
-	uint32_t max_entries; /* LRU bound; default 131072 */
+	/*
+	 * Bound on cached entries (live and destroyed); default 131072, 128 bytes each plus 16 bytes
+	 * of hash index. When full, the least recently used live entry goes (second-chance
+	 * approximation), and only when none is live the oldest destroyed one.
+	 */
+	uint32_t max_entries;
 	uint64_t grace_ns; /* how long destroyed entries still resolve; default 60 s */
 	/*
 	 * Point GETs per second on cache misses (token bucket, burst of one second's worth).
@@ -163,8 +168,9 @@ int ct_cache_fd(const struct ct_cache *cache);
 
 /*
  * Do pending work without blocking: read queued events, a bounded slice of a running dump
- * (opts->dump_budget datagrams), and expire destroyed entries older than the grace period. Call
- * when ct_cache_fd() is readable and at least once per export interval. ENOBUFS on the event
+ * (opts->dump_budget datagrams), start the periodic refresh dump when due, and expire destroyed
+ * entries older than the grace period. Call when ct_cache_fd() is readable and at least once per
+ * export interval. ENOBUFS on the event
  * socket is counted and starts a resync dump; entries the resync no longer finds are treated as
  * destroyed at now_ns. Returns 0, or a negative errno from the sockets (the cache stays usable).
  */
@@ -177,7 +183,8 @@ int ct_cache_process(struct ct_cache *cache, uint64_t now_ns);
  * agrees and the token bucket has budget, a point GET (IPCTNL_MSG_CT_GET on the orig_tuple) asks
  * the kernel; what it finds is cached, translated or not, so the same flow costs one GET.
  * Returns CT_OK, CT_NOT_FOUND or CT_RATELIMITED with *out always filled, or -EINVAL (NULL
- * argument, non-zero padding bytes are fixed up silently), -EAFNOSUPPORT, -EPROTONOSUPPORT.
+ * argument), -EAFNOSUPPORT, -EPROTONOSUPPORT. Unused bytes (IPv4 bytes[4..15], ICMP dst_port)
+ * are ignored. A hit costs ~300 ns on a 200k-entry table (memory-bound), a GET ~9 µs.
  */
 int ct_cache_lookup(struct ct_cache *cache, const struct ct_tuple *tuple, uint64_t now_ns,
 		    struct ct_result *out);
