@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared by the flow program tests: running flow_egress/flow_ingress on a crafted frame with
+ * BPF_PROG_TEST_RUN, and reading the flow map and the per-CPU stats back.
+ */
+#ifndef FLOWSCOPE_TESTS_FLOW_FIXTURE_H
+#define FLOWSCOPE_TESTS_FLOW_FIXTURE_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "flow.h"
+#include "flow_pkt.h"
+
+/* The cgroup v2 id (cgroup directory inode) of the calling process, or 0 with errno set. */
+uint64_t fx_self_cgroup_id(void);
+
+/*
+ * Finds the cgroup v2 mount point in /proc/mounts. Returns 0, or -ENOENT when cgroup v2 is
+ * not mounted.
+ */
+int fx_cgroup2_mount(char *buf, size_t size);
+
+/*
+ * Runs prog once on p like fx_run(), but returns the error of BPF_PROG_TEST_RUN instead of
+ * failing: for frames the kernel itself may refuse. A run that happens must still return 1.
+ */
+int fx_try_run(struct bpf_program *prog, const struct pkt *p, uint32_t gso_segs, uint32_t gso_size);
+
+/*
+ * Runs prog once on p (gso_segs and gso_size go to the skb through ctx_in; 0 leaves a plain
+ * skb). Fails the test unless the run succeeds and the program returns 1: flowscope never
+ * drops a packet.
+ */
+void fx_run(struct bpf_program *prog, const struct pkt *p, uint32_t gso_segs, uint32_t gso_size);
+
+/* A flow key as the programs build it; laddr/raddr are text, ports host order. */
+struct flow_key fx_key(uint64_t cgroup_id, uint8_t proto, const char *laddr, uint16_t lport,
+		       const char *raddr, uint16_t rport);
+
+/* Entries in the hash map behind map_fd. */
+unsigned int fx_flow_count(int map_fd);
+
+/* Sum over CPUs of every slot of the `stats` per-CPU array. */
+void fx_stats(int stats_fd, uint64_t out[FLOW_STAT_MAX]);
+
+/* Name of a FLOW_STAT_* slot, for messages. */
+const char *fx_stat_name(unsigned int idx);
+
+/* CLOCK_BOOTTIME in ns: the clock of bpf_ktime_get_boot_ns(). */
+uint64_t fx_boot_ns(void);
+
+#endif /* FLOWSCOPE_TESTS_FLOW_FIXTURE_H */

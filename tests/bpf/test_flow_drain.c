@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * flow_collector_drain() against the real programs: the collector attaches to a fresh child
+ * cgroup of our own (no process lives in it, so no real traffic lands in the maps), packets are
+ * fed with BPF_PROG_TEST_RUN, and each drain must swap the active map, empty the old one and
+ * turn every entry into exactly one record. Needs root; fails, never skips, without it.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "flow.skel.h"
+#include "flow_collector.h"
+#include "flow_fixture.h"
+
+#define L4 "192.0.2.1"
+#define R4 "198.51.100.7"
+
+struct fx {
+	char cgroup[4200];
+	struct flow_collector *fc;
+	struct flow_bpf *skel;
+	uint64_t cgid;
+	struct flow_record *recs;
+	size_t n_recs, cap_recs;
+};
+
+static int teardown(void **state);
+
+static int setup(void **state)
+{
+	struct flow_collector_opts opts = { .max_flows = 8192, .self_tgid = (uint32_t)getpid() };
+	struct fx *fx = calloc(1, sizeof(*fx));
+	char mnt[4000], err[512];
+	int ret;
+
+	if (!fx)
+		return -1;
+	*state = fx;
+	fx->cgid = fx_self_cgroup_id();
+	if (!fx->cgid || fx_cgroup2_mount(mnt, sizeof(mnt))) {
+		print_error("cgroup v2 is not mounted, or this process's cgroup is not found\n");
+		goto fail;
+	}
+	snprintf(fx->cgroup, sizeof(fx->cgroup), "%s/fs%d-flow-drain", mnt, (int)getpid());
+	if (mkdir(fx->cgroup, 0755)) {
+		print_error("mkdir %s: %s\n", fx->cgroup, strerror(errno));
+		fx->cgroup[0] = '\0';
+		goto fail;
+	}
+	opts.cgroup_path = fx->cgroup;
+	ret = flow_collector_open(&opts, &fx->fc, err, sizeof(err));
+	if (ret) {
+		print_error("flow_collector_open: %s\n", err);
+		goto fail;
+	}
+	fx->skel = flow_collector_skel(fx->fc);
+	return 0;
+fail:
+	/* cmocka skips teardown after a failed setup: clean up here */
+	teardown(state);
+	*state = NULL;
+	return -1;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	if (!fx)
+		return 0;
+	flow_collector_close(fx->fc);
+	if (fx->cgroup[0] && rmdir(fx->cgroup))
+		print_error("rmdir %s: %s\n", fx->cgroup, strerror(errno));
+	free(fx->recs);
+	free(fx);
+	return 0;
+}
+
+static void collect(void *ctx, struct flow_record *r)
+{
+	struct fx *fx = ctx;
+
+	if (fx->n_recs == fx->cap_recs) {
+		fx->cap_recs = fx->cap_recs ? 2 * fx->cap_recs : 16;
+		fx->recs = realloc(fx->recs, fx->cap_recs * sizeof(*fx->recs));
+		assert_non_null(fx->recs);
+	}
+	fx->recs[fx->n_recs++] = *r;
+}
+
+static int drain(struct fx *fx)
+{
+	fx->n_recs = 0;
+	return flow_collector_drain(fx->fc, collect, fx);
+}
+
+static uint64_t epoch_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The id of the inner map the programs currently write to. */
+static uint32_t active_map_id(struct fx *fx)
+{
+	uint32_t zero = 0, id = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.flows), &zero, &id), 0);
+	return id;
+}
+
+static uint32_t map_id(struct bpf_map *map)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	assert_int_equal(bpf_obj_get_info_by_fd(bpf_map__fd(map), &info, &len), 0);
+	return info.id;
+}
+
+static const struct flow_record *find(struct fx *fx, uint8_t proto, uint16_t src_port)
+{
+	for (size_t i = 0; i < fx->n_recs; i++)
+		if (fx->recs[i].proto == proto && fx->recs[i].src_port == src_port)
+			return &fx->recs[i];
+	fail_msg("no record for proto %u src_port %u", proto, src_port);
+	return NULL;
+}
+
+static void assert_addr4(const struct record_addr *a, const char *text)
+{
+	struct record_addr want = {};
+
+	assert_int_equal(inet_pton(AF_INET, text, want.bytes), 1);
+	assert_memory_equal(a->bytes, want.bytes, sizeof(want.bytes));
+}
+
+/*
+ * Interval 1: a SYN and a UDP datagram leave. Interval 2: an ACK of the same TCP flow arrives;
+ * the kernel cannot tell its initiator any more, the collector remembers it. Interval 3: empty.
+ */
+static void test_swap_and_drain(void **state)
+{
+	struct fx *fx = *state;
+	uint32_t id_a = map_id(fx->skel->maps.flows_a), id_b = map_id(fx->skel->maps.flows_b);
+	const struct flow_record *r;
+	uint64_t t0 = epoch_ns(), t1;
+	struct pkt p;
+
+	assert_int_equal(active_map_id(fx), id_a);
+	pkt_tcp4(&p, L4, 40000, R4, 80, TH_SYN, 0);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	pkt_udp4(&p, L4, 40001, R4, 53, 20);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	pkt_udp4(&p, R4, 53, L4, 40001, 80);
+	fx_run(fx->skel->progs.flow_ingress, &p, 0, 0);
+	t1 = epoch_ns();
+
+	assert_int_equal(drain(fx), 2);
+	assert_int_equal(fx->n_recs, 2);
+	assert_int_equal(active_map_id(fx), id_b);
+	assert_int_equal(fx_flow_count(bpf_map__fd(fx->skel->maps.flows_a)), 0);
+
+	r = find(fx, IPPROTO_TCP, 40000);
+	assert_int_equal(r->cgroup_id, fx->cgid);
+	assert_int_equal(r->ip_version, 4);
+	assert_addr4(&r->src_addr, L4);
+	assert_addr4(&r->dst_addr, R4);
+	assert_int_equal(r->dst_port, 80);
+	assert_int_equal(r->tx_bytes, 40);
+	assert_int_equal(r->tx_packets, 1);
+	assert_int_equal(r->rx_bytes, 0);
+	assert_int_equal(r->rx_packets, 0);
+	assert_int_equal(r->tcp_flags, TH_SYN);
+	assert_int_equal(r->initiator, INITIATOR_SRC);
+	assert_int_equal(r->pid, 0);
+	assert_string_equal(r->comm, "");
+	/* boot-time stamps converted to the wall clock: inside the window we measured */
+	assert_in_range(r->start_ns, t0 - 1000000, t1 + 1000000);
+	assert_in_range(r->end_ns, r->start_ns, t1 + 1000000);
+	assert_false(r->nat);
+	assert_memory_equal(&r->dst_actual_addr, &r->dst_addr, sizeof(r->dst_addr));
+	assert_int_equal(r->dst_actual_port, 80);
+
+	r = find(fx, IPPROTO_UDP, 40001);
+	assert_int_equal(r->dst_port, 53);
+	assert_int_equal(r->tx_bytes, 48);
+	assert_int_equal(r->tx_packets, 1);
+	assert_int_equal(r->rx_bytes, 108);
+	assert_int_equal(r->rx_packets, 1);
+	assert_int_equal(r->initiator, INITIATOR_SRC);
+
+	/* interval 2: counters restart at zero in the other map */
+	pkt_tcp4(&p, R4, 80, L4, 40000, TH_ACK, 0);
+	fx_run(fx->skel->progs.flow_ingress, &p, 0, 0);
+	assert_int_equal(fx_flow_count(bpf_map__fd(fx->skel->maps.flows_a)), 0);
+	assert_int_equal(fx_flow_count(bpf_map__fd(fx->skel->maps.flows_b)), 1);
+	assert_int_equal(drain(fx), 1);
+	assert_int_equal(active_map_id(fx), id_a);
+	assert_int_equal(fx_flow_count(bpf_map__fd(fx->skel->maps.flows_b)), 0);
+	r = find(fx, IPPROTO_TCP, 40000);
+	assert_int_equal(r->tx_bytes, 0);
+	assert_int_equal(r->tx_packets, 0);
+	assert_int_equal(r->rx_bytes, 40);
+	assert_int_equal(r->rx_packets, 1);
+	assert_int_equal(r->tcp_flags, TH_ACK);
+	/* the interval-1 SYN's verdict wins over "unknown" */
+	assert_int_equal(r->initiator, INITIATOR_SRC);
+
+	assert_int_equal(drain(fx), 0);
+	assert_int_equal(fx->n_recs, 0);
+	assert_int_equal(active_map_id(fx), id_b);
+}
+
+/* More flows than one batch syscall returns: every one comes out exactly once. */
+static void test_drain_many(void **state)
+{
+	struct fx *fx = *state;
+	const unsigned int n = 5000;
+	int fd = bpf_map__fd(fx->skel->maps.flows_a);
+	uint8_t *seen = calloc(n, 1);
+
+	assert_non_null(seen);
+	assert_int_equal(active_map_id(fx), map_id(fx->skel->maps.flows_a));
+	for (unsigned int i = 0; i < n; i++) {
+		struct flow_key k =
+			fx_key(fx->cgid, IPPROTO_UDP, L4, (uint16_t)(10000 + i), R4, 53);
+		struct flow_value v = { .tx_bytes = 100 + i, .tx_packets = 1 };
+
+		assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST), 0);
+	}
+	assert_int_equal(drain(fx), (int)n);
+	assert_int_equal(fx->n_recs, n);
+	for (size_t i = 0; i < fx->n_recs; i++) {
+		unsigned int idx = fx->recs[i].src_port - 10000u;
+
+		assert_true(idx < n);
+		assert_false(seen[idx]);
+		seen[idx] = 1;
+		assert_int_equal(fx->recs[i].tx_bytes, 100 + idx);
+	}
+	assert_int_equal(fx_flow_count(fd), 0);
+	free(seen);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_swap_and_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_many, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("flow_drain", tests, NULL, NULL);
+}
