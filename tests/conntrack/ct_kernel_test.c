@@ -202,6 +202,8 @@ int main(void)
 	}
 
 	ct_cache_opts_init(&opts);
+	opts.netns_path = "/nonexistent/netns";
+	ASSERT_EQ(ct_cache_create(&opts, fx_now_ns(), &cache), -ENOENT, "missing netns path");
 	opts.netns_path = netns_path;
 	err = ct_cache_create(&opts, fx_now_ns(), &cache);
 	if (!ASSERT_OK(err, "ct_cache_create in netns"))
