@@ -1,0 +1,782 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Kafka sink over librdkafka.
+ *
+ * Threading: everything here runs on the agent's event loop thread. librdkafka's delivery
+ * reports and error callbacks are served from rd_kafka_poll(), called by sink_poll() and
+ * sink_close(), so the counters need no locks. Only the log callback comes from librdkafka's
+ * own threads, and it only calls log_msg().
+ *
+ * Batching (records_per_message > 1): records are packed per (record type, cgroup) so that every
+ * Kafka message has exactly one key, and a cgroup's records keep their order inside one
+ * partition. Open batches live in a small hash table per record type (BATCH_PROBES slots per
+ * cgroup); a record that finds them all taken by other cgroups sends one of them first. Memory is therefore bounded by
+ * BATCH_SLOTS open batches per type, and all of it counts against buffer_bytes.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strcasestr, memmem */
+#endif
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "log.h"
+#include "record_json.h"
+#include "record_proto.h"
+#include "sink_kafka.h"
+
+#define BATCH_SLOTS 256 /* the hash in find_batch() yields 8 bits */
+#define BATCH_PROBES 4
+/* A batch is sent when it reaches this size even with fewer than records_per_message records,
+ * so that messages stay well under the brokers' default message.max.bytes (1 MB). */
+#define BATCH_MAX_BYTES (256 * 1024)
+/* Largest encoded record accepted (a DNS response with many long answers). */
+#define RECORD_MAX_BYTES (64 * 1024)
+#define KEY_MAX 320
+
+struct batch {
+	uint64_t cgroup_id;
+	uint32_t n; /* records in buf; 0: slot free */
+	size_t len;
+	size_t cap;
+	uint8_t *buf;
+};
+
+struct kafka_sink {
+	struct sink base;
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt[RECORD_TYPE_MAX];
+	char *topic_names[RECORD_TYPE_MAX];
+	enum kafka_format format;
+	uint32_t per_msg;
+	uint64_t buffer_bytes;
+	uint32_t flush_timeout_ms;
+	char *node_name;
+	struct record_json_ctx json_ctx;
+	struct record_proto_ctx proto_ctx;
+	struct batch *batches[RECORD_TYPE_MAX]; /* BATCH_SLOTS each, when per_msg > 1 */
+	uint64_t inflight_bytes; /* handed to librdkafka, no delivery report yet */
+	uint64_t batch_bytes; /* sitting in open batches */
+	bool brokers_down; /* last error_cb said all brokers are down */
+	struct kafka_sink_stats st;
+	uint8_t scratch[RECORD_MAX_BYTES];
+};
+
+static const char *const secret_words[] = { "password", "secret", "key", "token",
+					    "oauthbearer.config" };
+
+bool sink_kafka_option_is_secret(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]); i++)
+		if (strcasestr(key, secret_words[i]))
+			return true;
+	return false;
+}
+
+int kafka_format_parse(const char *s, enum kafka_format *out)
+{
+	if (!strcmp(s, "json"))
+		*out = KAFKA_FORMAT_JSON;
+	else if (!strcmp(s, "protobuf"))
+		*out = KAFKA_FORMAT_PROTOBUF;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *sink_kafka_reason_name(int err)
+{
+	return rd_kafka_err2name((rd_kafka_resp_err_t)err);
+}
+
+void kafka_sink_config_init(struct kafka_sink_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->topics[RECORD_FLOW] = KAFKA_DEFAULT_TOPIC_FLOWS;
+	cfg->topics[RECORD_DNS] = KAFKA_DEFAULT_TOPIC_DNS;
+	cfg->topics[RECORD_EVENT] = KAFKA_DEFAULT_TOPIC_EVENTS;
+	cfg->format = KAFKA_FORMAT_JSON;
+	cfg->records_per_message = 1;
+	cfg->compression = KAFKA_DEFAULT_COMPRESSION;
+	cfg->buffer_bytes = KAFKA_DEFAULT_BUFFER_BYTES;
+	cfg->flush_timeout_ms = KAFKA_DEFAULT_FLUSH_TIMEOUT_MS;
+}
+
+/* One broker entry: [scheme://]host[:port], host a name, IPv4 or [IPv6]. */
+static int check_broker(const char *b, size_t len, char *errstr, size_t errstr_size)
+{
+	static const char *const schemes[] = { "plaintext://", "ssl://", "sasl_plaintext://",
+					       "sasl_ssl://" };
+	const char *p = b, *end = b + len, *host, *host_end;
+	const char *why = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t sl = strlen(schemes[i]);
+
+		if (len >= sl && !strncasecmp(p, schemes[i], sl)) {
+			p += sl;
+			break;
+		}
+	}
+	if (p == b && memmem(b, len, "://", 3)) {
+		why = "unknown protocol (use plaintext://, ssl://, sasl_plaintext:// or "
+		      "sasl_ssl://)";
+		goto bad;
+	}
+	if (p < end && *p == '[') {
+		host = ++p;
+		while (p < end && (isxdigit((unsigned char)*p) || *p == ':' || *p == '.'))
+			p++;
+		if (p >= end || *p != ']') {
+			why = "bad IPv6 address in brackets";
+			goto bad;
+		}
+		host_end = p++;
+	} else {
+		host = p;
+		while (p < end &&
+		       (isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '_'))
+			p++;
+		host_end = p;
+	}
+	if (host_end == host) {
+		why = "empty host";
+		goto bad;
+	}
+	if (p < end) {
+		unsigned long port = 0;
+
+		if (*p != ':') {
+			why = "unexpected character in host (expected HOST:PORT)";
+			goto bad;
+		}
+		if (++p == end) {
+			why = "empty port";
+			goto bad;
+		}
+		for (; p < end; p++) {
+			if (!isdigit((unsigned char)*p) ||
+			    (port = port * 10 + (*p - '0')) > 65535) {
+				why = "port must be a number from 1 to 65535";
+				goto bad;
+			}
+		}
+		if (!port) {
+			why = "port must be a number from 1 to 65535";
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	snprintf(errstr, errstr_size, "bad kafka broker address \"%.*s\": %s", (int)len, b, why);
+	return -EINVAL;
+}
+
+int sink_kafka_check_brokers(const char *brokers, char *errstr, size_t errstr_size)
+{
+	const char *p = brokers;
+
+	if (!brokers || !*brokers) {
+		snprintf(errstr, errstr_size, "no kafka brokers given");
+		return -EINVAL;
+	}
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		int err;
+
+		/* librdkafka tolerates blanks around the commas; so do we. */
+		while (len && isspace((unsigned char)*p)) {
+			p++;
+			len--;
+		}
+		while (len && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (!len) {
+			snprintf(errstr, errstr_size, "bad kafka broker list \"%s\": empty entry",
+				 brokers);
+			return -EINVAL;
+		}
+		err = check_broker(p, len, errstr, errstr_size);
+		if (err)
+			return err;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+/*
+ * Set key to value on conf. The error text names the key; librdkafka's own message is kept
+ * only when the value is not a secret, since it may quote the value.
+ */
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+		    size_t errstr_size)
+{
+	char rderr[512];
+	rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, key, value, rderr, sizeof(rderr));
+
+	if (res == RD_KAFKA_CONF_OK)
+		return 0;
+	if (res == RD_KAFKA_CONF_UNKNOWN)
+		snprintf(errstr, errstr_size, "unknown kafka option \"%s\"", key);
+	else if (sink_kafka_option_is_secret(key))
+		snprintf(errstr, errstr_size, "kafka option \"%s\": invalid value (redacted)", key);
+	else
+		snprintf(errstr, errstr_size, "kafka option \"%s\": %s", key, rderr);
+	return -EINVAL;
+}
+
+/* Split "key=value" into key (copied into keybuf) and value (pointer into kv). */
+static int split_option(const char *kv, char *keybuf, size_t keybuf_size, const char **value,
+			char *errstr, size_t errstr_size)
+{
+	const char *eq = strchr(kv, '=');
+
+	if (!eq || eq == kv) {
+		/* No '=' means we cannot tell key from value: print neither. */
+		snprintf(errstr, errstr_size, "kafka option must be key=value%s",
+			 eq ? " (empty key)" : "");
+		return -EINVAL;
+	}
+	if ((size_t)(eq - kv) >= keybuf_size) {
+		snprintf(errstr, errstr_size, "kafka option key too long");
+		return -EINVAL;
+	}
+	memcpy(keybuf, kv, eq - kv);
+	keybuf[eq - kv] = '\0';
+	*value = eq + 1;
+	return 0;
+}
+
+static int apply_option(rd_kafka_conf_t *conf, const char *kv, char *errstr, size_t errstr_size)
+{
+	char key[256];
+	const char *value;
+	int err = split_option(kv, key, sizeof(key), &value, errstr, errstr_size);
+
+	return err ? err : conf_set(conf, key, value, errstr, errstr_size);
+}
+
+int sink_kafka_check_option(const char *kv, char *errstr, size_t errstr_size)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	int err = apply_option(conf, kv, errstr, errstr_size);
+
+	rd_kafka_conf_destroy(conf);
+	return err;
+}
+
+static struct kafka_sink *to_kafka(struct sink *s)
+{
+	return (struct kafka_sink *)s;
+}
+
+static void count_failure(struct kafka_sink *ks, rd_kafka_resp_err_t err, enum record_type type,
+			  uint64_t n)
+{
+	struct kafka_sink_stats *st = &ks->st;
+	size_t i;
+
+	for (i = 0; i < st->n_reasons; i++)
+		if (st->reasons[i].err == (int)err)
+			break;
+	if (i == st->n_reasons) {
+		if (i == KAFKA_SINK_MAX_REASONS) {
+			st->failed_other_reasons += n;
+			return;
+		}
+		st->reasons[i].err = err;
+		st->n_reasons++;
+	}
+	st->reasons[i].failed[type] += n;
+}
+
+/*
+ * msg_opaque of every message: record count << 2 | record type, so the delivery report can
+ * count records without a lookup.
+ */
+static void *make_tag(enum record_type type, uint32_t n)
+{
+	return (void *)(((uintptr_t)n << 2) | (uintptr_t)type);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct kafka_sink *ks = opaque;
+	uintptr_t tag = (uintptr_t)m->_private;
+	enum record_type type = tag & 3;
+	uint64_t n = tag >> 2;
+	struct kafka_sink_type_stats *ts = &ks->st.type[type];
+
+	(void)rk;
+	ks->inflight_bytes -= m->len;
+	if (m->err) {
+		ts->failed += n;
+		count_failure(ks, m->err, type, n);
+		LOG_DEBUG("kafka: %" PRIu64 " records to %s failed: %s", n, ks->topic_names[type],
+			  rd_kafka_err2str(m->err));
+		return;
+	}
+	if (ks->brokers_down) {
+		LOG_INFO("kafka: brokers reachable again, delivering buffered records");
+		ks->brokers_down = false;
+	}
+	ts->delivered += n;
+	ts->delivered_messages++;
+	ts->delivered_bytes += m->len;
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct kafka_sink *ks = opaque;
+	char fatal[512];
+
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		if (!ks->brokers_down)
+			LOG_WARN("kafka: no broker reachable (%s); records are buffered up to "
+				 "%" PRIu64 " bytes",
+				 reason, ks->buffer_bytes);
+		ks->brokers_down = true;
+		return;
+	}
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+		LOG_ERR("kafka: fatal producer error: %s", fatal);
+		return;
+	}
+	/* Connection errors and the like: librdkafka's log callback has reported them already. */
+	LOG_DEBUG("kafka: %s: %s", rd_kafka_err2name(err), reason);
+}
+
+/*
+ * librdkafka's own log lines (syslog levels), from its threads. Its errors are transient (a
+ * refused connection, retried with backoff, identical ones suppressed): warnings for us; what is
+ * fatal comes through on_error().
+ */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	if (level <= 4)
+		LOG_WARN("kafka: %s: %s", fac, buf);
+	else if (level <= 6)
+		LOG_INFO("kafka: %s: %s", fac, buf);
+	else
+		LOG_DEBUG("kafka: %s: %s", fac, buf);
+}
+
+/* "<node>/<cgroup_id>": stable per cgroup, spread over nodes. See docs/kafka.md. */
+static size_t make_key(const struct kafka_sink *ks, uint64_t cgroup_id, char key[KEY_MAX])
+{
+	int n = snprintf(key, KEY_MAX, "%s/%" PRIu64, ks->node_name, cgroup_id);
+
+	return n < KEY_MAX ? (size_t)n : KEY_MAX - 1;
+}
+
+/* Hand one message to librdkafka (payload copied). Never blocks; counts a refusal. */
+static int produce(struct kafka_sink *ks, enum record_type type, uint64_t cgroup_id,
+		   const void *payload, size_t len, uint32_t n)
+{
+	struct kafka_sink_type_stats *ts = &ks->st.type[type];
+	char key[KEY_MAX];
+	size_t klen = make_key(ks, cgroup_id, key);
+	rd_kafka_resp_err_t err;
+
+	if (rd_kafka_produce(ks->rkt[type], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+			     (void *)payload, len, key, klen, make_tag(type, n)) == -1) {
+		err = rd_kafka_last_error();
+		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			ts->dropped_queue_full += n;
+			return -ENOBUFS;
+		}
+		ts->dropped_error += n;
+		count_failure(ks, err, type, n);
+		return -EIO;
+	}
+	ks->inflight_bytes += len;
+	ts->produced += n;
+	ts->produced_messages++;
+	ts->produced_bytes += len;
+	return 0;
+}
+
+static int flush_batch(struct kafka_sink *ks, enum record_type type, struct batch *b)
+{
+	int err;
+
+	if (!b->n)
+		return 0;
+	err = produce(ks, type, b->cgroup_id, b->buf, b->len, b->n);
+	ks->batch_bytes -= b->len;
+	b->n = 0;
+	b->len = 0;
+	return err;
+}
+
+/* Encode one record into buf; JSON gets its '\n', protobuf its length prefix when batched. */
+static ssize_t encode(struct kafka_sink *ks, enum record_type type, const void *rec, uint8_t *buf,
+		      size_t cap)
+{
+	ssize_t n;
+
+	if (ks->format == KAFKA_FORMAT_PROTOBUF) {
+		bool delimited = ks->per_msg > 1;
+
+		if (type == RECORD_FLOW)
+			return record_proto_encode_flow(buf, cap, &ks->proto_ctx, rec, delimited);
+		return record_proto_encode_dns(buf, cap, &ks->proto_ctx, rec, delimited);
+	}
+	if (cap < 2)
+		return -ENOSPC;
+	if (type == RECORD_FLOW)
+		n = record_json_flow((char *)buf, cap - 1, &ks->json_ctx, rec);
+	else
+		n = record_json_dns((char *)buf, cap - 1, &ks->json_ctx, rec);
+	if (n < 0)
+		return n;
+	buf[n++] = '\n';
+	return n;
+}
+
+/* Would n more bytes exceed the buffer bound? */
+static bool over_budget(const struct kafka_sink *ks, size_t n)
+{
+	return ks->inflight_bytes + ks->batch_bytes + n > ks->buffer_bytes;
+}
+
+/*
+ * The open batch of cgroup_id: probe BATCH_PROBES slots from the cgroup's hash for its batch,
+ * else take a free slot, else send the batch in the first slot and take it over. Sending another
+ * cgroup's batch early is harmless for order: its records stay ahead of its later ones.
+ */
+static struct batch *find_batch(struct kafka_sink *ks, enum record_type type, uint64_t cgroup_id)
+{
+	struct batch *slots = ks->batches[type], *free_slot = NULL;
+	unsigned int h = (cgroup_id * 0x9e3779b97f4a7c15ULL) >> 56, i;
+
+	for (i = 0; i < BATCH_PROBES; i++) {
+		struct batch *b = &slots[(h + i) % BATCH_SLOTS];
+
+		if (b->n && b->cgroup_id == cgroup_id)
+			return b;
+		if (!b->n && !free_slot)
+			free_slot = b;
+	}
+	if (!free_slot) {
+		free_slot = &slots[h % BATCH_SLOTS];
+		flush_batch(ks, type, free_slot);
+	}
+	return free_slot;
+}
+
+static int emit_one(struct kafka_sink *ks, enum record_type type, uint64_t cgroup_id,
+		    const void *rec)
+{
+	struct kafka_sink_type_stats *ts = &ks->st.type[type];
+	struct batch *b;
+	ssize_t n;
+	int err;
+
+	if (ks->per_msg == 1) {
+		n = encode(ks, type, rec, ks->scratch, sizeof(ks->scratch));
+		if (n < 0) {
+			ts->dropped_error++;
+			return (int)n;
+		}
+		if (over_budget(ks, n)) {
+			ts->dropped_queue_full++;
+			return -ENOBUFS;
+		}
+		return produce(ks, type, cgroup_id, ks->scratch, n, 1);
+	}
+
+	b = find_batch(ks, type, cgroup_id);
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		n = room ? encode(ks, type, rec, b->buf + b->len, room) : -ENOSPC;
+		if (n != -ENOSPC || room >= RECORD_MAX_BYTES)
+			break; /* encoded, or an error, or the record is too large */
+		if (b->cap < BATCH_MAX_BYTES + RECORD_MAX_BYTES) {
+			/* Doubling from 4 KiB ends at 512 KiB: room for a full batch and a record. */
+			size_t cap = b->cap ? b->cap * 2 : 4096;
+			uint8_t *nb = realloc(b->buf, cap);
+
+			if (!nb) {
+				n = -ENOMEM;
+				break;
+			}
+			b->buf = nb;
+			b->cap = cap;
+		} else {
+			flush_batch(ks, type, b);
+		}
+	}
+	if (n < 0) {
+		ts->dropped_error++;
+		return (int)n;
+	}
+	if (over_budget(ks, n)) {
+		ts->dropped_queue_full++;
+		return -ENOBUFS;
+	}
+	b->cgroup_id = cgroup_id;
+	b->len += n;
+	b->n++;
+	ks->batch_bytes += n;
+	if (b->n >= ks->per_msg || b->len >= BATCH_MAX_BYTES) {
+		err = flush_batch(ks, type, b);
+		/* The record is in a message that librdkafka refused: already counted there. */
+		return err;
+	}
+	return 0;
+}
+
+static int kafka_emit_flow(struct sink *s, const struct flow_record *r)
+{
+	return emit_one(to_kafka(s), RECORD_FLOW, r->cgroup_id, r);
+}
+
+static int kafka_emit_dns(struct sink *s, const struct dns_record *r)
+{
+	return emit_one(to_kafka(s), RECORD_DNS, r->cgroup_id, r);
+}
+
+static void kafka_poll(struct sink *s)
+{
+	struct kafka_sink *ks = to_kafka(s);
+
+	rd_kafka_poll(ks->rk, 0);
+}
+
+static void kafka_end_interval(struct sink *s)
+{
+	struct kafka_sink *ks = to_kafka(s);
+	int t, i;
+
+	if (ks->per_msg == 1)
+		return;
+	for (t = 0; t < RECORD_TYPE_MAX; t++) {
+		if (!ks->batches[t])
+			continue;
+		for (i = 0; i < BATCH_SLOTS; i++)
+			flush_batch(ks, t, &ks->batches[t][i]);
+	}
+}
+
+static uint64_t records_total(const struct kafka_sink *ks, size_t field_off)
+{
+	uint64_t sum = 0;
+	int t;
+
+	for (t = 0; t < RECORD_TYPE_MAX; t++)
+		sum += *(const uint64_t *)((const char *)&ks->st.type[t] + field_off);
+	return sum;
+}
+
+#define TOTAL(ks, field) records_total(ks, offsetof(struct kafka_sink_type_stats, field))
+
+static void destroy(struct kafka_sink *ks)
+{
+	int t, i;
+
+	for (t = 0; t < RECORD_TYPE_MAX; t++) {
+		if (ks->rkt[t])
+			rd_kafka_topic_destroy(ks->rkt[t]);
+		if (ks->batches[t]) {
+			for (i = 0; i < BATCH_SLOTS; i++)
+				free(ks->batches[t][i].buf);
+			free(ks->batches[t]);
+		}
+		free(ks->topic_names[t]);
+	}
+	if (ks->rk)
+		rd_kafka_destroy(ks->rk);
+	free(ks->node_name);
+	free(ks);
+}
+
+static uint64_t kafka_close(struct sink *s)
+{
+	struct kafka_sink *ks = to_kafka(s);
+	uint64_t undelivered, failed, queued, dropped;
+
+	kafka_end_interval(s);
+	rd_kafka_flush(ks->rk, ks->flush_timeout_ms);
+	failed = TOTAL(ks, failed) + TOTAL(ks, dropped_error);
+	queued = TOTAL(ks, produced) - TOTAL(ks, delivered) - TOTAL(ks, failed);
+	dropped = TOTAL(ks, dropped_queue_full);
+	undelivered = failed + queued;
+	/* Whatever is left will not go: purge it so destroy does not wait on it. */
+	rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_poll(ks->rk, 0);
+
+	if (undelivered || dropped)
+		LOG_WARN("kafka: %" PRIu64 " records not delivered (%" PRIu64 " failed, %" PRIu64
+			 " still queued after %u ms); %" PRIu64 " dropped earlier, buffer full",
+			 undelivered, failed, queued, ks->flush_timeout_ms, dropped);
+	else
+		LOG_INFO("kafka: all %" PRIu64 " records delivered", TOTAL(ks, delivered));
+	destroy(ks);
+	return undelivered;
+}
+
+static const struct sink_ops kafka_ops = {
+	.emit_flow = kafka_emit_flow,
+	.emit_dns = kafka_emit_dns,
+	.poll = kafka_poll,
+	.end_interval = kafka_end_interval,
+	.close = kafka_close,
+};
+
+void sink_kafka_stats(struct sink *s, struct kafka_sink_stats *out)
+{
+	struct kafka_sink *ks = to_kafka(s);
+
+	*out = ks->st;
+	out->buffered_bytes = ks->inflight_bytes + ks->batch_bytes;
+}
+
+static int check_config(const struct kafka_sink_config *cfg, char *errstr, size_t errstr_size)
+{
+	static const char *const codecs[] = { "none", "gzip", "snappy", "lz4", "zstd" };
+	size_t i;
+	int t;
+
+	if (sink_kafka_check_brokers(cfg->brokers, errstr, errstr_size))
+		return -EINVAL;
+	for (t = 0; t < RECORD_TYPE_MAX; t++) {
+		if (!cfg->topics[t] || !*cfg->topics[t]) {
+			snprintf(errstr, errstr_size, "empty kafka topic name");
+			return -EINVAL;
+		}
+	}
+	if (cfg->format != KAFKA_FORMAT_JSON && cfg->format != KAFKA_FORMAT_PROTOBUF) {
+		snprintf(errstr, errstr_size, "kafka format must be json or protobuf");
+		return -EINVAL;
+	}
+	if (cfg->records_per_message < 1 ||
+	    cfg->records_per_message > KAFKA_MAX_RECORDS_PER_MESSAGE) {
+		snprintf(errstr, errstr_size, "kafka records per message must be 1 to %d",
+			 KAFKA_MAX_RECORDS_PER_MESSAGE);
+		return -EINVAL;
+	}
+	for (i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
+		if (cfg->compression && !strcmp(cfg->compression, codecs[i]))
+			break;
+	if (i == sizeof(codecs) / sizeof(codecs[0])) {
+		snprintf(errstr, errstr_size,
+			 "kafka compression must be none, gzip, snappy, lz4 or zstd");
+		return -EINVAL;
+	}
+	if (cfg->buffer_bytes < 1024) {
+		snprintf(errstr, errstr_size, "kafka buffer bytes must be at least 1024");
+		return -EINVAL;
+	}
+	if (!cfg->node_name || !*cfg->node_name) {
+		snprintf(errstr, errstr_size, "empty node name");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+struct sink *sink_kafka_create(const struct kafka_sink_config *cfg, char *errstr,
+			       size_t errstr_size)
+{
+	struct kafka_sink *ks = NULL;
+	rd_kafka_conf_t *conf = NULL;
+	char rderr[512], num[32];
+	size_t i;
+	int t;
+
+	if (check_config(cfg, errstr, errstr_size))
+		return NULL;
+
+	ks = calloc(1, sizeof(*ks));
+	if (!ks)
+		goto nomem;
+	ks->base.ops = &kafka_ops;
+	ks->format = cfg->format;
+	ks->per_msg = cfg->records_per_message;
+	ks->buffer_bytes = cfg->buffer_bytes;
+	ks->flush_timeout_ms = cfg->flush_timeout_ms;
+	ks->node_name = strdup(cfg->node_name);
+	if (!ks->node_name)
+		goto nomem;
+	ks->json_ctx.node_name = ks->node_name;
+	ks->proto_ctx.node_name = ks->node_name;
+	for (t = 0; t < RECORD_TYPE_MAX; t++) {
+		ks->topic_names[t] = strdup(cfg->topics[t]);
+		if (!ks->topic_names[t])
+			goto nomem;
+		if (ks->per_msg > 1 && t != RECORD_EVENT) {
+			ks->batches[t] = calloc(BATCH_SLOTS, sizeof(struct batch));
+			if (!ks->batches[t])
+				goto nomem;
+		}
+	}
+
+	conf = rd_kafka_conf_new();
+	/* Our defaults first, the user's options after them so they win. */
+	snprintf(num, sizeof(num), "%" PRIu64, (cfg->buffer_bytes + 1023) / 1024);
+	if (conf_set(conf, "bootstrap.servers", cfg->brokers, errstr, errstr_size) ||
+	    conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
+	    conf_set(conf, "acks", "all", errstr, errstr_size) ||
+	    conf_set(conf, "compression.codec", cfg->compression, errstr, errstr_size) ||
+	    conf_set(conf, "queue.buffering.max.kbytes", num, errstr, errstr_size) ||
+	    /* The byte bound is the limit, not a message count. */
+	    conf_set(conf, "queue.buffering.max.messages", "0", errstr, errstr_size) ||
+	    /* Records wait for a broker as long as they fit in the buffer. */
+	    conf_set(conf, "message.timeout.ms", "0", errstr, errstr_size) ||
+	    conf_set(conf, "client.id", "flowscope", errstr, errstr_size))
+		goto fail;
+	for (i = 0; i < cfg->n_options; i++)
+		if (apply_option(conf, cfg->options[i], errstr, errstr_size))
+			goto fail;
+	rd_kafka_conf_set_opaque(conf, ks);
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+
+	ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
+	if (!ks->rk) {
+		/* Incompatible options end up here (acks=1 with idempotence, a bad CA file). */
+		snprintf(errstr, errstr_size, "kafka producer: %s", rderr);
+		goto fail;
+	}
+	conf = NULL; /* owned by rk now */
+	for (t = 0; t < RECORD_TYPE_MAX; t++) {
+		/* No events are emitted yet; a handle would only make metadata requests. */
+		if (t == RECORD_EVENT)
+			continue;
+		ks->rkt[t] = rd_kafka_topic_new(ks->rk, ks->topic_names[t], NULL);
+		if (!ks->rkt[t]) {
+			snprintf(errstr, errstr_size, "kafka topic \"%s\": %s", ks->topic_names[t],
+				 rd_kafka_err2str(rd_kafka_last_error()));
+			goto fail;
+		}
+	}
+	LOG_INFO("kafka: producing %s to %s (flows %s, dns %s), %u records per message, %s",
+		 cfg->format == KAFKA_FORMAT_JSON ? "json" : "protobuf", cfg->brokers,
+		 ks->topic_names[RECORD_FLOW], ks->topic_names[RECORD_DNS], ks->per_msg,
+		 cfg->compression);
+	return &ks->base;
+
+nomem:
+	snprintf(errstr, errstr_size, "kafka sink: out of memory");
+fail:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	if (ks)
+		destroy(ks);
+	return NULL;
+}
