@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+/* record_proto: protobuf encoding of records, varint framing, and protoc agreeing with it. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "flowscope/v1/records.pb-c.h"
+#include "kafka_test_util.h"
+#include "record_proto.h"
+
+static const struct record_proto_ctx ctx = { .node_name = "node-a" };
+
+static void test_varint(void **state)
+{
+	static const uint64_t values[] = {
+		0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX, UINT64_MAX
+	};
+	uint8_t buf[RECORD_PROTO_VARINT_MAX];
+	uint64_t v;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		n = record_proto_put_varint(buf, values[i]);
+		assert_int_equal(record_proto_get_varint(buf, n, &v), n);
+		assert_true(v == values[i]);
+		/* Truncated: must not read past the end. */
+		assert_int_equal(record_proto_get_varint(buf, n - 1, &v), 0);
+	}
+	/* 300 is ac 02 (protobuf encoding guide's example). */
+	assert_int_equal(record_proto_put_varint(buf, 300), 2);
+	assert_int_equal(buf[0], 0xac);
+	assert_int_equal(buf[1], 0x02);
+}
+
+static void test_flow_roundtrip(void **state)
+{
+	Flowscope__V1__FlowRecord *m;
+	struct flow_record r;
+	uint8_t buf[1024];
+	ssize_t n;
+
+	(void)state;
+	make_flow(&r, 3); /* IPv6 */
+	n = record_proto_encode_flow(buf, sizeof(buf), &ctx, &r, false);
+	assert_true(n > 0);
+	m = flowscope__v1__flow_record__unpack(NULL, n, buf);
+	assert_non_null(m);
+	assert_int_equal(m->schema_version, FLOWSCOPE_SCHEMA_VERSION);
+	assert_string_equal(m->node, "node-a");
+	assert_true(m->start_ns == r.start_ns && m->end_ns == r.end_ns);
+	assert_int_equal(m->cgroup_id, 1003);
+	assert_string_equal(m->cgroup_path, "/kubepods/pod-a/ctr");
+	assert_int_equal(m->pid, 3);
+	assert_string_equal(m->comm, "curl");
+	assert_int_equal(m->ip_version, 6);
+	assert_string_equal(m->proto, "tcp");
+	assert_string_equal(m->initiator, "src");
+	assert_int_equal(m->n_tcp_flags, 2);
+	assert_string_equal(m->tcp_flags[0], "SYN");
+	assert_string_equal(m->tcp_flags[1], "ACK");
+	assert_string_equal(m->src_addr, "2001:db8::10");
+	assert_string_equal(m->dst_addr, "2001:db8:1::20");
+	assert_int_equal(m->src_port, 40003);
+	assert_int_equal(m->dst_port, 443);
+	assert_int_equal(m->tx_bytes, 3001);
+	assert_int_equal(m->rx_packets, 7);
+	assert_false(m->nat);
+	assert_string_equal(m->dst_actual_addr, "2001:db8:1::20");
+	assert_string_equal(m->dst_domain, "api.example");
+	flowscope__v1__flow_record__free_unpacked(m, NULL);
+
+	/* Too small: -ENOSPC, never a partial write past cap. */
+	assert_int_equal(record_proto_encode_flow(buf, 10, &ctx, &r, false), -ENOSPC);
+}
+
+static void test_flow_nulls_ipv4(void **state)
+{
+	Flowscope__V1__FlowRecord *m;
+	struct flow_record r;
+	uint8_t buf[1024];
+	ssize_t n;
+
+	(void)state;
+	make_flow(&r, 1);
+	r.cgroup_path = NULL;
+	r.dst_domain = NULL;
+	r.initiator = INITIATOR_UNKNOWN;
+	r.proto = 132; /* SCTP: no name */
+	r.tcp_flags = 0;
+	n = record_proto_encode_flow(buf, sizeof(buf), &ctx, &r, false);
+	assert_true(n > 0);
+	m = flowscope__v1__flow_record__unpack(NULL, n, buf);
+	assert_non_null(m);
+	assert_string_equal(m->src_addr, "192.0.2.10");
+	assert_string_equal(m->cgroup_path, "");
+	assert_string_equal(m->dst_domain, "");
+	assert_string_equal(m->initiator, "unknown");
+	assert_string_equal(m->proto, "132");
+	assert_int_equal(m->n_tcp_flags, 0);
+	flowscope__v1__flow_record__free_unpacked(m, NULL);
+}
+
+static void test_dns_roundtrip(void **state)
+{
+	Flowscope__V1__DnsRecord *m;
+	struct dns_answer_view many[40];
+	struct dns_record r;
+	uint8_t buf[8192];
+	ssize_t n;
+	int i;
+
+	(void)state;
+	make_dns(&r, 7);
+	n = record_proto_encode_dns(buf, sizeof(buf), &ctx, &r, false);
+	assert_true(n > 0);
+	m = flowscope__v1__dns_record__unpack(NULL, n, buf);
+	assert_non_null(m);
+	assert_string_equal(m->node, "node-a");
+	assert_int_equal(m->schema_version, 1);
+	assert_int_equal(m->cgroup_id, 2002);
+	assert_string_equal(m->qname, "www.example");
+	assert_string_equal(m->qtype, "A");
+	assert_string_equal(m->rcode, "NOERROR");
+	assert_string_equal(m->src_addr, "192.0.2.10");
+	assert_string_equal(m->dst_addr, "192.0.2.53");
+	assert_int_equal(m->dst_port, 53);
+	assert_int_equal(m->id, 7);
+	assert_int_equal(m->latency_ns, 12345);
+	assert_int_equal(m->n_answers, 2);
+	assert_string_equal(m->answers[0]->type, "CNAME");
+	assert_string_equal(m->answers[0]->data, "web.example");
+	assert_int_equal(m->answers[1]->ttl, 60);
+	assert_string_equal(m->answers[1]->data, "192.0.2.1");
+	flowscope__v1__dns_record__free_unpacked(m, NULL);
+
+	/* Timeout; more answers than fit on the encoder's stack. */
+	r.timeout = true;
+	r.rcode = DNS_RCODE_TIMEOUT;
+	for (i = 0; i < 40; i++)
+		many[i] = (struct dns_answer_view){ "a.example", 1, i, "192.0.2.9" };
+	r.answers = many;
+	r.n_answers = 40;
+	n = record_proto_encode_dns(buf, sizeof(buf), &ctx, &r, false);
+	assert_true(n > 0);
+	m = flowscope__v1__dns_record__unpack(NULL, n, buf);
+	assert_non_null(m);
+	assert_string_equal(m->rcode, "TIMEOUT");
+	assert_true(m->timeout);
+	assert_int_equal(m->latency_ns, 0);
+	assert_int_equal(m->n_answers, 40);
+	assert_int_equal(m->answers[39]->ttl, 39);
+	flowscope__v1__dns_record__free_unpacked(m, NULL);
+}
+
+static void test_delimited_stream(void **state)
+{
+	static uint8_t buf[64 * 1024];
+	const uint8_t *msg;
+	struct flow_record r;
+	size_t off = 0, len = 0, mlen;
+	uint32_t i;
+	int ret;
+
+	(void)state;
+	for (i = 0; i < 100; i++) {
+		ssize_t n;
+
+		make_flow(&r, i);
+		n = record_proto_encode_flow(buf + len, sizeof(buf) - len, &ctx, &r, true);
+		assert_true(n > 0);
+		len += n;
+	}
+	for (i = 0; (ret = record_proto_next_delimited(buf, len, &off, &msg, &mlen)) == 1; i++) {
+		Flowscope__V1__FlowRecord *m = flowscope__v1__flow_record__unpack(NULL, mlen, msg);
+
+		assert_non_null(m);
+		assert_int_equal(m->pid, i);
+		flowscope__v1__flow_record__free_unpacked(m, NULL);
+	}
+	assert_int_equal(ret, 0);
+	assert_int_equal(i, 100);
+	/* A cut stream is reported, not read past. */
+	off = 0;
+	while (record_proto_next_delimited(buf, len - 3, &off, &msg, &mlen) == 1)
+		;
+	assert_int_equal(record_proto_next_delimited(buf, len - 3, &off, &msg, &mlen), -EBADMSG);
+}
+
+/* The published schema, read by protoc itself, decodes what we encode. */
+static void test_protoc_decode(void **state)
+{
+	char path[] = "/tmp/fs-kafka-protoXXXXXX", cmd[1024], out[8192];
+	struct flow_record r;
+	uint8_t buf[1024];
+	size_t got;
+	ssize_t n;
+	FILE *p;
+	int fd;
+
+	(void)state;
+	make_flow(&r, 4);
+	n = record_proto_encode_flow(buf, sizeof(buf), &ctx, &r, false);
+	assert_true(n > 0);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, n), n);
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+		 "protoc --decode flowscope.v1.FlowRecord -I %s flowscope/v1/records.proto < %s",
+		 FS_PROTO_DIR, path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	got = fread(out, 1, sizeof(out) - 1, p);
+	out[got] = 0;
+	assert_int_equal(pclose(p), 0);
+	unlink(path);
+	assert_non_null(strstr(out, "schema_version: 1\n"));
+	assert_non_null(strstr(out, "node: \"node-a\"\n"));
+	assert_non_null(strstr(out, "pid: 4\n"));
+	assert_non_null(strstr(out, "src_addr: \"192.0.2.10\"\n"));
+	assert_non_null(strstr(out, "dst_addr: \"198.51.100.20\"\n"));
+	assert_non_null(strstr(out, "tcp_flags: \"SYN\"\ntcp_flags: \"ACK\"\n"));
+	assert_non_null(strstr(out, "tx_bytes: 4001\n"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_varint),		 cmocka_unit_test(test_flow_roundtrip),
+		cmocka_unit_test(test_flow_nulls_ipv4),	 cmocka_unit_test(test_dns_roundtrip),
+		cmocka_unit_test(test_delimited_stream), cmocka_unit_test(test_protoc_decode),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
