@@ -14,11 +14,14 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "cgroup_paths.h"
 #include "config.h"
+#include "ct.h"
 #include "dns.h"
 #include "dns_collector.h"
 #include "flow_collector.h"
@@ -34,6 +37,7 @@ enum loop_source {
 	SRC_SIGNAL,
 	SRC_TICK, /* once a second: DNS timeouts */
 	SRC_DNS, /* the DNS ring buffer */
+	SRC_CONNTRACK, /* conntrack events and dump data */
 };
 
 struct agent {
@@ -42,9 +46,12 @@ struct agent {
 	struct cgroup_paths *cgroup_paths;
 	struct flow_collector *flows;
 	struct dns_collector *dns;
+	struct ct_cache *ct; /* NULL with --no-conntrack */
+	uint64_t ct_errors;
 	struct sink *sink;
 	int epfd, interval_fd, duration_fd, signal_fd, tick_fd;
 	uint64_t export_boot_ns; /* CLOCK_BOOTTIME of the export in progress */
+	uint64_t export_mono_ns; /* CLOCK_MONOTONIC of the export in progress */
 	uint64_t flow_records;
 	uint64_t sink_dropped;
 	uint64_t last_stats[FLOW_STAT_MAX];
@@ -87,9 +94,48 @@ static int check_prerequisites(struct agent *a)
 	return 0;
 }
 
+static uint64_t mono_ns_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Fills the actual endpoints from conntrack; they stay equal to src/dst when nothing is known. */
+static void resolve_nat(struct agent *a, struct flow_record *r, uint64_t now_mono)
+{
+	struct ct_tuple t = { 0 };
+	struct ct_result res;
+	size_t alen = r->ip_version == 4 ? 4 : 16;
+	int ret;
+
+	t.family = r->ip_version == 4 ? AF_INET : AF_INET6;
+	t.proto = r->proto;
+	memcpy(t.src.bytes, r->src_addr.bytes, alen);
+	memcpy(t.dst.bytes, r->dst_addr.bytes, alen);
+	t.src_port = r->src_port;
+	t.dst_port = r->dst_port;
+	ret = ct_cache_lookup(a->ct, &t, now_mono, &res);
+	if (ret < 0) {
+		a->ct_errors++;
+		return;
+	}
+	if (ret != CT_OK || !res.nat)
+		return;
+	r->nat = true;
+	memcpy(r->src_actual_addr.bytes, res.actual.src.bytes, alen);
+	r->src_actual_port = res.actual.src_port;
+	memcpy(r->dst_actual_addr.bytes, res.actual.dst.bytes, alen);
+	r->dst_actual_port = res.actual.dst_port;
+}
+
 static void on_flow(void *ctx, struct flow_record *r)
 {
 	struct agent *a = ctx;
+
+	if (a->ct)
+		resolve_nat(a, r, a->export_mono_ns);
 
 	r->cgroup_path = cgroup_paths_lookup(a->cgroup_paths, r->cgroup_id);
 	/* the client resolved the Service address, not the backend: try dst first */
@@ -143,6 +189,21 @@ static void report_kernel_drops(struct agent *a, bool final)
 		 (unsigned long long)ds.tcp_streams_full, (unsigned long long)ds.records,
 		 (unsigned long long)ds.records_dropped, (unsigned long long)ds.names_entries,
 		 (unsigned long long)ds.names_evictions);
+	if (a->ct) {
+		struct ct_stats cs;
+
+		ct_cache_stats(a->ct, &cs);
+		LOG_INFO("conntrack counters: ct_hit=%llu ct_miss=%llu ct_fallback_hit=%llu "
+			 "ct_fallback_miss=%llu ct_fallback_ratelimited=%llu ct_fallback_errors=%llu "
+			 "ct_evictions=%llu ct_expirations=%llu ct_resyncs=%llu ct_enobufs=%llu "
+			 "ct_entries=%u ct_lookup_errors=%llu",
+			 (unsigned long long)cs.hit, (unsigned long long)cs.miss,
+			 (unsigned long long)cs.fallback_hit, (unsigned long long)cs.fallback_miss,
+			 (unsigned long long)cs.fallback_ratelimited,
+			 (unsigned long long)cs.fallback_errors, (unsigned long long)cs.evictions,
+			 (unsigned long long)cs.expirations, (unsigned long long)cs.resyncs,
+			 (unsigned long long)cs.enobufs, cs.entries, (unsigned long long)a->ct_errors);
+	}
 	LOG_INFO("counters: packets_seen=%llu flow_records=%llu flow_map_full_packets=%llu "
 		 "flow_map_full_bytes=%llu malformed_packets=%llu other_proto_packets=%llu "
 		 "non_ip_packets=%llu fragments=%llu self_packets=%llu no_owner_flows=%llu "
@@ -166,6 +227,10 @@ static int export_interval(struct agent *a, bool final)
 
 	/* DNS first: answers that arrived before the export name this interval's flows */
 	dns_collector_consume(a->dns);
+	a->export_mono_ns = mono_ns_now();
+	/* and conntrack's latest events, so connections that just ended still resolve */
+	if (a->ct)
+		ct_cache_process(a->ct, a->export_mono_ns);
 	cgroup_paths_new_generation(a->cgroup_paths);
 	a->export_boot_ns = boot_ns_now();
 	n = flow_collector_drain(a->flows, on_flow, a);
@@ -208,6 +273,8 @@ static int setup_loop(struct agent *a)
 	    add_fd(a->epfd, a->signal_fd, SRC_SIGNAL) ||
 	    add_fd(a->epfd, dns_collector_fd(a->dns), SRC_DNS))
 		return -errno;
+	if (a->ct && add_fd(a->epfd, ct_cache_fd(a->ct), SRC_CONNTRACK))
+		return -errno;
 	a->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	its.it_value.tv_sec = 1;
 	its.it_interval.tv_sec = 1;
@@ -248,11 +315,21 @@ static int run_loop(struct agent *a)
 			case SRC_DNS:
 				dns_collector_consume(a->dns);
 				break;
+			case SRC_CONNTRACK: {
+				int ret = ct_cache_process(a->ct, mono_ns_now());
+
+				if (ret < 0)
+					LOG_DEBUG("conntrack: %s", strerror(-ret));
+				break;
+			}
 			case SRC_TICK:
 				if (read(a->tick_fd, &ticks, sizeof(ticks)) < 0)
 					break;
 				dns_collector_consume(a->dns);
 				dns_collector_expire(a->dns, boot_ns_now());
+				/* grace-period expiry and refresh dumps run on time, not only on events */
+				if (a->ct)
+					ct_cache_process(a->ct, mono_ns_now());
 				break;
 			case SRC_DURATION:
 				LOG_INFO("--duration %u s reached", a->cfg->duration_s);
@@ -349,6 +426,26 @@ int main(int argc, char **argv)
 		LOG_ERR("opening the DNS ring buffer: %s", strerror(-ret));
 		goto cleanup;
 	}
+	if (cfg.conntrack) {
+		struct ct_cache_opts copts;
+
+		ct_cache_opts_init(&copts);
+		copts.netns_path = cfg.conntrack_netns;
+		copts.max_entries = cfg.conntrack_max_entries;
+		/* connections that ended during an interval must resolve at its export */
+		copts.grace_ns = 60ull * 1000000000ull;
+		if (copts.grace_ns < 4ull * cfg.interval_s * 1000000000ull)
+			copts.grace_ns = 4ull * cfg.interval_s * 1000000000ull;
+		ret = ct_cache_create(&copts, mono_ns_now(), &a.ct);
+		if (ret) {
+			LOG_ERR("opening conntrack%s%s: %s%s", cfg.conntrack_netns ? " in " : "",
+				cfg.conntrack_netns ? cfg.conntrack_netns : "", strerror(-ret),
+				ret == -EPERM ? " (needs CAP_NET_ADMIN and, for --conntrack-netns, "
+						"CAP_SYS_ADMIN)" :
+						"; --no-conntrack runs without NAT resolution");
+			goto cleanup;
+		}
+	}
 	LOG_INFO("attached to cgroup %s; exporting every %u s", attach_path, cfg.interval_s);
 
 	ret = setup_loop(&a);
@@ -368,6 +465,7 @@ cleanup:
 		if (lost)
 			LOG_WARN("%llu records could not be delivered", (unsigned long long)lost);
 	}
+	ct_cache_destroy(a.ct);
 	dns_collector_close(a.dns);
 	flow_collector_close(a.flows);
 	cgroup_paths_free(a.cgroup_paths);
