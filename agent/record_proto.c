@@ -1,34 +1,47 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Protobuf encoding of flow and DNS records with protobuf-c's generated code.
- *
- * The generated message structs hold char pointers; every string is either one the record
- * already owns or a text address rendered into a stack buffer here, so encoding allocates nothing
- * (except for DNS responses with more than DNS_ANSWERS_ON_STACK answers).
+ * Protobuf encoding of flow and DNS records (proto/flowscope/v1/records.proto) straight into the
+ * caller's buffer: no allocation, no intermediate message structs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "dns.h"
-#include "flowscope/v1/records.pb-c.h"
 #include "record_proto.h"
 
-#define DNS_ANSWERS_ON_STACK 32
-
-/* Text form of an address: RFC 5952 for IPv6 (inet_ntop), dotted quad for IPv4. */
-static char *addr_text(char buf[INET6_ADDRSTRLEN], uint8_t ip_version, const struct record_addr *a)
+/*
+ * Text form of an address: dotted quad for IPv4 (formatted here, it is on every record), RFC 5952
+ * for IPv6 (inet_ntop). Returns the length.
+ */
+static size_t addr_text(char buf[INET6_ADDRSTRLEN], uint8_t ip_version, const struct record_addr *a)
 {
-	if (!inet_ntop(ip_version == 6 ? AF_INET6 : AF_INET, a->bytes, buf, INET6_ADDRSTRLEN))
-		buf[0] = '\0';
-	return buf;
+	char *p = buf;
+	int i;
+
+	if (ip_version != 4) {
+		if (!inet_ntop(AF_INET6, a->bytes, buf, INET6_ADDRSTRLEN))
+			return 0;
+		return strlen(buf);
+	}
+	for (i = 0; i < 4; i++) {
+		unsigned int o = a->bytes[i];
+
+		if (o >= 100)
+			*p++ = (char)('0' + o / 100);
+		if (o >= 10)
+			*p++ = (char)('0' + o / 10 % 10);
+		*p++ = (char)('0' + o % 10);
+		*p++ = '.';
+	}
+	*--p = '\0';
+	return (size_t)(p - buf);
 }
 
 /* Same strings as the JSON format; other protocols as their number in decimal. */
-static char *proto_text(char buf[4], uint8_t proto)
+static const char *proto_text(char buf[4], uint8_t proto)
 {
 	switch (proto) {
 	case IPPROTO_TCP:
@@ -44,7 +57,7 @@ static char *proto_text(char buf[4], uint8_t proto)
 	return buf;
 }
 
-static char *initiator_text(uint8_t initiator)
+static const char *initiator_text(uint8_t initiator)
 {
 	switch (initiator) {
 	case INITIATOR_SRC:
@@ -56,12 +69,104 @@ static char *initiator_text(uint8_t initiator)
 }
 
 /* Names of TCP header byte 13 bits, low bit first, as in the JSON format. */
-static char *const tcp_flag_names[8] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR" };
+static const char *const tcp_flag_names[8] = { "FIN", "SYN", "RST", "PSH",
+					       "ACK", "URG", "ECE", "CWR" };
 
-/* protobuf-c takes char *, and never writes through it when packing. */
-static char *str(const char *s)
+/*
+ * A protobuf writer for our two messages. Hand-written rather than protobuf-c's
+ * descriptor-driven pack, which cost ~3x as much per flow record (docs/benchmarks.md); the
+ * generated code still decodes it in tests/kafka, field by field, and so does protoc.
+ * proto3 rules (encoding guide): a field at its default (0, "", false) is not written.
+ */
+struct pbw {
+	uint8_t *p;
+	uint8_t *end;
+	bool overflow;
+};
+
+enum { WT_VARINT = 0, WT_LEN = 2 };
+
+static size_t varint_size(uint64_t v)
 {
-	return (char *)(s ? s : "");
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static inline void put_varint(struct pbw *w, uint64_t v)
+{
+	if (w->end - w->p < RECORD_PROTO_VARINT_MAX && (size_t)(w->end - w->p) < varint_size(v)) {
+		w->overflow = true;
+		return;
+	}
+	w->p += record_proto_put_varint(w->p, v);
+}
+
+static inline void put_u64(struct pbw *w, unsigned int field, uint64_t v)
+{
+	if (!v)
+		return;
+	put_varint(w, (uint64_t)field << 3 | WT_VARINT);
+	put_varint(w, v);
+}
+
+static inline void put_bytes(struct pbw *w, unsigned int field, const void *s, size_t len)
+{
+	put_varint(w, (uint64_t)field << 3 | WT_LEN);
+	put_varint(w, len);
+	if ((size_t)(w->end - w->p) < len) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->p, s, len);
+	w->p += len;
+}
+
+static inline void put_str(struct pbw *w, unsigned int field, const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	if (len)
+		put_bytes(w, field, s, len);
+}
+
+/* Bytes of a string field as put_str() writes it. */
+static size_t str_size(unsigned int field, const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	return len ? varint_size((uint64_t)field << 3) + varint_size(len) + len : 0;
+}
+
+/*
+ * Finish a message written at buf + RESERVE: prepend its varint length when delimited, move it
+ * to buf. Returns the bytes written or -ENOSPC.
+ */
+#define RESERVE 3 /* varint of a length below 2 MiB; records are far smaller */
+
+static ssize_t finish(struct pbw *w, uint8_t *buf, bool delimited)
+{
+	size_t len = (size_t)(w->p - (buf + RESERVE));
+	size_t plen = 0;
+
+	if (w->overflow || len >= (1u << 21))
+		return -ENOSPC;
+	if (delimited)
+		plen = record_proto_put_varint(buf, len);
+	memmove(buf + plen, buf + RESERVE, len);
+	return (ssize_t)(plen + len);
+}
+
+static void put_comm(struct pbw *w, unsigned int field, const char comm[16])
+{
+	size_t len = strnlen(comm, 16);
+
+	if (len)
+		put_bytes(w, field, comm, len);
 }
 
 size_t record_proto_put_varint(uint8_t *buf, uint64_t v)
@@ -108,135 +213,104 @@ int record_proto_next_delimited(const uint8_t *buf, size_t len, size_t *off, con
 	return 1;
 }
 
-/* Size check, optional length prefix, then pack. protobuf-c's pack does not check capacity. */
-static ssize_t pack(uint8_t *buf, size_t cap, const ProtobufCMessage *m, bool delimited)
-{
-	size_t size = protobuf_c_message_get_packed_size(m);
-	uint8_t prefix[RECORD_PROTO_VARINT_MAX];
-	size_t plen = delimited ? record_proto_put_varint(prefix, size) : 0;
-
-	if (size + plen > cap)
-		return -ENOSPC;
-	memcpy(buf, prefix, plen);
-	return (ssize_t)(plen + protobuf_c_message_pack(m, buf + plen));
-}
-
 ssize_t record_proto_encode_flow(uint8_t *buf, size_t cap, const struct record_proto_ctx *ctx,
 				 const struct flow_record *r, bool delimited)
 {
-	Flowscope__V1__FlowRecord m = FLOWSCOPE__V1__FLOW_RECORD__INIT;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
 	char src_actual[INET6_ADDRSTRLEN], dst_actual[INET6_ADDRSTRLEN];
-	char comm[sizeof(r->comm) + 1];
-	char *flags[8];
+	struct pbw w = { buf + RESERVE, buf + cap, cap < RESERVE };
+	size_t src_len, dst_len;
 	char proto[4];
 	int i;
 
-	/* comm is NUL-terminated by contract; bound it anyway. */
-	memcpy(comm, r->comm, sizeof(r->comm));
-	comm[sizeof(r->comm)] = '\0';
+	if (w.overflow)
+		return -ENOSPC;
+	src_len = addr_text(src, r->ip_version, &r->src_addr);
+	dst_len = addr_text(dst, r->ip_version, &r->dst_addr);
 
-	m.schema_version = FLOWSCOPE_SCHEMA_VERSION;
-	m.node = str(ctx->node_name);
-	m.start_ns = r->start_ns;
-	m.end_ns = r->end_ns;
-	m.cgroup_id = r->cgroup_id;
-	m.cgroup_path = str(r->cgroup_path);
-	m.pid = r->pid;
-	m.comm = comm;
-	m.ip_version = r->ip_version;
-	m.proto = proto_text(proto, r->proto);
-	m.initiator = initiator_text(r->initiator);
-	m.tcp_flags = flags;
+	put_u64(&w, 1, FLOWSCOPE_SCHEMA_VERSION);
+	put_str(&w, 2, ctx->node_name);
+	put_u64(&w, 3, r->start_ns);
+	put_u64(&w, 4, r->end_ns);
+	put_u64(&w, 5, r->cgroup_id);
+	put_str(&w, 6, r->cgroup_path);
+	put_u64(&w, 7, r->pid);
+	put_comm(&w, 8, r->comm);
+	put_u64(&w, 9, r->ip_version);
+	put_str(&w, 10, proto_text(proto, r->proto));
+	put_str(&w, 11, initiator_text(r->initiator));
 	for (i = 0; i < 8; i++)
 		if (r->tcp_flags & (1u << i))
-			flags[m.n_tcp_flags++] = tcp_flag_names[i];
-	m.src_addr = addr_text(src, r->ip_version, &r->src_addr);
-	m.src_port = r->src_port;
-	m.dst_addr = addr_text(dst, r->ip_version, &r->dst_addr);
-	m.dst_port = r->dst_port;
-	m.tx_bytes = r->tx_bytes;
-	m.tx_packets = r->tx_packets;
-	m.rx_bytes = r->rx_bytes;
-	m.rx_packets = r->rx_packets;
-	m.nat = r->nat;
-	m.src_actual_addr = addr_text(src_actual, r->ip_version, &r->src_actual_addr);
-	m.src_actual_port = r->src_actual_port;
-	m.dst_actual_addr = addr_text(dst_actual, r->ip_version, &r->dst_actual_addr);
-	m.dst_actual_port = r->dst_actual_port;
-	m.dst_domain = str(r->dst_domain);
-	return pack(buf, cap, &m.base, delimited);
+			put_bytes(&w, 12, tcp_flag_names[i], 3);
+	put_bytes(&w, 13, src, src_len);
+	put_u64(&w, 14, r->src_port);
+	put_bytes(&w, 15, dst, dst_len);
+	put_u64(&w, 16, r->dst_port);
+	put_u64(&w, 17, r->tx_bytes);
+	put_u64(&w, 18, r->tx_packets);
+	put_u64(&w, 19, r->rx_bytes);
+	put_u64(&w, 20, r->rx_packets);
+	put_u64(&w, 21, r->nat);
+	/* Without NAT the actual endpoints are the same addresses: format them once. */
+	if (!memcmp(&r->src_actual_addr, &r->src_addr, sizeof(r->src_addr)))
+		put_bytes(&w, 22, src, src_len);
+	else
+		put_bytes(&w, 22, src_actual,
+			  addr_text(src_actual, r->ip_version, &r->src_actual_addr));
+	put_u64(&w, 23, r->src_actual_port);
+	if (!memcmp(&r->dst_actual_addr, &r->dst_addr, sizeof(r->dst_addr)))
+		put_bytes(&w, 24, dst, dst_len);
+	else
+		put_bytes(&w, 24, dst_actual,
+			  addr_text(dst_actual, r->ip_version, &r->dst_actual_addr));
+	put_u64(&w, 25, r->dst_actual_port);
+	put_str(&w, 26, r->dst_domain);
+	return finish(&w, buf, delimited);
 }
 
 ssize_t record_proto_encode_dns(uint8_t *buf, size_t cap, const struct record_proto_ctx *ctx,
 				const struct dns_record *r, bool delimited)
 {
-	Flowscope__V1__DnsRecord m = FLOWSCOPE__V1__DNS_RECORD__INIT;
-	Flowscope__V1__DnsAnswer ans_stack[DNS_ANSWERS_ON_STACK];
-	Flowscope__V1__DnsAnswer *ptr_stack[DNS_ANSWERS_ON_STACK];
-	Flowscope__V1__DnsAnswer *ans = ans_stack;
-	Flowscope__V1__DnsAnswer **ptrs = ptr_stack;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-	char comm[sizeof(r->comm) + 1];
-	char names_stack[DNS_ANSWERS_ON_STACK][12];
-	char(*names)[12] = names_stack;
-	char qtype[12], rcode[12];
-	char proto[4];
-	ssize_t ret;
+	struct pbw w = { buf + RESERVE, buf + cap, cap < RESERVE };
+	char name_buf[12], proto[4];
 	size_t i;
 
-	if (r->n_answers > DNS_ANSWERS_ON_STACK) {
-		ans = malloc(r->n_answers * sizeof(*ans));
-		ptrs = malloc(r->n_answers * sizeof(*ptrs));
-		names = malloc(r->n_answers * sizeof(*names));
-		if (!ans || !ptrs || !names) {
-			ret = -ENOMEM;
-			goto cleanup;
-		}
-	}
+	if (w.overflow)
+		return -ENOSPC;
+	put_u64(&w, 1, FLOWSCOPE_SCHEMA_VERSION);
+	put_str(&w, 2, ctx->node_name);
+	put_u64(&w, 3, r->ts_ns);
+	put_u64(&w, 4, r->cgroup_id);
+	put_str(&w, 5, r->cgroup_path);
+	put_u64(&w, 6, r->pid);
+	put_comm(&w, 7, r->comm);
+	put_u64(&w, 8, r->ip_version);
+	put_str(&w, 9, proto_text(proto, r->proto));
+	put_bytes(&w, 10, src, addr_text(src, r->ip_version, &r->src_addr));
+	put_u64(&w, 11, r->src_port);
+	put_bytes(&w, 12, dst, addr_text(dst, r->ip_version, &r->dst_addr));
+	put_u64(&w, 13, r->dst_port);
+	put_u64(&w, 14, r->id);
+	put_str(&w, 15, r->qname);
+	put_str(&w, 16, dns_type_name(r->qtype, name_buf));
+	put_str(&w, 17, r->timeout ? "TIMEOUT" : dns_rcode_name(r->rcode, name_buf));
 	for (i = 0; i < r->n_answers; i++) {
 		const struct dns_answer_view *a = &r->answers[i];
+		const char *type = dns_type_name(a->type, name_buf);
+		size_t len = str_size(1, a->name) + str_size(2, type) + str_size(4, a->data) +
+			     (a->ttl ? 1 + varint_size(a->ttl) : 0);
 
-		flowscope__v1__dns_answer__init(&ans[i]);
-		ans[i].name = str(a->name);
-		ans[i].type = (char *)dns_type_name(a->type, names[i]);
-		ans[i].ttl = a->ttl;
-		ans[i].data = str(a->data);
-		ptrs[i] = &ans[i];
+		/* Embedded message: tag, length, then its fields (never empty: type is set). */
+		put_varint(&w, 18 << 3 | WT_LEN);
+		put_varint(&w, len);
+		put_str(&w, 1, a->name);
+		put_str(&w, 2, type);
+		put_u64(&w, 3, a->ttl);
+		put_str(&w, 4, a->data);
 	}
-
-	memcpy(comm, r->comm, sizeof(r->comm));
-	comm[sizeof(r->comm)] = '\0';
-
-	m.schema_version = FLOWSCOPE_SCHEMA_VERSION;
-	m.node = str(ctx->node_name);
-	m.ts_ns = r->ts_ns;
-	m.cgroup_id = r->cgroup_id;
-	m.cgroup_path = str(r->cgroup_path);
-	m.pid = r->pid;
-	m.comm = comm;
-	m.ip_version = r->ip_version;
-	m.proto = proto_text(proto, r->proto);
-	m.src_addr = addr_text(src, r->ip_version, &r->src_addr);
-	m.src_port = r->src_port;
-	m.dst_addr = addr_text(dst, r->ip_version, &r->dst_addr);
-	m.dst_port = r->dst_port;
-	m.id = r->id;
-	m.qname = str(r->qname);
-	m.qtype = (char *)dns_type_name(r->qtype, qtype);
-	m.rcode = r->timeout ? "TIMEOUT" : (char *)dns_rcode_name(r->rcode, rcode);
-	m.n_answers = r->n_answers;
-	m.answers = ptrs;
-	m.latency_ns = r->timeout ? 0 : r->latency_ns;
-	m.timeout = r->timeout;
-	m.truncated = r->truncated;
-	ret = pack(buf, cap, &m.base, delimited);
-cleanup:
-	if (ans != ans_stack)
-		free(ans);
-	if (ptrs != ptr_stack)
-		free(ptrs);
-	if (names != names_stack)
-		free(names);
-	return ret;
+	put_u64(&w, 19, r->timeout ? 0 : r->latency_ns);
+	put_u64(&w, 20, r->timeout);
+	put_u64(&w, 21, r->truncated);
+	return finish(&w, buf, delimited);
 }

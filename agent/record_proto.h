@@ -24,8 +24,8 @@ struct record_proto_ctx {
  * ClickHouse's Protobuf format and of protobuf's writeDelimitedTo); otherwise it is bare.
  * schema_version is FLOWSCOPE_SCHEMA_VERSION and node is ctx->node_name.
  *
- * Returns the number of bytes written, or -ENOSPC when cap is too small (buf untouched), or
- * -ENOMEM when a DNS record has more answers than fit on the stack and allocation failed.
+ * Returns the number of bytes written, or -ENOSPC when cap is too small (buf holds garbage).
+ * Encoding allocates nothing.
  */
 ssize_t record_proto_encode_flow(uint8_t *buf, size_t cap, const struct record_proto_ctx *ctx,
 				 const struct flow_record *r, bool delimited);
