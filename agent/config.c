@@ -419,9 +419,14 @@ enum config_status config_parse(struct config *cfg, int argc, char **argv, char 
 	memset(&longopts[N_OPTS], 0, sizeof(longopts[0]));
 
 	opterr = 0;
-	optind = 1;
+	/*
+	 * 0, not 1: glibc and musl then reset getopt's whole state, including its pointer into
+	 * the previous argv's last short-option cluster, so config_parse() can run more than once
+	 * (tests do) even after an earlier call stopped early on -h or an error.
+	 */
+	optind = 0;
 	for (;;) {
-		int prev = optind;
+		int prev = optind ? optind : 1;
 
 		idx = -1;
 		c = getopt_long(argc, argv, "hV", longopts, &idx);

@@ -423,8 +423,8 @@ void dns_collector_expire(struct dns_collector *dc, uint64_t now_boot_ns)
 	}
 }
 
-const char *dns_collector_name_for(struct dns_collector *dc, uint64_t cgroup_id,
-				   uint8_t ip_version, const uint8_t addr[16], uint64_t now_boot_ns)
+const char *dns_collector_name_for(struct dns_collector *dc, uint64_t cgroup_id, uint8_t ip_version,
+				   const uint8_t addr[16], uint64_t now_boot_ns)
 {
 	return dns_names_lookup(dc->names, cgroup_id, ip_version, addr, now_boot_ns);
 }

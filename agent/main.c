@@ -194,7 +194,8 @@ static void report_kernel_drops(struct agent *a, bool final)
 
 		ct_cache_stats(a->ct, &cs);
 		LOG_INFO("conntrack counters: ct_hit=%llu ct_miss=%llu ct_fallback_hit=%llu "
-			 "ct_fallback_miss=%llu ct_fallback_ratelimited=%llu ct_fallback_errors=%llu "
+			 "ct_fallback_miss=%llu ct_fallback_ratelimited=%llu "
+			 "ct_fallback_errors=%llu "
 			 "ct_evictions=%llu ct_expirations=%llu ct_resyncs=%llu ct_enobufs=%llu "
 			 "ct_entries=%u ct_lookup_errors=%llu",
 			 (unsigned long long)cs.hit, (unsigned long long)cs.miss,
@@ -202,7 +203,8 @@ static void report_kernel_drops(struct agent *a, bool final)
 			 (unsigned long long)cs.fallback_ratelimited,
 			 (unsigned long long)cs.fallback_errors, (unsigned long long)cs.evictions,
 			 (unsigned long long)cs.expirations, (unsigned long long)cs.resyncs,
-			 (unsigned long long)cs.enobufs, cs.entries, (unsigned long long)a->ct_errors);
+			 (unsigned long long)cs.enobufs, cs.entries,
+			 (unsigned long long)a->ct_errors);
 	}
 	LOG_INFO("counters: packets_seen=%llu flow_records=%llu flow_map_full_packets=%llu "
 		 "flow_map_full_bytes=%llu malformed_packets=%llu other_proto_packets=%llu "
@@ -441,8 +443,8 @@ int main(int argc, char **argv)
 			LOG_ERR("opening conntrack%s%s: %s%s", cfg.conntrack_netns ? " in " : "",
 				cfg.conntrack_netns ? cfg.conntrack_netns : "", strerror(-ret),
 				ret == -EPERM ? " (needs CAP_NET_ADMIN and, for --conntrack-netns, "
-						"CAP_SYS_ADMIN)" :
-						"; --no-conntrack runs without NAT resolution");
+						"CAP_SYS_ADMIN)"
+					      : "; --no-conntrack runs without NAT resolution");
 			goto cleanup;
 		}
 	}
