@@ -1,0 +1,27 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Builds and runs every benchmark: each executable under BUILD/bench/*/ whose name ends in
+# _bench (bpf_bench, dns_bench, ct_bench, kafka_bench, ...), one after another, output as is.
+# Needs root for the kernel ones. Usage: bash bench/run.sh [BUILD_DIR]   (default: build)
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+
+cmake -S "$root" -B "$build" >/dev/null || exit 1
+cmake --build "$build" -j"$(nproc)" || exit 1
+
+status=0
+found=0
+for exe in "$build"/bench/*/*_bench; do
+	[ -f "$exe" ] && [ -x "$exe" ] || continue
+	found=1
+	echo "=== $(basename "$exe")"
+	# each benchmark runs from its own directory, so relative inputs resolve
+	(cd "$(dirname "$exe")" && "$exe") || {
+		echo "=== $(basename "$exe") failed: exit $?"
+		status=1
+	}
+	echo
+done
+[ "$found" -eq 1 ] || { echo "no benchmark executables under $build/bench/"; exit 1; }
+exit $status
