@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Open-addressing hash index over a caller's array of entries (the matcher's pending queries, the
  * name cache's addresses): slots hold entry indexes, linear probing, deletion by backward shift

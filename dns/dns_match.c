@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Query/response matcher: pending queries keyed by (cgroup id, client, server, protocol, DNS id)
  * in a bounded table, and linked in arrival order so expiry reads only the expired ones.

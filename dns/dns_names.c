@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /*
  * IP -> name cache: (cgroup id, address) to the question name of the response that gave the
  * address. Bounded, least recently used evicted first; expiry checked when an entry is read or

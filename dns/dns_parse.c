@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /*
  * DNS message parser (RFC 1035 §4.1). The walk over header, counts and RRs is ours because it is
  * the hot path and must not allocate; names are decompressed to text by c-ares, only for the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /* Text forms of parsed DNS data: RR owner and data, TYPE and RCODE mnemonics. */
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /*
  * DNS over TCP reassembly (RFC 1035 §4.2.2, RFC 7766 §8): every message is preceded by its length
  * in two octets; segments cut messages and prefixes anywhere. A message that lies whole inside

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Wire-format helpers shared by the dns/ sources; not part of the public API. */
 #ifndef FLOWSCOPE_DNS_WIRE_H
 #define FLOWSCOPE_DNS_WIRE_H

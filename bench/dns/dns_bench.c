@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /*
  * dns_bench: full parse (header, question, all answers) of the realistic responses in
  * tests/dns/corpus/valid with dns_parse(), beside ldns_wire2pkt() + ldns_pkt_free() on the same

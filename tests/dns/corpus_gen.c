@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Writes the DNS test corpus: tests/dns/corpus/valid/ (realistic responses, used by the bench and
  * as fuzz seeds) and tests/dns/corpus/hostile/ (each must be rejected by dns_parse()).

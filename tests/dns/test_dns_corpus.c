@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /*
  * The committed corpus: every file under corpus/hostile/ must give a parse error, counted once
  * each; every file under corpus/valid/ must parse and render.

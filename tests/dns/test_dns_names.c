@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /* Unit tests of the IP -> name cache. Times are made up: nothing reads a clock. */
 #include <setjmp.h>
 #include <stdarg.h>

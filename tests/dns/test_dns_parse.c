@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /* Unit tests of dns_parse() and the renderers, on messages built octet by octet. */
 #include <setjmp.h>
 #include <stdarg.h>

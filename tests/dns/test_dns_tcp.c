@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /* Unit tests of DNS-over-TCP reassembly (RFC 1035 §4.2.2, RFC 7766 §8). */
 #include <setjmp.h>
 #include <stdarg.h>

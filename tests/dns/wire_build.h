@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Hand-building of DNS wire messages for the tests and the corpus generator: every octet of a
  * test message is written here on purpose, so a message can be as broken as a test needs.

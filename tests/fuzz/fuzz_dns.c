@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer target for dns/: the input is parsed as one DNS message (answers rendered, names
  * learnt and looked up), then fed again as a DNS-over-TCP stream cut into chunks whose sizes
