@@ -6,6 +6,7 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
+mkdir -p "$build" && build=$(cd "$build" && pwd) || exit 1
 
 cmake -S "$root" -B "$build" >/dev/null || exit 1
 cmake --build "$build" -j"$(nproc)" || exit 1
@@ -15,12 +16,15 @@ found=0
 for exe in "$build"/bench/*/*_bench; do
 	[ -f "$exe" ] && [ -x "$exe" ] || continue
 	found=1
-	echo "=== $(basename "$exe")"
+	name=$(basename "$exe")
+	echo "=== $name"
 	# each benchmark runs from its own directory, so relative inputs resolve
-	(cd "$(dirname "$exe")" && "$exe") || {
-		echo "=== $(basename "$exe") failed: exit $?"
+	(cd "$(dirname "$exe")" && "$exe")
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "=== $name failed: exit $rc"
 		status=1
-	}
+	fi
 	echo
 done
 [ "$found" -eq 1 ] || { echo "no benchmark executables under $build/bench/"; exit 1; }
