@@ -26,6 +26,7 @@
 #include "dns_collector.h"
 #include "flow_collector.h"
 #include "log.h"
+#include "sink_kafka.h"
 #include "sink_stdout.h"
 
 #define EXIT_RUNTIME 1
@@ -352,6 +353,46 @@ static int run_loop(struct agent *a)
 	}
 }
 
+static struct sink *create_kafka_sink(const struct config *cfg, char *err, size_t errsz)
+{
+	struct kafka_sink_config k;
+
+	kafka_sink_config_init(&k);
+	k.brokers = cfg->kafka_brokers;
+	if (cfg->kafka_topic_flows)
+		k.topics[RECORD_FLOW] = cfg->kafka_topic_flows;
+	if (cfg->kafka_topic_dns)
+		k.topics[RECORD_DNS] = cfg->kafka_topic_dns;
+	if (cfg->kafka_topic_events)
+		k.topics[RECORD_EVENT] = cfg->kafka_topic_events;
+	if (cfg->kafka_format && kafka_format_parse(cfg->kafka_format, &k.format)) {
+		snprintf(err, errsz, "invalid value for --kafka-format: '%s'", cfg->kafka_format);
+		return NULL;
+	}
+	k.records_per_message = cfg->kafka_records_per_message;
+	if (cfg->kafka_compression)
+		k.compression = cfg->kafka_compression;
+	k.buffer_bytes = cfg->kafka_buffer_bytes;
+	k.flush_timeout_ms = cfg->kafka_flush_timeout_ms;
+	k.node_name = cfg->node_name;
+	k.options = (const char *const *)cfg->kafka_options;
+	k.n_options = cfg->n_kafka_options;
+	return sink_kafka_create(&k, err, errsz);
+}
+
+/* Kafka settings are checked before anything is loaded: a typo must not cost a BPF load. */
+static int check_kafka_config(const struct config *cfg, char *err, size_t errsz)
+{
+	if (!cfg->kafka_brokers)
+		return 0;
+	if (sink_kafka_check_brokers(cfg->kafka_brokers, err, errsz))
+		return -EINVAL;
+	for (size_t i = 0; i < cfg->n_kafka_options; i++)
+		if (sink_kafka_check_option(cfg->kafka_options[i], err, errsz))
+			return -EINVAL;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct agent a = {
@@ -377,6 +418,11 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	a.cfg = &cfg;
+	if (check_kafka_config(&cfg, err, sizeof(err))) {
+		fprintf(stderr, "flowscope: %s (see --help)\n", err);
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
 	log_set_level(cfg.log_level);
 	libbpf_set_print(libbpf_print);
 	signal(SIGPIPE, SIG_IGN);
@@ -397,10 +443,15 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	a.sink = sink_stdout_create(STDOUT_FILENO, cfg.node_name);
-	if (!a.sink) {
-		LOG_ERR("creating the stdout sink: out of memory");
-		goto cleanup;
+	if (cfg.kafka_brokers) {
+		/* after the programs are attached: the producer's own sockets get an owner and
+		 * are recognised as the agent's */
+	} else {
+		a.sink = sink_stdout_create(STDOUT_FILENO, cfg.node_name);
+		if (!a.sink) {
+			LOG_ERR("creating the stdout sink: out of memory");
+			goto cleanup;
+		}
 	}
 
 	fopts.cgroup_path = attach_path;
@@ -413,6 +464,15 @@ int main(int argc, char **argv)
 		LOG_ERR("%s", err);
 		goto cleanup;
 	}
+	if (cfg.kafka_brokers) {
+		a.sink = create_kafka_sink(&cfg, err, sizeof(err));
+		if (!a.sink) {
+			fprintf(stderr, "flowscope: %s\n", err);
+			exit_code = EXIT_USAGE;
+			goto cleanup;
+		}
+	}
+
 	dopts.timeout_ns = (uint64_t)cfg.dns_timeout_ms * 1000000ull;
 	dopts.max_pending = 65536;
 	dopts.max_names = 262144;
