@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <uthash.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -16,18 +15,6 @@
 
 /* Flows drained per batch syscall. */
 #define DRAIN_CHUNK 4096
-/* A flow idle this many intervals is forgotten (initiator and owner memory). */
-#define MEMO_IDLE_INTERVALS 4
-
-/* What an interval's fresh map entry cannot know about a flow that started earlier. */
-struct flow_memo {
-	struct flow_key key;
-	uint64_t last_interval;
-	uint32_t flags; /* FLOW_F_* */
-	uint32_t pid;
-	char comm[FLOW_COMM_LEN];
-	UT_hash_handle hh;
-};
 
 struct flow_collector {
 	struct flow_bpf *skel;
@@ -37,22 +24,22 @@ struct flow_collector {
 	uint32_t max_flows;
 	struct flow_key *keys;
 	struct flow_value *values;
-	struct flow_memo *memos;
-	unsigned int n_memos;
-	uint64_t interval;
-	uint64_t memo_dropped;
 	int ncpus;
 };
 
-uint64_t boot_ns_to_epoch_ns(uint64_t boot_ns)
+/* Nanoseconds to add to a reading of clock to get Unix epoch time. */
+static int64_t epoch_offset(clockid_t clock)
 {
-	struct timespec rt, bt;
-	int64_t off;
+	struct timespec rt, ct;
 
 	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_BOOTTIME, &bt);
-	off = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000LL + (rt.tv_nsec - bt.tv_nsec);
-	return (uint64_t)((int64_t)boot_ns + off);
+	clock_gettime(clock, &ct);
+	return ((int64_t)rt.tv_sec - ct.tv_sec) * 1000000000LL + (rt.tv_nsec - ct.tv_nsec);
+}
+
+uint64_t boot_ns_to_epoch_ns(uint64_t boot_ns)
+{
+	return (uint64_t)((int64_t)boot_ns + epoch_offset(CLOCK_BOOTTIME));
 }
 
 static const char *errno_hint(int err)
@@ -95,7 +82,8 @@ int flow_collector_open(const struct flow_collector_opts *opts, struct flow_coll
 	/* The outer map's inner template keeps its size: the kernel does not compare max_entries
 	 * of inner hash maps (bpf_map_meta_equal). */
 	if (bpf_map__set_max_entries(fc->skel->maps.flows_a, opts->max_flows) ||
-	    bpf_map__set_max_entries(fc->skel->maps.flows_b, opts->max_flows)) {
+	    bpf_map__set_max_entries(fc->skel->maps.flows_b, opts->max_flows) ||
+	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, 2 * opts->max_flows)) {
 		ret = -EINVAL;
 		snprintf(err, errsz, "sizing the flow maps to %u entries", opts->max_flows);
 		goto fail;
@@ -137,8 +125,6 @@ fail:
 
 void flow_collector_close(struct flow_collector *fc)
 {
-	struct flow_memo *m, *tmp;
-
 	if (!fc)
 		return;
 	for (int i = 2; i >= 0; i--)
@@ -146,11 +132,6 @@ void flow_collector_close(struct flow_collector *fc)
 	if (fc->cgroup_fd >= 0)
 		close(fc->cgroup_fd);
 	flow_bpf__destroy(fc->skel);
-	HASH_ITER(hh, fc->memos, m, tmp)
-	{
-		HASH_DEL(fc->memos, m);
-		free(m);
-	}
 	free(fc->keys);
 	free(fc->values);
 	free(fc);
@@ -170,75 +151,14 @@ static uint8_t initiator_of(uint32_t flags)
 	return INITIATOR_UNKNOWN;
 }
 
-/*
- * Each interval starts with an empty map, so the kernel sees a continuing flow as new: its
- * initiator would be guessed from whichever packet came first. The first interval's verdict
- * (a SYN's above all) is kept here and wins.
- */
-static void remember(struct flow_collector *fc, const struct flow_key *k, struct flow_value *v)
-{
-	struct flow_memo *m;
-
-	HASH_FIND(hh, fc->memos, k, sizeof(*k), m);
-	if (m) {
-		bool had_syn = m->flags & FLOW_F_FROM_SYN;
-		bool now_syn = v->flags & FLOW_F_FROM_SYN;
-
-		if ((had_syn || !now_syn) &&
-		    (m->flags & (FLOW_F_INITIATOR_SRC | FLOW_F_INITIATOR_DST)))
-			v->flags = m->flags;
-		else
-			m->flags = v->flags;
-		if (!v->pid && m->pid) {
-			v->pid = m->pid;
-			memcpy(v->comm, m->comm, sizeof(v->comm));
-		} else if (v->pid) {
-			m->pid = v->pid;
-			memcpy(m->comm, v->comm, sizeof(m->comm));
-		}
-		m->last_interval = fc->interval;
-		return;
-	}
-	if (fc->n_memos >= 2 * fc->max_flows) {
-		fc->memo_dropped++;
-		return;
-	}
-	m = malloc(sizeof(*m));
-	if (!m) {
-		fc->memo_dropped++;
-		return;
-	}
-	m->key = *k;
-	m->flags = v->flags;
-	m->pid = v->pid;
-	memcpy(m->comm, v->comm, sizeof(m->comm));
-	m->last_interval = fc->interval;
-	HASH_ADD(hh, fc->memos, key, sizeof(m->key), m);
-	fc->n_memos++;
-}
-
-static void expire_memos(struct flow_collector *fc)
-{
-	struct flow_memo *m, *tmp;
-
-	HASH_ITER(hh, fc->memos, m, tmp)
-	{
-		if (fc->interval - m->last_interval < MEMO_IDLE_INTERVALS)
-			continue;
-		HASH_DEL(fc->memos, m);
-		free(m);
-		fc->n_memos--;
-	}
-}
-
-static void to_record(const struct flow_key *k, const struct flow_value *v, int64_t boot_to_epoch,
+static void to_record(const struct flow_key *k, const struct flow_value *v, int64_t mono_to_epoch,
 		      struct flow_record *r)
 {
 	size_t alen = k->ip_version == 4 ? 4 : 16;
 
 	memset(r, 0, sizeof(*r));
-	r->start_ns = (uint64_t)((int64_t)v->first_ns + boot_to_epoch);
-	r->end_ns = (uint64_t)((int64_t)v->last_ns + boot_to_epoch);
+	r->start_ns = (uint64_t)((int64_t)v->first_ns + mono_to_epoch);
+	r->end_ns = (uint64_t)((int64_t)v->last_ns + mono_to_epoch);
 	r->cgroup_id = k->cgroup_id;
 	r->pid = v->pid;
 	memcpy(r->comm, v->comm, sizeof(r->comm));
@@ -262,40 +182,57 @@ static void to_record(const struct flow_key *k, const struct flow_value *v, int6
 	r->dst_actual_port = r->dst_port;
 }
 
+/*
+ * An empty map like the one just drained, put in its place: freeing the drained entries is left to
+ * the kernel (the old map is freed in the background when its last reference goes), which halves
+ * the drain against deleting them one by one (bench/bpf).
+ */
+static int renew_map(struct bpf_map *map, uint32_t max_flows)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = bpf_map__map_flags(map));
+	int fd, ret;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, bpf_map__name(map), sizeof(struct flow_key),
+			    sizeof(struct flow_value), max_flows, &copts);
+	if (fd < 0)
+		return fd;
+	/* the skeleton's fd now refers to the new map; the old one is closed */
+	ret = bpf_map__reuse_fd(map, fd);
+	close(fd);
+	return ret;
+}
+
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx)
 {
 	struct bpf_map *maps[2] = { fc->skel->maps.flows_a, fc->skel->maps.flows_b };
+	struct bpf_map *old = maps[fc->active];
 	int outer_fd = bpf_map__fd(fc->skel->maps.flows);
-	int old_fd = bpf_map__fd(maps[fc->active]);
 	int new_fd = bpf_map__fd(maps[!fc->active]);
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
-	struct flow_key batch_token;
-	uint32_t zero = 0;
-	int64_t boot_to_epoch;
+	uint32_t zero = 0, batch_token = 0;
+	int64_t mono_to_epoch;
 	bool first = true;
 	int total = 0, ret;
 
-	/* Waits for running programs (synchronize_rcu): nothing writes old_fd after this. */
+	/* Waits for running programs (synchronize_rcu): nothing writes the old map after this. */
 	ret = bpf_map_update_elem(outer_fd, &zero, &new_fd, BPF_ANY);
 	if (ret)
 		return ret;
 	fc->active = !fc->active;
-	fc->interval++;
-	boot_to_epoch = (int64_t)boot_ns_to_epoch_ns(0);
+	mono_to_epoch = epoch_offset(CLOCK_MONOTONIC);
 
 	for (;;) {
 		__u32 count = DRAIN_CHUNK;
 
-		ret = bpf_map_lookup_and_delete_batch(old_fd, first ? NULL : &batch_token,
-						      &batch_token, fc->keys, fc->values, &count,
-						      &bopts);
+		/* hash maps take a bucket index as the batch token */
+		ret = bpf_map_lookup_batch(bpf_map__fd(old), first ? NULL : &batch_token,
+					   &batch_token, fc->keys, fc->values, &count, &bopts);
 		if (ret && ret != -ENOENT)
 			return ret;
 		for (__u32 i = 0; i < count; i++) {
 			struct flow_record r;
 
-			remember(fc, &fc->keys[i], &fc->values[i]);
-			to_record(&fc->keys[i], &fc->values[i], boot_to_epoch, &r);
+			to_record(&fc->keys[i], &fc->values[i], mono_to_epoch, &r);
 			cb(ctx, &r);
 		}
 		total += (int)count;
@@ -303,7 +240,9 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 		if (ret == -ENOENT)
 			break;
 	}
-	expire_memos(fc);
+	ret = renew_map(old, fc->max_flows);
+	if (ret)
+		return ret;
 	return total;
 }
 
@@ -322,9 +261,4 @@ void flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX]
 			out[i] += percpu[c];
 	}
 	free(percpu);
-}
-
-uint64_t flow_collector_memo_dropped(const struct flow_collector *fc)
-{
-	return fc->memo_dropped;
 }

@@ -45,16 +45,14 @@ struct flow_bpf *flow_collector_skel(struct flow_collector *fc);
 typedef void (*flow_record_cb)(void *ctx, struct flow_record *r);
 
 /*
- * Ends the interval: makes the other flow map active, drains the one that was (batch lookup and
- * delete), calls cb for each flow. Returns the number of flows drained or a negative errno.
+ * Ends the interval: makes the other flow map active, reads the one that was (batch lookup),
+ * calls cb for each flow, and replaces it with an empty map. Returns the number of flows drained
+ * or a negative errno.
  */
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx);
 
 /* Sum over CPUs of the BPF-side counters (enum flow_stat). */
 void flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX]);
-
-/* Flows whose initiator/owner memory was not kept because the memo was full. */
-uint64_t flow_collector_memo_dropped(const struct flow_collector *fc);
 
 /* Converts a bpf_ktime_get_boot_ns() timestamp to Unix epoch ns (offset read at call time). */
 uint64_t boot_ns_to_epoch_ns(uint64_t boot_ns);

@@ -210,7 +210,7 @@ static void report_kernel_drops(struct agent *a, bool final)
 	LOG_INFO("counters: packets_seen=%llu flow_records=%llu flow_map_full_packets=%llu "
 		 "flow_map_full_bytes=%llu malformed_packets=%llu other_proto_packets=%llu "
 		 "non_ip_packets=%llu fragments=%llu self_packets=%llu no_owner_flows=%llu "
-		 "flow_memo_dropped=%llu sink_dropped=%llu",
+		 "sink_dropped=%llu",
 		 (unsigned long long)now[FLOW_STAT_PACKETS], (unsigned long long)a->flow_records,
 		 (unsigned long long)now[FLOW_STAT_MAP_FULL],
 		 (unsigned long long)now[FLOW_STAT_MAP_FULL_BYTES],
@@ -219,9 +219,7 @@ static void report_kernel_drops(struct agent *a, bool final)
 		 (unsigned long long)now[FLOW_STAT_NON_IP],
 		 (unsigned long long)now[FLOW_STAT_FRAGMENTS],
 		 (unsigned long long)now[FLOW_STAT_SELF],
-		 (unsigned long long)now[FLOW_STAT_NO_OWNER],
-		 (unsigned long long)flow_collector_memo_dropped(a->flows),
-		 (unsigned long long)a->sink_dropped);
+		 (unsigned long long)now[FLOW_STAT_NO_OWNER], (unsigned long long)a->sink_dropped);
 }
 
 static int export_interval(struct agent *a, bool final)

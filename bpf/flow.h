@@ -33,7 +33,7 @@ struct flow_key {
  * n packets and skb->len + (n - 1) * (L3 + L4 header length) bytes (see docs/records.md).
  */
 struct flow_value {
-	__u64 first_ns; /* bpf_ktime_get_boot_ns() of the first packet */
+	__u64 first_ns; /* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE) of the first packet */
 	__u64 last_ns;
 	__u64 tx_bytes;
 	__u64 tx_packets;
@@ -42,6 +42,13 @@ struct flow_value {
 	__u32 tcp_flags; /* OR of TCP header byte 13; 32 bits wide for the atomic OR */
 	__u32 pid; /* tgid of the socket's creator, 0 when unknown */
 	__u32 flags; /* FLOW_F_*, set once when the entry is created */
+	char comm[FLOW_COMM_LEN];
+};
+
+/* Kept across intervals per flow key (the `flow_meta` LRU map). */
+struct flow_meta {
+	__u32 flags; /* FLOW_F_* of the flow's first interval, or a later SYN's */
+	__u32 pid;
 	char comm[FLOW_COMM_LEN];
 };
 

@@ -152,6 +152,20 @@ static int bench_parts(int rounds, __u32 repeat)
 	}
 	if (bpf_map_update_elem(bpf_map__fd(parts->maps.part_flows), &key, &val, BPF_ANY))
 		goto out;
+	{
+		/* struct flow_key4 of flow_parts.bpf.c, the same flow */
+		struct {
+			uint64_t cgroup_id;
+			uint32_t laddr, raddr;
+			uint16_t lport, rport;
+			uint8_t ip_version, proto, pad[2];
+		} key4 = {
+			.cgroup_id = 1, .lport = 40000, .rport = 443, .ip_version = 4, .proto = 6
+		};
+
+		if (bpf_map_update_elem(bpf_map__fd(parts->maps.part_flows4), &key4, &val, BPF_ANY))
+			goto out;
+	}
 	pkt_tcp4(&p, "192.0.2.1", 40000, "198.51.100.7", 443, TH_ACK | TH_PUSH, 64);
 	printf("pieces of flow_egress, ns/packet over the empty program (median of %d rounds)\n",
 	       rounds);

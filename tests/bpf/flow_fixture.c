@@ -144,15 +144,19 @@ const char *fx_stat_name(unsigned int idx)
 		[FLOW_STAT_FRAGMENTS] = "FRAGMENTS",
 		[FLOW_STAT_SELF] = "SELF",
 		[FLOW_STAT_NO_OWNER] = "NO_OWNER",
+		[FLOW_STAT_DNS_EVENTS] = "DNS_EVENTS",
+		[FLOW_STAT_DNS_RINGBUF_FULL] = "DNS_RINGBUF_FULL",
+		[FLOW_STAT_DNS_TRUNCATED] = "DNS_TRUNCATED",
 	};
 
 	return idx < FLOW_STAT_MAX && names[idx] ? names[idx] : "?";
 }
 
-uint64_t fx_boot_ns(void)
+uint64_t fx_flow_clock_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_BOOTTIME, &ts);
+	/* the clock of bpf_ktime_get_coarse_ns(), the flow map's timestamps */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

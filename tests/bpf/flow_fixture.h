@@ -50,7 +50,7 @@ void fx_stats(int stats_fd, uint64_t out[FLOW_STAT_MAX]);
 /* Name of a FLOW_STAT_* slot, for messages. */
 const char *fx_stat_name(unsigned int idx);
 
-/* CLOCK_BOOTTIME in ns: the clock of bpf_ktime_get_boot_ns(). */
-uint64_t fx_boot_ns(void);
+/* CLOCK_MONOTONIC_COARSE in ns: the clock of bpf_ktime_get_coarse_ns(), which stamps flows. */
+uint64_t fx_flow_clock_ns(void);
 
 #endif /* FLOWSCOPE_TESTS_FLOW_FIXTURE_H */

@@ -66,7 +66,7 @@ static int fx_open(struct fx *fx, uint32_t max_flows)
 	}
 	fx->flows_fd = bpf_map__fd(fx->skel->maps.flows_a);
 	fx->stats_fd = bpf_map__fd(fx->skel->maps.stats);
-	fx->t0 = fx_boot_ns();
+	fx->t0 = fx_flow_clock_ns();
 	return 0;
 }
 
@@ -113,7 +113,7 @@ static void assert_flow(struct fx *fx, const struct flow_key *k, const struct wa
 {
 	static const char no_comm[FLOW_COMM_LEN];
 	struct flow_value v;
-	uint64_t now = fx_boot_ns();
+	uint64_t now = fx_flow_clock_ns();
 
 	if (bpf_map_lookup_elem(fx->flows_fd, k, &v))
 		fail_msg("no flow for proto %u lport %u rport %u v%u", k->proto, k->lport, k->rport,
