@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Issue 2: runtime prerequisites give a clear error naming what is missing, exit code 1.
+
+Missing BTF and a missing cgroup v2 hierarchy are simulated in a private mount namespace
+(unshare -m), so the host is never touched; missing privileges by dropping to nobody.
+"""
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fslib  # noqa: E402
+
+
+def run(cmd, timeout=30):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+class RuntimeErrors(unittest.TestCase):
+    def setUp(self):
+        self.agent = fslib.agent_binary()
+
+    def test_missing_btf(self):
+        # an empty tmpfs over /sys/kernel/btf, in a mount namespace of our own
+        p = run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                 'mount -t tmpfs none /sys/kernel/btf && exec "$0" --duration 1', self.agent])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("missing kernel BTF", p.stderr)
+        self.assertIn("/sys/kernel/btf/vmlinux", p.stderr)
+        self.assertEqual(p.stdout, "")
+
+    def test_no_cgroup_v2(self):
+        mnt = fslib.cgroup2_mount()
+        p = run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                 'umount -l "$1" && exec "$0" --duration 1', self.agent, mnt])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("no cgroup v2 hierarchy", p.stderr)
+        self.assertEqual(p.stdout, "")
+
+    def test_missing_privileges(self):
+        p = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                 "--inh-caps=-all", "--bounding-set=-all", self.agent, "--duration", "1"])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("missing privileges", p.stderr)
+        self.assertEqual(p.stdout, "")
+
+    def test_bad_cgroup_root(self):
+        p = run([self.agent, "--cgroup-root", "/nonexistent/flowscope-test", "--duration", "1"])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("--cgroup-root /nonexistent/flowscope-test", p.stderr)
+
+    def test_bad_conntrack_netns(self):
+        p = run([self.agent, "--conntrack-netns", "/nonexistent/netns", "--duration", "1"])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("/nonexistent/netns", p.stderr)
+
+    def test_usage_errors_exit_2(self):
+        for args, name in ((["--interval", "0"], "--interval"),
+                           (["--max-flows", "lots"], "--max-flows"),
+                           (["--kafka-format", "xml"], "--kafka-format"),
+                           (["--dns-ports", "53,99999"], "--dns-ports"),
+                           (["--kafka-brokers", "host:notaport"], "host:notaport"),
+                           (["--kafka-brokers", "127.0.0.1:9092", "--kafka-option",
+                             "no.such.property=1"], "no.such.property"),
+                           (["--no-such-option"], "--no-such-option")):
+            with self.subTest(args=args):
+                p = run([self.agent] + args)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(name, p.stderr)
+                self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
