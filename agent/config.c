@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 
 #ifndef FLOWSCOPE_VERSION
 #define FLOWSCOPE_VERSION "0.0.0"
@@ -103,6 +104,15 @@ static enum config_status set_choice(struct config *cfg, const struct opt_def *o
 			return set_str(cfg, o, val, err, errsz);
 	return usage_err(err, errsz, "invalid value for --%s: '%s' (expected %s)", o->name, val,
 			 o->metavar);
+}
+
+static enum config_status set_metrics_addr(struct config *cfg, const struct opt_def *o,
+					   const char *val, char *err, size_t errsz)
+{
+	if (metrics_addr_check(val))
+		return usage_err(err, errsz, "invalid value for --%s: '%s' (expected %s)", o->name,
+				 val, o->metavar);
+	return set_str(cfg, o, val, err, errsz);
 }
 
 static enum config_status set_kafka_format(struct config *cfg, const struct opt_def *o,
@@ -248,6 +258,9 @@ static const struct opt_def opts[] = {
 	  "time allowed at exit to deliver what is queued (default 10000)" },
 	{ "kafka-option", "KEY=VALUE", add_kafka_option, 0, 0, 0,
 	  "any librdkafka property (TLS, SASL...); repeatable" },
+	{ "metrics-addr", "HOST:PORT", set_metrics_addr, OFF(metrics_addr), 0, 0,
+	  "serve Prometheus metrics at http://HOST:PORT/metrics (\":9464\": every address; "
+	  "default: off)" },
 	{ "log-level", "error|warn|info|debug", set_log_level, 0, 0, 0,
 	  "log verbosity on stderr (default info)" },
 	{ "verbose", NULL, set_verbose, 0, 0, 0,
@@ -480,11 +493,10 @@ enum config_status config_parse(struct config *cfg, int argc, char **argv, char 
 
 void config_free(struct config *cfg)
 {
-	char **strs[] = {
-		&cfg->cgroup_root,	  &cfg->node_name,	   &cfg->conntrack_netns,
-		&cfg->kafka_brokers,	  &cfg->kafka_topic_flows, &cfg->kafka_topic_dns,
-		&cfg->kafka_topic_events, &cfg->kafka_format,	   &cfg->kafka_compression
-	};
+	char **strs[] = { &cfg->metrics_addr,	  &cfg->cgroup_root,	    &cfg->node_name,
+			  &cfg->conntrack_netns,  &cfg->kafka_brokers,	    &cfg->kafka_topic_flows,
+			  &cfg->kafka_topic_dns,  &cfg->kafka_topic_events, &cfg->kafka_format,
+			  &cfg->kafka_compression };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

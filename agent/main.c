@@ -26,6 +26,7 @@
 #include "dns_collector.h"
 #include "flow_collector.h"
 #include "log.h"
+#include "metrics.h"
 #include "sink_kafka.h"
 #include "sink_stdout.h"
 
@@ -39,6 +40,7 @@ enum loop_source {
 	SRC_TICK, /* once a second: DNS timeouts */
 	SRC_DNS, /* the DNS ring buffer */
 	SRC_CONNTRACK, /* conntrack events and dump data */
+	SRC_METRICS, /* /metrics connections */
 };
 
 struct agent {
@@ -50,6 +52,8 @@ struct agent {
 	struct ct_cache *ct; /* NULL with --no-conntrack */
 	uint64_t ct_errors;
 	struct sink *sink;
+	bool sink_is_kafka;
+	struct metrics_server *metrics;
 	int epfd, interval_fd, duration_fd, signal_fd, tick_fd;
 	uint64_t export_boot_ns; /* CLOCK_BOOTTIME of the export in progress */
 	uint64_t export_mono_ns; /* CLOCK_MONOTONIC of the export in progress */
@@ -222,6 +226,194 @@ static void report_kernel_drops(struct agent *a, bool final)
 		 (unsigned long long)now[FLOW_STAT_NO_OWNER], (unsigned long long)a->sink_dropped);
 }
 
+/* One counter family with one sample per (label value, count). */
+struct labelled {
+	const char *label;
+	uint64_t value;
+};
+
+static void counter_family(FILE *out, const char *name, const char *help, const char *label_key,
+			   const struct labelled *samples, size_t n)
+{
+	char labels[128];
+
+	metrics_family(out, name, "counter", help);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(labels, sizeof(labels), "%s=\"%s\"", label_key, samples[i].label);
+		metrics_sample(out, name, labels, samples[i].value);
+	}
+}
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static void render_sink_metrics(struct agent *a, FILE *out)
+{
+	static const char *const types[RECORD_TYPE_MAX] = { "flow", "dns", "event" };
+
+	if (!a->sink_is_kafka) {
+		struct sink_stdout_stats st;
+
+		sink_stdout_stats(a->sink, &st);
+		metrics_family(out, "flowscope_sink_records_total", "counter",
+			       "Records written by the sink.");
+		metrics_sample(out, "flowscope_sink_records_total", "sink=\"stdout\"", st.records);
+		metrics_family(out, "flowscope_sink_records_dropped_total", "counter",
+			       "Records the sink could not write.");
+		metrics_sample(out, "flowscope_sink_records_dropped_total",
+			       "sink=\"stdout\",reason=\"write_error\"", st.dropped);
+		return;
+	}
+	struct kafka_sink_stats ks;
+	char labels[160];
+
+	sink_kafka_stats(a->sink, &ks);
+	metrics_family(out, "flowscope_kafka_records_total", "counter",
+		       "Records handed to librdkafka, and their outcome, per record type.");
+	for (int t = 0; t < RECORD_TYPE_MAX; t++) {
+		const struct {
+			const char *state;
+			uint64_t v;
+		} rows[] = { { "produced", ks.type[t].produced },
+			     { "delivered", ks.type[t].delivered },
+			     { "failed", ks.type[t].failed } };
+
+		for (size_t i = 0; i < N_OF(rows); i++) {
+			snprintf(labels, sizeof(labels), "type=\"%s\",state=\"%s\"", types[t],
+				 rows[i].state);
+			metrics_sample(out, "flowscope_kafka_records_total", labels, rows[i].v);
+		}
+	}
+	metrics_family(out, "flowscope_sink_records_dropped_total", "counter",
+		       "Records the sink could not write.");
+	for (int t = 0; t < RECORD_TYPE_MAX; t++) {
+		snprintf(labels, sizeof(labels), "sink=\"kafka\",type=\"%s\",reason=\"queue_full\"",
+			 types[t]);
+		metrics_sample(out, "flowscope_sink_records_dropped_total", labels,
+			       ks.type[t].dropped_queue_full);
+		snprintf(labels, sizeof(labels), "sink=\"kafka\",type=\"%s\",reason=\"error\"",
+			 types[t]);
+		metrics_sample(out, "flowscope_sink_records_dropped_total", labels,
+			       ks.type[t].dropped_error);
+	}
+	metrics_family(out, "flowscope_kafka_delivery_failures_total", "counter",
+		       "Records whose delivery failed, per librdkafka error.");
+	for (size_t i = 0; i < ks.n_reasons; i++) {
+		uint64_t sum = 0;
+
+		for (int t = 0; t < RECORD_TYPE_MAX; t++)
+			sum += ks.reasons[i].failed[t];
+		snprintf(labels, sizeof(labels), "reason=\"%s\"",
+			 sink_kafka_reason_name(ks.reasons[i].err));
+		metrics_sample(out, "flowscope_kafka_delivery_failures_total", labels, sum);
+	}
+	metrics_sample(out, "flowscope_kafka_delivery_failures_total", "reason=\"other\"",
+		       ks.failed_other_reasons);
+	metrics_family(out, "flowscope_kafka_buffered_bytes", "gauge",
+		       "Bytes waiting for the brokers (batches and unacknowledged messages).");
+	metrics_sample(out, "flowscope_kafka_buffered_bytes", "", ks.buffered_bytes);
+}
+
+/* Every counter the agent keeps, drops above all; names are documented in docs/metrics.md. */
+static void render_metrics(void *ctx, FILE *out)
+{
+	struct agent *a = ctx;
+	uint64_t k[FLOW_STAT_MAX];
+	struct dns_collector_stats ds;
+
+	flow_collector_stats(a->flows, k);
+	dns_collector_get_stats(a->dns, &ds);
+
+	metrics_family(out, "flowscope_packets_total", "counter",
+		       "Packets seen by the cgroup_skb programs.");
+	metrics_sample(out, "flowscope_packets_total", "", k[FLOW_STAT_PACKETS]);
+	const struct labelled not_accounted[] = {
+		{ "flow_map_full", k[FLOW_STAT_MAP_FULL] },
+		{ "malformed", k[FLOW_STAT_MALFORMED] },
+		{ "other_protocol", k[FLOW_STAT_OTHER_PROTO] },
+		{ "non_ip", k[FLOW_STAT_NON_IP] },
+		{ "agent_own", k[FLOW_STAT_SELF] },
+	};
+	counter_family(out, "flowscope_packets_not_accounted_total",
+		       "Packets not in any flow record, by reason.", "reason", not_accounted,
+		       N_OF(not_accounted));
+	metrics_family(out, "flowscope_bytes_not_accounted_total", "counter",
+		       "Bytes of packets dropped because the flow map was full.");
+	metrics_sample(out, "flowscope_bytes_not_accounted_total", "reason=\"flow_map_full\"",
+		       k[FLOW_STAT_MAP_FULL_BYTES]);
+	metrics_family(out, "flowscope_fragments_total", "counter",
+		       "Non-first IP fragments, accounted with ports 0.");
+	metrics_sample(out, "flowscope_fragments_total", "", k[FLOW_STAT_FRAGMENTS]);
+	metrics_family(out, "flowscope_flows_without_owner_total", "counter",
+		       "Flows whose socket had no owner record (pid 0).");
+	metrics_sample(out, "flowscope_flows_without_owner_total", "", k[FLOW_STAT_NO_OWNER]);
+	metrics_family(out, "flowscope_flow_records_total", "counter", "Flow records exported.");
+	metrics_sample(out, "flowscope_flow_records_total", "", a->flow_records);
+
+	metrics_family(out, "flowscope_dns_packets_total", "counter",
+		       "DNS packets handed to user space.");
+	metrics_sample(out, "flowscope_dns_packets_total", "", k[FLOW_STAT_DNS_EVENTS]);
+	const struct labelled dns_lost[] = {
+		{ "ringbuf_full", k[FLOW_STAT_DNS_RINGBUF_FULL] },
+		{ "parse_error", ds.parse_errors },
+		{ "pending_full", ds.pending_full },
+		{ "tcp_streams_full", ds.tcp_streams_full },
+		{ "tcp_message_incomplete", ds.tcp_messages_lost },
+		{ "bad_event", ds.bad_events },
+	};
+	counter_family(out, "flowscope_dns_dropped_total",
+		       "DNS packets or messages that yielded no record, by reason.", "reason",
+		       dns_lost, N_OF(dns_lost));
+	metrics_family(out, "flowscope_dns_capture_truncated_total", "counter",
+		       "DNS packets longer than the capture (1536 payload bytes).");
+	metrics_sample(out, "flowscope_dns_capture_truncated_total", "",
+		       k[FLOW_STAT_DNS_TRUNCATED]);
+	const struct labelled dns_msgs[] = {
+		{ "query", ds.queries },
+		{ "response", ds.responses },
+		{ "unmatched_response", ds.unmatched_responses },
+		{ "duplicate_query", ds.duplicate_queries },
+		{ "timeout", ds.timeouts },
+	};
+	counter_family(out, "flowscope_dns_messages_total", "DNS messages by kind.", "kind",
+		       dns_msgs, N_OF(dns_msgs));
+	metrics_family(out, "flowscope_dns_records_total", "counter", "DNS records exported.");
+	metrics_sample(out, "flowscope_dns_records_total", "", ds.records);
+	metrics_family(out, "flowscope_dns_names", "gauge", "Addresses with a known name.");
+	metrics_sample(out, "flowscope_dns_names", "", ds.names_entries);
+	metrics_family(out, "flowscope_dns_names_evicted_total", "counter",
+		       "Names evicted by the cache bound.");
+	metrics_sample(out, "flowscope_dns_names_evicted_total", "", ds.names_evictions);
+
+	if (a->ct) {
+		struct ct_stats cs;
+
+		ct_cache_stats(a->ct, &cs);
+		const struct labelled lookups[] = {
+			{ "hit", cs.hit },
+			{ "miss", cs.miss },
+			{ "fallback_hit", cs.fallback_hit },
+			{ "fallback_miss", cs.fallback_miss },
+			{ "fallback_ratelimited", cs.fallback_ratelimited },
+			{ "error", cs.fallback_errors + a->ct_errors },
+		};
+		counter_family(out, "flowscope_conntrack_lookups_total",
+			       "NAT lookups of flows, by outcome.", "result", lookups,
+			       N_OF(lookups));
+		const struct labelled events[] = {
+			{ "eviction", cs.evictions }, { "expiration", cs.expirations },
+			{ "resync", cs.resyncs },     { "enobufs", cs.enobufs },
+			{ "refresh", cs.refreshes },  { "parse_error", cs.parse_errors },
+		};
+		counter_family(out, "flowscope_conntrack_cache_events_total",
+			       "Conntrack cache maintenance, by kind.", "kind", events,
+			       N_OF(events));
+		metrics_family(out, "flowscope_conntrack_entries", "gauge",
+			       "NAT'd conntrack entries cached.");
+		metrics_sample(out, "flowscope_conntrack_entries", "", cs.entries);
+	}
+	render_sink_metrics(a, out);
+}
+
 static int export_interval(struct agent *a, bool final)
 {
 	int n;
@@ -276,6 +468,8 @@ static int setup_loop(struct agent *a)
 		return -errno;
 	if (a->ct && add_fd(a->epfd, ct_cache_fd(a->ct), SRC_CONNTRACK))
 		return -errno;
+	if (a->metrics && add_fd(a->epfd, metrics_server_fd(a->metrics), SRC_METRICS))
+		return -errno;
 	a->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	its.it_value.tv_sec = 1;
 	its.it_interval.tv_sec = 1;
@@ -316,6 +510,9 @@ static int run_loop(struct agent *a)
 			case SRC_DNS:
 				dns_collector_consume(a->dns);
 				break;
+			case SRC_METRICS:
+				metrics_server_run(a->metrics);
+				break;
 			case SRC_CONNTRACK: {
 				int ret = ct_cache_process(a->ct, mono_ns_now());
 
@@ -331,6 +528,9 @@ static int run_loop(struct agent *a)
 				/* grace-period expiry and refresh dumps run on time, not only on events */
 				if (a->ct)
 					ct_cache_process(a->ct, mono_ns_now());
+				/* connection timeouts */
+				if (a->metrics)
+					metrics_server_run(a->metrics);
 				break;
 			case SRC_DURATION:
 				LOG_INFO("--duration %u s reached", a->cfg->duration_s);
@@ -464,6 +664,7 @@ int main(int argc, char **argv)
 	}
 	if (cfg.kafka_brokers) {
 		a.sink = create_kafka_sink(&cfg, err, sizeof(err));
+		a.sink_is_kafka = true;
 		if (!a.sink) {
 			fprintf(stderr, "flowscope: %s\n", err);
 			exit_code = EXIT_USAGE;
@@ -506,6 +707,15 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	if (cfg.metrics_addr) {
+		ret = metrics_server_start(cfg.metrics_addr, render_metrics, &a, &a.metrics, err,
+					   sizeof(err));
+		if (ret) {
+			LOG_ERR("%s", err);
+			goto cleanup;
+		}
+		LOG_INFO("serving metrics at http://%s/metrics", cfg.metrics_addr);
+	}
 	LOG_INFO("attached to cgroup %s; exporting every %u s", attach_path, cfg.interval_s);
 
 	ret = setup_loop(&a);
@@ -525,6 +735,7 @@ cleanup:
 		if (lost)
 			LOG_WARN("%llu records could not be delivered", (unsigned long long)lost);
 	}
+	metrics_server_stop(a.metrics);
 	ct_cache_destroy(a.ct);
 	dns_collector_close(a.dns);
 	flow_collector_close(a.flows);

@@ -8,6 +8,8 @@ import json
 import os
 import random
 import signal
+import socket
+import urllib.request
 import subprocess
 import sys
 import tempfile
@@ -253,5 +255,233 @@ class Agent:
         raise KeyError(name)
 
 
+def free_tcp_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def scrape(addr):
+    """{(name, labels): value} from a Prometheus text page at http://addr/metrics."""
+    with urllib.request.urlopen("http://%s/metrics" % addr, timeout=10) as resp:
+        assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = resp.read().decode()
+    res = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, value = line.rsplit(" ", 1)
+        name, _, labels = key.partition("{")
+        res[(name, labels.rstrip("}"))] = int(value)
+    return res
+
+
 def sum_fields(records, *fields):
     return tuple(sum(r[f] for r in records) for f in fields)
+
+
+# ---- Kafka: librdkafka's mock cluster, kcat, protoc ----------------------------------------
+
+REPO = os.path.dirname(os.path.dirname(HERE))
+PROTO_DIR = os.path.join(REPO, "proto")
+PROTO_FILE = "flowscope/v1/records.proto"
+
+
+def mock_cluster_binary():
+    path = os.environ.get("KAFKA_MOCK_CLUSTER")
+    if not path or not os.access(path, os.X_OK):
+        raise RuntimeError("set KAFKA_MOCK_CLUSTER to the built tests/kafka/kafka_mock_cluster "
+                           "(CTest does)")
+    return path
+
+
+class KafkaMessage:
+    def __init__(self, topic, partition, offset, key, payload):
+        self.topic, self.partition, self.offset = topic, partition, offset
+        self.key, self.payload = key, payload
+
+    def __repr__(self):
+        return "KafkaMessage(%s/%d@%d key=%r %d bytes)" % (self.topic, self.partition,
+                                                           self.offset, self.key,
+                                                           len(self.payload))
+
+
+class MockKafka:
+    """tests/kafka/kafka_mock_cluster on loopback: brokers go down and up on command, and
+    kcat reads the topics back, message by message."""
+
+    def __init__(self, env, brokers=3, partitions=4):
+        self.proc = subprocess.Popen([mock_cluster_binary(), "-b", str(brokers), "-p",
+                                      str(partitions)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env.procs.append(self.proc)
+        self.bootstrap = self._line(10)
+        if not self.bootstrap.startswith("127.0.0.1:"):
+            raise RuntimeError("kafka_mock_cluster: bad bootstrap line %r: %s"
+                               % (self.bootstrap, self.proc.stderr.read()))
+
+    def _line(self, timeout):
+        import select
+        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not r:
+            raise RuntimeError("kafka_mock_cluster did not answer in %d s" % timeout)
+        return self.proc.stdout.readline().strip()
+
+    def command(self, cmd):
+        """Sends "down all", "up 2"...; raises unless the helper answers "ok"."""
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        reply = self._line(10)
+        if reply != "ok":
+            raise RuntimeError("kafka_mock_cluster: %r answered %r" % (cmd, reply))
+
+    def messages(self, topic, timeout=60):
+        """Every message of topic, all partitions, from the beginning, as kcat reads them.
+        Payloads and keys are bytes, framed by kcat's %K/%S lengths (binary-safe)."""
+        p = subprocess.run(["kcat", "-C", "-b", self.bootstrap, "-t", topic, "-o", "beginning",
+                            "-e", "-q", "-f", "%p %o %K %S\n%k%s"], capture_output=True,
+                           timeout=timeout)
+        if p.returncode != 0:
+            raise RuntimeError("kcat -C %s failed (%d): %s" % (topic, p.returncode,
+                                                               p.stderr.decode(errors="replace")))
+        out, pos, msgs = p.stdout, 0, []
+        while pos < len(out):
+            nl = out.index(b"\n", pos)
+            part, off, klen, plen = (int(x) for x in out[pos:nl].split())
+            pos = nl + 1
+            key = out[pos:pos + max(klen, 0)] if klen >= 0 else None
+            pos += max(klen, 0)
+            payload = out[pos:pos + max(plen, 0)]
+            if len(payload) != max(plen, 0):
+                raise RuntimeError("kcat output cut inside a %d-byte message" % plen)
+            pos += max(plen, 0)
+            msgs.append(KafkaMessage(topic, part, off, key, payload))
+        return msgs
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=10)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                self.proc.kill()
+
+
+def split_delimited(buf):
+    """The messages of a varint length-delimited protobuf stream; raises on a broken frame."""
+    msgs, pos = [], 0
+    while pos < len(buf):
+        n, shift = 0, 0
+        while True:
+            if pos >= len(buf) or shift > 63:
+                raise ValueError("length-delimited stream: cut inside a varint")
+            b = buf[pos]
+            pos += 1
+            n |= (b & 0x7f) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        if pos + n > len(buf):
+            raise ValueError("length-delimited stream: message of %d bytes cut at %d"
+                             % (n, len(buf) - pos))
+        msgs.append(buf[pos:pos + n])
+        pos += n
+    return msgs
+
+
+def protoc_decode(message_type, payload):
+    """protoc --decode with the published schema; returns protoc's text format output.
+    Raises when protoc cannot parse the bytes as message_type."""
+    p = subprocess.run(["protoc", "--decode", message_type, "-I", PROTO_DIR, PROTO_FILE],
+                       input=payload, capture_output=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("protoc --decode %s failed (%d) on %s: %s"
+                           % (message_type, p.returncode, payload.hex(),
+                              p.stderr.decode(errors="replace")))
+    return p.stdout.decode()
+
+
+def parse_text_format(text):
+    """protoc's text format into {field: [values]} (nested messages as such dicts); every field
+    is a list because the text format does not say which are repeated."""
+    import ast
+    stack = [{}]
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line == "}":
+            stack.pop()
+        elif line.endswith("{"):
+            sub = {}
+            stack[-1].setdefault(line[:-1].strip(), []).append(sub)
+            stack.append(sub)
+        else:
+            name, value = line.split(":", 1)
+            value = value.strip()
+            if value.startswith('"'):
+                value = ast.literal_eval("b" + value).decode()
+            elif value in ("true", "false"):
+                value = value == "true"
+            else:
+                value = int(value)
+            stack[-1].setdefault(name, []).append(value)
+    if len(stack) != 1:
+        raise ValueError("unbalanced text format: " + text)
+    return stack[0]
+
+
+# JSON record fields by kind, to give decoded protobuf records the JSON format's shape.
+_PB_SHAPE = {
+    "flowscope.v1.FlowRecord": {
+        "int": ("schema_version", "start_ns", "end_ns", "cgroup_id", "pid", "ip_version",
+                "src_port", "dst_port", "tx_bytes", "tx_packets", "rx_bytes", "rx_packets",
+                "src_actual_port", "dst_actual_port"),
+        "str": ("node", "comm", "proto", "initiator", "src_addr", "dst_addr",
+                "src_actual_addr", "dst_actual_addr"),
+        "null_str": ("cgroup_path", "dst_domain"),
+        "bool": ("nat",),
+        "list": ("tcp_flags",),
+        "type": "flow",
+    },
+    "flowscope.v1.DnsRecord": {
+        "int": ("schema_version", "ts_ns", "cgroup_id", "pid", "ip_version", "src_port",
+                "dst_port", "id"),
+        "str": ("node", "comm", "proto", "src_addr", "dst_addr", "qname", "qtype", "rcode"),
+        "null_str": ("cgroup_path",),
+        "null_int": ("latency_ns",),  # explicit presence: absent is null
+        "bool": ("timeout", "truncated"),
+        "list": ("answers",),
+        "type": "dns",
+    },
+}
+
+
+def pb_to_record(message_type, fields):
+    """A parse_text_format() result as the JSON format's record dict (absent -> default, or
+    None for the fields that are null in JSON)."""
+    shape = _PB_SHAPE[message_type]
+    known = set()
+    rec = {"type": shape["type"]}
+    for kind, default in (("int", 0), ("str", ""), ("null_str", None), ("null_int", None),
+                          ("bool", False)):
+        for f in shape.get(kind, ()):
+            known.add(f)
+            vals = fields.get(f, [])
+            if len(vals) > 1:
+                raise ValueError("%s: field %s given %d times" % (message_type, f, len(vals)))
+            rec[f] = vals[0] if vals else default
+    for f in shape["list"]:
+        known.add(f)
+        rec[f] = fields.get(f, [])
+    if rec["type"] == "dns":
+        rec["answers"] = [{"name": a.get("name", [""])[0], "type": a.get("type", [""])[0],
+                           "ttl": a.get("ttl", [0])[0], "data": a.get("data", [""])[0]}
+                          for a in rec["answers"]]
+    unknown = set(fields) - known
+    if unknown:
+        raise ValueError("%s: fields not in the schema map: %s" % (message_type, unknown))
+    return rec

@@ -152,11 +152,13 @@ class FlowRecords(unittest.TestCase):
 
     def test_flow_map_overflow_is_counted(self):
         env = self.env
+        metrics = "127.0.0.1:%d" % fslib.free_tcp_port()
         agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "1",
-                          "--duration", "4", "--max-flows", "16")
+                          "--duration", "4", "--max-flows", "16", "--metrics-addr", metrics)
         agent.wait_attached()
         spray = env.client(["udp-spray", "198.51.100.2", "9", "--count", "60", "--size", "10"],
                            env.client_ns, self.client_cg)
+        scraped = fslib.scrape(metrics)
         self.assertEqual(agent.stop(), 0, agent.stderr())
         truth_packets = 60
         mine = [r for r in agent.records("flow") if r["cgroup_id"] == self.client_cg.id
@@ -170,6 +172,11 @@ class FlowRecords(unittest.TestCase):
         self.assertEqual(accounted + dropped, truth_packets)
         self.assertEqual(agent.counter("flow_map_full_bytes"), dropped * (20 + 8 + 10))
         self.assertIn("flow map full", agent.stderr())
+        # the same drop count is exported as a metric while the agent runs
+        self.assertEqual(scraped[("flowscope_packets_not_accounted_total",
+                                  'reason="flow_map_full"')], dropped)
+        self.assertEqual(scraped[("flowscope_bytes_not_accounted_total",
+                                  'reason="flow_map_full"')], dropped * (20 + 8 + 10))
         self.assertTrue(set(r["src_port"] for r in mine) <= set(spray["ports"]))
 
 
