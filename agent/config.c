@@ -253,7 +253,7 @@ static const struct opt_def opts[] = {
 	  OFF(kafka_compression), 0, 0, "compression codec (default lz4)" },
 	{ "kafka-buffer-bytes", "BYTES", set_u64, OFF(kafka_buffer_bytes), 1024, (uint64_t)1 << 40,
 	  "records waiting for the brokers; beyond, new records are dropped and counted "
-	  "(default 268435456)" },
+	  "(default 67108864, 64 MiB)" },
 	{ "kafka-flush-timeout", "MS", set_u32, OFF(kafka_flush_timeout_ms), 0, 3600000,
 	  "time allowed at exit to deliver what is queued (default 10000)" },
 	{ "kafka-option", "KEY=VALUE", add_kafka_option, 0, 0, 0,
@@ -283,7 +283,7 @@ void config_defaults(struct config *cfg)
 	cfg->conntrack = true;
 	cfg->conntrack_max_entries = 131072;
 	cfg->kafka_records_per_message = 1;
-	cfg->kafka_buffer_bytes = 256ull << 20;
+	cfg->kafka_buffer_bytes = 64ull << 20;
 	cfg->kafka_flush_timeout_ms = 10000;
 }
 

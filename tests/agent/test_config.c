@@ -76,7 +76,7 @@ static void test_defaults(void **state)
 	assert_int_equal(p.cfg.conntrack_max_entries, 131072);
 	assert_null(p.cfg.kafka_brokers);
 	assert_int_equal(p.cfg.kafka_records_per_message, 1);
-	assert_int_equal(p.cfg.kafka_buffer_bytes, 256ull << 20);
+	assert_int_equal(p.cfg.kafka_buffer_bytes, 64ull << 20);
 	assert_int_equal(p.cfg.kafka_flush_timeout_ms, 10000);
 	assert_int_equal(p.cfg.n_kafka_options, 0);
 	config_free(&p.cfg);
