@@ -20,7 +20,7 @@ build_pkgs=(
 test_pkgs=(
 	python3 iproute2 nftables conntrack ethtool socat
 	dnsmasq-base bind9-dnsutils kcat libldns-dev clang-format
-	libclang-rt-14-dev
+	libclang-rt-14-dev python3-yaml
 )
 
 missing=()
@@ -41,3 +41,4 @@ fi
 if ! grep -q ' /sys/fs/bpf bpf' /proc/mounts && [ -d /sys/fs/bpf ]; then
 	mount -t bpf bpf /sys/fs/bpf || true
 fi
+bash "$(dirname "$0")/install-helm.sh"
