@@ -24,7 +24,7 @@ fi
 command -v npm >/dev/null 2>&1 || die "npm is needed to fetch $pkg (apt-get install npm)"
 if ! command -v unzip >/dev/null 2>&1; then
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq && apt-get install -y -qq --no-install-recommends unzip >/dev/null ||
+	{ apt-get update -qq && apt-get install -y -qq --no-install-recommends unzip >/dev/null; } ||
 		die "could not install unzip with apt-get"
 fi
 
