@@ -18,90 +18,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_records.h"
 #include "record_json.h"
 #include "record_json_ref.h"
 
-#define POOL 1024
-#define N_CGROUPS 50
 #define MAX_ROUNDS 64
 
 typedef ssize_t (*encode_fn)(char *buf, size_t cap, const struct record_json_ctx *ctx,
 			     const struct flow_record *r);
 
-static struct flow_record pool[POOL];
-static char paths[N_CGROUPS][96];
 static const struct record_json_ctx ctx = { .node_name = "node-bench-1" };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* The same records as kafka_bench's pool. */
-static void make_pool(void)
-{
-	static const char *const domains[] = { "api.example", "db.internal.example", NULL,
-					       "cdn.assets.example.com" };
-	int i;
-
-	for (i = 0; i < N_CGROUPS; i++)
-		snprintf(paths[i], sizeof(paths[i]),
-			 "/kubepods.slice/kubepods-burstable.slice/pod%08x-%04x/"
-			 "cri-containerd-%06x",
-			 i * 7919, i, i * 31);
-	for (i = 0; i < POOL; i++) {
-		struct flow_record *r = &pool[i];
-
-		memset(r, 0, sizeof(*r));
-		r->start_ns = 1764460800000000000ULL + i * 1000003ULL;
-		r->end_ns = r->start_ns + 9876543210ULL;
-		r->cgroup_id = 4026531835ULL + i % N_CGROUPS;
-		r->cgroup_path = paths[i % N_CGROUPS];
-		r->pid = 1000 + i;
-		snprintf(r->comm, sizeof(r->comm), "worker-%d", i % 13);
-		r->proto = i % 4 ? IPPROTO_TCP : IPPROTO_UDP;
-		r->initiator = INITIATOR_SRC;
-		r->tcp_flags = r->proto == IPPROTO_TCP ? 0x1b : 0;
-		if (i % 5 == 0) {
-			r->ip_version = 6;
-			inet_pton(AF_INET6, "2001:db8:10::25", r->src_addr.bytes);
-			inet_pton(AF_INET6, "2001:db8:20::1:443", r->dst_addr.bytes);
-		} else {
-			r->ip_version = 4;
-			inet_pton(AF_INET, "10.244.3.17", r->src_addr.bytes);
-			inet_pton(AF_INET, "203.0.113.45", r->dst_addr.bytes);
-		}
-		r->src_port = 32768 + i;
-		r->dst_port = i % 4 ? 443 : 53;
-		r->tx_bytes = 123456ULL + i * 977;
-		r->tx_packets = 321 + i;
-		r->rx_bytes = 9876543ULL + i * 131;
-		r->rx_packets = 4567 + i;
-		r->nat = i % 3 == 0;
-		r->src_actual_addr = r->src_addr;
-		r->src_actual_port = r->src_port;
-		r->dst_actual_addr = r->dst_addr;
-		r->dst_actual_port = r->dst_port;
-		if (r->nat && r->ip_version == 4)
-			inet_pton(AF_INET, "10.244.7.9", r->dst_actual_addr.bytes);
-		r->dst_domain = domains[i % 4];
-	}
-}
 
 /* ns per record of one round of n records; *bytes gets the average size. */
 static double round_ns(encode_fn fn, long n, size_t *bytes)
 {
 	static char buf[4096];
 	size_t total = 0;
-	double t0 = now();
+	double t0 = bench_now();
 
 	for (long i = 0; i < n; i++)
-		total += (size_t)fn(buf, sizeof(buf), &ctx, &pool[i % POOL]);
+		total += (size_t)fn(buf, sizeof(buf), &ctx, &bench_pool[i % BENCH_POOL]);
 	*bytes = total / (size_t)n;
-	return (now() - t0) * 1e9 / (double)n;
+	return (bench_now() - t0) * 1e9 / (double)n;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -128,11 +66,11 @@ int main(int argc, char **argv)
 	}
 	if (n < 1 || rounds < 1 || rounds > MAX_ROUNDS)
 		goto usage;
-	make_pool();
-	for (int i = 0; i < POOL; i++) {
+	bench_make_pool();
+	for (int i = 0; i < BENCH_POOL; i++) {
 		char a[4096], b[4096];
-		ssize_t la = ref_record_json_flow(a, sizeof(a), &ctx, &pool[i]);
-		ssize_t lb = record_json_flow(b, sizeof(b), &ctx, &pool[i]);
+		ssize_t la = ref_record_json_flow(a, sizeof(a), &ctx, &bench_pool[i]);
+		ssize_t lb = record_json_flow(b, sizeof(b), &ctx, &bench_pool[i]);
 
 		if (la < 0 || la != lb || memcmp(a, b, (size_t)la)) {
 			fprintf(stderr, "record %d: encoders differ\n", i);

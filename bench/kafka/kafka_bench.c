@@ -28,74 +28,10 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "bench_records.h"
 #include "record_json.h"
 #include "record_proto.h"
 #include "sink_kafka.h"
-
-#define POOL 1024
-#define N_CGROUPS 50
-
-static struct flow_record pool[POOL];
-static char paths[N_CGROUPS][96];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Realistic records: kubepods paths, IPv4 and IPv6, a domain on most. */
-static void make_pool(void)
-{
-	static const char *const domains[] = { "api.example", "db.internal.example", NULL,
-					       "cdn.assets.example.com" };
-	int i;
-
-	for (i = 0; i < N_CGROUPS; i++)
-		snprintf(paths[i], sizeof(paths[i]),
-			 "/kubepods.slice/kubepods-burstable.slice/pod%08x-%04x/"
-			 "cri-containerd-%06x",
-			 i * 7919, i, i * 31);
-	for (i = 0; i < POOL; i++) {
-		struct flow_record *r = &pool[i];
-
-		memset(r, 0, sizeof(*r));
-		r->start_ns = 1764460800000000000ULL + i * 1000003ULL;
-		r->end_ns = r->start_ns + 9876543210ULL;
-		r->cgroup_id = 4026531835ULL + i % N_CGROUPS;
-		r->cgroup_path = paths[i % N_CGROUPS];
-		r->pid = 1000 + i;
-		snprintf(r->comm, sizeof(r->comm), "worker-%d", i % 13);
-		r->proto = i % 4 ? IPPROTO_TCP : IPPROTO_UDP;
-		r->initiator = INITIATOR_SRC;
-		r->tcp_flags = r->proto == IPPROTO_TCP ? 0x1b : 0;
-		if (i % 5 == 0) {
-			r->ip_version = 6;
-			inet_pton(AF_INET6, "2001:db8:10::25", r->src_addr.bytes);
-			inet_pton(AF_INET6, "2001:db8:20::1:443", r->dst_addr.bytes);
-		} else {
-			r->ip_version = 4;
-			inet_pton(AF_INET, "10.244.3.17", r->src_addr.bytes);
-			inet_pton(AF_INET, "203.0.113.45", r->dst_addr.bytes);
-		}
-		r->src_port = 32768 + i;
-		r->dst_port = i % 4 ? 443 : 53;
-		r->tx_bytes = 123456ULL + i * 977;
-		r->tx_packets = 321 + i;
-		r->rx_bytes = 9876543ULL + i * 131;
-		r->rx_packets = 4567 + i;
-		r->nat = i % 3 == 0;
-		r->src_actual_addr = r->src_addr;
-		r->src_actual_port = r->src_port;
-		r->dst_actual_addr = r->dst_addr;
-		r->dst_actual_port = r->dst_port;
-		if (r->nat && r->ip_version == 4)
-			inet_pton(AF_INET, "10.244.7.9", r->dst_actual_addr.bytes);
-		r->dst_domain = domains[i % 4];
-	}
-}
 
 static const struct record_json_ctx jctx = { .node_name = "node-bench-1" };
 static const struct record_proto_ctx pctx = { .node_name = "node-bench-1" };
@@ -108,18 +44,18 @@ static void bench_encode(void)
 	double t0, t1;
 	long i;
 
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < n; i++)
-		bytes += record_json_flow(buf, sizeof(buf), &jctx, &pool[i % POOL]);
-	t1 = now();
+		bytes += record_json_flow(buf, sizeof(buf), &jctx, &bench_pool[i % BENCH_POOL]);
+	t1 = bench_now();
 	printf("encode json flow:     %6.1f ns/record (%zu bytes avg)\n", (t1 - t0) * 1e9 / n,
 	       bytes / n);
 	bytes = 0;
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < n; i++)
 		bytes += record_proto_encode_flow((uint8_t *)buf, sizeof(buf), &pctx,
-						  &pool[i % POOL], true);
-	t1 = now();
+						  &bench_pool[i % BENCH_POOL], true);
+	t1 = bench_now();
 	printf("encode protobuf flow: %6.1f ns/record (%zu bytes avg, delimited)\n",
 	       (t1 - t0) * 1e9 / n, bytes / n);
 }
@@ -171,9 +107,9 @@ static void put_kcat_msg(FILE *f, uint64_t cgroup_id, uint8_t *p, size_t len)
  */
 static long write_kcat_file(const char *path, enum kafka_format fmt, uint32_t per_msg, long n)
 {
-	static uint8_t batch[N_CGROUPS][128 * 1024];
-	static size_t len[N_CGROUPS];
-	static uint32_t cnt[N_CGROUPS];
+	static uint8_t batch[BENCH_CGROUPS][128 * 1024];
+	static size_t len[BENCH_CGROUPS];
+	static uint32_t cnt[BENCH_CGROUPS];
 	FILE *f = fopen(path, "w");
 	long i, msgs = 0;
 	int c;
@@ -183,10 +119,10 @@ static long write_kcat_file(const char *path, enum kafka_format fmt, uint32_t pe
 	memset(len, 0, sizeof(len));
 	memset(cnt, 0, sizeof(cnt));
 	for (i = 0; i < n; i++) {
-		const struct flow_record *r = &pool[i % POOL];
+		const struct flow_record *r = &bench_pool[i % BENCH_POOL];
 		ssize_t k;
 
-		c = (i % POOL) % N_CGROUPS;
+		c = (i % BENCH_POOL) % BENCH_CGROUPS;
 		if (fmt == KAFKA_FORMAT_JSON) {
 			k = record_json_flow((char *)batch[c] + len[c],
 					     sizeof(batch[c]) - len[c] - 1, &jctx, r);
@@ -203,9 +139,9 @@ static long write_kcat_file(const char *path, enum kafka_format fmt, uint32_t pe
 			cnt[c] = 0;
 		}
 	}
-	for (c = 0; c < N_CGROUPS; c++) {
+	for (c = 0; c < BENCH_CGROUPS; c++) {
 		if (cnt[c]) {
-			put_kcat_msg(f, pool[c].cgroup_id, batch[c], len[c]);
+			put_kcat_msg(f, bench_pool[c].cgroup_id, batch[c], len[c]);
 			msgs++;
 		}
 	}
@@ -243,17 +179,17 @@ static void bench_sink(enum kafka_format fmt, uint32_t per_msg, long n, bool wit
 		fprintf(stderr, "sink: %s\n", errstr);
 		exit(1);
 	}
-	t0 = now();
+	t0 = bench_now();
 	for (i = 0; i < n; i++) {
-		sink_emit_flow(s, &pool[i % POOL]);
+		sink_emit_flow(s, &bench_pool[i % BENCH_POOL]);
 		if (i % 1000 == 999)
 			sink_poll(s);
 	}
 	sink_end_interval(s);
-	t1 = now();
+	t1 = bench_now();
 	sink_kafka_stats(s, &st);
 	undelivered = sink_close(s);
-	t2 = now();
+	t2 = bench_now();
 	printf("%-8s %3u/msg %8ld records %7" PRIu64 " msgs: emit %9.0f rec/s, total %9.0f rec/s"
 	       " (%" PRIu64 " dropped, %" PRIu64 " undelivered)",
 	       fname, per_msg, n, st.type[RECORD_FLOW].produced_messages, n / (t1 - t0),
@@ -273,10 +209,10 @@ static void bench_sink(enum kafka_format fmt, uint32_t per_msg, long n, bool wit
 		 " -X acks=all -X queue.buffering.max.kbytes=2097152"
 		 " -X queue.buffering.max.messages=0 -l %s",
 		 boot, path);
-	tk0 = now();
+	tk0 = bench_now();
 	if (system(cmd))
 		fprintf(stderr, "kcat failed: %s\n", cmd);
-	tk1 = now();
+	tk1 = bench_now();
 	unlink(path);
 	printf("; kcat %7ld msgs %9.0f rec/s; total/kcat %.2f\n", msgs, n / (tk1 - tk0),
 	       (tk1 - tk0) / (t2 - t0));
@@ -299,7 +235,7 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	make_pool();
+	bench_make_pool();
 	bench_encode();
 	bench_sink(KAFKA_FORMAT_JSON, 1, n1, with_kcat);
 	bench_sink(KAFKA_FORMAT_PROTOBUF, 1, n1, with_kcat);
