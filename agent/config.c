@@ -65,7 +65,7 @@ bad:
 static enum config_status set_u32(struct config *cfg, const struct opt_def *o, const char *val,
 				  char *err, size_t errsz)
 {
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (parse_u64(o, val, &v, err, errsz))
 		return CONFIG_USAGE;
@@ -76,7 +76,7 @@ static enum config_status set_u32(struct config *cfg, const struct opt_def *o, c
 static enum config_status set_u64(struct config *cfg, const struct opt_def *o, const char *val,
 				  char *err, size_t errsz)
 {
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (parse_u64(o, val, &v, err, errsz))
 		return CONFIG_USAGE;
@@ -171,7 +171,7 @@ static enum config_status set_dns_ports(struct config *cfg, const struct opt_def
 	size_t n = 0;
 
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		uint64_t port;
+		uint64_t port = 0;
 
 		if (n == CONFIG_MAX_DNS_PORTS) {
 			st = usage_err(err, errsz, "invalid value for --%s: more than %d ports",

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -49,6 +51,27 @@ static const char *errno_hint(int err)
 	return "";
 }
 
+/*
+ * The kernel knows the agent by its tgid in the initial PID namespace, which getpid() does not
+ * give inside a container: ask sock_create, through the owner record of a socket of our own
+ * (user space reads sk_storage with the socket's fd as the key). Falls back to getpid() when the
+ * socket does not land under the attached cgroup (--cgroup-root elsewhere).
+ */
+static void learn_self_tgid(struct flow_collector *fc)
+{
+	struct sock_owner owner;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 &&
+	    bpf_map_lookup_elem(bpf_map__fd(fc->skel->maps.sock_owner), &fd, &owner) == 0)
+		fc->skel->bss->self_tgid = owner.tgid;
+	else
+		fc->skel->bss->self_tgid = (uint32_t)getpid();
+	if (fd >= 0)
+		close(fd);
+	LOG_DEBUG("own tgid as the kernel sees it: %u", fc->skel->bss->self_tgid);
+}
+
 int flow_collector_open(const struct flow_collector_opts *opts, struct flow_collector **out,
 			char *err, size_t errsz)
 {
@@ -75,7 +98,6 @@ int flow_collector_open(const struct flow_collector_opts *opts, struct flow_coll
 		snprintf(err, errsz, "opening BPF object: %s", strerror(-ret));
 		goto fail;
 	}
-	fc->skel->rodata->self_tgid = opts->self_tgid;
 	for (size_t i = 0; i < opts->n_dns_ports; i++)
 		fc->skel->rodata->dns_port_bitmap[opts->dns_ports[i] >> 5] |=
 			1u << (opts->dns_ports[i] & 31);
@@ -107,6 +129,8 @@ int flow_collector_open(const struct flow_collector_opts *opts, struct flow_coll
 	progs[1] = fc->skel->progs.flow_egress;
 	progs[2] = fc->skel->progs.flow_ingress;
 	for (int i = 0; i < 3; i++) {
+		if (i == 1)
+			learn_self_tgid(fc);
 		fc->links[i] = bpf_program__attach_cgroup(progs[i], fc->cgroup_fd);
 		if (!fc->links[i]) {
 			ret = -errno;

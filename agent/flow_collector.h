@@ -18,7 +18,6 @@ struct flow_bpf;
 struct flow_collector_opts {
 	const char *cgroup_path; /* cgroup v2 directory the programs attach to */
 	uint32_t max_flows; /* flow map bound per interval */
-	uint32_t self_tgid; /* the agent's tgid: its own sockets are not accounted */
 	const uint16_t *dns_ports; /* UDP/TCP ports captured as DNS */
 	size_t n_dns_ports;
 };

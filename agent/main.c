@@ -654,7 +654,6 @@ int main(int argc, char **argv)
 
 	fopts.cgroup_path = attach_path;
 	fopts.max_flows = cfg.max_flows;
-	fopts.self_tgid = (uint32_t)getpid();
 	fopts.dns_ports = cfg.dns_ports;
 	fopts.n_dns_ports = cfg.n_dns_ports;
 	ret = flow_collector_open(&fopts, &a.flows, err, sizeof(err));

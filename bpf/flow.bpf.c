@@ -34,8 +34,12 @@
 /* IPv6 extension headers walked before giving up on finding the L4 header. */
 #define MAX_IPV6_EXT_HDRS 6
 
-/* The agent's own tgid: its packets (e.g. to Kafka) are not accounted. */
-const volatile __u32 self_tgid = 0;
+/*
+ * The agent's own tgid as sock_create sees it (init PID namespace): its packets (to Kafka, its
+ * DNS lookups) are not accounted. Set by the agent after load, from a socket of its own: getpid()
+ * would be the tgid in the agent's PID namespace, which differs in a container.
+ */
+__u32 self_tgid = 0;
 /* Ports whose UDP/TCP payload is DNS (--dns-ports), one bit per port. */
 const volatile __u32 dns_port_bitmap[DNS_PORT_BITMAP_WORDS] = {};
 

@@ -274,7 +274,7 @@ static int batch_read_all(int fd, struct flow_key *keys, struct flow_value *vals
 
 static int bench_drain(void)
 {
-	struct flow_collector_opts copts = { .max_flows = 131072, .self_tgid = (uint32_t)getpid() };
+	struct flow_collector_opts copts = { .max_flows = 131072 };
 	double cold = 0, warm[DRAIN_ROUNDS], kernel[DRAIN_ROUNDS], lookup[DRAIN_ROUNDS];
 	struct flow_collector *fc = NULL;
 	struct flow_key *keys = calloc(DRAIN_FLOWS, sizeof(*keys));

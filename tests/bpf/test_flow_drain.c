@@ -37,7 +37,7 @@ static int teardown(void **state);
 
 static int setup(void **state)
 {
-	struct flow_collector_opts opts = { .max_flows = 8192, .self_tgid = (uint32_t)getpid() };
+	struct flow_collector_opts opts = { .max_flows = 8192 };
 	struct fx *fx = calloc(1, sizeof(*fx));
 	char mnt[4000], err[512];
 	int ret;

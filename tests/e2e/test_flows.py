@@ -5,9 +5,12 @@ client namespace -> router namespace (nftables counters in the forward chain) ->
 namespace; the client runs in its own cgroup, the servers in another, the agent attaches to the
 test's cgroup subtree only.
 """
+import json
 import os
 import signal
+import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -178,6 +181,37 @@ class FlowRecords(unittest.TestCase):
         self.assertEqual(scraped[("flowscope_bytes_not_accounted_total",
                                   'reason="flow_map_full"')], dropped * (20 + 8 + 10))
         self.assertTrue(set(r["src_port"] for r in mine) <= set(spray["ports"]))
+
+    def test_agent_in_a_pid_namespace_excludes_its_own_traffic(self):
+        """In a container the agent's getpid() is not the tgid the kernel records for its
+        sockets; its own connections (here: /metrics) must still be left out."""
+        env = self.env
+        port = fslib.free_tcp_port()
+        err_path = os.path.join(env.tmp, "pidns.err")
+        with open(os.path.join(env.tmp, "pidns.out"), "w") as out, open(err_path, "w") as err:
+            proc = subprocess.Popen(
+                ["unshare", "--pid", "--fork", "--mount-proc", fslib.agent_binary(),
+                 "--cgroup-root", fslib.cgroup2_mount(), "--interval", "1", "--duration", "3",
+                 "--metrics-addr", "127.0.0.1:%d" % port], stdout=out, stderr=err)
+            env.procs.append(proc)
+            deadline = time.time() + 30
+            while "attached to cgroup" not in open(err_path).read():
+                self.assertIsNone(proc.poll(), open(err_path).read())
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            before = fslib.scrape("127.0.0.1:%d" % port)
+            after = fslib.scrape("127.0.0.1:%d" % port)
+            self.assertEqual(proc.wait(timeout=30), 0, open(err_path).read())
+        own = ("flowscope_packets_not_accounted_total", 'reason="agent_own"')
+        # the first scrape's packets were seen as the agent's by the time of the second
+        self.assertGreater(after[own], before[own])
+        with open(os.path.join(env.tmp, "pidns.out")) as f:
+            recs = [json.loads(line) for line in f]
+        self.assertTrue(recs)
+        # the agent's side of the /metrics connections (the test's side is python3's, and
+        # legitimately recorded)
+        self.assertEqual([r for r in recs if r["src_port"] == port and r["proto"] == "tcp"], [])
+        self.assertTrue([r for r in recs if r["dst_port"] == port and r["comm"] == "python3"])
 
 
 if __name__ == "__main__":
