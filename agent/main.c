@@ -92,8 +92,8 @@ static int check_prerequisites(struct agent *a)
 	}
 	if (geteuid() != 0) {
 		LOG_ERR("missing privileges: flowscope loads BPF programs and attaches them to "
-			"cgroups, which needs root (or CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and "
-			"CAP_SYS_RESOURCE)");
+			"cgroups, which needs uid 0 with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, "
+			"CAP_SYS_RESOURCE and CAP_DAC_READ_SEARCH (all of them as root)");
 		return -EPERM;
 	}
 	return 0;

@@ -91,7 +91,7 @@ def main():
     # --- node-level access ----------------------------------------------------------------------
     check(pod.get("hostNetwork") is True, "hostNetwork: true (conntrack of the node)")
     check(pod.get("dnsPolicy") == "ClusterFirstWithHostNet", "dnsPolicy ClusterFirstWithHostNet")
-    check(pod.get("hostPID") is True, "hostPID: true (the agent filters its own tgid)")
+    check(not pod.get("hostPID"), "hostPID off: the agent learns its kernel tgid itself")
     check(pod.get("automountServiceAccountToken") is False, "pod mounts no API token")
     for sa in by_kind.get("ServiceAccount", []):
         check(sa.get("automountServiceAccountToken") is False, "ServiceAccount: no API token")
