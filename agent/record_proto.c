@@ -76,7 +76,8 @@ static const char *const tcp_flag_names[8] = { "FIN", "SYN", "RST", "PSH",
  * A protobuf writer for our two messages. Hand-written rather than protobuf-c's
  * descriptor-driven pack, which cost ~3x as much per flow record (docs/benchmarks.md); the
  * generated code still decodes it in tests/kafka, field by field, and so does protoc.
- * proto3 rules (encoding guide): a field at its default (0, "", false) is not written.
+ * proto3 rules (encoding guide): a field at its default (0, "", false) is not written, except an
+ * explicit-presence one (a field alone in a oneof), which is written whenever it is set.
  */
 struct pbw {
 	uint8_t *p;
@@ -110,6 +111,13 @@ static inline void put_u64(struct pbw *w, unsigned int field, uint64_t v)
 {
 	if (!v)
 		return;
+	put_varint(w, (uint64_t)field << 3 | WT_VARINT);
+	put_varint(w, v);
+}
+
+/* A field with explicit presence (alone in a oneof): written whenever set, even when 0. */
+static inline void put_u64_present(struct pbw *w, unsigned int field, uint64_t v)
+{
 	put_varint(w, (uint64_t)field << 3 | WT_VARINT);
 	put_varint(w, v);
 }
@@ -309,7 +317,9 @@ ssize_t record_proto_encode_dns(uint8_t *buf, size_t cap, const struct record_pr
 		put_u64(&w, 3, a->ttl);
 		put_str(&w, 4, a->data);
 	}
-	put_u64(&w, 19, r->timeout ? 0 : r->latency_ns);
+	/* oneof latency: absent is null in JSON (a timeout, or the query was not seen) */
+	if (r->latency_known)
+		put_u64_present(&w, 19, r->latency_ns);
 	put_u64(&w, 20, r->timeout);
 	put_u64(&w, 21, r->truncated);
 	return finish(&w, buf, delimited);

@@ -204,4 +204,5 @@ void make_dns(struct dns_record *r, uint32_t seq)
 	r->answers = answers;
 	r->n_answers = 2;
 	r->latency_ns = 12345;
+	r->latency_known = true;
 }

@@ -134,6 +134,7 @@ static void test_dns_roundtrip(void **state)
 	assert_string_equal(m->dst_addr, "192.0.2.53");
 	assert_int_equal(m->dst_port, 53);
 	assert_int_equal(m->id, 7);
+	assert_int_equal(m->latency_case, FLOWSCOPE__V1__DNS_RECORD__LATENCY_LATENCY_NS);
 	assert_int_equal(m->latency_ns, 12345);
 	assert_int_equal(m->n_answers, 2);
 	assert_string_equal(m->answers[0]->type, "CNAME");
@@ -142,8 +143,9 @@ static void test_dns_roundtrip(void **state)
 	assert_string_equal(m->answers[1]->data, "192.0.2.1");
 	flowscope__v1__dns_record__free_unpacked(m, NULL);
 
-	/* Timeout; more answers than fit on the encoder's stack. */
+	/* Timeout (latency null); more answers than fit on the encoder's stack. */
 	r.timeout = true;
+	r.latency_known = false;
 	r.rcode = DNS_RCODE_TIMEOUT;
 	for (i = 0; i < 40; i++)
 		many[i] = (struct dns_answer_view){ "a.example", 1, i, "192.0.2.9" };
@@ -155,9 +157,48 @@ static void test_dns_roundtrip(void **state)
 	assert_non_null(m);
 	assert_string_equal(m->rcode, "TIMEOUT");
 	assert_true(m->timeout);
+	assert_int_equal(m->latency_case, FLOWSCOPE__V1__DNS_RECORD__LATENCY__NOT_SET);
 	assert_int_equal(m->latency_ns, 0);
 	assert_int_equal(m->n_answers, 40);
 	assert_int_equal(m->answers[39]->ttl, 39);
+	flowscope__v1__dns_record__free_unpacked(m, NULL);
+}
+
+/*
+ * latency_ns has explicit presence (oneof latency): present whenever the latency is known, even when it is 0; absent
+ * (null in JSON) for a response whose query was not seen. On the wire a present 0 is the two
+ * tag bytes of field 19 and a one-byte varint.
+ */
+static void test_dns_latency_presence(void **state)
+{
+	Flowscope__V1__DnsRecord *m;
+	struct dns_record r;
+	uint8_t buf[1024];
+	ssize_t n, n_known;
+
+	(void)state;
+	make_dns(&r, 8);
+	r.latency_ns = 0; /* same clock tick: known, and 0 */
+	n = record_proto_encode_dns(buf, sizeof(buf), &ctx, &r, false);
+	assert_true(n > 0);
+	n_known = n;
+	m = flowscope__v1__dns_record__unpack(NULL, n, buf);
+	assert_non_null(m);
+	assert_int_equal(m->latency_case, FLOWSCOPE__V1__DNS_RECORD__LATENCY_LATENCY_NS);
+	assert_int_equal(m->latency_ns, 0);
+	assert_false(m->timeout);
+	flowscope__v1__dns_record__free_unpacked(m, NULL);
+
+	/* A response without its query: not a timeout, latency unknown. */
+	r.latency_ns = 999; /* ignored */
+	r.latency_known = false;
+	n = record_proto_encode_dns(buf, sizeof(buf), &ctx, &r, false);
+	assert_int_equal(n, n_known - 3);
+	m = flowscope__v1__dns_record__unpack(NULL, n, buf);
+	assert_non_null(m);
+	assert_int_equal(m->latency_case, FLOWSCOPE__V1__DNS_RECORD__LATENCY__NOT_SET);
+	assert_false(m->timeout);
+	assert_string_equal(m->rcode, "NOERROR");
 	flowscope__v1__dns_record__free_unpacked(m, NULL);
 }
 
@@ -195,34 +236,42 @@ static void test_delimited_stream(void **state)
 	assert_int_equal(record_proto_next_delimited(buf, len - 3, &off, &msg, &mlen), -EBADMSG);
 }
 
+/* protoc --decode TYPE with the published schema; its text output in out. */
+static void protoc_decode(const char *type, const uint8_t *buf, ssize_t n, char *out, size_t cap)
+{
+	char path[] = "/tmp/fs-kafka-protoXXXXXX", cmd[1024];
+	size_t got;
+	FILE *p;
+	int fd;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, n), n);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "protoc --decode %s -I %s flowscope/v1/records.proto < %s", type,
+		 FS_PROTO_DIR, path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	got = fread(out, 1, cap - 1, p);
+	out[got] = 0;
+	assert_int_equal(pclose(p), 0);
+	unlink(path);
+}
+
 /* The published schema, read by protoc itself, decodes what we encode. */
 static void test_protoc_decode(void **state)
 {
-	char path[] = "/tmp/fs-kafka-protoXXXXXX", cmd[1024], out[8192];
 	struct flow_record r;
+	struct dns_record d;
 	uint8_t buf[1024];
-	size_t got;
+	char out[8192];
 	ssize_t n;
-	FILE *p;
-	int fd;
 
 	(void)state;
 	make_flow(&r, 4);
 	n = record_proto_encode_flow(buf, sizeof(buf), &ctx, &r, false);
 	assert_true(n > 0);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, buf, n), n);
-	close(fd);
-	snprintf(cmd, sizeof(cmd),
-		 "protoc --decode flowscope.v1.FlowRecord -I %s flowscope/v1/records.proto < %s",
-		 FS_PROTO_DIR, path);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	got = fread(out, 1, sizeof(out) - 1, p);
-	out[got] = 0;
-	assert_int_equal(pclose(p), 0);
-	unlink(path);
+	protoc_decode("flowscope.v1.FlowRecord", buf, n, out, sizeof(out));
 	assert_non_null(strstr(out, "schema_version: 1\n"));
 	assert_non_null(strstr(out, "node: \"node-a\"\n"));
 	assert_non_null(strstr(out, "pid: 4\n"));
@@ -230,14 +279,33 @@ static void test_protoc_decode(void **state)
 	assert_non_null(strstr(out, "dst_addr: \"198.51.100.20\"\n"));
 	assert_non_null(strstr(out, "tcp_flags: \"SYN\"\ntcp_flags: \"ACK\"\n"));
 	assert_non_null(strstr(out, "tx_bytes: 4001\n"));
+
+	/* latency_ns has presence: protoc prints a present 0, and nothing when it is null */
+	make_dns(&d, 5);
+	d.latency_ns = 0;
+	n = record_proto_encode_dns(buf, sizeof(buf), &ctx, &d, false);
+	assert_true(n > 0);
+	protoc_decode("flowscope.v1.DnsRecord", buf, n, out, sizeof(out));
+	assert_non_null(strstr(out, "qname: \"www.example\"\n"));
+	assert_non_null(strstr(out, "latency_ns: 0\n"));
+	d.latency_known = false;
+	n = record_proto_encode_dns(buf, sizeof(buf), &ctx, &d, false);
+	assert_true(n > 0);
+	protoc_decode("flowscope.v1.DnsRecord", buf, n, out, sizeof(out));
+	assert_non_null(strstr(out, "qname: \"www.example\"\n"));
+	assert_null(strstr(out, "latency_ns"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_varint),		 cmocka_unit_test(test_flow_roundtrip),
-		cmocka_unit_test(test_flow_nulls_ipv4),	 cmocka_unit_test(test_dns_roundtrip),
-		cmocka_unit_test(test_delimited_stream), cmocka_unit_test(test_protoc_decode),
+		cmocka_unit_test(test_varint),
+		cmocka_unit_test(test_flow_roundtrip),
+		cmocka_unit_test(test_flow_nulls_ipv4),
+		cmocka_unit_test(test_dns_roundtrip),
+		cmocka_unit_test(test_dns_latency_presence),
+		cmocka_unit_test(test_delimited_stream),
+		cmocka_unit_test(test_protoc_decode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
