@@ -361,6 +361,7 @@ class MockKafka:
         return msgs
 
     def close(self):
+        """Ends the helper (also safe after Env.close() killed it)."""
         if self.proc.poll() is None:
             try:
                 self.proc.stdin.write("quit\n")
@@ -368,6 +369,12 @@ class MockKafka:
                 self.proc.wait(timeout=10)
             except (BrokenPipeError, subprocess.TimeoutExpired):
                 self.proc.kill()
+                self.proc.wait(timeout=10)
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
 
 
 def split_delimited(buf):
@@ -478,6 +485,9 @@ def pb_to_record(message_type, fields):
         known.add(f)
         rec[f] = fields.get(f, [])
     if rec["type"] == "dns":
+        # JSON has no timeout field: its rcode says "TIMEOUT"
+        if rec.pop("timeout") != (rec["rcode"] == "TIMEOUT"):
+            raise ValueError("DnsRecord: timeout disagrees with rcode %r" % rec["rcode"])
         rec["answers"] = [{"name": a.get("name", [""])[0], "type": a.get("type", [""])[0],
                            "ttl": a.get("ttl", [0])[0], "data": a.get("data", [""])[0]}
                           for a in rec["answers"]]
