@@ -58,7 +58,7 @@ struct agent {
 	uint64_t export_boot_ns; /* CLOCK_BOOTTIME of the export in progress */
 	uint64_t export_mono_ns; /* CLOCK_MONOTONIC of the export in progress */
 	uint64_t flow_records;
-	uint64_t sink_dropped;
+	uint64_t flow_records_dropped; /* refused by the sink */
 	uint64_t last_stats[FLOW_STAT_MAX];
 };
 
@@ -151,7 +151,7 @@ static void on_flow(void *ctx, struct flow_record *r)
 						       r->dst_actual_addr.bytes, a->export_boot_ns);
 	a->flow_records++;
 	if (sink_emit_flow(a->sink, r))
-		a->sink_dropped++;
+		a->flow_records_dropped++;
 }
 
 static void report_kernel_drops(struct agent *a, bool final)
@@ -214,7 +214,7 @@ static void report_kernel_drops(struct agent *a, bool final)
 	LOG_INFO("counters: packets_seen=%llu flow_records=%llu flow_map_full_packets=%llu "
 		 "flow_map_full_bytes=%llu malformed_packets=%llu other_proto_packets=%llu "
 		 "non_ip_packets=%llu fragments=%llu self_packets=%llu no_owner_flows=%llu "
-		 "sink_dropped=%llu",
+		 "flow_records_dropped=%llu",
 		 (unsigned long long)now[FLOW_STAT_PACKETS], (unsigned long long)a->flow_records,
 		 (unsigned long long)now[FLOW_STAT_MAP_FULL],
 		 (unsigned long long)now[FLOW_STAT_MAP_FULL_BYTES],
@@ -223,7 +223,8 @@ static void report_kernel_drops(struct agent *a, bool final)
 		 (unsigned long long)now[FLOW_STAT_NON_IP],
 		 (unsigned long long)now[FLOW_STAT_FRAGMENTS],
 		 (unsigned long long)now[FLOW_STAT_SELF],
-		 (unsigned long long)now[FLOW_STAT_NO_OWNER], (unsigned long long)a->sink_dropped);
+		 (unsigned long long)now[FLOW_STAT_NO_OWNER],
+		 (unsigned long long)a->flow_records_dropped);
 }
 
 /* One counter family with one sample per (label value, count). */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dns.h"
+#include "record_json.h"
 #include "record_proto.h"
 
 /*
@@ -40,19 +41,13 @@ static size_t addr_text(char buf[INET6_ADDRSTRLEN], uint8_t ip_version, const st
 	return (size_t)(p - buf);
 }
 
-/* Same strings as the JSON format; other protocols as their number in decimal. */
+/* The JSON format's names (record_proto_name()); other protocols as their number in decimal. */
 static const char *proto_text(char buf[4], uint8_t proto)
 {
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_ICMPV6:
-		return "icmpv6";
-	}
+	const char *name = record_proto_name(proto);
+
+	if (name)
+		return name;
 	snprintf(buf, 4, "%u", proto);
 	return buf;
 }

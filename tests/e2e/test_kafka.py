@@ -96,7 +96,7 @@ def agent_totals(agent):
     c = counters_line(agent, "counters:")
     d = counters_line(agent, "dns counters:")
     return (c["flow_records"], d["dns_records"],
-            c["sink_dropped"] + d["dns_records_dropped"])
+            c["flow_records_dropped"] + d["dns_records_dropped"])
 
 
 def kafka_metrics(addr):
