@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * flowscope: one event loop (epoll) over the interval timer, the duration timer and signals;
- * nothing sleeps, no thread.
+ * flowscope: one event loop (epoll) over the timers, signals, the DNS ring buffer, the conntrack
+ * socket and /metrics; nothing sleeps and no thread is ours (librdkafka runs its broker threads).
  */
 #include <errno.h>
 #include <limits.h>
