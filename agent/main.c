@@ -642,10 +642,9 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	if (cfg.kafka_brokers) {
-		/* after the programs are attached: the producer's own sockets get an owner and
-		 * are recognised as the agent's */
-	} else {
+	/* The Kafka sink comes after the programs are attached, so the producer's sockets get an
+	 * owner record and are recognised as the agent's own. */
+	if (!cfg.kafka_brokers) {
 		a.sink = sink_stdout_create(STDOUT_FILENO, cfg.node_name);
 		if (!a.sink) {
 			LOG_ERR("creating the stdout sink: out of memory");
