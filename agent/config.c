@@ -49,7 +49,8 @@ static enum config_status parse_u64(const struct opt_def *o, const char *val, ui
 	char *end;
 
 	errno = 0;
-	if (!*val || *val == '-')
+	/* strtoull() would take leading blanks and signs */
+	if (*val < '0' || *val > '9')
 		goto bad;
 	v = strtoull(val, &end, 10);
 	if (errno || *end || v < o->min || v > o->max)

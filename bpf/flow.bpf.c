@@ -151,7 +151,7 @@ static __always_inline void *hdr_ptr(struct __sk_buff *skb, __u32 off, void *buf
 struct pkt_info {
 	__u32 tcp_seq;
 	__u32 l3_len; /* IP header incl. IPv6 extension headers */
-	__u32 l4_len; /* TCP header incl. options, UDP 8, ICMP 0 */
+	__u32 l4_len; /* TCP header incl. options, UDP 8, ICMP 8 */
 	__u16 sport;
 	__u16 dport;
 	__u8 proto;
