@@ -432,8 +432,11 @@ const char *dns_collector_name_for(struct dns_collector *dc, uint64_t cgroup_id,
 void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collector_stats *out)
 {
 	struct dns_names_stats ns;
+	struct dns_match_stats ms;
 
 	*out = dc->stats;
+	dns_match_get_stats(dc->match, &ms);
+	out->pending = ms.pending;
 	dns_names_get_stats(dc->names, &ns);
 	out->names_entries = ns.entries;
 	out->names_evictions = ns.evictions;

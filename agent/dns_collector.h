@@ -37,6 +37,7 @@ struct dns_collector_stats {
 	uint64_t duplicate_queries;
 	uint64_t pending_full; /* queries not tracked: max_pending reached */
 	uint64_t timeouts;
+	uint64_t pending; /* queries awaiting a response now (at exit: never reported) */
 	uint64_t truncated_captures; /* packets longer than the capture */
 	uint64_t tcp_bytes_missing; /* TCP payload bytes not captured (gaps, truncation) */
 	uint64_t tcp_messages_lost; /* DNS-over-TCP messages dropped because bytes were missing */

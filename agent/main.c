@@ -183,7 +183,8 @@ static void report_kernel_drops(struct agent *a, bool final)
 		 "dns_messages=%llu dns_parse_errors=%llu dns_queries=%llu dns_responses=%llu "
 		 "dns_unmatched_responses=%llu dns_timeouts=%llu dns_pending_full=%llu "
 		 "dns_tcp_bytes_missing=%llu dns_tcp_messages_lost=%llu dns_tcp_streams_full=%llu "
-		 "dns_records=%llu dns_records_dropped=%llu dns_names=%llu dns_names_evicted=%llu",
+		 "dns_records=%llu dns_records_dropped=%llu dns_names=%llu dns_names_evicted=%llu "
+		 "dns_queries_pending_at_exit=%llu",
 		 (unsigned long long)now[FLOW_STAT_DNS_EVENTS],
 		 (unsigned long long)now[FLOW_STAT_DNS_RINGBUF_FULL],
 		 (unsigned long long)now[FLOW_STAT_DNS_TRUNCATED], (unsigned long long)ds.messages,
@@ -193,7 +194,7 @@ static void report_kernel_drops(struct agent *a, bool final)
 		 (unsigned long long)ds.tcp_bytes_missing, (unsigned long long)ds.tcp_messages_lost,
 		 (unsigned long long)ds.tcp_streams_full, (unsigned long long)ds.records,
 		 (unsigned long long)ds.records_dropped, (unsigned long long)ds.names_entries,
-		 (unsigned long long)ds.names_evictions);
+		 (unsigned long long)ds.names_evictions, (unsigned long long)ds.pending);
 	if (a->ct) {
 		struct ct_stats cs;
 
@@ -377,6 +378,9 @@ static void render_metrics(void *ctx, FILE *out)
 	};
 	counter_family(out, "flowscope_dns_messages_total", "DNS messages by kind.", "kind",
 		       dns_msgs, N_OF(dns_msgs));
+	metrics_family(out, "flowscope_dns_queries_pending", "gauge",
+		       "DNS queries awaiting a response or their timeout.");
+	metrics_sample(out, "flowscope_dns_queries_pending", "", ds.pending);
 	metrics_family(out, "flowscope_dns_records_total", "counter", "DNS records exported.");
 	metrics_sample(out, "flowscope_dns_records_total", "", ds.records);
 	metrics_family(out, "flowscope_dns_names", "gauge", "Addresses with a known name.");
