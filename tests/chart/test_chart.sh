@@ -15,7 +15,10 @@ fail() {
 	exit 1
 }
 command -v helm >/dev/null || fail "helm not on PATH (scripts/install-helm.sh installs it)"
-python3 -c 'import yaml' 2>/dev/null || fail "python3 has no yaml module (apt-get install python3-yaml)"
+# Debian's python3, where scripts/setup.sh installs python3-yaml (another python3 may be first
+# on PATH)
+py=/usr/bin/python3
+$py -c 'import yaml' 2>/dev/null || fail "$py has no yaml module (apt-get install python3-yaml)"
 [ -x "$bin" ] || fail "$bin is not an executable"
 
 tmp=$(mktemp -d)
@@ -30,7 +33,7 @@ for case in default kafka minimal; do
 		{ cat "$tmp/lint.log"; fail "helm lint --strict with $case values"; }
 	helm template fs-chart-test "$chart" --namespace fs-chart-test "${args[@]}" >"$tmp/$case.yaml" ||
 		fail "helm template with $case values"
-	python3 "$here/check_chart.py" "$case" "$tmp/$case.yaml" "$bin" "$chart" || fail "$case"
+	$py "$here/check_chart.py" "$case" "$tmp/$case.yaml" "$bin" "$chart" || fail "$case"
 done
 
 # NOTES.txt is rendered only by install/upgrade, which need a cluster: render it as a template.
