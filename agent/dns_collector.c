@@ -21,18 +21,38 @@
 /* A DNS-over-TCP stream with no segment for this long is forgotten. */
 #define TCP_STREAM_IDLE_NS (60ull * 1000000000ull)
 
-/* What the response record needs from its query when the response cannot say it. */
+/* What the response or timeout record needs from its query. */
 struct pending_query {
+	uint32_t pid;
+	char comm[16];
 	uint16_t qtype;
 	char qname[]; /* NUL-terminated */
 };
+
+/*
+ * Which socket saw the exchange: the client's (query sent, response received) or the server's
+ * (query received, response sent). Each side is matched on its own, so a client and a server in
+ * the same cgroup, which see the same 5-tuples, do not take each other's queries.
+ */
+enum dns_side {
+	SIDE_CLIENT = 0,
+	SIDE_SERVER = 1,
+};
+
+static enum dns_side side_of(const struct dns_event *ev, bool is_response)
+{
+	bool egress = ev->flags & DNS_EV_F_EGRESS;
+
+	return egress != is_response ? SIDE_CLIENT : SIDE_SERVER;
+}
 
 struct tcp_key {
 	uint64_t cgroup_id;
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
 	uint8_t ip_version;
-	uint8_t pad[3];
+	uint8_t egress; /* both ends in one cgroup see the same bytes: one stream each */
+	uint8_t pad[2];
 };
 
 /* One direction of a DNS-over-TCP connection. */
@@ -48,7 +68,7 @@ struct tcp_stream {
 struct dns_collector {
 	struct dns_collector_opts opts;
 	struct ring_buffer *rb;
-	struct dns_match *match;
+	struct dns_match *match[2]; /* enum dns_side */
 	struct dns_names *names;
 	struct tcp_stream *streams;
 	unsigned int n_streams;
@@ -146,9 +166,12 @@ static void on_query(struct dns_collector *dc, const struct dns_event *ev,
 		dc->stats.pending_full++;
 		return;
 	}
+	pq->pid = ev->pid;
+	memcpy(pq->comm, ev->comm, sizeof(pq->comm));
+	pq->comm[sizeof(pq->comm) - 1] = '\0';
 	pq->qtype = m->qtype;
 	memcpy(pq->qname, m->qname, qlen + 1);
-	st = dns_match_query(dc->match, t, m->id, ev->ts_ns, pq);
+	st = dns_match_query(dc->match[side_of(ev, false)], t, m->id, ev->ts_ns, pq);
 	if (st == DNS_OK)
 		return;
 	if (st == DNS_ERR_DUPLICATE)
@@ -170,7 +193,8 @@ static void on_response(struct dns_collector *dc, const struct dns_event *ev,
 	dc->stats.responses++;
 	response_record(ev, &r);
 	r.id = id;
-	if (dns_match_response(dc->match, t, id, &query_ts, (void **)&pq) == DNS_OK) {
+	if (dns_match_response(dc->match[side_of(ev, true)], t, id, &query_ts, (void **)&pq) ==
+	    DNS_OK) {
 		r.latency_ns = ev->ts_ns - query_ts;
 		r.latency_known = ev->ts_ns >= query_ts;
 	} else {
@@ -252,6 +276,7 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 	key.sport = ev->sport;
 	key.dport = ev->dport;
 	key.ip_version = ev->ip_version;
+	key.egress = !!(ev->flags & DNS_EV_F_EGRESS);
 	HASH_FIND(hh, dc->streams, &key, sizeof(key), ts);
 
 	if (ev->tcp_flags & TCP_FLAG_SYN) {
@@ -346,9 +371,10 @@ int dns_collector_open(struct flow_bpf *skel, const struct dns_collector_opts *o
 	if (!dc)
 		return -ENOMEM;
 	dc->opts = *opts;
-	dc->match = dns_match_create(opts->max_pending, free);
+	dc->match[SIDE_CLIENT] = dns_match_create(opts->max_pending, free);
+	dc->match[SIDE_SERVER] = dns_match_create(opts->max_pending, free);
 	dc->names = dns_names_create(opts->max_names, opts->min_hold_ns);
-	if (!dc->match || !dc->names)
+	if (!dc->match[SIDE_CLIENT] || !dc->match[SIDE_SERVER] || !dc->names)
 		goto fail;
 	dc->rb = ring_buffer__new(bpf_map__fd(skel->maps.dns_events), on_event, dc, NULL);
 	if (!dc->rb) {
@@ -371,7 +397,8 @@ void dns_collector_close(struct dns_collector *dc)
 	ring_buffer__free(dc->rb);
 	HASH_ITER(hh, dc->streams, ts, tmp)
 	drop_stream(dc, ts);
-	dns_match_destroy(dc->match);
+	dns_match_destroy(dc->match[SIDE_CLIENT]);
+	dns_match_destroy(dc->match[SIDE_SERVER]);
 	dns_names_destroy(dc->names);
 	free(dc);
 }
@@ -396,6 +423,8 @@ static void on_timeout(const struct dns_tuple *q, uint16_t id, uint64_t ts_ns, v
 	dc->stats.timeouts++;
 	r.ts_ns = boot_ns_to_epoch_ns(ts_ns + dc->opts.timeout_ns);
 	r.cgroup_id = q->cgroup_id;
+	r.pid = pq->pid;
+	memcpy(r.comm, pq->comm, sizeof(r.comm));
 	r.ip_version = q->ip_version;
 	r.proto = q->proto;
 	memcpy(r.src_addr.bytes, q->src_addr, 16);
@@ -415,7 +444,8 @@ void dns_collector_expire(struct dns_collector *dc, uint64_t now_boot_ns)
 {
 	struct tcp_stream *ts, *tmp;
 
-	dns_match_expire(dc->match, now_boot_ns, dc->opts.timeout_ns, on_timeout, dc);
+	dns_match_expire(dc->match[SIDE_CLIENT], now_boot_ns, dc->opts.timeout_ns, on_timeout, dc);
+	dns_match_expire(dc->match[SIDE_SERVER], now_boot_ns, dc->opts.timeout_ns, on_timeout, dc);
 	HASH_ITER(hh, dc->streams, ts, tmp)
 	{
 		if (now_boot_ns - ts->last_ns > TCP_STREAM_IDLE_NS)
@@ -435,8 +465,11 @@ void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collecto
 	struct dns_match_stats ms;
 
 	*out = dc->stats;
-	dns_match_get_stats(dc->match, &ms);
-	out->pending = ms.pending;
+	out->pending = 0;
+	for (int side = SIDE_CLIENT; side <= SIDE_SERVER; side++) {
+		dns_match_get_stats(dc->match[side], &ms);
+		out->pending += ms.pending;
+	}
 	dns_names_get_stats(dc->names, &ns);
 	out->names_entries = ns.entries;
 	out->names_evictions = ns.evictions;

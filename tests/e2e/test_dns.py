@@ -68,14 +68,17 @@ class DnsRecords(unittest.TestCase):
         self.dnsmasq = env.spawn(dnsmasq_args(env.prefix), ns=env.server_ns)
         env.server("tcp-server", env.server_ns, "::", 8080, cgroup=self.server_cg)
         env.server("udp-sink", env.server_ns, "0.0.0.0", SILENT_PORT, cgroup=self.server_cg)
-        # dnsmasq is up once it answers
-        for _ in range(50):
-            out = env.ns(env.client_ns, "dig", "+short", "+tries=1", "+timeout=1", "@" + DNS,
-                         "web.example.test", check=False)
-            if WEB in out:
-                break
-        else:
-            self.fail("dnsmasq did not start: " + self.dnsmasq.stderr.read())
+        # dnsmasq is up once it answers, on both transports: the first IPv6 exchange over a
+        # fresh topology can take over a second (neighbour discovery on two links)
+        for server, want in ((DNS, WEB), (DNS6, WEB)):
+            for _ in range(50):
+                out = env.ns(env.client_ns, "dig", "+short", "+tries=1", "+timeout=1",
+                             "@" + server, "web.example.test", check=False)
+                if want in out:
+                    break
+            else:
+                self.fail("dnsmasq does not answer on %s: %s" % (server,
+                                                                  self.dnsmasq.stderr.read()))
 
     def dig(self, *args):
         """dig in the client's cgroup and namespace; returns its +answer output."""
@@ -155,6 +158,9 @@ class DnsRecords(unittest.TestCase):
         self.assertIsNone(to[0]["latency_ns"])
         self.assertEqual(to[0]["answers"], [])
         self.assertEqual(to[0]["dst_port"], SILENT_PORT)
+        # the query's socket owns the timeout record too
+        self.assertEqual(to[0]["comm"], "dig")
+        self.assertGreater(to[0]["pid"], 0)
 
         # the flow to WEB carries the name the client asked for
         flows = [r for r in agent.records("flow") if r["cgroup_id"] == self.client_cg.id
@@ -169,6 +175,44 @@ class DnsRecords(unittest.TestCase):
         self.assertTrue(dns_flows)
         for r in dns_flows:
             self.assertIsNone(r["dst_domain"])
+
+    def test_client_and_server_in_one_cgroup(self):
+        """Both ends see the same 5-tuples and IDs: each side gets its own record, with its
+        own latency, over UDP and TCP."""
+        env = self.env
+        agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "1",
+                          "--duration", "5")
+        agent.wait_attached()
+        args = [a for a in dnsmasq_args(env.prefix) if not a.startswith("--listen-address")]
+        local = env.spawn(args + ["--listen-address=127.0.0.1"], cgroup=self.client_cg,
+                          ns=env.client_ns)
+        for _ in range(50):
+            out = env.ns(env.client_ns, "dig", "+short", "+tries=1", "+timeout=1",
+                         "@127.0.0.1", "web.example.test", check=False)
+            if WEB in out:
+                break
+        else:
+            self.fail("local dnsmasq did not start: " + local.stderr.read())
+        udp_pid, _ = self.dig("@127.0.0.1", "alias.example.test", "A")
+        tcp_pid, _ = self.dig("@127.0.0.1", "+tcp", "alias.example.test", "AAAA")
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        dns = [r for r in agent.records("dns") if r["cgroup_id"] == self.client_cg.id
+               and r["qname"] == "alias.example.test"]
+        for qtype, proto, pid in (("A", "udp", udp_pid), ("AAAA", "tcp", tcp_pid)):
+            with self.subTest(proto=proto):
+                mine = [r for r in dns if r["qtype"] == qtype]
+                self.assertEqual(sorted(r["comm"] for r in mine), ["dig", "dnsmasq"], mine)
+                for r in mine:
+                    self.assertEqual(r["proto"], proto)
+                    self.assertEqual(r["rcode"], "NOERROR")
+                    self.assertIsNotNone(r["latency_ns"], r)
+                    self.assertGreater(r["latency_ns"], 0)
+                    self.assertEqual([a["data"] for a in r["answers"]][-1],
+                                     WEB if qtype == "A" else WEB6)
+                    # src is the client on both sides
+                    self.assertEqual(r["dst_port"], 53)
+                client = [r for r in mine if r["comm"] == "dig"][0]
+                self.assertEqual(client["pid"], pid)
 
 
 if __name__ == "__main__":
