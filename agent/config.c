@@ -152,6 +152,7 @@ static enum config_status set_verbose(struct config *cfg, const struct opt_def *
 {
 	(void)o, (void)val, (void)err, (void)errsz;
 	cfg->log_level = LOG_LEVEL_DEBUG;
+	cfg->libbpf_debug = true;
 	return CONFIG_OK;
 }
 

@@ -62,14 +62,17 @@ struct agent {
 	uint64_t last_stats[FLOW_STAT_MAX];
 };
 
+static bool libbpf_debug;
+
+/* libbpf's messages already start with "libbpf: ". */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[1024];
 
-	if (level == LIBBPF_DEBUG && log_get_level() < LOG_LEVEL_DEBUG)
+	if (level == LIBBPF_DEBUG && !libbpf_debug)
 		return 0;
 	vsnprintf(line, sizeof(line), fmt, ap);
-	log_msg(level == LIBBPF_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "libbpf: %s", line);
+	log_msg(level == LIBBPF_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "%s", line);
 	return 0;
 }
 
@@ -437,8 +440,8 @@ static int export_interval(struct agent *a, bool final)
 		return n;
 	}
 	sink_end_interval(a->sink);
-	report_kernel_drops(a, final);
 	LOG_DEBUG("interval exported: %d flows", n);
+	report_kernel_drops(a, final);
 	return 0;
 }
 
@@ -627,6 +630,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_set_level(cfg.log_level);
+	libbpf_debug = cfg.libbpf_debug;
 	libbpf_set_print(libbpf_print);
 	signal(SIGPIPE, SIG_IGN);
 

@@ -115,7 +115,7 @@ def kafka_metrics(addr):
 
 KAFKA_ALL = re.compile(r"kafka: all (\d+) records delivered")
 KAFKA_LOST = re.compile(r"kafka: (\d+) records not delivered \((\d+) failed, (\d+) still queued "
-                        r"after (\d+) ms\); (\d+) dropped earlier, buffer full")
+                        r"after (\d+) ms\); (\d+) dropped earlier because the buffer was full")
 
 
 def flow_identity(r):
