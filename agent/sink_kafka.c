@@ -623,7 +623,7 @@ static uint64_t kafka_close(struct sink *s)
 	if (undelivered || dropped)
 		LOG_WARN("kafka: %" PRIu64 " records not delivered (%" PRIu64 " failed, %" PRIu64
 			 " still queued after %u ms); %" PRIu64 " dropped earlier because the "
-								"buffer was full",
+			 "buffer was full",
 			 undelivered, failed, queued, ks->flush_timeout_ms, dropped);
 	else
 		LOG_INFO("kafka: all %" PRIu64 " records delivered", TOTAL(ks, delivered));
