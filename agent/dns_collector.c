@@ -454,9 +454,10 @@ void dns_collector_expire(struct dns_collector *dc, uint64_t now_boot_ns)
 }
 
 const char *dns_collector_name_for(struct dns_collector *dc, uint64_t cgroup_id, uint8_t ip_version,
-				   const uint8_t addr[16], uint64_t now_boot_ns)
+				   const uint8_t addr[16], uint64_t now_boot_ns,
+				   uint64_t at_boot_ns)
 {
-	return dns_names_lookup(dc->names, cgroup_id, ip_version, addr, now_boot_ns);
+	return dns_names_lookup_at(dc->names, cgroup_id, ip_version, addr, now_boot_ns, at_boot_ns);
 }
 
 void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collector_stats *out)

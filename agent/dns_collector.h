@@ -67,11 +67,13 @@ int dns_collector_consume(struct dns_collector *dc);
 void dns_collector_expire(struct dns_collector *dc, uint64_t now_boot_ns);
 
 /*
- * The name cgroup_id asked for that resolved to addr (ip_version 4: first 4 bytes), or NULL.
- * The string is valid until the next call into dc.
+ * The name cgroup_id asked for that resolved to addr (ip_version 4: first 4 bytes), as it was at
+ * at_boot_ns (a flow's start), or NULL. Times are CLOCK_BOOTTIME ns. The string is valid until
+ * the next call into dc.
  */
 const char *dns_collector_name_for(struct dns_collector *dc, uint64_t cgroup_id, uint8_t ip_version,
-				   const uint8_t addr[16], uint64_t now_boot_ns);
+				   const uint8_t addr[16], uint64_t now_boot_ns,
+				   uint64_t at_boot_ns);
 
 void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collector_stats *out);
 

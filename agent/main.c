@@ -57,6 +57,7 @@ struct agent {
 	int epfd, interval_fd, duration_fd, signal_fd, tick_fd;
 	uint64_t export_boot_ns; /* CLOCK_BOOTTIME of the export in progress */
 	uint64_t export_mono_ns; /* CLOCK_MONOTONIC of the export in progress */
+	int64_t epoch_to_boot_ns; /* add to a Unix epoch time to get CLOCK_BOOTTIME */
 	uint64_t flow_records;
 	uint64_t flow_records_dropped; /* refused by the sink */
 	uint64_t last_stats[FLOW_STAT_MAX];
@@ -146,12 +147,20 @@ static void on_flow(void *ctx, struct flow_record *r)
 		resolve_nat(a, r, a->export_mono_ns);
 
 	r->cgroup_path = cgroup_paths_lookup(a->cgroup_paths, r->cgroup_id);
-	/* the client resolved the Service address, not the backend: try dst first */
+	/*
+	 * The name the address had when the flow started (flow stamps are one coarse tick, at most
+	 * 10 ms, early). The client resolved the Service address, not the backend: dst first.
+	 */
+	uint64_t at = (uint64_t)((int64_t)r->start_ns + a->epoch_to_boot_ns) + 10000000ull;
+
+	if (at > a->export_boot_ns)
+		at = a->export_boot_ns;
 	r->dst_domain = dns_collector_name_for(a->dns, r->cgroup_id, r->ip_version,
-					       r->dst_addr.bytes, a->export_boot_ns);
+					       r->dst_addr.bytes, a->export_boot_ns, at);
 	if (!r->dst_domain && r->nat)
 		r->dst_domain = dns_collector_name_for(a->dns, r->cgroup_id, r->ip_version,
-						       r->dst_actual_addr.bytes, a->export_boot_ns);
+						       r->dst_actual_addr.bytes, a->export_boot_ns,
+						       at);
 	a->flow_records++;
 	if (sink_emit_flow(a->sink, r))
 		a->flow_records_dropped++;
@@ -434,6 +443,8 @@ static int export_interval(struct agent *a, bool final)
 		ct_cache_process(a->ct, a->export_mono_ns);
 	cgroup_paths_new_generation(a->cgroup_paths);
 	a->export_boot_ns = boot_ns_now();
+	a->epoch_to_boot_ns =
+		(int64_t)a->export_boot_ns - (int64_t)boot_ns_to_epoch_ns(a->export_boot_ns);
 	n = flow_collector_drain(a->flows, on_flow, a);
 	if (n < 0) {
 		LOG_ERR("draining the flow map: %s", strerror(-n));
@@ -681,7 +692,7 @@ int main(int argc, char **argv)
 
 	dopts.timeout_ns = (uint64_t)cfg.dns_timeout_ms * 1000000ull;
 	dopts.max_pending = 65536;
-	dopts.max_names = 262144;
+	dopts.max_names = 65536;
 	/* a flow exported up to one interval after its lookup must still find its name */
 	dopts.min_hold_ns = DNS_NAMES_MIN_HOLD_NS;
 	if (dopts.min_hold_ns < 2ull * cfg.interval_s * 1000000000ull)

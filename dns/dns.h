@@ -337,6 +337,14 @@ size_t dns_names_learn(struct dns_names *c, uint64_t cgroup_id, const struct dns
 const char *dns_names_lookup(struct dns_names *c, uint64_t cgroup_id, uint8_t ip_version,
 			     const uint8_t addr[16], uint64_t now_ns);
 
+/*
+ * As dns_names_lookup(), for something that started at @at_ns (<= @now_ns, same clock): when
+ * the address was re-learnt under another name after @at_ns, the name it had at @at_ns (the
+ * previous one, if it was still held then) is returned. Only one previous name is kept.
+ */
+const char *dns_names_lookup_at(struct dns_names *c, uint64_t cgroup_id, uint8_t ip_version,
+				const uint8_t addr[16], uint64_t now_ns, uint64_t at_ns);
+
 void dns_names_get_stats(const struct dns_names *c, struct dns_names_stats *out);
 
 #endif /* FLOWSCOPE_DNS_H */

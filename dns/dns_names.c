@@ -23,12 +23,22 @@ struct names_key {
 
 _Static_assert(sizeof(struct names_key) == 32, "names_key has implicit padding");
 
+/*
+ * One address of one cgroup. The name it had before the current one is kept too, so a flow that
+ * started before the address was re-learnt under another name (shared ingress and CDN addresses)
+ * still gets the name it was opened for.
+ */
 struct names_entry {
 	struct names_key key;
 	uint64_t expires_ns;
+	uint64_t learnt_ns; /* when name became the address's name */
+	uint64_t old_learnt_ns; /* old_name's, when has_old */
+	uint64_t old_expires_ns;
+	bool has_old;
 	uint32_t hash;
 	uint32_t prev, next; /* LRU list, most recent first; free list through next */
 	char name[NAME_STORE_MAX];
+	char old_name[NAME_STORE_MAX];
 };
 
 struct dns_names {
@@ -153,6 +163,14 @@ static void store(struct dns_names *c, const struct names_key *key, const char *
 	if (e != DNS_INDEX_NONE) {
 		c->stats.updates++;
 		lru_unlink(c, e);
+		n = &c->entries[e];
+		if (strcmp(n->name, name) != 0) {
+			memcpy(n->old_name, n->name, sizeof(n->old_name));
+			n->old_learnt_ns = n->learnt_ns;
+			n->old_expires_ns = n->expires_ns;
+			n->has_old = true;
+			n->learnt_ns = now_ns;
+		}
 	} else {
 		if (c->free_head == DNS_INDEX_NONE) {
 			uint32_t victim = c->lru_tail;
@@ -167,6 +185,8 @@ static void store(struct dns_names *c, const struct names_key *key, const char *
 		c->free_head = c->entries[e].next;
 		c->entries[e].key = *key;
 		c->entries[e].hash = hash;
+		c->entries[e].learnt_ns = now_ns;
+		c->entries[e].has_old = false;
 		dns_index_insert(&c->index, hash, e);
 		c->stats.inserts++;
 		c->stats.entries++;
@@ -247,6 +267,13 @@ size_t dns_names_learn(struct dns_names *c, uint64_t cgroup_id, const struct dns
 const char *dns_names_lookup(struct dns_names *c, uint64_t cgroup_id, uint8_t ip_version,
 			     const uint8_t addr[16], uint64_t now_ns)
 {
+	return dns_names_lookup_at(c, cgroup_id, ip_version, addr, now_ns, now_ns);
+}
+
+const char *dns_names_lookup_at(struct dns_names *c, uint64_t cgroup_id, uint8_t ip_version,
+				const uint8_t addr[16], uint64_t now_ns, uint64_t at_ns)
+{
+	const struct names_entry *n;
 	struct names_key key;
 	struct find_ctx f = { c, &key };
 	uint32_t e;
@@ -268,7 +295,12 @@ const char *dns_names_lookup(struct dns_names *c, uint64_t cgroup_id, uint8_t ip
 	lru_unlink(c, e);
 	lru_push_front(c, e);
 	c->stats.hits++;
-	return c->entries[e].name;
+	n = &c->entries[e];
+	/* the name became current after at_ns: the old one, if it was current then */
+	if (n->learnt_ns > at_ns && n->has_old && n->old_learnt_ns <= at_ns &&
+	    n->old_expires_ns > at_ns)
+		return n->old_name;
+	return n->name;
 }
 
 void dns_names_get_stats(const struct dns_names *c, struct dns_names_stats *out)

@@ -128,6 +128,37 @@ static void test_ttl_and_min_hold(void **state)
 	dns_names_destroy(c);
 }
 
+/* Two names for one address: a flow gets the name that was current when it started. */
+static void test_name_as_of_flow_start(void **state)
+{
+	struct dns_names *c = dns_names_create(64, 30 * SEC);
+
+	(void)state;
+	simple_a("www.example", 300, ip1);
+	dns_names_learn(c, 1, &msg, 100 * SEC);
+	simple_a("shop.example", 300, ip1);
+	dns_names_learn(c, 1, &msg, 110 * SEC);
+	/* opened at 105 s, exported at 115 s: the name it was opened for */
+	assert_string_equal(dns_names_lookup_at(c, 1, 4, ip1, 115 * SEC, 105 * SEC), "www.example");
+	/* opened after the second answer */
+	assert_string_equal(dns_names_lookup_at(c, 1, 4, ip1, 115 * SEC, 112 * SEC), "shop."
+										     "example");
+	assert_string_equal(dns_names_lookup(c, 1, 4, ip1, 115 * SEC), "shop.example");
+	/* opened before anything was learnt: the oldest name known is the best guess */
+	assert_string_equal(dns_names_lookup_at(c, 1, 4, ip1, 115 * SEC, 90 * SEC), "shop.example");
+	/* the same name again does not push the other one out */
+	dns_names_learn(c, 1, &msg, 113 * SEC);
+	assert_string_equal(dns_names_lookup_at(c, 1, 4, ip1, 115 * SEC, 105 * SEC), "www.example");
+	/* an old name whose hold had run out before the flow started is not used */
+	simple_a("short.example", 1, ip2);
+	dns_names_learn(c, 1, &msg, 100 * SEC);
+	simple_a("later.example", 300, ip2);
+	dns_names_learn(c, 1, &msg, 200 * SEC);
+	assert_string_equal(dns_names_lookup_at(c, 1, 4, ip2, 210 * SEC, 150 * SEC), "later."
+										     "example");
+	dns_names_destroy(c);
+}
+
 static void test_lru_bound(void **state)
 {
 	struct dns_names *c = dns_names_create(2, DNS_NAMES_MIN_HOLD_NS);
@@ -203,6 +234,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cname_chain_maps_to_question),
 		cmocka_unit_test(test_ttl_and_min_hold),
+		cmocka_unit_test(test_name_as_of_flow_start),
 		cmocka_unit_test(test_lru_bound),
 		cmocka_unit_test(test_cgroups_are_isolated),
 		cmocka_unit_test(test_what_is_not_learnt),

@@ -110,6 +110,9 @@ class DnsRecords(unittest.TestCase):
             seen.append((qname, qtype, proto, version, pid, dig_answers(out), out))
         conn = env.client(["tcp-client", WEB, "8080", "--send", "100", "--recv", "100"],
                           env.client_ns, self.client_cg)
+        # another name for the same address after the connection: the flow keeps the name it
+        # was opened for
+        self.dig("@" + DNS, "alias.example.test", "A")
         # a query nobody answers
         self.dig("@" + DNS, "-p", str(SILENT_PORT), "silent.example.test", "A")
         self.assertEqual(agent.stop(), 0, agent.stderr())
