@@ -246,7 +246,8 @@ static const struct opt_def opts[] = {
 	{ "kafka-topic-dns", "TOPIC", set_str, OFF(kafka_topic_dns), 0, 0,
 	  "topic for DNS records (default flowscope.dns)" },
 	{ "kafka-topic-events", "TOPIC", set_str, OFF(kafka_topic_events), 0, 0,
-	  "topic for tracer events (default flowscope.events)" },
+	  "topic for event records (default flowscope.events; reserved: no events are "
+	  "produced yet)" },
 	{ "kafka-format", "json|protobuf", set_kafka_format, OFF(kafka_format), 0, 0,
 	  "record encoding on Kafka (default json)" },
 	{ "kafka-records-per-message", "N", set_u32, OFF(kafka_records_per_message), 1, 100000,

@@ -283,7 +283,8 @@ static void render_sink_metrics(struct agent *a, FILE *out)
 	sink_kafka_stats(a->sink, &ks);
 	metrics_family(out, "flowscope_kafka_records_total", "counter",
 		       "Records handed to librdkafka, and their outcome, per record type.");
-	for (int t = 0; t < RECORD_TYPE_MAX; t++) {
+	/* RECORD_EVENT: reserved, nothing produces it yet */
+	for (int t = 0; t < RECORD_EVENT; t++) {
 		const struct {
 			const char *state;
 			uint64_t v;
@@ -299,7 +300,7 @@ static void render_sink_metrics(struct agent *a, FILE *out)
 	}
 	metrics_family(out, "flowscope_sink_records_dropped_total", "counter",
 		       "Records the sink could not write.");
-	for (int t = 0; t < RECORD_TYPE_MAX; t++) {
+	for (int t = 0; t < RECORD_EVENT; t++) {
 		snprintf(labels, sizeof(labels), "sink=\"kafka\",type=\"%s\",reason=\"queue_full\"",
 			 types[t]);
 		metrics_sample(out, "flowscope_sink_records_dropped_total", labels,
