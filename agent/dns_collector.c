@@ -181,14 +181,19 @@ static void on_query(struct dns_collector *dc, const struct dns_event *ev,
 	free(pq);
 }
 
+/*
+ * A response; when it did not parse (cut by the capture), raw is its header (RFC 1035 §4.1.1:
+ * ID in octets 0-1, RCODE in the low bits of octet 3) and the query supplies the question.
+ */
 static void on_response(struct dns_collector *dc, const struct dns_event *ev,
-			const struct dns_tuple *t, bool parsed, bool capture_truncated)
+			const struct dns_tuple *t, const uint8_t *raw, bool parsed,
+			bool capture_truncated)
 {
 	const struct dns_msg *m = &dc->msg;
 	struct pending_query *pq = NULL;
 	struct dns_record r;
 	uint64_t query_ts;
-	uint16_t id = parsed ? m->id : (uint16_t)(ev->payload[0] << 8 | ev->payload[1]);
+	uint16_t id = parsed ? m->id : (uint16_t)(raw[0] << 8 | raw[1]);
 
 	dc->stats.responses++;
 	response_record(ev, &r);
@@ -210,7 +215,7 @@ static void on_response(struct dns_collector *dc, const struct dns_event *ev,
 		dns_names_learn(dc->names, ev->cgroup_id, m, ev->ts_ns);
 	} else {
 		/* cut by the capture: what the header and the query tell */
-		r.rcode = ev->payload[3] & 0x0f;
+		r.rcode = raw[3] & 0x0f;
 		r.truncated = true;
 		if (pq) {
 			r.qname = pq->qname;
@@ -232,16 +237,17 @@ static void on_message(struct dns_collector *dc, const struct dns_event *ev, con
 	dc->stats.messages++;
 	st = dns_parse(msg, len, &dc->msg, &dc->parse_stats);
 	if (st != DNS_OK) {
-		dc->stats.parse_errors++;
 		/* a response cut by the capture still has its header: report it as truncated */
 		if (capture_truncated && len >= 12 && (msg[2] & 0x80))
-			on_response(dc, ev, &t, false, true);
+			on_response(dc, ev, &t, msg, false, true);
+		else
+			dc->stats.parse_errors++;
 		return;
 	}
 	if (!dc->msg.qr)
 		on_query(dc, ev, &t);
 	else
-		on_response(dc, ev, &t, true, capture_truncated);
+		on_response(dc, ev, &t, msg, true, capture_truncated);
 }
 
 static void on_tcp_message(const uint8_t *msg, size_t len, void *arg)

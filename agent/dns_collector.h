@@ -30,7 +30,8 @@ struct dns_collector_stats {
 	uint64_t events; /* ring buffer events read */
 	uint64_t bad_events; /* events too short or of an unknown protocol */
 	uint64_t messages; /* DNS messages parsed */
-	uint64_t parse_errors; /* messages that failed to parse (by reason in the log at exit) */
+	uint64_t parse_errors; /* messages that failed to parse and gave no record (a response
+				  cut by the capture still gives one, from its header) */
 	uint64_t queries;
 	uint64_t responses;
 	uint64_t unmatched_responses; /* responses whose query was not seen */
