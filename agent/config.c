@@ -107,6 +107,22 @@ static enum config_status set_choice(struct config *cfg, const struct opt_def *o
 			 o->metavar);
 }
 
+/* BPF ring buffers are a power of two of pages (kernel/bpf/ringbuf.c). */
+static enum config_status set_pow2_u32(struct config *cfg, const struct opt_def *o, const char *val,
+				       char *err, size_t errsz)
+{
+	uint64_t v;
+
+	if (parse_u64(o, val, &v, err, errsz))
+		return CONFIG_USAGE;
+	if (v & (v - 1))
+		return usage_err(err, errsz,
+				 "invalid value for --%s: '%s' (expected a power of two)", o->name,
+				 val);
+	*(uint32_t *)((char *)cfg + o->offset) = (uint32_t)v;
+	return CONFIG_OK;
+}
+
 static enum config_status set_metrics_addr(struct config *cfg, const struct opt_def *o,
 					   const char *val, char *err, size_t errsz)
 {
@@ -232,6 +248,9 @@ static const struct opt_def opts[] = {
 	  "UDP/TCP ports whose traffic is parsed as DNS (default 53)" },
 	{ "dns-timeout", "MS", set_u32, OFF(dns_timeout_ms), 1, 3600000,
 	  "a query without a response after this long is reported as TIMEOUT (default 5000)" },
+	{ "dns-ringbuf-bytes", "BYTES", set_pow2_u32, OFF(dns_ringbuf_bytes), 4096, 1u << 30,
+	  "kernel-to-agent buffer for DNS packets, a power of two; packets that find it full are "
+	  "counted (default 4194304)" },
 	{ "no-conntrack", NULL, set_no_conntrack, 0, 0, 0,
 	  "do not resolve NAT'd destinations through conntrack" },
 	{ "conntrack-netns", "PATH", set_str, OFF(conntrack_netns), 0, 0,
@@ -283,6 +302,7 @@ void config_defaults(struct config *cfg)
 	cfg->dns_ports[0] = 53;
 	cfg->n_dns_ports = 1;
 	cfg->dns_timeout_ms = 5000;
+	cfg->dns_ringbuf_bytes = 4u << 20;
 	cfg->conntrack = true;
 	cfg->conntrack_max_entries = 131072;
 	cfg->kafka_records_per_message = 1;

@@ -28,6 +28,7 @@ struct config {
 	uint16_t dns_ports[CONFIG_MAX_DNS_PORTS];
 	size_t n_dns_ports;
 	uint32_t dns_timeout_ms;
+	uint32_t dns_ringbuf_bytes; /* power of two, at least one page */
 
 	/* conntrack */
 	bool conntrack; /* false with --no-conntrack */

@@ -105,7 +105,9 @@ int flow_collector_open(const struct flow_collector_opts *opts, struct flow_coll
 	 * of inner hash maps (bpf_map_meta_equal). */
 	if (bpf_map__set_max_entries(fc->skel->maps.flows_a, opts->max_flows) ||
 	    bpf_map__set_max_entries(fc->skel->maps.flows_b, opts->max_flows) ||
-	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, 2 * opts->max_flows)) {
+	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, 2 * opts->max_flows) ||
+	    (opts->dns_ringbuf_bytes &&
+	     bpf_map__set_max_entries(fc->skel->maps.dns_events, opts->dns_ringbuf_bytes))) {
 		ret = -EINVAL;
 		snprintf(err, errsz, "sizing the flow maps to %u entries", opts->max_flows);
 		goto fail;

@@ -20,6 +20,7 @@ struct flow_collector_opts {
 	uint32_t max_flows; /* flow map bound per interval */
 	const uint16_t *dns_ports; /* UDP/TCP ports captured as DNS */
 	size_t n_dns_ports;
+	uint32_t dns_ringbuf_bytes; /* 0: the default, DNS_RINGBUF_BYTES */
 };
 
 /*

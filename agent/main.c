@@ -676,6 +676,7 @@ int main(int argc, char **argv)
 	fopts.max_flows = cfg.max_flows;
 	fopts.dns_ports = cfg.dns_ports;
 	fopts.n_dns_ports = cfg.n_dns_ports;
+	fopts.dns_ringbuf_bytes = cfg.dns_ringbuf_bytes;
 	ret = flow_collector_open(&fopts, &a.flows, err, sizeof(err));
 	if (ret) {
 		LOG_ERR("%s", err);

@@ -111,6 +111,17 @@ def udp_spray(args):
     print(json.dumps({"pid": os.getpid(), "ports": ports}), flush=True)
 
 
+def udp_burst(args):
+    """`count` datagrams from one socket, as fast as Python sends them, no reply awaited."""
+    s = socket.socket(family_of(args.host), socket.SOCK_DGRAM)
+    s.connect((args.host, args.port))
+    payload = b"b" * args.size
+    for _ in range(args.count):
+        s.send(payload)
+    print(json.dumps({"pid": os.getpid(), "port": s.getsockname()[1]}), flush=True)
+    s.close()
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -147,6 +158,12 @@ def main():
     a.add_argument("--count", type=int, default=1)
     a.add_argument("--size", type=int, default=10)
     a.set_defaults(fn=udp_spray)
+    a = sub.add_parser("udp-burst")
+    a.add_argument("host")
+    a.add_argument("port", type=int)
+    a.add_argument("--count", type=int, default=1)
+    a.add_argument("--size", type=int, default=100)
+    a.set_defaults(fn=udp_burst)
     args = p.parse_args()
     args.fn(args)
 

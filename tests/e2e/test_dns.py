@@ -217,6 +217,29 @@ class DnsRecords(unittest.TestCase):
                 client = [r for r in mine if r["comm"] == "dig"][0]
                 self.assertEqual(client["pid"], pid)
 
+    def test_full_ring_buffer_is_counted(self):
+        """A ring buffer far too small for a burst: every DNS packet is either handed over or
+        counted as lost, none silently."""
+        env = self.env
+        burst = 5000
+        # the sink runs outside the watched subtree: only the client's packets are captured
+        env.server("udp-sink", env.server_ns, "0.0.0.0", 5301)
+        metrics = "127.0.0.1:%d" % fslib.free_tcp_port()
+        agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "1",
+                          "--duration", "4", "--dns-ports", "5301", "--dns-ringbuf-bytes",
+                          "8192", "--metrics-addr", metrics)
+        agent.wait_attached()
+        env.client(["udp-burst", DNS, "5301", "--count", str(burst), "--size", "200"],
+                   env.client_ns, self.client_cg)
+        scraped = fslib.scrape(metrics)
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        line = [l for l in agent.stderr().splitlines() if "dns counters:" in l][0]
+        c = dict(kv.split("=") for kv in line.split("dns counters:")[1].split())
+        handed, lost = int(c["dns_packets"]), int(c["dns_ringbuf_full"])
+        self.assertGreater(lost, 0, line)
+        self.assertEqual(handed + lost, burst, line)
+        self.assertEqual(scraped[("flowscope_dns_dropped_total", 'reason="ringbuf_full"')], lost)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
