@@ -41,6 +41,7 @@ enum loop_source {
 	SRC_DNS, /* the DNS ring buffer */
 	SRC_CONNTRACK, /* conntrack events and dump data */
 	SRC_METRICS, /* /metrics connections */
+	SRC_STDOUT, /* errors on stdout: a pipe whose reader went away */
 };
 
 struct agent {
@@ -457,6 +458,17 @@ static int export_interval(struct agent *a, bool final)
 	return 0;
 }
 
+/* Like `yes | head`: when nobody reads the records any more, the agent stops. */
+static bool stdout_reader_gone(struct agent *a)
+{
+	struct sink_stdout_stats st;
+
+	if (a->sink_is_kafka)
+		return false;
+	sink_stdout_stats(a->sink, &st);
+	return st.reader_gone;
+}
+
 static int add_fd(int epfd, int fd, enum loop_source src)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = src };
@@ -490,6 +502,13 @@ static int setup_loop(struct agent *a)
 		return -errno;
 	if (a->metrics && add_fd(a->epfd, metrics_server_fd(a->metrics), SRC_METRICS))
 		return -errno;
+	if (!a->sink_is_kafka) {
+		/* no event asked: EPOLLERR comes anyway when the pipe's reader closes; files and
+		 * terminals that epoll refuses (EPERM) are simply not watched */
+		struct epoll_event ev = { .events = 0, .data.u32 = SRC_STDOUT };
+
+		epoll_ctl(a->epfd, EPOLL_CTL_ADD, STDOUT_FILENO, &ev);
+	}
 	a->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	its.it_value.tv_sec = 1;
 	its.it_interval.tv_sec = 1;
@@ -526,6 +545,10 @@ static int run_loop(struct agent *a)
 					break;
 				if (export_interval(a, false))
 					return -EIO;
+				if (stdout_reader_gone(a)) {
+					LOG_INFO("stdout was closed by its reader; exiting");
+					return 0;
+				}
 				break;
 			case SRC_DNS:
 				dns_collector_consume(a->dns);
@@ -533,6 +556,9 @@ static int run_loop(struct agent *a)
 			case SRC_METRICS:
 				metrics_server_run(a->metrics);
 				break;
+			case SRC_STDOUT:
+				LOG_INFO("stdout was closed by its reader; exiting");
+				return 0;
 			case SRC_CONNTRACK: {
 				int ret = ct_cache_process(a->ct, mono_ns_now());
 

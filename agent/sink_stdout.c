@@ -33,6 +33,8 @@ static void flush_buf(struct sink_stdout *s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			if (n < 0 && errno == EPIPE)
+				s->stats.reader_gone = true;
 			if (!s->write_failed_logged)
 				LOG_ERR("stdout: write failed: %s; records are being dropped",
 					strerror(errno));

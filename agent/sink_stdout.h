@@ -10,6 +10,7 @@
 struct sink_stdout_stats {
 	uint64_t records; /* records written */
 	uint64_t dropped; /* records lost to write errors (e.g. a closed pipe) or encoding overflow */
+	bool reader_gone; /* the reading end of the pipe closed (EPIPE): nothing will be read */
 };
 
 /* Writes to fd; node_name is copied. Returns NULL on ENOMEM. */

@@ -7,6 +7,7 @@ Missing BTF and a missing cgroup v2 hierarchy are simulated in a private mount n
 import os
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,6 +55,27 @@ class RuntimeErrors(unittest.TestCase):
         p = run([self.agent, "--conntrack-netns", "/nonexistent/netns", "--duration", "1"])
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("/nonexistent/netns", p.stderr)
+
+    def test_stops_when_stdout_reader_goes(self):
+        # like `flowscope | head`: once nobody reads the records, the agent exits by itself
+        env = fslib.Env()
+        self.addCleanup(env.close)
+        p = subprocess.Popen([self.agent, "--cgroup-root", env.cgroup_root.path, "--interval",
+                              "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        err = ""
+        while "attached to cgroup" not in err and time.time() < deadline:
+            err += p.stderr.readline()
+        p.stdout.close()
+        try:
+            rc = p.wait(timeout=10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        err += p.stderr.read()
+        p.stderr.close()
+        self.assertEqual(rc, 0, err)
+        self.assertIn("stdout was closed by its reader", err)
 
     def test_usage_errors_exit_2(self):
         for args, name in ((["--interval", "0"], "--interval"),
