@@ -52,6 +52,7 @@ struct agent {
 	struct dns_collector *dns;
 	struct ct_cache *ct; /* NULL with --no-conntrack */
 	uint64_t ct_errors;
+	bool ct_sync_logged;
 	struct sink *sink;
 	bool sink_is_kafka;
 	struct metrics_server *metrics;
@@ -138,6 +139,25 @@ static void resolve_nat(struct agent *a, struct flow_record *r, uint64_t now_mon
 	r->src_actual_port = res.actual.src_port;
 	memcpy(r->dst_actual_addr.bytes, res.actual.dst.bytes, alen);
 	r->dst_actual_port = res.actual.dst_port;
+}
+
+/* Feeds conntrack's pending events and dump data to the cache; says when the first sync is done. */
+static void process_conntrack(struct agent *a, uint64_t now_mono)
+{
+	struct ct_stats cs;
+	int ret = ct_cache_process(a->ct, now_mono);
+
+	if (ret < 0)
+		LOG_DEBUG("conntrack: %s", strerror(-ret));
+	if (a->ct_sync_logged)
+		return;
+	ct_cache_stats(a->ct, &cs);
+	if (!cs.synced)
+		return;
+	a->ct_sync_logged = true;
+	LOG_INFO("conntrack: initial sync done in %llu ms: %llu entries read, %u translated kept",
+		 (unsigned long long)(cs.last_sync_ns / 1000000), (unsigned long long)cs.dumped,
+		 cs.entries);
 }
 
 static void on_flow(void *ctx, struct flow_record *r)
@@ -442,7 +462,7 @@ static int export_interval(struct agent *a, bool final)
 	a->export_mono_ns = mono_ns_now();
 	/* and conntrack's latest events, so connections that just ended still resolve */
 	if (a->ct)
-		ct_cache_process(a->ct, a->export_mono_ns);
+		process_conntrack(a, a->export_mono_ns);
 	cgroup_paths_new_generation(a->cgroup_paths);
 	a->export_boot_ns = boot_ns_now();
 	a->epoch_to_boot_ns =
@@ -559,13 +579,9 @@ static int run_loop(struct agent *a)
 			case SRC_STDOUT:
 				LOG_INFO("stdout was closed by its reader; exiting");
 				return 0;
-			case SRC_CONNTRACK: {
-				int ret = ct_cache_process(a->ct, mono_ns_now());
-
-				if (ret < 0)
-					LOG_DEBUG("conntrack: %s", strerror(-ret));
+			case SRC_CONNTRACK:
+				process_conntrack(a, mono_ns_now());
 				break;
-			}
 			case SRC_TICK:
 				if (read(a->tick_fd, &ticks, sizeof(ticks)) < 0)
 					break;
@@ -573,7 +589,7 @@ static int run_loop(struct agent *a)
 				dns_collector_expire(a->dns, boot_ns_now());
 				/* grace-period expiry and refresh dumps run on time, not only on events */
 				if (a->ct)
-					ct_cache_process(a->ct, mono_ns_now());
+					process_conntrack(a, mono_ns_now());
 				/* connection timeouts */
 				if (a->metrics)
 					metrics_server_run(a->metrics);

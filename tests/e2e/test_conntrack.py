@@ -5,6 +5,7 @@ The router namespace DNATs a VIP to the server (TCP 80 -> 8080, UDP 53 -> 5353, 
 the agent reads the router's conntrack table through --conntrack-netns.
 """
 import os
+import re
 import sys
 import time
 import unittest
@@ -52,6 +53,25 @@ class ConntrackNat(unittest.TestCase):
         return sum(1 for line in out.splitlines() if line.strip())
 
     def test_nat_resolution(self):
+        self.check_nat_resolution()
+
+    def test_nat_resolution_beside_100k_unrelated_entries(self):
+        """The initial sync reads a large table (only translated entries are kept) and the
+        answers stay right."""
+        fill = os.environ.get("CT_FILL")
+        self.assertTrue(fill and os.access(fill, os.X_OK), "set CT_FILL (CTest does)")
+        fslib.sh(fill, "/var/run/netns/" + self.env.router_ns, "100000")
+        count = int(fslib.sh("ip", "netns", "exec", self.env.router_ns, "conntrack", "-C"))
+        self.assertGreaterEqual(count, 100000)
+        agent = self.check_nat_resolution()
+        m = re.search(r"conntrack: initial sync done in (\d+) ms: (\d+) entries read, "
+                      r"(\d+) translated kept", agent.stderr())
+        self.assertIsNotNone(m, agent.stderr())
+        self.assertGreaterEqual(int(m.group(2)), 100000)
+        self.assertLess(int(m.group(3)), 100)
+        self.assertLess(int(m.group(1)), 5000)
+
+    def check_nat_resolution(self):
         env = self.env
         # one long interval: every flow below ends, and its conntrack entry is deleted for some,
         # before the interval is exported
@@ -101,6 +121,7 @@ class ConntrackNat(unittest.TestCase):
         self.assertEqual((r["src_actual_addr"], r["src_actual_port"]),
                          (r["src_addr"], r["src_port"]))
         self.assertIn("conntrack counters:", agent.stderr())
+        return agent
 
 
 if __name__ == "__main__":
