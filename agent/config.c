@@ -258,6 +258,9 @@ static const struct opt_def opts[] = {
 	  "the agent's own)" },
 	{ "conntrack-max-entries", "N", set_u32, OFF(conntrack_max_entries), 16, 1u << 26,
 	  "NAT translations kept in the cache (default 131072)" },
+	{ "conntrack-rcvbuf-bytes", "BYTES", set_u32, OFF(conntrack_rcvbuf_bytes), 4096, 1u << 30,
+	  "receive buffer of the conntrack event socket; an overrun is counted and triggers a "
+	  "resync (default 8388608)" },
 	{ "kafka-brokers", "HOST:PORT[,...]", set_str, OFF(kafka_brokers), 0, 0,
 	  "send records to Kafka instead of stdout" },
 	{ "kafka-topic-flows", "TOPIC", set_str, OFF(kafka_topic_flows), 0, 0,

@@ -34,6 +34,7 @@ struct config {
 	bool conntrack; /* false with --no-conntrack */
 	char *conntrack_netns; /* NULL: the agent's own network namespace */
 	uint32_t conntrack_max_entries;
+	uint32_t conntrack_rcvbuf_bytes; /* 0: the library's default (8 MiB) */
 
 	/* kafka: the sink validates these further when it is created */
 	char *kafka_brokers; /* NULL: records go to stdout */

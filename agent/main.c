@@ -755,6 +755,7 @@ int main(int argc, char **argv)
 		ct_cache_opts_init(&copts);
 		copts.netns_path = cfg.conntrack_netns;
 		copts.max_entries = cfg.conntrack_max_entries;
+		copts.event_rcvbuf = cfg.conntrack_rcvbuf_bytes;
 		/* connections that ended during an interval must resolve at its export */
 		copts.grace_ns = 60ull * 1000000000ull;
 		if (copts.grace_ns < 4ull * cfg.interval_s * 1000000000ull)

@@ -71,19 +71,34 @@ class ConntrackNat(unittest.TestCase):
         self.assertLess(int(m.group(3)), 100)
         self.assertLess(int(m.group(1)), 5000)
 
-    def check_nat_resolution(self):
+    def test_event_overrun_leads_to_a_resync(self):
+        """A flood of conntrack events into a tiny socket buffer (ENOBUFS): the agent resyncs
+        and still answers right, for flows before and after the flood."""
+        fill = os.environ.get("CT_FILL")
+        self.assertTrue(fill and os.access(fill, os.X_OK), "set CT_FILL (CTest does)")
+        agent = self.check_nat_resolution(
+            ["--conntrack-rcvbuf-bytes", "4096"],
+            mid=lambda: fslib.sh(fill, "/var/run/netns/" + self.env.router_ns, "50000"))
+        m = re.search(r"ct_resyncs=(\d+) ct_enobufs=(\d+)", agent.stderr())
+        self.assertIsNotNone(m, agent.stderr())
+        self.assertGreaterEqual(int(m.group(2)), 1, agent.stderr())
+        self.assertGreaterEqual(int(m.group(1)), 1, agent.stderr())
+
+    def check_nat_resolution(self, extra_args=(), mid=None):
         env = self.env
         # one long interval: every flow below ends, and its conntrack entry is deleted for some,
         # before the interval is exported
         agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "6",
                           "--duration", "7", "--conntrack-netns",
-                          "/var/run/netns/" + env.router_ns)
+                          "/var/run/netns/" + env.router_ns, *extra_args)
         agent.wait_attached()
         c = {}
         c["tcp4"] = env.client(["tcp-client", VIP4, "80", "--send", "1000", "--recv", "2000"],
                                env.client_ns, self.client_cg)
         c["udp4"] = env.client(["udp-client", VIP4, "53", "--count", "2", "--size", "64"],
                                env.client_ns, self.client_cg)
+        if mid:
+            mid()
         c["tcp6"] = env.client(["tcp-client", VIP6, "80", "--send", "1000", "--recv", "2000"],
                                env.client_ns, self.client_cg)
         c["udp6"] = env.client(["udp-client", VIP6, "53", "--count", "2", "--size", "64"],
