@@ -148,8 +148,9 @@ const char *cgroup_paths_lookup(struct cgroup_paths *cp, uint64_t cgroup_id)
 		snprintf(full, sizeof(full), "%s%s", cp->mount,
 			 strcmp(e->path, "/") ? e->path : "");
 		if (cgroup_id_of(full) != cgroup_id) {
+			/* moved (renamed) or gone: ask the kernel again */
 			free(e->path);
-			e->path = NULL;
+			e->path = resolve(cp, cgroup_id);
 		}
 		e->checked_gen = cp->gen;
 	}

@@ -212,7 +212,10 @@ static void on_response(struct dns_collector *dc, const struct dns_event *ev,
 		r.truncated = m->tc || capture_truncated || m->answers_truncated;
 		r.n_answers = render_answers(dc);
 		r.answers = dc->views;
-		dns_names_learn(dc->names, ev->cgroup_id, m, ev->ts_ns);
+		/* names come only from answers to this cgroup's own queries: a server's outgoing
+		 * answers, or an unsolicited response, must not name its flows */
+		if (pq && side_of(ev, true) == SIDE_CLIENT)
+			dns_names_learn(dc->names, ev->cgroup_id, m, ev->ts_ns);
 	} else {
 		/* cut by the capture: what the header and the query tell */
 		r.rcode = raw[3] & 0x0f;
@@ -269,6 +272,21 @@ static void drop_stream(struct dns_collector *dc, struct tcp_stream *ts)
 	dc->n_streams--;
 }
 
+/*
+ * Bytes of the stream that were not captured. When they hold a length prefix, the framing is
+ * lost: it is picked up again at the next segment, since servers write each message (prefix
+ * included) with its own send; a segment that does not start a message then fails to parse and
+ * is counted.
+ */
+static void tcp_gap(struct dns_collector *dc, struct tcp_stream *ts, uint32_t missing)
+{
+	dc->stats.tcp_bytes_missing += missing;
+	if (dns_tcp_missing(ts->s, missing) == DNS_ERR_DESYNC) {
+		dc->stats.tcp_resyncs++;
+		dns_tcp_reset(ts->s);
+	}
+}
+
 static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 {
 	struct tcp_key key = { 0 };
@@ -317,8 +335,7 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 
 		if (ahead > 0) {
 			/* a segment we did not see */
-			dc->stats.tcp_bytes_missing += (uint32_t)ahead;
-			dns_tcp_missing(ts->s, (uint32_t)ahead);
+			tcp_gap(dc, ts, (uint32_t)ahead);
 			ts->next_seq = seq;
 		} else if (ahead < 0) {
 			/* retransmission: skip what was already fed */
@@ -333,10 +350,8 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 		dc->cur = ev;
 		if (cap)
 			dns_tcp_feed(ts->s, data, cap);
-		if (len > cap) {
-			dc->stats.tcp_bytes_missing += len - cap;
-			dns_tcp_missing(ts->s, len - cap);
-		}
+		if (len > cap)
+			tcp_gap(dc, ts, len - cap);
 		ts->next_seq += len;
 	}
 flags:

@@ -215,7 +215,8 @@ static void report_kernel_drops(struct agent *a, bool final)
 	LOG_INFO("dns counters: dns_packets=%llu dns_ringbuf_full=%llu dns_capture_truncated=%llu "
 		 "dns_messages=%llu dns_parse_errors=%llu dns_queries=%llu dns_responses=%llu "
 		 "dns_unmatched_responses=%llu dns_timeouts=%llu dns_pending_full=%llu "
-		 "dns_tcp_bytes_missing=%llu dns_tcp_messages_lost=%llu dns_tcp_streams_full=%llu "
+		 "dns_tcp_bytes_missing=%llu dns_tcp_messages_lost=%llu dns_tcp_resyncs=%llu "
+		 "dns_tcp_streams_full=%llu "
 		 "dns_records=%llu dns_records_dropped=%llu dns_names=%llu dns_names_evicted=%llu "
 		 "dns_queries_pending_at_exit=%llu",
 		 (unsigned long long)now[FLOW_STAT_DNS_EVENTS],
@@ -225,9 +226,10 @@ static void report_kernel_drops(struct agent *a, bool final)
 		 (unsigned long long)ds.responses, (unsigned long long)ds.unmatched_responses,
 		 (unsigned long long)ds.timeouts, (unsigned long long)ds.pending_full,
 		 (unsigned long long)ds.tcp_bytes_missing, (unsigned long long)ds.tcp_messages_lost,
-		 (unsigned long long)ds.tcp_streams_full, (unsigned long long)ds.records,
-		 (unsigned long long)ds.records_dropped, (unsigned long long)ds.names_entries,
-		 (unsigned long long)ds.names_evictions, (unsigned long long)ds.pending);
+		 (unsigned long long)ds.tcp_resyncs, (unsigned long long)ds.tcp_streams_full,
+		 (unsigned long long)ds.records, (unsigned long long)ds.records_dropped,
+		 (unsigned long long)ds.names_entries, (unsigned long long)ds.names_evictions,
+		 (unsigned long long)ds.pending);
 	if (a->ct) {
 		struct ct_stats cs;
 
@@ -394,6 +396,7 @@ static void render_metrics(void *ctx, FILE *out)
 		{ "pending_full", ds.pending_full },
 		{ "tcp_streams_full", ds.tcp_streams_full },
 		{ "tcp_message_incomplete", ds.tcp_messages_lost },
+		{ "tcp_stream_gap", ds.tcp_resyncs },
 		{ "bad_event", ds.bad_events },
 	};
 	counter_family(out, "flowscope_dns_dropped_total",

@@ -4,11 +4,12 @@
 #define FLOWSCOPE_DNS_CAPTURE_H
 
 /*
- * Payload bytes copied per packet. Covers any UDP answer up to the common EDNS(0) size of 1232
- * and a full TCP segment at a 1500-byte MTU; longer payloads are cut and flagged
- * (DNS_EV_F_TRUNCATED, FLOW_STAT_DNS_TRUNCATED).
+ * Payload bytes per event. Covers any UDP answer up to the common EDNS(0) size of 1232; longer
+ * datagrams are cut and flagged (DNS_EV_F_TRUNCATED, FLOW_STAT_DNS_TRUNCATED). A TCP skb (GSO/GRO
+ * can make it tens of kB) is split into up to DNS_TCP_MAX_CHUNKS consecutive events.
  */
 #define DNS_CAPTURE_MAX 1536
+#define DNS_TCP_MAX_CHUNKS 16
 #define DNS_RINGBUF_BYTES (4u << 20)
 #define DNS_PORT_BITMAP_WORDS (65536 / 32)
 
@@ -30,8 +31,9 @@ struct dns_event {
 	__u8 proto;
 	__u8 flags; /* DNS_EV_F_* */
 	__u8 tcp_flags;
-	__u32 payload_len; /* L4 payload length on the packet (all GSO segments) */
-	__u32 cap_len; /* bytes in payload[] */
+	__u32 payload_len; /* bytes of the stream this event stands for: a piece of the skb's L4
+			      payload, or (last piece, UDP) all of the rest */
+	__u32 cap_len; /* bytes in payload[]; payload_len - cap_len were not captured */
 	__u8 payload[DNS_CAPTURE_MAX];
 };
 

@@ -194,7 +194,9 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct pkt
 		pi->sport = bpf_ntohs(th->source);
 		pi->dport = bpf_ntohs(th->dest);
 		pi->tcp_flags = th->flags;
-		pi->tcp_seq = bpf_ntohl(th->seq);
+		/* a SYN's own sequence number is the ISN: its payload (TCP Fast Open) starts
+		 * one later (RFC 9293 §3.4) */
+		pi->tcp_seq = bpf_ntohl(th->seq) + !!(th->flags & TCP_FLAG_SYN);
 		pi->l4_len = doff;
 		return 0;
 	}
@@ -291,10 +293,13 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct flow_key *ke
 			return -1;
 		if (nexthdr == IPPROTO_FRAGMENT) {
 			/* RFC 8200 §4.5: offset is the upper 13 bits of bytes 2-3 */
-			if ((((__u16)ext[2] << 8 | ext[3]) & 0xfff8) != 0)
-				pi->fragment = 1;
 			nexthdr = ext[0];
 			off += 8;
+			/* a later fragment carries payload, not the headers nexthdr names */
+			if ((((__u16)ext[2] << 8 | ext[3]) & 0xfff8) != 0) {
+				pi->fragment = 1;
+				break;
+			}
 		} else if (nexthdr == IPPROTO_AH) {
 			/* RFC 4302 §2.2: payload length in 4-octet units, minus 2 */
 			nexthdr = ext[0];
@@ -339,64 +344,83 @@ static __always_inline bool is_dns_port(__u16 port)
 	return dns_port_bitmap[port >> 5] & (1u << (port & 31));
 }
 
-/* Hands a DNS packet (header facts and up to DNS_CAPTURE_MAX payload bytes) to user space. */
+/*
+ * Hands a DNS packet to user space: header facts and its payload. A UDP datagram is one event
+ * with up to DNS_CAPTURE_MAX payload bytes. A TCP skb can be a GSO/GRO super-packet carrying a
+ * whole large answer (the reason DNS uses TCP), so its payload is cut into consecutive events of
+ * DNS_CAPTURE_MAX bytes, each with its own sequence number, up to DNS_TCP_MAX_CHUNKS of them;
+ * what is left beyond is reported as missing (DNS_EV_F_TRUNCATED).
+ */
 static __always_inline void capture_dns(struct __sk_buff *skb, const struct flow_key *key,
 					const struct pkt_info *pi, bool egress)
 {
 	__u32 off = pi->l3_len + pi->l4_len;
 	__u32 plen = skb->len > off ? skb->len - off : 0;
+	bool tcp = pi->proto == IPPROTO_TCP;
 	struct sock_owner *owner;
-	struct dns_event *ev;
-	__u32 cap;
+	__u32 done = 0;
+	__u64 ts;
 
 	/* TCP segments without payload matter only for their SYN/FIN/RST (stream boundaries) */
-	if (plen == 0 && (pi->proto != IPPROTO_TCP || !(pi->tcp_flags & 0x07)))
+	if (plen == 0 && (!tcp || !(pi->tcp_flags & 0x07)))
 		return;
 	owner = owner_of(skb);
 	if (owner && owner->tgid == self_tgid)
 		return;
-	ev = bpf_ringbuf_reserve(&dns_events, sizeof(*ev), 0);
-	if (!ev) {
-		stat_add(FLOW_STAT_DNS_RINGBUF_FULL, 1);
-		return;
+	ts = bpf_ktime_get_boot_ns();
+
+	for (int i = 0; i < DNS_TCP_MAX_CHUNKS; i++) {
+		__u32 left = plen - done, piece = left > DNS_CAPTURE_MAX ? DNS_CAPTURE_MAX : left;
+		bool last = !tcp || i == DNS_TCP_MAX_CHUNKS - 1 || left <= DNS_CAPTURE_MAX;
+		struct dns_event *ev = bpf_ringbuf_reserve(&dns_events, sizeof(*ev), 0);
+
+		if (!ev) {
+			/* later pieces of a TCP skb show up as a gap in the stream */
+			stat_add(FLOW_STAT_DNS_RINGBUF_FULL, 1);
+			return;
+		}
+		ev->ts_ns = ts;
+		ev->cgroup_id = key->cgroup_id;
+		if (owner) {
+			ev->pid = owner->tgid;
+			__builtin_memcpy(ev->comm, owner->comm, sizeof(ev->comm));
+		} else {
+			ev->pid = 0;
+			__builtin_memset(ev->comm, 0, sizeof(ev->comm));
+		}
+		if (egress) {
+			__builtin_memcpy(ev->saddr, key->laddr, 16);
+			__builtin_memcpy(ev->daddr, key->raddr, 16);
+		} else {
+			__builtin_memcpy(ev->saddr, key->raddr, 16);
+			__builtin_memcpy(ev->daddr, key->laddr, 16);
+		}
+		ev->sport = pi->sport;
+		ev->dport = pi->dport;
+		ev->ip_version = key->ip_version;
+		ev->proto = pi->proto;
+		/* SYN opens the first piece, FIN/RST close the last one */
+		ev->tcp_flags = pi->tcp_flags & ((i == 0 ? TCP_FLAG_SYN : 0) |
+						 (last ? 0x05 /* FIN|RST */ : 0) | TCP_FLAG_ACK);
+		ev->tcp_seq = pi->tcp_seq + done;
+		ev->flags = egress ? DNS_EV_F_EGRESS : 0;
+		/* a piece's length; the last one covers the rest of the skb, captured or not */
+		ev->payload_len = last ? left : piece;
+		if (left > DNS_CAPTURE_MAX && last) {
+			ev->flags |= DNS_EV_F_TRUNCATED;
+			stat_add(FLOW_STAT_DNS_TRUNCATED, 1);
+		}
+		ev->cap_len = 0;
+		/* the verifier needs a non-zero length with a constant upper bound */
+		if (piece > 0 && piece <= DNS_CAPTURE_MAX &&
+		    bpf_skb_load_bytes(skb, off + done, ev->payload, piece) == 0)
+			ev->cap_len = piece;
+		stat_add(FLOW_STAT_DNS_EVENTS, 1);
+		bpf_ringbuf_submit(ev, 0);
+		done += piece;
+		if (last)
+			break;
 	}
-	ev->ts_ns = bpf_ktime_get_boot_ns();
-	ev->cgroup_id = key->cgroup_id;
-	if (owner) {
-		ev->pid = owner->tgid;
-		__builtin_memcpy(ev->comm, owner->comm, sizeof(ev->comm));
-	} else {
-		ev->pid = 0;
-		__builtin_memset(ev->comm, 0, sizeof(ev->comm));
-	}
-	if (egress) {
-		__builtin_memcpy(ev->saddr, key->laddr, 16);
-		__builtin_memcpy(ev->daddr, key->raddr, 16);
-	} else {
-		__builtin_memcpy(ev->saddr, key->raddr, 16);
-		__builtin_memcpy(ev->daddr, key->laddr, 16);
-	}
-	ev->sport = pi->sport;
-	ev->dport = pi->dport;
-	ev->ip_version = key->ip_version;
-	ev->proto = pi->proto;
-	ev->tcp_flags = pi->tcp_flags;
-	ev->tcp_seq = pi->tcp_seq;
-	ev->flags = egress ? DNS_EV_F_EGRESS : 0;
-	ev->payload_len = plen;
-	cap = plen;
-	if (cap > DNS_CAPTURE_MAX) {
-		cap = DNS_CAPTURE_MAX;
-		ev->flags |= DNS_EV_F_TRUNCATED;
-		stat_add(FLOW_STAT_DNS_TRUNCATED, 1);
-	}
-	ev->cap_len = 0;
-	/* the verifier needs a non-zero length with a constant upper bound */
-	if (cap > 0 && cap <= DNS_CAPTURE_MAX &&
-	    bpf_skb_load_bytes(skb, off, ev->payload, cap) == 0)
-		ev->cap_len = cap;
-	stat_add(FLOW_STAT_DNS_EVENTS, 1);
-	bpf_ringbuf_submit(ev, 0);
 }
 
 static __always_inline __u32 initiator_flags(const struct pkt_info *pi, bool egress)

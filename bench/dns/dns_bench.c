@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < c.n; i++) {
 		char label[96];
 
-		snprintf(label, sizeof(label), "%s (%zu B)", c.name[i], c.len[i]);
+		snprintf(label, sizeof(label), "%.64s (%zu B)", c.name[i], c.len[i]);
 		compare(label, &c, i, i + 1, iters, runs);
 	}
 	compare("all (mean per message)", &c, 0, c.n, iters / (long)c.n + 1, runs);

@@ -198,6 +198,9 @@ class DnsRecords(unittest.TestCase):
             self.fail("local dnsmasq did not start: " + local.stderr.read())
         udp_pid, _ = self.dig("@127.0.0.1", "alias.example.test", "A")
         tcp_pid, _ = self.dig("@127.0.0.1", "+tcp", "alias.example.test", "AAAA")
+        # over loopback the whole 2 kB answer is one skb: captured in pieces, reassembled
+        txt_pid, txt_out = self.dig("@127.0.0.1", "+tcp", "big.example.test", "TXT")
+        self.assertEqual(len(dig_answers(txt_out)), 1, txt_out)
         self.assertEqual(agent.stop(), 0, agent.stderr())
         dns = [r for r in agent.records("dns") if r["cgroup_id"] == self.client_cg.id
                and r["qname"] == "alias.example.test"]
@@ -216,6 +219,14 @@ class DnsRecords(unittest.TestCase):
                     self.assertEqual(r["dst_port"], 53)
                 client = [r for r in mine if r["comm"] == "dig"][0]
                 self.assertEqual(client["pid"], pid)
+        big = [r for r in agent.records("dns") if r["cgroup_id"] == self.client_cg.id
+               and r["qname"] == "big.example.test"]
+        self.assertEqual(sorted(r["comm"] for r in big), ["dig", "dnsmasq"], big)
+        for r in big:
+            self.assertEqual((r["proto"], r["rcode"], r["truncated"]), ("tcp", "NOERROR", False))
+            self.assertEqual([(a["type"], a["ttl"]) for a in r["answers"]], [("TXT", 300)])
+            self.assertIsNotNone(r["latency_ns"])
+        self.assertEqual([r["pid"] for r in big if r["comm"] == "dig"], [txt_pid])
 
     def test_full_ring_buffer_is_counted(self):
         """A ring buffer far too small for a burst: every DNS packet is either handed over or
