@@ -437,8 +437,8 @@ static __always_inline __u32 initiator_flags(const struct pkt_info *pi, bool egr
 }
 
 /*
- * A flow new to this interval: carry the initiator and owner over from an earlier interval. A
- * SYN's verdict wins over a first-packet guess; a known owner wins over none.
+ * A flow new to this interval: carry the initiator and owner over from an earlier interval,
+ * unless this packet is a SYN; a known owner wins over none.
  */
 static __always_inline void remember(const struct flow_key *key, struct flow_value *val)
 {
@@ -452,8 +452,9 @@ static __always_inline void remember(const struct flow_key *key, struct flow_val
 		bpf_map_update_elem(&flow_meta, key, &fresh, BPF_ANY);
 		return;
 	}
+	/* a SYN now is a new connection on the same 5-tuple: its verdict replaces the memory */
 	if ((meta->flags & (FLOW_F_INITIATOR_SRC | FLOW_F_INITIATOR_DST)) &&
-	    ((meta->flags & FLOW_F_FROM_SYN) || !(val->flags & FLOW_F_FROM_SYN)))
+	    !(val->flags & FLOW_F_FROM_SYN))
 		val->flags = meta->flags;
 	else
 		meta->flags = val->flags;
