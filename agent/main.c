@@ -50,8 +50,9 @@ struct agent {
 	struct cgroup_paths *cgroup_paths;
 	struct flow_collector *flows;
 	struct dns_collector *dns;
-	struct ct_cache *ct; /* NULL with --no-conntrack */
+	struct ct_nat *ct; /* NULL with --no-conntrack */
 	uint64_t ct_errors;
+	uint64_t ct_wait_token; /* the resolution resolve_nat() waits for (see on_ct_resolved) */
 	bool ct_sync_logged;
 	struct sink *sink;
 	bool sink_is_kafka;
@@ -60,6 +61,7 @@ struct agent {
 	uint64_t export_boot_ns; /* CLOCK_BOOTTIME of the export in progress */
 	uint64_t export_mono_ns; /* CLOCK_MONOTONIC of the export in progress */
 	int64_t epoch_to_boot_ns; /* add to a Unix epoch time to get CLOCK_BOOTTIME */
+	int64_t epoch_to_mono_ns; /* add to a Unix epoch time to get CLOCK_MONOTONIC */
 	uint64_t flow_records;
 	uint64_t flow_records_dropped; /* refused by the sink */
 	uint64_t last_stats[FLOW_STAT_MAX];
@@ -105,6 +107,14 @@ static int check_prerequisites(struct agent *a)
 	return 0;
 }
 
+static uint64_t epoch_ns_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static uint64_t mono_ns_now(void)
 {
 	struct timespec ts;
@@ -113,11 +123,49 @@ static uint64_t mono_ns_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Fills the actual endpoints from conntrack; they stay equal to src/dst when nothing is known. */
+/* Add to a Unix epoch time to get CLOCK_MONOTONIC; two readings taken together, off by < 1 µs. */
+static int64_t epoch_to_mono_ns(void)
+{
+	uint64_t epoch = epoch_ns_now();
+
+	return (int64_t)mono_ns_now() - (int64_t)epoch;
+}
+
+/* A GET answer for resolve_nat(): kept only if it is the one resolve_nat() still waits for. */
+struct ct_wait {
+	struct agent *a;
+	uint64_t token;
+	bool done;
+	int status;
+	struct ct_result res;
+};
+
+static void on_ct_resolved(void *arg, int status, const struct ct_result *res, uint64_t now_ns)
+{
+	struct ct_wait *w = arg;
+
+	(void)now_ns;
+	if (w->token == w->a->ct_wait_token) {
+		w->done = true;
+		w->status = status;
+		w->res = *res;
+	} else {
+		free(w); /* answered after resolve_nat() moved on: the table learnt it anyway */
+	}
+}
+
+/*
+ * Fills the actual endpoints from conntrack; they stay equal to src/dst when nothing is known.
+ * The flow's window (first and last packet) goes in CLOCK_MONOTONIC, the cache's clock. On a
+ * miss a point GET is sent; it never waits: the answer is taken if the kernel already queued it
+ * (it answers while the request is sent), else it lands in the cache later.
+ */
 static void resolve_nat(struct agent *a, struct flow_record *r, uint64_t now_mono)
 {
 	struct ct_tuple t = { 0 };
+	struct ct_window win;
 	struct ct_result res;
+	struct ct_wait *w;
 	size_t alen = r->ip_version == 4 ? 4 : 16;
 	int ret;
 
@@ -127,11 +175,27 @@ static void resolve_nat(struct agent *a, struct flow_record *r, uint64_t now_mon
 	memcpy(t.dst.bytes, r->dst_addr.bytes, alen);
 	t.src_port = r->src_port;
 	t.dst_port = r->dst_port;
-	ret = ct_cache_lookup(a->ct, &t, now_mono, &res);
-	if (ret < 0) {
+	win.first_ns = (uint64_t)((int64_t)r->start_ns + a->epoch_to_mono_ns);
+	win.last_ns = (uint64_t)((int64_t)r->end_ns + a->epoch_to_mono_ns);
+	w = calloc(1, sizeof(*w));
+	if (!w) {
 		a->ct_errors++;
 		return;
 	}
+	w->a = a;
+	w->token = ++a->ct_wait_token;
+	ret = ct_nat_resolve(a->ct, &t, &win, now_mono, on_ct_resolved, w, &res);
+	if (ret == CT_PENDING) {
+		ct_nat_read_answers(a->ct, now_mono);
+		a->ct_wait_token++; /* from here on, a late answer frees w itself */
+		if (!w->done)
+			return;
+		ret = w->status; /* a failure here is counted by the library */
+		res = w->res;
+	} else if (ret == -EINVAL || ret == -EAFNOSUPPORT || ret == -EPROTONOSUPPORT) {
+		a->ct_errors++; /* a flow the library refused to look up */
+	}
+	free(w);
 	if (ret != CT_OK || !res.nat)
 		return;
 	r->nat = true;
@@ -145,19 +209,19 @@ static void resolve_nat(struct agent *a, struct flow_record *r, uint64_t now_mon
 static void process_conntrack(struct agent *a, uint64_t now_mono)
 {
 	struct ct_stats cs;
-	int ret = ct_cache_process(a->ct, now_mono);
+	int ret = ct_nat_process(a->ct, now_mono);
 
 	if (ret < 0)
 		LOG_DEBUG("conntrack: %s", strerror(-ret));
 	if (a->ct_sync_logged)
 		return;
-	ct_cache_stats(a->ct, &cs);
-	if (!cs.synced)
+	ct_nat_stats(a->ct, &cs);
+	if (!cs.netlink.synced)
 		return;
 	a->ct_sync_logged = true;
 	LOG_INFO("conntrack: initial sync done in %llu ms: %llu entries read, %u translated kept",
-		 (unsigned long long)(cs.last_sync_ns / 1000000), (unsigned long long)cs.dumped,
-		 cs.entries);
+		 (unsigned long long)(cs.netlink.last_sync_ns / 1000000),
+		 (unsigned long long)cs.netlink.dumped, cs.table.entries);
 }
 
 static void on_flow(void *ctx, struct flow_record *r)
@@ -233,18 +297,26 @@ static void report_kernel_drops(struct agent *a, bool final)
 	if (a->ct) {
 		struct ct_stats cs;
 
-		ct_cache_stats(a->ct, &cs);
+		ct_nat_stats(a->ct, &cs);
 		LOG_INFO("conntrack counters: ct_hit=%llu ct_miss=%llu ct_fallback_hit=%llu "
 			 "ct_fallback_miss=%llu ct_fallback_ratelimited=%llu "
-			 "ct_fallback_errors=%llu "
-			 "ct_evictions=%llu ct_expirations=%llu ct_resyncs=%llu ct_enobufs=%llu "
-			 "ct_entries=%u ct_lookup_errors=%llu",
+			 "ct_fallback_timeouts=%llu ct_fallback_errors=%llu ct_get_stale=%llu "
+			 "ct_evictions=%llu ct_expirations=%llu ct_superseded=%llu "
+			 "ct_negatives_stored=%llu ct_window_rejects=%llu ct_resyncs=%llu "
+			 "ct_enobufs=%llu ct_entries=%u ct_lookup_errors=%llu",
 			 (unsigned long long)cs.hit, (unsigned long long)cs.miss,
 			 (unsigned long long)cs.fallback_hit, (unsigned long long)cs.fallback_miss,
 			 (unsigned long long)cs.fallback_ratelimited,
-			 (unsigned long long)cs.fallback_errors, (unsigned long long)cs.evictions,
-			 (unsigned long long)cs.expirations, (unsigned long long)cs.resyncs,
-			 (unsigned long long)cs.enobufs, cs.entries,
+			 (unsigned long long)cs.fallback_timeouts,
+			 (unsigned long long)cs.fallback_errors,
+			 (unsigned long long)cs.netlink.get_stale,
+			 (unsigned long long)(cs.table.evictions + cs.table.tuple_evictions),
+			 (unsigned long long)cs.table.expirations,
+			 (unsigned long long)cs.table.superseded,
+			 (unsigned long long)cs.table.negatives_stored,
+			 (unsigned long long)cs.table.window_rejects,
+			 (unsigned long long)cs.netlink.resyncs,
+			 (unsigned long long)cs.netlink.enobufs, cs.table.entries,
 			 (unsigned long long)a->ct_errors);
 	}
 	LOG_INFO("counters: packets_seen=%llu flow_records=%llu flow_map_full_packets=%llu "
@@ -429,29 +501,42 @@ static void render_metrics(void *ctx, FILE *out)
 	if (a->ct) {
 		struct ct_stats cs;
 
-		ct_cache_stats(a->ct, &cs);
+		ct_nat_stats(a->ct, &cs);
 		const struct labelled lookups[] = {
 			{ "hit", cs.hit },
 			{ "miss", cs.miss },
 			{ "fallback_hit", cs.fallback_hit },
 			{ "fallback_miss", cs.fallback_miss },
 			{ "fallback_ratelimited", cs.fallback_ratelimited },
+			{ "fallback_timeout", cs.fallback_timeouts },
 			{ "error", cs.fallback_errors + a->ct_errors },
 		};
 		counter_family(out, "flowscope_conntrack_lookups_total",
 			       "NAT lookups of flows, by outcome.", "result", lookups,
 			       N_OF(lookups));
 		const struct labelled events[] = {
-			{ "eviction", cs.evictions }, { "expiration", cs.expirations },
-			{ "resync", cs.resyncs },     { "enobufs", cs.enobufs },
-			{ "refresh", cs.refreshes },  { "parse_error", cs.parse_errors },
+			{ "eviction", cs.table.evictions + cs.table.tuple_evictions },
+			{ "expiration", cs.table.expirations },
+			{ "superseded", cs.table.superseded },
+			{ "negative_stored", cs.table.negatives_stored },
+			{ "window_reject", cs.table.window_rejects },
+			{ "resync", cs.netlink.resyncs },
+			{ "enobufs", cs.netlink.enobufs },
+			{ "refresh", cs.netlink.refreshes },
+			{ "parse_error", cs.netlink.parse_errors },
+			{ "get_stale", cs.netlink.get_stale },
 		};
 		counter_family(out, "flowscope_conntrack_cache_events_total",
 			       "Conntrack cache maintenance, by kind.", "kind", events,
 			       N_OF(events));
 		metrics_family(out, "flowscope_conntrack_entries", "gauge",
 			       "NAT'd conntrack entries cached.");
-		metrics_sample(out, "flowscope_conntrack_entries", "", cs.entries);
+		metrics_sample(out, "flowscope_conntrack_entries", "", cs.table.entries);
+		metrics_family(out, "flowscope_conntrack_negative_entries", "gauge",
+			       "Untranslated conntrack entries cached because they share a tuple "
+			       "with a translated one.");
+		metrics_sample(out, "flowscope_conntrack_negative_entries", "",
+			       cs.table.negative_entries);
 	}
 	render_sink_metrics(a, out);
 }
@@ -470,6 +555,7 @@ static int export_interval(struct agent *a, bool final)
 	a->export_boot_ns = boot_ns_now();
 	a->epoch_to_boot_ns =
 		(int64_t)a->export_boot_ns - (int64_t)boot_ns_to_epoch_ns(a->export_boot_ns);
+	a->epoch_to_mono_ns = epoch_to_mono_ns();
 	n = flow_collector_drain(a->flows, on_flow, a);
 	if (n < 0) {
 		LOG_ERR("draining the flow map: %s", strerror(-n));
@@ -521,7 +607,7 @@ static int setup_loop(struct agent *a)
 	    add_fd(a->epfd, a->signal_fd, SRC_SIGNAL) ||
 	    add_fd(a->epfd, dns_collector_fd(a->dns), SRC_DNS))
 		return -errno;
-	if (a->ct && add_fd(a->epfd, ct_cache_fd(a->ct), SRC_CONNTRACK))
+	if (a->ct && add_fd(a->epfd, ct_nat_fd(a->ct), SRC_CONNTRACK))
 		return -errno;
 	if (a->metrics && add_fd(a->epfd, metrics_server_fd(a->metrics), SRC_METRICS))
 		return -errno;
@@ -753,17 +839,17 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (cfg.conntrack) {
-		struct ct_cache_opts copts;
+		struct ct_nat_opts copts;
 
-		ct_cache_opts_init(&copts);
-		copts.netns_path = cfg.conntrack_netns;
-		copts.max_entries = cfg.conntrack_max_entries;
-		copts.event_rcvbuf = cfg.conntrack_rcvbuf_bytes;
+		ct_nat_opts_init(&copts);
+		copts.netlink.netns_path = cfg.conntrack_netns;
+		copts.table.max_entries = cfg.conntrack_max_entries;
+		copts.netlink.event_rcvbuf = cfg.conntrack_rcvbuf_bytes;
 		/* connections that ended during an interval must resolve at its export */
-		copts.grace_ns = 60ull * 1000000000ull;
-		if (copts.grace_ns < 4ull * cfg.interval_s * 1000000000ull)
-			copts.grace_ns = 4ull * cfg.interval_s * 1000000000ull;
-		ret = ct_cache_create(&copts, mono_ns_now(), &a.ct);
+		copts.table.grace_ns = 60ull * 1000000000ull;
+		if (copts.table.grace_ns < 4ull * cfg.interval_s * 1000000000ull)
+			copts.table.grace_ns = 4ull * cfg.interval_s * 1000000000ull;
+		ret = ct_nat_open(&copts, mono_ns_now(), &a.ct);
 		if (ret) {
 			LOG_ERR("opening conntrack%s%s: %s%s", cfg.conntrack_netns ? " in " : "",
 				cfg.conntrack_netns ? cfg.conntrack_netns : "", strerror(-ret),
@@ -802,7 +888,7 @@ cleanup:
 			LOG_WARN("%llu records could not be delivered", (unsigned long long)lost);
 	}
 	metrics_server_stop(a.metrics);
-	ct_cache_destroy(a.ct);
+	ct_nat_close(a.ct);
 	dns_collector_close(a.dns);
 	flow_collector_close(a.flows);
 	cgroup_paths_free(a.cgroup_paths);
