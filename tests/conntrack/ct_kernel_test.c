@@ -80,8 +80,8 @@ static bool wait_synced(struct ct_nat *cache, uint64_t *took_ns)
 }
 
 /* Resolve from the table only (no GET). */
-static int ct_cache_lookup(struct ct_nat *cache, const struct ct_tuple *t, uint64_t now,
-			   struct ct_result *res)
+static int lookup_table(struct ct_nat *cache, const struct ct_tuple *t, uint64_t now,
+			struct ct_result *res)
 {
 	return ct_nat_resolve(cache, t, &CT_WINDOW_ANY, now, NULL, NULL, res);
 }
@@ -128,7 +128,7 @@ static void expect_resolves(struct ct_nat *cache, const struct nat_case *c, bool
 	char what[128];
 	int ret;
 
-	ret = ct_cache_lookup(cache, &c->orig_tuple, fx_now_ns(), &res);
+	ret = lookup_table(cache, &c->orig_tuple, fx_now_ns(), &res);
 	snprintf(what, sizeof(what), "%s: lookup", c->name);
 	if (!ASSERT_EQ(ret, CT_OK, what))
 		return;
@@ -146,7 +146,7 @@ static void expect_resolves(struct ct_nat *cache, const struct nat_case *c, bool
 	}
 
 	/* the accepting side (the backend's socket) sees the reply tuple */
-	ret = ct_cache_lookup(cache, &c->reply_tuple, fx_now_ns(), &res);
+	ret = lookup_table(cache, &c->reply_tuple, fx_now_ns(), &res);
 	snprintf(what, sizeof(what), "%s: reply-side lookup", c->name);
 	if (ASSERT_EQ(ret, CT_OK, what)) {
 		ct_tuple_inverse(&c->orig_tuple, &want);
@@ -452,7 +452,7 @@ int main(void)
 	ASSERT_TRUE(st.netlink.resyncs >= 1, "resync after ENOBUFS");
 	for (i = 0; i < BURST; i++) {
 		t = burst_orig(i);
-		err = ct_cache_lookup(cache, &t, fx_now_ns(), &res);
+		err = lookup_table(cache, &t, fx_now_ns(), &res);
 		if (err != CT_OK || res.actual.dst_port != 8443 || !res.nat) {
 			ASSERT_EQ(err, CT_OK, "burst entry resolves after resync");
 			ASSERT_EQ(res.actual.dst_port, 8443, "burst entry backend port");
@@ -463,7 +463,7 @@ int main(void)
 	for (i = 3; i < ncases; i++)
 		expect_resolves(cache, &cases[i], false);
 	t = cases[0].orig_tuple; /* gone before this cache existed */
-	ASSERT_EQ(ct_cache_lookup(cache, &t, fx_now_ns(), &res), CT_NOT_FOUND,
+	ASSERT_EQ(lookup_table(cache, &t, fx_now_ns(), &res), CT_NOT_FOUND,
 		  "entry deleted before create is unknown");
 	ct_nat_stats(cache, &st);
 	ASSERT_EQ(st.netlink.parse_errors, 0, "parse errors");
