@@ -53,6 +53,7 @@ struct agent {
 	struct ct_nat *ct; /* NULL with --no-conntrack */
 	uint64_t ct_errors;
 	uint64_t ct_wait_token; /* the resolution resolve_nat() waits for (see on_ct_resolved) */
+	struct ct_wait *ct_wait_spare; /* reused while no GET answer outlives resolve_nat() */
 	bool ct_sync_logged;
 	struct sink *sink;
 	bool sink_is_kafka;
@@ -177,25 +178,27 @@ static void resolve_nat(struct agent *a, struct flow_record *r, uint64_t now_mon
 	t.dst_port = r->dst_port;
 	win.first_ns = (uint64_t)((int64_t)r->start_ns + a->epoch_to_mono_ns);
 	win.last_ns = (uint64_t)((int64_t)r->end_ns + a->epoch_to_mono_ns);
-	w = calloc(1, sizeof(*w));
+	w = a->ct_wait_spare ? a->ct_wait_spare : calloc(1, sizeof(*w));
+	a->ct_wait_spare = NULL;
 	if (!w) {
 		a->ct_errors++;
 		return;
 	}
 	w->a = a;
+	w->done = false;
 	w->token = ++a->ct_wait_token;
 	ret = ct_nat_resolve(a->ct, &t, &win, now_mono, on_ct_resolved, w, &res);
 	if (ret == CT_PENDING) {
 		ct_nat_read_answers(a->ct, now_mono);
 		a->ct_wait_token++; /* from here on, a late answer frees w itself */
 		if (!w->done)
-			return;
+			return; /* w belongs to the pending answer now */
 		ret = w->status; /* a failure here is counted by the library */
 		res = w->res;
 	} else if (ret == -EINVAL || ret == -EAFNOSUPPORT || ret == -EPROTONOSUPPORT) {
 		a->ct_errors++; /* a flow the library refused to look up */
 	}
-	free(w);
+	a->ct_wait_spare = w;
 	if (ret != CT_OK || !res.nat)
 		return;
 	r->nat = true;
@@ -888,7 +891,8 @@ cleanup:
 			LOG_WARN("%llu records could not be delivered", (unsigned long long)lost);
 	}
 	metrics_server_stop(a.metrics);
-	ct_nat_close(a.ct);
+	ct_nat_close(a.ct); /* completes pending answers: they free their ct_wait */
+	free(a.ct_wait_spare);
 	dns_collector_close(a.dns);
 	flow_collector_close(a.flows);
 	cgroup_paths_free(a.cgroup_paths);

@@ -310,6 +310,16 @@ int main(void)
 		ASSERT_EQ(st.fallback_errors, 0, "no GET failed");
 	}
 
+	/* the answer is queued while the GET is sent: ct_nat_read_answers() takes it, never waits */
+	memset(ans, 0, sizeof(ans));
+	t = unrelated(150);
+	ASSERT_EQ(ct_nat_resolve(cache, &t, &CT_WINDOW_ANY, fx_now_ns(), on_resolved, &ans[0],
+				 &res),
+		  CT_PENDING, "GET sent (read_answers)");
+	ASSERT_OK(ct_nat_read_answers(cache, fx_now_ns()), "ct_nat_read_answers");
+	ASSERT_EQ(ans[0].calls, 1, "answered by read_answers");
+	ASSERT_EQ(ans[0].status, CT_OK, "found by read_answers");
+
 	/* a deadline that passes first: -ETIMEDOUT now, the answer later is stale */
 	memset(ans, 0, sizeof(ans));
 	t = unrelated(200);
@@ -340,7 +350,7 @@ int main(void)
 	ASSERT_OK(ct_nat_process(cache, fx_now_ns()), "process NEW event");
 	expect_resolves(cache, &late, false);
 	ct_nat_stats(cache, &st);
-	ASSERT_EQ(st.fallback_hit, 6, "late entry came by event, not GET");
+	ASSERT_EQ(st.fallback_hit, 7, "late entry came by event, not GET");
 
 	/*
 	 * Deleted entries keep resolving during the grace period. The late entry was created while
