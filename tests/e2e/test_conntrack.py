@@ -197,6 +197,38 @@ class ConntrackNat(unittest.TestCase):
                              (r["dst_addr"], r["dst_port"]), r)
         return second[-1]
 
+    def test_miss_resolved_by_a_get(self):
+        """Entries the cache let go (a table of 16 for 30 translated UDP exchanges) are asked
+        of the kernel with a point GET on the export's miss, sent without waiting; its answer
+        is queued while it is sent, and the record comes out translated, on both sides."""
+        env = self.env
+        agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "3",
+                          "--duration", "4", "--conntrack-max-entries", "16",
+                          "--conntrack-netns", "/var/run/netns/" + env.router_ns)
+        agent.wait_attached()
+        out = env.client(["udp-spray", VIP4, "53", "--count", "30", "--size", "20"],
+                         env.client_ns, self.client_cg)
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        recs = agent.records("flow")
+        for port in out["ports"]:
+            with self.subTest(port=port):
+                client = [r for r in recs if r["cgroup_id"] == self.client_cg.id
+                          and r["proto"] == "udp" and r["src_port"] == port]
+                server = [r for r in recs if r["cgroup_id"] == self.server_cg.id
+                          and r["proto"] == "udp" and r["dst_port"] == port]
+                self.assertEqual(len(client), 1, recs)
+                self.assertTrue(client[0]["nat"], client[0])
+                self.assertEqual((client[0]["dst_actual_addr"], client[0]["dst_actual_port"]),
+                                 (BACKEND4, 5353))
+                # the udp-echo server answers every datagram: its side was seen too
+                self.assertEqual(len(server), 1, recs)
+                self.assertTrue(server[0]["nat"], server[0])
+                self.assertEqual((server[0]["src_actual_addr"], server[0]["src_actual_port"]),
+                                 (VIP4, 53))
+        # at least the 14 connections the table could not hold went through a GET, both sides
+        self.assertGreaterEqual(agent.counter("ct_fallback_hit"), 28, agent.stderr())
+        self.assertEqual(agent.counter("ct_fallback_timeouts"), 0, agent.stderr())
+
     def check_nat_resolution(self, extra_args=(), mid=None):
         env = self.env
         # one long interval: every flow below ends, and its conntrack entry is deleted for some,
