@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
+#include "record_codec.h"
 #include "sink_stdout.h"
 
 /* Lines are gathered and written in large chunks; one record never exceeds RECORD_MAX. */
@@ -21,7 +23,18 @@ struct sink_stdout {
 	struct sink_stdout_stats stats;
 	uint64_t pending; /* records in buf */
 	bool write_failed_logged;
+	struct loop *loop; /* NULL until attached */
 };
+
+/* Like `yes | head`: when nobody reads the records any more, the agent stops. */
+static void reader_gone(struct sink_stdout *s)
+{
+	s->stats.reader_gone = true;
+	if (s->loop) {
+		LOG_INFO("stdout was closed by its reader; exiting");
+		loop_stop(s->loop, 0);
+	}
+}
 
 static void flush_buf(struct sink_stdout *s)
 {
@@ -34,7 +47,7 @@ static void flush_buf(struct sink_stdout *s)
 			continue;
 		if (n <= 0) {
 			if (n < 0 && errno == EPIPE)
-				s->stats.reader_gone = true;
+				reader_gone(s);
 			if (!s->write_failed_logged)
 				LOG_ERR("stdout: write failed: %s; records are being dropped",
 					strerror(errno));
@@ -49,10 +62,13 @@ static void flush_buf(struct sink_stdout *s)
 	s->pending = 0;
 }
 
-static int emit_line(struct sink_stdout *s, ssize_t n)
+static int emit(struct sink *base, const struct record *r)
 {
+	struct sink_stdout *s = (struct sink_stdout *)base;
+	ssize_t n = record_encode_json(s->buf + s->used, RECORD_MAX - 1, &s->ctx, r);
+
 	if (n < 0) {
-		s->stats.dropped++;
+		s->stats.encode_errors++;
 		return (int)n;
 	}
 	s->buf[s->used + (size_t)n] = '\n';
@@ -64,32 +80,76 @@ static int emit_line(struct sink_stdout *s, ssize_t n)
 	return 0;
 }
 
-static int emit_flow(struct sink *base, const struct flow_record *r)
-{
-	struct sink_stdout *s = (struct sink_stdout *)base;
-
-	return emit_line(s, record_json_flow(s->buf + s->used, RECORD_MAX - 1, &s->ctx, r));
-}
-
-static int emit_dns(struct sink *base, const struct dns_record *r)
-{
-	struct sink_stdout *s = (struct sink_stdout *)base;
-
-	return emit_line(s, record_json_dns(s->buf + s->used, RECORD_MAX - 1, &s->ctx, r));
-}
-
 static void end_interval(struct sink *base)
 {
 	flush_buf((struct sink_stdout *)base);
 }
 
-static uint64_t close_sink(struct sink *base)
+/* EPOLLERR on a pipe: its reader closed. */
+static void on_stdout(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	(void)l, (void)fd, (void)events;
+	reader_gone(arg);
+}
+
+static int attach(struct sink *base, struct loop *l)
+{
+	struct sink_stdout *s = (struct sink_stdout *)base;
+
+	s->loop = l;
+	/* no event asked: EPOLLERR comes anyway when the pipe's reader closes; files and
+	 * terminals that epoll refuses (EPERM) are simply not watched */
+	loop_add_fd(l, s->fd, 0, on_stdout, s);
+	return 0;
+}
+
+struct stdout_snap {
+	uint64_t records, dropped, encode_errors;
+};
+
+static const struct counter_desc stdout_counters[] = {
+	COUNTER_ROW("flowscope_sink_records_total", COUNTER_COUNTER, "Records written by the sink.",
+		    "sink=\"stdout\"", struct stdout_snap, records),
+	COUNTER_ROW("flowscope_sink_records_dropped_total", COUNTER_COUNTER,
+		    "Records the sink could not write.", "sink=\"stdout\",reason=\"write_error\"",
+		    struct stdout_snap, dropped),
+	COUNTER_ROW("flowscope_sink_records_dropped_total", COUNTER_COUNTER,
+		    "Records the sink could not write.", "sink=\"stdout\",reason=\"encode_error\"",
+		    struct stdout_snap, encode_errors),
+};
+
+static int snapshot(void *arg, void *out)
+{
+	const struct sink_stdout *s = arg;
+	struct stdout_snap *snap = out;
+
+	snap->records = s->stats.records;
+	snap->dropped = s->stats.dropped;
+	snap->encode_errors = s->stats.encode_errors;
+	return 0;
+}
+
+static int register_counters(struct sink *base, struct counters *reg)
+{
+	struct counters_group g = {
+		.name = "stdout",
+		.descs = stdout_counters,
+		.n_descs = sizeof(stdout_counters) / sizeof(stdout_counters[0]),
+		.snap_size = sizeof(struct stdout_snap),
+		.snapshot = snapshot,
+		.arg = base,
+	};
+
+	return counters_register(reg, &g);
+}
+
+static uint64_t free_sink(struct sink *base)
 {
 	struct sink_stdout *s = (struct sink_stdout *)base;
 	uint64_t lost;
 
 	flush_buf(s);
-	lost = s->stats.dropped;
+	lost = s->stats.dropped + s->stats.encode_errors;
 	free(s->buf);
 	free(s->node_name);
 	free(s);
@@ -97,13 +157,14 @@ static uint64_t close_sink(struct sink *base)
 }
 
 static const struct sink_ops stdout_ops = {
-	.emit_flow = emit_flow,
-	.emit_dns = emit_dns,
+	.emit = emit,
 	.end_interval = end_interval,
-	.close = close_sink,
+	.attach = attach,
+	.register_counters = register_counters,
+	.free = free_sink,
 };
 
-struct sink *sink_stdout_create(int fd, const char *node_name)
+struct sink *sink_stdout_new(int fd, const char *node_name)
 {
 	struct sink_stdout *s = calloc(1, sizeof(*s));
 
