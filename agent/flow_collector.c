@@ -26,6 +26,8 @@ struct flow_collector {
 	int cgroup_fd;
 	struct bpf_link *links[3];
 	int active; /* 0: flows_a, 1: flows_b */
+	bool stale[2]; /* holds flows already drained (or lost): emptied before it is made active */
+	uint64_t lost_drain_error; /* flows left unread by a failed batch lookup */
 	uint32_t max_flows;
 	struct flow_key *keys;
 	struct flow_value *values;
@@ -228,23 +230,53 @@ static int renew_map(struct bpf_map *map, uint32_t max_flows)
 	return ret;
 }
 
+/* Entries in the hash map behind fd (walks the keys: for the error path only). */
+static uint64_t count_entries(int fd)
+{
+	struct flow_key k, next;
+	uint64_t n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		n++;
+		k = next;
+		prev = &k;
+	}
+	return n;
+}
+
+/*
+ * Transactional: the map the programs are switched to is always empty (a map that could not be
+ * emptied after its drain is marked stale, and emptied before it is used again; if that fails
+ * too, the programs stay where they are and this interval's flows wait for the next drain). A
+ * batch lookup that fails midway leaves the rest of the map unread: those flows are counted
+ * (lost_drain_error) and the map is emptied all the same, so nothing is exported twice.
+ */
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx)
 {
 	struct bpf_map *maps[2] = { fc->skel->maps.flows_a, fc->skel->maps.flows_b };
+	int next = !fc->active;
 	struct bpf_map *old = maps[fc->active];
 	int outer_fd = bpf_map__fd(fc->skel->maps.flows);
-	int new_fd = bpf_map__fd(maps[!fc->active]);
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 	uint32_t zero = 0, batch_token = 0;
 	int64_t mono_to_epoch;
 	bool first = true;
-	int total = 0, ret;
+	int total = 0, new_fd, ret, err = 0;
 
+	if (fc->stale[next]) {
+		ret = renew_map(maps[next], fc->max_flows);
+		if (ret)
+			return ret;
+		fc->stale[next] = false;
+	}
+	new_fd = bpf_map__fd(maps[next]);
 	/* Waits for running programs (synchronize_rcu): nothing writes the old map after this. */
 	ret = bpf_map_update_elem(outer_fd, &zero, &new_fd, BPF_ANY);
 	if (ret)
 		return ret;
-	fc->active = !fc->active;
+	fc->active = next;
+	fc->stale[!next] = true;
 	mono_to_epoch = clock_mono_to_epoch_offset();
 
 	for (;;) {
@@ -253,8 +285,12 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 		/* hash maps take a bucket index as the batch token */
 		ret = bpf_map_lookup_batch(bpf_map__fd(old), first ? NULL : &batch_token,
 					   &batch_token, fc->keys, fc->values, &count, &bopts);
-		if (ret && ret != -ENOENT)
-			return ret;
+		if (ret && ret != -ENOENT) {
+			err = ret;
+			/* what is left cannot be read in order: count it, then drop it */
+			fc->lost_drain_error += count_entries(bpf_map__fd(old)) - (uint64_t)total;
+			break;
+		}
 		for (__u32 i = 0; i < count; i++) {
 			struct flow_record r;
 
@@ -267,9 +303,11 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			break;
 	}
 	ret = renew_map(old, fc->max_flows);
-	if (ret)
-		return ret;
-	return total;
+	if (!ret)
+		fc->stale[!next] = false;
+	if (err)
+		return err;
+	return ret ? ret : total;
 }
 
 int flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX])
@@ -336,11 +374,12 @@ int flow_collector_export(struct flow_collector *fc)
 	return 0;
 }
 
+/* A failed drain is logged and counted; the next one starts from a clean map, so the agent
+ * goes on. */
 static void on_interval(struct loop *l, uint64_t expirations, void *arg)
 {
-	(void)expirations;
-	if (flow_collector_export(arg))
-		loop_stop(l, -EIO);
+	(void)l, (void)expirations;
+	flow_collector_export(arg);
 }
 
 int flow_collector_attach(struct flow_collector *fc, struct loop *l, struct pipeline *p,
@@ -360,6 +399,7 @@ int flow_collector_attach(struct flow_collector *fc, struct loop *l, struct pipe
 struct flow_snap {
 	uint64_t k[FLOW_STAT_MAX];
 	uint64_t records;
+	uint64_t lost_drain_error;
 };
 
 #define ROW(name, type, help, labels, field) \
@@ -387,6 +427,9 @@ static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_flows_without_owner_total", COUNTER_COUNTER,
 	    "Flows whose socket had no owner record (pid 0).", "", k[FLOW_STAT_NO_OWNER]),
 	ROW("flowscope_flow_records_total", COUNTER_COUNTER, "Flow records exported.", "", records),
+	ROW("flowscope_flow_records_lost_total", COUNTER_COUNTER,
+	    "Flows drained from the kernel that gave no record, by reason.",
+	    "reason=\"drain_error\"", lost_drain_error),
 };
 
 /* A failed read leaves the snapshot unfilled: the group is left off the page rather than read
@@ -403,6 +446,7 @@ static int snapshot(void *arg, void *out)
 	struct flow_snap *s = out;
 
 	s->records = fc->records;
+	s->lost_drain_error = fc->lost_drain_error;
 	return flow_collector_stats(fc, s->k);
 }
 

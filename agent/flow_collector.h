@@ -51,7 +51,9 @@ typedef void (*flow_record_cb)(void *ctx, struct flow_record *r);
 /*
  * Ends the interval: makes the other flow map active, reads the one that was (batch lookup),
  * calls cb for each flow, and replaces it with an empty map. Returns the number of flows drained
- * or a negative errno.
+ * or a negative errno. Transactional: the programs are only ever switched to an empty map, and
+ * no flow is handed to cb twice; flows that a failed lookup left unread are counted
+ * (flowscope_flow_records_lost_total{reason="drain_error"}).
  */
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx);
 
@@ -71,7 +73,8 @@ int flow_collector_attach(struct flow_collector *fc, struct loop *l, struct pipe
 /*
  * One export: pipeline_begin_interval(), drain every flow into the pipeline,
  * pipeline_end_interval(), then a warning for what the kernel could not account. Returns 0 or
- * the drain's negative errno (logged). Called by the interval timer, and once more at exit.
+ * the drain's negative errno (logged; the next export recovers). Called by the interval timer,
+ * and once more at exit (where an error makes the exit status 1).
  */
 int flow_collector_export(struct flow_collector *fc);
 
