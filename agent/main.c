@@ -365,6 +365,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flowscope: %s (see --help)\n", err);
 		config_free(&cfg);
 		return EXIT_USAGE;
+	case CONFIG_NOMEM:
+		fprintf(stderr, "flowscope: %s\n", err);
+		config_free(&cfg);
+		return EXIT_RUNTIME;
 	}
 	if (check_kafka_config(&cfg, err, sizeof(err))) {
 		fprintf(stderr, "flowscope: %s (see --help)\n", err);

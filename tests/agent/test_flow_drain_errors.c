@@ -3,8 +3,9 @@
  * flow_collector_drain() when the kernel fails it midway: a batch lookup error, or no memory for
  * the replacement map. The drain must stay transactional: the map the programs are switched to
  * is always empty, flows are never exported twice, and the flows an error made unreadable are
- * counted. Failures are injected by wrapping libbpf calls (-Wl,--wrap); the maps and programs
- * are real (root; fails, never skips, without it).
+ * counted. And a /metrics scrape of the flow counters never reads as zeros. Failures are injected
+ * by wrapping libbpf calls and calloc (-Wl,--wrap); the maps and programs are real (root; fails,
+ * never skips, without it).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -47,6 +48,21 @@ int __wrap_bpf_map_create(enum bpf_map_type type, const char *name, __u32 key_si
 	return __real_bpf_map_create(type, name, key_size, value_size, max_entries, o);
 }
 
+/* While set, every calloc fails (the /metrics page is rendered under memory pressure). */
+static bool fail_calloc, fail_lookup_elem;
+
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return fail_calloc ? NULL : __real_calloc(n, size);
+}
+
+int __real_bpf_map_lookup_elem(int fd, const void *key, void *value);
+int __wrap_bpf_map_lookup_elem(int fd, const void *key, void *value)
+{
+	return fail_lookup_elem ? -EFAULT : __real_bpf_map_lookup_elem(fd, key, value);
+}
+
 struct fx {
 	char cgroup[4200];
 	struct flow_collector *fc;
@@ -54,6 +70,7 @@ struct fx {
 	uint64_t cgid;
 	uint16_t *seen; /* per src_port: times exported */
 	unsigned int n_recs;
+	bool scrape_without_calloc, scrape_without_lookup;
 };
 
 static int teardown(void **state);
@@ -67,6 +84,7 @@ static int setup(void **state)
 	assert_non_null(fx);
 	*state = fx;
 	fail_lookup_batch_at = fail_map_create_at = 0;
+	fail_calloc = fail_lookup_elem = false;
 	fx->seen = calloc(65536, sizeof(*fx->seen));
 	fx->cgid = fx_self_cgroup_id();
 	if (!fx->cgid || fx_cgroup2_mount(mnt, sizeof(mnt)))
@@ -155,7 +173,7 @@ static void assert_exported_once(struct fx *fx, uint16_t from, uint16_t to)
 			fail_msg("flow from port %u exported %u times", p, fx->seen[p]);
 }
 
-/* What the flow counters say about one sample. */
+/* What the flow counters say about one sample (~0 when the page does not have it). */
 static unsigned long long sample(struct fx *fx, const char *prefix)
 {
 	struct counters *reg = counters_new();
@@ -164,8 +182,13 @@ static unsigned long long sample(struct fx *fx, const char *prefix)
 	size_t size = 0;
 	FILE *f = open_memstream(&page, &size);
 
+	assert_non_null(f);
 	assert_int_equal(flow_collector_register_counters(fx->fc, reg), 0);
+	/* only the rendering runs under the injected failures */
+	fail_calloc = fx->scrape_without_calloc;
+	fail_lookup_elem = fx->scrape_without_lookup;
 	counters_render_prometheus(reg, f);
+	fail_calloc = fail_lookup_elem = false;
 	fclose(f);
 	at = strstr(page, prefix);
 	if (at)
@@ -243,12 +266,43 @@ static void test_replacement_map_fails_twice(void **state)
 	assert_exported_once(fx, 3000, 3010);
 }
 
+/*
+ * A scrape never reads as zeros (which Prometheus takes for a counter reset): no allocation per
+ * scrape, and a failed read of the kernel's counters leaves them off the page.
+ */
+static void test_scrape_under_failures(void **state)
+{
+	struct fx *fx = *state;
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t *percpu = calloc((size_t)ncpus, sizeof(uint64_t));
+	uint32_t slot = FLOW_STAT_PACKETS;
+
+	assert_non_null(percpu);
+	for (int c = 0; c < ncpus; c++)
+		percpu[c] = 1000 + (uint64_t)c;
+	assert_int_equal(
+		bpf_map_update_elem(bpf_map__fd(fx->skel->maps.stats), &slot, percpu, BPF_ANY), 0);
+	unsigned long long want = 1000ull * (unsigned)ncpus + (unsigned)(ncpus * (ncpus - 1) / 2);
+
+	assert_int_equal(sample(fx, "\nflowscope_packets_total"), want);
+	fx->scrape_without_calloc = true;
+	assert_int_equal(sample(fx, "\nflowscope_packets_total"), want);
+	fx->scrape_without_calloc = false;
+	fx->scrape_without_lookup = true;
+	assert_int_equal(sample(fx, "\nflowscope_packets_total"), ~0ull);
+	assert_int_equal(sample(fx, "\nflowscope_flow_records_total"), ~0ull);
+	fx->scrape_without_lookup = false;
+	assert_int_equal(sample(fx, "\nflowscope_packets_total"), want);
+	free(percpu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lookup_error_midway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replacement_map_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replacement_map_fails_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scrape_under_failures, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
