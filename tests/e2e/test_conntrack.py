@@ -81,7 +81,8 @@ class ConntrackNat(unittest.TestCase):
         agent = self.check_nat_resolution(
             ["--conntrack-rcvbuf-bytes", "4096"],
             mid=lambda: fslib.sh(fill, "/var/run/netns/" + self.env.router_ns, "50000"))
-        m = re.search(r"ct_resyncs=(\d+) ct_enobufs=(\d+)", agent.stderr())
+        m = re.search(r"conntrack_cache_events_resync=(\d+) conntrack_cache_events_enobufs=(\d+)",
+                      agent.stderr())
         self.assertIsNotNone(m, agent.stderr())
         self.assertGreaterEqual(int(m.group(2)), 1, agent.stderr())
         self.assertGreaterEqual(int(m.group(1)), 1, agent.stderr())
@@ -197,10 +198,10 @@ class ConntrackNat(unittest.TestCase):
                              (r["dst_addr"], r["dst_port"]), r)
         return second[-1]
 
-    def test_miss_resolved_by_a_get(self):
+    def test_miss_deferred_until_the_get_answers(self):
         """Entries the cache let go (a table of 16 for 30 translated UDP exchanges) are asked
-        of the kernel with a point GET on the export's miss, sent without waiting; its answer
-        is queued while it is sent, and the record comes out translated, on both sides."""
+        of the kernel with a point GET on the export's miss; the flow record waits for the
+        answer (the nat stage defers it) and comes out translated, on both sides."""
         env = self.env
         agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "3",
                           "--duration", "4", "--conntrack-max-entries", "16",
@@ -226,8 +227,10 @@ class ConntrackNat(unittest.TestCase):
                 self.assertEqual((server[0]["src_actual_addr"], server[0]["src_actual_port"]),
                                  (VIP4, 53))
         # at least the 14 connections the table could not hold went through a GET, both sides
-        self.assertGreaterEqual(agent.counter("ct_fallback_hit"), 28, agent.stderr())
-        self.assertEqual(agent.counter("ct_fallback_timeouts"), 0, agent.stderr())
+        self.assertGreaterEqual(agent.counter("conntrack_lookups_fallback_hit"), 28,
+                                agent.stderr())
+        self.assertGreaterEqual(agent.counter("pipeline_records_deferred"), 28, agent.stderr())
+        self.assertEqual(agent.counter("conntrack_lookups_fallback_timeout"), 0, agent.stderr())
 
     def check_nat_resolution(self, extra_args=(), mid=None):
         env = self.env
