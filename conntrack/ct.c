@@ -70,7 +70,7 @@ static const struct ct_netlink_ops nat_ops = {
 	.dump_end = on_dump_end,
 };
 
-int ct_nat_open(const struct ct_nat_opts *opts, uint64_t now_ns, struct ct_nat **out)
+int ct_nat_new(const struct ct_nat_opts *opts, uint64_t now_ns, struct ct_nat **out)
 {
 	struct ct_nat *nat;
 	int err;
@@ -87,20 +87,20 @@ int ct_nat_open(const struct ct_nat_opts *opts, uint64_t now_ns, struct ct_nat *
 		ct_nat_opts_init(&nat->opts);
 	err = ct_table_new(&nat->opts.table, &nat->table);
 	if (!err && !nat->opts.no_netlink)
-		err = ct_netlink_open(&nat->opts.netlink, &nat_ops, nat, now_ns, &nat->nl);
+		err = ct_netlink_new(&nat->opts.netlink, &nat_ops, nat, now_ns, &nat->nl);
 	if (err) {
-		ct_nat_close(nat);
+		ct_nat_free(nat);
 		return err;
 	}
 	*out = nat;
 	return 0;
 }
 
-void ct_nat_close(struct ct_nat *nat)
+void ct_nat_free(struct ct_nat *nat)
 {
 	if (!nat)
 		return;
-	ct_netlink_close(nat->nl); /* completes what is pending while the table still exists */
+	ct_netlink_free(nat->nl); /* completes what is pending while the table still exists */
 	ct_table_free(nat->table);
 	free(nat);
 }

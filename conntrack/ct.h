@@ -7,8 +7,7 @@
  * without waiting and answered later, from ct_nat_process(), through a completion callback.
  *
  * Layers, each calling only downwards: ct.c -> ct_table.c, ct_netlink.c -> ct_tuple.c.
- * Lifecycle names: objects that own sockets _open/_close (ct_nat, ct_netlink), the pure table
- * _new/_free.
+ * Lifecycle names: _new/_free for every object (ct_nat, ct_netlink, ct_table), as in agent/.
  *
  * Time is always passed in by the caller as now_ns (CLOCK_MONOTONIC nanoseconds, or any clock that
  * never goes backwards), flow windows in the same clock; nothing here reads a clock.
@@ -43,7 +42,7 @@ struct ct_nat_opts {
 };
 
 /*
- * Counters, monotonic since open. Every ct_nat_resolve() that passes its argument checks ends in
+ * Counters, monotonic since new. Every ct_nat_resolve() that passes its argument checks ends in
  * exactly one of the first seven (a pending one when its answer comes).
  */
 struct ct_stats {
@@ -61,25 +60,25 @@ struct ct_stats {
 
 /*
  * Completion of a resolution that went to the kernel (CT_PENDING), called exactly once, from
- * ct_nat_process(), ct_nat_expire() or ct_nat_close(). status: CT_OK (res filled from the entry
+ * ct_nat_process(), ct_nat_expire() or ct_nat_free(). status: CT_OK (res filled from the entry
  * the GET found, learnt into the table), CT_NOT_FOUND, or a negative errno (-ETIMEDOUT,
  * -ECANCELED, ...); unless CT_OK, res holds the input tuple and nat = false. res is valid
- * during the call only. It must not call ct_nat_close().
+ * during the call only. It must not call ct_nat_free().
  */
 typedef void (*ct_resolved_fn)(void *arg, int status, const struct ct_result *res, uint64_t now_ns);
 
-/* Fill opts with the defaults of each part (all zero, which open also accepts). */
+/* Fill opts with the defaults of each part (all zero, which new also accepts). */
 void ct_nat_opts_init(struct ct_nat_opts *opts);
 
 /*
  * Create the table and, unless opts->no_netlink, open the sockets and start the initial dump
- * (read by ct_nat_process(): open does not block on a large table). opts may be NULL. Returns 0
- * and *out, or the -errno of ct_table_new() or ct_netlink_open().
+ * (read by ct_nat_process(): new does not block on a large table). opts may be NULL. Returns 0
+ * and *out, or the -errno of ct_table_new() or ct_netlink_new().
  */
-int ct_nat_open(const struct ct_nat_opts *opts, uint64_t now_ns, struct ct_nat **out);
+int ct_nat_new(const struct ct_nat_opts *opts, uint64_t now_ns, struct ct_nat **out);
 
 /* Complete GETs in flight with -ECANCELED, close the sockets, free everything. NULL is fine. */
-void ct_nat_close(struct ct_nat *nat);
+void ct_nat_free(struct ct_nat *nat);
 
 /* The descriptor for the caller's epoll (EPOLLIN), or -ENOTCONN for a no_netlink handle. */
 int ct_nat_fd(const struct ct_nat *nat);

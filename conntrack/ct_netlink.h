@@ -57,7 +57,7 @@ struct ct_netlink_opts {
 	uint64_t get_timeout_ns;
 };
 
-/* Counters, monotonic since open, and gauges (marked). */
+/* Counters, monotonic since new, and gauges (marked). */
 struct ct_netlink_stats {
 	uint64_t resyncs; /* dumps after ENOBUFS, an interrupted dump or ct_netlink_resync() */
 	uint64_t refreshes; /* periodic dumps (opts.refresh_ns) */
@@ -71,7 +71,7 @@ struct ct_netlink_stats {
 	uint64_t get_not_found; /* completed: no such entry (CT_GET_NOT_FOUND) */
 	uint64_t get_timeouts; /* completed: no answer by the deadline (-ETIMEDOUT) */
 	uint64_t get_errors; /* completed: another error from the kernel or a bad answer */
-	uint64_t get_cancelled; /* completed: the handle closed first (-ECANCELED) */
+	uint64_t get_cancelled; /* completed: the handle was freed first (-ECANCELED) */
 	uint64_t get_ratelimited; /* refused: token bucket empty (-EAGAIN) */
 	uint64_t get_busy; /* refused: get_max_inflight reached (-EBUSY) */
 	uint64_t get_stale; /* answers matching no request in flight (late or foreign): dropped */
@@ -89,32 +89,32 @@ enum ct_get_status {
 
 /*
  * Completion of a GET, called exactly once per request ct_netlink_get() accepted, from
- * ct_netlink_process(), ct_netlink_expire() or ct_netlink_close(). status: CT_GET_FOUND,
- * CT_GET_NOT_FOUND, -ETIMEDOUT (deadline passed), -ECANCELED (handle closing), -EBADMSG or
+ * ct_netlink_process(), ct_netlink_expire() or ct_netlink_free(). status: CT_GET_FOUND,
+ * CT_GET_NOT_FOUND, -ETIMEDOUT (deadline passed), -ECANCELED (handle being freed), -EBADMSG or
  * -EPROTONOSUPPORT (an answer that does not parse), or another -errno from the kernel. The
  * tuples are NULL unless CT_GET_FOUND and valid during the call only. It must not call
- * ct_netlink_close().
+ * ct_netlink_free().
  */
 typedef void (*ct_get_done_fn)(void *arg, int status, const struct ct_tuple *orig_tuple,
 			       const struct ct_tuple *reply_tuple, uint64_t now_ns);
 
-/* Fill opts with the defaults above (all zero, which open also accepts). */
+/* Fill opts with the defaults above (all zero, which new also accepts). */
 void ct_netlink_opts_init(struct ct_netlink_opts *opts);
 
 /*
  * Open the sockets (the event socket first, subscribed, then the dump request sent, so nothing
- * falls between them). The dump is read by ct_netlink_process(): open does not block on a large
+ * falls between them). The dump is read by ct_netlink_process(): new does not block on a large
  * table. opts may be NULL; ops must be complete. Returns 0 and *out, -EINVAL, -ENOMEM, -errno
  * of open()/setns() on the netns path (-ENOENT, -EPERM) or of the netlink sockets.
  */
-int ct_netlink_open(const struct ct_netlink_opts *opts, const struct ct_netlink_ops *ops, void *arg,
-		    uint64_t now_ns, struct ct_netlink **out);
+int ct_netlink_new(const struct ct_netlink_opts *opts, const struct ct_netlink_ops *ops, void *arg,
+		   uint64_t now_ns, struct ct_netlink **out);
 
 /*
  * Complete GETs in flight with -ECANCELED (now_ns of the latest call), close the sockets, free.
  * NULL is accepted.
  */
-void ct_netlink_close(struct ct_netlink *nl);
+void ct_netlink_free(struct ct_netlink *nl);
 
 /*
  * A descriptor for the caller's epoll (EPOLLIN, level-triggered): readable when events, dump

@@ -604,7 +604,7 @@ static void test_nat_without_netlink(void **state)
 	(void)state;
 	ct_nat_opts_init(&opts);
 	opts.no_netlink = true;
-	assert_int_equal(ct_nat_open(&opts, 0, &nat), 0);
+	assert_int_equal(ct_nat_new(&opts, 0, &nat), 0);
 	assert_int_equal(ct_nat_fd(nat), -ENOTCONN);
 	assert_int_equal(ct_nat_resync(nat, 0), -ENOTCONN);
 	assert_int_equal(ct_nat_resolve(nat, &o, &w, 1, count_resolved, NULL, &res), CT_NOT_FOUND);
@@ -618,7 +618,7 @@ static void test_nat_without_netlink(void **state)
 	assert_int_equal(st.miss, 1);
 	assert_int_equal(st.table.entries, 1);
 	assert_int_equal(resolved_calls, 0);
-	ct_nat_close(nat);
+	ct_nat_free(nat);
 }
 
 int main(void)

@@ -211,7 +211,10 @@ class ConntrackNat(unittest.TestCase):
                          env.client_ns, self.client_cg)
         self.assertEqual(agent.stop(), 0, agent.stderr())
         recs = agent.records("flow")
-        for port in out["ports"]:
+        # a closed socket's port may come back for a later one: one connection, one entry
+        ports = set(out["ports"])
+        self.assertGreater(len(ports), 16 + 10, out)
+        for port in ports:
             with self.subTest(port=port):
                 client = [r for r in recs if r["cgroup_id"] == self.client_cg.id
                           and r["proto"] == "udp" and r["src_port"] == port]
@@ -226,10 +229,12 @@ class ConntrackNat(unittest.TestCase):
                 self.assertTrue(server[0]["nat"], server[0])
                 self.assertEqual((server[0]["src_actual_addr"], server[0]["src_actual_port"]),
                                  (VIP4, 53))
-        # at least the 14 connections the table could not hold went through a GET, both sides
-        self.assertGreaterEqual(agent.counter("conntrack_lookups_fallback_hit"), 28,
+        # at least the connections the table could not hold went through a GET, both sides
+        evicted = len(ports) - 16
+        self.assertGreaterEqual(agent.counter("conntrack_lookups_fallback_hit"), 2 * evicted,
                                 agent.stderr())
-        self.assertGreaterEqual(agent.counter("pipeline_records_deferred"), 28, agent.stderr())
+        self.assertGreaterEqual(agent.counter("pipeline_records_deferred"), 2 * evicted,
+                                agent.stderr())
         self.assertEqual(agent.counter("conntrack_lookups_fallback_timeout"), 0, agent.stderr())
 
     def check_nat_resolution(self, extra_args=(), mid=None):
