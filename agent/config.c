@@ -111,7 +111,9 @@ static enum config_status set_choice(struct config *cfg, const struct opt_def *o
 static enum config_status set_pow2_u32(struct config *cfg, const struct opt_def *o, const char *val,
 				       char *err, size_t errsz)
 {
-	uint64_t v;
+	/* set on every path: gcc 12 at -O3 cannot see that parse_u64() fails whenever it leaves
+	 * v unset (-Wmaybe-uninitialized) */
+	uint64_t v = 0;
 
 	if (parse_u64(o, val, &v, err, errsz))
 		return CONFIG_USAGE;

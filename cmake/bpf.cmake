@@ -32,6 +32,12 @@ else()
 	set(FLOWSCOPE_BPF_ARCH ${CMAKE_SYSTEM_PROCESSOR})
 endif()
 
+if(FLOWSCOPE_WERROR)
+	set(FLOWSCOPE_BPF_WERROR -Werror)
+else()
+	set(FLOWSCOPE_BPF_WERROR)
+endif()
+
 # bpf_object(NAME SOURCE [DEPENDS headers...])
 # Compiles SOURCE (NAME.bpf.c) to NAME.bpf.o, generates NAME.skel.h with bpftool, and exposes the
 # interface library NAME_skel, which user code links to get the skeleton header and libbpf.
@@ -42,7 +48,7 @@ function(bpf_object name source)
 	set(skel ${FLOWSCOPE_BPF_GEN}/${name}.skel.h)
 	add_custom_command(OUTPUT ${obj}
 		COMMAND ${CLANG_EXE} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${FLOWSCOPE_BPF_ARCH}
-			-Wall -Wextra -Werror -Wno-unused-parameter
+			-Wall -Wextra ${FLOWSCOPE_BPF_WERROR} -Wno-unused-parameter
 			-I${FLOWSCOPE_BPF_GEN} -I${CMAKE_SOURCE_DIR}/bpf -idirafter /usr/include
 			-idirafter /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}
 			-c ${src} -o ${obj}
