@@ -216,7 +216,7 @@ static void report_kernel_drops(struct agent *a, bool final)
 		 "dns_messages=%llu dns_parse_errors=%llu dns_queries=%llu dns_responses=%llu "
 		 "dns_unmatched_responses=%llu dns_timeouts=%llu dns_pending_full=%llu "
 		 "dns_tcp_bytes_missing=%llu dns_tcp_messages_lost=%llu dns_tcp_resyncs=%llu "
-		 "dns_tcp_streams_full=%llu "
+		 "dns_tcp_streams_full=%llu dns_udp_incomplete=%llu dns_udp_pieces_dropped=%llu "
 		 "dns_records=%llu dns_records_dropped=%llu dns_names=%llu dns_names_evicted=%llu "
 		 "dns_queries_pending_at_exit=%llu",
 		 (unsigned long long)now[FLOW_STAT_DNS_EVENTS],
@@ -227,6 +227,7 @@ static void report_kernel_drops(struct agent *a, bool final)
 		 (unsigned long long)ds.timeouts, (unsigned long long)ds.pending_full,
 		 (unsigned long long)ds.tcp_bytes_missing, (unsigned long long)ds.tcp_messages_lost,
 		 (unsigned long long)ds.tcp_resyncs, (unsigned long long)ds.tcp_streams_full,
+		 (unsigned long long)ds.udp_incomplete, (unsigned long long)ds.udp_pieces_dropped,
 		 (unsigned long long)ds.records, (unsigned long long)ds.records_dropped,
 		 (unsigned long long)ds.names_entries, (unsigned long long)ds.names_evictions,
 		 (unsigned long long)ds.pending);
@@ -397,15 +398,20 @@ static void render_metrics(void *ctx, FILE *out)
 		{ "tcp_streams_full", ds.tcp_streams_full },
 		{ "tcp_message_incomplete", ds.tcp_messages_lost },
 		{ "tcp_stream_gap", ds.tcp_resyncs },
+		{ "udp_piece_dropped", ds.udp_pieces_dropped },
 		{ "bad_event", ds.bad_events },
 	};
 	counter_family(out, "flowscope_dns_dropped_total",
 		       "DNS packets or messages that yielded no record, by reason.", "reason",
 		       dns_lost, N_OF(dns_lost));
 	metrics_family(out, "flowscope_dns_capture_truncated_total", "counter",
-		       "DNS packets longer than the capture (1536 payload bytes).");
+		       "DNS packets longer than --dns-capture-max-bytes, cut by the capture.");
 	metrics_sample(out, "flowscope_dns_capture_truncated_total", "",
 		       k[FLOW_STAT_DNS_TRUNCATED]);
+	metrics_family(out, "flowscope_dns_udp_incomplete_total", "counter",
+		       "UDP DNS datagrams whose later pieces were lost (ring buffer full), parsed "
+		       "as captured.");
+	metrics_sample(out, "flowscope_dns_udp_incomplete_total", "", ds.udp_incomplete);
 	const struct labelled dns_msgs[] = {
 		{ "query", ds.queries },
 		{ "response", ds.responses },
@@ -722,6 +728,7 @@ int main(int argc, char **argv)
 	fopts.dns_ports = cfg.dns_ports;
 	fopts.n_dns_ports = cfg.n_dns_ports;
 	fopts.dns_ringbuf_bytes = cfg.dns_ringbuf_bytes;
+	fopts.dns_capture_max_bytes = cfg.dns_capture_max_bytes;
 	ret = flow_collector_open(&fopts, &a.flows, err, sizeof(err));
 	if (ret) {
 		LOG_ERR("%s", err);

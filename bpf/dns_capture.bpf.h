@@ -42,11 +42,20 @@ static __always_inline bool dns_has_payload(const struct __sk_buff *skb, const s
 }
 
 /*
- * Hands a DNS packet to user space: header facts and its payload. A UDP datagram is one event
- * with up to DNS_CAPTURE_MAX payload bytes. A TCP skb can be a GSO/GRO super-packet carrying a
- * whole large answer (the reason DNS uses TCP), so its payload is cut into consecutive events of
- * DNS_CAPTURE_MAX bytes, each with its own sequence number, up to DNS_TCP_MAX_CHUNKS of them;
- * what is left beyond is reported as missing (DNS_EV_F_TRUNCATED).
+ * Most L4 payload bytes captured per packet (--dns-capture-max-bytes); the rest of a longer
+ * packet is counted (FLOW_STAT_DNS_TRUNCATED) and flagged on its last piece.
+ */
+const volatile __u32 dns_capture_max_bytes = DNS_CAPTURE_MAX_BYTES_DEFAULT;
+
+/*
+ * Hands a DNS packet to user space: its header facts and up to dns_capture_max_bytes of its L4
+ * payload, in consecutive pieces of DNS_CAPTURE_MAX bytes (struct dns_event), so that a UDP
+ * answer of any size (EDNS(0) allows up to 65535 bytes; at ingress a fragmented datagram arrives
+ * reassembled) or a TCP GSO/GRO skb is seen whole. TCP pieces carry their own sequence numbers;
+ * UDP pieces their offset in the datagram, which user space reassembles (dns/dns_udp.c). A
+ * piece that finds the ring buffer full is counted (FLOW_STAT_DNS_RINGBUF_FULL) and ends the
+ * packet's capture: the pieces already submitted stand, and user space counts the datagram as
+ * incomplete, or the TCP stream as having a gap.
  */
 static __always_inline void dns_capture(struct __sk_buff *skb, const struct flow_key *key,
 					const struct pkt_info *pi, bool egress,
@@ -54,23 +63,23 @@ static __always_inline void dns_capture(struct __sk_buff *skb, const struct flow
 {
 	__u32 off = pi->l3_len + pi->l4_len;
 	__u32 plen = skb->len > off ? skb->len - off : 0;
+	__u32 want = plen < dns_capture_max_bytes ? plen : dns_capture_max_bytes;
 	bool tcp = pi->proto == IPPROTO_TCP;
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 ts = bpf_ktime_get_boot_ns();
 	__u32 done = 0;
-	__u64 ts;
 
-	ts = bpf_ktime_get_boot_ns();
-
-	for (int i = 0; i < DNS_TCP_MAX_CHUNKS; i++) {
-		__u32 left = plen - done, piece = left > DNS_CAPTURE_MAX ? DNS_CAPTURE_MAX : left;
-		bool last = !tcp || i == DNS_TCP_MAX_CHUNKS - 1 || left <= DNS_CAPTURE_MAX;
+	for (int i = 0; i < DNS_MAX_PIECES; i++) {
+		__u32 left = want - done, piece = left > DNS_CAPTURE_MAX ? DNS_CAPTURE_MAX : left;
+		bool last = i == DNS_MAX_PIECES - 1 || left <= DNS_CAPTURE_MAX;
 		struct dns_event *ev = ringbuf_reserve_or_count(&dns_events, sizeof(*ev), stats,
 								FLOW_STAT_DNS_RINGBUF_FULL);
 
-		/* later pieces of a TCP skb show up as a gap in the stream */
 		if (!ev)
 			return;
 		ev->ts_ns = ts;
 		ev->cgroup_id = key->cgroup_id;
+		ev->cpu = cpu;
 		if (owner) {
 			ev->pid = owner->tgid;
 			__builtin_memcpy(ev->comm, owner->comm, sizeof(ev->comm));
@@ -89,16 +98,21 @@ static __always_inline void dns_capture(struct __sk_buff *skb, const struct flow
 		ev->dport = pi->dport;
 		ev->ip_version = key->ip_version;
 		ev->proto = pi->proto;
+		ev->flags = egress ? DNS_EV_F_EGRESS : 0;
 		/* SYN opens the first piece, FIN/RST close the last one */
 		ev->tcp_flags = pi->tcp_flags &
 				((i == 0 ? TCP_FLAG_SYN : 0) |
 				 (last ? TCP_FLAG_FIN | TCP_FLAG_RST : 0) | TCP_FLAG_ACK);
-		ev->tcp_seq = pi->tcp_seq + done;
-		ev->flags = egress ? DNS_EV_F_EGRESS : 0;
-		/* a piece's length; the last one covers the rest of the skb, captured or not */
-		ev->payload_len = last ? left : piece;
-		if (left > DNS_CAPTURE_MAX && last) {
-			ev->flags |= DNS_EV_F_TRUNCATED;
+		ev->piece_flags = last ? DNS_PIECE_F_LAST : 0;
+		ev->pad[0] = ev->pad[1] = ev->pad[2] = 0;
+		ev->tcp_seq = tcp ? pi->tcp_seq + done : 0;
+		ev->offset = done;
+		if (tcp)
+			ev->payload_len = last ? plen - done : piece;
+		else
+			ev->payload_len = plen;
+		if (last && plen > done + piece) {
+			ev->piece_flags |= DNS_PIECE_F_TRUNCATED;
 			stats_add(stats, FLOW_STAT_DNS_TRUNCATED, 1);
 		}
 		ev->cap_len = 0;
