@@ -11,7 +11,6 @@
 #include "maps.bpf.h"
 #include "parse.bpf.h"
 #include "stats.bpf.h"
-#include "dns_capture.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -70,6 +69,9 @@ struct {
 
 /* Per-CPU counters, enum flow_stat; every way a packet or DNS event goes uncounted has one. */
 STATS_MAP(stats, FLOW_STAT_MAX);
+
+#define DNS_CAPTURE_STATS stats
+#include "dns_capture.bpf.h"
 
 static __always_inline struct sock_owner *owner_of(struct __sk_buff *skb)
 {
@@ -185,7 +187,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 
 		/* the agent's own lookups are not its users' */
 		if (!owner || owner->tgid != self_tgid)
-			dns_capture(skb, &key, &pi, egress, owner, &stats);
+			dns_capture(skb, &key, &pi, owner, egress);
 	}
 
 	/* One GSO/GRO skb stands for gso_segs wire packets, each with its own headers. */
