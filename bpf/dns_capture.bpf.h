@@ -66,10 +66,10 @@ const volatile __u32 dns_capture_max_bytes = DNS_CAPTURE_MAX_BYTES_DEFAULT;
  * incomplete, or the TCP stream as having a gap. Pieces handed over are counted in
  * FLOW_STAT_DNS_EVENTS, a packet cut by the bound in FLOW_STAT_DNS_TRUNCATED.
  *
- * A global function, so the verifier checks its loop of DNS_MAX_PIECES once, on its own, rather
- * than once for every path of the flow programs that reaches it (which made loading take
- * seconds). Its pointer arguments may then be NULL as far as the verifier knows. Returns the
- * number of pieces handed over.
+ * A global function, so the verifier checks its loop of DNS_MAX_PIECES once per program, on its
+ * own, rather than once for every path of the program that reaches it (inlined, that was 317k
+ * instructions per program and up to a second per load). Its pointer arguments may then be NULL
+ * as far as the verifier knows. Returns the number of pieces handed over.
  */
 __noinline int dns_capture(struct __sk_buff *skb, const struct flow_key *key,
 			   const struct pkt_info *pi, const struct sock_owner *owner, __u32 egress)
