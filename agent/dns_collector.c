@@ -532,6 +532,7 @@ void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collecto
 	dns_udp_get_stats(dc->udp, &us);
 	out->udp_incomplete = us.incomplete;
 	out->udp_pieces_dropped = us.orphan_pieces + us.nomem;
+	out->udp_pending = dns_udp_pending(dc->udp);
 	out->pending = 0;
 	for (int side = SIDE_CLIENT; side <= SIDE_SERVER; side++) {
 		dns_match_get_stats(dc->match[side], &ms);

@@ -218,7 +218,7 @@ static void report_kernel_drops(struct agent *a, bool final)
 		 "dns_tcp_bytes_missing=%llu dns_tcp_messages_lost=%llu dns_tcp_resyncs=%llu "
 		 "dns_tcp_streams_full=%llu dns_udp_incomplete=%llu dns_udp_pieces_dropped=%llu "
 		 "dns_records=%llu dns_records_dropped=%llu dns_names=%llu dns_names_evicted=%llu "
-		 "dns_queries_pending_at_exit=%llu",
+		 "dns_queries_pending_at_exit=%llu dns_udp_pending_at_exit=%llu",
 		 (unsigned long long)now[FLOW_STAT_DNS_EVENTS],
 		 (unsigned long long)now[FLOW_STAT_DNS_RINGBUF_FULL],
 		 (unsigned long long)now[FLOW_STAT_DNS_TRUNCATED], (unsigned long long)ds.messages,
@@ -230,7 +230,7 @@ static void report_kernel_drops(struct agent *a, bool final)
 		 (unsigned long long)ds.udp_incomplete, (unsigned long long)ds.udp_pieces_dropped,
 		 (unsigned long long)ds.records, (unsigned long long)ds.records_dropped,
 		 (unsigned long long)ds.names_entries, (unsigned long long)ds.names_evictions,
-		 (unsigned long long)ds.pending);
+		 (unsigned long long)ds.pending, (unsigned long long)ds.udp_pending);
 	if (a->ct) {
 		struct ct_stats cs;
 
@@ -424,6 +424,9 @@ static void render_metrics(void *ctx, FILE *out)
 	metrics_family(out, "flowscope_dns_queries_pending", "gauge",
 		       "DNS queries awaiting a response or their timeout.");
 	metrics_sample(out, "flowscope_dns_queries_pending", "", ds.pending);
+	metrics_family(out, "flowscope_dns_udp_pending", "gauge",
+		       "UDP DNS datagrams waiting for their next capture piece.");
+	metrics_sample(out, "flowscope_dns_udp_pending", "", ds.udp_pending);
 	metrics_family(out, "flowscope_dns_records_total", "counter", "DNS records exported.");
 	metrics_sample(out, "flowscope_dns_records_total", "", ds.records);
 	metrics_family(out, "flowscope_dns_names", "gauge", "Addresses with a known name.");
