@@ -2,10 +2,11 @@
 """Issue 9 section 2: DNS answers over UDP larger than one capture piece (1536 bytes) are parsed
 whole, and a message cut by a small --dns-capture-max-bytes is reported truncated and counted.
 
-A small DNS server (this file, run as `serve`) answers in the server namespace over UDP, ignoring
-the client's EDNS(0) size: a 3 KiB answer and a 12 KiB one, which crosses the veth links in IP
-fragments and reaches the client's cgroup_skb ingress reassembled. dig runs in the client's
-cgroup with EDNS(0) buffers of 4096 and 16384 bytes; its own output is the ground truth.
+A small DNS server (this file, run as `serve`) answers in the server namespace over UDP, IPv4 and
+IPv6, ignoring the client's EDNS(0) size: a 3 KiB answer, a 12 KiB one and a 37 KiB one. The
+larger ones cross the veth links in IP fragments and reach the client's cgroup_skb ingress
+reassembled. dig runs in the client's cgroup with EDNS(0) buffers of 4096, 16384 and 65535
+bytes; its own output is the ground truth.
 """
 import os
 import socket
@@ -18,14 +19,18 @@ import fslib  # noqa: E402
 from test_dns import dig_answers  # noqa: E402
 
 DNS = "198.51.100.2"
+DNS6 = "2001:db8:2::2"
 WEB = "198.51.100.10"
 TTL = 300
-# qname -> (TXT RRs, strings per RR, bytes per string): ~3 KiB and ~12 KiB answers, each ending
+# qname -> (TXT RRs, strings per RR, bytes per string): ~3, ~12 and ~37 KiB answers, each ending
 # with an A record, so that the last answer is only right when the whole message was read
 ZONE = {
     "big3k.example.test": (11, 1, 250),
     "big12k.example.test": (24, 2, 250),
+    "big37k.example.test": (30, 5, 250),
 }
+MIN_SIZE = {"big3k.example.test": 2900, "big12k.example.test": 12000,
+            "big37k.example.test": 37000}
 
 
 def answer(query):
@@ -56,7 +61,7 @@ def answer(query):
 
 
 def serve(bind, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((bind, port))
     print('{"ready": true}', flush=True)
     while True:
@@ -72,23 +77,38 @@ class LargeUdpAnswers(unittest.TestCase):
         self.addCleanup(env.close)
         env.routed_topology()
         self.client_cg = env.cgroup("client")
+        # ground truth for "spans IP fragments": fragments forwarded to the client
+        env.nft(env.router_ns, """
+table inet fs {
+    counter frag4 {}
+    counter frag6 {}
+    chain forward_frags {
+        type filter hook forward priority 0; policy accept;
+        ip saddr %s ip frag-off & 0x3fff != 0 counter name frag4
+        ip6 saddr %s exthdr frag exists counter name frag6
+    }
+}
+""" % (DNS, DNS6))
         # outside the watched subtree: only the client's packets are captured
-        p = env.spawn([sys.executable, os.path.abspath(__file__), "serve", DNS, "53"],
-                      ns=env.server_ns)
-        if not p.stdout.readline():
-            raise RuntimeError("dns server did not start: " + p.stderr.read())
-        for _ in range(50):
-            out = env.ns(env.client_ns, "dig", "+short", "+tries=1", "+timeout=1",
-                         "+bufsize=4096", "@" + DNS, "big3k.example.test", "TXT", check=False)
-            if WEB in out:
-                break
-        else:
-            self.fail("the test DNS server does not answer")
+        for server in (DNS, DNS6):
+            p = env.spawn([sys.executable, os.path.abspath(__file__), "serve", server, "53"],
+                          ns=env.server_ns)
+            if not p.stdout.readline():
+                raise RuntimeError("dns server did not start: " + p.stderr.read())
+            # up once it answers: the first IPv6 exchange can wait for neighbour discovery
+            for _ in range(50):
+                out = env.ns(env.client_ns, "dig", "+short", "+tries=1", "+timeout=1",
+                             "+bufsize=4096", "@" + server, "big3k.example.test", "TXT",
+                             check=False)
+                if WEB in out:
+                    break
+            else:
+                self.fail("the test DNS server does not answer on " + server)
 
-    def dig(self, qname, bufsize):
+    def dig(self, qname, bufsize, server=DNS):
         """dig over UDP in the client's cgroup: (pid, answers as dig printed them, msg size)."""
         p = self.env.spawn(["dig", "+tries=1", "+timeout=2", "+ignore", "+bufsize=%d" % bufsize,
-                            "@" + DNS, qname, "TXT"], cgroup=self.client_cg,
+                            "@" + server, qname, "TXT"], cgroup=self.client_cg,
                            ns=self.env.client_ns)
         out, _ = p.communicate(timeout=30)
         size = [l for l in out.splitlines() if "MSG SIZE" in l]
@@ -100,25 +120,32 @@ class LargeUdpAnswers(unittest.TestCase):
         return [r for r in agent.records("dns") if r["cgroup_id"] == self.client_cg.id
                 and r["qname"] == qname and r["rcode"] != "TIMEOUT"]
 
-    def test_answers_of_3_and_12_kib_parsed_whole(self):
+    def test_answers_of_3_to_37_kib_parsed_whole(self):
         env = self.env
         agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "1",
-                          "--duration", "4")
+                          "--duration", "5")
         agent.wait_attached()
-        seen = [(q, bufsize) + self.dig(q, bufsize)
-                for q, bufsize in (("big3k.example.test", 4096), ("big12k.example.test", 16384))]
+        asked = (("big3k.example.test", 4096, DNS), ("big12k.example.test", 16384, DNS6),
+                 ("big37k.example.test", 65535, DNS))
+        frags = env.nft_counters(env.router_ns)
+        seen = [(q, server) + self.dig(q, bufsize, server) for q, bufsize, server in asked]
         self.assertEqual(agent.stop(), 0, agent.stderr())
-        for qname, bufsize, pid, answers, size in seen:
+        after = env.nft_counters(env.router_ns)
+        # 12 KiB over IPv6 is 9 fragments, 37 KiB over IPv4 26
+        self.assertGreaterEqual(after["frag6"][0] - frags["frag6"][0], 9)
+        self.assertGreaterEqual(after["frag4"][0] - frags["frag4"][0], 26)
+        for qname, server, pid, answers, size in seen:
             with self.subTest(qname=qname):
-                # the sizes the test is about: more than two pieces, 12 KiB spans fragments
-                self.assertGreater(size, 2900 if "3k" in qname else 12000)
+                # the sizes the test is about: two pieces and more; 12 and 37 KiB span IP
+                # fragments (the links' MTU is 1500)
+                self.assertGreater(size, MIN_SIZE[qname])
                 self.assertEqual(len(answers), ZONE[qname][0] + 1)
                 self.assertEqual(answers[-1], (qname, "A", TTL, WEB))
                 mine = self.records(agent, qname)
                 self.assertEqual(len(mine), 1, mine)
                 r = mine[0]
-                self.assertEqual((r["proto"], r["rcode"], r["pid"], r["comm"]),
-                                 ("udp", "NOERROR", pid, "dig"))
+                self.assertEqual((r["proto"], r["rcode"], r["pid"], r["comm"], r["dst_addr"]),
+                                 ("udp", "NOERROR", pid, "dig", server))
                 self.assertFalse(r["truncated"], r)
                 got = [(a["name"], a["type"], a["ttl"], a["data"]) for a in r["answers"]]
                 self.assertEqual(got, answers)
