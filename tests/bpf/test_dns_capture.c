@@ -272,6 +272,42 @@ static void test_udp_bound(void **state)
 	close_fx(fx);
 }
 
+/* The bound on a TCP skb: the last piece stands for the rest of the skb, captured or not, so the
+ * stream sees a gap of the bytes cut. */
+static void test_tcp_bound(void **state)
+{
+	struct fx *fx = open_fx(2000, 0);
+	const size_t payload = 2 * DNS_CAPTURE_MAX + 400;
+	uint64_t st[FLOW_STAT_MAX];
+	struct tcphdr *th;
+	struct pkt p;
+
+	(void)state;
+	pkt_ipv4(&p, IPPROTO_TCP, "192.0.2.1", "198.51.100.53");
+	th = pkt_tcp(&p, 53, 40000, TH_ACK | TH_PUSH | TH_FIN, 0);
+	th->th_seq = htonl(7000);
+	pkt_payload(&p, payload);
+	pkt_finish(&p);
+	run(fx, &p);
+	assert_int_equal(fx->n, 2);
+	assert_int_equal(fx->events[0].tcp_seq, 7000);
+	assert_int_equal(fx->events[0].payload_len, DNS_CAPTURE_MAX);
+	assert_int_equal(fx->events[0].cap_len, DNS_CAPTURE_MAX);
+	assert_int_equal(fx->events[0].piece_flags, 0);
+	assert_false(fx->events[0].tcp_flags & TH_FIN);
+	assert_int_equal(fx->events[1].tcp_seq, 7000 + DNS_CAPTURE_MAX);
+	assert_int_equal(fx->events[1].offset, DNS_CAPTURE_MAX);
+	assert_int_equal(fx->events[1].payload_len, payload - DNS_CAPTURE_MAX);
+	assert_int_equal(fx->events[1].cap_len, 2000 - DNS_CAPTURE_MAX);
+	assert_int_equal(fx->events[1].piece_flags, DNS_PIECE_F_LAST | DNS_PIECE_F_TRUNCATED);
+	assert_true(fx->events[1].tcp_flags & TH_FIN);
+	assert_memory_equal(fx->events[1].payload, p.data + p.len - payload + DNS_CAPTURE_MAX,
+			    2000 - DNS_CAPTURE_MAX);
+	fx_stats(bpf_map__fd(fx->skel->maps.stats), st);
+	assert_int_equal(st[FLOW_STAT_DNS_TRUNCATED], 1);
+	close_fx(fx);
+}
+
 /*
  * A ring buffer that fills up in the middle of a datagram: the first piece stands, without
  * LAST, and the lost one is counted. The one-page ring holds two events.
@@ -310,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_udp_one_piece),
 		cmocka_unit_test(test_udp_pieces),
 		cmocka_unit_test(test_udp_bound),
+		cmocka_unit_test(test_tcp_bound),
 		cmocka_unit_test(test_udp_ring_full_mid_datagram),
 	};
 
