@@ -151,7 +151,7 @@ table inet fs {
                 self.assertEqual(got, answers)
         self.assertEqual(agent.counter("dns_capture_truncated"), 0)
         self.assertEqual(agent.counter("dns_udp_incomplete"), 0)
-        self.assertEqual(agent.counter("dns_ringbuf_full"), 0)
+        self.assertEqual(agent.counter("dns_dropped_ringbuf_full"), 0)
 
     def test_message_cut_by_the_bound_is_truncated_and_counted(self):
         env = self.env
