@@ -19,6 +19,8 @@ struct enrich_nat {
 	struct ct_cache *ct;
 	struct loop *loop;
 	int timer; /* the 1 s tick's id; 0: none */
+	struct pipeline *pipeline; /* and our index there: what pipeline_resume() needs */
+	int stage;
 	uint64_t lookup_errors; /* ct_cache_lookup() failures */
 	bool sync_logged;
 };
@@ -199,12 +201,21 @@ void enrich_nat_free(struct enrich_nat *n)
 	free(n);
 }
 
+static void nat_added(void *arg, struct pipeline *p, int index)
+{
+	struct enrich_nat *n = arg;
+
+	n->pipeline = p;
+	n->stage = index;
+}
+
 struct pipeline_stage enrich_nat_stage(struct enrich_nat *n)
 {
 	return (struct pipeline_stage){
 		.name = "nat",
 		.process = nat_process,
 		.interval_begin = nat_interval_begin,
+		.added = nat_added,
 		.arg = n,
 	};
 }
