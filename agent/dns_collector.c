@@ -87,7 +87,7 @@ struct dns_collector {
 	struct tcp_stream *streams;
 	unsigned int n_streams;
 	struct dns_udp *udp; /* datagrams captured in several pieces */
-	bool closing; /* dns_collector_close(): the sink is gone, emit nothing */
+	bool closing; /* dns_collector_free(): the pipeline is gone, emit nothing */
 	struct dns_parse_stats parse_stats;
 	struct dns_collector_stats stats;
 	/* the event being handled, for the TCP reassembly callback */
@@ -462,7 +462,8 @@ void dns_collector_free(struct dns_collector *dc)
 			loop_del_timer(dc->loop, dc->timer);
 	}
 	ring_buffer__free(dc->rb);
-	/* datagrams still waiting for pieces are counted (incomplete), not emitted */
+	/* datagrams still waiting for pieces give no record: the exit log counted them (the
+	 * dns_udp_pending gauge) */
 	dc->closing = true;
 	dns_udp_destroy(dc->udp);
 	HASH_ITER(hh, dc->streams, ts, tmp)
