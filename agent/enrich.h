@@ -33,8 +33,6 @@ struct enrich_nat *enrich_nat_new(struct ct_nat *ct, struct loop *l, struct coun
 /* Drops (counted) what is still deferred: call pipeline_flush() first, which resumes it. */
 void enrich_nat_free(struct enrich_nat *n);
 struct pipeline_stage enrich_nat_stage(struct enrich_nat *n);
-/* The pipeline and the index pipeline_add_stage() gave the stage: where deferred flows resume. */
-void enrich_nat_attach(struct enrich_nat *n, struct pipeline *p, int stage);
 
 /* dst_domain of flows: the name the flow's cgroup resolved to its destination (dc's cache). */
 struct pipeline_stage enrich_domain_stage(struct dns_collector *dc);

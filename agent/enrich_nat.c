@@ -26,8 +26,8 @@ struct nat_wait;
 struct enrich_nat {
 	struct ct_nat *ct;
 	struct loop *loop;
-	struct pipeline *pipeline; /* set by enrich_nat_attach() */
-	int stage; /* this stage's index in the pipeline */
+	struct pipeline *pipeline; /* and our index there (nat_added()): for pipeline_resume() */
+	int stage;
 	int timer; /* the 1 s tick's id; 0: none */
 	int deadline_timer; /* one-shot at the earliest GET deadline; 0: none armed */
 	struct nat_wait *spare; /* reused while no record is deferred with it */
@@ -318,12 +318,6 @@ struct enrich_nat *enrich_nat_new(struct ct_nat *ct, struct loop *l, struct coun
 	return n;
 }
 
-void enrich_nat_attach(struct enrich_nat *n, struct pipeline *p, int stage)
-{
-	n->pipeline = p;
-	n->stage = stage;
-}
-
 /* The counters group stays registered: free the registry first (main.c does). */
 void enrich_nat_free(struct enrich_nat *n)
 {
@@ -341,6 +335,14 @@ void enrich_nat_free(struct enrich_nat *n)
 	free(n);
 }
 
+static void nat_added(void *arg, struct pipeline *p, int index)
+{
+	struct enrich_nat *n = arg;
+
+	n->pipeline = p;
+	n->stage = index;
+}
+
 struct pipeline_stage enrich_nat_stage(struct enrich_nat *n)
 {
 	return (struct pipeline_stage){
@@ -348,6 +350,7 @@ struct pipeline_stage enrich_nat_stage(struct enrich_nat *n)
 		.process = nat_process,
 		.interval_begin = nat_interval_begin,
 		.flush = nat_flush,
+		.added = nat_added,
 		.arg = n,
 	};
 }

@@ -251,6 +251,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	fopts.dns_ports = cfg->dns_ports;
 	fopts.n_dns_ports = cfg->n_dns_ports;
 	fopts.dns_ringbuf_bytes = cfg->dns_ringbuf_bytes;
+	fopts.dns_capture_max_bytes = cfg->dns_capture_max_bytes;
 	if (flow_collector_new(&fopts, &a->flows, err, sizeof(err))) {
 		LOG_ERR("%s", err);
 		return -1;
@@ -281,10 +282,8 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		if (!a->nat)
 			goto nomem;
 		stage = enrich_nat_stage(a->nat);
-		ret = pipeline_add_stage(a->pipeline, &stage);
-		if (ret < 0)
+		if (pipeline_add_stage(a->pipeline, &stage) < 0)
 			goto nomem;
-		enrich_nat_attach(a->nat, a->pipeline, ret); /* where deferred flows resume */
 	}
 	stage = enrich_domain_stage(a->dns);
 	if (pipeline_add_stage(a->pipeline, &stage) < 0)

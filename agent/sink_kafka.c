@@ -3,8 +3,9 @@
  * Kafka sink over librdkafka.
  *
  * Threading: everything here runs on the agent's event loop thread. librdkafka's delivery
- * reports and error callbacks are served from rd_kafka_poll(), called by sink_poll() and
- * sink_close(), so the counters need no locks. Only the log callback comes from librdkafka's
+ * reports and error callbacks are served from rd_kafka_poll(), called by sink_poll() (a
+ * before-poll hook of the loop, registered by sink_attach()) and sink_free(), so the counters
+ * need no locks. Only the log callback comes from librdkafka's
  * own threads, and it only calls log_msg().
  *
  * Batching (records_per_message > 1): records are packed per (record type, cgroup) so that every
