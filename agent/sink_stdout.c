@@ -7,9 +7,13 @@
 #include "log.h"
 #include "sink_stdout.h"
 
-/* Lines are gathered and written in large chunks; one record never exceeds RECORD_MAX. */
-#define OUT_BUF_SIZE (1u << 20)
-#define RECORD_MAX (64u << 10)
+/*
+ * Lines are gathered and written in large chunks; one record never exceeds RECORD_MAX. A DNS
+ * record keeps every answer of its message: 1 MiB holds the JSON of any 64 KiB message whose
+ * names are plain; a longer one is dropped and counted.
+ */
+#define OUT_BUF_SIZE (2u << 20)
+#define RECORD_MAX (1u << 20)
 
 struct sink_stdout {
 	struct sink base;
