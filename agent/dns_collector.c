@@ -142,7 +142,8 @@ static size_t render_answers(struct dns_collector *dc, bool *cut)
 	size_t n, used = 0;
 
 	if (!grow((void **)&dc->views, &dc->views_cap, m->n_answers, sizeof(*dc->views))) {
-		*cut = m->n_answers > 0;
+		*cut = true;
+		dc->stats.answers_cut_nomem++;
 		return 0;
 	}
 	for (n = 0; n < m->n_answers; n++) {
@@ -158,6 +159,7 @@ static size_t render_answers(struct dns_collector *dc, bool *cut)
 		ld = strlen(data) + 1;
 		if (!grow((void **)&dc->text, &dc->text_cap, used + lo + ld, 1)) {
 			*cut = true;
+			dc->stats.answers_cut_nomem++;
 			break;
 		}
 		memcpy(dc->text + used, owner, lo);
@@ -550,6 +552,8 @@ void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collecto
 	out->names_entries = ns.entries;
 	out->names_evictions = ns.evictions;
 	out->names_expirations = ns.expirations;
+	out->names_learn_nomem = ns.learn_nomem;
+	out->answers_cut_capture = dc->parse_stats.answers_truncated;
 }
 
 void dns_collector_log_parse_errors(const struct dns_collector *dc)
@@ -600,6 +604,7 @@ struct dns_snap {
 	COUNTER_ROW(name, type, help, labels, struct dns_snap, field)
 #define DROPPED "DNS packets or messages that yielded no record, by reason."
 #define MESSAGES "DNS messages by kind."
+#define ANSWERS_CUT "DNS records with fewer answers than the response's ANCOUNT, by reason."
 
 static const struct counter_desc dns_counters[] = {
 	ROW("flowscope_dns_packets_total", COUNTER_COUNTER, "DNS packets handed to user space.", "",
@@ -639,6 +644,13 @@ static const struct counter_desc dns_counters[] = {
 	    ds.names_entries),
 	ROW("flowscope_dns_names_evicted_total", COUNTER_COUNTER,
 	    "Names evicted by the cache bound.", "", ds.names_evictions),
+	ROW("flowscope_dns_answers_cut_total", COUNTER_COUNTER, ANSWERS_CUT, "reason=\"capture\"",
+	    ds.answers_cut_capture),
+	ROW("flowscope_dns_answers_cut_total", COUNTER_COUNTER, ANSWERS_CUT, "reason=\"no_memory\"",
+	    ds.answers_cut_nomem),
+	ROW("flowscope_dns_names_learn_failed_total", COUNTER_COUNTER,
+	    "DNS responses whose addresses were not learnt: no memory for the answer walk.", "",
+	    ds.names_learn_nomem),
 };
 
 const struct counter_desc *dns_collector_counter_descs(size_t *n)

@@ -45,6 +45,9 @@ struct dns_collector_stats {
 				 up again at the next segment */
 	uint64_t tcp_streams_full; /* TCP streams not reassembled: max_tcp_streams reached */
 	uint64_t records; /* dns records submitted to the pipeline */
+	uint64_t answers_cut_capture; /* responses cut by the capture before their last answer */
+	uint64_t answers_cut_nomem; /* responses with answers left out: no memory to render them */
+	uint64_t names_learn_nomem; /* responses not learnt from: no memory for the answer walk */
 	uint64_t names_entries;
 	uint64_t names_evictions;
 	uint64_t names_expirations;

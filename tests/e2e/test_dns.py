@@ -313,6 +313,7 @@ class LargeAnswers(unittest.TestCase):
                 got = [(a["name"], a["type"], a["ttl"], a["data"]) for a in r["answers"]]
                 self.assertEqual(len(got), len(answers))
                 self.assertEqual(got, answers)
+        self.assertEqual(agent.counter("dns_answers_cut_capture"), 0)
 
         flows = [r for r in agent.records("flow") if r["cgroup_id"] == self.client_cg.id
                  and r["dst_addr"] == LAST_A and r["dst_port"] == 8080]
@@ -343,6 +344,8 @@ class LargeAnswers(unittest.TestCase):
         got = [(a["name"], a["type"], a["ttl"], a["data"]) for a in r["answers"]]
         self.assertEqual(got, answers[:fit])
         self.assertEqual(agent.counter("dns_capture_truncated"), 1)
+        self.assertEqual(agent.counter("dns_answers_cut_capture"), 1)
+        self.assertEqual(agent.counter("dns_answers_cut_no_memory"), 0)
 
 
 if __name__ == "__main__":
