@@ -311,12 +311,22 @@ static void on_tcp_message(const uint8_t *msg, size_t len, void *arg)
 	on_message(dc, dc->cur, msg, len, false);
 }
 
+/* A DNS-over-TCP message that lost octets: the answers that arrived whole still count. */
+static void on_tcp_cut(const uint8_t *msg, size_t have, size_t len, void *arg)
+{
+	struct dns_collector *dc = arg;
+
+	(void)len;
+	on_message(dc, dc->cur, msg, have, true);
+}
+
 static void drop_stream(struct dns_collector *dc, struct tcp_stream *ts)
 {
 	struct dns_tcp_stats st;
 
 	dns_tcp_get_stats(ts->s, &st);
-	dc->stats.tcp_messages_lost += st.messages_lost;
+	/* a cut message handed over gave a record (or a counted parse error) */
+	dc->stats.tcp_messages_lost += st.messages_lost - st.messages_cut;
 	HASH_DEL(dc->streams, ts);
 	dns_tcp_destroy(ts->s);
 	free(ts);
@@ -370,6 +380,7 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 			dc->stats.tcp_streams_full++;
 			return;
 		}
+		dns_tcp_on_cut(ts->s, on_tcp_cut);
 		ts->key = key;
 		HASH_ADD(hh, dc->streams, key, sizeof(ts->key), ts);
 		dc->n_streams++;
@@ -384,6 +395,7 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 		}
 		int32_t ahead = (int32_t)(seq - ts->next_seq);
 
+		dc->cur = ev;
 		if (ahead > 0) {
 			/* a segment we did not see */
 			tcp_gap(dc, ts, (uint32_t)ahead);
@@ -398,7 +410,6 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 			cap = old < cap ? cap - old : 0;
 			len -= old;
 		}
-		dc->cur = ev;
 		if (cap)
 			dns_tcp_feed(ts->s, data, cap);
 		if (len > cap)

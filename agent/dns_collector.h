@@ -40,7 +40,7 @@ struct dns_collector_stats {
 	uint64_t pending; /* queries awaiting a response now (at exit: never reported) */
 	uint64_t truncated_captures; /* packets longer than the capture */
 	uint64_t tcp_bytes_missing; /* TCP payload bytes not captured (gaps, truncation) */
-	uint64_t tcp_messages_lost; /* DNS-over-TCP messages dropped because bytes were missing */
+	uint64_t tcp_messages_lost; /* DNS-over-TCP messages that lost bytes before their header ended */
 	uint64_t tcp_resyncs; /* gaps that took a length prefix: message(s) lost, framing picked
 				 up again at the next segment */
 	uint64_t tcp_streams_full; /* TCP streams not reassembled: max_tcp_streams reached */

@@ -241,6 +241,7 @@ struct dns_tcp_stats {
 	uint64_t bytes; /* fed, including length prefixes */
 	uint64_t empty; /* zero-length messages skipped */
 	uint64_t messages_lost; /* messages dropped because bytes of them were missing */
+	uint64_t messages_cut; /* of those, handed to the dns_tcp_on_cut() callback in part */
 	uint64_t desyncs; /* times a length prefix was missing and the stream lost its framing */
 	uint64_t bytes_discarded; /* fed while desynchronised or belonging to lost messages */
 	uint64_t bytes_missing; /* reported by dns_tcp_missing() */
@@ -266,6 +267,16 @@ enum dns_status dns_tcp_feed(struct dns_tcp_stream *s, const uint8_t *data, size
  * Returns DNS_OK or DNS_ERR_DESYNC.
  */
 enum dns_status dns_tcp_missing(struct dns_tcp_stream *s, size_t missing);
+
+/*
+ * Called for a message that lost octets (dns_tcp_missing()) with the first @have of its @len
+ * octets, those received before the gap, when they hold at least the 12-octet header: for
+ * dns_parse_cut(). @msg is valid during the call. The message still counts in messages_lost.
+ */
+typedef void (*dns_tcp_cut_fn)(const uint8_t *msg, size_t have, size_t len, void *arg);
+
+/* Also hand over the received part of messages that lost octets (default: none). Same @arg. */
+void dns_tcp_on_cut(struct dns_tcp_stream *s, dns_tcp_cut_fn fn);
 
 /* Forget any partial message and framing loss, e.g. for a new connection on the same object. */
 void dns_tcp_reset(struct dns_tcp_stream *s);

@@ -7,7 +7,7 @@ It answers A and AAAA questions for a few fixed names with many records each, wr
 here so that the test controls every octet (dnsmasq reorders and caps what it sends):
 
     a<N>.many.test     A     N records, N in 1..1000 (addresses from the documentation ranges)
-    aaaa<N>.many.test  AAAA  N records, N in 1..4000 (2001:db8:6::/48)
+    aaaa<N>.many.test  AAAA  N records, N in 1..2300 (2001:db8:6::/48; 2300 fill 64 KiB)
 
 Owner names are compressed to the question (RFC 1035 §4.1.4). Over UDP, the answer is sent whole
 when it fits the client's EDNS(0) UDP size (512 without EDNS), however large: a 16 KiB datagram
@@ -48,7 +48,7 @@ def records_for(qname, qtype):
     try:
         if head.startswith("aaaa"):
             n = int(head[4:])
-            if not 1 <= n <= 4000:
+            if not 1 <= n <= 2300:
                 return None
             return 28, ([socket.inet_pton(socket.AF_INET6, a) for a in aaaa_addresses(n)]
                         if qtype == 28 else [])
