@@ -50,8 +50,8 @@ struct names_entry {
  */
 struct learn_scratch {
 	uint32_t cap_answers; /* arrays below sized for this many answers */
-	uint32_t *slot; /* name id or DNS_INDEX_NONE; mask + 1 slots */
-	uint32_t mask;
+	uint32_t *slot; /* name id or DNS_INDEX_NONE; slots_for(cap_answers) of them */
+	uint32_t mask; /* slots in use for the current response - 1 */
 	uint16_t *name_off; /* per name id: an offset where the name occurs */
 	uint64_t *name_hash;
 	uint32_t *first_cname; /* per name id: first CNAME answer owned by it, or NONE */
@@ -142,10 +142,20 @@ static void scratch_free(struct learn_scratch *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Hash slots for the names of @n answers (at most 2 per answer plus the qname), half full. */
+static uint32_t slots_for(uint32_t n)
+{
+	uint32_t slots = 2;
+
+	while (slots < 2 * (2 * n + 1))
+		slots <<= 1;
+	return slots;
+}
+
 /* Room for the walk of @n answers (names: at most 2 per answer plus the qname). */
 static int scratch_reserve(struct learn_scratch *s, uint32_t n)
 {
-	uint32_t names, slots = 2;
+	uint32_t names, slots;
 
 	if (n <= s->cap_answers && s->slot)
 		return 0;
@@ -153,8 +163,7 @@ static int scratch_reserve(struct learn_scratch *s, uint32_t n)
 	if (n < 32)
 		n = 32;
 	names = 2 * n + 1;
-	while (slots < 2 * names)
-		slots <<= 1;
+	slots = slots_for(n);
 	s->slot = malloc(sizeof(*s->slot) * slots);
 	s->name_off = malloc(sizeof(*s->name_off) * names);
 	s->name_hash = malloc(sizeof(*s->name_hash) * names);
@@ -168,7 +177,6 @@ static int scratch_reserve(struct learn_scratch *s, uint32_t n)
 		scratch_free(s);
 		return -1;
 	}
-	s->mask = slots - 1;
 	s->cap_answers = n;
 	return 0;
 }
@@ -324,6 +332,8 @@ size_t dns_names_learn(struct dns_names *c, uint64_t cgroup_id, const struct dns
 		c->stats.learn_nomem++;
 		return 0;
 	}
+	/* only the slots this response needs: a small one after a large one stays cheap */
+	s->mask = slots_for(resp->n_answers) - 1;
 	memset(s->slot, 0xff, sizeof(*s->slot) * ((size_t)s->mask + 1));
 
 	/* Name ids of the qname and every owner; CNAME answers listed under their owner's id. */
