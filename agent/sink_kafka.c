@@ -37,8 +37,9 @@
 /* A batch is sent when it reaches this size even with fewer than records_per_message records,
  * so that messages stay well under the brokers' default message.max.bytes (1 MB). */
 #define BATCH_MAX_BYTES (256 * 1024)
-/* Largest encoded record accepted (a DNS response with many long answers). */
-#define RECORD_MAX_BYTES (64 * 1024)
+/* Largest encoded record accepted (a DNS response with thousands of answers): with a full batch
+ * before it, a message stays under the brokers' default message.max.bytes (1 MB). */
+#define RECORD_MAX_BYTES (512 * 1024)
 #define KEY_MAX 320
 
 struct batch {

@@ -13,7 +13,6 @@ build_pkgs=(
 	libbpf-dev libelf-dev zlib1g-dev
 	libinih-dev libcmocka-dev uthash-dev
 	libnetfilter-conntrack-dev libmnl-dev
-	libc-ares-dev
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libmicrohttpd-dev
 )
