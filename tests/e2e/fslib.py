@@ -282,99 +282,11 @@ def sum_fields(records, *fields):
     return tuple(sum(r[f] for r in records) for f in fields)
 
 
-# ---- Kafka: librdkafka's mock cluster, kcat, protoc ----------------------------------------
+# ---- Kafka payloads: protobuf framing, protoc --------------------------------------------
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 PROTO_DIR = os.path.join(REPO, "proto")
 PROTO_FILE = "flowscope/v1/records.proto"
-
-
-def mock_cluster_binary():
-    path = os.environ.get("KAFKA_MOCK_CLUSTER")
-    if not path or not os.access(path, os.X_OK):
-        raise RuntimeError("set KAFKA_MOCK_CLUSTER to the built tests/kafka/kafka_mock_cluster "
-                           "(CTest does)")
-    return path
-
-
-class KafkaMessage:
-    def __init__(self, topic, partition, offset, key, payload):
-        self.topic, self.partition, self.offset = topic, partition, offset
-        self.key, self.payload = key, payload
-
-    def __repr__(self):
-        return "KafkaMessage(%s/%d@%d key=%r %d bytes)" % (self.topic, self.partition,
-                                                           self.offset, self.key,
-                                                           len(self.payload))
-
-
-class MockKafka:
-    """tests/kafka/kafka_mock_cluster on loopback: brokers go down and up on command, and
-    kcat reads the topics back, message by message."""
-
-    def __init__(self, env, brokers=3, partitions=4):
-        self.proc = subprocess.Popen([mock_cluster_binary(), "-b", str(brokers), "-p",
-                                      str(partitions)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        env.procs.append(self.proc)
-        self.bootstrap = self._line(10)
-        if not self.bootstrap.startswith("127.0.0.1:"):
-            raise RuntimeError("kafka_mock_cluster: bad bootstrap line %r: %s"
-                               % (self.bootstrap, self.proc.stderr.read()))
-
-    def _line(self, timeout):
-        import select
-        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not r:
-            raise RuntimeError("kafka_mock_cluster did not answer in %d s" % timeout)
-        return self.proc.stdout.readline().strip()
-
-    def command(self, cmd):
-        """Sends "down all", "up 2"...; raises unless the helper answers "ok"."""
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        reply = self._line(10)
-        if reply != "ok":
-            raise RuntimeError("kafka_mock_cluster: %r answered %r" % (cmd, reply))
-
-    def messages(self, topic, timeout=60):
-        """Every message of topic, all partitions, from the beginning, as kcat reads them.
-        Payloads and keys are bytes, framed by kcat's %K/%S lengths (binary-safe)."""
-        p = subprocess.run(["kcat", "-C", "-b", self.bootstrap, "-t", topic, "-o", "beginning",
-                            "-e", "-q", "-f", "%p %o %K %S\n%k%s"], capture_output=True,
-                           timeout=timeout)
-        if p.returncode != 0:
-            raise RuntimeError("kcat -C %s failed (%d): %s" % (topic, p.returncode,
-                                                               p.stderr.decode(errors="replace")))
-        out, pos, msgs = p.stdout, 0, []
-        while pos < len(out):
-            nl = out.index(b"\n", pos)
-            part, off, klen, plen = (int(x) for x in out[pos:nl].split())
-            pos = nl + 1
-            key = out[pos:pos + max(klen, 0)] if klen >= 0 else None
-            pos += max(klen, 0)
-            payload = out[pos:pos + max(plen, 0)]
-            if len(payload) != max(plen, 0):
-                raise RuntimeError("kcat output cut inside a %d-byte message" % plen)
-            pos += max(plen, 0)
-            msgs.append(KafkaMessage(topic, part, off, key, payload))
-        return msgs
-
-    def close(self):
-        """Ends the helper (also safe after Env.close() killed it)."""
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=10)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            try:
-                f.close()
-            except OSError:
-                pass
 
 
 def split_delimited(buf):
