@@ -407,3 +407,80 @@ def pb_to_record(message_type, fields):
     if unknown:
         raise ValueError("%s: fields not in the schema map: %s" % (message_type, unknown))
     return rec
+
+
+# ---- Python's protobuf runtime (the protobuf PyPI package), from a descriptor set ------------
+
+_PB_CLASSES = {}
+
+
+def pb_class(message_type):
+    """The message class of message_type, built by the protobuf package from the descriptor set
+    `protoc --descriptor_set_out` makes of the published schema (no generated code, so any
+    runtime version reads it). Its parser rejects invalid UTF-8 in string fields."""
+    if not _PB_CLASSES:
+        from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+        with tempfile.NamedTemporaryFile(suffix=".pb") as f:
+            sh("protoc", "--descriptor_set_out=" + f.name, "-I", PROTO_DIR, PROTO_FILE)
+            fds = descriptor_pb2.FileDescriptorSet.FromString(f.read())
+        pool = descriptor_pool.DescriptorPool()
+        for fd in fds.file:
+            pool.Add(fd)
+        for name in _PB_SHAPE:
+            _PB_CLASSES[name] = message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
+    return _PB_CLASSES[message_type]
+
+
+def pb_python_record(message_type, payload):
+    """payload parsed by Python's protobuf runtime, as the JSON format's record dict (the same
+    shape pb_to_record() gives protoc's output)."""
+    m = pb_class(message_type).FromString(payload)
+    shape = _PB_SHAPE[message_type]
+    rec = {"type": shape["type"]}
+    for f in shape.get("int", ()) + shape.get("str", ()) + shape.get("bool", ()):
+        rec[f] = getattr(m, f)
+    for f in shape.get("null_str", ()):
+        rec[f] = getattr(m, f) or None
+    for f in shape.get("null_int", ()):
+        rec[f] = getattr(m, f) if m.HasField(f) else None
+    rec.update({f: list(getattr(m, f)) for f in shape["list"]})
+    if rec["type"] == "dns":
+        if rec.pop("timeout") != (rec["rcode"] == "TIMEOUT"):
+            raise ValueError("DnsRecord: timeout disagrees with rcode %r" % rec["rcode"])
+        rec["answers"] = [{"name": a.name, "type": a.type, "ttl": a.ttl, "data": a.data}
+                          for a in rec["answers"]]
+    return rec
+
+
+def java_murmur2(data):
+    """org.apache.kafka.common.utils.Utils.murmur2: the hash of the Java client's default
+    partitioner (and kafkajs'), written from its definition, as a signed 32-bit int."""
+    m, r, mask = 0x5bd1e995, 24, 0xffffffff
+    length = len(data)
+    h = (0x9747b28c ^ length) & mask
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> r
+        k = (k * m) & mask
+        h = (h * m) & mask
+        h ^= k
+    tail = length % 4
+    base = length - tail
+    if tail == 3:
+        h ^= data[base + 2] << 16
+    if tail >= 2:
+        h ^= data[base + 1] << 8
+    if tail >= 1:
+        h ^= data[base]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def java_partition(key, partitions):
+    """The partition the Java producer's default partitioner picks for a keyed record:
+    Utils.toPositive(Utils.murmur2(key)) % partitions."""
+    return (java_murmur2(key) & 0x7fffffff) % partitions

@@ -17,6 +17,11 @@ import subprocess
 import tempfile
 import time
 import uuid
+import warnings
+
+# kafka-python 3.0 loads its protocol schemas with importlib.resources calls that Python 3.11
+# calls deprecated: noise in every test's output
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"kafka\.|importlib")
 
 LIBS = os.environ.get("FLOWSCOPE_KAFKA_LIBS", "/var/cache/flowscope/kafka-broker/lib")
 
@@ -93,8 +98,9 @@ class KafkaBroker:
             ]))
         try:
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-            p = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                                          "-c", self.props), capture_output=True, text=True,
+            p = subprocess.run(self._java("kafka.tools.StorageTool", "format",
+                                          "--cluster-id=" + cluster_id,  # may start with '-'
+                                          "--config", self.props), capture_output=True, text=True,
                                timeout=120)
             if p.returncode != 0:
                 raise RuntimeError("kafka-storage format failed (%d): %s %s"

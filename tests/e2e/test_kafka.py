@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import unittest
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fslib  # noqa: E402
@@ -123,6 +124,18 @@ KAFKA_LOST = re.compile(r"kafka: (\d+) records not delivered \((\d+) failed, (\d
                         r"after (\d+) ms\); (\d+) dropped earlier because the buffer was full")
 
 
+def check_headers(test, msg, topic, fmt, n_records):
+    """The headers of one message say what it holds (docs/kafka.md, Headers)."""
+    pb = fmt[0] == "protobuf"
+    want = [("content-type", "application/x-protobuf" if pb else "application/x-ndjson"),
+            ("flowscope.message-type", PB_TYPE[topic]),
+            ("flowscope.framing", "ndjson" if not pb else "delimited" if fmt[1] > 1
+             else "single"),
+            ("flowscope.record-count", str(n_records)),
+            ("flowscope.schema-version", "1")]
+    test.assertEqual([(k, v.decode()) for k, v in msg.headers], want, msg)
+
+
 def flow_identity(r):
     return ("flow", r["cgroup_id"], r["proto"], r["ip_version"], r["src_addr"], r["src_port"],
             r["dst_addr"], r["dst_port"], r["start_ns"])
@@ -160,8 +173,16 @@ class KafkaRun:
                 parts.append((i, p))
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
             texts = list(ex.map(lambda ip: fslib.protoc_decode(PB_TYPE[topic], ip[1]), parts))
-        return [(i, fslib.pb_to_record(PB_TYPE[topic], fslib.parse_text_format(t)))
-                for (i, _), t in zip(parts, texts)]
+        out = []
+        for (i, payload), t in zip(parts, texts):
+            rec = fslib.pb_to_record(PB_TYPE[topic], fslib.parse_text_format(t))
+            # Python's protobuf runtime (strict UTF-8) reads the same record as protoc
+            other = fslib.pb_python_record(PB_TYPE[topic], payload)
+            if other != rec:
+                raise AssertionError("protoc and python protobuf disagree:\n%r\n%r"
+                                     % (rec, other))
+            out.append((i, rec))
+        return out
 
     def all_records(self):
         return [r for t in (FLOWS, DNS_TOPIC) for _, r in self.records[t]]
@@ -406,6 +427,10 @@ class KafkaSameRecords(unittest.TestCase):
                     for i, r in pairs:
                         self.assertEqual(msgs[i].key, ("%s/%d" % (NODE, r["cgroup_id"])).encode())
                         partitions[msgs[i].key].add(msgs[i].partition)
+                    for i, m in enumerate(msgs):
+                        check_headers(self, m, topic, fmt, per_msg[i])
+                        # the partition the Java client's murmur2 partitioner picks
+                        self.assertEqual(m.partition, fslib.java_partition(m.key, 4), m)
                     self.assertEqual(set(per_msg), set(range(len(msgs))), "empty message")
                     self.assertTrue(all(len(p) == 1 for p in partitions.values()), partitions)
                     if fmt[1] == 1:
@@ -425,6 +450,96 @@ class KafkaSameRecords(unittest.TestCase):
                     self.assertLessEqual(codecs, {fmt[2], "none"}, "%s %s" % (label, topic))
                 print("%s: %s" % (label, "; ".join(counts)), file=sys.stderr)
         
+
+# A process that names itself (prctl PR_SET_NAME) "datenbank-größe": the kernel keeps 15 bytes,
+# which cut "ß" after its first byte. Then it sends one UDP datagram and waits for the echo.
+RENAMED = r"""
+import ctypes, socket, sys
+ctypes.CDLL(None).prctl(15, "datenbank-größe".encode(), 0, 0, 0)
+with open("/proc/self/comm", "rb") as f:
+    print(f.read().rstrip(b"\n").hex(), flush=True)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b"x" * 200, (sys.argv[1], int(sys.argv[2])))
+s.recv(4096)
+"""
+
+
+class KafkaKeysAndText(unittest.TestCase):
+    """Issue 13: partitions as the Java client picks them; every string valid UTF-8."""
+
+    def test_key_lands_where_java_murmur2_puts_it(self):
+        s = Setup(self)
+        broker = kafka_broker.KafkaBroker(tmp=s.env.tmp)
+        self.addCleanup(broker.close)
+        parts = 7
+        for t in (FLOWS, DNS_TOPIC):
+            broker.create_topic(t, parts)
+        cgroups = [s.env.cgroup("p%d" % i) for i in range(12)]
+        agent = s.agent("--interval", "60", "--kafka-brokers", broker.bootstrap)
+        agent.wait_attached()
+        for cg in cgroups:
+            s.env.client(["udp-client", "198.51.100.2", str(UDP_PORT), "--count", "1",
+                          "--size", "100"], s.env.client_ns, cg)
+        self.assertEqual(agent.stop(signal.SIGTERM), 0, agent.stderr())
+        msgs = broker.messages(FLOWS)
+        keys = {m.key for m in msgs}
+        for cg in cgroups:
+            self.assertIn(("%s/%d" % (NODE, cg.id)).encode(), keys)
+        for m in msgs:
+            self.assertEqual(m.partition, fslib.java_partition(m.key, parts), m)
+        # the check tells murmur2 from librdkafka's CRC32 default for these keys
+        self.assertTrue(any(zlib.crc32(k) % parts != fslib.java_partition(k, parts)
+                            for k in keys))
+        self.assertGreater(len({m.partition for m in msgs}), 3)
+        print("%d keys on %d partitions, each where murmur2 puts it" %
+              (len(keys), len({m.partition for m in msgs})), file=sys.stderr)
+
+    def test_comm_cut_inside_a_character_and_a_0xff_cgroup(self):
+        s = Setup(self)
+        broker = kafka_broker.KafkaBroker(tmp=s.env.tmp)
+        self.addCleanup(broker.close)
+        bad = s.env.cgroup("bad-\udcff")  # the byte 0xff in the directory name
+        self.assertTrue(os.path.isdir(os.path.join(s.env.cgroup_root.path.encode(),
+                                                   b"bad-\xff")))
+        want_comm = "datenbank-grö\ufffd"
+        want_path_end = "/bad-\ufffd"
+        seen = {}
+        for fmt in (("json", 1), ("protobuf", 100), ("protobuf", 1)):
+            prefix = "%s-%d." % fmt
+            agent = s.agent("--interval", "60", "--kafka-brokers", broker.bootstrap,
+                            "--kafka-format", fmt[0], "--kafka-records-per-message",
+                            str(fmt[1]), *s.topics(broker, prefix))
+            agent.wait_attached()
+            p = s.env.spawn([sys.executable, "-c", RENAMED, "198.51.100.2", str(UDP_PORT)],
+                            cgroup=bad, ns=s.env.client_ns)
+            out, err = p.communicate(timeout=30)
+            self.assertEqual(p.returncode, 0, err)
+            # what the kernel made of the name: 15 bytes, the last one a lone lead byte
+            self.assertEqual(bytes.fromhex(out.strip()), "datenbank-größe".encode()[:15])
+            s.dig("@" + DNS, "web.example.test", "A")  # (from the client cgroup)
+            d = s.env.spawn(["dig", "+short", "+tries=1", "+timeout=2", "@" + DNS,
+                             "web.example.test", "A"], cgroup=bad, ns=s.env.client_ns)
+            self.assertIn(WEB, d.communicate(timeout=30)[0])
+            self.assertEqual(agent.stop(signal.SIGTERM), 0, agent.stderr())
+            # KafkaRun decodes with json.loads, or with protoc --decode and Python's
+            # protobuf (both reject invalid UTF-8, the latter for the whole message)
+            got = KafkaRun(broker, fmt, prefix)
+            mine = [r for r in got.all_records() if r["cgroup_id"] == bad.id]
+            flows = [r for r in mine if r["type"] == "flow" and r["proto"] == "udp" and
+                     r["dst_port"] == UDP_PORT]
+            dns = [r for r in mine if r["type"] == "dns"]
+            self.assertEqual(len(flows), 1, mine)
+            self.assertEqual(len(dns), 1, mine)  # the query with its response
+            self.assertEqual(flows[0]["comm"], want_comm)
+            for r in mine:
+                self.assertTrue(r["cgroup_path"].endswith(want_path_end), r)
+            seen[fmt] = (flows[0]["comm"], flows[0]["cgroup_path"],
+                         tuple(sorted(r["cgroup_path"] for r in dns)))
+        self.assertEqual(len(set(seen.values())), 1, seen)
+        print("comm %r and cgroup path %r alike in JSON and protobuf" % seen[("json", 1)][:2],
+              file=sys.stderr)
+
 
 class KafkaOutages(unittest.TestCase):
     """Acceptance 3 and the second half of 4."""
@@ -652,4 +767,5 @@ class KafkaUsageErrors(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    # warnings=False: keep the filters kafka_broker sets instead of unittest's "default"
+    unittest.main(verbosity=2, warnings=False)
