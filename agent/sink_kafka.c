@@ -899,7 +899,14 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 	    conf_set(conf, "client.id", "flowscope", errstr, errstr_size) ||
 	    /* The Java client's (and kafkajs') hash of the key, not librdkafka's CRC32: a key
 	     * lands on the partition other producers pick for it (docs/kafka.md). */
-	    conf_set(conf, "partitioner", "murmur2_random", errstr, errstr_size))
+	    conf_set(conf, "partitioner", "murmur2_random", errstr, errstr_size) ||
+	    /*
+	     * One produce request in flight per broker: with more, a broker that restarts can
+	     * refuse the first (NOT_LEADER_FOR_PARTITION, not persisted) and take the next, and
+	     * librdkafka before 2.3 turns the gap into a fatal idempotent-producer error that
+	     * stops all delivery (librdkafka issue 3584; seen in e2e_kafka with a killed broker).
+	     */
+	    conf_set(conf, "max.in.flight.requests.per.connection", "1", errstr, errstr_size))
 		goto fail;
 	for (i = 0; i < cfg->n_options; i++)
 		if (apply_option(conf, cfg->options[i], errstr, errstr_size))
