@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -195,11 +196,81 @@ static void test_reader_gone(void **state)
 	loop_free(l);
 }
 
+static bool nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	assert_true(flags >= 0);
+	return flags & O_NONBLOCK;
+}
+
+/*
+ * stdout and stderr the same pipe (2>&1): the sink writes without blocking through a description
+ * of its own, so stderr's stays blocking (log lines never fail with EAGAIN), and the records
+ * still reach the pipe.
+ */
+static void test_shared_description_stays_blocking(void **state)
+{
+	struct flow_record r;
+	char buf[4096];
+	int fds[2], err_fd;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	err_fd = dup(fds[1]); /* as the shell's 2>&1 */
+	assert_true(err_fd >= 0);
+	struct sink *s = sink_stdout_new(fds[1], "node-t");
+
+	assert_non_null(s);
+	assert_false(nonblocking(fds[1]));
+	assert_false(nonblocking(err_fd));
+	make_flow(&r, 1);
+	assert_int_equal(sink_emit(s, &r.hdr), 0);
+	sink_end_interval(s);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	assert_true(n > 0 && buf[n - 1] == '\n');
+	buf[n] = 0;
+	assert_non_null(strstr(buf, "\"type\":\"flow\""));
+	assert_int_equal(sink_free(s), 0);
+	assert_false(nonblocking(err_fd));
+	/* the sink's description is closed: the pipe's write ends left are ours */
+	close(fds[1]);
+	close(err_fd);
+	assert_int_equal(read(fds[0], buf, sizeof(buf)), 0);
+	close(fds[0]);
+}
+
+/* A socket cannot be reopened: its fd is set non-blocking while the sink lives, then restored. */
+static void test_socket_flags_restored(void **state)
+{
+	struct flow_record r;
+	char buf[4096];
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct sink *s = sink_stdout_new(sv[1], "node-t");
+
+	assert_non_null(s);
+	assert_true(nonblocking(sv[1]));
+	make_flow(&r, 2);
+	assert_int_equal(sink_emit(s, &r.hdr), 0);
+	sink_end_interval(s);
+	assert_true(read(sv[0], buf, sizeof(buf)) > 0);
+	assert_int_equal(sink_free(s), 0);
+	assert_false(nonblocking(sv[1]));
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stopped_then_slow_reader),
 		cmocka_unit_test(test_reader_gone),
+		cmocka_unit_test(test_shared_description_stays_blocking),
+		cmocka_unit_test(test_socket_flags_restored),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
