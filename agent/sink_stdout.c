@@ -35,8 +35,11 @@
 #define OUT_BUF_SIZE (32u << 20)
 /* Written as soon as this much is buffered, so a steady reader keeps the buffer short. */
 #define WRITE_CHUNK (64u << 10)
-/* One record never exceeds this (a DNS response with many long answers). */
-#define RECORD_MAX (64u << 10)
+/*
+ * The scratch line's first size, which most records fit; a longer one (a DNS response with
+ * thousands of long answers) grows it to record_encoded_max().
+ */
+#define LINE_INITIAL (64u << 10)
 /* How long sink_free() waits for the reader to take what is left. */
 #define EXIT_FLUSH_MS 5000
 
@@ -49,7 +52,8 @@ struct sink_stdout {
 	struct record_json_ctx ctx;
 	char *buf; /* OUT_BUF_SIZE: [off, used) waits to be written */
 	size_t off, used;
-	char *line; /* RECORD_MAX scratch */
+	char *line; /* line_cap bytes of scratch */
+	size_t line_cap;
 	uint64_t lines; /* complete lines in [off, used) */
 	struct sink_stdout_stats stats;
 	bool write_failed_logged;
@@ -151,10 +155,30 @@ static bool make_room(struct sink_stdout *s, size_t n)
 	return OUT_BUF_SIZE - s->used >= n;
 }
 
+/* Encodes r into s->line, growing it once to the bound of r when it is too small. */
+static ssize_t encode_line(struct sink_stdout *s, const struct record *r)
+{
+	ssize_t n = record_encode_json(s->line, s->line_cap - 1, &s->ctx, r);
+	size_t max;
+	char *line;
+
+	if (n != -ENOSPC)
+		return n;
+	max = record_encoded_max(r, strlen(s->node_name));
+	if (max <= s->line_cap)
+		return n; /* the bound is wrong: a real failure */
+	line = realloc(s->line, max);
+	if (!line)
+		return -ENOMEM;
+	s->line = line;
+	s->line_cap = max;
+	return record_encode_json(s->line, s->line_cap - 1, &s->ctx, r);
+}
+
 static int emit(struct sink *base, const struct record *r)
 {
 	struct sink_stdout *s = (struct sink_stdout *)base;
-	ssize_t n = record_encode_json(s->line, RECORD_MAX - 1, &s->ctx, r);
+	ssize_t n = encode_line(s, r);
 
 	if (n < 0) {
 		s->stats.encode_errors++;
@@ -333,7 +357,8 @@ struct sink *sink_stdout_new(int fd, const char *node_name)
 		return NULL;
 	/* pages are touched only as the buffer fills */
 	s->buf = malloc(OUT_BUF_SIZE);
-	s->line = malloc(RECORD_MAX);
+	s->line = malloc(LINE_INITIAL);
+	s->line_cap = LINE_INITIAL;
 	s->node_name = strdup(node_name);
 	if (!s->buf || !s->line || !s->node_name) {
 		free(s->buf);

@@ -16,8 +16,8 @@
 struct sink_stdout_stats {
 	uint64_t records; /* records written out whole */
 	uint64_t dropped; /* records lost to write errors (e.g. a closed pipe) */
-	uint64_t encode_errors; /* records that could not be encoded: too long, or a type
-				   without a codec */
+	uint64_t encode_errors; /* records that could not be encoded: a type without a codec, or
+				   no memory for a long one's line */
 	uint64_t buffer_full; /* records dropped: the buffer was full (a slow or stopped reader) */
 	uint64_t buffered_bytes; /* waiting to be written */
 	bool reader_gone; /* the reading end of the pipe closed (EPIPE): nothing will be read */
