@@ -87,7 +87,7 @@ struct dns_collector {
 	struct tcp_stream *streams;
 	unsigned int n_streams;
 	struct dns_udp *udp; /* datagrams captured in several pieces */
-	bool closing; /* dns_collector_free(): the pipeline is gone, emit nothing */
+	bool closing; /* dns_collector_free(): tearing down, emit nothing */
 	struct dns_parse_stats parse_stats;
 	struct dns_collector_stats stats;
 	/* the event being handled, for the TCP reassembly callback */
