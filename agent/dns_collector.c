@@ -87,7 +87,7 @@ struct dns_collector {
 	struct tcp_stream *streams;
 	unsigned int n_streams;
 	struct dns_udp *udp; /* datagrams captured in several pieces */
-	bool closing; /* dns_collector_free(): the pipeline is gone, emit nothing */
+	bool closing; /* dns_collector_free(): tearing down, emit nothing */
 	struct dns_parse_stats parse_stats;
 	struct dns_collector_stats stats;
 	/* the event being handled, for the TCP reassembly callback */
@@ -334,8 +334,12 @@ static void on_udp_message(const void *key, const uint8_t *msg, size_t len, size
 	struct dns_collector *dc = arg;
 	struct dns_event ev;
 
-	if (dc->closing || len == 0)
+	if (dc->closing)
 		return;
+	if (len == 0) { /* no byte of the message was captured: an event the capture never makes */
+		dc->stats.bad_events++;
+		return;
+	}
 	memset(&ev, 0, offsetof(struct dns_event, payload));
 	memcpy(&ev, key, DNS_EVENT_KEY_LEN);
 	on_message(dc, &ev, msg, len, len < wire_len);

@@ -332,11 +332,12 @@ static void teardown(struct agent *a)
 	/* /metrics first: its pages read every part below */
 	metrics_server_free(a->metrics);
 	counters_free(a->counters);
+	/* the sources before the pipeline they hold (->pipeline), the sink last */
+	dns_collector_free(a->dns);
+	flow_collector_free(a->flows);
 	pipeline_free(a->pipeline);
 	enrich_nat_free(a->nat);
 	ct_nat_free(a->ct);
-	dns_collector_free(a->dns);
-	flow_collector_free(a->flows);
 	cgroup_paths_free(a->cgroup_paths);
 	if (a->sink) {
 		lost = sink_free(a->sink);

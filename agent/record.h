@@ -8,7 +8,7 @@
  * for consumers in docs/records.md; encoders (record_json.c, record_proto.c) must keep to it.
  *
  * Every record type starts with the common header (struct record) and has one entry in the codec
- * table (record.c): its name, encoders, default Kafka topic and protobuf message.
+ * table (record_codec.c): its name, encoders, default Kafka topic and protobuf message.
  */
 #ifndef FLOWSCOPE_RECORD_H
 #define FLOWSCOPE_RECORD_H

@@ -37,9 +37,12 @@
 /* A batch is sent when it reaches this size even with fewer than records_per_message records,
  * so that messages stay well under the brokers' default message.max.bytes (1 MB). */
 #define BATCH_MAX_BYTES (256 * 1024)
-/* Largest encoded record accepted (a DNS response with thousands of answers): with a full batch
- * before it, a message stays under the brokers' default message.max.bytes (1 MB). */
-#define RECORD_MAX_BYTES (512 * 1024)
+/*
+ * Room a batch keeps for one more record beyond BATCH_MAX_BYTES, and the scratch buffer's first
+ * size. A longer record (a DNS response with thousands of long answers) grows the buffer it is
+ * encoded into to record_encoded_max(), alone in its batch.
+ */
+#define RECORD_MAX_BYTES (64 * 1024)
 #define KEY_MAX 320
 #define FLOWSCOPE_STR_(x) #x
 #define FLOWSCOPE_STR(x) FLOWSCOPE_STR_(x)
@@ -69,7 +72,8 @@ struct kafka_sink {
 	uint64_t batch_bytes; /* sitting in open batches */
 	bool brokers_down; /* last error_cb said all brokers are down */
 	struct kafka_sink_stats st;
-	uint8_t scratch[RECORD_MAX_BYTES];
+	uint8_t *scratch; /* scratch_cap bytes: one record when records_per_message is 1 */
+	size_t scratch_cap;
 };
 
 static const char *const secret_words[] = { "password", "secret", "key", "token",
@@ -543,7 +547,20 @@ static int kafka_emit(struct sink *s, const struct record *rec)
 	}
 	ts = &ks->st.type[type];
 	if (ks->per_msg == 1) {
-		n = encode(ks, rec, ks->scratch, sizeof(ks->scratch));
+		n = encode(ks, rec, ks->scratch, ks->scratch_cap);
+		if (n == -ENOSPC) {
+			size_t max = record_encoded_max(rec, strlen(ks->node_name));
+			uint8_t *nb = max > ks->scratch_cap ? realloc(ks->scratch, max) : NULL;
+
+			/* without a bigger buffer (or when the bound is wrong) it stays an error */
+			if (nb) {
+				ks->scratch = nb;
+				ks->scratch_cap = max;
+				n = encode(ks, rec, ks->scratch, ks->scratch_cap);
+			} else if (max > ks->scratch_cap) {
+				n = -ENOMEM;
+			}
+		}
 		if (n < 0) {
 			ts->dropped_error++;
 			return (int)n;
@@ -556,26 +573,35 @@ static int kafka_emit(struct sink *s, const struct record *rec)
 	}
 
 	b = find_batch(ks, type, cgroup_id);
-	for (;;) {
-		size_t room = b->cap - b->len;
+	for (size_t max = 0;;) {
+		size_t room = b->cap - b->len, cap;
+		uint8_t *nb;
 
 		n = room ? encode(ks, rec, b->buf + b->len, room) : -ENOSPC;
-		if (n != -ENOSPC || room >= RECORD_MAX_BYTES)
-			break; /* encoded, or an error, or the record is too large */
-		if (b->cap < BATCH_MAX_BYTES + RECORD_MAX_BYTES) {
-			/* Doubling from 4 KiB ends at 512 KiB: room for a full batch and a record. */
-			size_t cap = b->cap ? b->cap * 2 : 4096;
-			uint8_t *nb = realloc(b->buf, cap);
-
-			if (!nb) {
-				n = -ENOMEM;
-				break;
-			}
-			b->buf = nb;
-			b->cap = cap;
-		} else {
+		if (n != -ENOSPC)
+			break; /* encoded, or an error */
+		if (!max)
+			max = record_encoded_max(rec, strlen(ks->node_name));
+		if (room >= max)
+			break; /* the bound is wrong: a real failure */
+		if (b->len && b->cap >= BATCH_MAX_BYTES + RECORD_MAX_BYTES) {
 			flush_batch(ks, type, b);
+			continue;
 		}
+		/*
+		 * Doubling from 4 KiB ends at 512 KiB: room for a full batch and a record. A
+		 * record longer than that gets an emptied batch grown to its bound.
+		 */
+		cap = b->cap ? b->cap * 2 : 4096;
+		if (!b->len && cap < max)
+			cap = max;
+		nb = realloc(b->buf, cap);
+		if (!nb) {
+			n = -ENOMEM;
+			break;
+		}
+		b->buf = nb;
+		b->cap = cap;
 	}
 	if (n < 0) {
 		ts->dropped_error++;
@@ -660,6 +686,7 @@ static void destroy(struct kafka_sink *ks)
 	if (ks->rk)
 		rd_kafka_destroy(ks->rk);
 	free(ks->node_name);
+	free(ks->scratch);
 	free(ks);
 }
 
@@ -870,8 +897,10 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 	ks->buffer_bytes = cfg->buffer_bytes;
 	ks->flush_timeout_ms = cfg->flush_timeout_ms;
 	ks->node_name = strdup(cfg->node_name);
-	if (!ks->node_name)
+	ks->scratch = malloc(RECORD_MAX_BYTES);
+	if (!ks->node_name || !ks->scratch)
 		goto nomem;
+	ks->scratch_cap = RECORD_MAX_BYTES;
 	ks->json_ctx.node_name = ks->node_name;
 	ks->proto_ctx.node_name = ks->node_name;
 	for (t = 0; t < RECORD_TYPE_MAX; t++) {

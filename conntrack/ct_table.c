@@ -482,27 +482,36 @@ static void fill_result(const struct ct_entry *e, int dir, const struct ct_tuple
 	out->dir = dir;
 }
 
-/* Was the entry alive at some point of the window? */
-static bool alive_in(const struct ct_table *table, const struct ct_entry *e,
-		     const struct ct_window *w)
+enum ct_alive {
+	CT_DEAD = 0, /* not alive in the window */
+	CT_ALIVE_SLACK = 1, /* its NEW was read after the window, within the birth slack */
+	CT_ALIVE = 2, /* alive in the window itself (or born before we knew) */
+};
+
+/* Was the entry alive at some point of the window, and only thanks to the slack? */
+static enum ct_alive alive_in(const struct ct_table *table, const struct ct_entry *e,
+			      const struct ct_window *w)
 {
 	/* destroyed_ns is when we saw it gone, never before the kernel's destroy */
 	if (e->state == CT_ENTRY_DESTROYED && e->destroyed_ns < w->first_ns)
-		return false;
+		return CT_DEAD;
+	if (!e->born_ns || e->born_ns <= w->last_ns)
+		return CT_ALIVE;
 	/* born_ns is when we read its NEW event: late by the event's wait in the socket */
-	if (e->born_ns && w->last_ns < UINT64_MAX - table->opts.birth_slack_ns &&
+	if (w->last_ns < UINT64_MAX - table->opts.birth_slack_ns &&
 	    e->born_ns > w->last_ns + table->opts.birth_slack_ns)
-		return false;
-	return true;
+		return CT_DEAD;
+	return CT_ALIVE_SLACK;
 }
 
 int ct_table_lookup(struct ct_table *table, const struct ct_tuple *tuple,
 		    const struct ct_window *window, uint64_t now_ns, struct ct_result *out)
 {
-	uint32_t best = CT_NIL, idx;
-	int best_dir = CT_DIR_ORIG;
+	/* [CT_ALIVE_SLACK], [CT_ALIVE]: the newest candidate of each kind */
+	uint32_t best[3] = { CT_NIL, CT_NIL, CT_NIL }, idx;
+	int best_dir[3] = { CT_DIR_ORIG, CT_DIR_ORIG, CT_DIR_ORIG };
 	struct ct_tuple t;
-	int err;
+	int err, k;
 
 	if (!table || !tuple || !window || !out)
 		return -EINVAL;
@@ -516,34 +525,38 @@ int ct_table_lookup(struct ct_table *table, const struct ct_tuple *tuple,
 		for_each_match(table, dir, &t, idx)
 		{
 			const struct ct_entry *e = &table->entries[idx];
+			enum ct_alive a;
 
 			if (e->state == CT_ENTRY_DESTROYED && grace_over(table, e, now_ns))
 				continue; /* expired; ct_table_expire() frees it */
-			if (!alive_in(table, e, window)) {
+			a = alive_in(table, e, window);
+			if (a == CT_DEAD) {
 				table->stats.window_rejects++;
 				continue;
 			}
-			if (best == CT_NIL || newer(e, &table->entries[best])) {
-				best = idx;
-				best_dir = dir;
+			if (best[a] == CT_NIL || newer(e, &table->entries[best[a]])) {
+				best[a] = idx;
+				best_dir[a] = dir;
 			}
 			/*
 			 * At most one live entry has a given tuple, in either direction, and it is
 			 * the newest of those sharing it (ct_table_learn() supersedes the others):
-			 * nothing further down either chain can beat it.
+			 * nothing further down either chain can beat it, unless it is alive only
+			 * thanks to the slack, which an entry alive in the window itself beats.
 			 */
-			if (e->state == CT_ENTRY_LIVE)
+			if (e->state == CT_ENTRY_LIVE && a == CT_ALIVE)
 				goto found;
 		}
 	}
 found:
-	if (best == CT_NIL) {
+	k = best[CT_ALIVE] != CT_NIL ? CT_ALIVE : CT_ALIVE_SLACK;
+	if (best[k] == CT_NIL) {
 		table->stats.miss++;
 		return CT_NOT_FOUND;
 	}
-	table->entries[best].referenced = 1;
+	table->entries[best[k]].referenced = 1;
 	table->stats.hit++;
-	fill_result(&table->entries[best], best_dir, &t, out);
+	fill_result(&table->entries[best[k]], best_dir[k], &t, out);
 	return CT_OK;
 }
 

@@ -153,7 +153,10 @@ void ct_table_expire(struct ct_table *table, uint64_t now_ns);
  * src = local, dst = remote; it is matched against orig_tuples (the socket opened the flow) and
  * reply_tuples (the socket accepted it). Of the entries with that tuple, those not alive during
  * the window are skipped (destroyed before window.first_ns, or learnt from an event more than
- * birth_slack_ns after window.last_ns), and of the rest the newest wins, translated or not.
+ * birth_slack_ns after window.last_ns), and of the rest the newest wins, translated or not;
+ * except that one alive only thanks to the slack (read after window.last_ns) wins only when no
+ * entry was alive in the window itself: a tuple reused within the slack keeps the first
+ * connection's answer for that connection's window.
  * Returns CT_OK or CT_NOT_FOUND with *out always filled, or -EINVAL (NULL argument),
  * -EAFNOSUPPORT, -EPROTONOSUPPORT. Unused bytes (IPv4 bytes[4..15], ICMP dst_port) are
  * ignored. A hit costs ~300 ns on a 200k-entry table (memory-bound).

@@ -147,8 +147,13 @@ enum dns_status dns_udp_add(struct dns_udp *u, const struct dns_udp_piece *p, ui
 		u->stats.orphan_pieces++;
 		return DNS_ERR_NOT_FOUND;
 	}
-	if (p->offset != u->pending[i].have) {
-		/* a piece in between was lost: what came before it is all there will be */
+	/*
+	 * A piece in between was lost, or the piece claims another datagram length than the
+	 * waiting one (whose buffer holds only its wire_len bytes): what came before it is all
+	 * there will be.
+	 */
+	if (p->offset != u->pending[i].have || p->wire_len != u->pending[i].wire_len ||
+	    (uint64_t)p->offset + p->len > u->pending[i].wire_len) {
 		finish(u, (size_t)i, true);
 		u->stats.orphan_pieces++;
 		return DNS_ERR_NOT_FOUND;

@@ -7,7 +7,8 @@
  * with the datagram's length beside it.
  *
  * A datagram is identified by a key of caller-chosen bytes, the same on each of its pieces.
- * Pieces of one datagram must come in order (offsets 0, len0, len0 + len1, ...); pieces of
+ * Pieces of one datagram must come in order (offsets 0, len0, len0 + len1, ...) and carry the
+ * same wire_len as its first piece (the waiting datagram's buffer is sized by it); pieces of
  * different datagrams may interleave. A datagram whose later pieces never come (the capture lost
  * them) is handed over cut when the reassembly bound forces it out or when it grows too old
  * (dns_udp_expire()). Nothing here reads the clock; times are the caller's, in nanoseconds.
@@ -51,7 +52,8 @@ struct dns_udp_stats {
 	uint64_t cut; /* datagrams handed over shorter than wire_len, for any reason */
 	uint64_t incomplete; /* of those: pieces were missing (the last piece or one in between
 				never came), forced out by the bound, by age or by destroy */
-	uint64_t orphan_pieces; /* pieces after offset 0 with no datagram to join: dropped */
+	uint64_t orphan_pieces; /* pieces after offset 0 with no datagram to join (none waits, a gap,
+				   or another wire_len than the waiting one's): dropped */
 	uint64_t nomem; /* datagrams dropped for want of memory */
 };
 
@@ -70,7 +72,8 @@ void dns_udp_destroy(struct dns_udp *u);
  * to the callback in place, without a copy. A first piece of a datagram whose key is waiting
  * already forces the waiting one out, cut; a full table forces the oldest out, cut.
  * Returns DNS_OK; DNS_ERR_NOT_FOUND for a piece after offset 0 that joins no waiting datagram,
- * or whose offset leaves a gap (the datagram is then handed over, cut) (counted as orphan);
+ * or whose offset leaves a gap or whose wire_len differs from the waiting datagram's (the
+ * datagram is then handed over, cut) (counted as orphan);
  * DNS_ERR_NOMEM (the datagram is dropped and counted); DNS_ERR_INVAL for a NULL or
  * out-of-range argument (offset + len beyond wire_len, wire_len over 65535, key_len out of range).
  */

@@ -523,6 +523,49 @@ static void test_reused_tuple_destroy_missed(void **state)
 	ct_table_free(table);
 }
 
+/*
+ * The same client port reused 0.6 s after the Service connection ended, straight to the
+ * backend: the direct entry's NEW was read within the birth slack of the first connection's
+ * last packet, but only the Service entry was alive in that window itself.
+ */
+static void test_reused_tuple_within_slack(void **state)
+{
+	const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+
+	(void)state;
+	for (int p = 0; p < 2; p++) {
+		struct reuse c = reuse_case(protos[p], false);
+		struct ct_table *table = table_new(64, 60 * SEC);
+		struct ct_result res;
+
+		/* A: NEW read at 100 s, DESTROY at 100.5 s; B (direct): NEW read at 101.1 s */
+		assert_int_equal(ct_table_learn(table, &c.nat_orig, &c.nat_reply, CT_FROM_EVENT,
+						100 * SEC),
+				 0);
+		assert_int_equal(ct_table_forget(table, &c.nat_orig, 100 * SEC + SEC / 2), CT_OK);
+		assert_int_equal(ct_table_learn(table, &c.plain_orig, &c.plain_reply, CT_FROM_EVENT,
+						101 * SEC + SEC / 10),
+				 0);
+		/* A's server-side record, 100.0..100.4 s, keeps its translation */
+		assert_int_equal(lookup_in(table, &c.server, 100 * SEC, 100 * SEC + 4 * SEC / 10,
+					   102 * SEC, &res),
+				 CT_OK);
+		assert_true(res.nat && res.destroyed);
+		assert_int_equal(res.dir, CT_DIR_REPLY);
+		assert_memory_equal(&res.actual.src, &c.nat_orig.dst, sizeof(res.actual.src));
+		/* B's records, 101.0..101.05 s (stamped before its NEW was read), are direct */
+		assert_int_equal(lookup_in(table, &c.server, 101 * SEC, 101 * SEC + SEC / 20,
+					   102 * SEC, &res),
+				 CT_OK);
+		assert_false(res.nat || res.destroyed);
+		assert_int_equal(lookup_in(table, &c.plain_orig, 101 * SEC, 101 * SEC + SEC / 20,
+					   102 * SEC, &res),
+				 CT_OK);
+		assert_false(res.nat);
+		ct_table_free(table);
+	}
+}
+
 static void test_window(void **state)
 {
 	struct ct_table *table = table_new(8, 60 * SEC);
@@ -635,6 +678,7 @@ int main(void)
 		cmocka_unit_test(test_sweep_after_resync),
 		cmocka_unit_test(test_reused_tuple),
 		cmocka_unit_test(test_reused_tuple_destroy_missed),
+		cmocka_unit_test(test_reused_tuple_within_slack),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_tuple_bound),
 		cmocka_unit_test(test_nat_without_netlink),

@@ -236,6 +236,43 @@ static void test_gap(void **state)
 	got_free(&g);
 }
 
+/*
+ * A later piece that claims another wire_len than the waiting datagram's (a bigger one would
+ * write past the buffer sized by the first piece) joins nothing: the waiting datagram is handed
+ * over cut and the piece is counted as orphan.
+ */
+static void test_wire_len_mismatch(void **state)
+{
+	struct got g = { 0 };
+	struct dns_udp *u = dns_udp_create(4, on_msg, &g);
+	uint8_t *d = datagram(8000, 8);
+	struct dns_udp_stats st;
+
+	(void)state;
+	/* waiting: 1536 of 2000 bytes; the next piece says 8000 and brings 3000 */
+	assert_int_equal(add(u, "a", d, 2000, 0, 1536, false, 1), DNS_OK);
+	assert_int_equal(add(u, "a", d, 8000, 1536, 3000, false, 1), DNS_ERR_NOT_FOUND);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.len[0], 1536);
+	assert_int_equal(g.wire_len[0], 2000);
+	assert_memory_equal(g.msg[0], d, 1536);
+	assert_int_equal(dns_udp_pending(u), 0);
+	/* a smaller one is as foreign: waiting 1536 of 4000, the piece says 1600 */
+	assert_int_equal(add(u, "b", d, 4000, 0, 1536, false, 2), DNS_OK);
+	assert_int_equal(add(u, "b", d, 1600, 1536, 64, true, 2), DNS_ERR_NOT_FOUND);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.len[1], 1536);
+	assert_int_equal(g.wire_len[1], 4000);
+	dns_udp_get_stats(u, &st);
+	assert_int_equal(st.orphan_pieces, 2);
+	assert_int_equal(st.incomplete, 2);
+	assert_int_equal(st.cut, 2);
+	assert_int_equal(st.datagrams, 2);
+	dns_udp_destroy(u);
+	free(d);
+	got_free(&g);
+}
+
 /* The table's bound forces the oldest out, cut; destroy hands over what still waits. */
 static void test_bound_of_pending_and_destroy(void **state)
 {
@@ -292,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_bound_cut),
 		cmocka_unit_test(test_lost_tail_expires),
 		cmocka_unit_test(test_gap),
+		cmocka_unit_test(test_wire_len_mismatch),
 		cmocka_unit_test(test_bound_of_pending_and_destroy),
 		cmocka_unit_test(test_bad_arguments),
 	};
