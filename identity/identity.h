@@ -206,4 +206,55 @@ void identity_cgroup_removed(struct identity *id, uint64_t cgroup_id, uint64_t n
 /* Copy the counters and gauges. */
 void identity_stats(const struct identity *id, struct identity_stats *out);
 
+/*
+ * Local peers: when both ends of a flow run on this node (pod to pod), each end's socket gives a
+ * flow record, mirrored. An identity_peers index holds one interval's flows by their tuple as
+ * the socket saw it; the record of one end then finds the other end's cgroup by the inverse of
+ * its actual tuple (after NAT: a client that dialled a Service VIP has the backend in its actual
+ * destination, and the backend's record has the VIP in its actual source, so both directions
+ * meet). A tuple that two cgroups claim is ambiguous and matches nothing.
+ */
+struct identity_flow_tuple {
+	uint8_t src_addr[16]; /* local endpoint; IPv4 in the first 4 bytes, the rest zero */
+	uint8_t dst_addr[16];
+	uint16_t src_port; /* host order; ICMP: the echo identifier */
+	uint16_t dst_port; /* host order; ICMP: 0 */
+	uint8_t ip_version; /* 4 or 6 */
+	uint8_t proto; /* IPPROTO_* */
+};
+
+enum identity_peer_status {
+	IDENTITY_PEER_NONE = 0, /* the other end is not a flow of this node in this interval */
+	IDENTITY_PEER_FOUND = 1, /* *peer_cgroup_id is the other end's cgroup */
+	IDENTITY_PEER_AMBIGUOUS = 2, /* more than one cgroup has that tuple: no answer */
+};
+
+struct identity_peers;
+
+/* An empty index that holds at most max_flows tuples (0: 65536). Returns 0, or -ENOMEM. */
+int identity_peers_create(uint32_t max_flows, struct identity_peers **out);
+
+/* NULL is accepted. */
+void identity_peers_destroy(struct identity_peers *peers);
+
+/* Forget every tuple (a new interval); O(1), memory is kept for the next interval. */
+void identity_peers_reset(struct identity_peers *peers);
+
+/*
+ * Add a flow as its socket saw it (src = local). The same tuple again from the same cgroup is a
+ * no-op; from another cgroup it makes the tuple ambiguous. Returns 0, -ENOSPC when max_flows
+ * tuples are held (the flow just finds no peer), or -ENOMEM.
+ */
+int identity_peers_add(struct identity_peers *peers, const struct identity_flow_tuple *t,
+		       uint64_t cgroup_id);
+
+/*
+ * The cgroup at the other end of a flow whose actual tuple (src = local, after NAT) is given:
+ * the added flow whose tuple is its inverse (addresses and ports swapped; for ICMP the echo
+ * identifier stays in src_port). Returns an enum identity_peer_status; *peer_cgroup_id is set
+ * for IDENTITY_PEER_FOUND only.
+ */
+int identity_peers_find(const struct identity_peers *peers,
+			const struct identity_flow_tuple *actual, uint64_t *peer_cgroup_id);
+
 #endif /* FLOWSCOPE_IDENTITY_H */
