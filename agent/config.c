@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup_mode.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -140,6 +141,19 @@ static enum config_status set_kafka_format(struct config *cfg, const struct opt_
 	return set_choice(cfg, o, val, err, errsz, choices);
 }
 
+static enum config_status set_cgroup_mode(struct config *cfg, const struct opt_def *o,
+					  const char *val, char *err, size_t errsz)
+{
+	enum cgroup_mode mode;
+
+	if (cgroup_mode_parse(val, &mode))
+		return usage_err(err, errsz,
+				 "invalid value for --%s: '%s' (expected auto, v2 or v1)", o->name,
+				 val);
+	cfg->cgroup_mode = mode;
+	return CONFIG_OK;
+}
+
 static enum config_status set_kafka_compression(struct config *cfg, const struct opt_def *o,
 						const char *val, char *err, size_t errsz)
 {
@@ -242,6 +256,10 @@ static const struct opt_def opts[] = {
 	  "flows tracked per interval; packets beyond are counted as dropped (default 65536)" },
 	{ "cgroup-root", "PATH", set_str, OFF(cgroup_root), 0, 0,
 	  "attach to this cgroup v2 subtree instead of the whole hierarchy" },
+	{ "cgroup-mode", "auto|v2|v1", set_cgroup_mode, 0, 0, 0,
+	  "attribute flows to cgroup v2 groups, or to the socket creator's v1 memory cgroup "
+	  "(hybrid and legacy hosts); auto: v1 when a v1 memory hierarchy is mounted (default "
+	  "auto)" },
 	{ "node-name", "NAME", set_str, OFF(node_name), 0, 0,
 	  "node name carried by every record (default: $NODE_NAME, else the hostname)" },
 	{ "dns-ports", "PORT[,PORT...]", set_dns_ports, 0, 1, 65535,

@@ -25,6 +25,7 @@
 struct pending_query {
 	uint32_t pid;
 	char comm[16];
+	uint8_t cgroup_version;
 	uint16_t qtype;
 	char qname[]; /* NUL-terminated */
 };
@@ -105,7 +106,10 @@ static void tuple_of(const struct dns_event *ev, struct dns_tuple *t)
 
 static void emit(struct dns_collector *dc, struct dns_record *r)
 {
-	r->cgroup_path = cgroup_paths_lookup(dc->opts.cgroup_paths, r->cgroup_id);
+	r->cgroup_path = cgroup_paths_lookup(r->cgroup_version == 1 && dc->opts.cgroup_paths_v1
+						     ? dc->opts.cgroup_paths_v1
+						     : dc->opts.cgroup_paths,
+					     r->cgroup_id);
 	dc->stats.records++;
 	if (sink_emit_dns(dc->opts.sink, r))
 		dc->stats.records_dropped++;
@@ -142,6 +146,7 @@ static void response_record(const struct dns_event *ev, struct dns_record *r)
 	memset(r, 0, sizeof(*r));
 	r->ts_ns = boot_ns_to_epoch_ns(ev->ts_ns);
 	r->cgroup_id = ev->cgroup_id;
+	r->cgroup_version = ev->flags & DNS_EV_F_CGROUP_V1 ? 1 : 2;
 	r->pid = ev->pid;
 	memcpy(r->comm, ev->comm, sizeof(r->comm));
 	r->comm[sizeof(r->comm) - 1] = '\0';
@@ -167,6 +172,7 @@ static void on_query(struct dns_collector *dc, const struct dns_event *ev,
 		return;
 	}
 	pq->pid = ev->pid;
+	pq->cgroup_version = ev->flags & DNS_EV_F_CGROUP_V1 ? 1 : 2;
 	memcpy(pq->comm, ev->comm, sizeof(pq->comm));
 	pq->comm[sizeof(pq->comm) - 1] = '\0';
 	pq->qtype = m->qtype;
@@ -444,6 +450,7 @@ static void on_timeout(const struct dns_tuple *q, uint16_t id, uint64_t ts_ns, v
 	dc->stats.timeouts++;
 	r.ts_ns = boot_ns_to_epoch_ns(ts_ns + dc->opts.timeout_ns);
 	r.cgroup_id = q->cgroup_id;
+	r.cgroup_version = pq->cgroup_version;
 	r.pid = pq->pid;
 	memcpy(r.comm, pq->comm, sizeof(r.comm));
 	r.ip_version = q->ip_version;

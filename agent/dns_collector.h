@@ -22,7 +22,8 @@ struct dns_collector_opts {
 	uint32_t max_names; /* IP -> name entries over all cgroups */
 	uint64_t min_hold_ns; /* an address keeps its name at least this long */
 	uint32_t max_tcp_streams; /* DNS-over-TCP streams reassembled at once */
-	struct cgroup_paths *cgroup_paths;
+	struct cgroup_paths *cgroup_paths; /* v2 ids -> paths */
+	struct cgroup_paths *cgroup_paths_v1; /* v1 memory ids -> paths; NULL unless v1 mode */
 	struct sink *sink;
 };
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "cgroup_mode.h"
 #include "cgroup_paths.h"
 #include "config.h"
 #include "ct.h"
@@ -48,6 +49,8 @@ struct agent {
 	const struct config *cfg;
 	char cgroup_mount[PATH_MAX];
 	struct cgroup_paths *cgroup_paths;
+	struct cgroup_paths *cgroup_paths_v1; /* --cgroup-mode v1: the v1 memory hierarchy's */
+	struct cgroup_mode_choice cgroup_mode;
 	struct flow_collector *flows;
 	struct dns_collector *dns;
 	struct ct_cache *ct; /* NULL with --no-conntrack */
@@ -90,12 +93,17 @@ static int check_prerequisites(struct agent *a)
 			"CONFIG_DEBUG_INFO_BTF=y)");
 		return -ENOENT;
 	}
-	ret = cgroup_v2_mount(a->cgroup_mount, sizeof(a->cgroup_mount));
-	if (ret) {
+	ret = cgroup_mode_choose(a->cfg->cgroup_mode, "/proc/mounts", &a->cgroup_mode);
+	if (ret == -ENOENT && !a->cgroup_mode.v2_mount[0]) {
 		LOG_ERR("no cgroup v2 hierarchy mounted (no cgroup2 entry in /proc/mounts); mount "
 			"one, e.g. mount -t cgroup2 none /sys/fs/cgroup/unified");
 		return ret;
 	}
+	if (ret) {
+		LOG_ERR("%s", ret == -ENOENT ? a->cgroup_mode.reason : strerror(-ret));
+		return ret;
+	}
+	snprintf(a->cgroup_mount, sizeof(a->cgroup_mount), "%s", a->cgroup_mode.v2_mount);
 	if (geteuid() != 0) {
 		LOG_ERR("missing privileges: flowscope loads BPF programs and attaches them to "
 			"cgroups, which needs uid 0 with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, "
@@ -167,7 +175,9 @@ static void on_flow(void *ctx, struct flow_record *r)
 	if (a->ct)
 		resolve_nat(a, r, a->export_mono_ns);
 
-	r->cgroup_path = cgroup_paths_lookup(a->cgroup_paths, r->cgroup_id);
+	r->cgroup_path = cgroup_paths_lookup(
+		r->cgroup_version == 1 && a->cgroup_paths_v1 ? a->cgroup_paths_v1 : a->cgroup_paths,
+		r->cgroup_id);
 	/*
 	 * The name the address had when the flow started (flow stamps are one coarse tick, at most
 	 * 10 ms, early). The client resolved the Service address, not the backend: dst first.
@@ -467,6 +477,8 @@ static int export_interval(struct agent *a, bool final)
 	if (a->ct)
 		process_conntrack(a, a->export_mono_ns);
 	cgroup_paths_new_generation(a->cgroup_paths);
+	if (a->cgroup_paths_v1)
+		cgroup_paths_new_generation(a->cgroup_paths_v1);
 	a->export_boot_ns = boot_ns_now();
 	a->epoch_to_boot_ns =
 		(int64_t)a->export_boot_ns - (int64_t)boot_ns_to_epoch_ns(a->export_boot_ns);
@@ -706,6 +718,15 @@ int main(int argc, char **argv)
 		LOG_ERR("opening the cgroup v2 mount %s: %s", a.cgroup_mount, strerror(errno));
 		goto cleanup;
 	}
+	LOG_INFO("%s", a.cgroup_mode.reason);
+	if (a.cgroup_mode.mode == CGROUP_MODE_V1) {
+		a.cgroup_paths_v1 = cgroup_paths_new(a.cgroup_mode.v1_memory_mount);
+		if (!a.cgroup_paths_v1) {
+			LOG_ERR("opening the cgroup v1 memory mount %s: %s",
+				a.cgroup_mode.v1_memory_mount, strerror(errno));
+			goto cleanup;
+		}
+	}
 
 	/* The Kafka sink comes after the programs are attached, so the producer's sockets get an
 	 * owner record and are recognised as the agent's own. */
@@ -722,6 +743,8 @@ int main(int argc, char **argv)
 	fopts.dns_ports = cfg.dns_ports;
 	fopts.n_dns_ports = cfg.n_dns_ports;
 	fopts.dns_ringbuf_bytes = cfg.dns_ringbuf_bytes;
+	fopts.cgroup_mode = a.cgroup_mode.mode == CGROUP_MODE_V1 ? FLOW_CGROUP_MODE_V1
+								 : FLOW_CGROUP_MODE_V2;
 	ret = flow_collector_open(&fopts, &a.flows, err, sizeof(err));
 	if (ret) {
 		LOG_ERR("%s", err);
@@ -746,6 +769,7 @@ int main(int argc, char **argv)
 		dopts.min_hold_ns = 2ull * cfg.interval_s * 1000000000ull;
 	dopts.max_tcp_streams = 4096;
 	dopts.cgroup_paths = a.cgroup_paths;
+	dopts.cgroup_paths_v1 = a.cgroup_paths_v1;
 	dopts.sink = a.sink;
 	ret = dns_collector_open(flow_collector_skel(a.flows), &dopts, &a.dns);
 	if (ret) {
@@ -805,6 +829,7 @@ cleanup:
 	ct_cache_destroy(a.ct);
 	dns_collector_close(a.dns);
 	flow_collector_close(a.flows);
+	cgroup_paths_free(a.cgroup_paths_v1);
 	cgroup_paths_free(a.cgroup_paths);
 	if (a.tick_fd >= 0)
 		close(a.tick_fd);

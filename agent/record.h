@@ -38,9 +38,10 @@ struct record_addr {
 struct flow_record {
 	uint64_t start_ns; /* first packet in this interval, Unix epoch ns */
 	uint64_t end_ns; /* last packet in this interval, Unix epoch ns */
-	uint64_t cgroup_id; /* cgroup v2 id (inode number of the cgroup directory) */
-	const char *
-		cgroup_path; /* relative to the cgroup v2 root ("/" for the root); NULL once gone */
+	uint64_t cgroup_id; /* id (inode number) of the cgroup directory, v2 or v1 (cgroup_version) */
+	/* relative to its hierarchy's root ("/" for the root); NULL once gone */
+	const char *cgroup_path;
+	uint8_t cgroup_version; /* 2, or 1 for a v1 memory cgroup (--cgroup-mode v1) */
 	uint32_t pid; /* tgid of the socket's creator; 0 when unknown */
 	char comm[16]; /* NUL-terminated; empty when unknown */
 	uint8_t ip_version; /* 4 or 6 */
@@ -81,6 +82,7 @@ struct dns_record {
 	uint64_t ts_ns; /* response (or timeout) time, Unix epoch ns */
 	uint64_t cgroup_id;
 	const char *cgroup_path; /* NULL once gone */
+	uint8_t cgroup_version; /* as in flow_record */
 	uint32_t pid;
 	char comm[16];
 	uint8_t ip_version;

@@ -268,6 +268,7 @@ ssize_t record_proto_encode_flow(uint8_t *buf, size_t cap, const struct record_p
 			  addr_text(dst_actual, r->ip_version, &r->dst_actual_addr));
 	put_u64(&w, 25, r->dst_actual_port);
 	put_str(&w, 26, r->dst_domain);
+	put_u64(&w, 27, r->cgroup_version);
 	return finish(&w, buf, delimited);
 }
 
@@ -317,5 +318,6 @@ ssize_t record_proto_encode_dns(uint8_t *buf, size_t cap, const struct record_pr
 		put_u64_present(&w, 19, r->latency_ns);
 	put_u64(&w, 20, r->timeout);
 	put_u64(&w, 21, r->truncated);
+	put_u64(&w, 22, r->cgroup_version);
 	return finish(&w, buf, delimited);
 }

@@ -15,6 +15,7 @@
 
 #define DNS_EV_F_EGRESS 0x01 /* sent by the cgroup's socket; else received */
 #define DNS_EV_F_TRUNCATED 0x02 /* payload_len > DNS_CAPTURE_MAX */
+#define DNS_EV_F_CGROUP_V1 0x04 /* cgroup_id is a v1 memory cgroup's (flow_key.cgroup_version 1) */
 
 /* Addresses and ports as on the packet (saddr = the packet's source), not local/remote. */
 struct dns_event {

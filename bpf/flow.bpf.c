@@ -40,6 +40,12 @@
  * would be the tgid in the agent's PID namespace, which differs in a container.
  */
 __u32 self_tgid = 0;
+/*
+ * FLOW_CGROUP_MODE_V2: flows are keyed by the packet's socket's v2 cgroup. FLOW_CGROUP_MODE_V1
+ * (hybrid and legacy hosts): by the v1 memory cgroup of the socket's creator, recorded at
+ * cgroup/sock_create; sockets without that record (older than the agent) fall back to v2.
+ */
+const volatile __u8 cgroup_mode = FLOW_CGROUP_MODE_V2;
 /* Ports whose UDP/TCP payload is DNS (--dns-ports), one bit per port. */
 const volatile __u32 dns_port_bitmap[DNS_PORT_BITMAP_WORDS] = {};
 
@@ -329,6 +335,43 @@ static __always_inline struct sock_owner *owner_of(struct __sk_buff *skb)
 	return bpf_sk_storage_get(&sock_owner, sk, 0, 0);
 }
 
+/* The cgroup a packet is accounted to: see cgroup_mode. */
+static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *key)
+{
+	if (cgroup_mode == FLOW_CGROUP_MODE_V1) {
+		struct sock_owner *owner = owner_of(skb);
+
+		if (owner && owner->v1_cgroup_id) {
+			key->cgroup_id = owner->v1_cgroup_id;
+			key->cgroup_version = 1;
+			return;
+		}
+	}
+	key->cgroup_id = bpf_skb_cgroup_id(skb);
+	key->cgroup_version = 2;
+}
+
+/*
+ * The id of the task's cgroup in the v1 hierarchy that holds the memory controller (every
+ * container runtime places containers in that one): task->cgroups->subsys[memory_cgrp_id]
+ * ->cgroup->kn->id, read with CO-RE (the subsystem index is an enum value relocation). 0 when
+ * the kernel has no memory controller.
+ */
+static __always_inline __u64 v1_memory_cgroup_id(struct task_struct *task)
+{
+	long ss = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	long count = bpf_core_enum_value(enum cgroup_subsys_id, CGROUP_SUBSYS_COUNT);
+	struct cgroup_subsys_state *css;
+
+	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id) || ss < 0 ||
+	    ss >= count)
+		return 0;
+	css = BPF_CORE_READ(task, cgroups, subsys[ss]);
+	if (!css)
+		return 0;
+	return BPF_CORE_READ(css, cgroup, kn, id);
+}
+
 static __always_inline void fill_owner(struct __sk_buff *skb, struct flow_value *val)
 {
 	struct sock_owner *owner = owner_of(skb);
@@ -404,6 +447,8 @@ static __always_inline void capture_dns(struct __sk_buff *skb, const struct flow
 						 (last ? 0x05 /* FIN|RST */ : 0) | TCP_FLAG_ACK);
 		ev->tcp_seq = pi->tcp_seq + done;
 		ev->flags = egress ? DNS_EV_F_EGRESS : 0;
+		if (key->cgroup_version == 1)
+			ev->flags |= DNS_EV_F_CGROUP_V1;
 		/* a piece's length; the last one covers the rest of the skb, captured or not */
 		ev->payload_len = last ? left : piece;
 		if (left > DNS_CAPTURE_MAX && last) {
@@ -498,7 +543,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 	if (pi.fragment)
 		stat_add(FLOW_STAT_FRAGMENTS, 1);
 
-	key.cgroup_id = bpf_skb_cgroup_id(skb);
+	set_cgroup(skb, &key);
 	key.proto = pi.proto;
 	if (egress) {
 		key.lport = pi.sport;
@@ -616,6 +661,8 @@ int flow_sock_create(struct bpf_sock *sk)
 		 * or client-library thread would otherwise name the flow */
 		if (BPF_CORE_READ_STR_INTO(&owner->comm, task, group_leader, comm) < 0)
 			bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+		owner->v1_cgroup_id = cgroup_mode == FLOW_CGROUP_MODE_V1 ? v1_memory_cgroup_id(task)
+									 : 0;
 	}
 	return 1; /* 0 would refuse the socket */
 }

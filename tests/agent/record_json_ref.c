@@ -226,13 +226,15 @@ static void put_head(struct jbuf *b, const char *type_lit, size_t type_len,
 	put_str(b, ctx->node_name);
 }
 
-static void put_owner(struct jbuf *b, uint64_t cgroup_id, const char *cgroup_path, uint32_t pid,
-		      const char comm[16])
+static void put_owner(struct jbuf *b, uint64_t cgroup_id, const char *cgroup_path,
+		      uint8_t cgroup_version, uint32_t pid, const char comm[16])
 {
 	PUT_LIT(b, ",\"cgroup_id\":");
 	put_u64(b, cgroup_id);
 	PUT_LIT(b, ",\"cgroup_path\":");
 	put_str_or_null(b, cgroup_path);
+	PUT_LIT(b, ",\"cgroup_version\":");
+	put_u64(b, cgroup_version);
 	PUT_LIT(b, ",\"pid\":");
 	put_u64(b, pid);
 	PUT_LIT(b, ",\"comm\":");
@@ -276,7 +278,7 @@ ssize_t ref_record_json_flow(char *buf, size_t cap, const struct record_json_ctx
 	put_u64(&b, r->start_ns);
 	PUT_LIT(&b, ",\"end_ns\":");
 	put_u64(&b, r->end_ns);
-	put_owner(&b, r->cgroup_id, r->cgroup_path, r->pid, r->comm);
+	put_owner(&b, r->cgroup_id, r->cgroup_path, r->cgroup_version, r->pid, r->comm);
 	put_endpoints(&b, r->ip_version, r->proto, &r->src_addr, r->src_port, &r->dst_addr,
 		      r->dst_port);
 	PUT_LIT(&b, ",\"initiator\":");
@@ -318,7 +320,7 @@ ssize_t ref_record_json_dns(char *buf, size_t cap, const struct record_json_ctx 
 	put_head(&b, "{\"type\":\"dns\"", 13, ctx);
 	PUT_LIT(&b, ",\"ts_ns\":");
 	put_u64(&b, r->ts_ns);
-	put_owner(&b, r->cgroup_id, r->cgroup_path, r->pid, r->comm);
+	put_owner(&b, r->cgroup_id, r->cgroup_path, r->cgroup_version, r->pid, r->comm);
 	put_endpoints(&b, r->ip_version, r->proto, &r->src_addr, r->src_port, &r->dst_addr,
 		      r->dst_port);
 	PUT_LIT(&b, ",\"id\":");

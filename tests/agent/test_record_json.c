@@ -37,6 +37,7 @@ static struct flow_record flow4(void)
 		.end_ns = 1700000001000000001ull,
 		.cgroup_id = 1234,
 		.cgroup_path = "/kubepods/pod1",
+		.cgroup_version = 2,
 		.pid = 4242,
 		.comm = "curl",
 		.ip_version = 4,
@@ -76,7 +77,9 @@ static void test_flow_ipv4(void **state)
 	(void)state;
 	assert_json_flow(&r, "{\"type\":\"flow\",\"schema_version\":1,\"node\":\"node-a\","
 			     "\"start_ns\":1700000000000000000,\"end_ns\":1700000001000000001,"
-			     "\"cgroup_id\":1234,\"cgroup_path\":\"/kubepods/pod1\",\"pid\":4242,"
+			     "\"cgroup_id\":1234,\"cgroup_path\":\"/kubepods/"
+			     "pod1\",\"cgroup_version\":2,"
+			     "\"pid\":4242,"
 			     "\"comm\":\"curl\",\"ip_version\":4,\"proto\":\"tcp\",\"src_addr\":"
 			     "\"192.0.2.1\","
 			     "\"src_port\":40000,\"dst_addr\":\"198.51.100.7\",\"dst_port\":443,"
@@ -97,6 +100,7 @@ static void test_flow_ipv6_nat(void **state)
 	r.ip_version = 6;
 	r.proto = IPPROTO_UDP;
 	r.cgroup_path = NULL;
+	r.cgroup_version = 1;
 	r.pid = 0;
 	memset(r.comm, 0, sizeof(r.comm));
 	r.initiator = INITIATOR_DST;
@@ -111,7 +115,9 @@ static void test_flow_ipv6_nat(void **state)
 	r.rx_bytes = 5;
 	assert_json_flow(&r, "{\"type\":\"flow\",\"schema_version\":1,\"node\":\"node-a\","
 			     "\"start_ns\":1700000000000000000,\"end_ns\":1700000001000000001,"
-			     "\"cgroup_id\":1234,\"cgroup_path\":null,\"pid\":0,\"comm\":\"\","
+			     "\"cgroup_id\":1234,\"cgroup_path\":null,\"cgroup_version\":1,\"pid\":"
+			     "0,"
+			     "\"comm\":\"\","
 			     "\"ip_version\":6,\"proto\":\"udp\",\"src_addr\":\"2001:db8::1\","
 			     "\"src_port\":40000,\"dst_addr\":\"2001:db8::1:0:0:1\",\"dst_port\":"
 			     "443,"
@@ -171,7 +177,8 @@ static void test_string_escaping(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		r.cgroup_path = cases[i].in;
 		assert_true(record_json_flow(buf, sizeof(buf), &ctx, &r) > 0);
-		snprintf(want, sizeof(want), ",\"cgroup_path\":%s,\"pid\":", cases[i].want);
+		snprintf(want, sizeof(want),
+			 ",\"cgroup_path\":%s,\"cgroup_version\":2,\"pid\":", cases[i].want);
 		if (!strstr(buf, want))
 			fail_msg("case %zu: want %s in %s", i, want, buf);
 	}
@@ -192,6 +199,7 @@ static void test_dns(void **state)
 		.ts_ns = 1700000000123456789ull,
 		.cgroup_id = 77,
 		.cgroup_path = "/system.slice/app",
+		.cgroup_version = 2,
 		.pid = 1,
 		.comm = "resolver",
 		.ip_version = 6,
@@ -211,7 +219,8 @@ static void test_dns(void **state)
 	};
 	const char *want = "{\"type\":\"dns\",\"schema_version\":1,\"node\":\"node-a\","
 			   "\"ts_ns\":1700000000123456789,\"cgroup_id\":77,"
-			   "\"cgroup_path\":\"/system.slice/app\",\"pid\":1,\"comm\":\"resolver\","
+			   "\"cgroup_path\":\"/system.slice/app\",\"cgroup_version\":2,\"pid\":1,"
+			   "\"comm\":\"resolver\","
 			   "\"ip_version\":6,\"proto\":\"udp\",\"src_addr\":\"2001:db8::53:1\","
 			   "\"src_port\":51000,\"dst_addr\":\"2001:db8::53\",\"dst_port\":53,"
 			   "\"id\":48879,"
@@ -413,6 +422,7 @@ static void rnd_flow(struct flow_record *r, struct record_json_ctx *c)
 	r->end_ns = rnd_u64();
 	r->cgroup_id = rnd_u64();
 	r->cgroup_path = rnd_str_or_null(s_path);
+	r->cgroup_version = (uint8_t)rnd_u64();
 	r->pid = (uint32_t)rnd_u64();
 	rnd_bytes(comm, 40);
 	memcpy(r->comm, comm, sizeof(r->comm)); /* 16 bytes, NUL or not */
@@ -537,6 +547,7 @@ static void test_dns_differential(void **state)
 		r.ts_ns = f.start_ns;
 		r.cgroup_id = f.cgroup_id;
 		r.cgroup_path = f.cgroup_path;
+		r.cgroup_version = f.cgroup_version;
 		r.pid = f.pid;
 		memcpy(r.comm, f.comm, sizeof(r.comm));
 		r.ip_version = f.ip_version;
@@ -584,6 +595,7 @@ static void test_flow_worst_case_every_cap(void **state)
 	r.start_ns = r.end_ns = r.cgroup_id = UINT64_MAX;
 	r.tx_bytes = r.tx_packets = r.rx_bytes = r.rx_packets = UINT64_MAX;
 	r.pid = UINT32_MAX;
+	r.cgroup_version = UINT8_MAX; /* the widest the writer reserves */
 	memcpy(r.comm, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", 16);
 	r.cgroup_path = "\\\"\x80\x1f/kubepods.slice/x\xc3";
 	r.dst_domain = "\xf0\x9f\x98\x80.example\x7f";

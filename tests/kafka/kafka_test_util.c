@@ -151,6 +151,7 @@ void make_flow(struct flow_record *r, uint32_t seq)
 	r->end_ns = r->start_ns + 1000;
 	r->cgroup_id = 1000 + seq % 7;
 	r->cgroup_path = "/kubepods/pod-a/ctr";
+	r->cgroup_version = 2;
 	r->pid = seq;
 	strcpy(r->comm, "curl");
 	r->proto = IPPROTO_TCP;
@@ -189,6 +190,7 @@ void make_dns(struct dns_record *r, uint32_t seq)
 	r->ts_ns = 1700000000000000000ULL + seq;
 	r->cgroup_id = 2000 + seq % 5;
 	r->cgroup_path = "/kubepods/pod-b";
+	r->cgroup_version = 1;
 	r->pid = seq;
 	strcpy(r->comm, "resolver");
 	r->ip_version = 4;

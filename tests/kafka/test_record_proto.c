@@ -59,6 +59,7 @@ static void test_flow_roundtrip(void **state)
 	assert_true(m->start_ns == r.start_ns && m->end_ns == r.end_ns);
 	assert_int_equal(m->cgroup_id, 1003);
 	assert_string_equal(m->cgroup_path, "/kubepods/pod-a/ctr");
+	assert_int_equal(m->cgroup_version, 2);
 	assert_int_equal(m->pid, 3);
 	assert_string_equal(m->comm, "curl");
 	assert_int_equal(m->ip_version, 6);
@@ -127,6 +128,7 @@ static void test_dns_roundtrip(void **state)
 	assert_string_equal(m->node, "node-a");
 	assert_int_equal(m->schema_version, 1);
 	assert_int_equal(m->cgroup_id, 2002);
+	assert_int_equal(m->cgroup_version, 1);
 	assert_string_equal(m->qname, "www.example");
 	assert_string_equal(m->qtype, "A");
 	assert_string_equal(m->rcode, "NOERROR");
