@@ -260,6 +260,15 @@ static const struct opt_def opts[] = {
 	  "attribute flows to cgroup v2 groups, or to the socket creator's v1 memory cgroup "
 	  "(hybrid and legacy hosts); auto: v1 when a v1 memory hierarchy is mounted (default "
 	  "auto)" },
+	{ "cgroup-cleanup-delay", "SECONDS", set_u32, OFF(cgroup_cleanup_delay_s), 1, 86400,
+	  "a removed cgroup's container and pod names still resolve this long, for late records "
+	  "(default 60)" },
+	{ "pod-logs-dir", "PATH", set_str, OFF(pod_logs_dir), 0, 0,
+	  "kubelet's pod log directory, read for pod namespaces and names (default "
+	  "/var/log/pods)" },
+	{ "container-logs-dir", "PATH", set_str, OFF(container_logs_dir), 0, 0,
+	  "kubelet's container log links, read for container names (default "
+	  "/var/log/containers)" },
 	{ "node-name", "NAME", set_str, OFF(node_name), 0, 0,
 	  "node name carried by every record (default: $NODE_NAME, else the hostname)" },
 	{ "dns-ports", "PORT[,PORT...]", set_dns_ports, 0, 1, 65535,
@@ -318,6 +327,7 @@ void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->interval_s = 15;
+	cfg->cgroup_cleanup_delay_s = 60;
 	cfg->max_flows = 65536;
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->dns_ports[0] = 53;
@@ -537,10 +547,12 @@ enum config_status config_parse(struct config *cfg, int argc, char **argv, char 
 
 void config_free(struct config *cfg)
 {
-	char **strs[] = { &cfg->metrics_addr,	  &cfg->cgroup_root,	    &cfg->node_name,
-			  &cfg->conntrack_netns,  &cfg->kafka_brokers,	    &cfg->kafka_topic_flows,
-			  &cfg->kafka_topic_dns,  &cfg->kafka_topic_events, &cfg->kafka_format,
-			  &cfg->kafka_compression };
+	char **strs[] = { &cfg->metrics_addr,	 &cfg->cgroup_root,
+			  &cfg->node_name,	 &cfg->conntrack_netns,
+			  &cfg->kafka_brokers,	 &cfg->kafka_topic_flows,
+			  &cfg->kafka_topic_dns, &cfg->kafka_topic_events,
+			  &cfg->kafka_format,	 &cfg->kafka_compression,
+			  &cfg->pod_logs_dir,	 &cfg->container_logs_dir };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -106,10 +106,14 @@ static void tuple_of(const struct dns_event *ev, struct dns_tuple *t)
 
 static void emit(struct dns_collector *dc, struct dns_record *r)
 {
+	struct record_workload wl;
+
 	r->cgroup_path = cgroup_paths_lookup(r->cgroup_version == 1 && dc->opts.cgroup_paths_v1
 						     ? dc->opts.cgroup_paths_v1
 						     : dc->opts.cgroup_paths,
 					     r->cgroup_id);
+	if (dc->opts.enrich)
+		dc->opts.enrich(dc->opts.enrich_arg, r, &wl);
 	dc->stats.records++;
 	if (sink_emit_dns(dc->opts.sink, r))
 		dc->stats.records_dropped++;

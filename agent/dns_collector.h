@@ -24,6 +24,10 @@ struct dns_collector_opts {
 	uint32_t max_tcp_streams; /* DNS-over-TCP streams reassembled at once */
 	struct cgroup_paths *cgroup_paths; /* v2 ids -> paths */
 	struct cgroup_paths *cgroup_paths_v1; /* v1 memory ids -> paths; NULL unless v1 mode */
+	/* Optional: called on each record before the sink (cgroup_path set); storage lives as
+	 * long as the call to the sink. */
+	void (*enrich)(void *arg, struct dns_record *r, struct record_workload *storage);
+	void *enrich_arg;
 	struct sink *sink;
 };
 

@@ -21,6 +21,7 @@
 
 #include "cgroup_mode.h"
 #include "cgroup_paths.h"
+#include "workload.h"
 #include "config.h"
 #include "ct.h"
 #include "dns.h"
@@ -43,6 +44,7 @@ enum loop_source {
 	SRC_CONNTRACK, /* conntrack events and dump data */
 	SRC_METRICS, /* /metrics connections */
 	SRC_STDOUT, /* errors on stdout: a pipe whose reader went away */
+	SRC_IDENTITY, /* kubelet log directories (inotify) and their incremental load */
 };
 
 struct agent {
@@ -51,6 +53,11 @@ struct agent {
 	struct cgroup_paths *cgroup_paths;
 	struct cgroup_paths *cgroup_paths_v1; /* --cgroup-mode v1: the v1 memory hierarchy's */
 	struct cgroup_mode_choice cgroup_mode;
+	struct workload *workload;
+	/* one interval's flows, held until every one is known (local peers), then enriched */
+	struct flow_record *batch;
+	size_t n_batch, cap_batch;
+	uint64_t batch_dropped; /* flows that found no room in the batch: enriched alone */
 	struct flow_collector *flows;
 	struct dns_collector *dns;
 	struct ct_cache *ct; /* NULL with --no-conntrack */
@@ -192,9 +199,42 @@ static void on_flow(void *ctx, struct flow_record *r)
 		r->dst_domain = dns_collector_name_for(a->dns, r->cgroup_id, r->ip_version,
 						       r->dst_actual_addr.bytes, a->export_boot_ns,
 						       at);
+	struct record_workload wl;
+
+	workload_enrich_flow(a->workload, r, &wl, a->export_mono_ns);
 	a->flow_records++;
 	if (sink_emit_flow(a->sink, r))
 		a->flow_records_dropped++;
+}
+
+/* Drain callback: the interval's flows are kept until all are known (see on_flow). */
+static void collect_flow(void *ctx, struct flow_record *r)
+{
+	struct agent *a = ctx;
+
+	if (a->n_batch == a->cap_batch) {
+		size_t cap = a->cap_batch ? 2 * a->cap_batch : 1024;
+		struct flow_record *b = realloc(a->batch, cap * sizeof(*b));
+
+		if (!b) {
+			/* no peer for this one, but the record itself goes out */
+			a->batch_dropped++;
+			on_flow(a, r);
+			return;
+		}
+		a->batch = b;
+		a->cap_batch = cap;
+	}
+	a->batch[a->n_batch++] = *r;
+	workload_add_flow(a->workload, r);
+}
+
+/* DNS records get their workload on the way to the sink. */
+static void enrich_dns(void *ctx, struct dns_record *r, struct record_workload *storage)
+{
+	struct agent *a = ctx;
+
+	workload_enrich_dns(a->workload, r, storage, mono_ns_now());
 }
 
 static void report_kernel_drops(struct agent *a, bool final)
@@ -257,6 +297,21 @@ static void report_kernel_drops(struct agent *a, bool final)
 			 (unsigned long long)cs.enobufs, cs.entries,
 			 (unsigned long long)a->ct_errors);
 	}
+	struct workload_stats ws;
+
+	workload_stats(a->workload, &ws);
+	LOG_INFO("identity counters: identity_cgroups=%u identity_removed_cgroups=%u "
+		 "identity_pods=%u identity_containers=%u identity_expirations=%llu "
+		 "identity_unresolved=%llu identity_rejected_names=%llu "
+		 "identity_inotify_overflows=%llu identity_local_peers=%llu "
+		 "identity_peer_index_full=%llu identity_batch_full=%llu "
+		 "identity_last_load_ms=%llu",
+		 ws.entries, ws.removed_entries, ws.pods, ws.containers,
+		 (unsigned long long)ws.expirations, (unsigned long long)ws.unresolved,
+		 (unsigned long long)ws.rejected_names, (unsigned long long)ws.inotify_overflows,
+		 (unsigned long long)ws.local_peers, (unsigned long long)ws.peer_index_full,
+		 (unsigned long long)a->batch_dropped,
+		 (unsigned long long)(ws.last_load_ns / 1000000));
 	LOG_INFO("counters: packets_seen=%llu flow_records=%llu flow_map_full_packets=%llu "
 		 "flow_map_full_bytes=%llu malformed_packets=%llu other_proto_packets=%llu "
 		 "non_ip_packets=%llu fragments=%llu self_packets=%llu no_owner_flows=%llu "
@@ -371,6 +426,22 @@ static void render_metrics(void *ctx, FILE *out)
 	flow_collector_stats(a->flows, k);
 	dns_collector_get_stats(a->dns, &ds);
 
+	struct workload_stats ws;
+
+	workload_stats(a->workload, &ws);
+	metrics_family(out, "flowscope_identity_cgroups", "gauge",
+		       "Cgroups whose container and pod names are cached (removed ones included "
+		       "until --cgroup-cleanup-delay has passed).");
+	metrics_sample(out, "flowscope_identity_cgroups", "", ws.entries);
+	metrics_family(out, "flowscope_identity_removed_cgroups", "gauge",
+		       "Cached cgroups that are gone, kept for the cleanup delay.");
+	metrics_sample(out, "flowscope_identity_removed_cgroups", "", ws.removed_entries);
+	metrics_family(out, "flowscope_identity_pods", "gauge",
+		       "Pods known from the kubelet's pod log directory.");
+	metrics_sample(out, "flowscope_identity_pods", "", ws.pods);
+	metrics_family(out, "flowscope_identity_rejected_names_total", "counter",
+		       "Pod log directories and container log links not in the kubelet's form.");
+	metrics_sample(out, "flowscope_identity_rejected_names_total", "", ws.rejected_names);
 	metrics_family(out, "flowscope_packets_total", "counter",
 		       "Packets seen by the cgroup_skb programs.");
 	metrics_sample(out, "flowscope_packets_total", "", k[FLOW_STAT_PACKETS]);
@@ -482,7 +553,12 @@ static int export_interval(struct agent *a, bool final)
 	a->export_boot_ns = boot_ns_now();
 	a->epoch_to_boot_ns =
 		(int64_t)a->export_boot_ns - (int64_t)boot_ns_to_epoch_ns(a->export_boot_ns);
-	n = flow_collector_drain(a->flows, on_flow, a);
+	workload_begin_flows(a->workload);
+	a->n_batch = 0;
+	n = flow_collector_drain(a->flows, collect_flow, a);
+	for (size_t i = 0; i < a->n_batch; i++)
+		on_flow(a, &a->batch[i]);
+	a->n_batch = 0;
 	if (n < 0) {
 		LOG_ERR("draining the flow map: %s", strerror(-n));
 		return n;
@@ -534,6 +610,8 @@ static int setup_loop(struct agent *a)
 	    add_fd(a->epfd, dns_collector_fd(a->dns), SRC_DNS))
 		return -errno;
 	if (a->ct && add_fd(a->epfd, ct_cache_fd(a->ct), SRC_CONNTRACK))
+		return -errno;
+	if (add_fd(a->epfd, workload_fd(a->workload), SRC_IDENTITY))
 		return -errno;
 	if (a->metrics && add_fd(a->epfd, metrics_server_fd(a->metrics), SRC_METRICS))
 		return -errno;
@@ -597,11 +675,16 @@ static int run_loop(struct agent *a)
 			case SRC_CONNTRACK:
 				process_conntrack(a, mono_ns_now());
 				break;
+			case SRC_IDENTITY:
+				workload_process(a->workload, mono_ns_now());
+				break;
 			case SRC_TICK:
 				if (read(a->tick_fd, &ticks, sizeof(ticks)) < 0)
 					break;
 				dns_collector_consume(a->dns);
 				dns_collector_expire(a->dns, boot_ns_now());
+				/* missing log directories, removed cgroups' cleanup delay */
+				workload_process(a->workload, mono_ns_now());
 				/* grace-period expiry and refresh dumps run on time, not only on events */
 				if (a->ct)
 					process_conntrack(a, mono_ns_now());
@@ -738,6 +821,23 @@ int main(int argc, char **argv)
 		}
 	}
 
+	{
+		struct workload_opts wopts = {
+			.pod_logs_dir = cfg.pod_logs_dir,
+			.container_logs_dir = cfg.container_logs_dir,
+			.cleanup_delay_ns = (uint64_t)cfg.cgroup_cleanup_delay_s * 1000000000ull,
+			.max_flows = cfg.max_flows,
+			.paths_v2 = a.cgroup_paths,
+			.paths_v1 = a.cgroup_paths_v1,
+		};
+
+		ret = workload_new(&wopts, mono_ns_now(), &a.workload);
+		if (ret) {
+			LOG_ERR("setting up pod metadata (inotify): %s", strerror(-ret));
+			goto cleanup;
+		}
+	}
+
 	fopts.cgroup_path = attach_path;
 	fopts.max_flows = cfg.max_flows;
 	fopts.dns_ports = cfg.dns_ports;
@@ -770,6 +870,8 @@ int main(int argc, char **argv)
 	dopts.max_tcp_streams = 4096;
 	dopts.cgroup_paths = a.cgroup_paths;
 	dopts.cgroup_paths_v1 = a.cgroup_paths_v1;
+	dopts.enrich = enrich_dns;
+	dopts.enrich_arg = &a;
 	dopts.sink = a.sink;
 	ret = dns_collector_open(flow_collector_skel(a.flows), &dopts, &a.dns);
 	if (ret) {
@@ -829,6 +931,8 @@ cleanup:
 	ct_cache_destroy(a.ct);
 	dns_collector_close(a.dns);
 	flow_collector_close(a.flows);
+	workload_free(a.workload);
+	free(a.batch);
 	cgroup_paths_free(a.cgroup_paths_v1);
 	cgroup_paths_free(a.cgroup_paths);
 	if (a.tick_fd >= 0)

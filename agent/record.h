@@ -23,6 +23,19 @@ enum record_type {
 	RECORD_TYPE_MAX,
 };
 
+/*
+ * Who runs in the record's cgroup, as the container runtime and Kubernetes name it
+ * (identity/identity.h fills it). Every string is NULL when unknown.
+ */
+struct record_workload {
+	const char *container_id;
+	const char *container_runtime; /* "containerd", "cri-o", "docker", "podman" */
+	const char *container_name;
+	const char *pod_uid;
+	const char *pod_namespace;
+	const char *pod_name;
+};
+
 /* Who opened the flow, as seen from the cgroup's socket. */
 enum flow_initiator {
 	INITIATOR_UNKNOWN = 0,
@@ -42,6 +55,7 @@ struct flow_record {
 	/* relative to its hierarchy's root ("/" for the root); NULL once gone */
 	const char *cgroup_path;
 	uint8_t cgroup_version; /* 2, or 1 for a v1 memory cgroup (--cgroup-mode v1) */
+	const struct record_workload *workload; /* NULL: all unknown */
 	uint32_t pid; /* tgid of the socket's creator; 0 when unknown */
 	char comm[16]; /* NUL-terminated; empty when unknown */
 	uint8_t ip_version; /* 4 or 6 */
@@ -64,6 +78,9 @@ struct flow_record {
 	uint16_t dst_actual_port;
 	/* Name the client asked for that resolved to dst_actual_addr/dst_addr; NULL when unknown. */
 	const char *dst_domain;
+	/* The remote end's pod when it is a flow of this node too (pod to pod); NULL otherwise. */
+	const char *dst_pod_namespace;
+	const char *dst_pod_name;
 };
 
 /* One resource record of a DNS answer section, already rendered to text. */
@@ -83,6 +100,7 @@ struct dns_record {
 	uint64_t cgroup_id;
 	const char *cgroup_path; /* NULL once gone */
 	uint8_t cgroup_version; /* as in flow_record */
+	const struct record_workload *workload; /* as in flow_record */
 	uint32_t pid;
 	char comm[16];
 	uint8_t ip_version;

@@ -516,6 +516,27 @@ static void put_pid_comm(struct jbuf *b, uint8_t cgroup_version, uint32_t pid, c
 	put_str_n(b, comm, strnlen(comm, 16));
 }
 
+/* The workload fields, in struct record_workload's order; all null without one. */
+static void put_workload(struct jbuf *b, const struct record_workload *w)
+{
+	static const struct record_workload none;
+
+	if (!w)
+		w = &none;
+	PUT_LIT(b, ",\"container_id\":");
+	put_str_or_null(b, w->container_id);
+	PUT_LIT(b, ",\"container_runtime\":");
+	put_str_or_null(b, w->container_runtime);
+	PUT_LIT(b, ",\"container_name\":");
+	put_str_or_null(b, w->container_name);
+	PUT_LIT(b, ",\"pod_uid\":");
+	put_str_or_null(b, w->pod_uid);
+	PUT_LIT(b, ",\"pod_namespace\":");
+	put_str_or_null(b, w->pod_namespace);
+	PUT_LIT(b, ",\"pod_name\":");
+	put_str_or_null(b, w->pod_name);
+}
+
 static ssize_t finish(struct jbuf *b, char *buf)
 {
 	if (b->overflow)
@@ -544,6 +565,7 @@ ssize_t record_json_flow(char *buf, size_t cap, const struct record_json_ctx *ct
 	commit(&b, p);
 	put_str_or_null(&b, r->cgroup_path);
 	put_pid_comm(&b, r->cgroup_version, r->pid, r->comm);
+	put_workload(&b, r->workload);
 
 	p = reserve(&b, LEN(WORST_FLOW_TAIL));
 	p = put_endpoints(p, r->ip_version, r->proto, &r->src_addr, r->src_port, &r->dst_addr,
@@ -575,6 +597,10 @@ ssize_t record_json_flow(char *buf, size_t cap, const struct record_json_ctx *ct
 	p = PUT(p, ",\"dst_domain\":");
 	commit(&b, p);
 	put_str_or_null(&b, r->dst_domain);
+	PUT_LIT(&b, ",\"dst_pod_namespace\":");
+	put_str_or_null(&b, r->dst_pod_namespace);
+	PUT_LIT(&b, ",\"dst_pod_name\":");
+	put_str_or_null(&b, r->dst_pod_name);
 	PUT_LIT(&b, "}");
 	return finish(&b, buf);
 }
@@ -597,6 +623,7 @@ ssize_t record_json_dns(char *buf, size_t cap, const struct record_json_ctx *ctx
 	commit(&b, p);
 	put_str_or_null(&b, r->cgroup_path);
 	put_pid_comm(&b, r->cgroup_version, r->pid, r->comm);
+	put_workload(&b, r->workload);
 
 	p = reserve(&b, LEN(WORST_DNS_ID));
 	p = put_endpoints(p, r->ip_version, r->proto, &r->src_addr, r->src_port, &r->dst_addr,

@@ -241,6 +241,28 @@ static void put_owner(struct jbuf *b, uint64_t cgroup_id, const char *cgroup_pat
 	put_str_n(b, comm, strnlen(comm, 16));
 }
 
+static void put_workload(struct jbuf *b, const struct record_workload *w)
+{
+	const char *v[6] = { 0 };
+	static const char *const names[6] = { "container_id", "container_runtime", "container_name",
+					      "pod_uid",      "pod_namespace",	   "pod_name" };
+
+	if (w) {
+		v[0] = w->container_id;
+		v[1] = w->container_runtime;
+		v[2] = w->container_name;
+		v[3] = w->pod_uid;
+		v[4] = w->pod_namespace;
+		v[5] = w->pod_name;
+	}
+	for (int i = 0; i < 6; i++) {
+		PUT_LIT(b, ",\"");
+		put_raw(b, names[i], strlen(names[i]));
+		PUT_LIT(b, "\":");
+		put_str_or_null(b, v[i]);
+	}
+}
+
 static void put_endpoints(struct jbuf *b, uint8_t ip_version, uint8_t proto,
 			  const struct record_addr *src, uint16_t sport,
 			  const struct record_addr *dst, uint16_t dport)
@@ -279,6 +301,7 @@ ssize_t ref_record_json_flow(char *buf, size_t cap, const struct record_json_ctx
 	PUT_LIT(&b, ",\"end_ns\":");
 	put_u64(&b, r->end_ns);
 	put_owner(&b, r->cgroup_id, r->cgroup_path, r->cgroup_version, r->pid, r->comm);
+	put_workload(&b, r->workload);
 	put_endpoints(&b, r->ip_version, r->proto, &r->src_addr, r->src_port, &r->dst_addr,
 		      r->dst_port);
 	PUT_LIT(&b, ",\"initiator\":");
@@ -307,6 +330,10 @@ ssize_t ref_record_json_flow(char *buf, size_t cap, const struct record_json_ctx
 	put_u64(&b, r->dst_actual_port);
 	PUT_LIT(&b, ",\"dst_domain\":");
 	put_str_or_null(&b, r->dst_domain);
+	PUT_LIT(&b, ",\"dst_pod_namespace\":");
+	put_str_or_null(&b, r->dst_pod_namespace);
+	PUT_LIT(&b, ",\"dst_pod_name\":");
+	put_str_or_null(&b, r->dst_pod_name);
 	PUT_LIT(&b, "}");
 	return finish(&b, buf);
 }
@@ -321,6 +348,7 @@ ssize_t ref_record_json_dns(char *buf, size_t cap, const struct record_json_ctx 
 	PUT_LIT(&b, ",\"ts_ns\":");
 	put_u64(&b, r->ts_ns);
 	put_owner(&b, r->cgroup_id, r->cgroup_path, r->cgroup_version, r->pid, r->comm);
+	put_workload(&b, r->workload);
 	put_endpoints(&b, r->ip_version, r->proto, &r->src_addr, r->src_port, &r->dst_addr,
 		      r->dst_port);
 	PUT_LIT(&b, ",\"id\":");

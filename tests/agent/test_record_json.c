@@ -30,6 +30,15 @@ static struct record_addr addr(const char *text)
 	return a;
 }
 
+static const struct record_workload workload1 = {
+	.container_id = "3f2a000000000000000000000000000000000000000000000000000000000001",
+	.container_runtime = "containerd",
+	.container_name = "api",
+	.pod_uid = "74c13223-5a00-11e9-b385-42010a80018d",
+	.pod_namespace = "shop",
+	.pod_name = "checkout-7d9f\n\"x\"", /* bytes from disk: escaped, never cut */
+};
+
 static struct flow_record flow4(void)
 {
 	struct flow_record r = {
@@ -38,6 +47,7 @@ static struct flow_record flow4(void)
 		.cgroup_id = 1234,
 		.cgroup_path = "/kubepods/pod1",
 		.cgroup_version = 2,
+		.workload = &workload1,
 		.pid = 4242,
 		.comm = "curl",
 		.ip_version = 4,
@@ -79,8 +89,14 @@ static void test_flow_ipv4(void **state)
 			     "\"start_ns\":1700000000000000000,\"end_ns\":1700000001000000001,"
 			     "\"cgroup_id\":1234,\"cgroup_path\":\"/kubepods/"
 			     "pod1\",\"cgroup_version\":2,"
-			     "\"pid\":4242,"
-			     "\"comm\":\"curl\",\"ip_version\":4,\"proto\":\"tcp\",\"src_addr\":"
+			     "\"pid\":4242,\"comm\":\"curl\","
+			     "\"container_id\":"
+			     "\"3f2a000000000000000000000000000000000000000000000000"
+			     "000000000001\",\"container_runtime\":\"containerd\","
+			     "\"container_name\":\"api\",\"pod_uid\":"
+			     "\"74c13223-5a00-11e9-b385-42010a80018d\",\"pod_namespace\":\"shop\","
+			     "\"pod_name\":\"checkout-7d9f\\u000a\\\"x\\\"\",\"ip_version\":4,"
+			     "\"proto\":\"tcp\",\"src_addr\":"
 			     "\"192.0.2.1\","
 			     "\"src_port\":40000,\"dst_addr\":\"198.51.100.7\",\"dst_port\":443,"
 			     "\"initiator\":\"src\",\"tx_bytes\":1000,\"tx_packets\":10,"
@@ -88,7 +104,8 @@ static void test_flow_ipv4(void **state)
 			     "\"tcp_flags\":[\"FIN\",\"SYN\",\"ACK\"],\"nat\":false,"
 			     "\"src_actual_addr\":\"192.0.2.1\",\"src_actual_port\":40000,"
 			     "\"dst_actual_addr\":\"198.51.100.7\",\"dst_actual_port\":443,"
-			     "\"dst_domain\":null}");
+			     "\"dst_domain\":null,\"dst_pod_namespace\":null,\"dst_pod_name\":"
+			     "null}");
 }
 
 /* IPv6 in RFC 5952 form, a gone cgroup (null path), unknown owner, NAT and a domain. */
@@ -101,6 +118,9 @@ static void test_flow_ipv6_nat(void **state)
 	r.proto = IPPROTO_UDP;
 	r.cgroup_path = NULL;
 	r.cgroup_version = 1;
+	r.workload = NULL;
+	r.dst_pod_namespace = "db";
+	r.dst_pod_name = "postgres-0";
 	r.pid = 0;
 	memset(r.comm, 0, sizeof(r.comm));
 	r.initiator = INITIATOR_DST;
@@ -118,6 +138,9 @@ static void test_flow_ipv6_nat(void **state)
 			     "\"cgroup_id\":1234,\"cgroup_path\":null,\"cgroup_version\":1,\"pid\":"
 			     "0,"
 			     "\"comm\":\"\","
+			     "\"container_id\":null,\"container_runtime\":null,\"container_name\":"
+			     "null,"
+			     "\"pod_uid\":null,\"pod_namespace\":null,\"pod_name\":null,"
 			     "\"ip_version\":6,\"proto\":\"udp\",\"src_addr\":\"2001:db8::1\","
 			     "\"src_port\":40000,\"dst_addr\":\"2001:db8::1:0:0:1\",\"dst_port\":"
 			     "443,"
@@ -125,7 +148,8 @@ static void test_flow_ipv6_nat(void **state)
 			     "\"rx_bytes\":5,\"rx_packets\":0,\"tcp_flags\":[],\"nat\":true,"
 			     "\"src_actual_addr\":\"2001:db8::1\",\"src_actual_port\":40000,"
 			     "\"dst_actual_addr\":\"::ffff:192.0.2.9\",\"dst_actual_port\":8443,"
-			     "\"dst_domain\":\"api.example\"}");
+			     "\"dst_domain\":\"api.example\",\"dst_pod_namespace\":\"db\","
+			     "\"dst_pod_name\":\"postgres-0\"}");
 }
 
 /* Every protocol name, a number for others; every TCP flag name in bit order. */
@@ -221,6 +245,9 @@ static void test_dns(void **state)
 			   "\"ts_ns\":1700000000123456789,\"cgroup_id\":77,"
 			   "\"cgroup_path\":\"/system.slice/app\",\"cgroup_version\":2,\"pid\":1,"
 			   "\"comm\":\"resolver\","
+			   "\"container_id\":null,\"container_runtime\":null,\"container_name\":"
+			   "null,"
+			   "\"pod_uid\":null,\"pod_namespace\":null,\"pod_name\":null,"
 			   "\"ip_version\":6,\"proto\":\"udp\",\"src_addr\":\"2001:db8::53:1\","
 			   "\"src_port\":51000,\"dst_addr\":\"2001:db8::53\",\"dst_port\":53,"
 			   "\"id\":48879,"
@@ -409,6 +436,24 @@ static const char *rnd_str_or_null(char *buf)
 }
 
 static char s_node[RND_STR_MAX], s_path[RND_STR_MAX], s_domain[RND_STR_MAX];
+static char s_wl[8][RND_STR_MAX];
+static struct record_workload s_workload;
+
+/* NULL, or a workload whose every field is random bytes or NULL; the dst_pod_* fields too. */
+static const struct record_workload *rnd_workload(const char **dst_ns, const char **dst_pod)
+{
+	*dst_ns = rnd_below(2) ? rnd_str_or_null(s_wl[6]) : NULL;
+	*dst_pod = rnd_below(2) ? rnd_str_or_null(s_wl[7]) : NULL;
+	if (rnd_below(4) == 0)
+		return NULL;
+	s_workload.container_id = rnd_str_or_null(s_wl[0]);
+	s_workload.container_runtime = rnd_str_or_null(s_wl[1]);
+	s_workload.container_name = rnd_str_or_null(s_wl[2]);
+	s_workload.pod_uid = rnd_str_or_null(s_wl[3]);
+	s_workload.pod_namespace = rnd_str_or_null(s_wl[4]);
+	s_workload.pod_name = rnd_str_or_null(s_wl[5]);
+	return &s_workload;
+}
 
 static void rnd_flow(struct flow_record *r, struct record_json_ctx *c)
 {
@@ -444,10 +489,11 @@ static void rnd_flow(struct flow_record *r, struct record_json_ctx *c)
 	r->rx_packets = rnd_u64();
 	r->nat = rnd_below(2);
 	r->dst_domain = rnd_str_or_null(s_domain);
+	r->workload = rnd_workload(&r->dst_pod_namespace, &r->dst_pod_name);
 }
 
 #define GUARD 64
-#define BIG (64 * 1024)
+#define BIG (1024 * 1024)
 
 /*
  * Encode with the encoder under test at capacity cap into a buffer with a guard zone after cap,
@@ -548,6 +594,7 @@ static void test_dns_differential(void **state)
 		r.cgroup_id = f.cgroup_id;
 		r.cgroup_path = f.cgroup_path;
 		r.cgroup_version = f.cgroup_version;
+		r.workload = f.workload;
 		r.pid = f.pid;
 		memcpy(r.comm, f.comm, sizeof(r.comm));
 		r.ip_version = f.ip_version;

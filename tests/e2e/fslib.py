@@ -468,7 +468,7 @@ _PB_SHAPE = {
                 "src_actual_port", "dst_actual_port", "cgroup_version"),
         "str": ("node", "comm", "proto", "initiator", "src_addr", "dst_addr",
                 "src_actual_addr", "dst_actual_addr"),
-        "null_str": ("cgroup_path", "dst_domain"),
+        "null_str": ("cgroup_path", "dst_domain", "dst_pod_namespace", "dst_pod_name"),
         "bool": ("nat",),
         "list": ("tcp_flags",),
         "type": "flow",
@@ -484,6 +484,10 @@ _PB_SHAPE = {
         "type": "dns",
     },
 }
+
+
+WORKLOAD_FIELDS = ("container_id", "container_runtime", "container_name", "pod_uid",
+                   "pod_namespace", "pod_name")
 
 
 def pb_to_record(message_type, fields):
@@ -510,6 +514,14 @@ def pb_to_record(message_type, fields):
         rec["answers"] = [{"name": a.get("name", [""])[0], "type": a.get("type", [""])[0],
                            "ttl": a.get("ttl", [0])[0], "data": a.get("data", [""])[0]}
                           for a in rec["answers"]]
+    # Workload: one nested message, flat fields in JSON ("" and absent are null)
+    known.add("workload")
+    wl = fields.get("workload", [{}])
+    if len(wl) > 1:
+        raise ValueError("%s: workload given %d times" % (message_type, len(wl)))
+    for f in WORKLOAD_FIELDS:
+        vals = wl[0].get(f, [])
+        rec[f] = vals[0] if vals and vals[0] != "" else None
     unknown = set(fields) - known
     if unknown:
         raise ValueError("%s: fields not in the schema map: %s" % (message_type, unknown))
