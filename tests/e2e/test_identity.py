@@ -198,7 +198,7 @@ class Identity(unittest.TestCase):
         parking = env.cgroup("parking")
         env.server("udp-echo", env.server_ns, "::", UDP_PORT)
         metrics = "127.0.0.1:%d" % fslib.free_tcp_port()
-        agent = self.agent("--interval", "1", "--duration", "13", "--cgroup-cleanup-delay", "3",
+        agent = self.agent("--interval", "1", "--duration", "17", "--cgroup-cleanup-delay", "3",
                            "--metrics-addr", metrics)
         agent.wait_attached()
         # sends from a socket made in the pod for 10 s; the test moves it out after 2 s (from
