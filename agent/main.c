@@ -271,6 +271,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	fopts.n_dns_ports = cfg->n_dns_ports;
 	fopts.dns_ringbuf_bytes = cfg->dns_ringbuf_bytes;
 	fopts.cgroup_mode = mode.mode == CGROUP_MODE_V1 ? FLOW_CGROUP_MODE_V1 : FLOW_CGROUP_MODE_V2;
+	fopts.dns_capture_max_bytes = cfg->dns_capture_max_bytes;
 	if (flow_collector_new(&fopts, &a->flows, err, sizeof(err))) {
 		LOG_ERR("%s", err);
 		return -1;
