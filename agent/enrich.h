@@ -16,7 +16,7 @@
 #include "pipeline.h"
 
 struct loop;
-struct ct_cache;
+struct ct_nat;
 struct dns_collector;
 
 /* The hierarchies' paths: v2, and with --cgroup-mode v1 the v1 memory hierarchy's (else NULL). */
@@ -55,11 +55,14 @@ struct pipeline_stage enrich_identity_stage(struct enrich_identity *e);
 const struct counter_desc *enrich_identity_counter_descs(size_t *n);
 
 /*
- * nat: the actual endpoints of flows from the conntrack cache (ct stays the caller's). Registers
- * the conntrack socket and a 1 s timer (grace-period expiry, refresh dumps) with l, and the
- * conntrack counters with reg. Returns NULL on ENOMEM or -errno from the loop (errno set).
+ * nat: the actual endpoints of flows from conntrack (ct stays the caller's). A flow the table
+ * does not know is deferred while a point GET asks the kernel (at most 250 ms, the GET's
+ * deadline), then resumed. Registers the conntrack socket and a 1 s timer (grace-period expiry,
+ * refresh dumps) with l, and the conntrack counters with reg. Returns NULL on ENOMEM or -errno
+ * from the loop (errno set).
  */
-struct enrich_nat *enrich_nat_new(struct ct_cache *ct, struct loop *l, struct counters *reg);
+struct enrich_nat *enrich_nat_new(struct ct_nat *ct, struct loop *l, struct counters *reg);
+/* Drops (counted) what is still deferred: call pipeline_flush() first, which resumes it. */
 void enrich_nat_free(struct enrich_nat *n);
 struct pipeline_stage enrich_nat_stage(struct enrich_nat *n);
 
