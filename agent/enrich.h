@@ -41,7 +41,8 @@ struct enrich_identity_opts {
 
 /*
  * workload (container and pod, identity/) of flows and DNS records, and dst_pod_namespace/name of
- * flows whose other end is a flow of this node too. Flows are held (record_dup()) until the
+ * flows whose other end is a flow of this node too. Two stages: the index one first, the workload
+ * one last. Flows reaching the last during the export are held (record_dup()) until the
  * interval's end, then enriched and resumed together; a flow that cannot be held goes on at once
  * without a peer (counted). Registers the identity fd and a 1 s timer with l, its counters with
  * reg. Returns NULL with errno set.
@@ -49,7 +50,10 @@ struct enrich_identity_opts {
 struct enrich_identity *enrich_identity_new(const struct enrich_identity_opts *opts, struct loop *l,
 					    struct counters *reg);
 void enrich_identity_free(struct enrich_identity *e);
+/* Added last: the workload. */
 struct pipeline_stage enrich_identity_stage(struct enrich_identity *e);
+/* Added first, before any stage that may defer: indexes every flow for the local-peer match. */
+struct pipeline_stage enrich_identity_index_stage(struct enrich_identity *e);
 
 /* The identity counters' table, as registered (for tests/agent/test_counters.c). */
 const struct counter_desc *enrich_identity_counter_descs(size_t *n);

@@ -7,9 +7,12 @@
  * equal, so the identity cache is keyed by (cgroup_version, cgroup_id), packed as the id with bit
  * 63 set for v1 (kernfs ids stay far below it: 32-bit inode numbers, a generation above them).
  *
- * Flows are held from submit to the end of their interval: only with all of an interval's flows
- * known can one end of a local connection find the other (identity_peers, by the inverse of the
- * actual, post-NAT tuple). Strings the stage points records at live in the identity cache, which
+ * Two stages. "peer_index", first, indexes every flow's tuple as it is submitted (an earlier
+ * stage never defers it). "workload", last, holds the flows that reach it during the export until
+ * the interval's end: only with all of an interval's flows indexed can one end of a local
+ * connection find the other (identity_peers, by the inverse of the actual, post-NAT tuple). A
+ * flow that a stage in between resumes after the end (an asynchronous conntrack lookup) finds the
+ * complete index at once; the index lives until the next interval begins. Strings the stage points records at live in the identity cache, which
  * frees nothing but in identity_process(), and that runs from the loop, never during an export.
  */
 #include <errno.h>
@@ -42,6 +45,7 @@ struct enrich_identity {
 	struct record_workload dns_workload; /* for the DNS record going through process() */
 	uint64_t local_peers;
 	uint64_t not_held; /* flows that went on at once: no copy, or max_flows held */
+	uint64_t not_indexed; /* flows beyond the peer index's bound (max_flows) */
 };
 
 static uint64_t key_of(uint64_t cgroup_id, uint8_t cgroup_version)
@@ -105,7 +109,6 @@ static void enrich_flow(struct enrich_identity *e, struct flow_record *r,
 
 static bool hold(struct enrich_identity *e, struct flow_record *r)
 {
-	struct identity_flow_tuple t;
 	struct record *copy;
 
 	if (e->n_held >= e->max_flows)
@@ -123,8 +126,6 @@ static bool hold(struct enrich_identity *e, struct flow_record *r)
 	if (!copy)
 		return false;
 	e->held[e->n_held++] = RECORD_OF(copy, struct flow_record);
-	tuple_of(r, false, &t);
-	identity_peers_add(e->peers, &t, key_of(r->cgroup_id, r->cgroup_version));
 	return true;
 }
 
@@ -166,7 +167,6 @@ static void release(void *arg)
 	}
 	e->n_held = 0;
 	e->exporting = false;
-	identity_peers_reset(e->peers);
 }
 
 static void identity_interval_begin(void *arg)
@@ -174,6 +174,39 @@ static void identity_interval_begin(void *arg)
 	struct enrich_identity *e = arg;
 
 	e->exporting = true;
+}
+
+static enum stage_verdict index_stage_process(void *arg, struct record *r)
+{
+	struct enrich_identity *e = arg;
+	struct identity_flow_tuple t;
+	const struct flow_record *f;
+
+	if (r->type != RECORD_FLOW)
+		return STAGE_PASS;
+	f = CONST_RECORD_OF(r, struct flow_record);
+	tuple_of(f, false, &t);
+	if (identity_peers_add(e->peers, &t, key_of(f->cgroup_id, f->cgroup_version)))
+		e->not_indexed++;
+	return STAGE_PASS;
+}
+
+/* A new interval's flows: the last interval's tuples go. */
+static void index_interval_begin(void *arg)
+{
+	struct enrich_identity *e = arg;
+
+	identity_peers_reset(e->peers);
+}
+
+struct pipeline_stage enrich_identity_index_stage(struct enrich_identity *e)
+{
+	return (struct pipeline_stage){
+		.name = "peer_index",
+		.process = index_stage_process,
+		.interval_begin = index_interval_begin,
+		.arg = e,
+	};
 }
 
 static void identity_stage_added(void *arg, struct pipeline *p, int index)
@@ -215,6 +248,7 @@ static void on_tick(struct loop *l, uint64_t expirations, void *arg)
 struct identity_snap {
 	uint64_t entries, removed, pods, containers;
 	uint64_t expirations, unresolved, rejected, overflows, local_peers, not_held;
+	uint64_t not_indexed;
 };
 
 #define ROW(name, type, help, field) COUNTER_ROW(name, type, help, "", struct identity_snap, field)
@@ -244,6 +278,9 @@ static const struct counter_desc identity_counters[] = {
 	ROW("flowscope_identity_flows_not_held_total", COUNTER_COUNTER,
 	    "Flows enriched without the local-peer match (more than --max-flows, or no memory).",
 	    not_held),
+	ROW("flowscope_identity_flows_not_indexed_total", COUNTER_COUNTER,
+	    "Flows left out of the local-peer index (more than --max-flows in an interval).",
+	    not_indexed),
 };
 
 const struct counter_desc *enrich_identity_counter_descs(size_t *n)
@@ -269,6 +306,7 @@ static int snapshot(void *arg, void *out)
 	s->overflows = st.inotify_overflows;
 	s->local_peers = e->local_peers;
 	s->not_held = e->not_held;
+	s->not_indexed = e->not_indexed;
 	return 0;
 }
 

@@ -294,6 +294,25 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	a->pipeline = pipeline_new(a->sink);
 	if (!a->pipeline)
 		goto nomem;
+	{
+		struct enrich_identity_opts io = {
+			.pod_logs_dir = cfg->pod_logs_dir,
+			.container_logs_dir = cfg->container_logs_dir,
+			.cleanup_delay_ns = (uint64_t)cfg->cgroup_cleanup_delay_s * 1000000000ull,
+			.max_flows = cfg->max_flows,
+			.paths = &a->paths,
+		};
+
+		a->identity = enrich_identity_new(&io, a->loop, a->counters);
+		if (!a->identity) {
+			LOG_ERR("setting up pod metadata (inotify): %s", strerror(errno));
+			return -1;
+		}
+	}
+	/* first, before any stage that may defer: every flow's tuple, for the local-peer match */
+	stage = enrich_identity_index_stage(a->identity);
+	if (pipeline_add_stage(a->pipeline, &stage) < 0)
+		goto nomem;
 	stage = enrich_cgroup_stage(&a->paths);
 	if (pipeline_add_stage(a->pipeline, &stage) < 0)
 		goto nomem;
@@ -308,25 +327,10 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	stage = enrich_domain_stage(a->dns);
 	if (pipeline_add_stage(a->pipeline, &stage) < 0)
 		goto nomem;
-	{
-		/* last: it holds each interval's flows until all are known (local peers) */
-		struct enrich_identity_opts io = {
-			.pod_logs_dir = cfg->pod_logs_dir,
-			.container_logs_dir = cfg->container_logs_dir,
-			.cleanup_delay_ns = (uint64_t)cfg->cgroup_cleanup_delay_s * 1000000000ull,
-			.max_flows = cfg->max_flows,
-			.paths = &a->paths,
-		};
-
-		a->identity = enrich_identity_new(&io, a->loop, a->counters);
-		if (!a->identity) {
-			LOG_ERR("setting up pod metadata (inotify): %s", strerror(errno));
-			return -1;
-		}
-		stage = enrich_identity_stage(a->identity);
-		if (pipeline_add_stage(a->pipeline, &stage) < 0)
-			goto nomem;
-	}
+	/* last: it holds each interval's flows until all are known (local peers) */
+	stage = enrich_identity_stage(a->identity);
+	if (pipeline_add_stage(a->pipeline, &stage) < 0)
+		goto nomem;
 
 	/* sources and the sink join the loop; counters in the order /metrics lists them */
 	if (flow_collector_attach(a->flows, a->loop, a->pipeline, cfg->interval_s) ||
