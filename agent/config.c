@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup_mode.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -152,6 +153,19 @@ static enum config_status set_kafka_format(struct config *cfg, const struct opt_
 	return set_choice(cfg, o, val, err, errsz, choices);
 }
 
+static enum config_status set_cgroup_mode(struct config *cfg, const struct opt_def *o,
+					  const char *val, char *err, size_t errsz)
+{
+	enum cgroup_mode mode;
+
+	if (cgroup_mode_parse(val, &mode))
+		return usage_err(err, errsz,
+				 "invalid value for --%s: '%s' (expected auto, v2 or v1)", o->name,
+				 val);
+	cfg->cgroup_mode = mode;
+	return CONFIG_OK;
+}
+
 static enum config_status set_kafka_compression(struct config *cfg, const struct opt_def *o,
 						const char *val, char *err, size_t errsz)
 {
@@ -260,6 +274,19 @@ static const struct opt_def opts[] = {
 	  "flows tracked per interval; packets beyond are counted as dropped (default 65536)" },
 	{ "cgroup-root", "PATH", set_str, OFF(cgroup_root), 0, 0,
 	  "attach to this cgroup v2 subtree instead of the whole hierarchy" },
+	{ "cgroup-mode", "auto|v2|v1", set_cgroup_mode, 0, 0, 0,
+	  "attribute flows to cgroup v2 groups, or to the socket creator's v1 memory cgroup "
+	  "(hybrid and legacy hosts); auto: v1 when a v1 memory hierarchy is mounted (default "
+	  "auto)" },
+	{ "cgroup-cleanup-delay", "SECONDS", set_u32, OFF(cgroup_cleanup_delay_s), 1, 86400,
+	  "a removed cgroup's container and pod names still resolve this long, for late records "
+	  "(default 60)" },
+	{ "pod-logs-dir", "PATH", set_str, OFF(pod_logs_dir), 0, 0,
+	  "kubelet's pod log directory, read for pod namespaces and names (default "
+	  "/var/log/pods)" },
+	{ "container-logs-dir", "PATH", set_str, OFF(container_logs_dir), 0, 0,
+	  "kubelet's container log links, read for container names (default "
+	  "/var/log/containers)" },
 	{ "node-name", "NAME", set_str, OFF(node_name), 0, 0,
 	  "node name carried by every record (default: $NODE_NAME, else the hostname)" },
 	{ "dns-ports", "PORT[,PORT...]", set_dns_ports, 0, 1, 65535,
@@ -321,6 +348,7 @@ void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->interval_s = 15;
+	cfg->cgroup_cleanup_delay_s = 60;
 	cfg->max_flows = 65536;
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->dns_ports[0] = 53;
@@ -550,10 +578,12 @@ enum config_status config_parse(struct config *cfg, int argc, char **argv, char 
 
 void config_free(struct config *cfg)
 {
-	char **strs[] = { &cfg->metrics_addr,	  &cfg->cgroup_root,	    &cfg->node_name,
-			  &cfg->conntrack_netns,  &cfg->kafka_brokers,	    &cfg->kafka_topic_flows,
-			  &cfg->kafka_topic_dns,  &cfg->kafka_topic_events, &cfg->kafka_format,
-			  &cfg->kafka_compression };
+	char **strs[] = { &cfg->metrics_addr,	 &cfg->cgroup_root,
+			  &cfg->node_name,	 &cfg->conntrack_netns,
+			  &cfg->kafka_brokers,	 &cfg->kafka_topic_flows,
+			  &cfg->kafka_topic_dns, &cfg->kafka_topic_events,
+			  &cfg->kafka_format,	 &cfg->kafka_compression,
+			  &cfg->pod_logs_dir,	 &cfg->container_logs_dir };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

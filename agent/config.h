@@ -19,6 +19,10 @@ struct config {
 	uint32_t duration_s; /* 0: run until SIGINT/SIGTERM */
 	uint32_t max_flows; /* flow map bound per interval */
 	char *cgroup_root; /* NULL: the cgroup v2 mount root */
+	int cgroup_mode; /* enum cgroup_mode (cgroup_mode.h): auto, v2 or v1 */
+	uint32_t cgroup_cleanup_delay_s; /* a removed cgroup's names kept this long */
+	char *pod_logs_dir; /* NULL: /var/log/pods */
+	char *container_logs_dir; /* NULL: /var/log/containers */
 	char *node_name; /* never NULL after config_parse() */
 	int log_level; /* enum log_level */
 	bool libbpf_debug; /* --verbose: libbpf's own debug messages too */

@@ -35,6 +35,7 @@
 struct pending_query {
 	uint32_t pid;
 	char comm[16];
+	uint8_t cgroup_version;
 	uint16_t qtype;
 	char qname[]; /* NUL-terminated */
 };
@@ -195,6 +196,7 @@ static void response_record(const struct dns_event *ev, struct dns_record *r)
 	r->type = RECORD_DNS;
 	r->ts_ns = clock_boot_to_epoch_ns(ev->ts_ns);
 	r->cgroup_id = ev->cgroup_id;
+	r->cgroup_version = ev->flags & DNS_EV_F_CGROUP_V1 ? 1 : 2;
 	r->pid = ev->pid;
 	memcpy(r->comm, ev->comm, sizeof(r->comm));
 	r->comm[sizeof(r->comm) - 1] = '\0';
@@ -220,6 +222,7 @@ static void on_query(struct dns_collector *dc, const struct dns_event *ev,
 		return;
 	}
 	pq->pid = ev->pid;
+	pq->cgroup_version = ev->flags & DNS_EV_F_CGROUP_V1 ? 1 : 2;
 	memcpy(pq->comm, ev->comm, sizeof(pq->comm));
 	pq->comm[sizeof(pq->comm) - 1] = '\0';
 	pq->qtype = m->qtype;
@@ -556,6 +559,7 @@ static void on_timeout(const struct dns_tuple *q, uint16_t id, uint64_t ts_ns, v
 	r.type = RECORD_DNS;
 	r.ts_ns = clock_boot_to_epoch_ns(ts_ns + dc->opts.timeout_ns);
 	r.cgroup_id = q->cgroup_id;
+	r.cgroup_version = pq->cgroup_version;
 	r.pid = pq->pid;
 	memcpy(r.comm, pq->comm, sizeof(r.comm));
 	r.ip_version = q->ip_version;

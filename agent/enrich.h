@@ -19,8 +19,44 @@ struct loop;
 struct ct_nat;
 struct dns_collector;
 
-/* cgroup_path of every record from its cgroup_id; a new path generation each interval. */
-struct pipeline_stage enrich_cgroup_stage(struct cgroup_paths *cp);
+/* The hierarchies' paths: v2, and with --cgroup-mode v1 the v1 memory hierarchy's (else NULL). */
+struct enrich_cgroup_paths {
+	struct cgroup_paths *v2;
+	struct cgroup_paths *v1;
+};
+
+/*
+ * cgroup_path of every record from its cgroup_id, in the hierarchy of its cgroup_version; a new
+ * path generation each interval. cp stays the caller's.
+ */
+struct pipeline_stage enrich_cgroup_stage(struct enrich_cgroup_paths *cp);
+
+struct enrich_identity_opts {
+	const char *pod_logs_dir; /* NULL: /var/log/pods */
+	const char *container_logs_dir; /* NULL: /var/log/containers */
+	uint64_t cleanup_delay_ns; /* a removed cgroup keeps resolving this long; 0: 60 s */
+	uint32_t max_flows; /* flows held per interval for the local-peer match */
+	struct enrich_cgroup_paths *paths; /* for the peer's cgroup path */
+};
+
+/*
+ * workload (container and pod, identity/) of flows and DNS records, and dst_pod_namespace/name of
+ * flows whose other end is a flow of this node too. Two stages: the index one first, the workload
+ * one last. Flows reaching the last during the export are held (record_dup()) until the
+ * interval's end, then enriched and resumed together; a flow that cannot be held goes on at once
+ * without a peer (counted). Registers the identity fd and a 1 s timer with l, its counters with
+ * reg. Returns NULL with errno set.
+ */
+struct enrich_identity *enrich_identity_new(const struct enrich_identity_opts *opts, struct loop *l,
+					    struct counters *reg);
+void enrich_identity_free(struct enrich_identity *e);
+/* Added last: the workload. */
+struct pipeline_stage enrich_identity_stage(struct enrich_identity *e);
+/* Added first, before any stage that may defer: indexes every flow for the local-peer match. */
+struct pipeline_stage enrich_identity_index_stage(struct enrich_identity *e);
+
+/* The identity counters' table, as registered (for tests/agent/test_counters.c). */
+const struct counter_desc *enrich_identity_counter_descs(size_t *n);
 
 /*
  * nat: the actual endpoints of flows from conntrack (ct stays the caller's). A flow the table

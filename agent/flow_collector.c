@@ -96,6 +96,9 @@ int flow_collector_new(const struct flow_collector_opts *opts, struct flow_colle
 		snprintf(err, errsz, "opening BPF object: %s", strerror(-ret));
 		goto fail;
 	}
+	fc->skel->rodata->cgroup_mode = opts->cgroup_mode == FLOW_CGROUP_MODE_V1
+						? FLOW_CGROUP_MODE_V1
+						: FLOW_CGROUP_MODE_V2;
 	for (size_t i = 0; i < opts->n_dns_ports; i++)
 		fc->skel->rodata->dns_port_bitmap[opts->dns_ports[i] >> 5] |=
 			1u << (opts->dns_ports[i] & 31);
@@ -190,6 +193,7 @@ static void to_record(const struct flow_key *k, const struct flow_value *v, int6
 	r->start_ns = (uint64_t)((int64_t)v->first_ns + mono_to_epoch);
 	r->end_ns = (uint64_t)((int64_t)v->last_ns + mono_to_epoch);
 	r->cgroup_id = k->cgroup_id;
+	r->cgroup_version = k->cgroup_version;
 	r->pid = v->pid;
 	memcpy(r->comm, v->comm, sizeof(r->comm));
 	r->comm[sizeof(r->comm) - 1] = '\0';

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "cgroup_mode.h"
 #include "cgroup_paths.h"
 #include "clock.h"
 #include "config.h"
@@ -51,7 +52,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 /* The kernel must describe itself (BTF) for the CO-RE programs to load. */
-static int check_prerequisites(char *cgroup_mount, size_t size)
+static int check_prerequisites(const struct config *cfg, struct cgroup_mode_choice *mode)
 {
 	struct stat st;
 	int ret;
@@ -61,10 +62,14 @@ static int check_prerequisites(char *cgroup_mount, size_t size)
 			"CONFIG_DEBUG_INFO_BTF=y)");
 		return -ENOENT;
 	}
-	ret = cgroup_v2_mount(cgroup_mount, size);
-	if (ret) {
+	ret = cgroup_mode_choose(cfg->cgroup_mode, "/proc/mounts", mode);
+	if (ret == -ENOENT && !mode->v2_mount[0]) {
 		LOG_ERR("no cgroup v2 hierarchy mounted (no cgroup2 entry in /proc/mounts); mount "
 			"one, e.g. mount -t cgroup2 none /sys/fs/cgroup/unified");
+		return ret;
+	}
+	if (ret) {
+		LOG_ERR("%s", ret == -ENOENT ? mode->reason : strerror(-ret));
 		return ret;
 	}
 	if (geteuid() != 0) {
@@ -197,11 +202,14 @@ struct agent {
 	int signal_fd;
 	struct counters *counters;
 	struct cgroup_paths *cgroup_paths;
+	struct cgroup_paths *cgroup_paths_v1; /* --cgroup-mode v1: the v1 memory hierarchy's */
+	struct enrich_cgroup_paths paths; /* both, for the stages */
 	struct sink *sink;
 	struct flow_collector *flows;
 	struct dns_collector *dns;
 	struct ct_nat *ct; /* NULL with --no-conntrack */
 	struct enrich_nat *nat;
+	struct enrich_identity *identity;
 	struct pipeline *pipeline;
 	struct metrics_server *metrics;
 };
@@ -210,11 +218,13 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 {
 	struct flow_collector_opts fopts = { 0 };
 	struct dns_collector_opts dopts;
-	char err[512], cgroup_mount[PATH_MAX], attach_path[PATH_MAX];
+	char err[512], attach_path[PATH_MAX];
+	static struct cgroup_mode_choice mode;
+	const char *cgroup_mount = mode.v2_mount;
 	struct pipeline_stage stage;
 	int ret;
 
-	if (check_prerequisites(cgroup_mount, sizeof(cgroup_mount)))
+	if (check_prerequisites(cfg, &mode))
 		return -1;
 	if (cfg->cgroup_root) {
 		if (!realpath(cfg->cgroup_root, attach_path)) {
@@ -240,6 +250,15 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		LOG_ERR("opening the cgroup v2 mount %s: %s", cgroup_mount, strerror(errno));
 		return -1;
 	}
+	LOG_INFO("%s", mode.reason);
+	if (mode.mode == CGROUP_MODE_V1 &&
+	    !(a->cgroup_paths_v1 = cgroup_paths_new(mode.v1_memory_mount))) {
+		LOG_ERR("opening the cgroup v1 memory mount %s: %s", mode.v1_memory_mount,
+			strerror(errno));
+		return -1;
+	}
+	a->paths.v2 = a->cgroup_paths;
+	a->paths.v1 = a->cgroup_paths_v1;
 	/* The Kafka sink comes after the programs are attached, so the producer's sockets get an
 	 * owner record and are recognised as the agent's own. */
 	if (!cfg->kafka_brokers && !(a->sink = sink_stdout_new(STDOUT_FILENO, cfg->node_name))) {
@@ -251,6 +270,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	fopts.dns_ports = cfg->dns_ports;
 	fopts.n_dns_ports = cfg->n_dns_ports;
 	fopts.dns_ringbuf_bytes = cfg->dns_ringbuf_bytes;
+	fopts.cgroup_mode = mode.mode == CGROUP_MODE_V1 ? FLOW_CGROUP_MODE_V1 : FLOW_CGROUP_MODE_V2;
 	fopts.dns_capture_max_bytes = cfg->dns_capture_max_bytes;
 	if (flow_collector_new(&fopts, &a->flows, err, sizeof(err))) {
 		LOG_ERR("%s", err);
@@ -274,7 +294,26 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	a->pipeline = pipeline_new(a->sink);
 	if (!a->pipeline)
 		goto nomem;
-	stage = enrich_cgroup_stage(a->cgroup_paths);
+	{
+		struct enrich_identity_opts io = {
+			.pod_logs_dir = cfg->pod_logs_dir,
+			.container_logs_dir = cfg->container_logs_dir,
+			.cleanup_delay_ns = (uint64_t)cfg->cgroup_cleanup_delay_s * 1000000000ull,
+			.max_flows = cfg->max_flows,
+			.paths = &a->paths,
+		};
+
+		a->identity = enrich_identity_new(&io, a->loop, a->counters);
+		if (!a->identity) {
+			LOG_ERR("setting up pod metadata (inotify): %s", strerror(errno));
+			return -1;
+		}
+	}
+	/* first, before any stage that may defer: every flow's tuple, for the local-peer match */
+	stage = enrich_identity_index_stage(a->identity);
+	if (pipeline_add_stage(a->pipeline, &stage) < 0)
+		goto nomem;
+	stage = enrich_cgroup_stage(&a->paths);
 	if (pipeline_add_stage(a->pipeline, &stage) < 0)
 		goto nomem;
 	if (a->ct) {
@@ -286,6 +325,10 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 			goto nomem;
 	}
 	stage = enrich_domain_stage(a->dns);
+	if (pipeline_add_stage(a->pipeline, &stage) < 0)
+		goto nomem;
+	/* last: it holds each interval's flows until all are known (local peers) */
+	stage = enrich_identity_stage(a->identity);
 	if (pipeline_add_stage(a->pipeline, &stage) < 0)
 		goto nomem;
 
@@ -336,8 +379,10 @@ static void teardown(struct agent *a)
 	dns_collector_free(a->dns);
 	flow_collector_free(a->flows);
 	pipeline_free(a->pipeline);
+	enrich_identity_free(a->identity);
 	enrich_nat_free(a->nat);
 	ct_nat_free(a->ct);
+	cgroup_paths_free(a->cgroup_paths_v1);
 	cgroup_paths_free(a->cgroup_paths);
 	if (a->sink) {
 		lost = sink_free(a->sink);

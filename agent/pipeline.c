@@ -118,6 +118,9 @@ void pipeline_begin_interval(struct pipeline *p)
 
 void pipeline_end_interval(struct pipeline *p)
 {
+	for (int i = 0; i < p->n_stages; i++)
+		if (p->stages[i].interval_end)
+			p->stages[i].interval_end(p->stages[i].arg);
 	p->end_pending = true;
 	maybe_end_interval(p);
 }

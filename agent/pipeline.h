@@ -45,6 +45,10 @@ struct pipeline_stage {
 	/* Optional: before an interval's flows are submitted (catch up on events: conntrack, DNS
 	 * answers, the cgroup path generation). */
 	void (*interval_begin)(void *arg);
+	/* Optional: the interval's flows are all submitted (pipeline_end_interval()), before the
+	 * sink's end of interval: a stage that holds an interval's records to see them together
+	 * resumes them here. */
+	void (*interval_end)(void *arg);
 	/* Optional: resume every record the stage holds, now. Required of a stage that defers. */
 	void (*flush)(void *arg);
 	/* Optional: called by pipeline_add_stage() with the pipeline and the stage's index, what

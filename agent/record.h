@@ -28,17 +28,16 @@ enum record_type {
 };
 
 /*
- * Who runs in the record's cgroup, as the container runtime and Kubernetes name it. Every string
- * is NULL when unknown. Reserved: nothing fills it yet and the encoders ignore it.
+ * Who runs in the record's cgroup, as the container runtime and Kubernetes name it
+ * (identity/identity.h, through agent/enrich_identity.c). Every string is NULL when unknown.
  */
 struct record_workload {
 	const char *container_id;
-	const char *container_runtime; /* "containerd", "cri-o", "docker", ... */
+	const char *container_runtime; /* "containerd", "cri-o", "docker", "podman" */
 	const char *container_name;
 	const char *pod_uid;
 	const char *pod_namespace;
 	const char *pod_name;
-	uint8_t cgroup_version; /* 1 or 2: the hierarchy the identity was read from; 0 unknown */
 };
 
 /*
@@ -49,11 +48,14 @@ struct record_workload {
 #define RECORD_HEADER_FIELDS(TS)                                                             \
 	enum record_type type; /* selects the codec (record_codec()); set by the producer */ \
 	uint64_t TS; /* the record's time, Unix epoch ns */                                  \
-	uint64_t cgroup_id; /* cgroup v2 id (inode number of the cgroup directory) */        \
-	const char *cgroup_path; /* relative to the v2 root, "/" for it; NULL once gone */   \
+	/* id (inode number) of the cgroup directory, v2 or v1 memory (cgroup_version) */    \
+	uint64_t cgroup_id;                                                                  \
+	/* relative to its hierarchy's root, "/" for it; NULL once gone */                   \
+	const char *cgroup_path;                                                             \
+	uint8_t cgroup_version; /* 2, or 1 for a v1 memory cgroup (--cgroup-mode v1) */      \
 	uint32_t pid; /* tgid of the socket's creator or the event's task; 0 when unknown */ \
 	char comm[16]; /* NUL-terminated; empty when unknown */                              \
-	const struct record_workload *workload /* NULL: unknown (always, for now) */
+	const struct record_workload *workload /* NULL: all unknown */
 
 struct record {
 	RECORD_HEADER_FIELDS(ts_ns);
@@ -112,6 +114,9 @@ struct flow_record {
 	uint16_t dst_actual_port;
 	/* Name the client asked for that resolved to dst_actual_addr/dst_addr; NULL when unknown. */
 	const char *dst_domain;
+	/* The remote end's pod when it is a flow of this node too (pod to pod); NULL otherwise. */
+	const char *dst_pod_namespace;
+	const char *dst_pod_name;
 };
 
 /* One resource record of a DNS answer section, already rendered to text. */

@@ -74,7 +74,10 @@ static ssize_t flow_proto(uint8_t *buf, size_t cap, const struct record_proto_ct
 
 static size_t flow_extra_size(const struct record *r)
 {
-	return header_extra_size(r) + str_size(CONST_RECORD_OF(r, struct flow_record)->dst_domain);
+	const struct flow_record *f = CONST_RECORD_OF(r, struct flow_record);
+
+	return header_extra_size(r) + str_size(f->dst_domain) + str_size(f->dst_pod_namespace) +
+	       str_size(f->dst_pod_name);
 }
 
 static void flow_copy_extra(struct record *c, char **p)
@@ -83,6 +86,8 @@ static void flow_copy_extra(struct record *c, char **p)
 
 	copy_header_extra(c, p);
 	f->dst_domain = copy_str(f->dst_domain, p);
+	f->dst_pod_namespace = copy_str(f->dst_pod_namespace, p);
+	f->dst_pod_name = copy_str(f->dst_pod_name, p);
 }
 
 static ssize_t dns_json(char *buf, size_t cap, const struct record_json_ctx *ctx,

@@ -31,7 +31,7 @@
 #define W_ADDR "\"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff\""
 #define W_FLAGS "[\"FIN\",\"SYN\",\"RST\",\"PSH\",\"ACK\",\"URG\",\"ECE\",\"CWR\"]"
 #define WORST_OWNER_ID ",\"cgroup_id\":" W_U64 ",\"cgroup_path\":"
-#define WORST_PID ",\"pid\":" W_U32 ",\"comm\":"
+#define WORST_PID ",\"cgroup_version\":255,\"pid\":" W_U32 ",\"comm\":"
 #define WORST_ENDPOINTS			\
 	",\"ip_version\":255"		\
 	",\"proto\":\"icmpv6\""		\
@@ -461,15 +461,38 @@ static inline void put_str_or_null(struct jbuf *b, const char *s)
 }
 
 /* WORST_PID, then comm (not NUL-terminated when it fills its 16 bytes). */
-static void put_pid_comm(struct jbuf *b, uint32_t pid, const char comm[16])
+static void put_pid_comm(struct jbuf *b, uint8_t cgroup_version, uint32_t pid, const char comm[16])
 {
 	char *p = reserve(b, LEN(WORST_PID));
 
+	p = PUT(p, ",\"cgroup_version\":");
+	p = put_u64(p, cgroup_version);
 	p = PUT(p, ",\"pid\":");
 	p = put_u64(p, pid);
 	p = PUT(p, ",\"comm\":");
 	commit(b, p);
 	put_str_n(b, comm, strnlen(comm, 16));
+}
+
+/* The workload fields, in struct record_workload's order; all null without one. */
+static void put_workload(struct jbuf *b, const struct record_workload *w)
+{
+	static const struct record_workload none;
+
+	if (!w)
+		w = &none;
+	PUT_LIT(b, ",\"container_id\":");
+	put_str_or_null(b, w->container_id);
+	PUT_LIT(b, ",\"container_runtime\":");
+	put_str_or_null(b, w->container_runtime);
+	PUT_LIT(b, ",\"container_name\":");
+	put_str_or_null(b, w->container_name);
+	PUT_LIT(b, ",\"pod_uid\":");
+	put_str_or_null(b, w->pod_uid);
+	PUT_LIT(b, ",\"pod_namespace\":");
+	put_str_or_null(b, w->pod_namespace);
+	PUT_LIT(b, ",\"pod_name\":");
+	put_str_or_null(b, w->pod_name);
 }
 
 static ssize_t finish(struct jbuf *b, char *buf)
@@ -499,7 +522,8 @@ ssize_t record_json_flow(char *buf, size_t cap, const struct record_json_ctx *ct
 	p = put_owner_id(p, r->cgroup_id);
 	commit(&b, p);
 	put_str_or_null(&b, r->cgroup_path);
-	put_pid_comm(&b, r->pid, r->comm);
+	put_pid_comm(&b, r->cgroup_version, r->pid, r->comm);
+	put_workload(&b, r->workload);
 
 	p = reserve(&b, LEN(WORST_FLOW_TAIL));
 	p = put_endpoints(p, r->ip_version, r->proto, &r->src_addr, r->src_port, &r->dst_addr,
@@ -531,6 +555,10 @@ ssize_t record_json_flow(char *buf, size_t cap, const struct record_json_ctx *ct
 	p = PUT(p, ",\"dst_domain\":");
 	commit(&b, p);
 	put_str_or_null(&b, r->dst_domain);
+	PUT_LIT(&b, ",\"dst_pod_namespace\":");
+	put_str_or_null(&b, r->dst_pod_namespace);
+	PUT_LIT(&b, ",\"dst_pod_name\":");
+	put_str_or_null(&b, r->dst_pod_name);
 	PUT_LIT(&b, "}");
 	return finish(&b, buf);
 }
@@ -552,7 +580,8 @@ ssize_t record_json_dns(char *buf, size_t cap, const struct record_json_ctx *ctx
 	p = put_owner_id(p, r->cgroup_id);
 	commit(&b, p);
 	put_str_or_null(&b, r->cgroup_path);
-	put_pid_comm(&b, r->pid, r->comm);
+	put_pid_comm(&b, r->cgroup_version, r->pid, r->comm);
+	put_workload(&b, r->workload);
 
 	p = reserve(&b, LEN(WORST_DNS_ID));
 	p = put_endpoints(p, r->ip_version, r->proto, &r->src_addr, r->src_port, &r->dst_addr,

@@ -168,6 +168,28 @@ static size_t str_size(unsigned int field, const char *s)
 	return len ? varint_size((uint64_t)field << 3) + varint_size(len) + len : 0;
 }
 
+/* A Workload message (records.proto); absent when there is none or every field is unknown. */
+static void put_workload(struct pbw *w, unsigned int field, const struct record_workload *wl)
+{
+	size_t len;
+
+	if (!wl)
+		return;
+	len = str_size(1, wl->container_id) + str_size(2, wl->container_runtime) +
+	      str_size(3, wl->container_name) + str_size(4, wl->pod_uid) +
+	      str_size(5, wl->pod_namespace) + str_size(6, wl->pod_name);
+	if (!len)
+		return;
+	put_varint(w, (uint64_t)field << 3 | WT_LEN);
+	put_varint(w, len);
+	put_str(w, 1, wl->container_id);
+	put_str(w, 2, wl->container_runtime);
+	put_str(w, 3, wl->container_name);
+	put_str(w, 4, wl->pod_uid);
+	put_str(w, 5, wl->pod_namespace);
+	put_str(w, 6, wl->pod_name);
+}
+
 /*
  * Finish a message written at buf + RESERVE: prepend its varint length when delimited, move it
  * to buf. Returns the bytes written or -ENOSPC.
@@ -289,6 +311,10 @@ ssize_t record_proto_encode_flow(uint8_t *buf, size_t cap, const struct record_p
 			  addr_text(dst_actual, r->ip_version, &r->dst_actual_addr));
 	put_u64(&w, 25, r->dst_actual_port);
 	put_str(&w, 26, r->dst_domain);
+	put_u64(&w, 27, r->cgroup_version);
+	put_workload(&w, 28, r->workload);
+	put_str(&w, 29, r->dst_pod_namespace);
+	put_str(&w, 30, r->dst_pod_name);
 	return finish(&w, buf, delimited);
 }
 
@@ -338,5 +364,7 @@ ssize_t record_proto_encode_dns(uint8_t *buf, size_t cap, const struct record_pr
 		put_u64_present(&w, 19, r->latency_ns);
 	put_u64(&w, 20, r->timeout);
 	put_u64(&w, 21, r->truncated);
+	put_u64(&w, 22, r->cgroup_version);
+	put_workload(&w, 23, r->workload);
 	return finish(&w, buf, delimited);
 }

@@ -122,6 +122,8 @@ __noinline int dns_capture(struct __sk_buff *skb, const struct flow_key *key,
 		__builtin_memcpy(h.saddr, key->raddr, 16);
 		__builtin_memcpy(h.daddr, key->laddr, 16);
 	}
+	if (key->cgroup_version == 1)
+		h.flags |= DNS_EV_F_CGROUP_V1;
 	h.sport = pi->sport;
 	h.dport = pi->dport;
 	h.ip_version = key->ip_version;

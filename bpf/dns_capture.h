@@ -18,6 +18,7 @@
 
 /* Bits of dns_event.flags: the same on every piece of a packet. */
 #define DNS_EV_F_EGRESS 0x01 /* sent by the cgroup's socket; else received */
+#define DNS_EV_F_CGROUP_V1 0x04 /* cgroup_id is a v1 memory cgroup's (flow_key.cgroup_version 1) */
 
 /* Bits of dns_event.piece_flags. */
 #define DNS_PIECE_F_LAST 0x01 /* the packet's last piece: no more follow */

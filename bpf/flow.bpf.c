@@ -21,6 +21,13 @@
  * would be the tgid in the agent's PID namespace, which differs in a container.
  */
 __u32 self_tgid = 0;
+/*
+ * FLOW_CGROUP_MODE_V2: flows are keyed by the packet's socket's v2 cgroup. FLOW_CGROUP_MODE_V1
+ * (hybrid and legacy hosts): by the v1 memory cgroup of the socket's creator, recorded at
+ * cgroup/sock_create; sockets without that record (older than the agent) fall back to v2.
+ */
+const volatile __u8 cgroup_mode = FLOW_CGROUP_MODE_V2;
+
 struct flow_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FLOW_DEFAULT_MAX_FLOWS);
@@ -83,6 +90,43 @@ static __always_inline struct sock_owner *owner_of(struct __sk_buff *skb)
 	if (!sk)
 		return NULL;
 	return bpf_sk_storage_get(&sock_owner, sk, 0, 0);
+}
+
+/* The cgroup a packet is accounted to: see cgroup_mode. */
+static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *key)
+{
+	if (cgroup_mode == FLOW_CGROUP_MODE_V1) {
+		struct sock_owner *owner = owner_of(skb);
+
+		if (owner && owner->v1_cgroup_id) {
+			key->cgroup_id = owner->v1_cgroup_id;
+			key->cgroup_version = 1;
+			return;
+		}
+	}
+	key->cgroup_id = bpf_skb_cgroup_id(skb);
+	key->cgroup_version = 2;
+}
+
+/*
+ * The id of the task's cgroup in the v1 hierarchy that holds the memory controller (every
+ * container runtime places containers in that one): task->cgroups->subsys[memory_cgrp_id]
+ * ->cgroup->kn->id, read with CO-RE (the subsystem index is an enum value relocation). 0 when
+ * the kernel has no memory controller.
+ */
+static __always_inline __u64 v1_memory_cgroup_id(struct task_struct *task)
+{
+	long ss = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	long count = bpf_core_enum_value(enum cgroup_subsys_id, CGROUP_SUBSYS_COUNT);
+	struct cgroup_subsys_state *css;
+
+	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id) || ss < 0 ||
+	    ss >= count)
+		return 0;
+	css = BPF_CORE_READ(task, cgroups, subsys[ss]);
+	if (!css)
+		return 0;
+	return BPF_CORE_READ(css, cgroup, kn, id);
 }
 
 static __always_inline void fill_owner(struct __sk_buff *skb, struct flow_value *val)
@@ -170,7 +214,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 	if (pi.fragment)
 		stats_add(&stats, FLOW_STAT_FRAGMENTS, 1);
 
-	key.cgroup_id = bpf_skb_cgroup_id(skb);
+	set_cgroup(skb, &key);
 	key.ip_version = pi.ip_version;
 	key.proto = pi.proto;
 	if (egress) {
@@ -289,6 +333,8 @@ int flow_sock_create(struct bpf_sock *sk)
 		 * or client-library thread would otherwise name the flow */
 		if (BPF_CORE_READ_STR_INTO(&owner->comm, task, group_leader, comm) < 0)
 			bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+		owner->v1_cgroup_id = cgroup_mode == FLOW_CGROUP_MODE_V1 ? v1_memory_cgroup_id(task)
+									 : 0;
 	}
 	return 1; /* 0 would refuse the socket */
 }

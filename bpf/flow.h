@@ -25,7 +25,8 @@ struct flow_key {
 	__u16 rport;
 	__u8 ip_version; /* 4 or 6 */
 	__u8 proto; /* IPPROTO_* */
-	__u8 pad[2];
+	__u8 cgroup_version; /* 2: cgroup_id is a v2 cgroup's; 1: a v1 memory cgroup's */
+	__u8 pad;
 };
 
 /*
@@ -57,7 +58,14 @@ struct sock_owner {
 	__u32 tgid;
 	__u32 pad;
 	char comm[FLOW_COMM_LEN];
+	/* --cgroup-mode v1: the creator's v1 memory cgroup (its kernfs node id, the inode number of
+	 * its directory in the memory hierarchy's mount); 0 when not recorded */
+	__u64 v1_cgroup_id;
 };
+
+/* Values of the programs' cgroup_mode (--cgroup-mode after auto is decided). */
+#define FLOW_CGROUP_MODE_V1 1
+#define FLOW_CGROUP_MODE_V2 2
 
 /* Indexes of the per-CPU `stats` array; every way a packet goes uncounted has its own slot. */
 enum flow_stat {

@@ -226,17 +226,41 @@ static void put_head(struct jbuf *b, const char *type_lit, size_t type_len,
 	put_str(b, ctx->node_name);
 }
 
-static void put_owner(struct jbuf *b, uint64_t cgroup_id, const char *cgroup_path, uint32_t pid,
-		      const char comm[16])
+static void put_owner(struct jbuf *b, uint64_t cgroup_id, const char *cgroup_path,
+		      uint8_t cgroup_version, uint32_t pid, const char comm[16])
 {
 	PUT_LIT(b, ",\"cgroup_id\":");
 	put_u64(b, cgroup_id);
 	PUT_LIT(b, ",\"cgroup_path\":");
 	put_str_or_null(b, cgroup_path);
+	PUT_LIT(b, ",\"cgroup_version\":");
+	put_u64(b, cgroup_version);
 	PUT_LIT(b, ",\"pid\":");
 	put_u64(b, pid);
 	PUT_LIT(b, ",\"comm\":");
 	put_str_n(b, comm, strnlen(comm, 16));
+}
+
+static void put_workload(struct jbuf *b, const struct record_workload *w)
+{
+	const char *v[6] = { 0 };
+	static const char *const names[6] = { "container_id", "container_runtime", "container_name",
+					      "pod_uid",      "pod_namespace",	   "pod_name" };
+
+	if (w) {
+		v[0] = w->container_id;
+		v[1] = w->container_runtime;
+		v[2] = w->container_name;
+		v[3] = w->pod_uid;
+		v[4] = w->pod_namespace;
+		v[5] = w->pod_name;
+	}
+	for (int i = 0; i < 6; i++) {
+		PUT_LIT(b, ",\"");
+		put_raw(b, names[i], strlen(names[i]));
+		PUT_LIT(b, "\":");
+		put_str_or_null(b, v[i]);
+	}
 }
 
 static void put_endpoints(struct jbuf *b, uint8_t ip_version, uint8_t proto,
@@ -276,7 +300,8 @@ ssize_t ref_record_json_flow(char *buf, size_t cap, const struct record_json_ctx
 	put_u64(&b, r->start_ns);
 	PUT_LIT(&b, ",\"end_ns\":");
 	put_u64(&b, r->end_ns);
-	put_owner(&b, r->cgroup_id, r->cgroup_path, r->pid, r->comm);
+	put_owner(&b, r->cgroup_id, r->cgroup_path, r->cgroup_version, r->pid, r->comm);
+	put_workload(&b, r->workload);
 	put_endpoints(&b, r->ip_version, r->proto, &r->src_addr, r->src_port, &r->dst_addr,
 		      r->dst_port);
 	PUT_LIT(&b, ",\"initiator\":");
@@ -305,6 +330,10 @@ ssize_t ref_record_json_flow(char *buf, size_t cap, const struct record_json_ctx
 	put_u64(&b, r->dst_actual_port);
 	PUT_LIT(&b, ",\"dst_domain\":");
 	put_str_or_null(&b, r->dst_domain);
+	PUT_LIT(&b, ",\"dst_pod_namespace\":");
+	put_str_or_null(&b, r->dst_pod_namespace);
+	PUT_LIT(&b, ",\"dst_pod_name\":");
+	put_str_or_null(&b, r->dst_pod_name);
 	PUT_LIT(&b, "}");
 	return finish(&b, buf);
 }
@@ -318,7 +347,8 @@ ssize_t ref_record_json_dns(char *buf, size_t cap, const struct record_json_ctx 
 	put_head(&b, "{\"type\":\"dns\"", 13, ctx);
 	PUT_LIT(&b, ",\"ts_ns\":");
 	put_u64(&b, r->ts_ns);
-	put_owner(&b, r->cgroup_id, r->cgroup_path, r->pid, r->comm);
+	put_owner(&b, r->cgroup_id, r->cgroup_path, r->cgroup_version, r->pid, r->comm);
+	put_workload(&b, r->workload);
 	put_endpoints(&b, r->ip_version, r->proto, &r->src_addr, r->src_port, &r->dst_addr,
 		      r->dst_port);
 	PUT_LIT(&b, ",\"id\":");

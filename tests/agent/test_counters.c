@@ -91,6 +91,8 @@ static void add_common(struct fx *fx, struct counters *reg)
 
 	d = enrich_nat_counter_descs(&n);
 	add_table(reg, "conntrack", d, n);
+	d = enrich_identity_counter_descs(&n);
+	add_table(reg, "identity", d, n);
 	d = flow_collector_counter_descs(&n);
 	add_table(reg, "", d, n);
 	d = dns_collector_counter_descs(&n);
@@ -258,7 +260,7 @@ static void test_every_table_row_renders_in_both(void **state)
 	size_t n;
 
 	g = counters_groups(fx->reg, &n);
-	assert_int_equal(n, 6); /* conntrack, flows, dns, pipeline, stdout, kafka */
+	assert_int_equal(n, 7); /* conntrack, identity, flows, dns, pipeline, stdout, kafka */
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < g[i].n_descs; j++) {
 			const struct counter_desc *d = &g[i].descs[j];

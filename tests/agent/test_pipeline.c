@@ -370,7 +370,7 @@ static void test_record_dup_copies_every_string(void **state)
 	r.answers = answers;
 	r.n_answers = 2;
 	w.container_id = cid;
-	w.cgroup_version = 2;
+	r.cgroup_version = 2;
 	r.workload = &w;
 	assert_true(record_encode_json(before, sizeof(before), &ctx, &r.hdr) > 0);
 	copy = record_dup(&r.hdr);
@@ -385,7 +385,7 @@ static void test_record_dup_copies_every_string(void **state)
 	assert_true(record_encode_json(after, sizeof(after), &ctx, copy) > 0);
 	assert_string_equal(before, after);
 	assert_string_equal(copy->workload->container_id, "abc123");
-	assert_int_equal(copy->workload->cgroup_version, 2);
+	assert_int_equal(copy->cgroup_version, 2);
 	assert_ptr_not_equal(copy->workload, &w);
 	record_free(copy);
 }

@@ -30,6 +30,15 @@ static struct record_addr addr(const char *text)
 	return a;
 }
 
+static const struct record_workload workload1 = {
+	.container_id = "3f2a000000000000000000000000000000000000000000000000000000000001",
+	.container_runtime = "containerd",
+	.container_name = "api",
+	.pod_uid = "74c13223-5a00-11e9-b385-42010a80018d",
+	.pod_namespace = "shop",
+	.pod_name = "checkout-7d9f\n\"x\"", /* bytes from disk: escaped, never cut */
+};
+
 static struct flow_record flow4(void)
 {
 	struct flow_record r = {
@@ -37,6 +46,8 @@ static struct flow_record flow4(void)
 		.end_ns = 1700000001000000001ull,
 		.cgroup_id = 1234,
 		.cgroup_path = "/kubepods/pod1",
+		.cgroup_version = 2,
+		.workload = &workload1,
 		.pid = 4242,
 		.comm = "curl",
 		.ip_version = 4,
@@ -76,8 +87,16 @@ static void test_flow_ipv4(void **state)
 	(void)state;
 	assert_json_flow(&r, "{\"type\":\"flow\",\"schema_version\":1,\"node\":\"node-a\","
 			     "\"start_ns\":1700000000000000000,\"end_ns\":1700000001000000001,"
-			     "\"cgroup_id\":1234,\"cgroup_path\":\"/kubepods/pod1\",\"pid\":4242,"
-			     "\"comm\":\"curl\",\"ip_version\":4,\"proto\":\"tcp\",\"src_addr\":"
+			     "\"cgroup_id\":1234,\"cgroup_path\":\"/kubepods/"
+			     "pod1\",\"cgroup_version\":2,"
+			     "\"pid\":4242,\"comm\":\"curl\","
+			     "\"container_id\":"
+			     "\"3f2a000000000000000000000000000000000000000000000000"
+			     "000000000001\",\"container_runtime\":\"containerd\","
+			     "\"container_name\":\"api\",\"pod_uid\":"
+			     "\"74c13223-5a00-11e9-b385-42010a80018d\",\"pod_namespace\":\"shop\","
+			     "\"pod_name\":\"checkout-7d9f\\u000a\\\"x\\\"\",\"ip_version\":4,"
+			     "\"proto\":\"tcp\",\"src_addr\":"
 			     "\"192.0.2.1\","
 			     "\"src_port\":40000,\"dst_addr\":\"198.51.100.7\",\"dst_port\":443,"
 			     "\"initiator\":\"src\",\"tx_bytes\":1000,\"tx_packets\":10,"
@@ -85,7 +104,8 @@ static void test_flow_ipv4(void **state)
 			     "\"tcp_flags\":[\"FIN\",\"SYN\",\"ACK\"],\"nat\":false,"
 			     "\"src_actual_addr\":\"192.0.2.1\",\"src_actual_port\":40000,"
 			     "\"dst_actual_addr\":\"198.51.100.7\",\"dst_actual_port\":443,"
-			     "\"dst_domain\":null}");
+			     "\"dst_domain\":null,\"dst_pod_namespace\":null,\"dst_pod_name\":"
+			     "null}");
 }
 
 /* IPv6 in RFC 5952 form, a gone cgroup (null path), unknown owner, NAT and a domain. */
@@ -97,6 +117,10 @@ static void test_flow_ipv6_nat(void **state)
 	r.ip_version = 6;
 	r.proto = IPPROTO_UDP;
 	r.cgroup_path = NULL;
+	r.cgroup_version = 1;
+	r.workload = NULL;
+	r.dst_pod_namespace = "db";
+	r.dst_pod_name = "postgres-0";
 	r.pid = 0;
 	memset(r.comm, 0, sizeof(r.comm));
 	r.initiator = INITIATOR_DST;
@@ -111,7 +135,12 @@ static void test_flow_ipv6_nat(void **state)
 	r.rx_bytes = 5;
 	assert_json_flow(&r, "{\"type\":\"flow\",\"schema_version\":1,\"node\":\"node-a\","
 			     "\"start_ns\":1700000000000000000,\"end_ns\":1700000001000000001,"
-			     "\"cgroup_id\":1234,\"cgroup_path\":null,\"pid\":0,\"comm\":\"\","
+			     "\"cgroup_id\":1234,\"cgroup_path\":null,\"cgroup_version\":1,\"pid\":"
+			     "0,"
+			     "\"comm\":\"\","
+			     "\"container_id\":null,\"container_runtime\":null,\"container_name\":"
+			     "null,"
+			     "\"pod_uid\":null,\"pod_namespace\":null,\"pod_name\":null,"
 			     "\"ip_version\":6,\"proto\":\"udp\",\"src_addr\":\"2001:db8::1\","
 			     "\"src_port\":40000,\"dst_addr\":\"2001:db8::1:0:0:1\",\"dst_port\":"
 			     "443,"
@@ -119,7 +148,8 @@ static void test_flow_ipv6_nat(void **state)
 			     "\"rx_bytes\":5,\"rx_packets\":0,\"tcp_flags\":[],\"nat\":true,"
 			     "\"src_actual_addr\":\"2001:db8::1\",\"src_actual_port\":40000,"
 			     "\"dst_actual_addr\":\"::ffff:192.0.2.9\",\"dst_actual_port\":8443,"
-			     "\"dst_domain\":\"api.example\"}");
+			     "\"dst_domain\":\"api.example\",\"dst_pod_namespace\":\"db\","
+			     "\"dst_pod_name\":\"postgres-0\"}");
 }
 
 /* Every protocol name, a number for others; every TCP flag name in bit order. */
@@ -171,7 +201,8 @@ static void test_string_escaping(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		r.cgroup_path = cases[i].in;
 		assert_true(record_json_flow(buf, sizeof(buf), &ctx, &r) > 0);
-		snprintf(want, sizeof(want), ",\"cgroup_path\":%s,\"pid\":", cases[i].want);
+		snprintf(want, sizeof(want),
+			 ",\"cgroup_path\":%s,\"cgroup_version\":2,\"pid\":", cases[i].want);
 		if (!strstr(buf, want))
 			fail_msg("case %zu: want %s in %s", i, want, buf);
 	}
@@ -192,6 +223,7 @@ static void test_dns(void **state)
 		.ts_ns = 1700000000123456789ull,
 		.cgroup_id = 77,
 		.cgroup_path = "/system.slice/app",
+		.cgroup_version = 2,
 		.pid = 1,
 		.comm = "resolver",
 		.ip_version = 6,
@@ -211,7 +243,11 @@ static void test_dns(void **state)
 	};
 	const char *want = "{\"type\":\"dns\",\"schema_version\":1,\"node\":\"node-a\","
 			   "\"ts_ns\":1700000000123456789,\"cgroup_id\":77,"
-			   "\"cgroup_path\":\"/system.slice/app\",\"pid\":1,\"comm\":\"resolver\","
+			   "\"cgroup_path\":\"/system.slice/app\",\"cgroup_version\":2,\"pid\":1,"
+			   "\"comm\":\"resolver\","
+			   "\"container_id\":null,\"container_runtime\":null,\"container_name\":"
+			   "null,"
+			   "\"pod_uid\":null,\"pod_namespace\":null,\"pod_name\":null,"
 			   "\"ip_version\":6,\"proto\":\"udp\",\"src_addr\":\"2001:db8::53:1\","
 			   "\"src_port\":51000,\"dst_addr\":\"2001:db8::53\",\"dst_port\":53,"
 			   "\"id\":48879,"
@@ -400,6 +436,24 @@ static const char *rnd_str_or_null(char *buf)
 }
 
 static char s_node[RND_STR_MAX], s_path[RND_STR_MAX], s_domain[RND_STR_MAX];
+static char s_wl[8][RND_STR_MAX];
+static struct record_workload s_workload;
+
+/* NULL, or a workload whose every field is random bytes or NULL; the dst_pod_* fields too. */
+static const struct record_workload *rnd_workload(const char **dst_ns, const char **dst_pod)
+{
+	*dst_ns = rnd_below(2) ? rnd_str_or_null(s_wl[6]) : NULL;
+	*dst_pod = rnd_below(2) ? rnd_str_or_null(s_wl[7]) : NULL;
+	if (rnd_below(4) == 0)
+		return NULL;
+	s_workload.container_id = rnd_str_or_null(s_wl[0]);
+	s_workload.container_runtime = rnd_str_or_null(s_wl[1]);
+	s_workload.container_name = rnd_str_or_null(s_wl[2]);
+	s_workload.pod_uid = rnd_str_or_null(s_wl[3]);
+	s_workload.pod_namespace = rnd_str_or_null(s_wl[4]);
+	s_workload.pod_name = rnd_str_or_null(s_wl[5]);
+	return &s_workload;
+}
 
 static void rnd_flow(struct flow_record *r, struct record_json_ctx *c)
 {
@@ -413,6 +467,7 @@ static void rnd_flow(struct flow_record *r, struct record_json_ctx *c)
 	r->end_ns = rnd_u64();
 	r->cgroup_id = rnd_u64();
 	r->cgroup_path = rnd_str_or_null(s_path);
+	r->cgroup_version = (uint8_t)rnd_u64();
 	r->pid = (uint32_t)rnd_u64();
 	rnd_bytes(comm, 40);
 	memcpy(r->comm, comm, sizeof(r->comm)); /* 16 bytes, NUL or not */
@@ -434,10 +489,11 @@ static void rnd_flow(struct flow_record *r, struct record_json_ctx *c)
 	r->rx_packets = rnd_u64();
 	r->nat = rnd_below(2);
 	r->dst_domain = rnd_str_or_null(s_domain);
+	r->workload = rnd_workload(&r->dst_pod_namespace, &r->dst_pod_name);
 }
 
 #define GUARD 64
-#define BIG (64 * 1024)
+#define BIG (1024 * 1024)
 
 /*
  * Encode with the encoder under test at capacity cap into a buffer with a guard zone after cap,
@@ -537,6 +593,8 @@ static void test_dns_differential(void **state)
 		r.ts_ns = f.start_ns;
 		r.cgroup_id = f.cgroup_id;
 		r.cgroup_path = f.cgroup_path;
+		r.cgroup_version = f.cgroup_version;
+		r.workload = f.workload;
 		r.pid = f.pid;
 		memcpy(r.comm, f.comm, sizeof(r.comm));
 		r.ip_version = f.ip_version;
@@ -584,6 +642,7 @@ static void test_flow_worst_case_every_cap(void **state)
 	r.start_ns = r.end_ns = r.cgroup_id = UINT64_MAX;
 	r.tx_bytes = r.tx_packets = r.rx_bytes = r.rx_packets = UINT64_MAX;
 	r.pid = UINT32_MAX;
+	r.cgroup_version = UINT8_MAX; /* the widest the writer reserves */
 	memcpy(r.comm, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", 16);
 	r.cgroup_path = "\\\"\x80\x1f/kubepods.slice/x\xc3";
 	r.dst_domain = "\xf0\x9f\x98\x80.example\x7f";

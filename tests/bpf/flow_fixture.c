@@ -92,6 +92,7 @@ struct flow_key fx_key(uint64_t cgroup_id, uint8_t proto, const char *laddr, uin
 
 	memset(&k, 0, sizeof(k));
 	k.cgroup_id = cgroup_id;
+	k.cgroup_version = 2; /* the programs' default --cgroup-mode */
 	k.ip_version = af == AF_INET6 ? 6 : 4;
 	k.proto = proto;
 	assert_int_equal(inet_pton(af, laddr, k.laddr), 1);

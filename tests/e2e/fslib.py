@@ -37,16 +37,29 @@ def cgroup2_mount():
     raise RuntimeError("no cgroup2 mount in /proc/mounts: flowscope requires cgroup v2")
 
 
+def cgroup_v1_memory_mount():
+    """Mount point of the cgroup v1 hierarchy that holds the memory controller."""
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if parts[2] == "cgroup" and "memory" in parts[3].split(","):
+                return parts[1]
+    raise RuntimeError("no cgroup v1 memory hierarchy in /proc/mounts: the v1 mode tests need "
+                       "a hybrid or legacy host")
+
+
 def unique_prefix():
     # interface names are at most 15 bytes: "fs" + 6 digits + a 2-byte suffix
     return "fs%06d" % ((os.getpid() * 7919 + random.randrange(10**6)) % 10**6)
 
 
 class Cgroup:
-    """A cgroup v2 directory created for the test."""
+    """A cgroup directory created for the test (v2, or a v1 hierarchy's). also: more cgroups,
+    of other hierarchies, that a process entering this one enters too."""
 
-    def __init__(self, path):
+    def __init__(self, path, also=()):
         self.path = path
+        self.also = list(also)
         os.mkdir(path)
         self.id = os.stat(path).st_ino
 
@@ -54,11 +67,12 @@ class Cgroup:
         return Cgroup(os.path.join(self.path, name))
 
     def enter_fn(self):
-        procs = os.path.join(self.path, "cgroup.procs")
+        procs = [os.path.join(cg.path, "cgroup.procs") for cg in [self] + self.also]
 
         def enter():
-            with open(procs, "w") as f:
-                f.write("0")
+            for path in procs:
+                with open(path, "w") as f:
+                    f.write("0")
         return enter
 
     def remove(self):
@@ -201,9 +215,14 @@ def agent_binary():
 
 
 class Agent:
-    """flowscope running with stdout and stderr captured to files."""
+    """flowscope running with stdout and stderr captured to files.
+
+    The tests build cgroup v2 groups, so the agent runs with --cgroup-mode v2 unless the test
+    gives a --cgroup-mode itself (on a hybrid host, auto would pick the v1 memory hierarchy)."""
 
     def __init__(self, env, args):
+        if "--cgroup-mode" not in args:
+            args = ("--cgroup-mode", "v2") + tuple(args)
         self.out_path = os.path.join(env.tmp, "agent-%d.out" % len(env.procs))
         self.err_path = self.out_path[:-4] + ".err"
         self.out = open(self.out_path, "w")
@@ -358,17 +377,17 @@ _PB_SHAPE = {
     "flowscope.v1.FlowRecord": {
         "int": ("schema_version", "start_ns", "end_ns", "cgroup_id", "pid", "ip_version",
                 "src_port", "dst_port", "tx_bytes", "tx_packets", "rx_bytes", "rx_packets",
-                "src_actual_port", "dst_actual_port"),
+                "src_actual_port", "dst_actual_port", "cgroup_version"),
         "str": ("node", "comm", "proto", "initiator", "src_addr", "dst_addr",
                 "src_actual_addr", "dst_actual_addr"),
-        "null_str": ("cgroup_path", "dst_domain"),
+        "null_str": ("cgroup_path", "dst_domain", "dst_pod_namespace", "dst_pod_name"),
         "bool": ("nat",),
         "list": ("tcp_flags",),
         "type": "flow",
     },
     "flowscope.v1.DnsRecord": {
         "int": ("schema_version", "ts_ns", "cgroup_id", "pid", "ip_version", "src_port",
-                "dst_port", "id"),
+                "dst_port", "id", "cgroup_version"),
         "str": ("node", "comm", "proto", "src_addr", "dst_addr", "qname", "qtype", "rcode"),
         "null_str": ("cgroup_path",),
         "null_int": ("latency_ns",),  # explicit presence: absent is null
@@ -377,6 +396,10 @@ _PB_SHAPE = {
         "type": "dns",
     },
 }
+
+
+WORKLOAD_FIELDS = ("container_id", "container_runtime", "container_name", "pod_uid",
+                   "pod_namespace", "pod_name")
 
 
 def pb_to_record(message_type, fields):
@@ -403,6 +426,14 @@ def pb_to_record(message_type, fields):
         rec["answers"] = [{"name": a.get("name", [""])[0], "type": a.get("type", [""])[0],
                            "ttl": a.get("ttl", [0])[0], "data": a.get("data", [""])[0]}
                           for a in rec["answers"]]
+    # Workload: one nested message, flat fields in JSON ("" and absent are null)
+    known.add("workload")
+    wl = fields.get("workload", [{}])
+    if len(wl) > 1:
+        raise ValueError("%s: workload given %d times" % (message_type, len(wl)))
+    for f in WORKLOAD_FIELDS:
+        vals = wl[0].get(f, [])
+        rec[f] = vals[0] if vals and vals[0] != "" else None
     unknown = set(fields) - known
     if unknown:
         raise ValueError("%s: fields not in the schema map: %s" % (message_type, unknown))

@@ -106,6 +106,8 @@ def udp_client(args):
         s.send(b"u" * args.size)
         if not args.no_reply:
             s.recv(65536)
+        if args.gap:
+            time.sleep(args.gap)
     s.close()
     print(json.dumps({"pid": os.getpid(), "addr": local[0], "port": local[1]}), flush=True)
 
@@ -162,6 +164,7 @@ def main():
     a.add_argument("--count", type=int, default=1)
     a.add_argument("--size", type=int, default=100)
     a.add_argument("--no-reply", action="store_true")
+    a.add_argument("--gap", type=float, default=0, help="seconds between datagrams")
     a.add_argument("--sport", type=int, default=0, help="local port (default: any)")
     a.set_defaults(fn=udp_client)
     a = sub.add_parser("udp-spray")

@@ -191,7 +191,7 @@ class FlowRecords(unittest.TestCase):
         with open(os.path.join(env.tmp, "pidns.out"), "w") as out, open(err_path, "w") as err:
             proc = subprocess.Popen(
                 ["unshare", "--pid", "--fork", "--mount-proc", fslib.agent_binary(),
-                 "--cgroup-root", fslib.cgroup2_mount(), "--interval", "1", "--duration", "3",
+                 "--cgroup-mode", "v2", "--cgroup-root", fslib.cgroup2_mount(), "--interval", "1", "--duration", "3",
                  "--metrics-addr", "127.0.0.1:%d" % port], stdout=out, stderr=err)
             env.procs.append(proc)
             deadline = time.time() + 30

@@ -144,6 +144,13 @@ void consumed_free(struct consumed *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static const struct record_workload test_workload = {
+	.container_id = "3f2a000000000000000000000000000000000000000000000000000000000001",
+	.container_runtime = "cri-o",
+	.pod_namespace = "shop",
+	.pod_name = "checkout-7d9f",
+};
+
 void make_flow(struct flow_record *r, uint32_t seq)
 {
 	memset(r, 0, sizeof(*r));
@@ -152,6 +159,9 @@ void make_flow(struct flow_record *r, uint32_t seq)
 	r->end_ns = r->start_ns + 1000;
 	r->cgroup_id = 1000 + seq % 7;
 	r->cgroup_path = "/kubepods/pod-a/ctr";
+	r->cgroup_version = 2;
+	r->workload = &test_workload;
+	r->dst_pod_name = "db-0";
 	r->pid = seq;
 	strcpy(r->comm, "curl");
 	r->proto = IPPROTO_TCP;
@@ -191,6 +201,7 @@ void make_dns(struct dns_record *r, uint32_t seq)
 	r->ts_ns = 1700000000000000000ULL + seq;
 	r->cgroup_id = 2000 + seq % 5;
 	r->cgroup_path = "/kubepods/pod-b";
+	r->cgroup_version = 1;
 	r->pid = seq;
 	strcpy(r->comm, "resolver");
 	r->ip_version = 4;

@@ -60,6 +60,16 @@ static void test_flow_roundtrip(void **state)
 	assert_true(m->start_ns == r.start_ns && m->end_ns == r.end_ns);
 	assert_int_equal(m->cgroup_id, 1003);
 	assert_string_equal(m->cgroup_path, "/kubepods/pod-a/ctr");
+	assert_int_equal(m->cgroup_version, 2);
+	assert_non_null(m->workload);
+	assert_string_equal(m->workload->container_id, "3f2a000000000000000000000000000000000000000"
+						       "000000000000000000001");
+	assert_string_equal(m->workload->container_runtime, "cri-o");
+	assert_string_equal(m->workload->container_name, ""); /* unknown */
+	assert_string_equal(m->workload->pod_namespace, "shop");
+	assert_string_equal(m->workload->pod_name, "checkout-7d9f");
+	assert_string_equal(m->dst_pod_namespace, "");
+	assert_string_equal(m->dst_pod_name, "db-0");
 	assert_int_equal(m->pid, 3);
 	assert_string_equal(m->comm, "curl");
 	assert_int_equal(m->ip_version, 6);
@@ -128,6 +138,8 @@ static void test_dns_roundtrip(void **state)
 	assert_string_equal(m->node, "node-a");
 	assert_int_equal(m->schema_version, 1);
 	assert_int_equal(m->cgroup_id, 2002);
+	assert_int_equal(m->cgroup_version, 1);
+	assert_null(m->workload); /* none: absent */
 	assert_string_equal(m->qname, "www.example");
 	assert_string_equal(m->qtype, "A");
 	assert_string_equal(m->rcode, "NOERROR");

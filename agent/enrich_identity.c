@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Pipeline stage: container and pod of every flow and DNS record (identity/), and the local peer's
+ * pod of flows.
+ *
+ * Cgroup ids of the v1 memory hierarchy and of v2 are numbered apart by the kernel and can be
+ * equal, so the identity cache is keyed by (cgroup_version, cgroup_id), packed as the id with bit
+ * 63 set for v1 (kernfs ids stay far below it: 32-bit inode numbers, a generation above them).
+ *
+ * Two stages. "peer_index", first, indexes every flow's tuple as it is submitted (an earlier
+ * stage never defers it). "workload", last, holds the flows that reach it during the export until
+ * the interval's end: only with all of an interval's flows indexed can one end of a local
+ * connection find the other (identity_peers, by the inverse of the actual, post-NAT tuple). A
+ * flow that a stage in between resumes after the end (an asynchronous conntrack lookup) finds the
+ * complete index at once; the index lives until the next interval begins. Strings the stage points records at live in the identity cache, which
+ * frees nothing but in identity_process(), and that runs from the loop, never during an export.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "clock.h"
+#include "enrich.h"
+#include "identity.h"
+#include "loop.h"
+#include "record.h"
+
+#define V1_BIT (1ull << 63)
+
+struct enrich_identity {
+	struct identity *id;
+	struct identity_peers *peers;
+	struct enrich_cgroup_paths *paths;
+	struct loop *loop;
+	int timer;
+	bool fd_added;
+	struct pipeline *pipeline;
+	int index;
+	bool exporting; /* between interval_begin and interval_end: flows are held */
+	/* the interval's flows, held (record_dup() copies) */
+	struct flow_record **held;
+	size_t n_held, cap_held;
+	uint32_t max_flows;
+	struct record_workload dns_workload; /* for the DNS record going through process() */
+	uint64_t local_peers;
+	uint64_t not_held; /* flows that went on at once: no copy, or max_flows held */
+	uint64_t not_indexed; /* flows beyond the peer index's bound (max_flows) */
+};
+
+static uint64_t key_of(uint64_t cgroup_id, uint8_t cgroup_version)
+{
+	return cgroup_version == 1 ? cgroup_id | V1_BIT : cgroup_id;
+}
+
+static const struct identity_workload *resolve(struct enrich_identity *e, uint64_t key,
+					       const char *path, uint64_t now_ns)
+{
+	/* the cgroup_path stage found it gone: its names stay for the cleanup delay */
+	if (!path)
+		identity_cgroup_removed(e->id, key, now_ns);
+	return identity_resolve(e->id, key, path, path ? strlen(path) : 0, now_ns);
+}
+
+static void copy_out(const struct identity_workload *iw, struct record_workload *out)
+{
+	out->container_id = iw->container_id;
+	out->container_runtime = iw->container_runtime;
+	out->container_name = iw->container_name;
+	out->pod_uid = iw->pod_uid;
+	out->pod_namespace = iw->pod_namespace;
+	out->pod_name = iw->pod_name;
+}
+
+static void tuple_of(const struct flow_record *r, bool actual, struct identity_flow_tuple *t)
+{
+	size_t alen = r->ip_version == 4 ? 4 : 16;
+
+	memset(t, 0, sizeof(*t));
+	memcpy(t->src_addr, actual ? r->src_actual_addr.bytes : r->src_addr.bytes, alen);
+	memcpy(t->dst_addr, actual ? r->dst_actual_addr.bytes : r->dst_addr.bytes, alen);
+	t->src_port = actual ? r->src_actual_port : r->src_port;
+	t->dst_port = actual ? r->dst_actual_port : r->dst_port;
+	t->ip_version = r->ip_version;
+	t->proto = r->proto;
+}
+
+static void enrich_flow(struct enrich_identity *e, struct flow_record *r,
+			struct record_workload *storage, uint64_t now_ns)
+{
+	struct identity_flow_tuple t;
+	uint64_t peer;
+
+	copy_out(resolve(e, key_of(r->cgroup_id, r->cgroup_version), r->cgroup_path, now_ns),
+		 storage);
+	r->workload = storage;
+	tuple_of(r, true, &t);
+	if (identity_peers_find(e->peers, &t, &peer) == IDENTITY_PEER_FOUND) {
+		struct cgroup_paths *cp = (peer & V1_BIT) && e->paths->v1 ? e->paths->v1
+									  : e->paths->v2;
+		const char *path = cgroup_paths_lookup(cp, peer & ~V1_BIT);
+		const struct identity_workload *pw = resolve(e, peer, path, now_ns);
+
+		r->dst_pod_namespace = pw->pod_namespace;
+		r->dst_pod_name = pw->pod_name;
+		e->local_peers++;
+	}
+}
+
+static bool hold(struct enrich_identity *e, struct flow_record *r)
+{
+	struct record *copy;
+
+	if (e->n_held >= e->max_flows)
+		return false;
+	if (e->n_held == e->cap_held) {
+		size_t cap = e->cap_held ? 2 * e->cap_held : 1024;
+		struct flow_record **h = realloc(e->held, cap * sizeof(*h));
+
+		if (!h)
+			return false;
+		e->held = h;
+		e->cap_held = cap;
+	}
+	copy = record_dup(&r->hdr);
+	if (!copy)
+		return false;
+	e->held[e->n_held++] = RECORD_OF(copy, struct flow_record);
+	return true;
+}
+
+static enum stage_verdict identity_stage_process(void *arg, struct record *r)
+{
+	struct enrich_identity *e = arg;
+	uint64_t now = clock_mono_ns();
+
+	if (r->type == RECORD_FLOW) {
+		struct flow_record *f = RECORD_OF(r, struct flow_record);
+
+		/* a flow that an earlier stage resumed after its interval ended goes on alone */
+		if (e->exporting && e->pipeline && hold(e, f))
+			return STAGE_DEFER;
+		if (e->exporting)
+			e->not_held++;
+		/* the record outlives this call only until the sink has it: the stage is last */
+		enrich_flow(e, f, &e->dns_workload, now);
+		return STAGE_PASS;
+	}
+	copy_out(resolve(e, key_of(r->cgroup_id, r->cgroup_version), r->cgroup_path, now),
+		 &e->dns_workload);
+	r->workload = &e->dns_workload;
+	return STAGE_PASS;
+}
+
+/* Every held flow, enriched now that the interval's flows are all known, goes on. */
+static void release(void *arg)
+{
+	struct enrich_identity *e = arg;
+	uint64_t now = clock_mono_ns();
+
+	for (size_t i = 0; i < e->n_held; i++) {
+		struct record_workload wl;
+
+		enrich_flow(e, e->held[i], &wl, now);
+		pipeline_resume(e->pipeline, e->index, &e->held[i]->hdr);
+		record_free(&e->held[i]->hdr);
+	}
+	e->n_held = 0;
+	e->exporting = false;
+}
+
+static void identity_interval_begin(void *arg)
+{
+	struct enrich_identity *e = arg;
+
+	e->exporting = true;
+}
+
+static enum stage_verdict index_stage_process(void *arg, struct record *r)
+{
+	struct enrich_identity *e = arg;
+	struct identity_flow_tuple t;
+	const struct flow_record *f;
+
+	if (r->type != RECORD_FLOW)
+		return STAGE_PASS;
+	f = CONST_RECORD_OF(r, struct flow_record);
+	tuple_of(f, false, &t);
+	if (identity_peers_add(e->peers, &t, key_of(f->cgroup_id, f->cgroup_version)))
+		e->not_indexed++;
+	return STAGE_PASS;
+}
+
+/* A new interval's flows: the last interval's tuples go. */
+static void index_interval_begin(void *arg)
+{
+	struct enrich_identity *e = arg;
+
+	identity_peers_reset(e->peers);
+}
+
+struct pipeline_stage enrich_identity_index_stage(struct enrich_identity *e)
+{
+	return (struct pipeline_stage){
+		.name = "peer_index",
+		.process = index_stage_process,
+		.interval_begin = index_interval_begin,
+		.arg = e,
+	};
+}
+
+static void identity_stage_added(void *arg, struct pipeline *p, int index)
+{
+	struct enrich_identity *e = arg;
+
+	e->pipeline = p;
+	e->index = index;
+}
+
+struct pipeline_stage enrich_identity_stage(struct enrich_identity *e)
+{
+	return (struct pipeline_stage){
+		.name = "workload",
+		.process = identity_stage_process,
+		.interval_begin = identity_interval_begin,
+		.interval_end = release,
+		.flush = release,
+		.added = identity_stage_added,
+		.arg = e,
+	};
+}
+
+static void on_identity(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct enrich_identity *e = arg;
+
+	(void)l, (void)fd, (void)events;
+	identity_process(e->id, clock_mono_ns());
+}
+
+/* missing log directories, removed cgroups' cleanup delay */
+static void on_tick(struct loop *l, uint64_t expirations, void *arg)
+{
+	on_identity(l, -1, 0, arg);
+	(void)expirations;
+}
+
+struct identity_snap {
+	uint64_t entries, removed, pods, containers;
+	uint64_t expirations, unresolved, rejected, overflows, local_peers, not_held;
+	uint64_t not_indexed;
+};
+
+#define ROW(name, type, help, field) COUNTER_ROW(name, type, help, "", struct identity_snap, field)
+
+static const struct counter_desc identity_counters[] = {
+	ROW("flowscope_identity_cgroups", COUNTER_GAUGE,
+	    "Cgroups whose container and pod names are cached, removed ones included until "
+	    "--cgroup-cleanup-delay has passed.",
+	    entries),
+	ROW("flowscope_identity_removed_cgroups", COUNTER_GAUGE,
+	    "Cached cgroups that are gone and still resolve.", removed),
+	ROW("flowscope_identity_pods", COUNTER_GAUGE,
+	    "Pods known from the kubelet's pod log directory.", pods),
+	ROW("flowscope_identity_containers", COUNTER_GAUGE,
+	    "Containers known from the kubelet's container log links.", containers),
+	ROW("flowscope_identity_expirations_total", COUNTER_COUNTER,
+	    "Removed cgroups' names dropped after the cleanup delay.", expirations),
+	ROW("flowscope_identity_unresolved_total", COUNTER_COUNTER,
+	    "Records of a cgroup that was gone before it was first seen: no names.", unresolved),
+	ROW("flowscope_identity_rejected_names_total", COUNTER_COUNTER,
+	    "Pod log directories and container log links not in the kubelet's form.", rejected),
+	ROW("flowscope_identity_inotify_overflows_total", COUNTER_COUNTER,
+	    "inotify queue overflows on the log directories (a full rescan followed).", overflows),
+	ROW("flowscope_identity_local_peers_total", COUNTER_COUNTER,
+	    "Flows whose other end was a flow of this node (dst_pod_* set when it is a pod).",
+	    local_peers),
+	ROW("flowscope_identity_flows_not_held_total", COUNTER_COUNTER,
+	    "Flows enriched without the local-peer match (more than --max-flows, or no memory).",
+	    not_held),
+	ROW("flowscope_identity_flows_not_indexed_total", COUNTER_COUNTER,
+	    "Flows left out of the local-peer index (more than --max-flows in an interval).",
+	    not_indexed),
+};
+
+const struct counter_desc *enrich_identity_counter_descs(size_t *n)
+{
+	*n = sizeof(identity_counters) / sizeof(identity_counters[0]);
+	return identity_counters;
+}
+
+static int snapshot(void *arg, void *out)
+{
+	struct enrich_identity *e = arg;
+	struct identity_snap *s = out;
+	struct identity_stats st;
+
+	identity_stats(e->id, &st);
+	s->entries = st.entries;
+	s->removed = st.removed_entries;
+	s->pods = st.pods;
+	s->containers = st.containers;
+	s->expirations = st.expirations;
+	s->unresolved = st.unresolved;
+	s->rejected = st.pod_dirs_rejected + st.container_links_rejected;
+	s->overflows = st.inotify_overflows;
+	s->local_peers = e->local_peers;
+	s->not_held = e->not_held;
+	s->not_indexed = e->not_indexed;
+	return 0;
+}
+
+struct enrich_identity *enrich_identity_new(const struct enrich_identity_opts *opts, struct loop *l,
+					    struct counters *reg)
+{
+	struct enrich_identity *e = calloc(1, sizeof(*e));
+	struct counters_group g = {
+		.name = "identity",
+		.descs = identity_counters,
+		.n_descs = sizeof(identity_counters) / sizeof(identity_counters[0]),
+		.snap_size = sizeof(struct identity_snap),
+		.snapshot = snapshot,
+	};
+	struct identity_opts io;
+	int ret;
+
+	if (!e)
+		return NULL;
+	g.arg = e;
+	e->loop = l;
+	e->paths = opts->paths;
+	e->max_flows = opts->max_flows ? opts->max_flows : 65536;
+	identity_opts_init(&io);
+	io.pod_logs_dir = opts->pod_logs_dir;
+	io.container_logs_dir = opts->container_logs_dir;
+	if (opts->cleanup_delay_ns)
+		io.cleanup_delay_ns = opts->cleanup_delay_ns;
+	ret = identity_create(&io, clock_mono_ns(), &e->id);
+	if (!ret)
+		ret = identity_peers_create(e->max_flows, &e->peers);
+	if (!ret) {
+		ret = loop_add_fd(l, identity_fd(e->id), EPOLLIN, on_identity, e);
+		e->fd_added = !ret;
+	}
+	if (!ret) {
+		ret = loop_add_timer(l, 1000, on_tick, e);
+		if (ret > 0) {
+			e->timer = ret;
+			ret = 0;
+		}
+	}
+	if (!ret)
+		ret = counters_register(reg, &g);
+	if (ret) {
+		enrich_identity_free(e);
+		errno = -ret;
+		return NULL;
+	}
+	return e;
+}
+
+/* The counters group stays registered: free the registry first (main.c does). */
+void enrich_identity_free(struct enrich_identity *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n_held; i++)
+		record_free(&e->held[i]->hdr);
+	free(e->held);
+	if (e->fd_added)
+		loop_del_fd(e->loop, identity_fd(e->id));
+	if (e->timer)
+		loop_del_timer(e->loop, e->timer);
+	identity_peers_destroy(e->peers);
+	identity_destroy(e->id);
+	free(e);
+}

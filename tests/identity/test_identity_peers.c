@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+/* identity_peers: the two local ends of a connection find each other, with and without NAT. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "identity.h"
+
+static struct identity_flow_tuple tuple(const char *src, uint16_t sport, const char *dst,
+					uint16_t dport, uint8_t proto)
+{
+	struct identity_flow_tuple t;
+	int af = strchr(src, ':') ? AF_INET6 : AF_INET;
+
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(inet_pton(af, src, t.src_addr), 1);
+	assert_int_equal(inet_pton(af, dst, t.dst_addr), 1);
+	t.src_port = sport;
+	t.dst_port = dport;
+	t.ip_version = af == AF_INET6 ? 6 : 4;
+	t.proto = proto;
+	return t;
+}
+
+static void test_mirrored_ends(void **state)
+{
+	struct identity_flow_tuple a = tuple("192.0.2.10", 40000, "192.0.2.20", 80, IPPROTO_TCP);
+	struct identity_flow_tuple b = tuple("192.0.2.20", 80, "192.0.2.10", 40000, IPPROTO_TCP);
+	struct identity_flow_tuple far =
+		tuple("192.0.2.10", 40001, "203.0.113.5", 443, IPPROTO_TCP);
+	struct identity_peers *p;
+	uint64_t cg = 0;
+
+	(void)state;
+	assert_int_equal(identity_peers_create(0, &p), 0);
+	assert_int_equal(identity_peers_add(p, &a, 1), 0);
+	assert_int_equal(identity_peers_add(p, &b, 2), 0);
+	assert_int_equal(identity_peers_add(p, &far, 1), 0);
+	assert_int_equal(identity_peers_find(p, &a, &cg), IDENTITY_PEER_FOUND);
+	assert_int_equal(cg, 2);
+	assert_int_equal(identity_peers_find(p, &b, &cg), IDENTITY_PEER_FOUND);
+	assert_int_equal(cg, 1);
+	cg = 77;
+	assert_int_equal(identity_peers_find(p, &far, &cg), IDENTITY_PEER_NONE);
+	assert_int_equal(cg, 77);
+	/* the same port on UDP is another flow */
+	b.proto = IPPROTO_UDP;
+	assert_int_equal(identity_peers_find(p, &b, &cg), IDENTITY_PEER_NONE);
+	/* a new interval forgets */
+	identity_peers_reset(p);
+	assert_int_equal(identity_peers_find(p, &a, &cg), IDENTITY_PEER_NONE);
+	identity_peers_destroy(p);
+	identity_peers_destroy(NULL);
+}
+
+/* A client dials a Service VIP; DNAT sends it to a backend pod on the same node. */
+static void test_through_dnat(void **state)
+{
+	/* as the sockets saw them */
+	struct identity_flow_tuple client = tuple("192.0.2.10", 40000, "198.51.100.1", 80, 6);
+	struct identity_flow_tuple backend = tuple("192.0.2.20", 8080, "192.0.2.10", 40000, 6);
+	/* as conntrack says they ran (records.md: *_actual_*) */
+	struct identity_flow_tuple client_actual =
+		tuple("192.0.2.10", 40000, "192.0.2.20", 8080, 6);
+	struct identity_flow_tuple backend_actual =
+		tuple("198.51.100.1", 80, "192.0.2.10", 40000, 6);
+	struct identity_peers *p;
+	uint64_t cg;
+
+	(void)state;
+	assert_int_equal(identity_peers_create(0, &p), 0);
+	assert_int_equal(identity_peers_add(p, &client, 11), 0);
+	assert_int_equal(identity_peers_add(p, &backend, 22), 0);
+	assert_int_equal(identity_peers_find(p, &client_actual, &cg), IDENTITY_PEER_FOUND);
+	assert_int_equal(cg, 22);
+	assert_int_equal(identity_peers_find(p, &backend_actual, &cg), IDENTITY_PEER_FOUND);
+	assert_int_equal(cg, 11);
+	/* without conntrack's view the client's tuple names the VIP: no peer, not a wrong one */
+	assert_int_equal(identity_peers_find(p, &client, &cg), IDENTITY_PEER_NONE);
+	identity_peers_destroy(p);
+}
+
+static void test_icmp_and_ipv6(void **state)
+{
+	struct identity_flow_tuple a = tuple("2001:db8::1", 7, "2001:db8::2", 0, IPPROTO_ICMPV6);
+	struct identity_flow_tuple b = tuple("2001:db8::2", 7, "2001:db8::1", 0, IPPROTO_ICMPV6);
+	struct identity_flow_tuple a4 = tuple("192.0.2.1", 7, "192.0.2.2", 0, IPPROTO_ICMP);
+	struct identity_peers *p;
+	uint64_t cg;
+
+	(void)state;
+	assert_int_equal(identity_peers_create(0, &p), 0);
+	assert_int_equal(identity_peers_add(p, &a, 1), 0);
+	assert_int_equal(identity_peers_add(p, &b, 2), 0);
+	assert_int_equal(identity_peers_find(p, &a, &cg), IDENTITY_PEER_FOUND);
+	assert_int_equal(cg, 2);
+	/* IPv4 with the same bytes is not IPv6 */
+	assert_int_equal(identity_peers_find(p, &a4, &cg), IDENTITY_PEER_NONE);
+	identity_peers_destroy(p);
+}
+
+static void test_ambiguous_and_bounds(void **state)
+{
+	struct identity_flow_tuple a = tuple("192.0.2.10", 40000, "192.0.2.20", 80, IPPROTO_TCP);
+	struct identity_flow_tuple b = tuple("192.0.2.20", 80, "192.0.2.10", 40000, IPPROTO_TCP);
+	struct identity_peers *p;
+	uint64_t cg;
+
+	(void)state;
+	assert_int_equal(identity_peers_create(10, &p), 0);
+	assert_int_equal(identity_peers_add(p, &b, 2), 0);
+	assert_int_equal(identity_peers_add(p, &b, 2), 0); /* again, same cgroup: no-op */
+	assert_int_equal(identity_peers_find(p, &a, &cg), IDENTITY_PEER_FOUND);
+	assert_int_equal(identity_peers_add(p, &b, 3), 0); /* another cgroup claims it */
+	assert_int_equal(identity_peers_find(p, &a, &cg), IDENTITY_PEER_AMBIGUOUS);
+	for (uint16_t i = 0; i < 9; i++) {
+		struct identity_flow_tuple t = tuple("192.0.2.30", 1000 + i, "192.0.2.40", 53, 17);
+
+		assert_int_equal(identity_peers_add(p, &t, 5), 0);
+	}
+	a.src_port = 1;
+	assert_int_equal(identity_peers_add(p, &a, 1), -ENOSPC);
+	identity_peers_reset(p);
+	assert_int_equal(identity_peers_add(p, &a, 1), 0);
+	identity_peers_destroy(p);
+}
+
+/* Many pairs across table growth and several intervals. */
+static void test_many(void **state)
+{
+	struct identity_peers *p;
+	uint64_t cg;
+
+	(void)state;
+	assert_int_equal(identity_peers_create(0, &p), 0);
+	for (int round = 0; round < 3; round++) {
+		for (uint32_t i = 0; i < 20000; i++) {
+			struct identity_flow_tuple a = tuple("192.0.2.1", 0, "192.0.2.2", 80, 6);
+			struct identity_flow_tuple b;
+
+			a.src_port = (uint16_t)(i % 60000 + 1);
+			a.src_addr[3] = (uint8_t)(i / 60000 + 1 + round);
+			b = a;
+			memcpy(b.src_addr, a.dst_addr, 16);
+			memcpy(b.dst_addr, a.src_addr, 16);
+			b.src_port = a.dst_port;
+			b.dst_port = a.src_port;
+			assert_int_equal(identity_peers_add(p, &a, 100 + i), 0);
+			assert_int_equal(identity_peers_add(p, &b, 200000 + i), 0);
+		}
+		for (uint32_t i = 0; i < 20000; i += 97) {
+			struct identity_flow_tuple a = tuple("192.0.2.1", 0, "192.0.2.2", 80, 6);
+
+			a.src_port = (uint16_t)(i % 60000 + 1);
+			a.src_addr[3] = (uint8_t)(i / 60000 + 1 + round);
+			assert_int_equal(identity_peers_find(p, &a, &cg), IDENTITY_PEER_FOUND);
+			assert_int_equal(cg, 200000 + i);
+		}
+		identity_peers_reset(p);
+	}
+	identity_peers_destroy(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mirrored_ends), cmocka_unit_test(test_through_dnat),
+		cmocka_unit_test(test_icmp_and_ipv6), cmocka_unit_test(test_ambiguous_and_bounds),
+		cmocka_unit_test(test_many),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
