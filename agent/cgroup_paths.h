@@ -3,7 +3,7 @@
  * The cgroup v2 hierarchy: where it is mounted, and cgroup id -> path.
  *
  * A cgroup v2 id is the inode number of its directory; ids are never reused while the system is
- * up, so a path once resolved stays right, and a cgroup found gone stays gone.
+ * up, so a cgroup found gone stays gone. A path is checked again once per generation.
  */
 #ifndef FLOWSCOPE_CGROUP_PATHS_H
 #define FLOWSCOPE_CGROUP_PATHS_H
@@ -28,15 +28,19 @@ struct cgroup_paths *cgroup_paths_new(const char *mount);
 void cgroup_paths_free(struct cgroup_paths *cp);
 
 /*
- * Path of cgroup id relative to the v2 root ("/" for the root, "/a/b" below it), or NULL once the
- * cgroup is gone. Resolved with open_by_handle_at(2) on the kernfs file handle and cached; the
- * string stays valid until cgroup_paths_free().
+ * Path of cgroup id relative to the v2 root ("/" for the root, "/a/b" below it), or NULL when it
+ * is not known: the cgroup is gone (cached: open_by_handle_at(2) said ESTALE or ENOENT), it lies
+ * outside the mount (cached), or the lookup failed for another reason (EMFILE, ENOMEM: not
+ * cached, asked again at the next lookup). Resolved with open_by_handle_at(2) on the kernfs file
+ * handle and cached. The string stays valid until the next cgroup_paths_new_generation() or
+ * cgroup_paths_free(), whichever comes first; keep a copy to hold it longer.
  */
 const char *cgroup_paths_lookup(struct cgroup_paths *cp, uint64_t cgroup_id);
 
 /*
  * Starts a new generation: each cached path is checked to still exist (one stat(2)) the first
- * time it is looked up afterwards. The agent calls this once per export interval.
+ * time it is looked up afterwards, and the strings replaced or dropped during the last one are
+ * freed. The agent calls this once per export interval (the cgroup_path stage's interval_begin).
  */
 void cgroup_paths_new_generation(struct cgroup_paths *cp);
 

@@ -42,6 +42,12 @@ static enum config_status usage_err(char *err, size_t errsz, const char *fmt, ..
 	return CONFIG_USAGE;
 }
 
+static enum config_status nomem_err(char *err, size_t errsz, const char *what)
+{
+	snprintf(err, errsz, "out of memory reading %s", what);
+	return CONFIG_NOMEM;
+}
+
 static enum config_status parse_u64(const struct opt_def *o, const char *val, uint64_t *out,
 				    char *err, size_t errsz)
 {
@@ -89,11 +95,15 @@ static enum config_status set_str(struct config *cfg, const struct opt_def *o, c
 				  char *err, size_t errsz)
 {
 	char **field = (char **)((char *)cfg + o->offset);
+	char *copy;
 
 	if (!*val)
 		return usage_err(err, errsz, "invalid value for --%s: empty", o->name);
+	copy = strdup(val);
+	if (!copy)
+		return nomem_err(err, errsz, o->name);
 	free(*field);
-	*field = strdup(val);
+	*field = copy;
 	return CONFIG_OK;
 }
 
@@ -188,6 +198,8 @@ static enum config_status set_dns_ports(struct config *cfg, const struct opt_def
 	enum config_status st = CONFIG_OK;
 	size_t n = 0;
 
+	if (!copy)
+		return nomem_err(err, errsz, o->name);
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		uint64_t port = 0;
 
@@ -223,7 +235,11 @@ static enum config_status add_kafka_option(struct config *cfg, const struct opt_
 	if (cfg->n_kafka_options == CONFIG_MAX_KAFKA_OPTIONS)
 		return usage_err(err, errsz, "too many --%s (at most %d)", o->name,
 				 CONFIG_MAX_KAFKA_OPTIONS);
-	cfg->kafka_options[cfg->n_kafka_options++] = strdup(val);
+	char *copy = strdup(val);
+
+	if (!copy)
+		return nomem_err(err, errsz, o->name);
+	cfg->kafka_options[cfg->n_kafka_options++] = copy;
 	return CONFIG_OK;
 }
 
@@ -359,6 +375,7 @@ struct ini_ctx {
 	char *err;
 	size_t errsz;
 	bool failed;
+	enum config_status st; /* of the failed setting */
 };
 
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
@@ -372,7 +389,8 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 		snprintf(key, sizeof(key), "%s-%s", section, name);
 	else
 		snprintf(key, sizeof(key), "%s", name);
-	if (config_set(ctx->cfg, key, value, msg, sizeof(msg)) != CONFIG_OK) {
+	ctx->st = config_set(ctx->cfg, key, value, msg, sizeof(msg));
+	if (ctx->st != CONFIG_OK) {
 		snprintf(ctx->err, ctx->errsz, "%s", msg);
 		ctx->failed = true;
 		return 0;
@@ -383,7 +401,7 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 enum config_status config_load_file(struct config *cfg, const char *path, char *errbuf,
 				    size_t errbuf_size)
 {
-	struct ini_ctx ctx = { cfg, path, errbuf, errbuf_size, false };
+	struct ini_ctx ctx = { cfg, path, errbuf, errbuf_size, false, CONFIG_OK };
 	/* inih returns the line of the first error, ours included */
 	int rc = ini_parse(path, on_ini_entry, &ctx);
 
@@ -391,7 +409,8 @@ enum config_status config_load_file(struct config *cfg, const char *path, char *
 		char msg[384];
 
 		snprintf(msg, sizeof(msg), "%s", errbuf);
-		return usage_err(errbuf, errbuf_size, "%s:%d: %s", path, rc, msg);
+		usage_err(errbuf, errbuf_size, "%s:%d: %s", path, rc, msg);
+		return ctx.st;
 	}
 	if (rc < 0)
 		return usage_err(errbuf, errbuf_size,
@@ -434,8 +453,12 @@ static enum config_status load_config_from_argv(struct config *cfg, int argc, ch
 		} else if (!strncmp(argv[i], "--config=", 9)) {
 			path = argv[i] + 9;
 		}
-		if (path && config_load_file(cfg, path, err, errsz) != CONFIG_OK)
-			return CONFIG_USAGE;
+		if (path) {
+			enum config_status st = config_load_file(cfg, path, err, errsz);
+
+			if (st != CONFIG_OK)
+				return st;
+		}
 	}
 	return CONFIG_OK;
 }
@@ -513,6 +536,8 @@ enum config_status config_parse(struct config *cfg, int argc, char **argv, char 
 			gethostname(host, sizeof(host) - 1);
 			cfg->node_name = strdup(host);
 		}
+		if (!cfg->node_name)
+			return nomem_err(errbuf, errbuf_size, "the node name");
 	}
 	return CONFIG_OK;
 }

@@ -54,6 +54,7 @@ enum config_status {
 	CONFIG_OK = 0,
 	CONFIG_EXIT_OK, /* --help or --version was printed: exit 0 */
 	CONFIG_USAGE, /* invalid option or value: the message is in errbuf; exit 2 */
+	CONFIG_NOMEM, /* out of memory: the message is in errbuf; exit 1 */
 };
 
 /* Fills cfg with the defaults documented in --help. */
@@ -61,7 +62,8 @@ void config_defaults(struct config *cfg);
 
 /*
  * Parses argv (after any --config FILE) into cfg, which must hold defaults. On CONFIG_USAGE a
- * one-line message naming the option is written to errbuf. --help/--version print to stdout.
+ * one-line message naming the option is written to errbuf; CONFIG_NOMEM says which copy could
+ * not be made (cfg then holds what was parsed before: free it with config_free()). --help/--version print to stdout.
  */
 enum config_status config_parse(struct config *cfg, int argc, char **argv, char *errbuf,
 				size_t errbuf_size);

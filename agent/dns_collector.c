@@ -8,12 +8,17 @@
 #include <uthash.h>
 #include <bpf/libbpf.h>
 
+#include <sys/epoll.h>
+
+#include "clock.h"
 #include "dns.h"
 #include "dns_capture.h"
 #include "dns_collector.h"
 #include "flow.skel.h"
 #include "flow_collector.h"
 #include "log.h"
+#include "loop.h"
+#include "pipeline.h"
 
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02
@@ -67,7 +72,11 @@ struct tcp_stream {
 
 struct dns_collector {
 	struct dns_collector_opts opts;
+	struct flow_collector *flows; /* its BPF counters of the DNS capture */
 	struct ring_buffer *rb;
+	struct loop *loop; /* once attached */
+	struct pipeline *pipeline;
+	int timer;
 	struct dns_match *match[2]; /* enum dns_side */
 	struct dns_names *names;
 	struct tcp_stream *streams;
@@ -83,14 +92,6 @@ struct dns_collector {
 	char data_text[DNS_MAX_ANSWERS][DNS_DATA_TEXT_MAX];
 };
 
-uint64_t boot_ns_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void tuple_of(const struct dns_event *ev, struct dns_tuple *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -103,12 +104,12 @@ static void tuple_of(const struct dns_event *ev, struct dns_tuple *t)
 	memcpy(t->dst_addr, ev->daddr, sizeof(t->dst_addr));
 }
 
+/* Into the pipeline (cgroup path and the rest are filled there); losses are counted there. */
 static void emit(struct dns_collector *dc, struct dns_record *r)
 {
-	r->cgroup_path = cgroup_paths_lookup(dc->opts.cgroup_paths, r->cgroup_id);
 	dc->stats.records++;
-	if (sink_emit_dns(dc->opts.sink, r))
-		dc->stats.records_dropped++;
+	if (dc->pipeline)
+		pipeline_submit(dc->pipeline, &r->hdr);
 }
 
 /* Renders the answers of dc->msg into dc->views; returns how many. */
@@ -140,7 +141,8 @@ static size_t render_answers(struct dns_collector *dc)
 static void response_record(const struct dns_event *ev, struct dns_record *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->ts_ns = boot_ns_to_epoch_ns(ev->ts_ns);
+	r->type = RECORD_DNS;
+	r->ts_ns = clock_boot_to_epoch_ns(ev->ts_ns);
 	r->cgroup_id = ev->cgroup_id;
 	r->pid = ev->pid;
 	memcpy(r->comm, ev->comm, sizeof(r->comm));
@@ -383,15 +385,17 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int dns_collector_open(struct flow_bpf *skel, const struct dns_collector_opts *opts,
-		       struct dns_collector **out)
+int dns_collector_new(struct flow_collector *fc, const struct dns_collector_opts *opts,
+		      struct dns_collector **out)
 {
+	struct flow_bpf *skel = flow_collector_skel(fc);
 	struct dns_collector *dc = calloc(1, sizeof(*dc));
 	int ret = -ENOMEM;
 
 	if (!dc)
 		return -ENOMEM;
 	dc->opts = *opts;
+	dc->flows = fc;
 	dc->match[SIDE_CLIENT] = dns_match_create(opts->max_pending, free);
 	dc->match[SIDE_SERVER] = dns_match_create(opts->max_pending, free);
 	dc->names = dns_names_create(opts->max_names, opts->min_hold_ns);
@@ -405,16 +409,21 @@ int dns_collector_open(struct flow_bpf *skel, const struct dns_collector_opts *o
 	*out = dc;
 	return 0;
 fail:
-	dns_collector_close(dc);
+	dns_collector_free(dc);
 	return ret;
 }
 
-void dns_collector_close(struct dns_collector *dc)
+void dns_collector_free(struct dns_collector *dc)
 {
 	struct tcp_stream *ts, *tmp;
 
 	if (!dc)
 		return;
+	if (dc->loop) {
+		loop_del_fd(dc->loop, ring_buffer__epoll_fd(dc->rb));
+		if (dc->timer)
+			loop_del_timer(dc->loop, dc->timer);
+	}
 	ring_buffer__free(dc->rb);
 	HASH_ITER(hh, dc->streams, ts, tmp)
 	drop_stream(dc, ts);
@@ -422,11 +431,6 @@ void dns_collector_close(struct dns_collector *dc)
 	dns_match_destroy(dc->match[SIDE_SERVER]);
 	dns_names_destroy(dc->names);
 	free(dc);
-}
-
-int dns_collector_fd(const struct dns_collector *dc)
-{
-	return ring_buffer__epoll_fd(dc->rb);
 }
 
 int dns_collector_consume(struct dns_collector *dc)
@@ -442,7 +446,8 @@ static void on_timeout(const struct dns_tuple *q, uint16_t id, uint64_t ts_ns, v
 	struct dns_record r = { 0 };
 
 	dc->stats.timeouts++;
-	r.ts_ns = boot_ns_to_epoch_ns(ts_ns + dc->opts.timeout_ns);
+	r.type = RECORD_DNS;
+	r.ts_ns = clock_boot_to_epoch_ns(ts_ns + dc->opts.timeout_ns);
 	r.cgroup_id = q->cgroup_id;
 	r.pid = pq->pid;
 	memcpy(r.comm, pq->comm, sizeof(r.comm));
@@ -505,4 +510,113 @@ void dns_collector_log_parse_errors(const struct dns_collector *dc)
 			LOG_INFO("dns parse errors: %s: %llu", dns_status_str(i),
 				 (unsigned long long)dc->parse_stats.by_status[i]);
 	}
+}
+
+static void on_ringbuf(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	(void)l, (void)fd, (void)events;
+	dns_collector_consume(arg);
+}
+
+/* Once a second: what the ring buffer holds (wakeups can be late), then the timeouts. */
+static void on_tick(struct loop *l, uint64_t expirations, void *arg)
+{
+	(void)l, (void)expirations;
+	dns_collector_consume(arg);
+	dns_collector_expire(arg, clock_boot_ns());
+}
+
+int dns_collector_attach(struct dns_collector *dc, struct loop *l, struct pipeline *p)
+{
+	int ret;
+
+	dc->pipeline = p;
+	ret = loop_add_fd(l, ring_buffer__epoll_fd(dc->rb), EPOLLIN, on_ringbuf, dc);
+	if (ret)
+		return ret;
+	dc->loop = l;
+	ret = loop_add_timer(l, 1000, on_tick, dc);
+	if (ret < 0)
+		return ret;
+	dc->timer = ret;
+	return 0;
+}
+
+struct dns_snap {
+	struct dns_collector_stats ds;
+	uint64_t k[FLOW_STAT_MAX];
+};
+
+#define ROW(name, type, help, labels, field) \
+	COUNTER_ROW(name, type, help, labels, struct dns_snap, field)
+#define DROPPED "DNS packets or messages that yielded no record, by reason."
+#define MESSAGES "DNS messages by kind."
+
+static const struct counter_desc dns_counters[] = {
+	ROW("flowscope_dns_packets_total", COUNTER_COUNTER, "DNS packets handed to user space.", "",
+	    k[FLOW_STAT_DNS_EVENTS]),
+	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"ringbuf_full\"",
+	    k[FLOW_STAT_DNS_RINGBUF_FULL]),
+	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"parse_error\"",
+	    ds.parse_errors),
+	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"pending_full\"",
+	    ds.pending_full),
+	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"tcp_streams_full\"",
+	    ds.tcp_streams_full),
+	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED,
+	    "reason=\"tcp_message_incomplete\"", ds.tcp_messages_lost),
+	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"tcp_stream_gap\"",
+	    ds.tcp_resyncs),
+	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"bad_event\"",
+	    ds.bad_events),
+	ROW("flowscope_dns_capture_truncated_total", COUNTER_COUNTER,
+	    "DNS packets longer than the capture (1536 payload bytes).", "",
+	    k[FLOW_STAT_DNS_TRUNCATED]),
+	ROW("flowscope_dns_messages_total", COUNTER_COUNTER, MESSAGES, "kind=\"query\"",
+	    ds.queries),
+	ROW("flowscope_dns_messages_total", COUNTER_COUNTER, MESSAGES, "kind=\"response\"",
+	    ds.responses),
+	ROW("flowscope_dns_messages_total", COUNTER_COUNTER, MESSAGES,
+	    "kind=\"unmatched_response\"", ds.unmatched_responses),
+	ROW("flowscope_dns_messages_total", COUNTER_COUNTER, MESSAGES, "kind=\"duplicate_query\"",
+	    ds.duplicate_queries),
+	ROW("flowscope_dns_messages_total", COUNTER_COUNTER, MESSAGES, "kind=\"timeout\"",
+	    ds.timeouts),
+	ROW("flowscope_dns_queries_pending", COUNTER_GAUGE,
+	    "DNS queries awaiting a response or their timeout.", "", ds.pending),
+	ROW("flowscope_dns_records_total", COUNTER_COUNTER, "DNS records exported.", "",
+	    ds.records),
+	ROW("flowscope_dns_names", COUNTER_GAUGE, "Addresses with a known name.", "",
+	    ds.names_entries),
+	ROW("flowscope_dns_names_evicted_total", COUNTER_COUNTER,
+	    "Names evicted by the cache bound.", "", ds.names_evictions),
+};
+
+const struct counter_desc *dns_collector_counter_descs(size_t *n)
+{
+	*n = sizeof(dns_counters) / sizeof(dns_counters[0]);
+	return dns_counters;
+}
+
+static int snapshot(void *arg, void *out)
+{
+	struct dns_collector *dc = arg;
+	struct dns_snap *s = out;
+
+	dns_collector_get_stats(dc, &s->ds);
+	return flow_collector_stats(dc->flows, s->k);
+}
+
+int dns_collector_register_counters(struct dns_collector *dc, struct counters *reg)
+{
+	struct counters_group g = {
+		.name = "dns",
+		.descs = dns_counters,
+		.n_descs = sizeof(dns_counters) / sizeof(dns_counters[0]),
+		.snap_size = sizeof(struct dns_snap),
+		.snapshot = snapshot,
+		.arg = dc,
+	};
+
+	return counters_register(reg, &g);
 }

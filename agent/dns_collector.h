@@ -10,11 +10,12 @@
 
 #include <stdint.h>
 
-#include "cgroup_paths.h"
-#include "sink.h"
+#include "counters.h"
 
 struct dns_collector;
-struct flow_bpf;
+struct flow_collector;
+struct loop;
+struct pipeline;
 
 struct dns_collector_opts {
 	uint64_t timeout_ns; /* --dns-timeout */
@@ -22,8 +23,6 @@ struct dns_collector_opts {
 	uint32_t max_names; /* IP -> name entries over all cgroups */
 	uint64_t min_hold_ns; /* an address keeps its name at least this long */
 	uint32_t max_tcp_streams; /* DNS-over-TCP streams reassembled at once */
-	struct cgroup_paths *cgroup_paths;
-	struct sink *sink;
 };
 
 struct dns_collector_stats {
@@ -45,20 +44,29 @@ struct dns_collector_stats {
 	uint64_t tcp_resyncs; /* gaps that took a length prefix: message(s) lost, framing picked
 				 up again at the next segment */
 	uint64_t tcp_streams_full; /* TCP streams not reassembled: max_tcp_streams reached */
-	uint64_t records; /* dns records emitted */
-	uint64_t records_dropped; /* refused by the sink */
+	uint64_t records; /* dns records submitted to the pipeline */
 	uint64_t names_entries;
 	uint64_t names_evictions;
 	uint64_t names_expirations;
 };
 
-/* Opens the ring buffer of skel's `dns_events` map. Returns 0 or a negative errno. */
-int dns_collector_open(struct flow_bpf *skel, const struct dns_collector_opts *opts,
-		       struct dns_collector **out);
-void dns_collector_close(struct dns_collector *dc);
+/*
+ * Opens the ring buffer of fc's `dns_events` map (fc's counters also give the capture's drops).
+ * Returns 0 or a negative errno.
+ */
+int dns_collector_new(struct flow_collector *fc, const struct dns_collector_opts *opts,
+		      struct dns_collector **out);
+/* Leaves the loop and frees. NULL is ignored. */
+void dns_collector_free(struct dns_collector *dc);
 
-/* The fd to watch for EPOLLIN. */
-int dns_collector_fd(const struct dns_collector *dc);
+/*
+ * The DNS source: registers the ring buffer and a 1 s timer (timeouts, idle TCP streams) with
+ * l; records go to p. Returns 0 or a negative errno.
+ */
+int dns_collector_attach(struct dns_collector *dc, struct loop *l, struct pipeline *p);
+
+/* Registers the DNS counters (flowscope_dns_*). Returns 0 or -ENOMEM. */
+int dns_collector_register_counters(struct dns_collector *dc, struct counters *reg);
 
 /* Reads every event in the ring buffer; never blocks. Returns events read or a negative errno. */
 int dns_collector_consume(struct dns_collector *dc);
@@ -83,7 +91,7 @@ void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collecto
 /* Logs the parse errors by reason (at exit). */
 void dns_collector_log_parse_errors(const struct dns_collector *dc);
 
-/* CLOCK_BOOTTIME now, ns: the clock of bpf_ktime_get_boot_ns(). */
-uint64_t boot_ns_now(void);
+/* The DNS counters' table, as registered (for tests/agent/test_counters.c). */
+const struct counter_desc *dns_collector_counter_descs(size_t *n);
 
 #endif /* FLOWSCOPE_DNS_COLLECTOR_H */

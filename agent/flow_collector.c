@@ -11,9 +11,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "flow.skel.h"
 #include "flow_collector.h"
 #include "log.h"
+#include "loop.h"
+#include "pipeline.h"
 
 /* Flows drained per batch syscall. */
 #define DRAIN_CHUNK 4096
@@ -23,26 +26,20 @@ struct flow_collector {
 	int cgroup_fd;
 	struct bpf_link *links[3];
 	int active; /* 0: flows_a, 1: flows_b */
+	bool stale[2]; /* holds flows already drained (or lost): emptied before it is made active */
+	uint64_t lost_drain_error; /* flows left unread by a failed batch lookup */
 	uint32_t max_flows;
 	struct flow_key *keys;
 	struct flow_value *values;
 	int ncpus;
+	uint64_t *percpu; /* ncpus values: one stats slot read back (allocated once) */
+	/* export, once attached */
+	struct loop *loop;
+	struct pipeline *pipeline;
+	int timer;
+	uint64_t records; /* flow records submitted to the pipeline */
+	uint64_t last_stats[FLOW_STAT_MAX]; /* at the previous export: per-interval warnings */
 };
-
-/* Nanoseconds to add to a reading of clock to get Unix epoch time. */
-static int64_t epoch_offset(clockid_t clock)
-{
-	struct timespec rt, ct;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(clock, &ct);
-	return ((int64_t)rt.tv_sec - ct.tv_sec) * 1000000000LL + (rt.tv_nsec - ct.tv_nsec);
-}
-
-uint64_t boot_ns_to_epoch_ns(uint64_t boot_ns)
-{
-	return (uint64_t)((int64_t)boot_ns + epoch_offset(CLOCK_BOOTTIME));
-}
 
 static const char *errno_hint(int err)
 {
@@ -72,8 +69,8 @@ static void learn_self_tgid(struct flow_collector *fc)
 	LOG_DEBUG("own tgid as the kernel sees it: %u", fc->skel->bss->self_tgid);
 }
 
-int flow_collector_open(const struct flow_collector_opts *opts, struct flow_collector **out,
-			char *err, size_t errsz)
+int flow_collector_new(const struct flow_collector_opts *opts, struct flow_collector **out,
+		       char *err, size_t errsz)
 {
 	struct flow_collector *fc;
 	struct bpf_program *progs[3];
@@ -87,7 +84,8 @@ int flow_collector_open(const struct flow_collector_opts *opts, struct flow_coll
 	fc->ncpus = libbpf_num_possible_cpus();
 	fc->keys = calloc(DRAIN_CHUNK, sizeof(*fc->keys));
 	fc->values = calloc(DRAIN_CHUNK, sizeof(*fc->values));
-	if (!fc->keys || !fc->values || fc->ncpus <= 0) {
+	fc->percpu = fc->ncpus > 0 ? calloc((size_t)fc->ncpus, sizeof(uint64_t)) : NULL;
+	if (!fc->keys || !fc->values || !fc->percpu) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -145,14 +143,16 @@ int flow_collector_open(const struct flow_collector_opts *opts, struct flow_coll
 	*out = fc;
 	return 0;
 fail:
-	flow_collector_close(fc);
+	flow_collector_free(fc);
 	return ret;
 }
 
-void flow_collector_close(struct flow_collector *fc)
+void flow_collector_free(struct flow_collector *fc)
 {
 	if (!fc)
 		return;
+	if (fc->timer)
+		loop_del_timer(fc->loop, fc->timer);
 	for (int i = 2; i >= 0; i--)
 		bpf_link__destroy(fc->links[i]);
 	if (fc->cgroup_fd >= 0)
@@ -160,6 +160,7 @@ void flow_collector_close(struct flow_collector *fc)
 	flow_bpf__destroy(fc->skel);
 	free(fc->keys);
 	free(fc->values);
+	free(fc->percpu);
 	free(fc);
 }
 
@@ -183,6 +184,7 @@ static void to_record(const struct flow_key *k, const struct flow_value *v, int6
 	size_t alen = k->ip_version == 4 ? 4 : 16;
 
 	memset(r, 0, sizeof(*r));
+	r->type = RECORD_FLOW;
 	r->start_ns = (uint64_t)((int64_t)v->first_ns + mono_to_epoch);
 	r->end_ns = (uint64_t)((int64_t)v->last_ns + mono_to_epoch);
 	r->cgroup_id = k->cgroup_id;
@@ -228,24 +230,54 @@ static int renew_map(struct bpf_map *map, uint32_t max_flows)
 	return ret;
 }
 
+/* Entries in the hash map behind fd (walks the keys: for the error path only). */
+static uint64_t count_entries(int fd)
+{
+	struct flow_key k, next;
+	uint64_t n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		n++;
+		k = next;
+		prev = &k;
+	}
+	return n;
+}
+
+/*
+ * Transactional: the map the programs are switched to is always empty (a map that could not be
+ * emptied after its drain is marked stale, and emptied before it is used again; if that fails
+ * too, the programs stay where they are and this interval's flows wait for the next drain). A
+ * batch lookup that fails midway leaves the rest of the map unread: those flows are counted
+ * (lost_drain_error) and the map is emptied all the same, so nothing is exported twice.
+ */
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx)
 {
 	struct bpf_map *maps[2] = { fc->skel->maps.flows_a, fc->skel->maps.flows_b };
+	int next = !fc->active;
 	struct bpf_map *old = maps[fc->active];
 	int outer_fd = bpf_map__fd(fc->skel->maps.flows);
-	int new_fd = bpf_map__fd(maps[!fc->active]);
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 	uint32_t zero = 0, batch_token = 0;
 	int64_t mono_to_epoch;
 	bool first = true;
-	int total = 0, ret;
+	int total = 0, new_fd, ret, err = 0;
 
+	if (fc->stale[next]) {
+		ret = renew_map(maps[next], fc->max_flows);
+		if (ret)
+			return ret;
+		fc->stale[next] = false;
+	}
+	new_fd = bpf_map__fd(maps[next]);
 	/* Waits for running programs (synchronize_rcu): nothing writes the old map after this. */
 	ret = bpf_map_update_elem(outer_fd, &zero, &new_fd, BPF_ANY);
 	if (ret)
 		return ret;
-	fc->active = !fc->active;
-	mono_to_epoch = epoch_offset(CLOCK_MONOTONIC);
+	fc->active = next;
+	fc->stale[!next] = true;
+	mono_to_epoch = clock_mono_to_epoch_offset();
 
 	for (;;) {
 		__u32 count = DRAIN_CHUNK;
@@ -253,8 +285,12 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 		/* hash maps take a bucket index as the batch token */
 		ret = bpf_map_lookup_batch(bpf_map__fd(old), first ? NULL : &batch_token,
 					   &batch_token, fc->keys, fc->values, &count, &bopts);
-		if (ret && ret != -ENOENT)
-			return ret;
+		if (ret && ret != -ENOENT) {
+			err = ret;
+			/* what is left cannot be read in order: count it, then drop it */
+			fc->lost_drain_error += count_entries(bpf_map__fd(old)) - (uint64_t)total;
+			break;
+		}
 		for (__u32 i = 0; i < count; i++) {
 			struct flow_record r;
 
@@ -267,24 +303,163 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			break;
 	}
 	ret = renew_map(old, fc->max_flows);
-	if (ret)
-		return ret;
-	return total;
+	if (!ret)
+		fc->stale[!next] = false;
+	if (err)
+		return err;
+	return ret ? ret : total;
 }
 
-void flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX])
+int flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX])
 {
 	int fd = bpf_map__fd(fc->skel->maps.stats);
-	uint64_t *percpu = calloc((size_t)fc->ncpus, sizeof(uint64_t));
+	uint64_t sum[FLOW_STAT_MAX] = { 0 };
 
-	memset(out, 0, sizeof(uint64_t) * FLOW_STAT_MAX);
-	if (!percpu)
-		return;
 	for (uint32_t i = 0; i < FLOW_STAT_MAX; i++) {
-		if (bpf_map_lookup_elem(fd, &i, percpu))
-			continue;
+		int ret = bpf_map_lookup_elem(fd, &i, fc->percpu);
+
+		if (ret)
+			return ret;
 		for (int c = 0; c < fc->ncpus; c++)
-			out[i] += percpu[c];
+			sum[i] += fc->percpu[c];
 	}
-	free(percpu);
+	memcpy(out, sum, sizeof(sum));
+	return 0;
+}
+
+static void submit(void *ctx, struct flow_record *r)
+{
+	struct flow_collector *fc = ctx;
+
+	fc->records++;
+	pipeline_submit(fc->pipeline, &r->hdr);
+}
+
+/* What the kernel could not account in the interval just exported, as a warning. */
+static void warn_kernel_drops(struct flow_collector *fc, uint32_t max_flows)
+{
+	uint64_t now[FLOW_STAT_MAX];
+	uint64_t full, malformed;
+
+	if (flow_collector_stats(fc, now))
+		return;
+	full = now[FLOW_STAT_MAP_FULL] - fc->last_stats[FLOW_STAT_MAP_FULL];
+	malformed = now[FLOW_STAT_MALFORMED] - fc->last_stats[FLOW_STAT_MALFORMED];
+	if (full)
+		LOG_WARN("flow map full: %llu packets (%llu bytes) not accounted in the last "
+			 "interval; raise --max-flows (now %u)",
+			 (unsigned long long)full,
+			 (unsigned long long)(now[FLOW_STAT_MAP_FULL_BYTES] -
+					      fc->last_stats[FLOW_STAT_MAP_FULL_BYTES]),
+			 max_flows);
+	if (malformed)
+		LOG_DEBUG("%llu malformed packets in the last interval",
+			  (unsigned long long)malformed);
+	memcpy(fc->last_stats, now, sizeof(now));
+}
+
+int flow_collector_export(struct flow_collector *fc)
+{
+	int n;
+
+	pipeline_begin_interval(fc->pipeline);
+	n = flow_collector_drain(fc, submit, fc);
+	pipeline_end_interval(fc->pipeline);
+	if (n < 0) {
+		LOG_ERR("draining the flow map: %s", strerror(-n));
+		return n;
+	}
+	LOG_DEBUG("interval exported: %d flows", n);
+	warn_kernel_drops(fc, fc->max_flows);
+	return 0;
+}
+
+/* A failed drain is logged and counted; the next one starts from a clean map, so the agent
+ * goes on. */
+static void on_interval(struct loop *l, uint64_t expirations, void *arg)
+{
+	(void)l, (void)expirations;
+	flow_collector_export(arg);
+}
+
+int flow_collector_attach(struct flow_collector *fc, struct loop *l, struct pipeline *p,
+			  uint32_t interval_s)
+{
+	int ret;
+
+	fc->loop = l;
+	fc->pipeline = p;
+	ret = loop_add_timer(l, (uint64_t)interval_s * 1000, on_interval, fc);
+	if (ret < 0)
+		return ret;
+	fc->timer = ret;
+	return 0;
+}
+
+struct flow_snap {
+	uint64_t k[FLOW_STAT_MAX];
+	uint64_t records;
+	uint64_t lost_drain_error;
+};
+
+#define ROW(name, type, help, labels, field) \
+	COUNTER_ROW(name, type, help, labels, struct flow_snap, field)
+#define NOT_ACCOUNTED "Packets not in any flow record, by reason."
+
+static const struct counter_desc flow_counters[] = {
+	ROW("flowscope_packets_total", COUNTER_COUNTER, "Packets seen by the cgroup_skb programs.",
+	    "", k[FLOW_STAT_PACKETS]),
+	ROW("flowscope_packets_not_accounted_total", COUNTER_COUNTER, NOT_ACCOUNTED,
+	    "reason=\"flow_map_full\"", k[FLOW_STAT_MAP_FULL]),
+	ROW("flowscope_packets_not_accounted_total", COUNTER_COUNTER, NOT_ACCOUNTED,
+	    "reason=\"malformed\"", k[FLOW_STAT_MALFORMED]),
+	ROW("flowscope_packets_not_accounted_total", COUNTER_COUNTER, NOT_ACCOUNTED,
+	    "reason=\"other_protocol\"", k[FLOW_STAT_OTHER_PROTO]),
+	ROW("flowscope_packets_not_accounted_total", COUNTER_COUNTER, NOT_ACCOUNTED,
+	    "reason=\"non_ip\"", k[FLOW_STAT_NON_IP]),
+	ROW("flowscope_packets_not_accounted_total", COUNTER_COUNTER, NOT_ACCOUNTED,
+	    "reason=\"agent_own\"", k[FLOW_STAT_SELF]),
+	ROW("flowscope_bytes_not_accounted_total", COUNTER_COUNTER,
+	    "Bytes of packets dropped because the flow map was full.", "reason=\"flow_map_full\"",
+	    k[FLOW_STAT_MAP_FULL_BYTES]),
+	ROW("flowscope_fragments_total", COUNTER_COUNTER,
+	    "Non-first IP fragments, accounted with ports 0.", "", k[FLOW_STAT_FRAGMENTS]),
+	ROW("flowscope_flows_without_owner_total", COUNTER_COUNTER,
+	    "Flows whose socket had no owner record (pid 0).", "", k[FLOW_STAT_NO_OWNER]),
+	ROW("flowscope_flow_records_total", COUNTER_COUNTER, "Flow records exported.", "", records),
+	ROW("flowscope_flow_records_lost_total", COUNTER_COUNTER,
+	    "Flows drained from the kernel that gave no record, by reason.",
+	    "reason=\"drain_error\"", lost_drain_error),
+};
+
+/* A failed read leaves the snapshot unfilled: the group is left off the page rather than read
+ * as zeros (a counter reset to Prometheus). */
+const struct counter_desc *flow_collector_counter_descs(size_t *n)
+{
+	*n = sizeof(flow_counters) / sizeof(flow_counters[0]);
+	return flow_counters;
+}
+
+static int snapshot(void *arg, void *out)
+{
+	struct flow_collector *fc = arg;
+	struct flow_snap *s = out;
+
+	s->records = fc->records;
+	s->lost_drain_error = fc->lost_drain_error;
+	return flow_collector_stats(fc, s->k);
+}
+
+int flow_collector_register_counters(struct flow_collector *fc, struct counters *reg)
+{
+	struct counters_group g = {
+		.name = "",
+		.descs = flow_counters,
+		.n_descs = sizeof(flow_counters) / sizeof(flow_counters[0]),
+		.snap_size = sizeof(struct flow_snap),
+		.snapshot = snapshot,
+		.arg = fc,
+	};
+
+	return counters_register(reg, &g);
 }

@@ -8,12 +8,16 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/types.h> /* flow.h is shared with the BPF side: __u32 types */
 
+#include "counters.h"
 #include "flow.h"
 #include "record.h"
 
 struct flow_collector;
 struct flow_bpf;
+struct loop;
+struct pipeline;
 
 struct flow_collector_opts {
 	const char *cgroup_path; /* cgroup v2 directory the programs attach to */
@@ -28,11 +32,11 @@ struct flow_collector_opts {
  * writes what is missing to err (e.g. "loading BPF programs: Operation not permitted (need
  * CAP_BPF and CAP_NET_ADMIN, or root)").
  */
-int flow_collector_open(const struct flow_collector_opts *opts, struct flow_collector **out,
-			char *err, size_t errsz);
+int flow_collector_new(const struct flow_collector_opts *opts, struct flow_collector **out,
+		       char *err, size_t errsz);
 
-/* Detaches (through the bpf_links) and frees. NULL is ignored. */
-void flow_collector_close(struct flow_collector *fc);
+/* Detaches (through the bpf_links), leaves the loop and frees. NULL is ignored. */
+void flow_collector_free(struct flow_collector *fc);
 
 /* The skeleton, for components that share the programs' maps (ring buffer). */
 struct flow_bpf *flow_collector_skel(struct flow_collector *fc);
@@ -47,14 +51,37 @@ typedef void (*flow_record_cb)(void *ctx, struct flow_record *r);
 /*
  * Ends the interval: makes the other flow map active, reads the one that was (batch lookup),
  * calls cb for each flow, and replaces it with an empty map. Returns the number of flows drained
- * or a negative errno.
+ * or a negative errno. Transactional: the programs are only ever switched to an empty map, and
+ * no flow is handed to cb twice; flows that a failed lookup left unread are counted
+ * (flowscope_flow_records_lost_total{reason="drain_error"}).
  */
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx);
 
-/* Sum over CPUs of the BPF-side counters (enum flow_stat). */
-void flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX]);
+/*
+ * Sum over CPUs of the BPF-side counters (enum flow_stat). Returns 0, or a negative errno from
+ * the map lookup, in which case out is left as it was (never a partial or zeroed read).
+ */
+int flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX]);
 
-/* Converts a bpf_ktime_get_boot_ns() timestamp to Unix epoch ns (offset read at call time). */
-uint64_t boot_ns_to_epoch_ns(uint64_t boot_ns);
+/*
+ * The flow source: every interval_s seconds the loop calls flow_collector_export(). Records go to
+ * p. Returns 0 or a negative errno.
+ */
+int flow_collector_attach(struct flow_collector *fc, struct loop *l, struct pipeline *p,
+			  uint32_t interval_s);
+
+/*
+ * One export: pipeline_begin_interval(), drain every flow into the pipeline,
+ * pipeline_end_interval(), then a warning for what the kernel could not account. Returns 0 or
+ * the drain's negative errno (logged; the next export recovers). Called by the interval timer,
+ * and once more at exit (where an error makes the exit status 1).
+ */
+int flow_collector_export(struct flow_collector *fc);
+
+/* Registers the flow counters (flowscope_packets_*, flowscope_flow_records_total, ...). */
+int flow_collector_register_counters(struct flow_collector *fc, struct counters *reg);
+
+/* The flow counters' table, as registered (for tests/agent/test_counters.c). */
+const struct counter_desc *flow_collector_counter_descs(size_t *n);
 
 #endif /* FLOWSCOPE_FLOW_COLLECTOR_H */

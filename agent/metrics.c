@@ -7,13 +7,19 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <sys/epoll.h>
+
+#include "counters.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 
 struct metrics_server {
 	struct MHD_Daemon *daemon;
-	metrics_render_fn render;
-	void *ctx;
+	const struct counters *reg;
+	struct loop *loop;
+	int fd; /* libmicrohttpd's epoll fd, registered with the loop; -1: not */
+	int timer; /* 0: none */
 };
 
 /* Parses addr into ss; returns 0 or -EINVAL. */
@@ -95,7 +101,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		out = open_memstream(&page, &size);
 		if (!out)
 			return MHD_NO;
-		ms->render(ms->ctx, out);
+		counters_render_prometheus(ms->reg, out);
 		fclose(out);
 	}
 	if (!page)
@@ -113,13 +119,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return ret;
 }
 
-int metrics_server_start(const char *addr, metrics_render_fn render, void *ctx,
-			 struct metrics_server **out, char *err, size_t errsz)
+/* Serves ready connections without blocking. */
+static void serve(struct metrics_server *ms)
+{
+	MHD_run(ms->daemon);
+}
+
+static void on_ready(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	(void)l, (void)fd, (void)events;
+	serve(arg);
+}
+
+/* connection timeouts */
+static void on_tick(struct loop *l, uint64_t expirations, void *arg)
+{
+	(void)l, (void)expirations;
+	serve(arg);
+}
+
+int metrics_server_new(const char *addr, const struct counters *reg, struct loop *l,
+		       struct metrics_server **out, char *err, size_t errsz)
 {
 	struct sockaddr_storage ss;
 	struct metrics_server *ms;
 	unsigned int flags = MHD_USE_EPOLL;
+	const union MHD_DaemonInfo *info;
 	socklen_t len;
+	int ret;
 
 	if (parse_addr(addr, &ss, &len)) {
 		snprintf(err, errsz, "invalid value for --metrics-addr: '%s' (expected HOST:PORT)",
@@ -129,8 +156,9 @@ int metrics_server_start(const char *addr, metrics_render_fn render, void *ctx,
 	ms = calloc(1, sizeof(*ms));
 	if (!ms)
 		return -ENOMEM;
-	ms->render = render;
-	ms->ctx = ctx;
+	ms->reg = reg;
+	ms->loop = l;
+	ms->fd = -1;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_DUAL_STACK;
 	ms->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, ms, MHD_OPTION_SOCK_ADDR,
@@ -143,40 +171,34 @@ int metrics_server_start(const char *addr, metrics_render_fn render, void *ctx,
 		free(ms);
 		return -e;
 	}
+	info = MHD_get_daemon_info(ms->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	ret = info ? loop_add_fd(l, info->epoll_fd, EPOLLIN, on_ready, ms) : -EIO;
+	if (!ret) {
+		ms->fd = info->epoll_fd;
+		ret = loop_add_timer(l, 1000, on_tick, ms);
+		if (ret > 0) {
+			ms->timer = ret;
+			ret = 0;
+		}
+	}
+	if (ret) {
+		snprintf(err, errsz, "--metrics-addr %s: joining the event loop: %s", addr,
+			 strerror(-ret));
+		metrics_server_free(ms);
+		return ret;
+	}
 	*out = ms;
 	return 0;
 }
 
-void metrics_server_stop(struct metrics_server *ms)
+void metrics_server_free(struct metrics_server *ms)
 {
 	if (!ms)
 		return;
+	if (ms->fd >= 0)
+		loop_del_fd(ms->loop, ms->fd);
+	if (ms->timer)
+		loop_del_timer(ms->loop, ms->timer);
 	MHD_stop_daemon(ms->daemon);
 	free(ms);
-}
-
-int metrics_server_fd(const struct metrics_server *ms)
-{
-	const union MHD_DaemonInfo *info =
-		MHD_get_daemon_info(ms->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-
-	return info ? info->epoll_fd : -1;
-}
-
-void metrics_server_run(struct metrics_server *ms)
-{
-	MHD_run(ms->daemon);
-}
-
-void metrics_family(FILE *out, const char *name, const char *type, const char *help)
-{
-	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-void metrics_sample(FILE *out, const char *name, const char *labels, uint64_t value)
-{
-	if (labels && *labels)
-		fprintf(out, "%s{%s} %llu\n", name, labels, (unsigned long long)value);
-	else
-		fprintf(out, "%s %llu\n", name, (unsigned long long)value);
 }

@@ -224,21 +224,6 @@ static inline char *put_addr(char *p, uint8_t ip_version, const struct record_ad
 	return p;
 }
 
-const char *record_proto_name(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_ICMPV6:
-		return "icmpv6";
-	}
-	return NULL;
-}
-
 static inline char *put_proto(char *p, uint8_t proto)
 {
 	switch (proto) {

@@ -24,7 +24,4 @@ ssize_t record_json_flow(char *buf, size_t cap, const struct record_json_ctx *ct
 ssize_t record_json_dns(char *buf, size_t cap, const struct record_json_ctx *ctx,
 			const struct dns_record *r);
 
-/* Names used in records: "tcp", "udp", "icmp", "icmpv6", or NULL for other protocols. */
-const char *record_proto_name(uint8_t proto);
-
 #endif /* FLOWSCOPE_RECORD_JSON_H */

@@ -1,43 +1,45 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Sinks: where encoded records go (stdout NDJSON by default, Kafka with --kafka-brokers).
+ * Sinks: where records go (stdout NDJSON by default, Kafka with --kafka-brokers).
  *
- * The agent calls sink_emit_*() from its event loop for each record, sink_poll() once per loop
- * iteration (serves delivery reports, never blocks), and sink_close() at exit, which flushes
- * within the configured timeout and reports what could not be delivered.
+ * The pipeline calls sink_emit() for each record, sink_end_interval() after an export interval;
+ * sink_attach() lets the sink register with the loop what it needs (a before-poll hook serving
+ * librdkafka's callbacks, the stdout fd); sink_free() at exit flushes within the configured
+ * timeout and reports what could not be delivered. A sink encodes through the codec table
+ * (record_codec.h) and never tests a record's type itself.
  */
 #ifndef FLOWSCOPE_SINK_H
 #define FLOWSCOPE_SINK_H
 
+#include "counters.h"
 #include "record.h"
 
+struct loop;
 struct sink;
 
 struct sink_ops {
 	/* Queue one record. Returns 0, or a negative errno when the record was dropped (the sink
-	 * counts the drop itself). Must not block. */
-	int (*emit_flow)(struct sink *s, const struct flow_record *r);
-	int (*emit_dns)(struct sink *s, const struct dns_record *r);
-	/* Serve callbacks; never blocks. */
+	 * counts the drop itself): -EPROTONOSUPPORT for a type without a codec. Must not block. */
+	int (*emit)(struct sink *s, const struct record *r);
+	/* Optional: serve callbacks; never blocks. */
 	void (*poll)(struct sink *s);
-	/* End of an export interval: hand partly filled batches on. */
+	/* Optional: end of an export interval: hand partly filled batches on. */
 	void (*end_interval)(struct sink *s);
+	/* Optional: register fds and hooks with the loop. Returns 0 or a negative errno. */
+	int (*attach)(struct sink *s, struct loop *l);
+	/* Optional: register the sink's counters. Returns 0 or -ENOMEM. */
+	int (*register_counters)(struct sink *s, struct counters *reg);
 	/* Flush and free. Returns the number of records that could not be delivered. */
-	uint64_t (*close)(struct sink *s);
+	uint64_t (*free)(struct sink *s);
 };
 
 struct sink {
 	const struct sink_ops *ops;
 };
 
-static inline int sink_emit_flow(struct sink *s, const struct flow_record *r)
+static inline int sink_emit(struct sink *s, const struct record *r)
 {
-	return s->ops->emit_flow(s, r);
-}
-
-static inline int sink_emit_dns(struct sink *s, const struct dns_record *r)
-{
-	return s->ops->emit_dns(s, r);
+	return s->ops->emit(s, r);
 }
 
 static inline void sink_poll(struct sink *s)
@@ -52,9 +54,20 @@ static inline void sink_end_interval(struct sink *s)
 		s->ops->end_interval(s);
 }
 
-static inline uint64_t sink_close(struct sink *s)
+static inline int sink_attach(struct sink *s, struct loop *l)
 {
-	return s->ops->close(s);
+	return s->ops->attach ? s->ops->attach(s, l) : 0;
+}
+
+static inline int sink_register_counters(struct sink *s, struct counters *reg)
+{
+	return s->ops->register_counters ? s->ops->register_counters(s, reg) : 0;
+}
+
+/* Flushes (bounded by the sink's timeout) and frees. Returns the records not delivered. */
+static inline uint64_t sink_free(struct sink *s)
+{
+	return s->ops->free(s);
 }
 
 #endif /* FLOWSCOPE_SINK_H */

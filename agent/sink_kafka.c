@@ -3,8 +3,9 @@
  * Kafka sink over librdkafka.
  *
  * Threading: everything here runs on the agent's event loop thread. librdkafka's delivery
- * reports and error callbacks are served from rd_kafka_poll(), called by sink_poll() and
- * sink_close(), so the counters need no locks. Only the log callback comes from librdkafka's
+ * reports and error callbacks are served from rd_kafka_poll(), called by sink_poll() (a
+ * before-poll hook of the loop, registered by sink_attach()) and sink_free(), so the counters
+ * need no locks. Only the log callback comes from librdkafka's
  * own threads, and it only calls log_msg().
  *
  * Batching (records_per_message > 1): records are packed per (record type, cgroup) so that every
@@ -27,8 +28,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "log.h"
-#include "record_json.h"
-#include "record_proto.h"
+#include "loop.h"
+#include "record_codec.h"
 #include "sink_kafka.h"
 
 #define BATCH_SLOTS 256 /* the hash in find_batch() yields 8 bits */
@@ -100,8 +101,9 @@ const char *sink_kafka_reason_name(int err)
 void kafka_sink_config_init(struct kafka_sink_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->topics[RECORD_FLOW] = KAFKA_DEFAULT_TOPIC_FLOWS;
-	cfg->topics[RECORD_DNS] = KAFKA_DEFAULT_TOPIC_DNS;
+	for (int t = 0; t < RECORD_TYPE_MAX; t++)
+		cfg->topics[t] = record_codec(t) ? record_codec(t)->kafka_topic : NULL;
+	/* reserved for the tracer's events, which have no codec yet */
 	cfg->topics[RECORD_EVENT] = KAFKA_DEFAULT_TOPIC_EVENTS;
 	cfg->format = KAFKA_FORMAT_JSON;
 	cfg->records_per_message = 1;
@@ -302,20 +304,24 @@ static void count_failure(struct kafka_sink *ks, rd_kafka_resp_err_t err, enum r
 }
 
 /*
- * msg_opaque of every message: record count << 2 | record type, so the delivery report can
- * count records without a lookup.
+ * msg_opaque of every message: record count << TAG_TYPE_BITS | record type, so the delivery
+ * report can count records without a lookup.
  */
+#define TAG_TYPE_BITS 8
+_Static_assert(RECORD_TYPE_MAX <= (1u << TAG_TYPE_BITS), "record type does not fit the tag");
+_Static_assert(sizeof(uintptr_t) * 8 >= TAG_TYPE_BITS + 32, "record count does not fit the tag");
+
 static void *make_tag(enum record_type type, uint32_t n)
 {
-	return (void *)(((uintptr_t)n << 2) | (uintptr_t)type);
+	return (void *)(((uintptr_t)n << TAG_TYPE_BITS) | (uintptr_t)type);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct kafka_sink *ks = opaque;
 	uintptr_t tag = (uintptr_t)m->_private;
-	enum record_type type = tag & 3;
-	uint64_t n = tag >> 2;
+	enum record_type type = tag & ((1u << TAG_TYPE_BITS) - 1);
+	uint64_t n = tag >> TAG_TYPE_BITS;
 	struct kafka_sink_type_stats *ts = &ks->st.type[type];
 
 	(void)rk;
@@ -422,25 +428,19 @@ static int flush_batch(struct kafka_sink *ks, enum record_type type, struct batc
 	return err;
 }
 
-/* Encode one record into buf; JSON gets its '\n', protobuf its length prefix when batched. */
-static ssize_t encode(struct kafka_sink *ks, enum record_type type, const void *rec, uint8_t *buf,
-		      size_t cap)
+/*
+ * Encode one record into buf through its codec; JSON gets its '\n', protobuf its length prefix
+ * when batched.
+ */
+static ssize_t encode(struct kafka_sink *ks, const struct record *rec, uint8_t *buf, size_t cap)
 {
 	ssize_t n;
 
-	if (ks->format == KAFKA_FORMAT_PROTOBUF) {
-		bool delimited = ks->per_msg > 1;
-
-		if (type == RECORD_FLOW)
-			return record_proto_encode_flow(buf, cap, &ks->proto_ctx, rec, delimited);
-		return record_proto_encode_dns(buf, cap, &ks->proto_ctx, rec, delimited);
-	}
+	if (ks->format == KAFKA_FORMAT_PROTOBUF)
+		return record_encode_proto(buf, cap, &ks->proto_ctx, rec, ks->per_msg > 1);
 	if (cap < 2)
 		return -ENOSPC;
-	if (type == RECORD_FLOW)
-		n = record_json_flow((char *)buf, cap - 1, &ks->json_ctx, rec);
-	else
-		n = record_json_dns((char *)buf, cap - 1, &ks->json_ctx, rec);
+	n = record_encode_json((char *)buf, cap - 1, &ks->json_ctx, rec);
 	if (n < 0)
 		return n;
 	buf[n++] = '\n';
@@ -478,16 +478,24 @@ static struct batch *find_batch(struct kafka_sink *ks, enum record_type type, ui
 	return free_slot;
 }
 
-static int emit_one(struct kafka_sink *ks, enum record_type type, uint64_t cgroup_id,
-		    const void *rec)
+static int kafka_emit(struct sink *s, const struct record *rec)
 {
-	struct kafka_sink_type_stats *ts = &ks->st.type[type];
+	struct kafka_sink *ks = to_kafka(s);
+	enum record_type type = rec->type;
+	uint64_t cgroup_id = rec->cgroup_id;
+	struct kafka_sink_type_stats *ts;
 	struct batch *b;
 	ssize_t n;
 	int err;
 
+	/* refused, never encoded as another type; events have no topic handle until their codec */
+	if (!record_codec(type) || !ks->rkt[type]) {
+		ks->st.unknown_type++;
+		return -EPROTONOSUPPORT;
+	}
+	ts = &ks->st.type[type];
 	if (ks->per_msg == 1) {
-		n = encode(ks, type, rec, ks->scratch, sizeof(ks->scratch));
+		n = encode(ks, rec, ks->scratch, sizeof(ks->scratch));
 		if (n < 0) {
 			ts->dropped_error++;
 			return (int)n;
@@ -503,7 +511,7 @@ static int emit_one(struct kafka_sink *ks, enum record_type type, uint64_t cgrou
 	for (;;) {
 		size_t room = b->cap - b->len;
 
-		n = room ? encode(ks, type, rec, b->buf + b->len, room) : -ENOSPC;
+		n = room ? encode(ks, rec, b->buf + b->len, room) : -ENOSPC;
 		if (n != -ENOSPC || room >= RECORD_MAX_BYTES)
 			break; /* encoded, or an error, or the record is too large */
 		if (b->cap < BATCH_MAX_BYTES + RECORD_MAX_BYTES) {
@@ -541,21 +549,23 @@ static int emit_one(struct kafka_sink *ks, enum record_type type, uint64_t cgrou
 	return 0;
 }
 
-static int kafka_emit_flow(struct sink *s, const struct flow_record *r)
-{
-	return emit_one(to_kafka(s), RECORD_FLOW, r->cgroup_id, r);
-}
-
-static int kafka_emit_dns(struct sink *s, const struct dns_record *r)
-{
-	return emit_one(to_kafka(s), RECORD_DNS, r->cgroup_id, r);
-}
-
 static void kafka_poll(struct sink *s)
 {
 	struct kafka_sink *ks = to_kafka(s);
 
 	rd_kafka_poll(ks->rk, 0);
+}
+
+/* Delivery reports and errors are served once per loop round. */
+static void on_loop_round(struct loop *l, void *arg)
+{
+	(void)l;
+	kafka_poll(arg);
+}
+
+static int kafka_attach(struct sink *s, struct loop *l)
+{
+	return loop_add_before_poll(l, on_loop_round, s);
 }
 
 static void kafka_end_interval(struct sink *s)
@@ -605,14 +615,14 @@ static void destroy(struct kafka_sink *ks)
 	free(ks);
 }
 
-static uint64_t kafka_close(struct sink *s)
+static uint64_t kafka_free(struct sink *s)
 {
 	struct kafka_sink *ks = to_kafka(s);
 	uint64_t undelivered, failed, queued, dropped;
 
 	kafka_end_interval(s);
 	rd_kafka_flush(ks->rk, ks->flush_timeout_ms);
-	failed = TOTAL(ks, failed) + TOTAL(ks, dropped_error);
+	failed = TOTAL(ks, failed) + TOTAL(ks, dropped_error) + ks->st.unknown_type;
 	queued = TOTAL(ks, produced) - TOTAL(ks, delivered) - TOTAL(ks, failed);
 	dropped = TOTAL(ks, dropped_queue_full);
 	undelivered = failed + queued;
@@ -631,12 +641,114 @@ static uint64_t kafka_close(struct sink *s)
 	return undelivered;
 }
 
+enum {
+	KC_RECORDS,
+	KC_DROPPED,
+	KC_FAILURES,
+};
+
+/* Families whose rows depend on the record types and on the errors seen (kafka_dynamic()). */
+static const struct counter_desc kafka_families[] = {
+	[KC_RECORDS] = { .name = "flowscope_kafka_records_total",
+			 .help = "Records handed to librdkafka, and their outcome, per record "
+				 "type.",
+			 .type = COUNTER_COUNTER },
+	[KC_DROPPED] = { .name = "flowscope_sink_records_dropped_total",
+			 .help = "Records the sink could not write.",
+			 .type = COUNTER_COUNTER },
+	[KC_FAILURES] = { .name = "flowscope_kafka_delivery_failures_total",
+			  .help = "Records whose delivery failed, per librdkafka error.",
+			  .type = COUNTER_COUNTER },
+};
+
+static const struct counter_desc kafka_counters[] = {
+	COUNTER_ROW("flowscope_kafka_buffered_bytes", COUNTER_GAUGE,
+		    "Bytes waiting for the brokers (batches and unacknowledged messages).", "",
+		    struct kafka_sink_stats, buffered_bytes),
+};
+
+static int kafka_snapshot(void *arg, void *snap)
+{
+	sink_kafka_stats(arg, snap);
+	return 0;
+}
+
+static void kafka_dynamic(void *arg, const void *snap, struct counters_out *out)
+{
+	const struct kafka_sink_stats *ks = snap;
+	char labels[160];
+
+	(void)arg;
+	for (int t = 0; t < RECORD_TYPE_MAX; t++) {
+		const char *name = record_type_name(t);
+		const struct {
+			const char *state;
+			uint64_t v;
+		} rows[] = { { "produced", ks->type[t].produced },
+			     { "delivered", ks->type[t].delivered },
+			     { "failed", ks->type[t].failed } };
+
+		if (!name)
+			continue;
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			snprintf(labels, sizeof(labels), "type=\"%s\",state=\"%s\"", name,
+				 rows[i].state);
+			counters_sample(out, &kafka_families[KC_RECORDS], labels, rows[i].v);
+		}
+	}
+	for (int t = 0; t < RECORD_TYPE_MAX; t++) {
+		const char *name = record_type_name(t);
+
+		if (!name)
+			continue;
+		snprintf(labels, sizeof(labels), "sink=\"kafka\",type=\"%s\",reason=\"queue_full\"",
+			 name);
+		counters_sample(out, &kafka_families[KC_DROPPED], labels,
+				ks->type[t].dropped_queue_full);
+		snprintf(labels, sizeof(labels), "sink=\"kafka\",type=\"%s\",reason=\"error\"",
+			 name);
+		counters_sample(out, &kafka_families[KC_DROPPED], labels,
+				ks->type[t].dropped_error);
+	}
+	counters_sample(out, &kafka_families[KC_DROPPED], "sink=\"kafka\",reason=\"unknown_type\"",
+			ks->unknown_type);
+	for (size_t i = 0; i < ks->n_reasons; i++) {
+		uint64_t sum = 0;
+
+		for (int t = 0; t < RECORD_TYPE_MAX; t++)
+			sum += ks->reasons[i].failed[t];
+		snprintf(labels, sizeof(labels), "reason=\"%s\"",
+			 sink_kafka_reason_name(ks->reasons[i].err));
+		counters_sample(out, &kafka_families[KC_FAILURES], labels, sum);
+	}
+	counters_sample(out, &kafka_families[KC_FAILURES], "reason=\"other\"",
+			ks->failed_other_reasons);
+}
+
+static int kafka_register_counters(struct sink *s, struct counters *reg)
+{
+	struct counters_group g = {
+		.name = "kafka",
+		.descs = kafka_counters,
+		.n_descs = sizeof(kafka_counters) / sizeof(kafka_counters[0]),
+		.snap_size = sizeof(struct kafka_sink_stats),
+		.snapshot = kafka_snapshot,
+		.dynamic = kafka_dynamic,
+		.dynamic_descs = kafka_families,
+		.n_dynamic_descs = sizeof(kafka_families) / sizeof(kafka_families[0]),
+		.arg = s,
+	};
+
+	return counters_register(reg, &g);
+}
+
 static const struct sink_ops kafka_ops = {
-	.emit_flow = kafka_emit_flow,
-	.emit_dns = kafka_emit_dns,
+	.emit = kafka_emit,
 	.poll = kafka_poll,
 	.end_interval = kafka_end_interval,
-	.close = kafka_close,
+	.attach = kafka_attach,
+	.register_counters = kafka_register_counters,
+	.free = kafka_free,
 };
 
 void sink_kafka_stats(struct sink *s, struct kafka_sink_stats *out)
@@ -690,8 +802,7 @@ static int check_config(const struct kafka_sink_config *cfg, char *errstr, size_
 	return 0;
 }
 
-struct sink *sink_kafka_create(const struct kafka_sink_config *cfg, char *errstr,
-			       size_t errstr_size)
+struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, size_t errstr_size)
 {
 	struct kafka_sink *ks = NULL;
 	rd_kafka_conf_t *conf = NULL;
@@ -719,7 +830,7 @@ struct sink *sink_kafka_create(const struct kafka_sink_config *cfg, char *errstr
 		ks->topic_names[t] = strdup(cfg->topics[t]);
 		if (!ks->topic_names[t])
 			goto nomem;
-		if (ks->per_msg > 1 && t != RECORD_EVENT) {
+		if (ks->per_msg > 1 && record_codec(t)) {
 			ks->batches[t] = calloc(BATCH_SLOTS, sizeof(struct batch));
 			if (!ks->batches[t])
 				goto nomem;
@@ -756,8 +867,9 @@ struct sink *sink_kafka_create(const struct kafka_sink_config *cfg, char *errstr
 	}
 	conf = NULL; /* owned by rk now */
 	for (t = 0; t < RECORD_TYPE_MAX; t++) {
-		/* No events are emitted yet; a handle would only make metadata requests. */
-		if (t == RECORD_EVENT)
+		/* A type without a codec is never produced; a handle would only make metadata
+		 * requests. */
+		if (!record_codec(t))
 			continue;
 		ks->rkt[t] = rd_kafka_topic_new(ks->rk, ks->topic_names[t], NULL);
 		if (!ks->rkt[t]) {

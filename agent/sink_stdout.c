@@ -1,129 +1,319 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * NDJSON on a file descriptor without blocking the loop. Lines are encoded whole into a scratch
+ * buffer and appended to a bounded output buffer only when they fit, so a record is either
+ * entirely in the output or dropped (counted) - never cut. The fd is non-blocking: a write takes
+ * what the reader has room for, the rest of the buffer (the rest of a line included) waits for
+ * EPOLLOUT from the loop.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
+#include "loop.h"
+#include "record_codec.h"
 #include "sink_stdout.h"
 
-/* Lines are gathered and written in large chunks; one record never exceeds RECORD_MAX. */
-#define OUT_BUF_SIZE (1u << 20)
+/* Bound on the lines waiting for a slow reader (a 10 s interval of 65536 flows is ~26 MB). */
+#define OUT_BUF_SIZE (32u << 20)
+/* Written as soon as this much is buffered, so a steady reader keeps the buffer short. */
+#define WRITE_CHUNK (64u << 10)
+/* One record never exceeds this (a DNS response with many long answers). */
 #define RECORD_MAX (64u << 10)
+/* How long sink_free() waits for the reader to take what is left. */
+#define EXIT_FLUSH_MS 5000
 
 struct sink_stdout {
 	struct sink base;
 	int fd;
+	int fd_flags; /* as found: restored at free */
 	char *node_name;
 	struct record_json_ctx ctx;
-	char *buf;
-	size_t used;
+	char *buf; /* OUT_BUF_SIZE: [off, used) waits to be written */
+	size_t off, used;
+	char *line; /* RECORD_MAX scratch */
+	uint64_t lines; /* complete lines in [off, used) */
 	struct sink_stdout_stats stats;
-	uint64_t pending; /* records in buf */
 	bool write_failed_logged;
+	bool failed; /* a write error other than EAGAIN: nothing more is written */
+	bool want_out; /* EPOLLOUT asked of the loop */
+	bool watched; /* the fd is registered with the loop */
+	struct loop *loop; /* NULL until attached */
 };
 
-static void flush_buf(struct sink_stdout *s)
+/* Like `yes | head`: when nobody reads the records any more, the agent stops. */
+static void reader_gone(struct sink_stdout *s)
 {
-	size_t off = 0;
+	s->stats.reader_gone = true;
+	if (s->loop) {
+		LOG_INFO("stdout was closed by its reader; exiting");
+		loop_stop(s->loop, 0);
+	}
+}
 
-	while (off < s->used) {
-		ssize_t n = write(s->fd, s->buf + off, s->used - off);
+static uint64_t count_lines(const char *p, size_t n)
+{
+	uint64_t lines = 0;
+	const char *end = p + n;
+
+	while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+		lines++;
+		p++;
+	}
+	return lines;
+}
+
+static void want_out(struct sink_stdout *s, bool on)
+{
+	if (s->want_out == on || !s->watched)
+		return;
+	if (loop_mod_fd(s->loop, s->fd, on ? EPOLLOUT : 0) == 0)
+		s->want_out = on;
+}
+
+/* What is buffered is lost (write error): counted, and the buffer emptied. */
+static void drop_buffered(struct sink_stdout *s)
+{
+	s->stats.dropped += s->lines;
+	s->lines = 0;
+	s->off = s->used = 0;
+}
+
+/*
+ * Writes what the fd takes now. A partial write leaves the rest (of a line too) for later; on
+ * EAGAIN the loop is asked for EPOLLOUT. Returns true when the buffer is empty.
+ */
+static bool write_some(struct sink_stdout *s)
+{
+	while (s->off < s->used && !s->failed) {
+		ssize_t n = write(s->fd, s->buf + s->off, s->used - s->off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN) {
+			want_out(s, true);
+			return false;
+		}
 		if (n <= 0) {
 			if (n < 0 && errno == EPIPE)
-				s->stats.reader_gone = true;
+				reader_gone(s);
 			if (!s->write_failed_logged)
 				LOG_ERR("stdout: write failed: %s; records are being dropped",
-					strerror(errno));
+					strerror(n < 0 ? errno : EIO));
 			s->write_failed_logged = true;
-			s->stats.dropped += s->pending;
-			s->stats.records -= s->pending;
+			s->failed = true;
 			break;
 		}
-		off += (size_t)n;
+		uint64_t done = count_lines(s->buf + s->off, (size_t)n);
+
+		s->stats.records += done;
+		s->lines -= done;
+		s->off += (size_t)n;
 	}
-	s->used = 0;
-	s->pending = 0;
+	if (s->failed)
+		drop_buffered(s);
+	if (s->off == s->used) {
+		s->off = s->used = 0;
+		want_out(s, false);
+		return true;
+	}
+	return false;
 }
 
-static int emit_line(struct sink_stdout *s, ssize_t n)
+/* Room for n more bytes at the end, moving the unwritten part to the front when that helps. */
+static bool make_room(struct sink_stdout *s, size_t n)
 {
+	if (OUT_BUF_SIZE - s->used >= n)
+		return true;
+	if (s->off) {
+		memmove(s->buf, s->buf + s->off, s->used - s->off);
+		s->used -= s->off;
+		s->off = 0;
+	}
+	return OUT_BUF_SIZE - s->used >= n;
+}
+
+static int emit(struct sink *base, const struct record *r)
+{
+	struct sink_stdout *s = (struct sink_stdout *)base;
+	ssize_t n = record_encode_json(s->line, RECORD_MAX - 1, &s->ctx, r);
+
 	if (n < 0) {
-		s->stats.dropped++;
+		s->stats.encode_errors++;
 		return (int)n;
 	}
-	s->buf[s->used + (size_t)n] = '\n';
-	s->used += (size_t)n + 1;
-	s->stats.records++;
-	s->pending++;
-	if (OUT_BUF_SIZE - s->used < RECORD_MAX)
-		flush_buf(s);
+	if (s->failed) {
+		s->stats.dropped++;
+		return -EPIPE;
+	}
+	s->line[n++] = '\n';
+	if (!make_room(s, (size_t)n)) {
+		/* the reader is slow: try once more, then drop this record whole */
+		write_some(s);
+		if (!make_room(s, (size_t)n)) {
+			s->stats.buffer_full++;
+			return -ENOBUFS;
+		}
+	}
+	memcpy(s->buf + s->used, s->line, (size_t)n);
+	s->used += (size_t)n;
+	s->lines++;
+	if (s->used - s->off >= WRITE_CHUNK)
+		write_some(s);
 	return 0;
-}
-
-static int emit_flow(struct sink *base, const struct flow_record *r)
-{
-	struct sink_stdout *s = (struct sink_stdout *)base;
-
-	return emit_line(s, record_json_flow(s->buf + s->used, RECORD_MAX - 1, &s->ctx, r));
-}
-
-static int emit_dns(struct sink *base, const struct dns_record *r)
-{
-	struct sink_stdout *s = (struct sink_stdout *)base;
-
-	return emit_line(s, record_json_dns(s->buf + s->used, RECORD_MAX - 1, &s->ctx, r));
 }
 
 static void end_interval(struct sink *base)
 {
-	flush_buf((struct sink_stdout *)base);
+	write_some((struct sink_stdout *)base);
 }
 
-static uint64_t close_sink(struct sink *base)
+static void on_stdout(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct sink_stdout *s = arg;
+
+	(void)l, (void)fd;
+	if (events & EPOLLOUT)
+		write_some(s);
+	/* EPOLLERR on a pipe: its reader closed */
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		write_some(s); /* fails with EPIPE: counts what was left */
+		reader_gone(s);
+	}
+}
+
+static int attach(struct sink *base, struct loop *l)
 {
 	struct sink_stdout *s = (struct sink_stdout *)base;
+
+	s->loop = l;
+	/* EPOLLOUT only while something waits; EPOLLERR comes anyway when the pipe's reader
+	 * closes. Regular files, which epoll refuses (EPERM), never block: not watched. */
+	s->watched = loop_add_fd(l, s->fd, 0, on_stdout, s) == 0;
+	if (s->watched && s->off < s->used)
+		want_out(s, true);
+	return 0;
+}
+
+struct stdout_snap {
+	uint64_t records, dropped, encode_errors, buffer_full;
+};
+
+static const struct counter_desc stdout_counters[] = {
+	COUNTER_ROW("flowscope_sink_records_total", COUNTER_COUNTER, "Records written by the sink.",
+		    "sink=\"stdout\"", struct stdout_snap, records),
+	COUNTER_ROW("flowscope_sink_records_dropped_total", COUNTER_COUNTER,
+		    "Records the sink could not write.", "sink=\"stdout\",reason=\"write_error\"",
+		    struct stdout_snap, dropped),
+	COUNTER_ROW("flowscope_sink_records_dropped_total", COUNTER_COUNTER,
+		    "Records the sink could not write.", "sink=\"stdout\",reason=\"encode_error\"",
+		    struct stdout_snap, encode_errors),
+	COUNTER_ROW("flowscope_sink_records_dropped_total", COUNTER_COUNTER,
+		    "Records the sink could not write.", "sink=\"stdout\",reason=\"buffer_full\"",
+		    struct stdout_snap, buffer_full),
+};
+
+static int snapshot(void *arg, void *out)
+{
+	const struct sink_stdout *s = arg;
+	struct stdout_snap *snap = out;
+
+	snap->records = s->stats.records;
+	snap->dropped = s->stats.dropped;
+	snap->encode_errors = s->stats.encode_errors;
+	snap->buffer_full = s->stats.buffer_full;
+	return 0;
+}
+
+static int register_counters(struct sink *base, struct counters *reg)
+{
+	struct counters_group g = {
+		.name = "stdout",
+		.descs = stdout_counters,
+		.n_descs = sizeof(stdout_counters) / sizeof(stdout_counters[0]),
+		.snap_size = sizeof(struct stdout_snap),
+		.snapshot = snapshot,
+		.arg = base,
+	};
+
+	return counters_register(reg, &g);
+}
+
+/* At exit: what is left goes out within EXIT_FLUSH_MS; what the reader does not take then is
+ * counted as dropped. */
+static uint64_t free_sink(struct sink *base)
+{
+	struct sink_stdout *s = (struct sink_stdout *)base;
+	uint64_t deadline = clock_mono_ns() + EXIT_FLUSH_MS * 1000000ull;
 	uint64_t lost;
 
-	flush_buf(s);
-	lost = s->stats.dropped;
+	while (!write_some(s)) {
+		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+		uint64_t now = clock_mono_ns();
+
+		if (now >= deadline || s->failed) {
+			drop_buffered(s);
+			break;
+		}
+		poll(&pfd, 1, (int)((deadline - now) / 1000000ull) + 1);
+	}
+	if (s->watched)
+		loop_del_fd(s->loop, s->fd);
+	if (s->fd_flags >= 0)
+		fcntl(s->fd, F_SETFL, s->fd_flags);
+	lost = s->stats.dropped + s->stats.encode_errors + s->stats.buffer_full;
 	free(s->buf);
+	free(s->line);
 	free(s->node_name);
 	free(s);
 	return lost;
 }
 
 static const struct sink_ops stdout_ops = {
-	.emit_flow = emit_flow,
-	.emit_dns = emit_dns,
+	.emit = emit,
 	.end_interval = end_interval,
-	.close = close_sink,
+	.attach = attach,
+	.register_counters = register_counters,
+	.free = free_sink,
 };
 
-struct sink *sink_stdout_create(int fd, const char *node_name)
+struct sink *sink_stdout_new(int fd, const char *node_name)
 {
 	struct sink_stdout *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
+	/* pages are touched only as the buffer fills */
 	s->buf = malloc(OUT_BUF_SIZE);
+	s->line = malloc(RECORD_MAX);
 	s->node_name = strdup(node_name);
-	if (!s->buf || !s->node_name) {
+	if (!s->buf || !s->line || !s->node_name) {
 		free(s->buf);
+		free(s->line);
 		free(s->node_name);
 		free(s);
 		return NULL;
 	}
 	s->base.ops = &stdout_ops;
 	s->fd = fd;
+	s->fd_flags = fcntl(fd, F_GETFL);
+	if (s->fd_flags >= 0 && !(s->fd_flags & O_NONBLOCK))
+		fcntl(fd, F_SETFL, s->fd_flags | O_NONBLOCK);
 	s->ctx.node_name = s->node_name;
 	return &s->base;
 }
 
 void sink_stdout_stats(const struct sink *base, struct sink_stdout_stats *out)
 {
-	*out = ((const struct sink_stdout *)base)->stats;
+	const struct sink_stdout *s = (const struct sink_stdout *)base;
+
+	*out = s->stats;
+	out->buffered_bytes = s->used - s->off;
 }

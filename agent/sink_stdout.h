@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The embedded default sink: NDJSON, one record per line, on a file descriptor (stdout). */
+/*
+ * The embedded default sink: NDJSON, one record per line, on a file descriptor (stdout), made
+ * non-blocking: emit never waits for the reader. Lines wait in a bounded buffer (32 MiB) that
+ * the loop writes out on EPOLLOUT; when it is full a record is dropped whole and counted
+ * (buffer_full); the reader only ever gets whole lines. At exit sink_free() waits up to 5 s for
+ * the reader to take what is left.
+ */
 #ifndef FLOWSCOPE_SINK_STDOUT_H
 #define FLOWSCOPE_SINK_STDOUT_H
 
@@ -8,13 +14,18 @@
 #include "sink.h"
 
 struct sink_stdout_stats {
-	uint64_t records; /* records written */
-	uint64_t dropped; /* records lost to write errors (e.g. a closed pipe) or encoding overflow */
+	uint64_t records; /* records written out whole */
+	uint64_t dropped; /* records lost to write errors (e.g. a closed pipe) */
+	uint64_t encode_errors; /* records that could not be encoded: too long, or a type
+				   without a codec */
+	uint64_t buffer_full; /* records dropped: the buffer was full (a slow or stopped reader) */
+	uint64_t buffered_bytes; /* waiting to be written */
 	bool reader_gone; /* the reading end of the pipe closed (EPIPE): nothing will be read */
 };
 
-/* Writes to fd; node_name is copied. Returns NULL on ENOMEM. */
-struct sink *sink_stdout_create(int fd, const char *node_name);
+/* Writes to fd, which it sets O_NONBLOCK (its flags are restored by sink_free()); node_name is
+ * copied. Returns NULL on ENOMEM. */
+struct sink *sink_stdout_new(int fd, const char *node_name);
 void sink_stdout_stats(const struct sink *s, struct sink_stdout_stats *out);
 
 #endif /* FLOWSCOPE_SINK_STDOUT_H */

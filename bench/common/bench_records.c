@@ -34,6 +34,7 @@ void bench_make_pool(void)
 		struct flow_record *r = &bench_pool[i];
 
 		memset(r, 0, sizeof(*r));
+		r->type = RECORD_FLOW;
 		r->start_ns = 1764460800000000000ULL + i * 1000003ULL;
 		r->end_ns = r->start_ns + 9876543210ULL;
 		r->cgroup_id = 4026531835ULL + i % BENCH_CGROUPS;

@@ -79,7 +79,8 @@ class ConntrackNat(unittest.TestCase):
         agent = self.check_nat_resolution(
             ["--conntrack-rcvbuf-bytes", "4096"],
             mid=lambda: fslib.sh(fill, "/var/run/netns/" + self.env.router_ns, "50000"))
-        m = re.search(r"ct_resyncs=(\d+) ct_enobufs=(\d+)", agent.stderr())
+        m = re.search(r"conntrack_cache_events_resync=(\d+) conntrack_cache_events_enobufs=(\d+)",
+                      agent.stderr())
         self.assertIsNotNone(m, agent.stderr())
         self.assertGreaterEqual(int(m.group(2)), 1, agent.stderr())
         self.assertGreaterEqual(int(m.group(1)), 1, agent.stderr())

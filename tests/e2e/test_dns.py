@@ -246,7 +246,7 @@ class DnsRecords(unittest.TestCase):
         self.assertEqual(agent.stop(), 0, agent.stderr())
         line = [l for l in agent.stderr().splitlines() if "dns counters:" in l][0]
         c = dict(kv.split("=") for kv in line.split("dns counters:")[1].split())
-        handed, lost = int(c["dns_packets"]), int(c["dns_ringbuf_full"])
+        handed, lost = int(c["dns_packets"]), int(c["dns_dropped_ringbuf_full"])
         self.assertGreater(lost, 0, line)
         self.assertEqual(handed + lost, burst, line)
         self.assertEqual(scraped[("flowscope_dns_dropped_total", 'reason="ringbuf_full"')], lost)

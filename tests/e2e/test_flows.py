@@ -167,13 +167,13 @@ class FlowRecords(unittest.TestCase):
         mine = [r for r in agent.records("flow") if r["cgroup_id"] == self.client_cg.id
                 and r["proto"] == "udp" and r["dst_port"] == 9]
         accounted = sum(r["tx_packets"] for r in mine)
-        dropped = agent.counter("flow_map_full_packets")
+        dropped = agent.counter("packets_not_accounted_flow_map_full")
         self.assertGreater(dropped, 0)
         self.assertLessEqual(len({r["src_port"] for r in mine}), 16 * 4)
         # every packet is either in a record or counted as dropped (the client's cgroup is the
         # only one sending on port 9; ICMP errors do not enter the map)
         self.assertEqual(accounted + dropped, truth_packets)
-        self.assertEqual(agent.counter("flow_map_full_bytes"), dropped * (20 + 8 + 10))
+        self.assertEqual(agent.counter("bytes_not_accounted_flow_map_full"), dropped * (20 + 8 + 10))
         self.assertIn("flow map full", agent.stderr())
         # the same drop count is exported as a metric while the agent runs
         self.assertEqual(scraped[("flowscope_packets_not_accounted_total",

@@ -95,8 +95,8 @@ def agent_totals(agent):
     """(flow records, DNS records, records the sink refused) the agent counted itself."""
     c = counters_line(agent, "counters:")
     d = counters_line(agent, "dns counters:")
-    return (c["flow_records"], d["dns_records"],
-            c["flow_records_dropped"] + d["dns_records_dropped"])
+    p = counters_line(agent, "pipeline counters:")
+    return (c["flow_records"], d["dns_records"], p["pipeline_records_dropped_sink_refused"])
 
 
 def kafka_metrics(addr):

@@ -147,6 +147,7 @@ void consumed_free(struct consumed *c)
 void make_flow(struct flow_record *r, uint32_t seq)
 {
 	memset(r, 0, sizeof(*r));
+	r->type = RECORD_FLOW;
 	r->start_ns = 1700000000000000000ULL + seq;
 	r->end_ns = r->start_ns + 1000;
 	r->cgroup_id = 1000 + seq % 7;
@@ -186,6 +187,7 @@ void make_dns(struct dns_record *r, uint32_t seq)
 	};
 
 	memset(r, 0, sizeof(*r));
+	r->type = RECORD_DNS;
 	r->ts_ns = 1700000000000000000ULL + seq;
 	r->cgroup_id = 2000 + seq % 5;
 	r->cgroup_path = "/kubepods/pod-b";

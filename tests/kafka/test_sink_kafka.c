@@ -55,9 +55,9 @@ static struct sink *create(const struct mock_kafka *m, enum kafka_format format,
 	cfg.node_name = "node-a";
 	cfg.options = options;
 	cfg.n_options = n_options;
-	s = sink_kafka_create(&cfg, errstr, sizeof(errstr));
+	s = sink_kafka_new(&cfg, errstr, sizeof(errstr));
 	if (!s)
-		print_error("sink_kafka_create: %s\n", errstr);
+		print_error("sink_kafka_new: %s\n", errstr);
 	assert_non_null(s);
 	return s;
 }
@@ -223,10 +223,10 @@ static void roundtrip(void **state, enum kafka_format format, uint32_t per_msg)
 
 	for (i = 0; i < N_FLOWS; i++) {
 		make_flow(&fr, i);
-		assert_int_equal(sink_emit_flow(s, &fr), 0);
+		assert_int_equal(sink_emit(s, &fr.hdr), 0);
 		if (i < N_DNS) {
 			make_dns(&dr, i);
-			assert_int_equal(sink_emit_dns(s, &dr), 0);
+			assert_int_equal(sink_emit(s, &dr.hdr), 0);
 		}
 		if (i % 100 == 0)
 			sink_poll(s);
@@ -235,7 +235,7 @@ static void roundtrip(void **state, enum kafka_format format, uint32_t per_msg)
 	sink_kafka_stats(s, &st);
 	assert_int_equal(st.type[RECORD_FLOW].produced, N_FLOWS);
 	assert_int_equal(st.type[RECORD_DNS].produced, N_DNS);
-	assert_int_equal(sink_close(s), 0);
+	assert_int_equal(sink_free(s), 0);
 
 	t.n_records = N_FLOWS;
 	t.seen = calloc(N_FLOWS, sizeof(*t.seen));
@@ -294,14 +294,14 @@ static void outage(void **state, uint32_t per_msg)
 
 	for (i = 0; i < N_FLOWS / 2; i++) {
 		make_flow(&fr, i);
-		assert_int_equal(sink_emit_flow(s, &fr), 0);
+		assert_int_equal(sink_emit(s, &fr.hdr), 0);
 	}
 	sink_poll(s);
 	mock_kafka_set_all(mk, false);
 	for (tick = 0; tick < 30; tick++) {
 		for (; i < N_FLOWS / 2 + (uint32_t)(tick + 1) * (N_FLOWS / 60); i++) {
 			make_flow(&fr, i);
-			assert_int_equal(sink_emit_flow(s, &fr), 0);
+			assert_int_equal(sink_emit(s, &fr.hdr), 0);
 		}
 		sink_poll(s);
 		sleep_ms(100);
@@ -309,13 +309,13 @@ static void outage(void **state, uint32_t per_msg)
 	mock_kafka_set_all(mk, true);
 	for (; i < N_FLOWS; i++) {
 		make_flow(&fr, i);
-		assert_int_equal(sink_emit_flow(s, &fr), 0);
+		assert_int_equal(sink_emit(s, &fr.hdr), 0);
 	}
 	sink_end_interval(s);
 	sink_kafka_stats(s, &st);
 	assert_int_equal(st.type[RECORD_FLOW].produced, N_FLOWS);
 	assert_int_equal(st.type[RECORD_FLOW].dropped_queue_full, 0);
-	assert_int_equal(sink_close(s), 0);
+	assert_int_equal(sink_free(s), 0);
 
 	t.n_records = N_FLOWS;
 	t.seen = calloc(N_FLOWS, sizeof(*t.seen));
@@ -354,11 +354,11 @@ static void test_tiny_buffer(void **state)
 	cfg.format = KAFKA_FORMAT_PROTOBUF;
 	cfg.buffer_bytes = 4096;
 	cfg.flush_timeout_ms = 500;
-	s = sink_kafka_create(&cfg, errstr, sizeof(errstr));
+	s = sink_kafka_new(&cfg, errstr, sizeof(errstr));
 	assert_non_null(s);
 	for (i = 0; i < 10000; i++) {
 		make_flow(&fr, i);
-		ret = sink_emit_flow(s, &fr);
+		ret = sink_emit(s, &fr.hdr);
 		assert_true(ret == 0 || ret == -ENOBUFS);
 		dropped += ret == -ENOBUFS;
 		if (i % 1000 == 0)
@@ -369,7 +369,7 @@ static void test_tiny_buffer(void **state)
 	assert_int_equal(st.type[RECORD_FLOW].dropped_queue_full, dropped);
 	assert_int_equal(st.type[RECORD_FLOW].produced + dropped, 10000);
 	assert_true(st.buffered_bytes <= 4096);
-	undelivered = sink_close(s);
+	undelivered = sink_free(s);
 	assert_int_equal(undelivered, 10000 - dropped);
 	mock_kafka_set_all(mk, true);
 }
@@ -386,7 +386,7 @@ static void expect_create_error(const char *brokers, const char *option, const c
 	cfg.node_name = "node-a";
 	cfg.options = opts;
 	cfg.n_options = option ? 1 : 0;
-	assert_null(sink_kafka_create(&cfg, errstr, sizeof(errstr)));
+	assert_null(sink_kafka_new(&cfg, errstr, sizeof(errstr)));
 	print_message("errstr: %s\n", errstr);
 	assert_non_null(strstr(errstr, want));
 	if (must_not)
@@ -441,11 +441,11 @@ static void test_unreachable_at_start(void **state)
 	cfg.brokers = "127.0.0.1:1";
 	cfg.node_name = "node-a";
 	cfg.flush_timeout_ms = 200;
-	s = sink_kafka_create(&cfg, errstr, sizeof(errstr));
+	s = sink_kafka_new(&cfg, errstr, sizeof(errstr));
 	assert_non_null(s);
 	for (i = 0; i < 100; i++) {
 		make_flow(&fr, i);
-		assert_int_equal(sink_emit_flow(s, &fr), 0);
+		assert_int_equal(sink_emit(s, &fr.hdr), 0);
 	}
 	for (i = 0; i < 10; i++) {
 		sink_poll(s);
@@ -454,7 +454,67 @@ static void test_unreachable_at_start(void **state)
 	sink_kafka_stats(s, &st);
 	assert_int_equal(st.type[RECORD_FLOW].produced, 100);
 	assert_int_equal(st.type[RECORD_FLOW].delivered, 0);
-	assert_int_equal(sink_close(s), 100);
+	assert_int_equal(sink_free(s), 100);
+}
+
+/*
+ * A record type without a codec (RECORD_EVENT, reserved; or out of range) is refused and
+ * counted, never encoded as another type: the DNS topic holds exactly the DNS records.
+ */
+static void unknown_types(void **state, enum kafka_format format, uint32_t per_msg)
+{
+	struct mock_kafka *mk = *state;
+	struct kafka_sink_stats st;
+	struct dns_record dr;
+	struct consumed c = { 0 };
+	struct sink *s = create(mk, format, per_msg, NULL, 0);
+	const unsigned int bad[] = { RECORD_EVENT, RECORD_TYPE_MAX, 4, 5, 7, 255 };
+	uint32_t i;
+
+	for (i = 0; i < 10; i++) {
+		make_dns(&dr, i);
+		assert_int_equal(sink_emit(s, &dr.hdr), 0);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		make_dns(&dr, 100 + i);
+		dr.type = (enum record_type)bad[i];
+		assert_int_equal(sink_emit(s, &dr.hdr), -EPROTONOSUPPORT);
+	}
+	sink_end_interval(s);
+	sink_kafka_stats(s, &st);
+	assert_int_equal(st.unknown_type, sizeof(bad) / sizeof(bad[0]));
+	assert_int_equal(st.type[RECORD_DNS].produced, 10);
+	assert_int_equal(st.type[RECORD_FLOW].produced, 0);
+	assert_int_equal(st.type[RECORD_EVENT].produced, 0);
+	/* the refused records count as not delivered */
+	assert_int_equal(sink_free(s), sizeof(bad) / sizeof(bad[0]));
+	assert_int_equal(consume_topic(mk->bootstraps, "flowscope.dns", &c), 0);
+	if (per_msg == 1) {
+		assert_int_equal(c.n, 10);
+	} else {
+		size_t records = 0;
+
+		for (size_t m = 0; m < c.n; m++) {
+			const uint8_t *msg;
+			size_t off = 0, mlen;
+
+			while (record_proto_next_delimited(c.msgs[m].payload, c.msgs[m].len, &off,
+							   &msg, &mlen) == 1)
+				records++;
+		}
+		assert_int_equal(records, 10);
+	}
+	consumed_free(&c);
+}
+
+static void test_unknown_type_json_1(void **state)
+{
+	unknown_types(state, KAFKA_FORMAT_JSON, 1);
+}
+
+static void test_unknown_type_protobuf_100(void **state)
+{
+	unknown_types(state, KAFKA_FORMAT_PROTOBUF, 100);
 }
 
 int main(void)
@@ -467,6 +527,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_outage_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outage_100, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tiny_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_type_json_1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_type_protobuf_100, setup, teardown),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_unreachable_at_start),
 	};

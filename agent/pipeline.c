@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "pipeline.h"
+#include "record_codec.h"
+
+struct pipeline_stats {
+	uint64_t deferred_total; /* records a stage deferred */
+	uint64_t deferred; /* held by stages now (gauge) */
+	uint64_t dropped_stage; /* a stage dropped it, or gave up on a deferred one */
+	uint64_t dropped_unknown_type; /* no codec: refused before any stage */
+	uint64_t refused_by_sink; /* the sink refused it (and counted why) */
+};
+
+struct pipeline {
+	struct sink *sink;
+	struct pipeline_stage *stages;
+	int n_stages, cap_stages;
+	bool end_pending; /* an interval ended while records were deferred */
+	struct pipeline_stats st;
+};
+
+struct pipeline *pipeline_new(struct sink *sink)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->sink = sink;
+	return p;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	if (!p)
+		return;
+	free(p->stages);
+	free(p);
+}
+
+int pipeline_add_stage(struct pipeline *p, const struct pipeline_stage *s)
+{
+	if (p->n_stages == p->cap_stages) {
+		int cap = p->cap_stages ? 2 * p->cap_stages : 8;
+		struct pipeline_stage *ns = realloc(p->stages, (size_t)cap * sizeof(*ns));
+
+		if (!ns)
+			return -ENOMEM;
+		p->stages = ns;
+		p->cap_stages = cap;
+	}
+	p->stages[p->n_stages] = *s;
+	if (s->added)
+		s->added(s->arg, p, p->n_stages);
+	return p->n_stages++;
+}
+
+static void maybe_end_interval(struct pipeline *p)
+{
+	if (p->end_pending && !p->st.deferred) {
+		p->end_pending = false;
+		sink_end_interval(p->sink);
+	}
+}
+
+/* Stages from `from` on, then the sink. */
+static int run(struct pipeline *p, int from, struct record *r)
+{
+	int ret;
+
+	for (int i = from; i < p->n_stages; i++) {
+		switch (p->stages[i].process(p->stages[i].arg, r)) {
+		case STAGE_PASS:
+			continue;
+		case STAGE_DEFER:
+			p->st.deferred_total++;
+			p->st.deferred++;
+			return 0;
+		case STAGE_DROP:
+			p->st.dropped_stage++;
+			return -ECANCELED;
+		}
+	}
+	ret = sink_emit(p->sink, r);
+	if (ret)
+		p->st.refused_by_sink++;
+	return ret;
+}
+
+int pipeline_submit(struct pipeline *p, struct record *r)
+{
+	if (!record_codec(r->type)) {
+		p->st.dropped_unknown_type++;
+		return -EPROTONOSUPPORT;
+	}
+	return run(p, 0, r);
+}
+
+int pipeline_resume(struct pipeline *p, int stage, struct record *r)
+{
+	int ret;
+
+	if (p->st.deferred)
+		p->st.deferred--;
+	ret = run(p, stage + 1, r);
+	maybe_end_interval(p);
+	return ret;
+}
+
+void pipeline_drop_deferred(struct pipeline *p, int stage)
+{
+	(void)stage;
+	if (p->st.deferred)
+		p->st.deferred--;
+	p->st.dropped_stage++;
+	maybe_end_interval(p);
+}
+
+void pipeline_begin_interval(struct pipeline *p)
+{
+	for (int i = 0; i < p->n_stages; i++)
+		if (p->stages[i].interval_begin)
+			p->stages[i].interval_begin(p->stages[i].arg);
+}
+
+void pipeline_end_interval(struct pipeline *p)
+{
+	p->end_pending = true;
+	maybe_end_interval(p);
+}
+
+void pipeline_flush(struct pipeline *p)
+{
+	for (int i = 0; i < p->n_stages; i++)
+		if (p->stages[i].flush)
+			p->stages[i].flush(p->stages[i].arg);
+	p->end_pending = false;
+	sink_end_interval(p->sink);
+}
+
+uint64_t pipeline_deferred(const struct pipeline *p)
+{
+	return p->st.deferred;
+}
+
+#define ROW(name, type, help, labels, field) \
+	COUNTER_ROW(name, type, help, labels, struct pipeline_stats, field)
+
+static const struct counter_desc pipeline_counters[] = {
+	ROW("flowscope_pipeline_records_deferred_total", COUNTER_COUNTER,
+	    "Records an enrichment stage held back to finish later.", "", deferred_total),
+	ROW("flowscope_pipeline_records_held", COUNTER_GAUGE,
+	    "Records held by enrichment stages now.", "", deferred),
+	ROW("flowscope_pipeline_records_dropped_total", COUNTER_COUNTER,
+	    "Records that did not reach the sink, by reason.", "reason=\"stage\"", dropped_stage),
+	ROW("flowscope_pipeline_records_dropped_total", COUNTER_COUNTER,
+	    "Records that did not reach the sink, by reason.", "reason=\"unknown_type\"",
+	    dropped_unknown_type),
+	ROW("flowscope_pipeline_records_dropped_total", COUNTER_COUNTER,
+	    "Records that did not reach the sink, by reason.", "reason=\"sink_refused\"",
+	    refused_by_sink),
+};
+
+static int snapshot(void *arg, void *snap)
+{
+	*(struct pipeline_stats *)snap = ((struct pipeline *)arg)->st;
+	return 0;
+}
+
+int pipeline_register_counters(struct pipeline *p, struct counters *reg)
+{
+	struct counters_group g = {
+		.name = "pipeline",
+		.descs = pipeline_counters,
+		.n_descs = sizeof(pipeline_counters) / sizeof(pipeline_counters[0]),
+		.snap_size = sizeof(struct pipeline_stats),
+		.snapshot = snapshot,
+		.arg = p,
+	};
+
+	return counters_register(reg, &g);
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * /metrics on the loop: a page rendered from the counters registry, and nothing rendered once
+ * metrics_server_free() has run - which is why main.c frees it first, before the parts (the
+ * sink above all) whose counters it reads.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "counters.h"
+#include "loop.h"
+#include "metrics.h"
+
+struct part {
+	uint64_t records;
+	bool freed; /* its memory would be gone: reading it is the bug */
+	int renders;
+};
+
+static int snapshot(void *arg, void *out)
+{
+	struct part *p = arg;
+
+	if (p->freed)
+		fail_msg("a page was rendered from a part that was freed");
+	p->renders++;
+	*(uint64_t *)out = p->records;
+	return 0;
+}
+
+static const struct counter_desc descs[] = {
+	{ .name = "flowscope_test_records_total",
+	  .help = "Test.",
+	  .type = COUNTER_COUNTER,
+	  .labels = "",
+	  .offset = 0 },
+};
+
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static int connect_to(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static void on_stop(struct loop *l, uint64_t expirations, void *arg)
+{
+	(void)expirations, (void)arg;
+	loop_stop(l, 0);
+}
+
+/* Runs the loop for ms milliseconds. */
+static void run_for(struct loop *l, uint64_t ms)
+{
+	assert_true(loop_add_oneshot(l, ms, on_stop, NULL) > 0);
+	assert_int_equal(loop_run(l), 0);
+}
+
+static void test_page_then_nothing_after_free(void **state)
+{
+	struct part part = { .records = 42 };
+	struct counters_group g = { .name = "test",
+				    .descs = descs,
+				    .n_descs = 1,
+				    .snap_size = sizeof(uint64_t),
+				    .snapshot = snapshot,
+				    .arg = &part };
+	struct counters *reg = counters_new();
+	struct loop *l = loop_new();
+	struct metrics_server *ms = NULL;
+	char addr[32], err[256], page[4096];
+	const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	uint16_t port = free_port();
+	ssize_t n, got = 0;
+	int fd;
+
+	(void)state;
+	assert_int_equal(counters_register(reg, &g), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	assert_int_equal(metrics_server_new(addr, reg, l, &ms, err, sizeof(err)), 0);
+
+	fd = connect_to(port);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	run_for(l, 300);
+	while ((n = read(fd, page + got, sizeof(page) - 1 - (size_t)got)) > 0)
+		got += n;
+	page[got] = '\0';
+	close(fd);
+	assert_non_null(strstr(page, "200 OK"));
+	assert_non_null(strstr(page, "\nflowscope_test_records_total 42\n"));
+	assert_int_equal(part.renders, 1);
+
+	/* teardown: the server first, then the part whose counters it reads */
+	metrics_server_free(ms);
+	part.freed = true;
+	assert_int_equal(connect_to(port), -ECONNREFUSED);
+	run_for(l, 100); /* the loop holds nothing of the server any more */
+	assert_int_equal(part.renders, 1);
+	counters_free(reg);
+	loop_free(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_page_then_nothing_after_free),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
