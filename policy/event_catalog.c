@@ -50,9 +50,15 @@
 
 #define SOCK_STATE_REQ \
 	REQ(INET_SOCK_SET_STATE, "the TCP state change (tp_btf: reaches sk_storage in softirq)")
-#define SYSCALL_PROGS                                                                      \
-	REQ(SYS_ENTER, "arguments, read at entry (checked against the wanted map first)"), \
-		REQ(SYS_EXIT, "the return value, and arguments the kernel wrote at exit")
+/*
+ * Syscall events are made at sys_exit: the saved registers still hold the arguments and the
+ * caller's memory is still there (addresses, paths). Only execve/execveat also need sys_enter:
+ * a successful exec replaces the memory their pointers lead to.
+ */
+#define SYSCALL_PROGS REQ(SYS_EXIT, "arguments from the saved registers, and the return value")
+#define EXEC_SYSCALL_PROGS                                                                         \
+	REQ(SYS_ENTER, "filename and argv read at entry, before a successful exec replaces them"), \
+		SYSCALL_PROGS
 
 #define SYSCALL_RET P("ret", S64, SYSCALL_RET, "return value, or -errno")
 
@@ -86,13 +92,16 @@ static const struct policy_event_def catalog[POLICY_EV_COUNT] = {
 		.filename_param = "filename",
 		PARAMS(P("syscall", STR, NONE, "\"execve\" or \"execveat\""),
 		       P("filename", STR, NONE, "the path argument as the caller passed it"),
-		       P("argv", STR_LIST, NONE, "every argument in order, read from the caller's argv pointers at entry"),
+		       P("argv", STR_LIST, NONE, "every argument in order, read through the caller's argv pointer at exit"),
 		       P("argv_truncated", BOOL, NONE, "true only when argv_max_bytes was hit"),
 		       P("env", STR_LIST, NONE, "environment strings; only when the policy's env is true"),
 		       P("env_truncated", BOOL, NONE, "true only when env_max_bytes was hit"),
 		       P("errno", S32, ERRNO, "why it failed (ENOENT = 2, EACCES = 13, ...)")),
-		PROGS(REQ(SYS_ENTER, "filename and argv from the syscall's pointers (gone after the call)"),
-		      REQ(SYS_EXIT, "the return value: only a negative one makes this event")),
+		/*
+		 * A failed exec leaves the caller's image as it was, so at sys_exit the syscall's
+		 * own pointers (in the saved registers) still lead to filename and argv.
+		 */
+		PROGS(REQ(SYS_EXIT, "the return value (only a negative one makes this event) and, the image being intact, filename and argv from the syscall's pointers")),
 	},
 	[POLICY_EV_SCHED_PROCESS_FORK] = {
 		.id = POLICY_EV_SCHED_PROCESS_FORK,
@@ -314,7 +323,7 @@ static const struct policy_event_def catalog[POLICY_EV_COUNT] = {
 		       P("argv", STR_LIST, NONE, "the arguments, from the caller's pointers at entry"),
 		       P("argv_truncated", BOOL, NONE, "true only when argv_max_bytes was hit"),
 		       P("ret", S64, SYSCALL_RET, "-errno on failure; 0 when the new image returns from it")),
-		PROGS(SYSCALL_PROGS),
+		PROGS(EXEC_SYSCALL_PROGS),
 	},
 	[POLICY_EV_SYS_EXECVEAT] = {
 		.id = POLICY_EV_SYS_EXECVEAT,
@@ -330,7 +339,7 @@ static const struct policy_event_def catalog[POLICY_EV_COUNT] = {
 		       P("argv_truncated", BOOL, NONE, "true only when argv_max_bytes was hit"),
 		       P("flags", U32, AT_FLAGS, "AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW"),
 		       P("ret", S64, SYSCALL_RET, "-errno on failure; 0 when the new image returns from it")),
-		PROGS(SYSCALL_PROGS),
+		PROGS(EXEC_SYSCALL_PROGS),
 	},
 	[POLICY_EV_SYS_PTRACE] = {
 		.id = POLICY_EV_SYS_PTRACE,
@@ -475,18 +484,19 @@ static const struct policy_event_def catalog[POLICY_EV_COUNT] = {
 		.flags = POLICY_EVF_INTERNAL,
 		.syscall_nr = -1,
 		NO_WATCH,
-		PROGS(REQ(SOCK_CREATE, "records the creator when a socket is made (runs in its context)")),
+		PROGS(REQ(SOCK_CREATE, "records the creator when a socket is made (runs in its context)"),
+		      OPT(ITER_TASK_FILE, "finds the first task holding each socket older than the agent; without it those sockets' events carry the current task"),
+		      OPT(ITER_TCP, "writes those owners into the older sockets' storage; without it as above")),
 		DEPS(POLICY_EV_PROCESS_SNAPSHOT),
 	},
 	[POLICY_EV_CGROUP_LIFECYCLE] = {
 		.id = POLICY_EV_CGROUP_LIFECYCLE,
 		.name = "cgroup_lifecycle",
-		.doc = "internal: kernel state per cgroup (rate-limit buckets, cgroup_path_prefix matches), created when a cgroup appears, removed after --cgroup-cleanup-delay",
+		.doc = "internal: rate-limit buckets per (cgroup, event), created lazily in the kernel, removed --cgroup-cleanup-delay after the cgroup",
 		.flags = POLICY_EVF_INTERNAL,
 		.syscall_nr = -1,
 		NO_WATCH,
-		PROGS(REQ(CGROUP_MKDIR, "a new cgroup is matched against cgroup_path_prefix filters when it appears"),
-		      REQ(CGROUP_RMDIR, "rate-limit and filter state of a removed cgroup is freed (else it leaks)")),
+		PROGS(OPT(CGROUP_RMDIR, "frees a removed cgroup's buckets after the delay; without it they stay until the LRU map evicts them")),
 	},
 };
 
@@ -505,6 +515,8 @@ static const char *const prog_names[POLICY_PROG_COUNT] = {
 	[POLICY_PROG_MARK_VICTIM] = "tr_mark_victim",
 	[POLICY_PROG_SIGNAL_GENERATE] = "tr_signal_generate",
 	[POLICY_PROG_ITER_TASK] = "tr_iter_task",
+	[POLICY_PROG_ITER_TASK_FILE] = "tr_iter_task_file",
+	[POLICY_PROG_ITER_TCP] = "tr_iter_tcp",
 };
 
 _Static_assert(POLICY_PROG_COUNT <= 64, "a policy_prog_mask holds every program");

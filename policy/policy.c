@@ -142,10 +142,13 @@ static void closure_of(enum policy_event_id id, bool in[POLICY_EV_COUNT])
 	}
 }
 
-/* Whether an event's settings need per-cgroup kernel state (cgroup_lifecycle). */
+/*
+ * Whether an event's settings need per-cgroup kernel state (cgroup_lifecycle): rate-limit
+ * buckets live in the kernel; filters are applied in user space and need none.
+ */
 static bool needs_cgroup_state(const struct policy_event_conf *c)
 {
-	return c->rate_limited || c->filters.cgroup_path_prefix[0];
+	return c->rate_limited;
 }
 
 /* The closure of one emitted event under this policy, cgroup_lifecycle included. */

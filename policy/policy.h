@@ -141,6 +141,8 @@ enum policy_prog_id {
 	POLICY_PROG_MARK_VICTIM = 11, /* tr_mark_victim, tp_btf/mark_victim */
 	POLICY_PROG_SIGNAL_GENERATE = 12, /* tr_signal_generate */
 	POLICY_PROG_ITER_TASK = 13, /* tr_iter_task, iter/task */
+	POLICY_PROG_ITER_TASK_FILE = 14, /* tr_iter_task_file, iter/task_file */
+	POLICY_PROG_ITER_TCP = 15, /* tr_iter_tcp, iter/tcp */
 	POLICY_PROG_COUNT /* at most 64: a policy_prog_mask holds them all */
 };
 
@@ -271,7 +273,7 @@ enum policy_event_id policy_event_by_name(const char *name);
 #define POLICY_RATE_MAX 1000000u /* per_second and burst: 1 .. this */
 #define POLICY_ARGV_DEFAULT_BYTES 32768u /* argv bound when the policy says none (32 KiB) */
 #define POLICY_ENV_DEFAULT_BYTES 32768u /* env bound when the policy says none (32 KiB) */
-#define POLICY_ARGV_MAX_BYTES 131072u /* largest argv_max_bytes/env_max_bytes (128 KiB) */
+#define POLICY_ARGV_MAX_BYTES 65536u /* largest argv_max_bytes/env_max_bytes (64 KiB) */
 
 /* A token bucket per (cgroup, event): `burst` tokens at most, `per_second` added each second. */
 struct policy_rate_limit {

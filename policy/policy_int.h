@@ -20,7 +20,7 @@ struct policy *policy_alloc(void);
 
 /*
  * Computes `needed` (closure of the event dependencies, plus cgroup_lifecycle when an event
- * has a rate limit or a cgroup_path_prefix filter), the program masks and the syscall set.
+ * has a rate limit), the program masks and the syscall set.
  */
 void policy_resolve(struct policy *pol);
 

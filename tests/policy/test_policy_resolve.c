@@ -168,7 +168,8 @@ static void test_prog_names(void **state)
 		"tr_sys_enter",		 "tr_sys_exit",		  "tr_inet_sock_set_state",
 		"tr_tcp_retransmit_skb", "tr_sock_create",	  "tr_cgroup_mkdir",
 		"tr_cgroup_rmdir",	 "tr_cgroup_attach_task", "tr_mark_victim",
-		"tr_signal_generate",	 "tr_iter_task",
+		"tr_signal_generate",	 "tr_iter_task",	  "tr_iter_task_file",
+		"tr_iter_tcp",
 	};
 
 	(void)state;
@@ -215,7 +216,7 @@ static void test_default_set(void **state)
 				      BIT(INET_SOCK_SET_STATE) | BIT(SOCK_CREATE) |
 				      BIT(MARK_VICTIM) | BIT(CGROUP_MKDIR) | BIT(CGROUP_RMDIR) |
 				      BIT(CGROUP_ATTACH_TASK));
-	assert_int_equal(opt, BIT(ITER_TASK));
+	assert_int_equal(opt, BIT(ITER_TASK) | BIT(ITER_TASK_FILE) | BIT(ITER_TCP));
 	/* No syscall event by default: sys_enter/sys_exit stay unloaded, no per-syscall cost. */
 	assert_int_equal(policy_syscalls(pol)->n_wanted, 0);
 	assert_true(ev(pol, POLICY_EV_PROCESS_SNAPSHOT)->needed);
@@ -247,7 +248,8 @@ static void test_closure_tcp_accept(void **state)
 	assert_false(ev(pol, POLICY_EV_TCP_CONNECT)->needed);
 	policy_programs(pol, &req, &opt);
 	assert_int_equal(req, BIT(INET_SOCK_SET_STATE) | BIT(SOCK_CREATE));
-	assert_int_equal(opt, BIT(ITER_TASK));
+	/* Owners of sockets older than the agent: two iterator passes, optional. */
+	assert_int_equal(opt, BIT(ITER_TASK) | BIT(ITER_TASK_FILE) | BIT(ITER_TCP));
 	policy_destroy(pol);
 
 	/* tcp_connect runs in connect()'s context: no socket storage needed, nothing optional. */
@@ -280,6 +282,17 @@ static void test_syscall_set(void **state)
 	assert_false(policy_syscall_test(s->wanted, SYS_getppid));
 	assert_false(policy_syscall_test(s->wanted, 0));
 	assert_int_equal(s->n_wanted, 2);
+	/* A failed exec leaves the caller's memory: sys_exit alone reads filename and argv. */
+	policy_programs(pol, &req, NULL);
+	assert_int_equal(req, BIT(SYS_EXIT));
+	policy_destroy(pol);
+
+	/* Syscall events are made at exit; execve also needs entry (its pointers die). */
+	pol = from_events("unshare");
+	policy_programs(pol, &req, NULL);
+	assert_int_equal(req, BIT(SYS_EXIT));
+	policy_destroy(pol);
+	pol = from_events("execveat");
 	policy_programs(pol, &req, NULL);
 	assert_int_equal(req, BIT(SYS_ENTER) | BIT(SYS_EXIT));
 	policy_destroy(pol);
