@@ -31,27 +31,35 @@ const char *policy_status_str(enum policy_status status)
 	return status_names[status];
 }
 
+static bool plain_byte(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\';
+}
+
 void policy_escape(char *out, size_t size, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	size_t o = 0, whole = 0;
+	bool cut;
 
 	if (!size)
 		return;
+	for (size_t i = 0; i < len && whole < size; i++)
+		whole += plain_byte((unsigned char)s[i]) ? 1 : 4;
+	/* Cut only when the whole text does not fit; then keep room for "..." and the NUL. */
+	cut = whole >= size;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		bool plain = c >= 0x20 && c < 0x7f && c != '\\';
-		size_t need = plain ? 1 : 4;
+		size_t need = plain_byte(c) ? 1 : 4;
 
-		/* Keep room for "..." and the NUL. */
-		if (o + need + 4 > size) {
+		if (cut && o + need + 4 > size) {
 			if (o + 4 <= size) {
 				memcpy(out + o, "...", 3);
 				o += 3;
 			}
 			break;
 		}
-		if (plain) {
+		if (need == 1) {
 			out[o++] = (char)c;
 		} else {
 			out[o++] = '\\';

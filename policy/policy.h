@@ -14,8 +14,8 @@
  *   one: the event works degraded, with a warning).
  *
  * A policy is built once, validated once, then read-only: every accessor takes a const handle.
- * Nothing here reads the clock or touches the kernel. Not thread-safe to create; a finished
- * policy may be read from any thread.
+ * Nothing here reads the clock or touches the kernel, and there is no global state: policies
+ * may be built in any thread, and a finished one read from any number of threads.
  *
  * Stability: the event ids and program ids below never change value; new ones are appended
  * before the *_COUNT sentinels. Changes to this header are additions, said in the commit body.

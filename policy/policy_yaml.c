@@ -554,7 +554,7 @@ static enum policy_status apply_event(struct yp *p, const char *ctx, const struc
 	const struct policy_event_def *def;
 	struct policy_event_conf *c;
 	enum policy_event_id id;
-	char shown[POLICY_ERRKEY_MAX];
+	char shown[POLICY_ERRKEY_MAX + 4];
 
 	if (!t->has_name)
 		return fail_at(p, POLICY_ERR_MISSING, t->at, "name",
@@ -565,7 +565,10 @@ static enum policy_status apply_event(struct yp *p, const char *ctx, const struc
 	    strlen(t->name) != t->name_len) {
 		size_t kept = t->name_len < sizeof(t->name) ? t->name_len : sizeof(t->name) - 1;
 
-		policy_escape(shown, sizeof(shown), t->name, kept);
+		policy_escape(shown, POLICY_ERRKEY_MAX, t->name, kept);
+		/* Only a prefix was kept: say so, unless the escaping cut it already. */
+		if (kept < t->name_len && !strstr(shown, "..."))
+			strcat(shown, "...");
 		return policy_fail(p->err, POLICY_ERR_UNKNOWN_EVENT, p->name, t->name_at.line,
 				   t->name_at.column, t->name, kept,
 				   "%s: unknown event '%s' (docs/tracer.md lists the events)", ctx,

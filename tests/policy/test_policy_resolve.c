@@ -379,6 +379,20 @@ static void test_events_errors(void **state)
 	memset(big, 'a', 200);
 	big[200] = '\0';
 	expect_events_error(big, POLICY_ERR_UNKNOWN_EVENT, NULL, "...");
+	/* A key that fits the key buffer exactly is kept whole; one byte more is cut. */
+	memset(big, 'b', POLICY_ERRKEY_MAX - 1);
+	big[POLICY_ERRKEY_MAX - 1] = '\0';
+	expect_events_error(big, POLICY_ERR_UNKNOWN_EVENT, big, "unknown event");
+	memset(big, 'b', POLICY_ERRKEY_MAX);
+	big[POLICY_ERRKEY_MAX] = '\0';
+	{
+		struct policy_error err;
+		struct policy *pol = NULL;
+
+		assert_int_equal(policy_new_from_events(big, &pol, &err), POLICY_ERR_UNKNOWN_EVENT);
+		assert_int_equal(strlen(err.key), POLICY_ERRKEY_MAX - 1);
+		assert_string_equal(err.key + POLICY_ERRKEY_MAX - 4, "...");
+	}
 	memset(big, 'a', 4999);
 	big[4999] = '\0';
 	expect_events_error(big, POLICY_ERR_LIMIT, "", "over 4096 bytes");
