@@ -571,6 +571,16 @@ enum policy_event_id policy_event_by_name(const char *name)
 	return POLICY_EV_NONE;
 }
 
+enum policy_event_id policy_event_by_syscall(long nr)
+{
+	if (nr < 0)
+		return POLICY_EV_NONE;
+	for (int id = POLICY_EV_NONE + 1; id < POLICY_EV_COUNT; id++)
+		if ((catalog[id].flags & POLICY_EVF_SYSCALL) && catalog[id].syscall_nr == nr)
+			return (enum policy_event_id)id;
+	return POLICY_EV_NONE;
+}
+
 const char *policy_prog_name(enum policy_prog_id id)
 {
 	if ((int)id < 0 || id >= POLICY_PROG_COUNT)

@@ -261,6 +261,8 @@ struct policy_event_def {
 const struct policy_event_def *policy_event_def(enum policy_event_id id);
 /* The event of that name (internal ones included), or POLICY_EV_NONE. Case-sensitive. */
 enum policy_event_id policy_event_by_name(const char *name);
+/* The syscall event of x86_64 syscall number `nr` ("openat" for 257), or POLICY_EV_NONE. */
+enum policy_event_id policy_event_by_syscall(long nr);
 
 /* ---- The policy --------------------------------------------------------------------------- */
 

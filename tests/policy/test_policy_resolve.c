@@ -148,7 +148,11 @@ static void test_catalog_syscall_numbers(void **state)
 		assert_non_null(d);
 		assert_true(d->flags & POLICY_EVF_SYSCALL);
 		assert_int_equal(d->syscall_nr, want[i].nr);
+		assert_int_equal(policy_event_by_syscall(want[i].nr), d->id);
 	}
+	assert_int_equal(policy_event_by_syscall(SYS_getppid), POLICY_EV_NONE);
+	assert_int_equal(policy_event_by_syscall(-1), POLICY_EV_NONE);
+	assert_int_equal(policy_event_by_syscall(0), POLICY_EV_NONE);
 	for (int id = 1; id < POLICY_EV_COUNT; id++)
 		if (policy_event_def((enum policy_event_id)id)->flags & POLICY_EVF_SYSCALL)
 			n_syscall_rows++;
