@@ -16,6 +16,7 @@ build_pkgs=(
 	libc-ares-dev
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libmicrohttpd-dev
+	libyaml-dev
 )
 test_pkgs=(
 	python3 iproute2 nftables conntrack ethtool socat

@@ -1,6 +1,7 @@
 file(GLOB_RECURSE sources
 	${ROOT}/agent/*.c ${ROOT}/agent/*.h ${ROOT}/bpf/*.c ${ROOT}/bpf/*.h
 	${ROOT}/dns/*.c ${ROOT}/dns/*.h ${ROOT}/conntrack/*.c ${ROOT}/conntrack/*.h
+	${ROOT}/policy/*.c ${ROOT}/policy/*.h
 	${ROOT}/tests/*.c ${ROOT}/tests/*.h ${ROOT}/bench/*.c ${ROOT}/bench/*.h)
 execute_process(COMMAND ${CLANG_FORMAT} --dry-run --Werror ${sources}
 	RESULT_VARIABLE rc ERROR_VARIABLE out)
