@@ -30,6 +30,13 @@ struct config {
 	uint32_t dns_timeout_ms;
 	uint32_t dns_ringbuf_bytes; /* power of two, at least one page */
 
+	/* tracer */
+	char *events; /* --events NAME,NAME | none; NULL: the default set (or the policy) */
+	char *policy_file; /* --policy FILE (YAML) */
+	uint32_t cgroup_cleanup_delay_s;
+	uint32_t events_ringbuf_bytes; /* power of two, at least one page */
+	bool tracer_debug; /* --debug: the BPF side's debug stream on stderr */
+
 	/* conntrack */
 	bool conntrack; /* false with --no-conntrack */
 	char *conntrack_netns; /* NULL: the agent's own network namespace */

@@ -528,7 +528,10 @@ static bool passes(const struct event_tracer *et, const struct event_tracer_filt
 				: NULL;
 		size_t l = strlen(f->cgroup_path_prefix);
 
+		/* whole path components: "/kubepods" matches "/kubepods/x", not "/kubepods2" */
 		if (!path || strncmp(path, f->cgroup_path_prefix, l))
+			return false;
+		if (strcmp(f->cgroup_path_prefix, "/") && path[l] != 0 && path[l] != '/')
 			return false;
 	}
 	if (f->filename_prefix) {

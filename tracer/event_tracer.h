@@ -32,7 +32,7 @@ struct event_tracer_filter {
 	size_t n_comms;
 	const uint32_t *uids;
 	size_t n_uids;
-	const char *cgroup_path_prefix; /* needs event_tracer_opts.cgroup_path */
+	const char *cgroup_path_prefix; /* whole components; needs event_tracer_opts.cgroup_path */
 	const char *filename_prefix; /* exec events' filename, syscall events' first path */
 	/* In the kernel: only these cgroup v2 ids (the policy's prefix resolved to ids). Not for
 	 * the cgroup_* events, whose cgroup is the one made or removed. */
