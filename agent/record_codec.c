@@ -133,16 +133,11 @@ static ssize_t event_json(char *buf, size_t cap, const struct record_json_ctx *c
 	return record_json_event(buf, cap, ctx, CONST_RECORD_OF(r, struct event_record));
 }
 
-/* EventRecord is not in records.proto yet: the protobuf format refuses events (counted). */
 static ssize_t event_proto(uint8_t *buf, size_t cap, const struct record_proto_ctx *ctx,
 			   const struct record *r, bool delimited)
 {
-	(void)buf;
-	(void)cap;
-	(void)ctx;
-	(void)r;
-	(void)delimited;
-	return -EPROTONOSUPPORT;
+	return record_proto_encode_event(buf, cap, ctx, CONST_RECORD_OF(r, struct event_record),
+					 delimited);
 }
 
 static size_t event_extra_size(const struct record *r)
