@@ -14,6 +14,7 @@
 #include "dns.h"
 #include "dns_capture.h"
 #include "dns_collector.h"
+#include "dns_udp.h"
 #include "flow.skel.h"
 #include "flow_collector.h"
 #include "log.h"
@@ -25,6 +26,10 @@
 #define TCP_FLAG_RST 0x04
 /* A DNS-over-TCP stream with no segment for this long is forgotten. */
 #define TCP_STREAM_IDLE_NS (60ull * 1000000000ull)
+/* UDP datagrams waiting for their next piece at once, and how long one waits before it is
+ * taken as cut (its later pieces were lost to a full ring buffer). */
+#define UDP_MAX_PENDING 64
+#define UDP_PIECES_MAX_AGE_NS (1000ull * 1000000ull)
 
 /* What the response or timeout record needs from its query. */
 struct pending_query {
@@ -81,6 +86,8 @@ struct dns_collector {
 	struct dns_names *names;
 	struct tcp_stream *streams;
 	unsigned int n_streams;
+	struct dns_udp *udp; /* datagrams captured in several pieces */
+	bool closing; /* dns_collector_free(): the pipeline is gone, emit nothing */
 	struct dns_parse_stats parse_stats;
 	struct dns_collector_stats stats;
 	/* the event being handled, for the TCP reassembly callback */
@@ -262,6 +269,36 @@ static void on_tcp_message(const uint8_t *msg, size_t len, void *arg)
 	on_message(dc, dc->cur, msg, len, false);
 }
 
+/* A UDP datagram's message from its pieces; key is the start of its first dns_event. */
+static void on_udp_message(const void *key, const uint8_t *msg, size_t len, size_t wire_len,
+			   void *arg)
+{
+	struct dns_collector *dc = arg;
+	struct dns_event ev;
+
+	if (dc->closing || len == 0)
+		return;
+	memset(&ev, 0, offsetof(struct dns_event, payload));
+	memcpy(&ev, key, DNS_EVENT_KEY_LEN);
+	on_message(dc, &ev, msg, len, len < wire_len);
+}
+
+static void on_udp_piece(struct dns_collector *dc, const struct dns_event *ev)
+{
+	const struct dns_udp_piece piece = {
+		.key = ev,
+		.key_len = DNS_EVENT_KEY_LEN,
+		.offset = ev->offset,
+		.wire_len = ev->payload_len,
+		.data = ev->payload,
+		.len = ev->cap_len,
+		.last = ev->piece_flags & DNS_PIECE_F_LAST,
+	};
+
+	if (dns_udp_add(dc->udp, &piece, ev->ts_ns) == DNS_ERR_INVAL)
+		dc->stats.bad_events++;
+}
+
 static void drop_stream(struct dns_collector *dc, struct tcp_stream *ts)
 {
 	struct dns_tcp_stats st;
@@ -372,11 +409,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		dc->stats.bad_events++;
 		return 0;
 	}
-	if (ev->flags & DNS_EV_F_TRUNCATED)
+	if (ev->piece_flags & DNS_PIECE_F_TRUNCATED)
 		dc->stats.truncated_captures++;
 	if (ev->proto == IPPROTO_UDP) {
-		if (ev->cap_len)
-			on_message(dc, ev, ev->payload, ev->cap_len, ev->cap_len < ev->payload_len);
+		on_udp_piece(dc, ev);
 	} else if (ev->proto == IPPROTO_TCP) {
 		on_tcp_segment(dc, ev);
 	} else {
@@ -399,7 +435,8 @@ int dns_collector_new(struct flow_collector *fc, const struct dns_collector_opts
 	dc->match[SIDE_CLIENT] = dns_match_create(opts->max_pending, free);
 	dc->match[SIDE_SERVER] = dns_match_create(opts->max_pending, free);
 	dc->names = dns_names_create(opts->max_names, opts->min_hold_ns);
-	if (!dc->match[SIDE_CLIENT] || !dc->match[SIDE_SERVER] || !dc->names)
+	dc->udp = dns_udp_create(UDP_MAX_PENDING, on_udp_message, dc);
+	if (!dc->match[SIDE_CLIENT] || !dc->match[SIDE_SERVER] || !dc->names || !dc->udp)
 		goto fail;
 	dc->rb = ring_buffer__new(bpf_map__fd(skel->maps.dns_events), on_event, dc, NULL);
 	if (!dc->rb) {
@@ -425,6 +462,10 @@ void dns_collector_free(struct dns_collector *dc)
 			loop_del_timer(dc->loop, dc->timer);
 	}
 	ring_buffer__free(dc->rb);
+	/* datagrams still waiting for pieces give no record: the exit log counted them (the
+	 * dns_udp_pending gauge) */
+	dc->closing = true;
+	dns_udp_destroy(dc->udp);
 	HASH_ITER(hh, dc->streams, ts, tmp)
 	drop_stream(dc, ts);
 	dns_match_destroy(dc->match[SIDE_CLIENT]);
@@ -472,6 +513,7 @@ void dns_collector_expire(struct dns_collector *dc, uint64_t now_boot_ns)
 
 	dns_match_expire(dc->match[SIDE_CLIENT], now_boot_ns, dc->opts.timeout_ns, on_timeout, dc);
 	dns_match_expire(dc->match[SIDE_SERVER], now_boot_ns, dc->opts.timeout_ns, on_timeout, dc);
+	dns_udp_expire(dc->udp, now_boot_ns, UDP_PIECES_MAX_AGE_NS);
 	HASH_ITER(hh, dc->streams, ts, tmp)
 	{
 		if (now_boot_ns - ts->last_ns > TCP_STREAM_IDLE_NS)
@@ -490,8 +532,13 @@ void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collecto
 {
 	struct dns_names_stats ns;
 	struct dns_match_stats ms;
+	struct dns_udp_stats us;
 
 	*out = dc->stats;
+	dns_udp_get_stats(dc->udp, &us);
+	out->udp_incomplete = us.incomplete;
+	out->udp_pieces_dropped = us.orphan_pieces + us.nomem;
+	out->udp_pending = dns_udp_pending(dc->udp);
 	out->pending = 0;
 	for (int side = SIDE_CLIENT; side <= SIDE_SERVER; side++) {
 		dns_match_get_stats(dc->match[side], &ms);
@@ -553,8 +600,9 @@ struct dns_snap {
 #define MESSAGES "DNS messages by kind."
 
 static const struct counter_desc dns_counters[] = {
-	ROW("flowscope_dns_packets_total", COUNTER_COUNTER, "DNS packets handed to user space.", "",
-	    k[FLOW_STAT_DNS_EVENTS]),
+	ROW("flowscope_dns_packets_total", COUNTER_COUNTER,
+	    "DNS events handed to user space: pieces of up to 1536 payload bytes of DNS packets.",
+	    "", k[FLOW_STAT_DNS_EVENTS]),
 	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"ringbuf_full\"",
 	    k[FLOW_STAT_DNS_RINGBUF_FULL]),
 	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"parse_error\"",
@@ -567,11 +615,19 @@ static const struct counter_desc dns_counters[] = {
 	    "reason=\"tcp_message_incomplete\"", ds.tcp_messages_lost),
 	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"tcp_stream_gap\"",
 	    ds.tcp_resyncs),
+	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"udp_piece_dropped\"",
+	    ds.udp_pieces_dropped),
 	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"bad_event\"",
 	    ds.bad_events),
 	ROW("flowscope_dns_capture_truncated_total", COUNTER_COUNTER,
-	    "DNS packets longer than the capture (1536 payload bytes).", "",
+	    "DNS packets longer than --dns-capture-max-bytes, cut by the capture.", "",
 	    k[FLOW_STAT_DNS_TRUNCATED]),
+	ROW("flowscope_dns_udp_incomplete_total", COUNTER_COUNTER,
+	    "UDP DNS datagrams whose later pieces were lost (ring buffer full), parsed as "
+	    "captured.",
+	    "", ds.udp_incomplete),
+	ROW("flowscope_dns_udp_pending", COUNTER_GAUGE,
+	    "UDP DNS datagrams waiting for their next capture piece.", "", ds.udp_pending),
 	ROW("flowscope_dns_messages_total", COUNTER_COUNTER, MESSAGES, "kind=\"query\"",
 	    ds.queries),
 	ROW("flowscope_dns_messages_total", COUNTER_COUNTER, MESSAGES, "kind=\"response\"",

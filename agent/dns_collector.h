@@ -38,7 +38,12 @@ struct dns_collector_stats {
 	uint64_t pending_full; /* queries not tracked: max_pending reached */
 	uint64_t timeouts;
 	uint64_t pending; /* queries awaiting a response now (at exit: never reported) */
-	uint64_t truncated_captures; /* packets longer than the capture */
+	uint64_t truncated_captures; /* packets longer than the capture (--dns-capture-max-bytes) */
+	uint64_t udp_incomplete; /* UDP datagrams whose later pieces were lost (ring buffer full):
+				    parsed as captured, truncated */
+	uint64_t udp_pieces_dropped; /* UDP pieces that joined no datagram, or found no memory */
+	uint64_t udp_pending; /* UDP datagrams waiting for their next piece now (at exit: counted,
+				 not parsed) */
 	uint64_t tcp_bytes_missing; /* TCP payload bytes not captured (gaps, truncation) */
 	uint64_t tcp_messages_lost; /* DNS-over-TCP messages dropped because bytes were missing */
 	uint64_t tcp_resyncs; /* gaps that took a length prefix: message(s) lost, framing picked

@@ -253,6 +253,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	fopts.dns_ports = cfg->dns_ports;
 	fopts.n_dns_ports = cfg->n_dns_ports;
 	fopts.dns_ringbuf_bytes = cfg->dns_ringbuf_bytes;
+	fopts.dns_capture_max_bytes = cfg->dns_capture_max_bytes;
 	if (flow_collector_new(&fopts, &a->flows, err, sizeof(err))) {
 		LOG_ERR("%s", err);
 		return -1;

@@ -15,6 +15,8 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "tracer.h"
+#include "stats.bpf.h"
+#include "ringbuf.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -145,11 +147,7 @@ struct {
 
 static __always_inline void stat_inc(__u32 slot, __u32 stat)
 {
-	__u32 key = slot * TR_STAT_MAX + stat;
-	__u64 *v = bpf_map_lookup_elem(&stats, &key);
-
-	if (v)
-		*v += 1;
+	stats_add(&stats, slot * TR_STAT_MAX + stat, 1);
 }
 
 #define DBG(ev, code, arg, text) tr_debug(ev, __LINE__, code, arg, text)
@@ -309,11 +307,7 @@ static __always_inline bool want(__u32 slot, __u32 pid, __u64 cgroup_id, bool no
 
 static __always_inline void *reserve(__u32 slot, __u64 size)
 {
-	void *p = bpf_ringbuf_reserve(&events, size, 0);
-
-	if (!p)
-		stat_inc(slot, TR_STAT_LOST);
-	return p;
+	return ringbuf_reserve_or_count(&events, size, &stats, slot * TR_STAT_MAX + TR_STAT_LOST);
 }
 
 static __always_inline void submit(__u32 slot, void *p)
