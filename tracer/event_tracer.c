@@ -1095,3 +1095,21 @@ void event_tracer_counts(const struct event_tracer *et, enum tr_event ev, int nr
 	if (slot == 0)
 		out->decode_errors = et->user[0].decode_errors;
 }
+
+int event_tracer_prog_stats(const struct event_tracer *et, const char *name, uint64_t *run_cnt,
+			    uint64_t *run_time_ns)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(et->skel->obj, name);
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int fd;
+
+	if (!p || (fd = bpf_program__fd(p)) < 0)
+		return -ENOENT;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*run_cnt = info.run_cnt;
+	*run_time_ns = info.run_time_ns;
+	return 0;
+}

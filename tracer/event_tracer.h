@@ -195,6 +195,14 @@ void event_tracer_tick(struct event_tracer *et, uint64_t now_boot_ns);
 void event_tracer_counts(const struct event_tracer *et, enum tr_event ev, int nr,
 			 struct event_tracer_counts *out);
 
+/*
+ * Run count and total run time (ns) of a loaded program by name, as the kernel counts them while
+ * BPF run-time statistics are enabled (bpf_enable_stats(BPF_STATS_RUN_TIME) holds them on for
+ * the life of its fd). Returns 0 or a negative errno (-ENOENT: not loaded).
+ */
+int event_tracer_prog_stats(const struct event_tracer *et, const char *prog, uint64_t *run_cnt,
+			    uint64_t *run_time_ns);
+
 /* The task table entry of pid; returns false when unknown. */
 bool event_tracer_task_lookup(const struct event_tracer *et, uint32_t pid,
 			      struct event_tracer_task *out);
