@@ -322,7 +322,7 @@ static int run_iter(struct bpf_program *prog, struct bpf_link **link_out)
 
 static int seed_tasks_iter(struct event_tracer *et)
 {
-	struct bpf_link *link;
+	struct bpf_link *link = NULL;
 	struct tr_task_seed s[256];
 	int fd = run_iter(et->skel->progs.tr_iter_task, &link);
 	ssize_t n;
@@ -357,7 +357,7 @@ static int seed_sockets(struct event_tracer *et)
 	char buf[256];
 
 	for (int i = 0; i < 2; i++) {
-		struct bpf_link *link;
+		struct bpf_link *link = NULL;
 		int fd = run_iter(progs[i], &link);
 
 		if (fd < 0)
