@@ -41,7 +41,10 @@ static const char *path_of(void *ctx, uint64_t cgroup_id)
 static void tracer_log(void *ctx, int level, const char *msg)
 {
 	(void)ctx;
-	log_msg(level <= 1 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "tracer: %s", msg);
+	log_msg(level <= 1   ? LOG_LEVEL_WARN
+		: level == 2 ? LOG_LEVEL_INFO
+			     : LOG_LEVEL_DEBUG,
+		"tracer: %s", msg);
 }
 
 static void set_filter(struct tracer_collector *tc, enum policy_event_id id,

@@ -1116,4 +1116,15 @@ int tr_iter_tcp(struct bpf_iter__tcp *ctx)
 	return 0;
 }
 
+/*
+ * Run once by the library with BPF_PROG_TEST_RUN, in the agent's own context: the agent's tgid as
+ * the kernel sees it (initial PID namespace), which getpid() is not inside a container.
+ */
+SEC("raw_tp")
+int tr_learn_self(void *ctx)
+{
+	self_tgid = bpf_get_current_pid_tgid() >> 32;
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

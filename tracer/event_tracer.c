@@ -873,7 +873,7 @@ int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer 
 
 		for (size_t i = 0; i < n_progs; i++)
 			want |= !strcmp(progs[i].name, bpf_program__name(prog));
-		bpf_program__set_autoload(prog, want);
+		bpf_program__set_autoload(prog, want || prog == et->skel->progs.tr_learn_self);
 	}
 	for (size_t i = 0; i < n_progs; i++) {
 		if (!bpf_object__find_program_by_name(et->skel->obj, progs[i].name)) {
@@ -899,7 +899,18 @@ int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer 
 		snprintf(err, errlen, "loading the tracer BPF programs: %s", strerror(-ret));
 		goto fail;
 	}
-	et->skel->bss->self_tgid = opts->self_pid ? opts->self_pid : own_tgid();
+	if (opts->self_pid) {
+		et->skel->bss->self_tgid = opts->self_pid;
+	} else {
+		LIBBPF_OPTS(bpf_test_run_opts, topts);
+
+		/* the kernel's view of our tgid; /proc/self/status only when the run fails */
+		if (bpf_prog_test_run_opts(bpf_program__fd(et->skel->progs.tr_learn_self),
+					   &topts) ||
+		    !et->skel->bss->self_tgid)
+			et->skel->bss->self_tgid = own_tgid();
+	}
+	tlog(et, 3, "the agent's own tgid %u is excluded", et->skel->bss->self_tgid);
 	ret = fill_cgroup_allow(et, err, errlen);
 	if (ret)
 		goto fail;
