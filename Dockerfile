@@ -20,7 +20,6 @@ RUN apt-get update \
 		libbpf-dev libelf-dev zlib1g-dev \
 		libinih-dev uthash-dev \
 		libnetfilter-conntrack-dev libmnl-dev \
-		libc-ares-dev \
 		librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
 		libmicrohttpd-dev \
 	&& rm -rf /var/lib/apt/lists/*
@@ -39,7 +38,7 @@ FROM debian:${DEBIAN_RELEASE}-slim
 # over TLS with a public CA (librdkafka reads the system store).
 RUN apt-get update \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-		libbpf1 libelf1 zlib1g libinih1 libnetfilter-conntrack3 libmnl0 libc-ares2 \
+		libbpf1 libelf1 zlib1g libinih1 libnetfilter-conntrack3 libmnl0 \
 		librdkafka1 libprotobuf-c1 libmicrohttpd12 ca-certificates \
 	&& rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/agent/flowscope /usr/local/bin/flowscope

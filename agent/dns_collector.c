@@ -92,11 +92,12 @@ struct dns_collector {
 	struct dns_collector_stats stats;
 	/* the event being handled, for the TCP reassembly callback */
 	const struct dns_event *cur;
-	/* scratch: one parsed message and its rendered answers */
+	/* scratch: one parsed message and its rendered answers, grown to the largest seen */
 	struct dns_msg msg;
-	struct dns_answer_view views[DNS_MAX_ANSWERS];
-	char owner_text[DNS_MAX_ANSWERS][DNS_NAME_TEXT_MAX];
-	char data_text[DNS_MAX_ANSWERS][DNS_DATA_TEXT_MAX];
+	struct dns_answer_view *views;
+	size_t views_cap;
+	char *text; /* owner and data texts of views[], NUL-terminated, back to back */
+	size_t text_cap;
 };
 
 static void tuple_of(const struct dns_event *ev, struct dns_tuple *t)
@@ -119,24 +120,67 @@ static void emit(struct dns_collector *dc, struct dns_record *r)
 		pipeline_submit(dc->pipeline, &r->hdr);
 }
 
-/* Renders the answers of dc->msg into dc->views; returns how many. */
-static size_t render_answers(struct dns_collector *dc)
+/* Grows *buf to hold at least @need elements of @size; false when memory ran out. */
+static bool grow(void **buf, size_t *cap, size_t need, size_t size)
+{
+	size_t n = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return true;
+	while (n < need)
+		n *= 2;
+	p = realloc(*buf, n * size);
+	if (!p)
+		return false;
+	*buf = p;
+	*cap = n;
+	return true;
+}
+
+/*
+ * Renders every answer of dc->msg into dc->views (texts in dc->text, sized to the message);
+ * returns how many. Only when memory runs out are fewer rendered: *cut is then set.
+ */
+static size_t render_answers(struct dns_collector *dc, bool *cut)
 {
 	const struct dns_msg *m = &dc->msg;
-	size_t n = 0;
+	char owner[DNS_NAME_TEXT_MAX], data[DNS_DATA_TEXT_MAX];
+	size_t n, used = 0;
 
-	for (uint16_t i = 0; i < m->n_answers; i++) {
-		const struct dns_rr *rr = &m->answers[i];
+	if (!grow((void **)&dc->views, &dc->views_cap, m->n_answers, sizeof(*dc->views))) {
+		*cut = true;
+		dc->stats.answers_cut_nomem++;
+		return 0;
+	}
+	for (n = 0; n < m->n_answers; n++) {
+		const struct dns_rr *rr = &m->answers[n];
+		size_t lo, ld;
 
-		if (dns_rr_owner(m, rr, dc->owner_text[n], DNS_NAME_TEXT_MAX) != DNS_OK)
-			dc->owner_text[n][0] = '\0';
-		if (dns_rr_data(m, rr, dc->data_text[n], DNS_DATA_TEXT_MAX) != DNS_OK)
-			dc->data_text[n][0] = '\0';
-		dc->views[n] = (struct dns_answer_view){ .name = dc->owner_text[n],
+		/* names were checked by dns_parse() and the buffers hold any rendering */
+		if (dns_rr_owner(m, rr, owner, sizeof(owner)) != DNS_OK)
+			owner[0] = '\0';
+		if (dns_rr_data(m, rr, data, sizeof(data)) != DNS_OK)
+			data[0] = '\0';
+		lo = strlen(owner) + 1;
+		ld = strlen(data) + 1;
+		if (!grow((void **)&dc->text, &dc->text_cap, used + lo + ld, 1)) {
+			*cut = true;
+			dc->stats.answers_cut_nomem++;
+			break;
+		}
+		memcpy(dc->text + used, owner, lo);
+		memcpy(dc->text + used + lo, data, ld);
+		/* offsets for now: dc->text may still move */
+		dc->views[n] = (struct dns_answer_view){ .name = (const char *)used,
 							 .type = rr->type,
 							 .ttl = rr->ttl,
-							 .data = dc->data_text[n] };
-		n++;
+							 .data = (const char *)(used + lo) };
+		used += lo + ld;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dc->views[i].name = dc->text + (size_t)dc->views[i].name;
+		dc->views[i].data = dc->text + (size_t)dc->views[i].data;
 	}
 	return n;
 }
@@ -203,6 +247,7 @@ static void on_response(struct dns_collector *dc, const struct dns_event *ev,
 	struct dns_record r;
 	uint64_t query_ts;
 	uint16_t id = parsed ? m->id : (uint16_t)(raw[0] << 8 | raw[1]);
+	bool cut = false;
 
 	dc->stats.responses++;
 	response_record(ev, &r);
@@ -218,9 +263,9 @@ static void on_response(struct dns_collector *dc, const struct dns_event *ev,
 		r.qname = m->qname;
 		r.qtype = m->qtype;
 		r.rcode = m->rcode;
-		r.truncated = m->tc || capture_truncated || m->answers_truncated;
-		r.n_answers = render_answers(dc);
+		r.n_answers = render_answers(dc, &cut);
 		r.answers = dc->views;
+		r.truncated = m->tc || capture_truncated || m->answers_truncated || cut;
 		/* names come only from answers to this cgroup's own queries: a server's outgoing
 		 * answers, or an unsolicited response, must not name its flows */
 		if (pq && side_of(ev, true) == SIDE_CLIENT)
@@ -247,9 +292,13 @@ static void on_message(struct dns_collector *dc, const struct dns_event *ev, con
 
 	tuple_of(ev, &t);
 	dc->stats.messages++;
-	st = dns_parse(msg, len, &dc->msg, &dc->parse_stats);
+	/* a message cut by the capture keeps its header, question and every answer that fits */
+	if (capture_truncated)
+		st = dns_parse_cut(msg, len, &dc->msg, &dc->parse_stats);
+	else
+		st = dns_parse(msg, len, &dc->msg, &dc->parse_stats);
 	if (st != DNS_OK) {
-		/* a response cut by the capture still has its header: report it as truncated */
+		/* cut inside the question: report the response from its header, as truncated */
 		if (capture_truncated && len >= 12 && (msg[2] & 0x80))
 			on_response(dc, ev, &t, msg, false, true);
 		else
@@ -267,6 +316,15 @@ static void on_tcp_message(const uint8_t *msg, size_t len, void *arg)
 	struct dns_collector *dc = arg;
 
 	on_message(dc, dc->cur, msg, len, false);
+}
+
+/* A DNS-over-TCP message that lost octets: the answers that arrived whole still count. */
+static void on_tcp_cut(const uint8_t *msg, size_t have, size_t len, void *arg)
+{
+	struct dns_collector *dc = arg;
+
+	(void)len;
+	on_message(dc, dc->cur, msg, have, true);
 }
 
 /* A UDP datagram's message from its pieces; key is the start of its first dns_event. */
@@ -304,7 +362,8 @@ static void drop_stream(struct dns_collector *dc, struct tcp_stream *ts)
 	struct dns_tcp_stats st;
 
 	dns_tcp_get_stats(ts->s, &st);
-	dc->stats.tcp_messages_lost += st.messages_lost;
+	/* a cut message handed over gave a record (or a counted parse error) */
+	dc->stats.tcp_messages_lost += st.messages_lost - st.messages_cut;
 	HASH_DEL(dc->streams, ts);
 	dns_tcp_destroy(ts->s);
 	free(ts);
@@ -358,6 +417,7 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 			dc->stats.tcp_streams_full++;
 			return;
 		}
+		dns_tcp_on_cut(ts->s, on_tcp_cut);
 		ts->key = key;
 		HASH_ADD(hh, dc->streams, key, sizeof(ts->key), ts);
 		dc->n_streams++;
@@ -372,6 +432,7 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 		}
 		int32_t ahead = (int32_t)(seq - ts->next_seq);
 
+		dc->cur = ev;
 		if (ahead > 0) {
 			/* a segment we did not see */
 			tcp_gap(dc, ts, (uint32_t)ahead);
@@ -386,7 +447,6 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 			cap = old < cap ? cap - old : 0;
 			len -= old;
 		}
-		dc->cur = ev;
 		if (cap)
 			dns_tcp_feed(ts->s, data, cap);
 		if (len > cap)
@@ -471,6 +531,8 @@ void dns_collector_free(struct dns_collector *dc)
 	dns_match_destroy(dc->match[SIDE_CLIENT]);
 	dns_match_destroy(dc->match[SIDE_SERVER]);
 	dns_names_destroy(dc->names);
+	free(dc->views);
+	free(dc->text);
 	free(dc);
 }
 
@@ -548,6 +610,8 @@ void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collecto
 	out->names_entries = ns.entries;
 	out->names_evictions = ns.evictions;
 	out->names_expirations = ns.expirations;
+	out->names_learn_nomem = ns.learn_nomem;
+	out->answers_cut_capture = dc->parse_stats.answers_truncated;
 }
 
 void dns_collector_log_parse_errors(const struct dns_collector *dc)
@@ -598,6 +662,7 @@ struct dns_snap {
 	COUNTER_ROW(name, type, help, labels, struct dns_snap, field)
 #define DROPPED "DNS packets or messages that yielded no record, by reason."
 #define MESSAGES "DNS messages by kind."
+#define ANSWERS_CUT "DNS records with fewer answers than the response's ANCOUNT, by reason."
 
 static const struct counter_desc dns_counters[] = {
 	ROW("flowscope_dns_packets_total", COUNTER_COUNTER,
@@ -646,6 +711,13 @@ static const struct counter_desc dns_counters[] = {
 	    ds.names_entries),
 	ROW("flowscope_dns_names_evicted_total", COUNTER_COUNTER,
 	    "Names evicted by the cache bound.", "", ds.names_evictions),
+	ROW("flowscope_dns_answers_cut_total", COUNTER_COUNTER, ANSWERS_CUT, "reason=\"capture\"",
+	    ds.answers_cut_capture),
+	ROW("flowscope_dns_answers_cut_total", COUNTER_COUNTER, ANSWERS_CUT, "reason=\"no_memory\"",
+	    ds.answers_cut_nomem),
+	ROW("flowscope_dns_names_learn_failed_total", COUNTER_COUNTER,
+	    "DNS responses whose addresses were not learnt: no memory for the answer walk.", "",
+	    ds.names_learn_nomem),
 };
 
 const struct counter_desc *dns_collector_counter_descs(size_t *n)

@@ -37,9 +37,12 @@
 /* A batch is sent when it reaches this size even with fewer than records_per_message records,
  * so that messages stay well under the brokers' default message.max.bytes (1 MB). */
 #define BATCH_MAX_BYTES (256 * 1024)
-/* Largest encoded record accepted (a DNS response with many long answers). */
-#define RECORD_MAX_BYTES (64 * 1024)
+/* Largest encoded record accepted (a DNS response with thousands of answers): with a full batch
+ * before it, a message stays under the brokers' default message.max.bytes (1 MB). */
+#define RECORD_MAX_BYTES (512 * 1024)
 #define KEY_MAX 320
+#define FLOWSCOPE_STR_(x) #x
+#define FLOWSCOPE_STR(x) FLOWSCOPE_STR_(x)
 
 struct batch {
 	uint64_t cgroup_id;
@@ -388,6 +391,39 @@ static size_t make_key(const struct kafka_sink *ks, uint64_t cgroup_id, char key
 	return n < KEY_MAX ? (size_t)n : KEY_MAX - 1;
 }
 
+/*
+ * The headers every message carries, so that a consumer can tell what the payload is without
+ * knowing the producer's flags (docs/kafka.md, "Formats and framing"). The message type is the
+ * codec's protobuf message, named for JSON too. NULL when out of memory.
+ */
+static rd_kafka_headers_t *make_headers(const struct kafka_sink *ks, enum record_type type,
+					uint32_t n)
+{
+	rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+	bool pb = ks->format == KAFKA_FORMAT_PROTOBUF;
+	char count[16];
+
+	if (!h)
+		return NULL;
+	snprintf(count, sizeof(count), "%u", n);
+	if (rd_kafka_header_add(h, "content-type", -1,
+				pb ? "application/x-protobuf" : "application/x-ndjson", -1) ||
+	    rd_kafka_header_add(h, "flowscope.message-type", -1, record_codec(type)->proto_message,
+				-1) ||
+	    rd_kafka_header_add(h, "flowscope.framing", -1,
+				!pb		  ? "ndjson"
+				: ks->per_msg > 1 ? "delimited"
+						  : "single",
+				-1) ||
+	    rd_kafka_header_add(h, "flowscope.record-count", -1, count, -1) ||
+	    rd_kafka_header_add(h, "flowscope.schema-version", -1,
+				FLOWSCOPE_STR(FLOWSCOPE_SCHEMA_VERSION), -1)) {
+		rd_kafka_headers_destroy(h);
+		return NULL;
+	}
+	return h;
+}
+
 /* Hand one message to librdkafka (payload copied). Never blocks; counts a refusal. */
 static int produce(struct kafka_sink *ks, enum record_type type, uint64_t cgroup_id,
 		   const void *payload, size_t len, uint32_t n)
@@ -395,11 +431,23 @@ static int produce(struct kafka_sink *ks, enum record_type type, uint64_t cgroup
 	struct kafka_sink_type_stats *ts = &ks->st.type[type];
 	char key[KEY_MAX];
 	size_t klen = make_key(ks, cgroup_id, key);
+	rd_kafka_headers_t *hdrs = make_headers(ks, type, n);
 	rd_kafka_resp_err_t err;
 
-	if (rd_kafka_produce(ks->rkt[type], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-			     (void *)payload, len, key, klen, make_tag(type, n)) == -1) {
-		err = rd_kafka_last_error();
+	if (!hdrs) {
+		ts->dropped_error += n;
+		count_failure(ks, RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE, type, n);
+		return -ENOMEM;
+	}
+	err = rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt[type]),
+				RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_KEY(key, klen),
+				RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(make_tag(type, n)),
+				RD_KAFKA_V_END);
+	if (err) {
+		/* On failure the headers stay ours. */
+		rd_kafka_headers_destroy(hdrs);
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 			ts->dropped_queue_full += n;
 			return -ENOBUFS;
@@ -849,7 +897,17 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 	    conf_set(conf, "queue.buffering.max.messages", "0", errstr, errstr_size) ||
 	    /* Records wait for a broker as long as they fit in the buffer. */
 	    conf_set(conf, "message.timeout.ms", "0", errstr, errstr_size) ||
-	    conf_set(conf, "client.id", "flowscope", errstr, errstr_size))
+	    conf_set(conf, "client.id", "flowscope", errstr, errstr_size) ||
+	    /* The Java client's (and kafkajs') hash of the key, not librdkafka's CRC32: a key
+	     * lands on the partition other producers pick for it (docs/kafka.md). */
+	    conf_set(conf, "partitioner", "murmur2_random", errstr, errstr_size) ||
+	    /*
+	     * One produce request in flight per broker: with more, a broker that restarts can
+	     * refuse the first (NOT_LEADER_FOR_PARTITION, not persisted) and take the next, and
+	     * librdkafka before 2.3 turns the gap into a fatal idempotent-producer error that
+	     * stops all delivery (librdkafka issue 3584; seen in e2e_kafka with a killed broker).
+	     */
+	    conf_set(conf, "max.in.flight.requests.per.connection", "1", errstr, errstr_size))
 		goto fail;
 	for (i = 0; i < cfg->n_options; i++)
 		if (apply_option(conf, cfg->options[i], errstr, errstr_size))
