@@ -206,6 +206,14 @@ static enum config_status set_no_conntrack(struct config *cfg, const struct opt_
 	return CONFIG_OK;
 }
 
+static enum config_status set_debug(struct config *cfg, const struct opt_def *o, const char *val,
+				    char *err, size_t errsz)
+{
+	(void)o, (void)val, (void)err, (void)errsz;
+	cfg->tracer_debug = true;
+	return CONFIG_OK;
+}
+
 /* "53,5353": replaces the list (the default 53 is not kept unless named). */
 static enum config_status set_dns_ports(struct config *cfg, const struct opt_def *o,
 					const char *val, char *err, size_t errsz)
@@ -278,9 +286,9 @@ static const struct opt_def opts[] = {
 	  "attribute flows to cgroup v2 groups, or to the socket creator's v1 memory cgroup "
 	  "(hybrid and legacy hosts); auto: v1 when a v1 memory hierarchy is mounted (default "
 	  "auto)" },
-	{ "cgroup-cleanup-delay", "SECONDS", set_u32, OFF(cgroup_cleanup_delay_s), 1, 86400,
-	  "a removed cgroup's container and pod names still resolve this long, for late records "
-	  "(default 60)" },
+	{ "cgroup-cleanup-delay", "SECONDS", set_u32, OFF(cgroup_cleanup_delay_s), 0, 86400,
+	  "a removed cgroup's container and pod names and its tracer state are kept this long, "
+	  "for late records (default 60)" },
 	{ "pod-logs-dir", "PATH", set_str, OFF(pod_logs_dir), 0, 0,
 	  "kubelet's pod log directory, read for pod namespaces and names (default "
 	  "/var/log/pods)" },
@@ -299,6 +307,16 @@ static const struct opt_def opts[] = {
 	{ "dns-capture-max-bytes", "BYTES", set_u32, OFF(dns_capture_max_bytes), 12, 65535,
 	  "DNS payload bytes captured per packet; a longer message is cut, reported with "
 	  "\"truncated\": true and counted (default 65535: every message whole)" },
+	{ "events", "NAME[,NAME...]|none", set_str, OFF(events), 0, 0,
+	  "tracer events to report (default: sched_process_exec, sched_process_exit, tcp_connect, "
+	  "tcp_accept, tcp_connect_error, oom_kill, cgroup_mkdir, cgroup_rmdir, "
+	  "cgroup_attach_task; none: no tracer)" },
+	{ "policy", "FILE", set_str, OFF(policy_file), 0, 0,
+	  "tracer policy (YAML: events with rate limits and filters, see docs/tracer.md)" },
+	{ "events-ringbuf-bytes", "BYTES", set_pow2_u32, OFF(events_ringbuf_bytes), 4096, 1u << 30,
+	  "kernel-to-agent buffer for tracer events, a power of two; events that find it full are "
+	  "counted per event (default 8388608)" },
+	{ "debug", NULL, set_debug, 0, 0, 0, "print the tracer's BPF debug stream to stderr" },
 	{ "no-conntrack", NULL, set_no_conntrack, 0, 0, 0,
 	  "do not resolve NAT'd destinations through conntrack" },
 	{ "conntrack-netns", "PATH", set_str, OFF(conntrack_netns), 0, 0,
@@ -316,8 +334,7 @@ static const struct opt_def opts[] = {
 	{ "kafka-topic-dns", "TOPIC", set_str, OFF(kafka_topic_dns), 0, 0,
 	  "topic for DNS records (default flowscope.dns)" },
 	{ "kafka-topic-events", "TOPIC", set_str, OFF(kafka_topic_events), 0, 0,
-	  "topic for event records (default flowscope.events; reserved: no events are "
-	  "produced yet)" },
+	  "topic for event records (default flowscope.events)" },
 	{ "kafka-format", "json|protobuf", set_kafka_format, OFF(kafka_format), 0, 0,
 	  "record encoding on Kafka (default json)" },
 	{ "kafka-records-per-message", "N", set_u32, OFF(kafka_records_per_message), 1, 100000,
@@ -357,6 +374,7 @@ void config_defaults(struct config *cfg)
 	cfg->dns_ringbuf_bytes = 4u << 20;
 	cfg->dns_capture_max_bytes = 65535;
 	cfg->conntrack = true;
+	cfg->events_ringbuf_bytes = 8u << 20;
 	cfg->conntrack_max_entries = 131072;
 	cfg->kafka_records_per_message = 1;
 	cfg->kafka_buffer_bytes = 64ull << 20;
@@ -583,7 +601,8 @@ void config_free(struct config *cfg)
 			  &cfg->kafka_brokers,	 &cfg->kafka_topic_flows,
 			  &cfg->kafka_topic_dns, &cfg->kafka_topic_events,
 			  &cfg->kafka_format,	 &cfg->kafka_compression,
-			  &cfg->pod_logs_dir,	 &cfg->container_logs_dir };
+			  &cfg->pod_logs_dir,	 &cfg->container_logs_dir,
+			  &cfg->events,		 &cfg->policy_file };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -20,7 +20,7 @@ struct config {
 	uint32_t max_flows; /* flow map bound per interval */
 	char *cgroup_root; /* NULL: the cgroup v2 mount root */
 	int cgroup_mode; /* enum cgroup_mode (cgroup_mode.h): auto, v2 or v1 */
-	uint32_t cgroup_cleanup_delay_s; /* a removed cgroup's names kept this long */
+	uint32_t cgroup_cleanup_delay_s; /* a removed cgroup's names and tracer state kept */
 	char *pod_logs_dir; /* NULL: /var/log/pods */
 	char *container_logs_dir; /* NULL: /var/log/containers */
 	char *node_name; /* never NULL after config_parse() */
@@ -34,6 +34,12 @@ struct config {
 	uint32_t dns_timeout_ms;
 	uint32_t dns_ringbuf_bytes; /* power of two, at least one page */
 	uint32_t dns_capture_max_bytes; /* DNS payload bytes captured per packet, 12..65535 */
+
+	/* tracer */
+	char *events; /* --events NAME,NAME | none; NULL: the default set (or the policy) */
+	char *policy_file; /* --policy FILE (YAML) */
+	uint32_t events_ringbuf_bytes; /* power of two, at least one page */
+	bool tracer_debug; /* --debug: the BPF side's debug stream on stderr */
 
 	/* conntrack */
 	bool conntrack; /* false with --no-conntrack */

@@ -25,6 +25,7 @@
 #include "ct.h"
 #include "dns.h"
 #include "dns_collector.h"
+#include "tracer_collector.h"
 #include "enrich.h"
 #include "flow_collector.h"
 #include "log.h"
@@ -207,6 +208,7 @@ struct agent {
 	struct sink *sink;
 	struct flow_collector *flows;
 	struct dns_collector *dns;
+	struct tracer_collector *tracer; /* NULL with --events none */
 	struct ct_nat *ct; /* NULL with --no-conntrack */
 	struct enrich_nat *nat;
 	struct enrich_identity *identity;
@@ -287,6 +289,28 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		LOG_ERR("opening the DNS ring buffer: %s", strerror(-ret));
 		return -1;
 	}
+	struct tracer_collector_opts topts = {
+		.events = cfg->events,
+		.policy_file = cfg->policy_file,
+		.ringbuf_bytes = cfg->events_ringbuf_bytes,
+		.cleanup_delay_ns = (uint64_t)cfg->cgroup_cleanup_delay_s * 1000000000ULL,
+		.debug = cfg->tracer_debug,
+		.cgroup_root = attach_path,
+		.cgroup_paths = a->cgroup_paths,
+	};
+
+	switch (tracer_collector_new(&topts, &a->tracer, err, sizeof(err))) {
+	case TRACER_OK:
+	case TRACER_OFF:
+		break;
+	case TRACER_USAGE:
+		fprintf(stderr, "flowscope: %s\n", err);
+		*exit_code = EXIT_USAGE;
+		return -1;
+	default:
+		LOG_ERR("%s", err);
+		return -1;
+	}
 	if (cfg->conntrack && new_conntrack(cfg, &a->ct))
 		return -1;
 
@@ -334,12 +358,15 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 
 	/* sources and the sink join the loop; counters in the order /metrics lists them */
 	if (flow_collector_attach(a->flows, a->loop, a->pipeline, cfg->interval_s) ||
-	    dns_collector_attach(a->dns, a->loop, a->pipeline) || sink_attach(a->sink, a->loop) ||
+	    dns_collector_attach(a->dns, a->loop, a->pipeline) ||
+	    (a->tracer && tracer_collector_attach(a->tracer, a->loop, a->pipeline)) ||
+	    sink_attach(a->sink, a->loop) ||
 	    (cfg->duration_s && loop_add_oneshot(a->loop, (uint64_t)cfg->duration_s * 1000,
 						 on_duration, (void *)cfg) < 0))
 		goto nomem;
 	if (flow_collector_register_counters(a->flows, a->counters) ||
 	    dns_collector_register_counters(a->dns, a->counters) ||
+	    (a->tracer && tracer_collector_register_counters(a->tracer, a->counters)) ||
 	    pipeline_register_counters(a->pipeline, a->counters) ||
 	    sink_register_counters(a->sink, a->counters))
 		goto nomem;
@@ -376,6 +403,7 @@ static void teardown(struct agent *a)
 	metrics_server_free(a->metrics);
 	counters_free(a->counters);
 	/* the sources before the pipeline they hold (->pipeline), the sink last */
+	tracer_collector_free(a->tracer);
 	dns_collector_free(a->dns);
 	flow_collector_free(a->flows);
 	pipeline_free(a->pipeline);

@@ -23,7 +23,7 @@
 enum record_type {
 	RECORD_FLOW = 0,
 	RECORD_DNS = 1,
-	RECORD_EVENT = 2, /* reserved for tracer events: no codec yet, every sink refuses it */
+	RECORD_EVENT = 2, /* tracer events (struct event_record) */
 	RECORD_TYPE_MAX,
 };
 
@@ -154,7 +154,51 @@ struct dns_record {
 			   whole), or no memory to render them all */
 };
 
+/* How an event argument's value is held and encoded. */
+enum event_arg_type {
+	EVENT_ARG_U64, /* a JSON number */
+	EVENT_ARG_S64,
+	EVENT_ARG_BOOL,
+	EVENT_ARG_STR, /* a JSON string (any bytes, escaped) */
+	EVENT_ARG_STR_LIST, /* a JSON array of strings, empty ones kept */
+	EVENT_ARG_ADDR, /* an IP address as text, per ip_version */
+};
+
+/* One key of an event's `args` object. */
+struct event_arg {
+	const char *key;
+	enum event_arg_type type;
+	union {
+		uint64_t u;
+		int64_t s;
+		bool b;
+		const char *str; /* NULL encodes as null */
+		struct {
+			const char *const *v;
+			size_t n;
+		} list;
+		struct {
+			uint8_t ip_version;
+			struct record_addr a;
+		} addr;
+	};
+};
+
+/* type RECORD_EVENT; ts_ns: when the kernel saw it. The header's pid is the event's task's tgid. */
+struct event_record {
+	RECORD_HEADER_UNION(ts_ns);
+	const char *event; /* "sched_process_exec", ..., a syscall's name */
+	uint32_t tid; /* initial PID namespace */
+	uint32_t ns_pid; /* the tgid in the task's own PID namespace */
+	uint32_t ppid;
+	uint32_t uid;
+	uint32_t gid;
+	const struct event_arg *args;
+	size_t n_args;
+};
+
 _Static_assert(offsetof(struct flow_record, hdr) == 0, "the header comes first");
+_Static_assert(offsetof(struct event_record, hdr) == 0, "the header comes first");
 _Static_assert(offsetof(struct dns_record, hdr) == 0, "the header comes first");
 
 /* Names used in records for an IP protocol: "tcp", "udp", "icmp", "icmpv6", or NULL for others. */

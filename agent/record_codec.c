@@ -132,6 +132,73 @@ static void dns_copy_extra(struct record *c, char **p)
 	d->qname = copy_str(d->qname, p);
 }
 
+static ssize_t event_json(char *buf, size_t cap, const struct record_json_ctx *ctx,
+			  const struct record *r)
+{
+	return record_json_event(buf, cap, ctx, CONST_RECORD_OF(r, struct event_record));
+}
+
+static ssize_t event_proto(uint8_t *buf, size_t cap, const struct record_proto_ctx *ctx,
+			   const struct record *r, bool delimited)
+{
+	return record_proto_encode_event(buf, cap, ctx, CONST_RECORD_OF(r, struct event_record),
+					 delimited);
+}
+
+static size_t event_extra_size(const struct record *r)
+{
+	const struct event_record *e = CONST_RECORD_OF(r, struct event_record);
+	size_t n = str_size(e->event) + e->n_args * sizeof(struct event_arg) + 8;
+
+	for (size_t i = 0; i < e->n_args; i++) {
+		const struct event_arg *a = &e->args[i];
+
+		n += str_size(a->key);
+		if (a->type == EVENT_ARG_STR)
+			n += str_size(a->str);
+		if (a->type == EVENT_ARG_STR_LIST) {
+			n += a->list.n * sizeof(char *) + 8;
+			for (size_t j = 0; j < a->list.n; j++)
+				n += str_size(a->list.v[j]);
+		}
+	}
+	return n;
+}
+
+static char *align8(char **p)
+{
+	uintptr_t v = (uintptr_t)*p;
+
+	*p = (char *)((v + 7) & ~(uintptr_t)7);
+	return *p;
+}
+
+static void event_copy_extra(struct record *c, char **p)
+{
+	struct event_record *e = RECORD_OF(c, struct event_record);
+	struct event_arg *args = (struct event_arg *)(void *)align8(p);
+
+	*p += e->n_args * sizeof(*args);
+	for (size_t i = 0; i < e->n_args; i++) {
+		args[i] = e->args[i];
+		if (args[i].type == EVENT_ARG_STR_LIST) {
+			const char **v = (const char **)(void *)align8(p);
+
+			*p += args[i].list.n * sizeof(*v);
+			for (size_t j = 0; j < args[i].list.n; j++)
+				v[j] = copy_str(e->args[i].list.v[j], p);
+			args[i].list.v = v;
+		}
+	}
+	for (size_t i = 0; i < e->n_args; i++) {
+		args[i].key = copy_str(e->args[i].key, p);
+		if (args[i].type == EVENT_ARG_STR)
+			args[i].str = copy_str(e->args[i].str, p);
+	}
+	e->args = e->n_args ? args : NULL;
+	e->event = copy_str(e->event, p);
+}
+
 /* Indexed by enum record_type; a NULL name is a type without a codec. */
 static const struct record_codec codecs[RECORD_TYPE_MAX] = {
 	[RECORD_FLOW] = {
@@ -154,7 +221,16 @@ static const struct record_codec codecs[RECORD_TYPE_MAX] = {
 		.extra_size = dns_extra_size,
 		.copy_extra = dns_copy_extra,
 	},
-	/* RECORD_EVENT: reserved, the tracer adds its codec */
+	[RECORD_EVENT] = {
+		.name = "event",
+		.kafka_topic = "flowscope.events",
+		.proto_message = "flowscope.v1.EventRecord",
+		.size = sizeof(struct event_record),
+		.json = event_json,
+		.proto = event_proto,
+		.extra_size = event_extra_size,
+		.copy_extra = event_copy_extra,
+	},
 };
 
 const struct record_codec *record_codec(unsigned int type)

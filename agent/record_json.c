@@ -626,3 +626,104 @@ ssize_t record_json_dns(char *buf, size_t cap, const struct record_json_ctx *ctx
 	commit(&b, p);
 	return finish(&b, buf);
 }
+
+static void put_key(struct jbuf *b, const char *key, bool first)
+{
+	if (!first)
+		PUT_LIT(b, ",");
+	put_str(b, key);
+	PUT_LIT(b, ":");
+}
+
+static void put_num(struct jbuf *b, const char *key, uint64_t v, bool neg)
+{
+	char *p;
+
+	put_key(b, key, false);
+	p = reserve(b, 24);
+	if (neg) {
+		*p++ = '-';
+		v = -v;
+	}
+	p = put_u64(p, v);
+	commit(b, p);
+}
+
+ssize_t record_json_event(char *buf, size_t cap, const struct record_json_ctx *ctx,
+			  const struct event_record *r)
+{
+	char scratch[SCRATCH_SIZE];
+	struct jbuf b = { .p = buf, .end = buf + cap, .scratch = scratch };
+	char *p;
+
+	PUT_LIT(&b, HEAD("event"));
+	put_str(&b, ctx->node_name);
+	PUT_LIT(&b, ",\"event\":");
+	put_str_or_null(&b, r->event);
+	p = reserve(&b, LEN(WORST_DNS_TS));
+	p = PUT(p, ",\"ts_ns\":");
+	p = put_u64(p, r->ts_ns);
+	p = put_owner_id(p, r->cgroup_id);
+	commit(&b, p);
+	put_str_or_null(&b, r->cgroup_path);
+	put_pid_comm(&b, r->cgroup_version, r->pid, r->comm);
+	put_workload(&b, r->workload);
+	put_num(&b, "tid", r->tid, false);
+	put_num(&b, "ns_pid", r->ns_pid, false);
+	put_num(&b, "ppid", r->ppid, false);
+	put_num(&b, "uid", r->uid, false);
+	put_num(&b, "gid", r->gid, false);
+	PUT_LIT(&b, ",\"args\":{");
+	for (size_t i = 0; i < r->n_args; i++) {
+		const struct event_arg *a = &r->args[i];
+
+		switch (a->type) {
+		case EVENT_ARG_U64:
+			put_key(&b, a->key, i == 0);
+			p = reserve(&b, 24);
+			p = put_u64(p, a->u);
+			commit(&b, p);
+			break;
+		case EVENT_ARG_S64:
+			put_key(&b, a->key, i == 0);
+			p = reserve(&b, 24);
+			if (a->s < 0) {
+				*p++ = '-';
+				p = put_u64(p, -(uint64_t)a->s);
+			} else {
+				p = put_u64(p, a->s);
+			}
+			commit(&b, p);
+			break;
+		case EVENT_ARG_BOOL:
+			put_key(&b, a->key, i == 0);
+			if (a->b)
+				PUT_LIT(&b, "true");
+			else
+				PUT_LIT(&b, "false");
+			break;
+		case EVENT_ARG_STR:
+			put_key(&b, a->key, i == 0);
+			put_str_or_null(&b, a->str);
+			break;
+		case EVENT_ARG_STR_LIST:
+			put_key(&b, a->key, i == 0);
+			PUT_LIT(&b, "[");
+			for (size_t j = 0; j < a->list.n; j++) {
+				if (j)
+					PUT_LIT(&b, ",");
+				put_str(&b, a->list.v[j]);
+			}
+			PUT_LIT(&b, "]");
+			break;
+		case EVENT_ARG_ADDR:
+			put_key(&b, a->key, i == 0);
+			p = reserve(&b, 48);
+			p = put_addr(p, a->addr.ip_version, &a->addr.a);
+			commit(&b, p);
+			break;
+		}
+	}
+	PUT_LIT(&b, "}}");
+	return finish(&b, buf);
+}

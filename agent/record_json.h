@@ -23,5 +23,8 @@ ssize_t record_json_flow(char *buf, size_t cap, const struct record_json_ctx *ct
 			 const struct flow_record *r);
 ssize_t record_json_dns(char *buf, size_t cap, const struct record_json_ctx *ctx,
 			const struct dns_record *r);
+/* An event record: context, then its args object in order (docs/records.md, events). */
+ssize_t record_json_event(char *buf, size_t cap, const struct record_json_ctx *ctx,
+			  const struct event_record *r);
 
 #endif /* FLOWSCOPE_RECORD_JSON_H */

@@ -368,3 +368,144 @@ ssize_t record_proto_encode_dns(uint8_t *buf, size_t cap, const struct record_pr
 	put_workload(&w, 23, r->workload);
 	return finish(&w, buf, delimited);
 }
+/* Field numbers of EventRecord's args messages: index + 1 in these key lists (records.proto). */
+static const char *const execargs_keys[] = { "filename",    "argv",  "argv_truncated",
+					     "interpreter", "env",   "env_truncated",
+					     "ret",	    "errno", NULL };
+static const char *const forkargs_keys[] = { "parent_pid", "parent_tid", "child_pid", "child_tid",
+					     NULL };
+static const char *const exitargs_keys[] = { "exit_code", "signal", "core_dumped", "group_dead",
+					     NULL };
+static const char *const tcpargs_keys[] = {
+	"ip_version", "src_addr",	"src_port",    "dst_addr", "dst_port", "errno",
+	"bytes_sent", "bytes_received", "duration_ns", "state",	   NULL
+};
+static const char *const cgroupargs_keys[] = { "cgroup_id", "cgroup_path", "hierarchy_id",
+					       "threadgroup", NULL };
+static const char *const oomkillargs_keys[] = { "victim_pid",	"victim_comm",
+						"victim_uid",	"victim_cgroup_id",
+						"total_vm_kib", "rss_kib",
+						"killer_pid",	NULL };
+static const char *const signalargs_keys[] = { "target_pid", "target_tid", "target_comm",
+					       "signal",     "result",	   NULL };
+static const char *const syscallargs_keys[] = {
+	"fd",	    "family",	  "addr",   "port",   "flags",	"dirfd",  "pathname", "mode",
+	"filename", "nstype",	  "source", "target", "fstype", "name",	  "uid",      "gid",
+	"request",  "target_pid", "cmd",    "size",   "len",	"params", "ret",      NULL
+};
+
+static const struct {
+	const char *event;
+	unsigned int field;
+	const char *const *keys;
+} event_kinds[] = {
+	{ "sched_process_exec", 20, execargs_keys },
+	{ "sched_process_exec_failed", 21, execargs_keys },
+	{ "sched_process_fork", 22, forkargs_keys },
+	{ "sched_process_exit", 23, exitargs_keys },
+	{ "tcp_connect", 24, tcpargs_keys },
+	{ "tcp_accept", 25, tcpargs_keys },
+	{ "tcp_listen", 26, tcpargs_keys },
+	{ "tcp_close", 27, tcpargs_keys },
+	{ "tcp_connect_error", 28, tcpargs_keys },
+	{ "tcp_retransmit", 29, tcpargs_keys },
+	{ "cgroup_mkdir", 30, cgroupargs_keys },
+	{ "cgroup_rmdir", 31, cgroupargs_keys },
+	{ "cgroup_attach_task", 32, cgroupargs_keys },
+	{ "oom_kill", 33, oomkillargs_keys },
+	{ "signal_generate", 34, signalargs_keys },
+	{ "syscall", 35, syscallargs_keys },
+};
+
+static inline uint64_t zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+/* One args field by its key's position in keys (field number = index + 1); unknown keys are
+ * left out (the schema has no place for them). */
+static void put_event_arg(struct pbw *w, const char *const *keys, const struct event_arg *a)
+{
+	char text[INET6_ADDRSTRLEN];
+	unsigned int field = 0;
+
+	for (unsigned int i = 0; keys[i]; i++)
+		if (!strcmp(keys[i], a->key))
+			field = i + 1;
+	if (!field)
+		return;
+	switch (a->type) {
+	case EVENT_ARG_U64:
+		put_u64(w, field, a->u);
+		break;
+	case EVENT_ARG_S64:
+		put_u64(w, field, zigzag(a->s));
+		break;
+	case EVENT_ARG_BOOL:
+		put_u64(w, field, a->b);
+		break;
+	case EVENT_ARG_STR:
+		put_str(w, field, a->str);
+		break;
+	case EVENT_ARG_STR_LIST:
+		/* repeated: every element, empty ones too */
+		for (size_t j = 0; j < a->list.n; j++)
+			put_bytes(w, field, a->list.v[j], strlen(a->list.v[j]));
+		break;
+	case EVENT_ARG_ADDR:
+		put_bytes(w, field, text, addr_text(text, a->addr.ip_version, &a->addr.a));
+		break;
+	}
+}
+
+ssize_t record_proto_encode_event(uint8_t *buf, size_t cap, const struct record_proto_ctx *ctx,
+				  const struct event_record *r, bool delimited)
+{
+	struct pbw w = { buf + RESERVE, buf + cap, cap < RESERVE };
+	const char *kind = r->event;
+	size_t k;
+
+	if (w.overflow)
+		return -ENOSPC;
+	put_u64(&w, 1, FLOWSCOPE_SCHEMA_VERSION);
+	put_str(&w, 2, ctx->node_name);
+	put_u64(&w, 3, r->ts_ns);
+	put_str(&w, 4, r->event);
+	put_u64(&w, 5, r->cgroup_id);
+	put_str(&w, 6, r->cgroup_path);
+	put_u64(&w, 7, r->pid);
+	put_u64(&w, 8, r->tid);
+	put_u64(&w, 9, r->ns_pid);
+	put_u64(&w, 10, r->ppid);
+	put_u64(&w, 11, r->uid);
+	put_u64(&w, 12, r->gid);
+	put_comm(&w, 13, r->comm);
+	put_u64(&w, 14, r->cgroup_version);
+	put_workload(&w, 15, r->workload);
+	for (k = 0; k < sizeof(event_kinds) / sizeof(event_kinds[0]) - 1; k++)
+		if (kind && !strcmp(event_kinds[k].event, kind))
+			break;
+	/* not a named kind: a syscall event (the last row) */
+	{
+		uint8_t *len_at, *start;
+		size_t len, n;
+
+		put_varint(&w, (uint64_t)event_kinds[k].field << 3 | WT_LEN);
+		/* the length is written once the message is: room for the longest varint first,
+		 * then the payload moves down next to the real one */
+		if (w.overflow || (size_t)(w.end - w.p) < RECORD_PROTO_VARINT_MAX)
+			return -ENOSPC;
+		len_at = w.p;
+		w.p += RECORD_PROTO_VARINT_MAX;
+		start = w.p;
+		for (size_t i = 0; i < r->n_args; i++)
+			put_event_arg(&w, event_kinds[k].keys, &r->args[i]);
+		if (w.overflow)
+			return -ENOSPC;
+		len = w.p - start;
+		n = record_proto_put_varint(len_at, len);
+		memmove(len_at + n, start, len);
+		w.p = len_at + n + len;
+	}
+	return finish(&w, buf, delimited);
+}

@@ -52,4 +52,9 @@ size_t record_proto_get_varint(const uint8_t *buf, size_t len, uint64_t *v);
 int record_proto_next_delimited(const uint8_t *buf, size_t len, size_t *off, const uint8_t **msg,
 				size_t *msg_len);
 
+/* Encode r as one flowscope.v1.EventRecord (args in the oneof member named after the event;
+ * syscall events in `syscall`). Returns as record_proto_encode_flow(). Allocates nothing. */
+ssize_t record_proto_encode_event(uint8_t *buf, size_t cap, const struct record_proto_ctx *ctx,
+				  const struct event_record *r, bool delimited);
+
 #endif /* FLOWSCOPE_RECORD_PROTO_H */

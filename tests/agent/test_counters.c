@@ -18,6 +18,7 @@
 
 #include "counters.h"
 #include "dns_collector.h"
+#include "tracer_collector.h"
 #include "enrich.h"
 #include "flow_collector.h"
 #include "pipeline.h"
@@ -97,6 +98,8 @@ static void add_common(struct fx *fx, struct counters *reg)
 	add_table(reg, "", d, n);
 	d = dns_collector_counter_descs(&n);
 	add_table(reg, "dns", d, n);
+	d = tracer_collector_counter_descs(&n);
+	add_table(reg, "tracer", d, n);
 	assert_int_equal(pipeline_register_counters(fx->pipeline, reg), 0);
 }
 
@@ -260,7 +263,7 @@ static void test_every_table_row_renders_in_both(void **state)
 	size_t n;
 
 	g = counters_groups(fx->reg, &n);
-	assert_int_equal(n, 7); /* conntrack, identity, flows, dns, pipeline, stdout, kafka */
+	assert_int_equal(n, 8); /* conntrack, identity, flows, dns, tracer, pipeline, stdout, kafka */
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < g[i].n_descs; j++) {
 			const struct counter_desc *d = &g[i].descs[j];

@@ -290,7 +290,7 @@ static void test_unknown_types_are_refused_before_any_stage(void **state)
 	struct flow_record r;
 
 	make_flow(&r, 40000);
-	r.type = RECORD_EVENT; /* reserved: no codec yet */
+	r.type = (enum record_type)(RECORD_TYPE_MAX + 1);
 	assert_int_equal(pipeline_submit(fx->p, &r.hdr), -EPROTONOSUPPORT);
 	r.type = (enum record_type)77;
 	assert_int_equal(pipeline_submit(fx->p, &r.hdr), -EPROTONOSUPPORT);
@@ -307,7 +307,7 @@ static void test_codec_table_refuses_unknown_types(void **state)
 {
 	static const struct record_json_ctx jctx = { .node_name = "n" };
 	static const struct record_proto_ctx pctx = { .node_name = "n" };
-	const unsigned int bad[] = { RECORD_EVENT, RECORD_TYPE_MAX, 3, 255, 0x80000000u };
+	const unsigned int bad[] = { RECORD_TYPE_MAX, RECORD_TYPE_MAX + 1, 4, 255, 0x80000000u };
 	struct flow_record r;
 	char buf[2048];
 

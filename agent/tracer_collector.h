@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The tracer as a source of the agent: resolves --events/--policy (policy/), opens the event
+ * tracer (tracer/) with it, and turns each decoded event into a "event" record handed to the
+ * pipeline. Its ring buffer fd and a 1 s housekeeping timer join the loop.
+ */
+#ifndef FLOWSCOPE_TRACER_COLLECTOR_H
+#define FLOWSCOPE_TRACER_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tracer_collector;
+struct loop;
+struct pipeline;
+struct counters;
+struct cgroup_paths;
+
+struct tracer_collector_opts {
+	const char *events; /* --events; NULL: default set (or the policy's) */
+	const char *policy_file; /* --policy */
+	uint32_t ringbuf_bytes;
+	uint64_t cleanup_delay_ns;
+	bool debug;
+	const char *cgroup_root; /* where tr_sock_create attaches */
+	struct cgroup_paths *cgroup_paths; /* for cgroup_path_prefix filters */
+};
+
+enum tracer_collector_status {
+	TRACER_OK = 0,
+	TRACER_OFF, /* --events none: *out is NULL, nothing loaded */
+	TRACER_USAGE, /* a bad --events or policy: message in err; exit 2 */
+	TRACER_FAILED, /* loading/attaching failed (a required program named in err): exit 1 */
+};
+
+/* Resolves the policy and opens the tracer. */
+enum tracer_collector_status tracer_collector_new(const struct tracer_collector_opts *opts,
+						  struct tracer_collector **out, char *err,
+						  size_t errlen);
+/* Registers the ring buffer fd and the housekeeping timer. Returns 0 or a negative errno. */
+int tracer_collector_attach(struct tracer_collector *tc, struct loop *l, struct pipeline *p);
+/* flowscope_tracer_* counters, per event. Returns 0 or -ENOMEM. */
+int tracer_collector_register_counters(struct tracer_collector *tc, struct counters *reg);
+struct counter_desc;
+/* Every counter family of the group (as rows), for tests of docs/metrics.md. */
+const struct counter_desc *tracer_collector_counter_descs(size_t *n);
+/* NULL is ignored. */
+void tracer_collector_free(struct tracer_collector *tc);
+
+#endif /* FLOWSCOPE_TRACER_COLLECTOR_H */

@@ -1,0 +1,1130 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The event tracer's kernel side: process, TCP, cgroup, OOM, signal and syscall events into the
+ * `events` ring buffer. Only tracepoints (tp_btf), a cgroup/sock_create program and BPF
+ * iterators: this kernel has no kprobes and no fentry. Every prototype below was read from the
+ * kernel's BTF (`btf_trace_<name>` typedefs), e.g. sched_process_exit(task, group_dead) and
+ * mark_victim(task, uid) as of 6.18.
+ *
+ * Which programs load is decided by the resolved policy (bpf_program__set_autoload); the
+ * per-event switches, rate limits and the syscall bitmaps are rodata set before load.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "tracer.h"
+#include "stats.bpf.h"
+#include "ringbuf.bpf.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+
+/* include/net/tcp_states.h */
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
+#define TCP_FIN_WAIT1 4
+#define TCP_FIN_WAIT2 5
+#define TCP_TIME_WAIT 6
+#define TCP_CLOSE 7
+#define TCP_CLOSE_WAIT 8
+#define TCP_LAST_ACK 9
+#define TCP_LISTEN 10
+#define TCP_CLOSING 11
+
+/* x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) of the decoded syscalls. */
+#define NR_connect 42
+#define NR_execve 59
+#define NR_bind 49
+#define NR_ptrace 101
+#define NR_setuid 105
+#define NR_setgid 106
+#define NR_mount 165
+#define NR_init_module 175
+#define NR_openat 257
+#define NR_unshare 272
+#define NR_accept4 288
+#define NR_setns 308
+#define NR_finit_module 313
+#define NR_memfd_create 319
+#define NR_bpf 321
+#define NR_execveat 322
+
+/* Config slots: events 0..TR_EV_MAX-1, then one per syscall number. */
+#define TR_SLOTS (TR_EV_MAX + TR_SYSCALL_MAX)
+
+/* Per-event switches and rate limits (slot = event id, or TR_EV_MAX + syscall number). */
+const volatile struct tr_event_config event_config[TR_SLOTS] = {};
+/* Syscalls the sys_enter/sys_exit programs look at (the fast path checks this first)... */
+const volatile __u64 sys_wanted[TR_SYSCALL_WORDS] = {};
+/* ...and those of them that give a syscall event (the rest serve sched_process_exec_failed). */
+const volatile __u64 sys_emit[TR_SYSCALL_WORDS] = {};
+const volatile __u32 argv_max = TR_ARGV_DEFAULT;
+const volatile __u32 exec_env = 0;
+const volatile __u32 debug = 0;
+/* cgroup_rmdir records are made for the library's rate-state cleanup even when the event is off */
+const volatile __u32 cgroup_rmdir_notify = 0;
+/*
+ * Events (bit = event id; bit 63: all syscall events) reported only for the cgroup v2 ids in
+ * `cgroup_allow` whose value has the event's bit: the policy's cgroup filter, resolved to ids.
+ */
+const volatile __u64 cgroup_filter_mask = 0;
+/*
+ * The agent's own thread group id in the initial PID namespace, set by the library after load:
+ * its own events are not reported.
+ */
+__u32 self_tgid = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, TR_DEFAULT_RINGBUF_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, TR_DEBUG_RINGBUF_BYTES);
+} debug_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TR_SLOTS *TR_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TR_CGROUP_ALLOW_MAX);
+	__type(key, __u64);
+	__type(value, __u64);
+} cgroup_allow SEC(".maps");
+
+/* Token buckets per (cgroup, event); LRU so a cgroup storm cannot fill it for good. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TR_RATE_MAX_ENTRIES);
+	__type(key, struct tr_rate_key);
+	__type(value, struct tr_rate_state);
+} rate_state SEC(".maps");
+
+/*
+ * Exec records are up to ~136 KiB: too big for a per-CPU array value (32 KiB) and the stack,
+ * so one slot per CPU of a plain array (max_entries set to the CPU count by the library).
+ * Tracing programs run with migration disabled; the slot is only shared with a preempting
+ * exec on the same CPU, which this kernel's voluntary preemption makes practically absent.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tr_exec);
+} exec_scratch SEC(".maps");
+
+/* execve/execveat filename read at sys_enter (the old mm is gone at sys_exit on success). */
+struct tr_sys_pending {
+	__u32 nr;
+	__u32 path_len;
+	char path[TR_SYS_STR_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TR_PENDING_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct tr_sys_pending);
+} sys_pending SEC(".maps");
+
+/* Socket owner; BPF_F_CLONE: an accepted socket inherits its listener's owner. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct tr_sock_owner);
+} tr_sock_owner SEC(".maps");
+
+static __always_inline void stat_inc(__u32 slot, __u32 stat)
+{
+	stats_add(&stats, slot * TR_STAT_MAX + stat, 1);
+}
+
+#define DBG(ev, code, arg, text) tr_debug(ev, __LINE__, code, arg, text)
+
+static __always_inline void tr_debug(__u16 ev, __u16 line, __s64 code, __s64 arg, const char *text)
+{
+	struct tr_debug *d;
+
+	if (!debug)
+		return;
+	d = bpf_ringbuf_reserve(&debug_events, sizeof(*d), 0);
+	if (!d)
+		return;
+	d->ts_ns = bpf_ktime_get_boot_ns();
+	d->pid = bpf_get_current_pid_tgid() >> 32;
+	d->event = ev;
+	d->line = line;
+	d->code = code;
+	d->arg = arg;
+	__builtin_memset(d->msg, 0, sizeof(d->msg));
+	bpf_probe_read_kernel_str(d->msg, sizeof(d->msg), text);
+	bpf_ringbuf_submit(d, 0);
+}
+
+static __always_inline bool slot_enabled(__u32 slot)
+{
+	if (slot >= TR_SLOTS)
+		return false;
+	return event_config[slot].enabled != 0;
+}
+
+/*
+ * The (cgroup, event) token bucket as GCRA: an event at `now` passes when the theoretical
+ * arrival time is at most (burst - 1) intervals ahead, and moves it one interval on. State is
+ * created on a cgroup's first event; a lost compare-and-swap race is retried once, then the
+ * event passes (it is never dropped uncounted).
+ */
+static __always_inline bool rate_ok(__u32 slot, __u64 cgroup_id)
+{
+	struct tr_rate_key key = { .cgroup_id = cgroup_id, .event = slot };
+	struct tr_rate_state *st, init;
+	__u64 now, interval, tau, tat, base;
+	__u32 burst;
+
+	if (slot >= TR_SLOTS)
+		return true;
+	burst = event_config[slot].burst;
+	if (!burst)
+		return true;
+	interval = event_config[slot].interval_ns;
+	tau = (__u64)(burst - 1) * interval;
+	now = bpf_ktime_get_boot_ns();
+	st = bpf_map_lookup_elem(&rate_state, &key);
+	if (!st) {
+		init.tat_ns = now + interval;
+		if (!bpf_map_update_elem(&rate_state, &key, &init, BPF_NOEXIST))
+			return true;
+		st = bpf_map_lookup_elem(&rate_state, &key);
+		if (!st) {
+			stat_inc(slot, TR_STAT_RATE_STATE_FULL);
+			DBG(slot, 0, cgroup_id, "rate state full");
+			return true;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		tat = st->tat_ns;
+		base = tat > now ? tat : now;
+		if (base - now > tau) {
+			stat_inc(slot, TR_STAT_SUPPRESSED);
+			return false;
+		}
+		if (__sync_val_compare_and_swap(&st->tat_ns, tat, base + interval) == tat)
+			return true;
+	}
+	return true;
+}
+
+/* The thread group id in the task's own (innermost) PID namespace. */
+static __always_inline __u32 task_ns_tgid(struct task_struct *t)
+{
+	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(p, level);
+	struct upid up = {};
+
+	/* pid namespaces nest at most 32 deep (MAX_PID_NS_LEVEL) */
+	bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
+	return up.nr;
+}
+
+/*
+ * Every caller passes a BTF pointer (a tp_btf argument, bpf_get_current_task_btf(), an
+ * iterator's task): direct loads, which the JIT turns into plain (fault-handled) moves, cost a
+ * fraction of a bpf_probe_read_kernel() call each. Only the PID namespace level's variable index
+ * needs the helper.
+ */
+static __always_inline void fill_hdr(struct tr_hdr *h, struct task_struct *t, __u16 ev)
+{
+	h->event = ev;
+	h->flags = 0;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
+	h->pid = t->tgid;
+	h->tid = t->pid;
+	h->ns_pid = task_ns_tgid(t);
+	h->ppid = t->real_parent->tgid;
+	h->uid = t->cred->uid.val;
+	h->gid = t->cred->gid.val;
+	__builtin_memcpy(h->comm, t->comm, TR_COMM_LEN);
+}
+
+static __always_inline void fill_hdr_owner(struct tr_hdr *h, const struct tr_sock_owner *o,
+					   __u16 ev)
+{
+	h->event = ev;
+	h->flags = 0;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->cgroup_id = o->cgroup_id;
+	h->pid = o->pid;
+	h->tid = o->tid;
+	h->ns_pid = o->ns_pid;
+	h->ppid = o->ppid;
+	h->uid = o->uid;
+	h->gid = o->gid;
+	__builtin_memcpy(h->comm, o->comm, TR_COMM_LEN);
+}
+
+static __always_inline void fill_owner(struct tr_sock_owner *o, struct task_struct *t)
+{
+	o->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	o->pid = BPF_CORE_READ(t, tgid);
+	o->tid = BPF_CORE_READ(t, pid);
+	o->ns_pid = task_ns_tgid(t);
+	o->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	o->uid = BPF_CORE_READ(t, cred, uid.val);
+	o->gid = BPF_CORE_READ(t, cred, gid.val);
+	BPF_CORE_READ_STR_INTO(&o->comm, t, comm);
+}
+
+static __always_inline bool is_self(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
+}
+
+/* Enabled, not the agent, and within the rate limit (exits pass no_limit). */
+static __always_inline bool want(__u32 slot, __u32 pid, __u64 cgroup_id, bool no_limit)
+{
+	__u64 bit, *allow;
+
+	if (!slot_enabled(slot) || pid == self_tgid)
+		return false;
+	bit = 1ULL << (slot < TR_EV_MAX ? slot : 63);
+	if (cgroup_filter_mask & bit) {
+		allow = bpf_map_lookup_elem(&cgroup_allow, &cgroup_id);
+		if (!allow || !(*allow & bit)) {
+			stat_inc(slot, TR_STAT_FILTERED);
+			return false;
+		}
+	}
+	if (no_limit)
+		return true;
+	return rate_ok(slot, cgroup_id);
+}
+
+static __always_inline void *reserve(__u32 slot, __u64 size)
+{
+	return ringbuf_reserve_or_count(&events, size, &stats, slot * TR_STAT_MAX + TR_STAT_LOST);
+}
+
+static __always_inline void submit(__u32 slot, void *p)
+{
+	stat_inc(slot, TR_STAT_EMITTED);
+	bpf_ringbuf_submit(p, 0);
+}
+
+/* ---- process events ---------------------------------------------------------------------- */
+
+static __always_inline struct tr_exec *exec_buf(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&exec_scratch, &cpu);
+}
+
+static __always_inline void output_exec(__u32 slot, struct tr_exec *e, __u64 data_len)
+{
+	__u64 size = TR_EXEC_FIXED + data_len;
+
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	e->hdr.size = size;
+	if (bpf_ringbuf_output(&events, e, size, 0)) {
+		stat_inc(slot, TR_STAT_LOST);
+		return;
+	}
+	stat_inc(slot, TR_STAT_EMITTED);
+}
+
+/*
+ * Copies len bytes of user memory at src to e->data + off in TR_ARGV_CHUNK pieces, so a fault
+ * loses only its piece (counted, flagged). off <= 2 * TR_PATH_MAX, len <= TR_ARGV_CAP.
+ */
+static __always_inline __u32 read_user_area(struct tr_exec *e, __u32 off, __u64 src, __u32 len)
+{
+	__u32 done = 0;
+
+	for (int i = 0; i < TR_ARGV_CAP / TR_ARGV_CHUNK; i++) {
+		__u32 n, o;
+
+		if (done >= len)
+			break;
+		n = len - done;
+		if (n > TR_ARGV_CHUNK)
+			n = TR_ARGV_CHUNK;
+		o = off + done;
+		if (o > 2 * TR_PATH_MAX + TR_ARGV_CAP)
+			break;
+		if (bpf_probe_read_user(&e->data[o], n, (void *)(src + done))) {
+			/* a missing page: zero the piece (empty arguments), flag the record */
+			e->hdr.flags |= TR_F_READ_ERROR;
+		}
+		done += n;
+	}
+	return done;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(tr_sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	const __u32 slot = TR_EV_SCHED_PROCESS_EXEC;
+	struct tr_exec *e;
+	const char *filename, *interp;
+	__u64 arg_start, arg_end, total;
+	__u32 off, argv_len, bound = argv_max;
+	long n;
+
+	if (!want(slot, BPF_CORE_READ(p, tgid), bpf_get_current_cgroup_id(), false))
+		return 0;
+	e = exec_buf();
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, p, slot);
+	e->ret = 0;
+	e->argc = BPF_CORE_READ(bprm, argc);
+	e->interp_len = 0;
+	e->env_len = 0;
+
+	filename = BPF_CORE_READ(bprm, filename);
+	interp = BPF_CORE_READ(bprm, interp);
+	n = bpf_probe_read_kernel_str(e->data, TR_PATH_MAX, filename);
+	if (n < 0) {
+		e->data[0] = 0;
+		n = 1;
+		e->hdr.flags |= TR_F_READ_ERROR;
+	} else if (n == TR_PATH_MAX) {
+		e->hdr.flags |= TR_F_PATH_TRUNCATED;
+	}
+	e->filename_len = n;
+	off = n & (TR_PATH_MAX * 2 - 1);
+	/* binfmt_script points bprm->interp at its own copy of the #! path */
+	if (interp && interp != filename && off <= TR_PATH_MAX) {
+		n = bpf_probe_read_kernel_str(&e->data[off], TR_PATH_MAX, interp);
+		if (n > 0) {
+			e->interp_len = n;
+			e->hdr.flags |= TR_F_HAS_INTERP;
+			off += n;
+		}
+	}
+
+	arg_start = BPF_CORE_READ(p, mm, arg_start);
+	arg_end = BPF_CORE_READ(p, mm, arg_end);
+	total = arg_end > arg_start ? arg_end - arg_start : 0;
+	e->argv_total = total;
+	if (bound > TR_ARGV_CAP)
+		bound = TR_ARGV_CAP;
+	argv_len = total;
+	if (total > bound) {
+		argv_len = bound;
+		e->hdr.flags |= TR_F_ARGV_TRUNCATED;
+	}
+	if (off > 2 * TR_PATH_MAX)
+		off = 2 * TR_PATH_MAX;
+	argv_len = read_user_area(e, off, arg_start, argv_len);
+	e->argv_len = argv_len;
+	off += argv_len;
+
+	if (exec_env) {
+		__u64 env_start = BPF_CORE_READ(p, mm, env_start);
+		__u64 env_end = BPF_CORE_READ(p, mm, env_end);
+		__u32 env_len = env_end > env_start ? env_end - env_start : 0;
+
+		if (env_len > bound) {
+			env_len = bound;
+			e->hdr.flags |= TR_F_ENV_TRUNCATED;
+		}
+		if (off > 2 * TR_PATH_MAX + TR_ARGV_CAP)
+			off = 2 * TR_PATH_MAX + TR_ARGV_CAP;
+		e->hdr.flags |= TR_F_HAS_ENV;
+		/* env follows argv: read it in the argv helper's second half */
+		env_len = read_user_area(e, off, env_start, env_len);
+		e->env_len = env_len;
+		off += env_len;
+	}
+	if (e->hdr.flags & TR_F_READ_ERROR) {
+		stat_inc(slot, TR_STAT_READ_ERRORS);
+		DBG(slot, e->hdr.pid, total, "exec argv read error");
+	}
+	output_exec(slot, e, off);
+	return 0;
+}
+
+struct failed_argv_ctx {
+	__u64 argv; /* user pointer to the pointer array */
+	__u32 off; /* where the next argument goes in data */
+	__u32 used; /* argv bytes so far */
+	__u32 bound;
+	__u32 argc;
+	__u32 flags;
+};
+
+static long failed_argv_one(__u32 i, struct failed_argv_ctx *c)
+{
+	struct tr_exec *e = exec_buf();
+	__u64 ptr = 0;
+	__u32 room, off;
+	long n;
+
+	if (!e)
+		return 1;
+	if (bpf_probe_read_user(&ptr, sizeof(ptr), (void *)(c->argv + i * sizeof(ptr)))) {
+		c->flags |= TR_F_READ_ERROR;
+		return 1;
+	}
+	if (!ptr)
+		return 1;
+	if (c->used >= c->bound) {
+		c->flags |= TR_F_ARGV_TRUNCATED;
+		return 1;
+	}
+	room = c->bound - c->used;
+	if (room > TR_FAILED_ARG_MAX)
+		room = TR_FAILED_ARG_MAX;
+	off = c->off;
+	if (off > TR_PATH_MAX + TR_ARGV_CAP)
+		return 1;
+	n = bpf_probe_read_user_str(&e->data[off], room, (void *)ptr);
+	if (n <= 0) {
+		c->flags |= TR_F_READ_ERROR;
+		return 1;
+	}
+	/* a string that filled the room was cut (its NUL is ours) */
+	if ((__u32)n == room)
+		c->flags |= TR_F_ARGV_TRUNCATED;
+	c->off += n;
+	c->used += n;
+	c->argc++;
+	return 0;
+}
+
+/* A failed execve/execveat: filename and argv from the syscall's pointers (the old mm). */
+static __always_inline void emit_exec_failed(struct pt_regs *regs, __u32 nr, long ret)
+{
+	const __u32 slot = TR_EV_SCHED_PROCESS_EXEC_FAILED;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct failed_argv_ctx c = {};
+	__u64 fn_ptr, argv_ptr;
+	struct tr_exec *e;
+	long n;
+
+	if (!want(slot, bpf_get_current_pid_tgid() >> 32, bpf_get_current_cgroup_id(), false))
+		return;
+	e = exec_buf();
+	if (!e)
+		return;
+	fill_hdr(&e->hdr, t, slot);
+	if (nr == NR_execveat) {
+		fn_ptr = regs->si;
+		argv_ptr = regs->dx;
+	} else {
+		fn_ptr = regs->di;
+		argv_ptr = regs->si;
+	}
+	e->ret = ret;
+	e->interp_len = 0;
+	e->env_len = 0;
+	e->argv_total = 0;
+	n = bpf_probe_read_user_str(e->data, TR_PATH_MAX, (void *)fn_ptr);
+	if (n <= 0) {
+		e->data[0] = 0;
+		n = 1;
+		e->hdr.flags |= TR_F_READ_ERROR;
+	} else if (n == TR_PATH_MAX) {
+		e->hdr.flags |= TR_F_PATH_TRUNCATED;
+	}
+	e->filename_len = n;
+	c.argv = argv_ptr;
+	c.off = n & (TR_PATH_MAX * 2 - 1);
+	c.bound = argv_max > TR_ARGV_CAP ? TR_ARGV_CAP : argv_max;
+	if (argv_ptr)
+		bpf_loop(TR_FAILED_ARGC_MAX, failed_argv_one, &c, 0);
+	e = exec_buf();
+	if (!e)
+		return;
+	e->hdr.flags |= c.flags;
+	e->argc = c.argc;
+	e->argv_len = c.used;
+	e->argv_total = c.used;
+	if (c.flags & TR_F_READ_ERROR)
+		stat_inc(slot, TR_STAT_READ_ERRORS);
+	output_exec(slot, e, c.off);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(tr_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	const __u32 slot = TR_EV_SCHED_PROCESS_FORK;
+	struct tr_fork *f;
+
+	if (!want(slot, BPF_CORE_READ(parent, tgid), bpf_get_current_cgroup_id(), false))
+		return 0;
+	f = reserve(slot, sizeof(*f));
+	if (!f)
+		return 0;
+	fill_hdr(&f->hdr, parent, slot);
+	f->hdr.size = sizeof(*f);
+	f->child_pid = BPF_CORE_READ(child, tgid);
+	f->child_tid = BPF_CORE_READ(child, pid);
+	f->child_ns_pid = task_ns_tgid(child);
+	f->pad = 0;
+	if (f->child_pid == f->hdr.pid)
+		f->hdr.flags |= TR_F_THREAD;
+	submit(slot, f);
+	return 0;
+}
+
+/* Never rate limited: a consumer's process table must see every exit. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tr_sched_process_exit, struct task_struct *p, bool group_dead)
+{
+	const __u32 slot = TR_EV_SCHED_PROCESS_EXIT;
+	struct tr_exit *x;
+	__u32 code;
+
+	if (!want(slot, BPF_CORE_READ(p, tgid), bpf_get_current_cgroup_id(), true))
+		return 0;
+	x = reserve(slot, sizeof(*x));
+	if (!x)
+		return 0;
+	fill_hdr(&x->hdr, p, slot);
+	x->hdr.size = sizeof(*x);
+	/* do_exit() stored the wait status before the tracepoint: code << 8, or the signal */
+	code = BPF_CORE_READ(p, exit_code);
+	x->exit_code = (code >> 8) & 0xff;
+	x->signal = code & 0x7f;
+	x->core_dumped = (code & 0x80) ? 1 : 0;
+	x->group_dead = group_dead ? 1 : 0;
+	__builtin_memset(x->pad, 0, sizeof(x->pad));
+	submit(slot, x);
+	return 0;
+}
+
+/* ---- TCP ----------------------------------------------------------------------------------- */
+
+SEC("cgroup/sock_create")
+int tr_sock_create(struct bpf_sock *ctx)
+{
+	struct tr_sock_owner *o;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return 1;
+	o = bpf_sk_storage_get(&tr_sock_owner, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (o)
+		fill_owner(o, bpf_get_current_task_btf());
+	return 1;
+}
+
+static __always_inline void tcp_tuple(struct tr_tcp *r, const struct sock *sk)
+{
+	const struct inet_sock *inet = (const struct inet_sock *)sk;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	__builtin_memset(r->saddr, 0, sizeof(r->saddr));
+	__builtin_memset(r->daddr, 0, sizeof(r->daddr));
+	if (family == AF_INET6) {
+		r->ip_version = 6;
+		BPF_CORE_READ_INTO(&r->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&r->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		r->ip_version = 4;
+		BPF_CORE_READ_INTO((__u32 *)r->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)r->daddr, sk, __sk_common.skc_daddr);
+	}
+	/* inet_sport, not skc_num: tcp_done() has released the bound port (inet_num = 0) by the
+	 * time a failed connect reaches TCP_CLOSE */
+	r->sport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
+	r->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+static __always_inline int tcp_emit(__u32 slot, const struct sock *sk, struct tr_sock_owner *o,
+				    int oldstate, int newstate)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	__u64 cgroup_id = o ? o->cgroup_id : bpf_get_current_cgroup_id();
+	__u32 pid = o ? o->pid : (bpf_get_current_pid_tgid() >> 32);
+	struct tr_tcp *r;
+
+	if (!want(slot, pid, cgroup_id, false))
+		return 0;
+	r = reserve(slot, sizeof(*r));
+	if (!r)
+		return 0;
+	if (o) {
+		fill_hdr_owner(&r->hdr, o, slot);
+	} else {
+		fill_hdr(&r->hdr, cur, slot);
+		r->hdr.flags |= TR_F_OWNER_UNKNOWN;
+		DBG(slot, oldstate, newstate, "tcp socket without owner");
+	}
+	r->hdr.size = sizeof(*r);
+	tcp_tuple(r, sk);
+	r->oldstate = oldstate;
+	r->newstate = newstate;
+	r->pad = 0;
+	r->pad2 = 0;
+	r->error = 0;
+	r->bytes_acked = 0;
+	r->bytes_received = 0;
+	r->duration_ns = 0;
+	if (slot == TR_EV_TCP_CONNECT_ERROR)
+		r->error = BPF_CORE_READ(sk, sk_err);
+	if (slot == TR_EV_TCP_CLOSE) {
+		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+		r->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+		r->bytes_received = BPF_CORE_READ(tp, bytes_received);
+		if (o && o->established_ns)
+			r->duration_ns = r->hdr.ts_ns - o->established_ns;
+	}
+	submit(slot, r);
+	return 0;
+}
+
+/*
+ * inet_sock_set_state runs in softirq for most transitions (SYN-ACK, RST, the handshake's last
+ * ACK on the server): the owner comes from socket storage, never from the current task. Only
+ * CLOSE->SYN_SENT (connect) and CLOSE->LISTEN (listen) run in the owner's own context; those
+ * fill a missing owner (a socket created before the agent).
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tr_inet_sock_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	struct tr_sock_owner *o;
+	__u32 slot;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN) {
+		o = bpf_sk_storage_get(&tr_sock_owner, (struct sock *)sk, 0,
+				       BPF_SK_STORAGE_GET_F_CREATE);
+		if (o && !o->pid)
+			fill_owner(o, bpf_get_current_task_btf());
+	} else {
+		o = bpf_sk_storage_get(&tr_sock_owner, (struct sock *)sk, 0, 0);
+	}
+
+	if (newstate == TCP_ESTABLISHED && o)
+		o->established_ns = bpf_ktime_get_boot_ns();
+	if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED)
+		slot = TR_EV_TCP_CONNECT;
+	else if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)
+		slot = TR_EV_TCP_ACCEPT;
+	else if (newstate == TCP_LISTEN)
+		slot = TR_EV_TCP_LISTEN;
+	else if (oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE && BPF_CORE_READ(sk, sk_err))
+		slot = TR_EV_TCP_CONNECT_ERROR;
+	else if (newstate == TCP_CLOSE && oldstate != TCP_SYN_RECV)
+		slot = TR_EV_TCP_CLOSE;
+	else
+		return 0;
+	if (o && !o->pid)
+		o = NULL;
+	return tcp_emit(slot, sk, o, oldstate, newstate);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tr_tcp_retransmit_skb, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	struct tr_sock_owner *o = bpf_sk_storage_get(&tr_sock_owner, (struct sock *)sk, 0, 0);
+	int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	if (o && !o->pid)
+		o = NULL;
+	return tcp_emit(TR_EV_TCP_RETRANSMIT, sk, o, state, state);
+}
+
+/* ---- cgroups, OOM, signals ------------------------------------------------------------------ */
+
+static __always_inline int cgroup_emit(__u32 slot, struct cgroup *cgrp, const char *path,
+				       struct task_struct *t, bool threadgroup)
+{
+	struct tr_cgroup *c;
+	long n;
+
+	/* cgroup v2 only (hierarchy 0): the ids flows and events are attributed to */
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return 0;
+	if (slot == TR_EV_CGROUP_RMDIR && cgroup_rmdir_notify && !slot_enabled(slot)) {
+		if ((__u32)BPF_CORE_READ(t, tgid) == self_tgid)
+			return 0;
+	} else if (!want(slot, BPF_CORE_READ(t, tgid), BPF_CORE_READ(cgrp, kn, id), false)) {
+		return 0;
+	}
+	c = reserve(slot, sizeof(*c));
+	if (!c)
+		return 0;
+	fill_hdr(&c->hdr, t, slot);
+	c->target_cgroup_id = BPF_CORE_READ(cgrp, kn, id);
+	c->hierarchy_id = 0;
+	c->level = BPF_CORE_READ(cgrp, level);
+	c->threadgroup = threadgroup;
+	n = bpf_probe_read_kernel_str(c->path, sizeof(c->path), path);
+	if (n < 0) {
+		c->path[0] = 0;
+		n = 1;
+	}
+	c->path_len = n;
+	c->hdr.size = TR_CGROUP_FIXED + (n & (TR_PATH_MAX - 1));
+	if (n == TR_PATH_MAX)
+		c->hdr.size = sizeof(*c);
+	submit(slot, c);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(tr_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	return cgroup_emit(TR_EV_CGROUP_MKDIR, cgrp, path, bpf_get_current_task_btf(), false);
+}
+
+/* Also the cue for the library to drop the cgroup's rate state after the cleanup delay. */
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(tr_cgroup_rmdir, struct cgroup *cgrp, const char *path)
+{
+	return cgroup_emit(TR_EV_CGROUP_RMDIR, cgrp, path, bpf_get_current_task_btf(), false);
+}
+
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(tr_cgroup_attach_task, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	return cgroup_emit(TR_EV_CGROUP_ATTACH_TASK, dst, path, task, threadgroup);
+}
+
+/* mark_victim(task, uid) since 2024 (it was an int pid before): read the task. */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(tr_mark_victim, struct task_struct *task, uid_t uid)
+{
+	const __u32 slot = TR_EV_OOM_KILL;
+	struct tr_oom *r;
+	struct mm_struct *mm;
+
+	if (!want(slot, BPF_CORE_READ(task, tgid), BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id),
+		  false))
+		return 0;
+	r = reserve(slot, sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->hdr, task, slot);
+	r->hdr.size = sizeof(*r);
+	mm = BPF_CORE_READ(task, mm);
+	r->total_vm_pages = 0;
+	r->rss_pages = 0;
+	if (mm) {
+		r->total_vm_pages = BPF_CORE_READ(mm, total_vm);
+		/* MM_FILEPAGES, MM_ANONPAGES, MM_SHMEMPAGES (percpu_counter totals) */
+		r->rss_pages = BPF_CORE_READ(mm, rss_stat[0].count) +
+			       BPF_CORE_READ(mm, rss_stat[1].count) +
+			       BPF_CORE_READ(mm, rss_stat[3].count);
+	}
+	r->oom_score_adj_pad = 0;
+	r->killer_pid = bpf_get_current_pid_tgid() >> 32;
+	submit(slot, r);
+	return 0;
+}
+
+/* Signals whose default action is not to terminate: CHLD CONT STOP TSTP TTIN TTOU URG WINCH. */
+#define SIG_NONFATAL_MASK                                                                          \
+	((1ULL << 17) | (1ULL << 18) | (1ULL << 19) | (1ULL << 20) | (1ULL << 21) | (1ULL << 22) | \
+	 (1ULL << 23) | (1ULL << 28))
+
+/* Fatal signals sent to another process: SIGKILL, or a terminating signal left at SIG_DFL. */
+SEC("tp_btf/signal_generate")
+int BPF_PROG(tr_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task,
+	     int group, int result)
+{
+	const __u32 slot = TR_EV_SIGNAL_GENERATE;
+	__u32 self = bpf_get_current_pid_tgid() >> 32;
+	struct tr_signal *r;
+
+	if (sig <= 0 || sig > 64)
+		return 0;
+	if ((__u32)BPF_CORE_READ(task, tgid) == self)
+		return 0;
+	if (sig != 9) {
+		__u64 handler;
+
+		if ((1ULL << sig) & SIG_NONFATAL_MASK)
+			return 0;
+		handler = (__u64)BPF_CORE_READ(task, sighand, action[(sig - 1) & 63].sa.sa_handler);
+		if (handler != 0) /* SIG_DFL */
+			return 0;
+	}
+	if (!want(slot, self, bpf_get_current_cgroup_id(), false))
+		return 0;
+	r = reserve(slot, sizeof(*r));
+	if (!r)
+		return 0;
+	fill_hdr(&r->hdr, bpf_get_current_task_btf(), slot);
+	r->hdr.size = sizeof(*r);
+	r->target_pid = BPF_CORE_READ(task, tgid);
+	r->target_tid = BPF_CORE_READ(task, pid);
+	r->sig = sig;
+	r->result = result;
+	BPF_CORE_READ_STR_INTO(&r->target_comm, task, comm);
+	submit(slot, r);
+	return 0;
+}
+
+/* ---- syscalls ------------------------------------------------------------------------------ */
+
+static __always_inline bool sys_bit(const volatile __u64 *map, __u64 nr)
+{
+	if (nr >= TR_SYSCALL_MAX)
+		return false;
+	return (map[nr / 64] >> (nr % 64)) & 1;
+}
+
+/* Only execve/execveat need work at entry: their filename, gone with the old mm on success. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long id)
+{
+	struct tr_sys_pending *pend, zero = {};
+	__u64 ptr;
+	__u32 tid;
+	long n;
+
+	if (id != NR_execve && id != NR_execveat)
+		return 0;
+	if (!sys_bit(sys_wanted, id) || !sys_bit(sys_emit, id) || is_self())
+		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	zero.nr = id;
+	if (bpf_map_update_elem(&sys_pending, &tid, &zero, BPF_ANY))
+		return 0;
+	pend = bpf_map_lookup_elem(&sys_pending, &tid);
+	if (!pend)
+		return 0;
+	ptr = id == NR_execveat ? regs->si : regs->di;
+	n = bpf_probe_read_user_str(pend->path, sizeof(pend->path), (void *)ptr);
+	pend->path_len = n > 0 ? n : 0;
+	return 0;
+}
+
+static __always_inline void sys_read_str(struct tr_syscall *r, int i, __u64 ptr)
+{
+	long n;
+
+	if (i < 0 || i >= TR_SYS_STRS || !ptr)
+		return;
+	n = bpf_probe_read_user_str(r->str[i], TR_SYS_STR_MAX, (void *)ptr);
+	if (n > 0) {
+		r->str_len[i] = n;
+		if (n == TR_SYS_STR_MAX)
+			r->hdr.flags |= TR_F_PATH_TRUNCATED;
+	} else {
+		r->hdr.flags |= TR_F_READ_ERROR;
+	}
+}
+
+static __always_inline void sys_read_addr(struct tr_syscall *r, __u64 ptr, __u64 len)
+{
+	if (!ptr || !len)
+		return;
+	if (len > TR_SOCKADDR_MAX)
+		len = TR_SOCKADDR_MAX;
+	if (bpf_probe_read_user(r->addr, len & 0x1f, (void *)ptr))
+		r->hdr.flags |= TR_F_READ_ERROR;
+	else
+		r->addr_len = len;
+}
+
+/*
+ * Every syscall event is made at exit, from the registers (the arguments' saved user values,
+ * unchanged by the syscall) and the user memory they point to (accept4's address as written
+ * back). Fast path: one rodata bit test.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 nr = regs->orig_ax;
+	struct tr_sys_pending *pend = NULL;
+	struct tr_syscall *r;
+	__u32 slot, tid;
+
+	if (!sys_bit(sys_wanted, nr))
+		return 0;
+	if (is_self())
+		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	if (nr == NR_execve || nr == NR_execveat) {
+		if (ret < 0)
+			emit_exec_failed(regs, nr, ret);
+		pend = bpf_map_lookup_elem(&sys_pending, &tid);
+	}
+	if (!sys_bit(sys_emit, nr))
+		goto out;
+	slot = TR_EV_MAX + nr;
+	if (!want(slot, 0xffffffff, bpf_get_current_cgroup_id(), false))
+		goto out;
+	r = reserve(slot, sizeof(*r));
+	if (!r)
+		goto out;
+	fill_hdr(&r->hdr, bpf_get_current_task_btf(), TR_EV_SYSCALL);
+	r->hdr.size = sizeof(*r);
+	r->nr = nr;
+	r->ret = ret;
+	r->addr_len = 0;
+	r->pad = 0;
+	r->pad2 = 0;
+	r->args[0] = regs->di;
+	r->args[1] = regs->si;
+	r->args[2] = regs->dx;
+	r->args[3] = regs->r10;
+	r->args[4] = regs->r8;
+	r->args[5] = regs->r9;
+	for (int i = 0; i < TR_SYS_STRS; i++) {
+		r->str_len[i] = 0;
+		r->str[i][0] = 0;
+	}
+	switch (nr) {
+	case NR_connect:
+	case NR_bind:
+		sys_read_addr(r, r->args[1], r->args[2]);
+		break;
+	case NR_accept4:
+		if (ret >= 0 && r->args[1] && r->args[2]) {
+			int len = 0;
+
+			bpf_probe_read_user(&len, sizeof(len), (void *)r->args[2]);
+			if (len > 0)
+				sys_read_addr(r, r->args[1], len);
+		}
+		break;
+	case NR_openat:
+		sys_read_str(r, 0, r->args[1]);
+		break;
+	case NR_execve:
+	case NR_execveat:
+		if (pend && pend->nr == nr && pend->path_len > 0) {
+			__u32 n = pend->path_len;
+
+			if (n > TR_SYS_STR_MAX)
+				n = TR_SYS_STR_MAX;
+			bpf_probe_read_kernel(r->str[0], n & (TR_SYS_STR_MAX * 2 - 1), pend->path);
+			r->str_len[0] = n;
+		}
+		break;
+	case NR_mount:
+		sys_read_str(r, 0, r->args[0]);
+		sys_read_str(r, 1, r->args[1]);
+		sys_read_str(r, 2, r->args[2]);
+		break;
+	case NR_memfd_create:
+		sys_read_str(r, 0, r->args[0]);
+		break;
+	case NR_init_module:
+		sys_read_str(r, 0, r->args[2]);
+		break;
+	case NR_finit_module:
+		sys_read_str(r, 0, r->args[1]);
+		break;
+	default:
+		break;
+	}
+	submit(slot, r);
+out:
+	if (pend)
+		bpf_map_delete_elem(&sys_pending, &tid);
+	return 0;
+}
+
+/* ---- processes and sockets that existed before the agent ---------------------------------- */
+
+SEC("iter/task")
+int tr_iter_task(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct tr_task_seed s = {};
+
+	if (!t || t->pid != t->tgid)
+		return 0;
+	s.cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	s.pid = t->tgid;
+	s.tid = t->pid;
+	s.ppid = BPF_CORE_READ(t, real_parent, tgid);
+	s.ns_pid = task_ns_tgid(t);
+	s.uid = BPF_CORE_READ(t, cred, uid.val);
+	s.gid = BPF_CORE_READ(t, cred, gid.val);
+	BPF_CORE_READ_STR_INTO(&s.comm, t, comm);
+	bpf_seq_write(ctx->meta->seq, &s, sizeof(s));
+	return 0;
+}
+
+/*
+ * Owner records for TCP sockets opened before the agent, in two passes: iter/task_file notes the
+ * first task holding each socket file (by inode), then iter/tcp writes the owner into the
+ * socket's storage (a socket reached through a file is not a trusted pointer for
+ * bpf_sk_storage_get; one from the TCP iterator is).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct tr_sock_owner);
+} sock_seed SEC(".maps");
+
+SEC("iter/task_file")
+int tr_iter_task_file(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct file *file = ctx->file;
+	struct tr_sock_owner o = {};
+	struct socket *sock;
+	__u64 ino;
+
+	if (!t || !file)
+		return 0;
+	sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	ino = BPF_CORE_READ(file, f_inode, i_ino);
+	fill_owner(&o, t);
+	bpf_map_update_elem(&sock_seed, &ino, &o, BPF_NOEXIST);
+	return 0;
+}
+
+SEC("iter/tcp")
+int tr_iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tr_sock_owner *seed, *o;
+	struct tcp_sock *tp;
+	__u64 ino;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	ino = BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.sk_socket, file, f_inode, i_ino);
+	seed = bpf_map_lookup_elem(&sock_seed, &ino);
+	if (!seed)
+		return 0;
+	o = bpf_sk_storage_get(&tr_sock_owner, tp, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (o && !o->pid)
+		__builtin_memcpy(o, seed, sizeof(*o));
+	return 0;
+}
+
+/*
+ * Run once by the library with BPF_PROG_TEST_RUN, in the agent's own context: the agent's tgid as
+ * the kernel sees it (initial PID namespace), which getpid() is not inside a container.
+ */
+SEC("raw_tp")
+int tr_learn_self(void *ctx)
+{
+	self_tgid = bpf_get_current_pid_tgid() >> 32;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Shared between tracer.bpf.c and the tracer library: event ids, limits and the records that
+ * cross the `events` ring buffer. Every record starts with struct tr_hdr; hdr.size is the
+ * record's length in bytes (the variable part of exec records included).
+ */
+#ifndef FLOWSCOPE_TRACER_H
+#define FLOWSCOPE_TRACER_H
+
+#define TR_COMM_LEN 16
+/* Paths (exec filename, interpreter, syscall path arguments) are cut at this length, NUL
+ * included; a cut one has TR_F_PATH_TRUNCATED set. */
+#define TR_PATH_MAX 4096
+/* The largest argv (+ env) area an exec record can carry, whatever the policy asks. */
+#define TR_ARGV_CAP 65536
+/* Default argv bound (the policy's `argv_max_bytes`): argv beyond it sets argv_truncated. */
+#define TR_ARGV_DEFAULT 32768
+/* argv is read from the new mm in chunks of this size (a fault costs only its chunk). */
+#define TR_ARGV_CHUNK 4096
+/* Arguments read from a failed execve's argv pointer array, and their strings' length. */
+#define TR_FAILED_ARGC_MAX 256
+#define TR_FAILED_ARG_MAX 4096
+/* Syscall numbers with a "wanted" bit (x86_64 has fewer than 512). */
+#define TR_SYSCALL_MAX 512
+#define TR_SYSCALL_WORDS (TR_SYSCALL_MAX / 64)
+/* Strings in a syscall record. */
+#define TR_SYS_STR_MAX 256
+#define TR_SYS_STRS 3
+#define TR_SOCKADDR_MAX 28 /* sizeof(struct sockaddr_in6) */
+#define TR_DEFAULT_RINGBUF_BYTES (8 << 20)
+#define TR_DEBUG_RINGBUF_BYTES (256 << 10)
+#define TR_RATE_MAX_ENTRIES 16384
+#define TR_PENDING_MAX_ENTRIES 16384
+#define TR_CGROUP_ALLOW_MAX 4096
+
+/*
+ * Event ids: the index into the per-event rodata and the stats array. Names (the policy's
+ * catalogue) follow kvisor/tracee; tracer/tracer_events.c maps names to these ids.
+ */
+enum tr_event {
+	TR_EV_NONE = 0,
+	TR_EV_SCHED_PROCESS_EXEC,
+	TR_EV_SCHED_PROCESS_EXEC_FAILED,
+	TR_EV_SCHED_PROCESS_FORK,
+	TR_EV_SCHED_PROCESS_EXIT,
+	TR_EV_TCP_CONNECT,
+	TR_EV_TCP_ACCEPT,
+	TR_EV_TCP_LISTEN,
+	TR_EV_TCP_CLOSE,
+	TR_EV_TCP_CONNECT_ERROR,
+	TR_EV_TCP_RETRANSMIT,
+	TR_EV_CGROUP_MKDIR,
+	TR_EV_CGROUP_RMDIR,
+	TR_EV_CGROUP_ATTACH_TASK,
+	TR_EV_OOM_KILL,
+	TR_EV_SIGNAL_GENERATE,
+	TR_EV_SYSCALL, /* one id for every syscall event; tr_syscall.nr says which */
+	TR_EV_MAX,
+};
+
+/* Per-event counters (the per-CPU `stats` array, index event * TR_STAT_MAX + stat). */
+enum tr_stat {
+	TR_STAT_EMITTED, /* records put into the ring buffer */
+	TR_STAT_LOST, /* records lost: the ring buffer was full */
+	TR_STAT_SUPPRESSED, /* records not made: the (cgroup, event) rate limit was exceeded */
+	TR_STAT_FILTERED, /* records not made: a kernel-side filter did not match */
+	TR_STAT_READ_ERRORS, /* records sent with a field that could not be read (flagged) */
+	TR_STAT_RATE_STATE_FULL, /* rate limiter state not created (map full): sent unlimited */
+	TR_STAT_MAX,
+};
+
+/* tr_hdr.flags */
+#define TR_F_ARGV_TRUNCATED 0x01 /* argv longer than the policy's bound: cut there */
+#define TR_F_ENV_TRUNCATED 0x02
+#define TR_F_PATH_TRUNCATED 0x04 /* a path longer than TR_PATH_MAX */
+#define TR_F_READ_ERROR 0x08 /* some user memory could not be read: the field is short */
+#define TR_F_HAS_INTERP 0x10 /* exec: the interpreter differs from the filename */
+#define TR_F_HAS_ENV 0x20
+#define TR_F_OWNER_UNKNOWN 0x40 /* tcp: no owner record for the socket; context is current */
+#define TR_F_THREAD 0x80 /* fork: a thread (CLONE_THREAD), not a process */
+
+/*
+ * Context of every record. pid is the thread group id and tid the thread id, both in the
+ * initial PID namespace; ns_pid is the thread group id in the task's own PID namespace. uid/gid
+ * are the real ids. cgroup_id is the cgroup v2 id (kernfs inode). ts_ns is
+ * bpf_ktime_get_boot_ns() (CLOCK_BOOTTIME); the library converts it to Unix epoch time.
+ */
+struct tr_hdr {
+	__u16 event; /* enum tr_event */
+	__u16 flags; /* TR_F_* */
+	__u32 size; /* bytes of the whole record */
+	__u64 ts_ns;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 ns_pid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	char comm[TR_COMM_LEN];
+};
+
+/*
+ * sched_process_exec and sched_process_exec_failed. data holds, in order: the filename
+ * (filename_len bytes, NUL included), the interpreter (interp_len, 0 when none), argv
+ * (argv_len bytes: each argument NUL-terminated, empty ones as a lone NUL) and env (env_len).
+ * argc is the kernel's count (bprm->argc, or the arguments walked for a failed exec).
+ */
+struct tr_exec {
+	struct tr_hdr hdr;
+	__s32 ret; /* 0, or the failed execve's -errno */
+	__u32 argc;
+	__u32 filename_len;
+	__u32 interp_len;
+	__u32 argv_len;
+	__u32 env_len;
+	__u64 argv_total; /* bytes of argv in the process (arg_end - arg_start) */
+	char data[2 * TR_PATH_MAX + 2 * TR_ARGV_CAP];
+};
+#define TR_EXEC_FIXED (sizeof(struct tr_exec) - 2 * TR_PATH_MAX - 2 * TR_ARGV_CAP)
+
+/* sched_process_fork: the header is the parent's. */
+struct tr_fork {
+	struct tr_hdr hdr;
+	__u32 child_pid;
+	__u32 child_tid;
+	__u32 child_ns_pid;
+	__u32 pad;
+};
+
+/* sched_process_exit: the header is the exiting task's. */
+struct tr_exit {
+	struct tr_hdr hdr;
+	__u32 exit_code; /* the wait status byte: (status >> 8) & 0xff */
+	__u32 signal; /* terminating signal, 0 for a normal exit */
+	__u8 core_dumped;
+	__u8 group_dead; /* 1: the last thread (the whole process exited) */
+	__u8 pad[6];
+};
+
+/* tcp_* events. Addresses in network order (IPv4 in the first 4 bytes), ports host order. */
+struct tr_tcp {
+	struct tr_hdr hdr;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 ip_version; /* 4 or 6 */
+	__u8 oldstate;
+	__u8 newstate;
+	__u8 pad;
+	__s32 error; /* tcp_connect_error: the socket error (positive errno) */
+	__u32 pad2;
+	__u64 bytes_acked; /* tcp_close: bytes sent and acknowledged */
+	__u64 bytes_received; /* tcp_close */
+	__u64 duration_ns; /* tcp_close: since established, 0 when unknown */
+};
+
+/* cgroup_mkdir, cgroup_rmdir, cgroup_attach_task (header: the moved task's). */
+struct tr_cgroup {
+	struct tr_hdr hdr;
+	__u64 target_cgroup_id; /* the cgroup made, removed or attached to */
+	__u32 hierarchy_id; /* 0: cgroup v2 (default hierarchy); else a v1 hierarchy */
+	__u32 level;
+	__u32 path_len; /* NUL included */
+	__u32 threadgroup; /* attach: the whole thread group moved */
+	char path[TR_PATH_MAX];
+};
+#define TR_CGROUP_FIXED (sizeof(struct tr_cgroup) - TR_PATH_MAX)
+
+/* oom_kill: the header is the victim's. */
+struct tr_oom {
+	struct tr_hdr hdr;
+	__u64 total_vm_pages;
+	__u64 rss_pages; /* anon + file + shmem resident pages */
+	__u32 oom_score_adj_pad;
+	__u32 killer_pid; /* tgid of the task that ran the OOM killer */
+};
+
+/* signal_generate: the header is the sender's. */
+struct tr_signal {
+	struct tr_hdr hdr;
+	__u32 target_pid;
+	__u32 target_tid;
+	__u32 sig;
+	__s32 result; /* TRACE_SIGNAL_*: 0 delivered, 1 ignored, 2 already pending, ... */
+	char target_comm[TR_COMM_LEN];
+};
+
+/*
+ * Syscall events. args are the raw register values; the decoded ones are: connect/bind/accept4:
+ * addr (the sockaddr, accept4's as written back), path-like strings in str[0..2]: openat path,
+ * execve/execveat filename, mount source/target/fstype, memfd_create name, init_module and
+ * finit_module parameters.
+ */
+struct tr_syscall {
+	struct tr_hdr hdr;
+	__u32 nr;
+	__u32 addr_len;
+	__s64 ret;
+	__u64 args[6];
+	__u16 str_len[TR_SYS_STRS]; /* NUL included; 0: none */
+	__u16 pad;
+	__u8 addr[TR_SOCKADDR_MAX];
+	__u32 pad2;
+	char str[TR_SYS_STRS][TR_SYS_STR_MAX];
+};
+
+/* Per-event configuration, the `event_config` rodata array. */
+struct tr_event_config {
+	__u32 enabled;
+	__u32 burst; /* rate limit: 0 = unlimited */
+	__u64 interval_ns; /* rate limit: ns per token (1e9 / per_second) */
+};
+
+/* Token bucket state per (cgroup, event), created lazily (GCRA: theoretical arrival time). */
+struct tr_rate_key {
+	__u64 cgroup_id;
+	__u32 event;
+	__u32 pad;
+};
+
+struct tr_rate_state {
+	__u64 tat_ns;
+};
+
+/* Socket owner, written at cgroup/sock_create and cloned to accepted sockets. */
+struct tr_sock_owner {
+	__u64 cgroup_id;
+	__u64 established_ns;
+	__u32 pid;
+	__u32 tid;
+	__u32 ns_pid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	char comm[TR_COMM_LEN];
+};
+
+/* What iter/task writes per task (seed of the library's task table). */
+struct tr_task_seed {
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	__u32 ppid;
+	__u32 ns_pid;
+	__u32 uid;
+	__u32 gid;
+	char comm[TR_COMM_LEN];
+};
+
+/* The --debug stream (`debug_events` ring buffer). */
+struct tr_debug {
+	__u64 ts_ns;
+	__u32 pid;
+	__u16 event;
+	__u16 line; /* tracer.bpf.c line */
+	__s64 code; /* an error or a value */
+	__s64 arg;
+	char msg[32];
+};
+
+#endif /* FLOWSCOPE_TRACER_H */

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Event records: exact JSON, protobuf decoded by protobuf-c's generated code, record_dup(). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "flowscope/v1/records.pb-c.h"
+#include "record.h"
+#include "record_codec.h"
+
+static const char *const argv[] = { "/bin/echo", "", "a\"b" };
+static const struct record_workload workload = { .container_id = "c0ffee",
+						 .container_runtime = "containerd",
+						 .pod_namespace = "shop",
+						 .pod_name = "api-1" };
+
+static void make(struct event_record *r, struct event_arg *a)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = RECORD_EVENT;
+	r->ts_ns = 1700000000123456789ULL;
+	r->cgroup_id = 42;
+	r->cgroup_path = "/test/c1";
+	r->cgroup_version = 2;
+	r->workload = &workload;
+	r->pid = 100;
+	memcpy(r->comm, "echo", 5);
+	r->event = "sched_process_exec";
+	r->tid = 101;
+	r->ns_pid = 7;
+	r->ppid = 99;
+	r->uid = 1000;
+	r->gid = 1001;
+	a[0] = (struct event_arg){ .key = "filename", .type = EVENT_ARG_STR, .str = "/bin/echo" };
+	a[1] = (struct event_arg){ .key = "argv", .type = EVENT_ARG_STR_LIST };
+	a[1].list.v = argv;
+	a[1].list.n = 3;
+	a[2] = (struct event_arg){ .key = "argv_truncated", .type = EVENT_ARG_BOOL, .b = false };
+	a[3] = (struct event_arg){ .key = "interpreter", .type = EVENT_ARG_STR, .str = NULL };
+	a[4] = (struct event_arg){ .key = "ret", .type = EVENT_ARG_S64, .s = -2 };
+	r->args = a;
+	r->n_args = 5;
+}
+
+static const char *want_json =
+	"{\"type\":\"event\",\"schema_version\":1,\"node\":\"n1\",\"event\":\"sched_process_exec\","
+	"\"ts_ns\":1700000000123456789,\"cgroup_id\":42,\"cgroup_path\":\"/test/c1\","
+	"\"cgroup_version\":2,\"pid\":100,\"comm\":\"echo\",\"container_id\":\"c0ffee\","
+	"\"container_runtime\":\"containerd\",\"container_name\":null,\"pod_uid\":null,"
+	"\"pod_namespace\":\"shop\",\"pod_name\":\"api-1\",\"tid\":101,\"ns_pid\":7,\"ppid\":99,"
+	"\"uid\":1000,\"gid\":1001,"
+	"\"args\":{\"filename\":\"/bin/echo\",\"argv\":[\"/bin/echo\",\"\",\"a\\\"b\"],"
+	"\"argv_truncated\":false,\"interpreter\":null,\"ret\":-2}}";
+
+static void test_json(void **state)
+{
+	struct record_json_ctx ctx = { .node_name = "n1" };
+	struct event_record r;
+	struct event_arg a[5];
+	char buf[1024];
+
+	(void)state;
+	make(&r, a);
+	ssize_t n = record_encode_json(buf, sizeof(buf), &ctx, &r.hdr);
+
+	assert_true(n > 0);
+	assert_string_equal(buf, want_json);
+	assert_int_equal(record_encode_json(buf, 40, &ctx, &r.hdr), -ENOSPC);
+	assert_string_equal(record_codec(RECORD_EVENT)->kafka_topic, "flowscope.events");
+}
+
+static void test_proto(void **state)
+{
+	struct record_proto_ctx ctx = { .node_name = "n1" };
+	struct event_record r;
+	struct event_arg a[5];
+	uint8_t buf[1024];
+
+	(void)state;
+	make(&r, a);
+	ssize_t n = record_encode_proto(buf, sizeof(buf), &ctx, &r.hdr, false);
+
+	assert_true(n > 0);
+	Flowscope__V1__EventRecord *m = flowscope__v1__event_record__unpack(NULL, n, buf);
+
+	assert_non_null(m);
+	assert_string_equal(m->event, "sched_process_exec");
+	assert_int_equal(m->ts_ns, 1700000000123456789ULL);
+	assert_int_equal(m->pid, 100);
+	assert_int_equal(m->ns_pid, 7);
+	assert_int_equal(m->ppid, 99);
+	assert_string_equal(m->comm, "echo");
+	assert_int_equal(m->cgroup_version, 2);
+	assert_non_null(m->workload);
+	assert_string_equal(m->workload->container_id, "c0ffee");
+	assert_string_equal(m->workload->pod_namespace, "shop");
+	assert_string_equal(m->workload->pod_name, "api-1");
+	assert_int_equal(m->args_case, FLOWSCOPE__V1__EVENT_RECORD__ARGS_SCHED_PROCESS_EXEC);
+	Flowscope__V1__ExecArgs *e = m->sched_process_exec;
+
+	assert_string_equal(e->filename, "/bin/echo");
+	assert_int_equal(e->n_argv, 3);
+	assert_string_equal(e->argv[1], "");
+	assert_string_equal(e->argv[2], "a\"b");
+	assert_int_equal(e->ret, -2);
+	flowscope__v1__event_record__free_unpacked(m, NULL);
+}
+
+static void test_dup(void **state)
+{
+	struct record_json_ctx ctx = { .node_name = "n1" };
+	struct event_record r;
+	struct event_arg a[5];
+	char buf[1024];
+
+	(void)state;
+	make(&r, a);
+	struct record *c = record_dup(&r.hdr);
+
+	assert_non_null(c);
+	memset(a, 0, sizeof(a)); /* the copy must not point into the original */
+	assert_true(record_encode_json(buf, sizeof(buf), &ctx, c) > 0);
+	assert_string_equal(buf, want_json);
+	record_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_proto),
+		cmocka_unit_test(test_dup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

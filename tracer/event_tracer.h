@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The event tracer's user side (kernel side: bpf/tracer.bpf.c, records: bpf/tracer.h). Opens the
+ * skeleton, loads only the programs the enabled events need, sets the per-event rate limits and
+ * syscall bitmaps as rodata, attaches through bpf_link, seeds the task table from a BPF task
+ * iterator (or /proc), reads the `events` ring buffer and hands each record, decoded and
+ * filtered, to a callback.
+ *
+ * Where each policy part is applied:
+ *  - enabling an event, the (cgroup, event) rate limit and the exclusion of the agent itself:
+ *    in the kernel, before a record is made (a flood costs no user-space work);
+ *  - the cgroup id set filter (filter.cgroup_ids): in the kernel too, before the rate limit;
+ *  - filters (comm, uid, cgroup path prefix, filename prefix): here, after decoding (counted
+ *    per event as `filtered`); a rate limit therefore counts records that a filter later drops.
+ */
+#ifndef FLOWSCOPE_EVENT_TRACER_H
+#define FLOWSCOPE_EVENT_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "tracer.h"
+
+struct event_tracer;
+
+/* Field filters of one event; NULL/0 means "any". All given ones must match. */
+struct event_tracer_filter {
+	const char *const *comms; /* the task's comm is one of these */
+	size_t n_comms;
+	const uint32_t *uids;
+	size_t n_uids;
+	const char *cgroup_path_prefix; /* whole components; needs event_tracer_opts.cgroup_path */
+	const char *filename_prefix; /* exec events' filename, syscall events' first path */
+	/* In the kernel: only these cgroup v2 ids (the policy's prefix resolved to ids). Not for
+	 * the cgroup_* events, whose cgroup is the one made or removed. */
+	const uint64_t *cgroup_ids;
+	size_t n_cgroup_ids;
+};
+
+struct event_tracer_event_opts {
+	bool enabled;
+	uint32_t rate_per_second; /* with rate_burst: the kernel token bucket; 0 = unlimited */
+	uint32_t rate_burst;
+	struct event_tracer_filter filter;
+};
+
+/* A BPF program to load and attach (by its C name in tracer.bpf.c). */
+struct event_tracer_prog {
+	const char *name;
+	bool required; /* attach failure: an error naming it; else a warning */
+};
+
+struct event_tracer_event;
+typedef void (*event_tracer_cb)(void *ctx, const struct event_tracer_event *ev);
+typedef void (*event_tracer_log_cb)(void *ctx, int level, const char *msg);
+
+struct event_tracer_opts {
+	/* Indexed by enum tr_event; TR_EV_SYSCALL is unused: syscalls go by number below. */
+	struct event_tracer_event_opts events[TR_EV_MAX];
+	/* Indexed by syscall number (this architecture's). */
+	struct event_tracer_event_opts syscalls[TR_SYSCALL_MAX];
+	/*
+	 * Programs to load; NULL: derived from the enabled events (event_tracer_programs_for()).
+	 * The policy's resolver gives this list from the event catalogue.
+	 */
+	const struct event_tracer_prog *programs;
+	size_t n_programs;
+	uint32_t argv_max_bytes; /* argv (and env) bound; 0: TR_ARGV_DEFAULT; max TR_ARGV_CAP */
+	bool env; /* exec events carry the environment */
+	uint32_t ringbuf_bytes; /* events ring; 0: TR_DEFAULT_RINGBUF_BYTES; a power of 2 */
+	bool debug; /* the BPF side's debug stream, to the log callback at level 3 */
+	bool seed_tasks; /* run the task iterator (or read /proc) into the task table */
+	/* cgroup v2 directory cgroup/sock_create attaches to; NULL: the v2 mount found in
+	 * /proc/mounts */
+	const char *cgroup_root;
+	uint64_t cgroup_cleanup_delay_ns; /* rate state of a removed cgroup kept this long */
+	/* The path of a cgroup v2 id (for cgroup_path_prefix filters), or NULL when unknown. */
+	const char *(*cgroup_path)(void *ctx, uint64_t cgroup_id);
+	void *cgroup_path_ctx;
+	event_tracer_cb cb;
+	void *cb_ctx;
+	event_tracer_log_cb log; /* NULL: stderr */
+	void *log_ctx;
+	/* The agent's tgid in the initial PID namespace; 0: found from /proc/self/status. */
+	uint32_t self_pid;
+};
+
+/* A decoded exec record (sched_process_exec or sched_process_exec_failed). */
+struct event_tracer_exec {
+	const char *filename;
+	const char *interpreter; /* NULL unless a #! script */
+	char **argv; /* argc entries, empty ones included */
+	uint32_t argc;
+	char **env; /* envc entries, only with opts.env */
+	uint32_t envc;
+	int32_t ret; /* 0, or -errno of the failed execve */
+	bool argv_truncated; /* the argv bound was hit */
+	bool env_truncated;
+};
+
+struct event_tracer_syscall {
+	const struct tr_syscall *rec;
+	const char *name; /* "connect", ...; "syscall_<nr>" for others */
+	const char *str[TR_SYS_STRS]; /* the decoded strings, NULL when absent */
+};
+
+/*
+ * One event as handed to the callback; every pointer is valid only during the callback.
+ * ts_boot_ns is CLOCK_BOOTTIME (convert once, where the agent keeps its clocks).
+ */
+struct event_tracer_event {
+	enum tr_event kind;
+	const char *name; /* the event's name (a syscall's name for TR_EV_SYSCALL) */
+	const struct tr_hdr *ctx; /* the common context, as the kernel wrote it */
+	union {
+		struct event_tracer_exec exec;
+		const struct tr_fork *fork;
+		const struct tr_exit *exit;
+		const struct tr_tcp *tcp;
+		struct {
+			const struct tr_cgroup *rec;
+			const char *path;
+		} cgroup;
+		const struct tr_oom *oom;
+		const struct tr_signal *signal;
+		struct event_tracer_syscall syscall;
+	};
+};
+
+/* Per-event counters: the kernel's (summed over CPUs) and this library's. */
+struct event_tracer_counts {
+	uint64_t emitted; /* put into the ring buffer by the kernel */
+	uint64_t lost; /* ring buffer full */
+	uint64_t suppressed; /* rate limit */
+	uint64_t read_errors; /* records with a field the kernel could not read */
+	uint64_t rate_state_full; /* sent without a rate limit: no room for its state */
+	uint64_t received; /* read from the ring buffer */
+	uint64_t decode_errors; /* malformed records, not delivered */
+	uint64_t kernel_filtered; /* not made: the kernel's cgroup id filter */
+	uint64_t filtered; /* dropped by a user-space filter */
+	uint64_t delivered; /* handed to the callback */
+};
+
+/* Process known to the task table (seeded at start, kept by fork/exec/exit events). */
+struct event_tracer_task {
+	uint32_t pid;
+	uint32_t ppid;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t cgroup_id;
+	char comm[TR_COMM_LEN];
+};
+
+/* Name of event id ev ("sched_process_exec", ...), or NULL. */
+const char *event_tracer_event_name(enum tr_event ev);
+/* Event id of name, or TR_EV_NONE; syscall event names give TR_EV_SYSCALL and *nr. */
+enum tr_event event_tracer_event_id(const char *name, int *nr);
+/* Name of a syscall number ("openat"), or NULL for one this library does not name. */
+const char *event_tracer_syscall_name(int nr);
+/* Syscall number of name, or -1. */
+int event_tracer_syscall_nr(const char *name);
+
+/*
+ * The programs the enabled events of opts need (the fallback when opts->programs is NULL).
+ * Writes up to max entries to out; returns the number needed.
+ */
+size_t event_tracer_programs_for(const struct event_tracer_opts *opts,
+				 struct event_tracer_prog *out, size_t max);
+
+/*
+ * Opens, loads and attaches. On error returns a negative errno and writes a message naming the
+ * failing program or map to err (errlen bytes). Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN
+ * for the cgroup attach).
+ */
+int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer **out, char *err,
+		      size_t errlen);
+void event_tracer_close(struct event_tracer *et);
+
+/* The fd to watch for EPOLLIN (events and, with debug, the debug stream). */
+int event_tracer_fd(const struct event_tracer *et);
+
+/* Reads every record available; never blocks. Returns records read or a negative errno. */
+int event_tracer_consume(struct event_tracer *et);
+
+/*
+ * Housekeeping (about once a second): drops the rate state of cgroups removed more than the
+ * cleanup delay before now_boot_ns (CLOCK_BOOTTIME ns).
+ */
+void event_tracer_tick(struct event_tracer *et, uint64_t now_boot_ns);
+
+/* Counters of one event (ev < TR_EV_MAX), or of a syscall event (ev TR_EV_SYSCALL, nr). */
+void event_tracer_counts(const struct event_tracer *et, enum tr_event ev, int nr,
+			 struct event_tracer_counts *out);
+
+/*
+ * Run count and total run time (ns) of a loaded program by name, as the kernel counts them while
+ * BPF run-time statistics are enabled (bpf_enable_stats(BPF_STATS_RUN_TIME) holds them on for
+ * the life of its fd). Returns 0 or a negative errno (-ENOENT: not loaded).
+ */
+int event_tracer_prog_stats(const struct event_tracer *et, const char *prog, uint64_t *run_cnt,
+			    uint64_t *run_time_ns);
+
+/* The task table entry of pid; returns false when unknown. */
+bool event_tracer_task_lookup(const struct event_tracer *et, uint32_t pid,
+			      struct event_tracer_task *out);
+/* Number of processes in the task table, and whether the BPF iterator seeded it (else /proc). */
+size_t event_tracer_task_count(const struct event_tracer *et, bool *from_iterator);
+
+/*
+ * Writes the names of the flag bits of value, as "A|B|0x40" for unknown bits, or "0" for none.
+ * kind: "open" (O_*), "clone" (CLONE_NEW*), "mount" (MS_*), "memfd" (MFD_*). Returns buf.
+ */
+const char *event_tracer_flags(const char *kind, uint64_t value, char *buf, size_t len);
+/* The name of a bpf(2) command or ptrace(2) request ("BPF_PROG_LOAD", "PTRACE_ATTACH"), or
+ * NULL when unknown. */
+const char *event_tracer_bpf_cmd(uint64_t cmd);
+const char *event_tracer_ptrace_request(uint64_t req);
+
+#endif /* FLOWSCOPE_EVENT_TRACER_H */
