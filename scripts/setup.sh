@@ -21,6 +21,7 @@ test_pkgs=(
 	python3 iproute2 nftables conntrack ethtool socat
 	dnsmasq-base bind9-dnsutils kcat libldns-dev clang-format
 	libclang-rt-14-dev python3-yaml
+	iperf3 pmacct softflowd
 )
 
 missing=()
