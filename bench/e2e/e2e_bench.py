@@ -522,11 +522,11 @@ def print_tables(results, configs, out=sys.stdout):
     """results[rep][config][load] -> result dicts; prints one table per load."""
     for load in LOADS:
         print("\n### %s\n" % LOAD_TITLE[load], file=out)
-        print("| configuration | wire pkt/s | throughput vs none (CPU-normalised) | "
+        print("| configuration | wire pkt/s | vs none | vs none, CPU-normalised | "
               "stack CPU-s/Mpkt | increase vs none: stack / machine | tool CPU-s/Mpkt | "
               "BPF+agent CPU-s/Mpkt | BPF ns/wire pkt | BPF ns/run per program | "
               "counted/wire | pcap drops | RSS MiB | BPF maps MiB |", file=out)
-        print("|" + " --- |" * 13, file=out)
+        print("|" + " --- |" * 14, file=out)
         for name in configs:
             fs = [figures(rep[name][load], rep["none"][load]) for rep in results
                   if name in rep]
@@ -539,7 +539,7 @@ def print_tables(results, configs, out=sys.stdout):
             prog_txt = ", ".join("%s %s" % (p, fmt(med_min([f["bpf_prog"].get(p) for f in fs
                                                             if "bpf_prog" in f]), "%.0f"))
                                  for p in progs) or "-"
-            print("| %s | %s | %s (%s) | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+            print("| %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s |"
                   % (name, col("pps", "%.0f"), col("thr", "%.1f%%"), col("thr_cpu", "%.1f%%"),
                      col("stack"), col("stack_inc"), col("machine_inc"), col("tool"),
                      col("bpf_agent"), col("bpf_wire", "%.0f"), prog_txt,
