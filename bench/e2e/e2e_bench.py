@@ -122,6 +122,17 @@ def procs_hwm_kib(pids):
     return total
 
 
+def proc_status_kib(pid, keys):
+    """{key: kB} of the named /proc/PID/status lines."""
+    res = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k = line.split(":", 1)[0]
+            if k in keys:
+                res[k] = int(line.split()[1])
+    return res
+
+
 def bpftool_json(*args):
     return json.loads(fslib.sh("bpftool", "-j", *args))
 
@@ -321,6 +332,8 @@ class Flowscope(Tool):
                 raise RuntimeError("flowscope did not attach: " + open(self.err_path).read())
             time.sleep(0.05)
         self.pids = [self.proc.pid]
+        time.sleep(1.2)  # one interval with no traffic: the idle agent
+        b.idle_rss.append(proc_status_kib(self.proc.pid, ("VmRSS", "RssAnon")))
 
     def between(self, load):
         self.maps = bpf_maps(self.proc.pid)
@@ -518,7 +531,7 @@ def figures(r, base):
     return f
 
 
-def print_tables(results, configs, out=sys.stdout):
+def print_tables(results, configs, idle_rss, out=sys.stdout):
     """results[rep][config][load] -> result dicts; prints one table per load."""
     for load in LOADS:
         print("\n### %s\n" % LOAD_TITLE[load], file=out)
@@ -548,6 +561,10 @@ def print_tables(results, configs, out=sys.stdout):
     print("\nmedian (min) of %d repetition(s); CPU-s per million wire packets (both directions "
           "of the veth); stack = the load's cgroups + the tool's processes, machine = "
           "/proc/stat; BPF figures only with bpf_stats on." % len(results), file=out)
+    if idle_rss:
+        print("flowscope idle (attached, one interval, no traffic): VmRSS %s MiB, RssAnon %s MiB"
+              % tuple(fmt(med_min([r[k] / 1024.0 for r in idle_rss]), "%.1f")
+                      for k in ("VmRSS", "RssAnon")), file=out)
     last = [rep for rep in results if "flowscope (stats on)" in rep]
     if last:
         maps = last[-1]["flowscope (stats on)"][LOADS[-1]].get("maps") or []
@@ -606,9 +623,13 @@ def run_scale(bench, seconds):
           "6000", gdir.path, str(ngroups), str(seconds)], None),
     ]
     print("\n### scale (flowscope, --interval 1, --max-flows 262144, %d s each)\n" % seconds)
-    print("| load | load's own figures | wire pkt | flow records | records/s | "
-          "agent CPU ms per interval | RSS (VmHWM) MiB | BPF maps MiB |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("idle before the loads (attached, one interval, no traffic): VmRSS %.1f MiB, "
+          "RssAnon %.1f MiB\n" % (bench.idle_rss[-1]["VmRSS"] / 1024.0,
+                                   bench.idle_rss[-1]["RssAnon"] / 1024.0))
+    sender_ids = {scg.id} | {c.id for c in env.cgroups if c.path.startswith(gdir.path + "/")}
+    print("| load | load's own figures | wire pkt | senders' packets in records | flow records "
+          "| records/s | agent CPU ms per interval | RSS (VmHWM) MiB | BPF maps MiB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for title, cmd, cg in cmds:
         before = veth_counters(env, bench.sns, bench.sdev)
         nrec0 = sum(1 for _ in open(tool.out_path))
@@ -618,12 +639,20 @@ def run_scale(bench, seconds):
         if p.returncode != 0:
             raise RuntimeError("%s failed: %s" % (title, err))
         time.sleep(2.5)  # the last interval drains
-        nrec = sum(1 for _ in open(tool.out_path)) - nrec0
+        lines = open(tool.out_path).readlines()[nrec0:]
+        nrec = len(lines)
+        counted = 0
+        for line in lines:
+            rec = json.loads(line)
+            if rec["type"] == "flow" and rec["cgroup_id"] in sender_ids:
+                counted += rec["tx_packets"] + rec["rx_packets"]
         wall, cpu = time.monotonic() - t0, procs_cpu_s(tool.pids) - cpu0
         after = veth_counters(env, bench.sns, bench.sdev)
         maps = bpf_maps(tool.proc.pid)
-        print("| %s | %s | %d | %d | %.0f | %.0f | %.1f | %.1f |" % (
-            title, out.strip().splitlines()[-1], sum(after[:2]) - sum(before[:2]), nrec,
+        wire = sum(after[:2]) - sum(before[:2])
+        print("| %s | %s | %d | %d%s | %d | %.0f | %.0f | %.1f | %.1f |" % (
+            title, out.strip().splitlines()[-1], wire, counted,
+            " (exact)" if counted == wire else " (%+d)" % (counted - wire), nrec,
             nrec / wall, 1000 * cpu / wall, procs_hwm_kib(tool.pids) / 1024.0,
             sum(m[0] for m in maps) / 2**20))
         sys.stdout.flush()
@@ -653,6 +682,7 @@ def main():
     try:
         bench = Bench(env, args)
         bench.bpf_stats = bpf_stats
+        bench.idle_rss = []
         bench.start_servers()
         if args.scale:
             run_scale(bench, args.seconds)
@@ -680,7 +710,7 @@ def main():
                 print("rep %d/%d: %s" % (rep + 1, args.reps, name), file=sys.stderr)
                 res[name] = run_config(bench, tool, args.seconds)
             results.append(res)
-        print_tables(results, configs)
+        print_tables(results, configs, bench.idle_rss)
         if args.smoke:
             errors = smoke_check(results, configs)
             for e in errors:
