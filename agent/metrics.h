@@ -29,7 +29,7 @@ int metrics_server_new(const char *addr, const struct counters *reg, struct loop
  * counters it renders. NULL is ignored. */
 void metrics_server_free(struct metrics_server *ms);
 
-/* Checks addr's syntax as metrics_server_start() reads it. Returns 0 or -EINVAL. */
+/* Checks addr's syntax as metrics_server_new() reads it. Returns 0 or -EINVAL. */
 int metrics_addr_check(const char *addr);
 
 #endif /* FLOWSCOPE_METRICS_H */

@@ -52,6 +52,8 @@ int pipeline_add_stage(struct pipeline *p, const struct pipeline_stage *s)
 		p->cap_stages = cap;
 	}
 	p->stages[p->n_stages] = *s;
+	if (s->added)
+		s->added(s->arg, p, p->n_stages);
 	return p->n_stages++;
 }
 

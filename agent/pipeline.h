@@ -48,6 +48,9 @@ struct pipeline_stage {
 	/* Optional: resume (or drop) every record the stage holds, now. Required of a stage that
 	 * defers. */
 	void (*flush)(void *arg);
+	/* Optional: called by pipeline_add_stage() with the pipeline and the stage's index, what
+	 * a deferring stage needs for pipeline_resume(). */
+	void (*added)(void *arg, struct pipeline *p, int index);
 	void *arg;
 };
 

@@ -3,8 +3,9 @@
  * Kafka sink over librdkafka.
  *
  * Threading: everything here runs on the agent's event loop thread. librdkafka's delivery
- * reports and error callbacks are served from rd_kafka_poll(), called by sink_poll() and
- * sink_close(), so the counters need no locks. Only the log callback comes from librdkafka's
+ * reports and error callbacks are served from rd_kafka_poll(), called by sink_poll() (a
+ * before-poll hook of the loop, registered by sink_attach()) and sink_free(), so the counters
+ * need no locks. Only the log callback comes from librdkafka's
  * own threads, and it only calls log_msg().
  *
  * Batching (records_per_message > 1): records are packed per (record type, cgroup) so that every
@@ -36,8 +37,9 @@
 /* A batch is sent when it reaches this size even with fewer than records_per_message records,
  * so that messages stay well under the brokers' default message.max.bytes (1 MB). */
 #define BATCH_MAX_BYTES (256 * 1024)
-/* Largest encoded record accepted (a DNS response with many long answers). */
-#define RECORD_MAX_BYTES (64 * 1024)
+/* Largest encoded record accepted (a DNS response with thousands of answers): with a full batch
+ * before it, a message stays under the brokers' default message.max.bytes (1 MB). */
+#define RECORD_MAX_BYTES (512 * 1024)
 #define KEY_MAX 320
 
 struct batch {

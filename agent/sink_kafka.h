@@ -42,7 +42,7 @@ struct kafka_sink_config {
 	 * messages handed to librdkafka and not yet acknowledged). A record that would exceed it is
 	 * dropped and counted. Also sets queue.buffering.max.kbytes. At least 1024. */
 	uint64_t buffer_bytes;
-	/* How long sink_close() waits for outstanding messages, milliseconds. */
+	/* How long sink_free() waits for outstanding messages, milliseconds. */
 	uint32_t flush_timeout_ms;
 	/* Node name carried by every record; required. */
 	const char *node_name;
@@ -94,7 +94,8 @@ void kafka_sink_config_init(struct kafka_sink_config *cfg);
  * Create the Kafka sink. Validates the whole configuration (broker list syntax, format,
  * compression, every option against librdkafka), configures an idempotent producer (acks=all)
  * and returns it. Brokers that cannot be reached are not an error: records are buffered and a
- * warning is logged from sink_poll() once librdkafka reports it.
+ * warning is logged from sink_poll() (once per loop round after sink_attach()) once librdkafka
+ * reports it.
  *
  * Returns NULL with a one-line message in errstr (errstr_size bytes, secrets redacted) when the
  * configuration is invalid or librdkafka cannot be initialised; the agent should exit 2.

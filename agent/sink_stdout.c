@@ -25,8 +25,11 @@
 #define OUT_BUF_SIZE (32u << 20)
 /* Written as soon as this much is buffered, so a steady reader keeps the buffer short. */
 #define WRITE_CHUNK (64u << 10)
-/* One record never exceeds this (a DNS response with many long answers). */
-#define RECORD_MAX (64u << 10)
+/*
+ * One record never exceeds this. A DNS record keeps every answer of its message: 1 MiB holds
+ * the JSON of any 64 KiB message whose names are plain; a longer one is dropped and counted.
+ */
+#define RECORD_MAX (1u << 20)
 /* How long sink_free() waits for the reader to take what is left. */
 #define EXIT_FLUSH_MS 5000
 

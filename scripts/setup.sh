@@ -9,11 +9,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 build_pkgs=(
-	build-essential cmake pkg-config clang llvm bpftool
+	build-essential cmake pkg-config clang llvm bpftool ccache
 	libbpf-dev libelf-dev zlib1g-dev
 	libinih-dev libcmocka-dev uthash-dev
 	libnetfilter-conntrack-dev libmnl-dev
-	libc-ares-dev
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libmicrohttpd-dev
 )

@@ -85,6 +85,14 @@ struct deferrer {
 	int flushes;
 };
 
+static void defer_added(void *arg, struct pipeline *p, int index)
+{
+	struct deferrer *d = arg;
+
+	d->p = p;
+	d->index = index;
+}
+
 static enum stage_verdict defer_process(void *arg, struct record *r)
 {
 	struct deferrer *d = arg;
@@ -139,9 +147,11 @@ static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 	struct pipeline_stage s0 = { .name = "namer", .process = namer_process, .arg = &fx->namer };
-	struct pipeline_stage s1 = {
-		.name = "deferrer", .process = defer_process, .flush = defer_flush, .arg = &fx->def
-	};
+	struct pipeline_stage s1 = { .name = "deferrer",
+				     .process = defer_process,
+				     .flush = defer_flush,
+				     .added = defer_added,
+				     .arg = &fx->def };
 	struct pipeline_stage s2 = { .name = "count",
 				     .process = count_process,
 				     .arg = &fx->counted };
@@ -150,8 +160,9 @@ static int setup(void **state)
 	fx->p = pipeline_new(&fx->sink.base);
 	assert_non_null(fx->p);
 	assert_int_equal(pipeline_add_stage(fx->p, &s0), 0);
-	fx->def.p = fx->p;
-	fx->def.index = pipeline_add_stage(fx->p, &s1);
+	fx->def.index = -1;
+	assert_int_equal(pipeline_add_stage(fx->p, &s1), 1);
+	assert_ptr_equal(fx->def.p, fx->p);
 	assert_int_equal(fx->def.index, 1);
 	assert_int_equal(pipeline_add_stage(fx->p, &s2), 2);
 	*state = fx;
