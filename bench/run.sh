@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Builds and runs every benchmark: each executable under BUILD/bench/*/ whose name ends in
-# _bench (bpf_bench, dns_bench, ct_bench, kafka_bench, ...), one after another, output as is.
+# _bench (bpf_bench, dns_bench, ct_bench, kafka_bench, ...), one after another, output as is,
+# then the end-to-end benchmark bench/e2e/e2e_bench.py (about 7 minutes).
 # Needs root for the kernel ones. Usage: bash bench/run.sh [BUILD_DIR]   (default: build)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,4 +29,9 @@ for exe in "$build"/bench/*/*_bench; do
 	echo
 done
 [ "$found" -eq 1 ] || { echo "no benchmark executables under $build/bench/"; exit 1; }
+
+# the end-to-end benchmark is a script over the built agent and load generator
+echo "=== e2e_bench.py"
+FLOWSCOPE=$build/agent/flowscope E2E_LOAD=$build/bench/e2e/e2e_load \
+	python3 "$root/bench/e2e/e2e_bench.py" || { echo "=== e2e_bench.py failed"; status=1; }
 exit $status

@@ -22,6 +22,7 @@ test_pkgs=(
 	dnsmasq-base bind9-dnsutils kcat libldns-dev clang-format
 	libclang-rt-14-dev python3-yaml python3-venv
 	openjdk-17-jre-headless maven
+	iperf3 pmacct softflowd
 )
 
 missing=()

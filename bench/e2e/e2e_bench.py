@@ -1,0 +1,732 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark (issue 11): what flowscope costs in real traffic, beside pcap exporters.
+
+Two network namespaces joined by a veth pair (offloads off, IPv6 off, static neighbours: the
+veth counters then hold the loads' packets and nothing else). Each load's sender and receiver
+run in cgroups of their own under <test subtree>/load, which is the agent's --cgroup-root.
+Loads: small UDP datagrams over many flows (e2e_load udp-send, sendmmsg), one iperf3 TCP stream,
+a connect/close loop (e2e_load connect), DNS queries against dnsmasq (e2e_load dns).
+Configurations, one after another in each repetition: none, flowscope with bpf_stats on
+(records to a file, counted), flowscope with bpf_stats off (stdout to /dev/null: throughput),
+flowscope to Kafka (only with --kafka), pmacctd (libpcap, 5-tuple, 1 s), softflowd.
+
+  sudo bench/e2e/e2e_bench.py [--reps 3] [--seconds 5] [--kafka HOST:PORT] [--smoke]
+                              [--scale]
+
+FLOWSCOPE and E2E_LOAD name the binaries (default: build/agent/flowscope and
+build/bench/e2e/e2e_load). kernel.bpf_stats_enabled is the only sysctl changed; its value is
+restored on every exit path (error, SIGINT, SIGTERM). --smoke: one repetition of 1 s per load;
+exits 1 unless every configuration ran every load and flowscope's packet counts equal the veth
+counters exactly. --scale: 100k concurrent flows, 10k new connections/s, 5k cgroups.
+"""
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+import fslib  # noqa: E402
+
+SND, RCV = "192.0.2.1", "192.0.2.2"
+PORTS = {"udp": 5000, "tcp": 5201, "connect": 8080, "dns": 53}
+LOADS = ["udp", "tcp", "connect", "dns"]
+LOAD_TITLE = {"udp": "UDP, 64 flows, 64-byte payload, full speed", "tcp": "one TCP bulk stream",
+              "connect": "connect/close loop", "dns": "DNS queries against dnsmasq"}
+STATS = "/proc/sys/kernel/bpf_stats_enabled"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def binary(env_name, default):
+    path = os.environ.get(env_name) or os.path.join(REPO, default)
+    if not os.access(path, os.X_OK):
+        raise SystemExit("%s: %s is not an executable (set %s)" % (sys.argv[0], path, env_name))
+    return path
+
+
+class BpfStats:
+    """kernel.bpf_stats_enabled, put back to its value at start whatever happens."""
+
+    def __init__(self):
+        with open(STATS) as f:
+            self.orig = f.read().strip()
+
+    def set(self, on):
+        with open(STATS, "w") as f:
+            f.write("1" if on else "0")
+
+    def restore(self):
+        with open(STATS, "w") as f:
+            f.write(self.orig)
+
+
+# ---- readings -----------------------------------------------------------------------------
+
+def veth_counters(env, ns, dev):
+    """(tx_packets, rx_packets, tx_bytes, rx_bytes) of dev from its sysfs statistics."""
+    out = env.ns(ns, "cat", *["/sys/class/net/%s/statistics/%s" % (dev, c) for c in
+                              ("tx_packets", "rx_packets", "tx_bytes", "rx_bytes")])
+    return tuple(int(x) for x in out.split())
+
+
+def cgroup_usage_s(cg):
+    with open(os.path.join(cg.path, "cpu.stat")) as f:
+        for line in f:
+            k, v = line.split()
+            if k == "usage_usec":
+                return int(v) / 1e6
+    raise RuntimeError("no usage_usec in %s/cpu.stat" % cg.path)
+
+
+def machine_busy_s():
+    """Non-idle CPU time of the whole machine (/proc/stat), seconds."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK
+
+
+def cgroup_pids(cg):
+    with open(os.path.join(cg.path, "cgroup.procs")) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def procs_cpu_s(pids):
+    """utime+stime of the processes (/proc/PID/stat, all threads), seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
+
+
+def procs_hwm_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def proc_status_kib(pid, keys):
+    """{key: kB} of the named /proc/PID/status lines."""
+    res = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k = line.split(":", 1)[0]
+            if k in keys:
+                res[k] = int(line.split()[1])
+    return res
+
+
+def bpftool_json(*args):
+    return json.loads(fslib.sh("bpftool", "-j", *args))
+
+
+def bpf_fds(pid):
+    """({prog ids}, {map id: memlock bytes}) of the BPF objects the process holds open, from
+    /proc/PID/fdinfo (this bpftool has no pid column)."""
+    progs, maps = set(), {}
+    fddir = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fddir):
+        try:
+            with open(os.path.join(fddir, fd)) as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if "prog_id" in info:
+            progs.add(int(info["prog_id"]))
+        elif "map_id" in info:
+            maps[int(info["map_id"])] = int(info.get("memlock", "0"))
+    return progs, maps
+
+
+def bpf_progs(pid):
+    """{prog name: (run_time_ns, run_cnt)} of the programs the process holds."""
+    ids = bpf_fds(pid)[0]
+    res = {}
+    for p in bpftool_json("prog", "show"):
+        if p["id"] in ids:
+            t, c = res.get(p["name"], (0, 0))
+            res[p["name"]] = (t + p.get("run_time_ns", 0), c + p.get("run_cnt", 0))
+    return res
+
+
+def bpf_maps(pid):
+    """[(memlock bytes, name)] of the maps the process holds, largest first."""
+    mem = bpf_fds(pid)[1]
+    names = {m["id"]: m.get("name", "?") for m in bpftool_json("map", "show")}
+    return sorted(((b, names.get(i, "?")) for i, b in mem.items()), reverse=True)
+
+
+# ---- topology and loads ---------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, env, args):
+        self.env, self.args = env, args
+        self.load_bin = binary("E2E_LOAD", "build/bench/e2e/e2e_load")
+        self.agent_bin = binary("FLOWSCOPE", "build/agent/flowscope")
+        p = env.prefix
+        self.sns, self.rns = env.add_netns("s"), env.add_netns("r")
+        for ns in (self.sns, self.rns):
+            # IPv6 off before the veth exists: no router or neighbour solicitations on it
+            env.ns(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+            env.ns(ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+        self.sdev, self.rdev = p + "s0", p + "r0"
+        env.veth(self.sns, self.sdev, self.rns, self.rdev)
+        env.addr(self.sns, self.sdev, SND + "/24")
+        env.addr(self.rns, self.rdev, RCV + "/24")
+        # static neighbours: no ARP on the wire
+        for ns, dev, peer_ns, peer_dev, ip in ((self.sns, self.sdev, self.rns, self.rdev, RCV),
+                                               (self.rns, self.rdev, self.sns, self.sdev, SND)):
+            mac = env.ns(peer_ns, "cat", "/sys/class/net/%s/address" % peer_dev).strip()
+            fslib.sh("ip", "-n", ns, "neigh", "replace", ip, "lladdr", mac, "dev", dev, "nud",
+                     "permanent")
+        self.load_cg = env.cgroup("load")
+        self.tool_cg = env.cgroup("tool")
+        self.cg = {}
+        for load in LOADS + (["scale"] if args.scale else []):
+            for side in ("s", "r"):
+                cg = self.load_cg.child(load + "-" + side)
+                env.cgroups.append(cg)
+                self.cg[(load, side)] = cg
+        self.servers = []
+
+    def start_servers(self):
+        """The receivers, started once and idle between loads (they send nothing then)."""
+        env = self.env
+        for cmd, load in (([self.load_bin, "udp-recv", RCV, str(PORTS["udp"]), "1"], "udp"),
+                          ([self.load_bin, "tcp-accept", RCV, str(PORTS["connect"])], "connect")):
+            p = env.spawn(cmd, cgroup=self.cg[(load, "r")], ns=self.rns)
+            if "ready" not in p.stdout.readline():
+                raise RuntimeError("%s did not start: %s" % (cmd, p.stderr.read()))
+        env.spawn(["iperf3", "-s", "-B", RCV, "-p", str(PORTS["tcp"])],
+                  cgroup=self.cg[("tcp", "r")], ns=self.rns, stdout=subprocess.DEVNULL)
+        env.spawn(["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+                   "--no-hosts", "--pid-file=", "--user=root", "--bind-interfaces",
+                   "--listen-address=" + RCV, "--port=53", "--log-facility=/dev/null",
+                   "--local=/bench.test/", "--host-record=web.bench.test,198.51.100.7",
+                   "--cache-size=0"], cgroup=self.cg[("dns", "r")], ns=self.rns)
+        # servers up: iperf3 and dnsmasq answer (probes outside any measured window)
+        deadline = time.time() + 10
+        while True:
+            listening = env.ns(self.rns, "ss", "-Hltn", "sport", "=", ":%d" % PORTS["tcp"])
+            q = subprocess.run(["ip", "netns", "exec", self.sns, self.load_bin, "dns", RCV,
+                                "1", "web.bench.test"], capture_output=True, text=True)
+            if listening.strip() and '"answered": 0' not in q.stdout:
+                break
+            if time.time() > deadline:
+                raise RuntimeError("iperf3 or dnsmasq did not come up")
+            time.sleep(0.2)
+        time.sleep(0.5)
+
+    def load_cmd(self, load, seconds):
+        s = str(seconds)
+        if load == "udp":
+            return [self.load_bin, "udp-send", RCV, str(PORTS["udp"]), "1", "64", "64", s]
+        if load == "tcp":
+            return ["iperf3", "-c", RCV, "-p", str(PORTS["tcp"]), "-t", s, "-J"]
+        if load == "connect":
+            return [self.load_bin, "connect", RCV, str(PORTS["connect"]), s]
+        return [self.load_bin, "dns", RCV, s, "web.bench.test"]
+
+    def run_load(self, load, seconds, tool_pids):
+        """Runs one load for `seconds`; returns the readings over its window."""
+        env = self.env
+        before = self.readings(tool_pids)
+        p = env.spawn(self.load_cmd(load, seconds), cgroup=self.cg[(load, "s")], ns=self.sns)
+        out, err = p.communicate(timeout=seconds + 60)
+        if p.returncode != 0:
+            raise RuntimeError("load %s failed (%d): %s" % (load, p.returncode, err))
+        time.sleep(0.3)  # the last ACKs and FINs, inside the window
+        after = self.readings(tool_pids)
+        r = {k: after[k] - before[k] for k in ("load_cpu", "tool_cpu", "machine", "wall")}
+        r["veth"] = tuple(a - b for a, b in zip(after["veth"], before["veth"]))
+        r["veth_r"] = tuple(a - b for a, b in zip(after["veth_r"], before["veth_r"]))
+        r["wire"] = r["veth"][0] + r["veth"][1]
+        r["bpf"] = {n: (t - before["bpf"].get(n, (0, 0))[0], c - before["bpf"].get(n, (0, 0))[1])
+                    for n, (t, c) in after["bpf"].items()}
+        r["hwm_kib"] = after["hwm_kib"]
+        r["load_seconds"] = seconds
+        return r
+
+    def readings(self, tool_pids):
+        return {"veth": veth_counters(self.env, self.sns, self.sdev),
+                "veth_r": veth_counters(self.env, self.rns, self.rdev),
+                "load_cpu": cgroup_usage_s(self.load_cg),
+                "tool_cpu": procs_cpu_s(tool_pids),
+                "machine": machine_busy_s(), "wall": time.monotonic(),
+                "bpf": bpf_progs(tool_pids[0]) if tool_pids else {},
+                "hwm_kib": procs_hwm_kib(tool_pids)}
+
+
+# ---- configurations -------------------------------------------------------------------------
+
+class Tool:
+    """A configuration: start() before the loads, count(load) after stop()."""
+    optional = False
+    counted = True
+
+    def __init__(self, bench):
+        self.bench, self.env = bench, bench.env
+        self.pids = []
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def between(self, load):
+        """Called after each load while the tool still runs."""
+
+
+class NoAgent(Tool):
+    name = "none"
+    counted = False
+
+
+class Flowscope(Tool):
+    def __init__(self, bench, stats, kafka=None):
+        super().__init__(bench)
+        self.stats, self.kafka = stats, kafka
+        self.name = "flowscope" + ("+kafka" if kafka else "") + \
+            (" (stats on)" if stats else " (stats off)")
+        self.counted = stats and not kafka
+        self.maps = []
+
+    def start(self):
+        b = self.bench
+        b.bpf_stats.set(self.stats)
+        # the flow path alone: v2 groups (the loads sit in v2 cgroups; on a hybrid host "auto"
+        # would pick v1) and no tracer (its cost is measured by bench/tracer)
+        args = [b.agent_bin, "--cgroup-root", b.load_cg.path, "--cgroup-mode", "v2",
+                "--events", "none", "--interval", str(b.args.interval)]
+        if getattr(b.args, "max_flows", None):
+            args += ["--max-flows", str(b.args.max_flows)]
+        if self.kafka:
+            args += ["--kafka-brokers", self.kafka]
+        self.out_path = os.path.join(self.env.tmp, "flowscope-%d.out" % len(self.env.procs))
+        self.err_path = self.out_path[:-4] + ".err"
+        out = open(self.out_path if self.counted else os.devnull, "w")
+        self.err = open(self.err_path, "w")
+        self.proc = subprocess.Popen(args, stdout=out, stderr=self.err,
+                                     preexec_fn=b.tool_cg.enter_fn())
+        out.close()
+        self.env.procs.append(self.proc)
+        deadline = time.time() + 30
+        while "attached to cgroup" not in open(self.err_path).read():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("flowscope did not attach: " + open(self.err_path).read())
+            time.sleep(0.05)
+        self.pids = [self.proc.pid]
+        time.sleep(1.2)  # one interval with no traffic: the idle agent
+        b.idle_rss.append(proc_status_kib(self.proc.pid, ("VmRSS", "RssAnon")))
+
+    def between(self, load):
+        self.maps = bpf_maps(self.proc.pid)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        rc = self.proc.wait(timeout=60)
+        self.err.close()
+        self.bench.bpf_stats.restore()
+        if self.counted:
+            self.bench.fs_log = "".join(line for line in open(self.err_path)
+                                        if "counters:" in line or "warn" in line)
+        if rc != 0:
+            raise RuntimeError("flowscope exited %d: %s" % (rc, open(self.err_path).read()))
+        if self.counted:
+            self.records = []
+            with open(self.out_path) as f:
+                for line in f:
+                    r = json.loads(line)
+                    if r["type"] == "flow":
+                        self.records.append(r)
+
+    def count(self, load):
+        """Packets of the load's two cgroups: (sender tx, sender rx, receiver rx, receiver tx)."""
+        b = self.bench
+        s, r = b.cg[(load, "s")].id, b.cg[(load, "r")].id
+        tot = [0, 0, 0, 0]
+        for rec in self.records:
+            if rec["cgroup_id"] == s:
+                tot[0] += rec["tx_packets"]
+                tot[1] += rec["rx_packets"]
+            elif rec["cgroup_id"] == r:
+                tot[2] += rec["rx_packets"]
+                tot[3] += rec["tx_packets"]
+        return tot
+
+
+class Pmacctd(Tool):
+    name = "pmacctd"
+
+    def start(self):
+        b = self.bench
+        conf = os.path.join(self.env.tmp, "pmacctd.conf")
+        with open(conf, "w") as f:
+            f.write("daemonize: false\npcap_interface: %s\n"
+                    "aggregate: src_host, dst_host, src_port, dst_port, proto\n"
+                    "plugins: print\nprint_refresh_time: 1\nprint_output: csv\n" % b.sdev)
+        self.out_path = os.path.join(self.env.tmp, "pmacctd.out")
+        self.err_path = os.path.join(self.env.tmp, "pmacctd.err")
+        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
+            self.proc = subprocess.Popen(["ip", "netns", "exec", b.sns, "pmacctd", "-f", conf],
+                                         stdout=out, stderr=err,
+                                         preexec_fn=b.tool_cg.enter_fn())
+        self.env.procs.append(self.proc)
+        wait_for(lambda: "print" in open(self.err_path).read() and
+                 len(cgroup_pids(b.tool_cg)) >= 2, "pmacctd", self.err_path)
+        time.sleep(0.5)
+        self.pids = cgroup_pids(b.tool_cg)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=60)
+        self.rows = []
+        with open(self.out_path) as f:
+            for line in f:
+                v = line.strip().split(",")
+                if len(v) == 7 and v[5].isdigit():
+                    self.rows.append((int(v[2]), int(v[3]), int(v[5])))
+        self.pcap_drops = 0
+        for line in open(self.err_path):
+            if "dropped_packets=" in line:
+                self.pcap_drops += int(line.rsplit("dropped_packets=", 1)[1].split()[0])
+
+    def count(self, load):
+        port = PORTS[load]
+        return [sum(n for sp, dp, n in self.rows if port in (sp, dp))]
+
+
+class Softflowd(Tool):
+    name = "softflowd"
+
+    def start(self):
+        b = self.bench
+        self.ctl = os.path.join(self.env.tmp, "softflowd.ctl")
+        self.proc = self.env.spawn(["ip", "netns", "exec", b.sns, "softflowd", "-d", "-i",
+                                    b.sdev, "-n", "127.0.0.1:9995", "-c", self.ctl, "-p",
+                                    os.path.join(self.env.tmp, "softflowd.pid")],
+                                   cgroup=b.tool_cg, stdout=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(self.ctl), "softflowd", None)
+        time.sleep(0.3)
+        self.pids = cgroup_pids(b.tool_cg)
+        self.last = self.stats()
+        self.per_load = {}
+
+    def stats(self):
+        out = self.env.ns(self.bench.sns, "softflowctl", "-c", self.ctl, "statistics")
+        res = {}
+        for line in out.splitlines():
+            for key in ("Packets processed", "Packets dropped by libpcap",
+                        "Ignored packets"):
+                if line.startswith(key + ":"):
+                    res[key] = int(line.split(":", 1)[1].split()[0])
+        return res
+
+    def between(self, load):
+        now = self.stats()
+        self.per_load[load] = {k: now[k] - self.last[k] for k in now}
+        self.last = now
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+    def count(self, load):
+        d = self.per_load[load]
+        return [d["Packets processed"] + d["Ignored packets"]]
+
+
+def wait_for(cond, what, log):
+    deadline = time.time() + 20
+    while not cond():
+        if time.time() > deadline:
+            raise RuntimeError("%s did not start%s" % (what, ": " + open(log).read()
+                                                        if log else ""))
+        time.sleep(0.05)
+
+
+# ---- the run and the table ----------------------------------------------------------------
+
+def run_config(bench, tool, seconds):
+    """One configuration over every load: {load: result dict}."""
+    tool.start()
+    res = {}
+    try:
+        for load in LOADS:
+            res[load] = bench.run_load(load, seconds, tool.pids)
+            tool.between(load)
+            if isinstance(tool, Flowscope):
+                res[load]["maps"] = tool.maps
+    finally:
+        tool.stop()
+    for load in LOADS:
+        r = res[load]
+        r["counted"] = tool.count(load) if tool.counted else None
+        if isinstance(tool, Pmacctd):
+            r["pcap_drops"] = tool.pcap_drops
+        elif isinstance(tool, Softflowd):
+            r["pcap_drops"] = tool.per_load[load]["Packets dropped by libpcap"]
+    return res
+
+
+def med_min(vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None
+    return statistics.median(vals), min(vals)
+
+
+def fmt(mm, spec="%.3f"):
+    if mm is None:
+        return "-"
+    if len(set((spec % mm[0], spec % mm[1]))) == 1:
+        return spec % mm[0]
+    return (spec + " (" + spec + ")") % mm
+
+
+def figures(r, base):
+    """The per-run figures of one configuration's result r, base = the no-agent result."""
+    mpkt = r["wire"] / 1e6
+    f = {"pps": r["wire"] / r["load_seconds"],
+         "stack": (r["load_cpu"] + r["tool_cpu"]) / mpkt,
+         "machine": r["machine"] / mpkt, "tool": r["tool_cpu"] / mpkt,
+         "bytes_s": (r["veth"][2] + r["veth"][3]) / r["load_seconds"]}
+    bmpkt = base["wire"] / 1e6
+    f["stack_inc"] = f["stack"] - base["load_cpu"] / bmpkt
+    f["machine_inc"] = f["machine"] - base["machine"] / bmpkt
+    f["thr"] = 100.0 * f["pps"] / (base["wire"] / base["load_seconds"])
+    # CPU-normalised: wire packets per CPU-second of the stack, against the no-agent run
+    f["thr_cpu"] = 100.0 * (r["wire"] / (r["load_cpu"] + r["tool_cpu"])) / \
+        (base["wire"] / base["load_cpu"])
+    runs = {n: (t, c) for n, (t, c) in r["bpf"].items() if c > 0}
+    bpf_ns = sum(t for t, c in runs.values())
+    if runs and bpf_ns > 0:
+        f["bpf_prog"] = {n: t / c for n, (t, c) in runs.items()}
+        f["bpf_wire"] = bpf_ns / r["wire"]
+        f["bpf_agent"] = (bpf_ns / 1e9 + r["tool_cpu"]) / mpkt
+    if r.get("counted") is not None:
+        f["counted_pct"] = 100.0 * sum(r["counted"][:2] if len(r["counted"]) == 4
+                                       else r["counted"]) / r["wire"]
+    f["rss"] = r["hwm_kib"] / 1024.0 if r["hwm_kib"] else None
+    if r.get("maps"):
+        f["maps"] = sum(m[0] for m in r["maps"]) / 2**20
+    if "pcap_drops" in r:
+        f["drops"] = r["pcap_drops"]
+    return f
+
+
+def print_tables(results, configs, idle_rss, out=sys.stdout):
+    """results[rep][config][load] -> result dicts; prints one table per load."""
+    for load in LOADS:
+        print("\n### %s\n" % LOAD_TITLE[load], file=out)
+        print("| configuration | wire pkt/s | vs none | vs none, CPU-normalised | "
+              "stack CPU-s/Mpkt | increase vs none: stack / machine | tool CPU-s/Mpkt | "
+              "BPF+agent CPU-s/Mpkt | BPF ns/wire pkt | BPF ns/run per program | "
+              "counted/wire | pcap drops | RSS MiB | BPF maps MiB |", file=out)
+        print("|" + " --- |" * 14, file=out)
+        for name in configs:
+            fs = [figures(rep[name][load], rep["none"][load]) for rep in results
+                  if name in rep]
+            if not fs:
+                continue
+
+            def col(key, spec="%.3f"):
+                return fmt(med_min([f.get(key) for f in fs]), spec)
+            progs = sorted({p for f in fs for p in f.get("bpf_prog", {})})
+            prog_txt = ", ".join("%s %s" % (p, fmt(med_min([f["bpf_prog"].get(p) for f in fs
+                                                            if "bpf_prog" in f]), "%.0f"))
+                                 for p in progs) or "-"
+            print("| %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+                  % (name, col("pps", "%.0f"), col("thr", "%.1f%%"), col("thr_cpu", "%.1f%%"),
+                     col("stack"), col("stack_inc"), col("machine_inc"), col("tool"),
+                     col("bpf_agent"), col("bpf_wire", "%.0f"), prog_txt,
+                     col("counted_pct", "%.2f%%"), col("drops", "%.0f"), col("rss", "%.1f"),
+                     col("maps", "%.1f")), file=out)
+    print("\nmedian (min) of %d repetition(s); CPU-s per million wire packets (both directions "
+          "of the veth); stack = the load's cgroups + the tool's processes, machine = "
+          "/proc/stat; BPF figures only with bpf_stats on." % len(results), file=out)
+    if idle_rss:
+        print("flowscope idle (attached, one interval, no traffic): VmRSS %s MiB, RssAnon %s MiB"
+              % tuple(fmt(med_min([r[k] / 1024.0 for r in idle_rss]), "%.1f")
+                      for k in ("VmRSS", "RssAnon")), file=out)
+    last = [rep for rep in results if "flowscope (stats on)" in rep]
+    if last:
+        maps = last[-1]["flowscope (stats on)"][LOADS[-1]].get("maps") or []
+        print("flowscope's largest BPF maps (memlock): " + ", ".join(
+            "%s %.1f MiB" % (n, b / 2**20) for b, n in maps[:5]), file=out)
+
+
+def smoke_check(results, configs):
+    """Every configuration ran every load; flowscope's counts equal the veth counters."""
+    errors = []
+    for rep in results:
+        for name in configs:
+            for load in LOADS:
+                r = rep.get(name, {}).get(load)
+                if r is None or r["wire"] <= 0:
+                    errors.append("%s did not run %s" % (name, load))
+                    continue
+                if name == "flowscope (stats on)":
+                    c = r["counted"]
+                    # sender's tx and rx against its veth, receiver's rx and tx against its own
+                    want = [r["veth"][0], r["veth"][1], r["veth_r"][1], r["veth_r"][0]]
+                    if c != want:
+                        errors.append("%s: flowscope counted %s (sender tx, rx, receiver rx, "
+                                      "tx), veth says %s" % (load, c, want))
+                elif r.get("counted") is not None and r["counted"][0] <= 0:
+                    errors.append("%s counted nothing of %s" % (name, load))
+    return errors
+
+
+def run_scale(bench, seconds):
+    """100k concurrent UDP flows, 10k new connections/s, 5k cgroups, one flowscope (stats on,
+    --interval 1, --max-flows 262144) over the three: records per second, the agent's CPU per
+    interval (its drain, encoding and writing: the agent does not log the drain alone; see
+    bpf_bench for that), RSS (VmHWM) and BPF map memory."""
+    env = bench.env
+    ngroups = 5000
+    scg = bench.cg[("scale", "s")]
+    gdir = scg.child("groups")
+    env.cgroups.append(gdir)
+    for i in range(ngroups):
+        env.cgroups.append(gdir.child("g%d" % i))
+    recv = env.spawn([bench.load_bin, "udp-recv", RCV, "6000", "100"],
+                     cgroup=bench.cg[("scale", "r")], ns=bench.rns)
+    recv.stdout.readline()
+    bench.args.max_flows = 262144
+    tool = Flowscope(bench, stats=True)
+    tool.start()
+    cmds = [
+        ("100k concurrent UDP flows (1000 sockets x 100 ports)",
+         [bench.load_bin, "udp-send", RCV, "6000", "100", "1000", "16", str(seconds)], scg),
+        ("connect/close at 10k/s", [bench.load_bin, "connect", RCV, str(PORTS["connect"]),
+                                    str(seconds), "10000"], scg),
+        # nsenter, not ip netns exec: that mounts a sysfs of its own, without the cgroup tree
+        ("%d cgroups, one UDP socket each" % ngroups,
+         ["nsenter", "--net=/run/netns/" + bench.sns, bench.load_bin, "cgroup-send", RCV,
+          "6000", gdir.path, str(ngroups), str(seconds)], None),
+    ]
+    print("\n### scale (flowscope, --interval 1, --max-flows 262144, %d s each)\n" % seconds)
+    print("idle before the loads (attached, one interval, no traffic): VmRSS %.1f MiB, "
+          "RssAnon %.1f MiB\n" % (bench.idle_rss[-1]["VmRSS"] / 1024.0,
+                                   bench.idle_rss[-1]["RssAnon"] / 1024.0))
+    sender_ids = {scg.id} | {c.id for c in env.cgroups if c.path.startswith(gdir.path + "/")}
+    print("| load | load's own figures | wire pkt | senders' packets in records | flow records "
+          "| records/s | agent CPU ms per interval | RSS (VmHWM) MiB | BPF maps MiB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for title, cmd, cg in cmds:
+        before = veth_counters(env, bench.sns, bench.sdev)
+        nrec0 = sum(1 for _ in open(tool.out_path))
+        cpu0, t0 = procs_cpu_s(tool.pids), time.monotonic()
+        p = env.spawn(cmd, cgroup=cg, ns=None if cg is None else bench.sns)
+        out, err = p.communicate(timeout=seconds + 120)
+        if p.returncode != 0:
+            raise RuntimeError("%s failed: %s" % (title, err))
+        time.sleep(2.5)  # the last interval drains
+        lines = open(tool.out_path).readlines()[nrec0:]
+        nrec = len(lines)
+        counted = 0
+        for line in lines:
+            rec = json.loads(line)
+            if rec["type"] == "flow" and rec["cgroup_id"] in sender_ids:
+                counted += rec["tx_packets"] + rec["rx_packets"]
+        wall, cpu = time.monotonic() - t0, procs_cpu_s(tool.pids) - cpu0
+        after = veth_counters(env, bench.sns, bench.sdev)
+        maps = bpf_maps(tool.proc.pid)
+        wire = sum(after[:2]) - sum(before[:2])
+        print("| %s | %s | %d | %d%s | %d | %.0f | %.0f | %.1f | %.1f |" % (
+            title, out.strip().splitlines()[-1], wire, counted,
+            " (exact)" if counted == wire else " (%+d)" % (counted - wire), nrec,
+            nrec / wall, 1000 * cpu / wall, procs_hwm_kib(tool.pids) / 1024.0,
+            sum(m[0] for m in maps) / 2**20))
+        sys.stdout.flush()
+    tool.stop()
+    for line in bench.fs_log.splitlines():
+        if " counters: packets=" in line:
+            print("\nagent's counters at exit:" + line.split("counters:", 1)[1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5, help="length of each load")
+    ap.add_argument("--kafka", metavar="HOST:PORT", default=os.environ.get("FLOWSCOPE_KAFKA"),
+                    help="a local broker for the flowscope+kafka configuration")
+    ap.add_argument("--interval", type=int, default=1, help="flowscope's --interval")
+    ap.add_argument("--only", help="comma-separated configurations to run (none always runs)")
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--scale", action="store_true")
+    args = ap.parse_args()
+    if args.smoke:
+        args.reps, args.seconds = 1, 1
+    # SIGTERM (CTest's timeout, kill) unwinds like SIGINT, so every finally runs
+    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(128 + s))
+    bpf_stats = BpfStats()
+    env = fslib.Env()
+    try:
+        bench = Bench(env, args)
+        bench.bpf_stats = bpf_stats
+        bench.idle_rss = []
+        bench.start_servers()
+        if args.scale:
+            run_scale(bench, args.seconds)
+            return 0
+        configs = ["none", "flowscope (stats on)", "flowscope (stats off)"]
+        if args.kafka:
+            configs.append("flowscope+kafka (stats off)")
+        else:
+            print("note: flowscope+kafka skipped: no broker (pass --kafka HOST:PORT or set "
+                  "FLOWSCOPE_KAFKA)")
+        configs += ["pmacctd", "softflowd"]
+        if args.only:
+            configs = ["none"] + [c for c in configs if c != "none" and c in args.only.split(",")]
+        results = []
+        for rep in range(args.reps):
+            res = {}
+            for name in configs:
+                tool = {"none": lambda: NoAgent(bench),
+                        "flowscope (stats on)": lambda: Flowscope(bench, True),
+                        "flowscope (stats off)": lambda: Flowscope(bench, False),
+                        "flowscope+kafka (stats off)": lambda: Flowscope(bench, False,
+                                                                         args.kafka),
+                        "pmacctd": lambda: Pmacctd(bench),
+                        "softflowd": lambda: Softflowd(bench)}[name]()
+                print("rep %d/%d: %s" % (rep + 1, args.reps, name), file=sys.stderr)
+                res[name] = run_config(bench, tool, args.seconds)
+            results.append(res)
+        print_tables(results, configs, bench.idle_rss)
+        if args.smoke:
+            errors = smoke_check(results, configs)
+            for e in errors:
+                print("FAIL: " + e)
+            if errors:
+                print("flowscope's exit log (stats on run):\n" + bench.fs_log)
+                return 1
+            print("smoke: every configuration ran every load; flowscope's counts equal the "
+                  "veth counters")
+        return 0
+    finally:
+        bpf_stats.restore()
+        env.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
