@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup_mode.h"
@@ -454,8 +455,16 @@ enum config_status config_load_file(struct config *cfg, const char *path, char *
 				    size_t errbuf_size)
 {
 	struct ini_ctx ctx = { cfg, path, errbuf, errbuf_size, false, CONFIG_OK };
+	struct stat st;
+	int rc;
+
+	/* fopen() opens a directory, and inih then reads it as an empty file */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) &&
+	    !S_ISCHR(st.st_mode))
+		return usage_err(errbuf, errbuf_size,
+				 "invalid value for --config: '%s' is not a file", path);
 	/* inih returns the line of the first error, ours included */
-	int rc = ini_parse(path, on_ini_entry, &ctx);
+	rc = ini_parse(path, on_ini_entry, &ctx);
 
 	if (ctx.failed) {
 		char msg[384];

@@ -38,6 +38,7 @@ expect 2 -- '--interval' --duration 1 --interval
 expect 2 -- '--bogus' --bogus
 expect 2 -- '--kafka-format' --kafka-format xml
 expect 2 -- '--config' --config /nonexistent/flowscope.ini
+expect 2 -- 'is not a file' --config /tmp
 expect 0 'Usage:' --help
 expect 0 '^flowscope [0-9]' --version
 
