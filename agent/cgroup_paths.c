@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <uthash.h>
 
@@ -84,6 +86,13 @@ int cgroup_v2_mount(char *buf, size_t size)
 	}
 	endmntent(f);
 	return ret;
+}
+
+bool cgroup_v2_is_dir(const char *path)
+{
+	struct statfs sfs;
+
+	return statfs(path, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
 uint64_t cgroup_id_of(const char *path)

@@ -8,6 +8,7 @@
 #ifndef FLOWSCOPE_CGROUP_PATHS_H
 #define FLOWSCOPE_CGROUP_PATHS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,9 @@ struct cgroup_paths;
  * Returns 0, -ENOENT when no cgroup v2 hierarchy is mounted, or -ENAMETOOLONG.
  */
 int cgroup_v2_mount(char *buf, size_t size);
+
+/* True when path is a directory of a cgroup v2 hierarchy (statfs(2) f_type CGROUP2_SUPER_MAGIC). */
+bool cgroup_v2_is_dir(const char *path);
 
 /* Returns the cgroup id (inode number) of the cgroup directory at path, or 0 on error. */
 uint64_t cgroup_id_of(const char *path);

@@ -233,6 +233,13 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 			LOG_ERR("--cgroup-root %s: %s", cfg->cgroup_root, strerror(errno));
 			return -1;
 		}
+		if (!cgroup_v2_is_dir(attach_path)) {
+			LOG_ERR("--cgroup-root %s: not a directory of the cgroup v2 hierarchy, "
+				"which is "
+				"mounted at %s (give a directory below it)",
+				cfg->cgroup_root, cgroup_mount);
+			return -1;
+		}
 	} else {
 		snprintf(attach_path, sizeof(attach_path), "%s", cgroup_mount);
 	}

@@ -51,6 +51,15 @@ class RuntimeErrors(unittest.TestCase):
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("--cgroup-root /nonexistent/flowscope-test", p.stderr)
 
+    def test_cgroup_root_not_v2(self):
+        # a cgroup v1 directory (or the tmpfs above the hierarchies on a hybrid host) is not a
+        # place the cgroup_skb programs can attach: say so, and where the v2 hierarchy is
+        v2 = next(l.split()[1] for l in open("/proc/mounts") if l.split()[2] == "cgroup2")
+        p = run([self.agent, "--cgroup-root", "/proc", "--duration", "1"])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("not a directory of the cgroup v2 hierarchy", p.stderr)
+        self.assertIn("mounted at " + v2, p.stderr)
+
     def test_bad_conntrack_netns(self):
         p = run([self.agent, "--conntrack-netns", "/nonexistent/netns", "--duration", "1"])
         self.assertEqual(p.returncode, 1, p.stderr)
