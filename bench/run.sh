@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 mkdir -p "$build" && build=$(cd "$build" && pwd) || exit 1
 
-cmake -S "$root" -B "$build" >/dev/null || exit 1
+cmake -S "$root" -B "$build" -DFLOWSCOPE_TESTS=ON -DFLOWSCOPE_BENCH=ON >/dev/null || exit 1
 cmake --build "$build" -j"$(nproc)" || exit 1
 
 status=0

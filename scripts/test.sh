@@ -10,7 +10,7 @@
 # runs the suite), e.g. FLOWSCOPE_BUILD_TYPES=RelWithDebInfo for a quick local run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 
 launcher=()
 if command -v ccache >/dev/null; then
@@ -24,7 +24,8 @@ for type in "${types[@]}"; do
 		dir=build-${type,,}
 	fi
 	echo "test.sh: building $type in $dir" >&2
-	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" -DFLOWSCOPE_WERROR=ON "${launcher[@]}"
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" -DFLOWSCOPE_WERROR=ON -DFLOWSCOPE_TESTS=ON \
+		-DFLOWSCOPE_BENCH=ON "${launcher[@]}"
 	cmake --build "$dir" -j"$(nproc)"
 done
 cd "$dir"
