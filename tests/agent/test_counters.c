@@ -263,7 +263,8 @@ static void test_every_table_row_renders_in_both(void **state)
 	size_t n;
 
 	g = counters_groups(fx->reg, &n);
-	assert_int_equal(n, 8); /* conntrack, identity, flows, dns, tracer, pipeline, stdout, kafka */
+	assert_int_equal(n,
+			 8); /* conntrack, identity, flows, dns, tracer, pipeline, stdout, kafka */
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < g[i].n_descs; j++) {
 			const struct counter_desc *d = &g[i].descs[j];

@@ -480,6 +480,9 @@ def pb_python_record(message_type, payload):
             raise ValueError("DnsRecord: timeout disagrees with rcode %r" % rec["rcode"])
         rec["answers"] = [{"name": a.name, "type": a.type, "ttl": a.ttl, "data": a.data}
                           for a in rec["answers"]]
+    # Workload: one nested message, flat fields in JSON ("" and absent are null)
+    for f in WORKLOAD_FIELDS:
+        rec[f] = (getattr(m.workload, f) or None) if m.HasField("workload") else None
     return rec
 
 

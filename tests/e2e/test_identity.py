@@ -182,6 +182,12 @@ class Identity(unittest.TestCase):
         for r in late_recs:
             assert_workload(self, r, late)
             self.assertEqual((r["dst_pod_namespace"], r["dst_pod_name"]), ("db", "postgres-0"))
+        # the tracer's event records of the shop pod (its execs: dig, tcp-client) name it too
+        events = [r for r in recs if r["type"] == "event" and r["cgroup_id"] == shop.cgroup.id]
+        self.assertTrue([r for r in events if r["event"] == "sched_process_exec"
+                         and r["comm"] == "dig"], "no exec event of dig in the shop pod")
+        for r in events:
+            assert_workload(self, r, shop)
         far = [r for r in recs if r["type"] == "flow" and r["src_port"] == nowhere["port"]]
         self.assertEqual(len(far), 1)
         assert_workload(self, far[0], shop)
@@ -198,8 +204,10 @@ class Identity(unittest.TestCase):
         parking = env.cgroup("parking")
         env.server("udp-echo", env.server_ns, "::", UDP_PORT)
         metrics = "127.0.0.1:%d" % fslib.free_tcp_port()
+        # no tracer: its events come from every cgroup of the node and would add cache entries
+        # to the gauge this test compares
         agent = self.agent("--interval", "1", "--duration", "17", "--cgroup-cleanup-delay", "3",
-                           "--metrics-addr", metrics)
+                           "--metrics-addr", metrics, "--events", "none")
         agent.wait_attached()
         # sends from a socket made in the pod for 10 s; the test moves it out after 2 s (from
         # here: `ip netns exec` gives the sender a /sys of its own, without the cgroup mounts)
