@@ -206,6 +206,16 @@ struct agent {
 	struct metrics_server *metrics;
 };
 
+static uint64_t probe_last_export(void *arg)
+{
+	return flow_collector_last_export_ns(((struct agent *)arg)->flows);
+}
+
+static bool probe_sink_ready(void *arg, char *why, size_t size)
+{
+	return sink_ready(((struct agent *)arg)->sink, why, size);
+}
+
 static int run(const struct config *cfg, struct agent *a, int *exit_code)
 {
 	struct flow_collector_opts fopts = { 0 };
@@ -305,7 +315,17 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 			LOG_ERR("%s", err);
 			return -1;
 		}
-		LOG_INFO("serving metrics at http://%s/metrics", cfg->metrics_addr);
+		struct metrics_probes probes = {
+			.interval_ns = (uint64_t)cfg->interval_s * 1000000000ull,
+			.attached_ns = clock_mono_ns(),
+			.last_export_ns = probe_last_export,
+			.sink_ready = probe_sink_ready,
+			.arg = a,
+		};
+
+		metrics_server_set_probes(a->metrics, &probes);
+		LOG_INFO("serving metrics at http://%s/metrics (probes: /healthz, /readyz)",
+			 cfg->metrics_addr);
 	}
 	LOG_INFO("attached to cgroup %s; exporting every %u s", attach_path, cfg->interval_s);
 

@@ -742,12 +742,28 @@ static int kafka_register_counters(struct sink *s, struct counters *reg)
 	return counters_register(reg, &g);
 }
 
+/* Not ready while no broker is reachable and more than half of the buffer is used: records
+ * would soon be dropped. */
+static bool kafka_ready(struct sink *s, char *why, size_t size)
+{
+	struct kafka_sink *ks = to_kafka(s);
+	uint64_t buffered = ks->inflight_bytes + ks->batch_bytes;
+
+	if (!ks->brokers_down || buffered * 2 <= ks->buffer_bytes)
+		return true;
+	snprintf(why, size,
+		 "kafka: no broker reachable and %" PRIu64 " of %" PRIu64 " buffer bytes used",
+		 buffered, ks->buffer_bytes);
+	return false;
+}
+
 static const struct sink_ops kafka_ops = {
 	.emit = kafka_emit,
 	.poll = kafka_poll,
 	.end_interval = kafka_end_interval,
 	.attach = kafka_attach,
 	.register_counters = kafka_register_counters,
+	.ready = kafka_ready,
 	.free = kafka_free,
 };
 
