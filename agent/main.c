@@ -266,7 +266,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		return -1;
 	}
 	if (cfg->kafka_brokers && !(a->sink = new_kafka_sink(cfg, err, sizeof(err)))) {
-		fprintf(stderr, "flowscope: %s\n", err);
+		LOG_ERR("%s", err);
 		*exit_code = EXIT_USAGE;
 		return -1;
 	}
@@ -327,7 +327,15 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		LOG_INFO("serving metrics at http://%s/metrics (probes: /healthz, /readyz)",
 			 cfg->metrics_addr);
 	}
-	LOG_INFO("attached to cgroup %s; exporting every %u s", attach_path, cfg->interval_s);
+	{
+		char msg[PATH_MAX + 64], interval[16];
+
+		snprintf(msg, sizeof(msg), "attached to cgroup %s; exporting every %u s",
+			 attach_path, cfg->interval_s);
+		snprintf(interval, sizeof(interval), "%u", cfg->interval_s);
+		log_fields(LOG_LEVEL_INFO, msg, "cgroup", attach_path, "interval_s", interval,
+			   "sink", cfg->kafka_brokers ? "kafka" : "stdout", NULL);
+	}
 
 	ret = loop_run(a->loop);
 	if (ret)
@@ -373,25 +381,29 @@ int main(int argc, char **argv)
 	int exit_code = EXIT_RUNTIME;
 	struct config cfg;
 	char err[512];
+	int ret;
 
 	config_defaults(&cfg);
-	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
+	ret = config_parse(&cfg, argc, argv, err, sizeof(err));
+	/* errors below in the format asked for, when it was parsed before the error */
+	log_set_format(cfg.log_format);
+	switch (ret) {
 	case CONFIG_OK:
 		break;
 	case CONFIG_EXIT_OK:
 		config_free(&cfg);
 		return 0;
 	case CONFIG_USAGE:
-		fprintf(stderr, "flowscope: %s (see --help)\n", err);
+		LOG_ERR("%s (see --help)", err);
 		config_free(&cfg);
 		return EXIT_USAGE;
 	case CONFIG_NOMEM:
-		fprintf(stderr, "flowscope: %s\n", err);
+		LOG_ERR("%s", err);
 		config_free(&cfg);
 		return EXIT_RUNTIME;
 	}
 	if (check_kafka_config(&cfg, err, sizeof(err))) {
-		fprintf(stderr, "flowscope: %s (see --help)\n", err);
+		LOG_ERR("%s (see --help)", err);
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}

@@ -173,6 +173,7 @@ def main():
               == "256Mi", "default resources")
         check(not any(k.startswith("kafka-") for k in ini_map), "no Kafka by default")
         check(grace == 30, "default grace period 30 s")
+        check(ini_map.get("log-format") == "text", "log-format text by default")
         check("SYS_ADMIN" not in caps, "no CAP_SYS_ADMIN by default")
         check("Service" not in by_kind and "ServiceMonitor" not in by_kind,
               "no ServiceMonitor by default")
