@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "caps.h"
 #include "cgroup_paths.h"
 #include "clock.h"
 #include "config.h"
@@ -50,8 +52,61 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+/* What each capability is for (docs/deploy.md); required ones stop the agent when missing. */
+static const struct {
+	int cap;
+	const char *name;
+	const char *what;
+	bool required;
+} capabilities[] = {
+	{ CAP_BPF, "CAP_BPF", "creating BPF maps, loading BTF and the programs", true },
+	{ CAP_PERFMON, "CAP_PERFMON", "cgroup/sock_create reading the creating task", true },
+	{ CAP_NET_ADMIN, "CAP_NET_ADMIN",
+	  "attaching the cgroup_skb and cgroup/sock_create programs, conntrack over netlink",
+	  true },
+	{ CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH",
+	  "open_by_handle_at() for cgroup_path: without it every cgroup_path is null", false },
+	{ CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE",
+	  "raising RLIMIT_MEMLOCK on kernels that still charge BPF memory to it", false },
+};
+
+/* Names every missing capability; a missing required one fails the start (exit 1). */
+static int check_capabilities(const struct config *cfg)
+{
+	uint64_t eff;
+	int ret = caps_effective(&eff), missing = 0;
+
+	if (ret) {
+		LOG_ERR("reading the agent's capabilities (capget): %s", strerror(-ret));
+		return ret;
+	}
+	for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]); i++) {
+		if (eff & (1ull << capabilities[i].cap))
+			continue;
+		if (capabilities[i].required) {
+			LOG_ERR("missing capability %s, needed for %s", capabilities[i].name,
+				capabilities[i].what);
+			missing++;
+		} else {
+			LOG_WARN("missing capability %s, needed for %s", capabilities[i].name,
+				 capabilities[i].what);
+		}
+	}
+	if (cfg->conntrack && cfg->conntrack_netns && !(eff & (1ull << CAP_SYS_ADMIN))) {
+		LOG_ERR("missing capability CAP_SYS_ADMIN, needed for --conntrack-netns (setns)");
+		missing++;
+	}
+	if (missing) {
+		LOG_ERR("missing privileges: flowscope needs CAP_BPF, CAP_PERFMON and "
+			"CAP_NET_ADMIN "
+			"(see docs/deploy.md)");
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* The kernel must describe itself (BTF) for the CO-RE programs to load. */
-static int check_prerequisites(char *cgroup_mount, size_t size)
+static int check_prerequisites(const struct config *cfg, char *cgroup_mount, size_t size)
 {
 	struct stat st;
 	int ret;
@@ -67,12 +122,7 @@ static int check_prerequisites(char *cgroup_mount, size_t size)
 			"one, e.g. mount -t cgroup2 none /sys/fs/cgroup/unified");
 		return ret;
 	}
-	if (geteuid() != 0) {
-		LOG_ERR("missing privileges: flowscope loads BPF programs and attaches them to "
-			"cgroups, which needs uid 0 with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, "
-			"CAP_SYS_RESOURCE and CAP_DAC_READ_SEARCH (all of them as root)");
-		return -EPERM;
-	}
+	return check_capabilities(cfg);
 	return 0;
 }
 
@@ -224,7 +274,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	struct pipeline_stage stage;
 	int ret;
 
-	if (check_prerequisites(cgroup_mount, sizeof(cgroup_mount)))
+	if (check_prerequisites(cfg, cgroup_mount, sizeof(cgroup_mount)))
 		return -1;
 	if (cfg->cgroup_root) {
 		if (!realpath(cfg->cgroup_root, attach_path)) {
