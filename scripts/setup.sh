@@ -15,7 +15,7 @@ build_pkgs=(
 	libnetfilter-conntrack-dev libmnl-dev
 	libc-ares-dev
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-	libmicrohttpd-dev
+	libmicrohttpd-dev libjansson-dev
 )
 test_pkgs=(
 	python3 iproute2 nftables conntrack ethtool socat
