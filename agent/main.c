@@ -52,22 +52,27 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-/* What each capability is for (docs/deploy.md); required ones stop the agent when missing. */
+/* What each capability is for (docs/deploy.md), and how a missing one is logged: a missing
+ * required one (LOG_LEVEL_ERROR) stops the agent. */
 static const struct {
 	int cap;
 	const char *name;
 	const char *what;
-	bool required;
+	enum log_level missing; /* ERROR: required */
 } capabilities[] = {
-	{ CAP_BPF, "CAP_BPF", "creating BPF maps, loading BTF and the programs", true },
-	{ CAP_PERFMON, "CAP_PERFMON", "cgroup/sock_create reading the creating task", true },
+	{ CAP_BPF, "CAP_BPF", "creating BPF maps, loading BTF and the programs", LOG_LEVEL_ERROR },
+	{ CAP_PERFMON, "CAP_PERFMON", "cgroup/sock_create reading the creating task",
+	  LOG_LEVEL_ERROR },
 	{ CAP_NET_ADMIN, "CAP_NET_ADMIN",
 	  "attaching the cgroup_skb and cgroup/sock_create programs, conntrack over netlink",
-	  true },
+	  LOG_LEVEL_ERROR },
 	{ CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH",
-	  "open_by_handle_at() for cgroup_path: without it every cgroup_path is null", false },
+	  "open_by_handle_at() for cgroup_path: without it every cgroup_path is null",
+	  LOG_LEVEL_WARN },
+	/* debug only: kernels since 5.11 charge BPF memory to the memory cgroup instead, and
+	 * libbpf names RLIMIT_MEMLOCK itself where a load still fails on it */
 	{ CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE",
-	  "raising RLIMIT_MEMLOCK on kernels that still charge BPF memory to it", false },
+	  "raising RLIMIT_MEMLOCK on kernels that still charge BPF memory to it", LOG_LEVEL_DEBUG },
 };
 
 /* Names every missing capability; a missing required one fails the start (exit 1). */
@@ -83,14 +88,10 @@ static int check_capabilities(const struct config *cfg)
 	for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]); i++) {
 		if (eff & (1ull << capabilities[i].cap))
 			continue;
-		if (capabilities[i].required) {
-			LOG_ERR("missing capability %s, needed for %s", capabilities[i].name,
-				capabilities[i].what);
+		log_msg(capabilities[i].missing, "missing capability %s, needed for %s",
+			capabilities[i].name, capabilities[i].what);
+		if (capabilities[i].missing == LOG_LEVEL_ERROR)
 			missing++;
-		} else {
-			LOG_WARN("missing capability %s, needed for %s", capabilities[i].name,
-				 capabilities[i].what);
-		}
 	}
 	if (cfg->conntrack && cfg->conntrack_netns && !(eff & (1ull << CAP_SYS_ADMIN))) {
 		LOG_ERR("missing capability CAP_SYS_ADMIN, needed for --conntrack-netns (setns)");
