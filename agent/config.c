@@ -121,7 +121,7 @@ static enum config_status set_choice(struct config *cfg, const struct opt_def *o
 static enum config_status set_pow2_u32(struct config *cfg, const struct opt_def *o, const char *val,
 				       char *err, size_t errsz)
 {
-	uint64_t v;
+	uint64_t v = 0; /* gcc -O3 cannot see that parse_u64() sets it on success */
 
 	if (parse_u64(o, val, &v, err, errsz))
 		return CONFIG_USAGE;
