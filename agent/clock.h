@@ -2,7 +2,9 @@
 /*
  * Time in one place: the three clocks the agent meets and the conversions between them.
  *
- * - CLOCK_MONOTONIC: the flow programs' bpf_ktime_get_ns() and conntrack's timing.
+ * - CLOCK_MONOTONIC: conntrack's timing. The flow programs stamp with bpf_ktime_get_coarse_ns(),
+ *   CLOCK_MONOTONIC_COARSE: the same clock read at tick resolution (at most one tick, 1-10 ms,
+ *   early), converted with the CLOCK_MONOTONIC offsets below.
  * - CLOCK_BOOTTIME: bpf_ktime_get_boot_ns() (DNS events) and the DNS matcher; it keeps counting
  *   while the machine is suspended.
  * - CLOCK_REALTIME: Unix epoch time, what every record carries.

@@ -121,7 +121,9 @@ static enum config_status set_choice(struct config *cfg, const struct opt_def *o
 static enum config_status set_pow2_u32(struct config *cfg, const struct opt_def *o, const char *val,
 				       char *err, size_t errsz)
 {
-	uint64_t v = 0; /* gcc -O3 cannot see that parse_u64() sets it on success */
+	/* set on every path: gcc 12 at -O3 cannot see that parse_u64() fails whenever it leaves
+	 * v unset (-Wmaybe-uninitialized) */
+	uint64_t v = 0;
 
 	if (parse_u64(o, val, &v, err, errsz))
 		return CONFIG_USAGE;
@@ -279,6 +281,9 @@ static const struct opt_def opts[] = {
 	{ "dns-ringbuf-bytes", "BYTES", set_pow2_u32, OFF(dns_ringbuf_bytes), 4096, 1u << 30,
 	  "kernel-to-agent buffer for DNS packets, a power of two; packets that find it full are "
 	  "counted (default 4194304)" },
+	{ "dns-capture-max-bytes", "BYTES", set_u32, OFF(dns_capture_max_bytes), 12, 65535,
+	  "DNS payload bytes captured per packet; a longer message is cut, reported with "
+	  "\"truncated\": true and counted (default 65535: every message whole)" },
 	{ "no-conntrack", NULL, set_no_conntrack, 0, 0, 0,
 	  "do not resolve NAT'd destinations through conntrack" },
 	{ "conntrack-netns", "PATH", set_str, OFF(conntrack_netns), 0, 0,
@@ -336,6 +341,7 @@ void config_defaults(struct config *cfg)
 	cfg->n_dns_ports = 1;
 	cfg->dns_timeout_ms = 5000;
 	cfg->dns_ringbuf_bytes = 4u << 20;
+	cfg->dns_capture_max_bytes = 65535;
 	cfg->conntrack = true;
 	cfg->conntrack_max_entries = 131072;
 	cfg->kafka_records_per_message = 1;

@@ -30,6 +30,7 @@ struct config {
 	size_t n_dns_ports;
 	uint32_t dns_timeout_ms;
 	uint32_t dns_ringbuf_bytes; /* power of two, at least one page */
+	uint32_t dns_capture_max_bytes; /* DNS payload bytes captured per packet, 12..65535 */
 
 	/* conntrack */
 	bool conntrack; /* false with --no-conntrack */

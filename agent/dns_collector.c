@@ -14,6 +14,7 @@
 #include "dns.h"
 #include "dns_capture.h"
 #include "dns_collector.h"
+#include "dns_udp.h"
 #include "flow.skel.h"
 #include "flow_collector.h"
 #include "log.h"
@@ -25,6 +26,10 @@
 #define TCP_FLAG_RST 0x04
 /* A DNS-over-TCP stream with no segment for this long is forgotten. */
 #define TCP_STREAM_IDLE_NS (60ull * 1000000000ull)
+/* UDP datagrams waiting for their next piece at once, and how long one waits before it is
+ * taken as cut (its later pieces were lost to a full ring buffer). */
+#define UDP_MAX_PENDING 64
+#define UDP_PIECES_MAX_AGE_NS (1000ull * 1000000ull)
 
 /* What the response or timeout record needs from its query. */
 struct pending_query {
@@ -81,15 +86,18 @@ struct dns_collector {
 	struct dns_names *names;
 	struct tcp_stream *streams;
 	unsigned int n_streams;
+	struct dns_udp *udp; /* datagrams captured in several pieces */
+	bool closing; /* dns_collector_free(): tearing down, emit nothing */
 	struct dns_parse_stats parse_stats;
 	struct dns_collector_stats stats;
 	/* the event being handled, for the TCP reassembly callback */
 	const struct dns_event *cur;
-	/* scratch: one parsed message and its rendered answers */
+	/* scratch: one parsed message and its rendered answers, grown to the largest seen */
 	struct dns_msg msg;
-	struct dns_answer_view views[DNS_MAX_ANSWERS];
-	char owner_text[DNS_MAX_ANSWERS][DNS_NAME_TEXT_MAX];
-	char data_text[DNS_MAX_ANSWERS][DNS_DATA_TEXT_MAX];
+	struct dns_answer_view *views;
+	size_t views_cap;
+	char *text; /* owner and data texts of views[], NUL-terminated, back to back */
+	size_t text_cap;
 };
 
 static void tuple_of(const struct dns_event *ev, struct dns_tuple *t)
@@ -112,24 +120,67 @@ static void emit(struct dns_collector *dc, struct dns_record *r)
 		pipeline_submit(dc->pipeline, &r->hdr);
 }
 
-/* Renders the answers of dc->msg into dc->views; returns how many. */
-static size_t render_answers(struct dns_collector *dc)
+/* Grows *buf to hold at least @need elements of @size; false when memory ran out. */
+static bool grow(void **buf, size_t *cap, size_t need, size_t size)
+{
+	size_t n = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return true;
+	while (n < need)
+		n *= 2;
+	p = realloc(*buf, n * size);
+	if (!p)
+		return false;
+	*buf = p;
+	*cap = n;
+	return true;
+}
+
+/*
+ * Renders every answer of dc->msg into dc->views (texts in dc->text, sized to the message);
+ * returns how many. Only when memory runs out are fewer rendered: *cut is then set.
+ */
+static size_t render_answers(struct dns_collector *dc, bool *cut)
 {
 	const struct dns_msg *m = &dc->msg;
-	size_t n = 0;
+	char owner[DNS_NAME_TEXT_MAX], data[DNS_DATA_TEXT_MAX];
+	size_t n, used = 0;
 
-	for (uint16_t i = 0; i < m->n_answers; i++) {
-		const struct dns_rr *rr = &m->answers[i];
+	if (!grow((void **)&dc->views, &dc->views_cap, m->n_answers, sizeof(*dc->views))) {
+		*cut = true;
+		dc->stats.answers_cut_nomem++;
+		return 0;
+	}
+	for (n = 0; n < m->n_answers; n++) {
+		const struct dns_rr *rr = &m->answers[n];
+		size_t lo, ld;
 
-		if (dns_rr_owner(m, rr, dc->owner_text[n], DNS_NAME_TEXT_MAX) != DNS_OK)
-			dc->owner_text[n][0] = '\0';
-		if (dns_rr_data(m, rr, dc->data_text[n], DNS_DATA_TEXT_MAX) != DNS_OK)
-			dc->data_text[n][0] = '\0';
-		dc->views[n] = (struct dns_answer_view){ .name = dc->owner_text[n],
+		/* names were checked by dns_parse() and the buffers hold any rendering */
+		if (dns_rr_owner(m, rr, owner, sizeof(owner)) != DNS_OK)
+			owner[0] = '\0';
+		if (dns_rr_data(m, rr, data, sizeof(data)) != DNS_OK)
+			data[0] = '\0';
+		lo = strlen(owner) + 1;
+		ld = strlen(data) + 1;
+		if (!grow((void **)&dc->text, &dc->text_cap, used + lo + ld, 1)) {
+			*cut = true;
+			dc->stats.answers_cut_nomem++;
+			break;
+		}
+		memcpy(dc->text + used, owner, lo);
+		memcpy(dc->text + used + lo, data, ld);
+		/* offsets for now: dc->text may still move */
+		dc->views[n] = (struct dns_answer_view){ .name = (const char *)used,
 							 .type = rr->type,
 							 .ttl = rr->ttl,
-							 .data = dc->data_text[n] };
-		n++;
+							 .data = (const char *)(used + lo) };
+		used += lo + ld;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dc->views[i].name = dc->text + (size_t)dc->views[i].name;
+		dc->views[i].data = dc->text + (size_t)dc->views[i].data;
 	}
 	return n;
 }
@@ -196,6 +247,7 @@ static void on_response(struct dns_collector *dc, const struct dns_event *ev,
 	struct dns_record r;
 	uint64_t query_ts;
 	uint16_t id = parsed ? m->id : (uint16_t)(raw[0] << 8 | raw[1]);
+	bool cut = false;
 
 	dc->stats.responses++;
 	response_record(ev, &r);
@@ -211,9 +263,9 @@ static void on_response(struct dns_collector *dc, const struct dns_event *ev,
 		r.qname = m->qname;
 		r.qtype = m->qtype;
 		r.rcode = m->rcode;
-		r.truncated = m->tc || capture_truncated || m->answers_truncated;
-		r.n_answers = render_answers(dc);
+		r.n_answers = render_answers(dc, &cut);
 		r.answers = dc->views;
+		r.truncated = m->tc || capture_truncated || m->answers_truncated || cut;
 		/* names come only from answers to this cgroup's own queries: a server's outgoing
 		 * answers, or an unsolicited response, must not name its flows */
 		if (pq && side_of(ev, true) == SIDE_CLIENT)
@@ -240,9 +292,13 @@ static void on_message(struct dns_collector *dc, const struct dns_event *ev, con
 
 	tuple_of(ev, &t);
 	dc->stats.messages++;
-	st = dns_parse(msg, len, &dc->msg, &dc->parse_stats);
+	/* a message cut by the capture keeps its header, question and every answer that fits */
+	if (capture_truncated)
+		st = dns_parse_cut(msg, len, &dc->msg, &dc->parse_stats);
+	else
+		st = dns_parse(msg, len, &dc->msg, &dc->parse_stats);
 	if (st != DNS_OK) {
-		/* a response cut by the capture still has its header: report it as truncated */
+		/* cut inside the question: report the response from its header, as truncated */
 		if (capture_truncated && len >= 12 && (msg[2] & 0x80))
 			on_response(dc, ev, &t, msg, false, true);
 		else
@@ -262,12 +318,56 @@ static void on_tcp_message(const uint8_t *msg, size_t len, void *arg)
 	on_message(dc, dc->cur, msg, len, false);
 }
 
+/* A DNS-over-TCP message that lost octets: the answers that arrived whole still count. */
+static void on_tcp_cut(const uint8_t *msg, size_t have, size_t len, void *arg)
+{
+	struct dns_collector *dc = arg;
+
+	(void)len;
+	on_message(dc, dc->cur, msg, have, true);
+}
+
+/* A UDP datagram's message from its pieces; key is the start of its first dns_event. */
+static void on_udp_message(const void *key, const uint8_t *msg, size_t len, size_t wire_len,
+			   void *arg)
+{
+	struct dns_collector *dc = arg;
+	struct dns_event ev;
+
+	if (dc->closing)
+		return;
+	if (len == 0) { /* no byte of the message was captured: an event the capture never makes */
+		dc->stats.bad_events++;
+		return;
+	}
+	memset(&ev, 0, offsetof(struct dns_event, payload));
+	memcpy(&ev, key, DNS_EVENT_KEY_LEN);
+	on_message(dc, &ev, msg, len, len < wire_len);
+}
+
+static void on_udp_piece(struct dns_collector *dc, const struct dns_event *ev)
+{
+	const struct dns_udp_piece piece = {
+		.key = ev,
+		.key_len = DNS_EVENT_KEY_LEN,
+		.offset = ev->offset,
+		.wire_len = ev->payload_len,
+		.data = ev->payload,
+		.len = ev->cap_len,
+		.last = ev->piece_flags & DNS_PIECE_F_LAST,
+	};
+
+	if (dns_udp_add(dc->udp, &piece, ev->ts_ns) == DNS_ERR_INVAL)
+		dc->stats.bad_events++;
+}
+
 static void drop_stream(struct dns_collector *dc, struct tcp_stream *ts)
 {
 	struct dns_tcp_stats st;
 
 	dns_tcp_get_stats(ts->s, &st);
-	dc->stats.tcp_messages_lost += st.messages_lost;
+	/* a cut message handed over gave a record (or a counted parse error) */
+	dc->stats.tcp_messages_lost += st.messages_lost - st.messages_cut;
 	HASH_DEL(dc->streams, ts);
 	dns_tcp_destroy(ts->s);
 	free(ts);
@@ -321,6 +421,7 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 			dc->stats.tcp_streams_full++;
 			return;
 		}
+		dns_tcp_on_cut(ts->s, on_tcp_cut);
 		ts->key = key;
 		HASH_ADD(hh, dc->streams, key, sizeof(ts->key), ts);
 		dc->n_streams++;
@@ -335,6 +436,7 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 		}
 		int32_t ahead = (int32_t)(seq - ts->next_seq);
 
+		dc->cur = ev;
 		if (ahead > 0) {
 			/* a segment we did not see */
 			tcp_gap(dc, ts, (uint32_t)ahead);
@@ -349,7 +451,6 @@ static void on_tcp_segment(struct dns_collector *dc, const struct dns_event *ev)
 			cap = old < cap ? cap - old : 0;
 			len -= old;
 		}
-		dc->cur = ev;
 		if (cap)
 			dns_tcp_feed(ts->s, data, cap);
 		if (len > cap)
@@ -372,11 +473,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		dc->stats.bad_events++;
 		return 0;
 	}
-	if (ev->flags & DNS_EV_F_TRUNCATED)
+	if (ev->piece_flags & DNS_PIECE_F_TRUNCATED)
 		dc->stats.truncated_captures++;
 	if (ev->proto == IPPROTO_UDP) {
-		if (ev->cap_len)
-			on_message(dc, ev, ev->payload, ev->cap_len, ev->cap_len < ev->payload_len);
+		on_udp_piece(dc, ev);
 	} else if (ev->proto == IPPROTO_TCP) {
 		on_tcp_segment(dc, ev);
 	} else {
@@ -399,7 +499,8 @@ int dns_collector_new(struct flow_collector *fc, const struct dns_collector_opts
 	dc->match[SIDE_CLIENT] = dns_match_create(opts->max_pending, free);
 	dc->match[SIDE_SERVER] = dns_match_create(opts->max_pending, free);
 	dc->names = dns_names_create(opts->max_names, opts->min_hold_ns);
-	if (!dc->match[SIDE_CLIENT] || !dc->match[SIDE_SERVER] || !dc->names)
+	dc->udp = dns_udp_create(UDP_MAX_PENDING, on_udp_message, dc);
+	if (!dc->match[SIDE_CLIENT] || !dc->match[SIDE_SERVER] || !dc->names || !dc->udp)
 		goto fail;
 	dc->rb = ring_buffer__new(bpf_map__fd(skel->maps.dns_events), on_event, dc, NULL);
 	if (!dc->rb) {
@@ -425,11 +526,17 @@ void dns_collector_free(struct dns_collector *dc)
 			loop_del_timer(dc->loop, dc->timer);
 	}
 	ring_buffer__free(dc->rb);
+	/* datagrams still waiting for pieces give no record: the exit log counted them (the
+	 * dns_udp_pending gauge) */
+	dc->closing = true;
+	dns_udp_destroy(dc->udp);
 	HASH_ITER(hh, dc->streams, ts, tmp)
 	drop_stream(dc, ts);
 	dns_match_destroy(dc->match[SIDE_CLIENT]);
 	dns_match_destroy(dc->match[SIDE_SERVER]);
 	dns_names_destroy(dc->names);
+	free(dc->views);
+	free(dc->text);
 	free(dc);
 }
 
@@ -472,6 +579,7 @@ void dns_collector_expire(struct dns_collector *dc, uint64_t now_boot_ns)
 
 	dns_match_expire(dc->match[SIDE_CLIENT], now_boot_ns, dc->opts.timeout_ns, on_timeout, dc);
 	dns_match_expire(dc->match[SIDE_SERVER], now_boot_ns, dc->opts.timeout_ns, on_timeout, dc);
+	dns_udp_expire(dc->udp, now_boot_ns, UDP_PIECES_MAX_AGE_NS);
 	HASH_ITER(hh, dc->streams, ts, tmp)
 	{
 		if (now_boot_ns - ts->last_ns > TCP_STREAM_IDLE_NS)
@@ -490,8 +598,13 @@ void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collecto
 {
 	struct dns_names_stats ns;
 	struct dns_match_stats ms;
+	struct dns_udp_stats us;
 
 	*out = dc->stats;
+	dns_udp_get_stats(dc->udp, &us);
+	out->udp_incomplete = us.incomplete;
+	out->udp_pieces_dropped = us.orphan_pieces + us.nomem;
+	out->udp_pending = dns_udp_pending(dc->udp);
 	out->pending = 0;
 	for (int side = SIDE_CLIENT; side <= SIDE_SERVER; side++) {
 		dns_match_get_stats(dc->match[side], &ms);
@@ -501,6 +614,8 @@ void dns_collector_get_stats(const struct dns_collector *dc, struct dns_collecto
 	out->names_entries = ns.entries;
 	out->names_evictions = ns.evictions;
 	out->names_expirations = ns.expirations;
+	out->names_learn_nomem = ns.learn_nomem;
+	out->answers_cut_capture = dc->parse_stats.answers_truncated;
 }
 
 void dns_collector_log_parse_errors(const struct dns_collector *dc)
@@ -551,10 +666,12 @@ struct dns_snap {
 	COUNTER_ROW(name, type, help, labels, struct dns_snap, field)
 #define DROPPED "DNS packets or messages that yielded no record, by reason."
 #define MESSAGES "DNS messages by kind."
+#define ANSWERS_CUT "DNS records with fewer answers than the response's ANCOUNT, by reason."
 
 static const struct counter_desc dns_counters[] = {
-	ROW("flowscope_dns_packets_total", COUNTER_COUNTER, "DNS packets handed to user space.", "",
-	    k[FLOW_STAT_DNS_EVENTS]),
+	ROW("flowscope_dns_packets_total", COUNTER_COUNTER,
+	    "DNS events handed to user space: pieces of up to 1536 payload bytes of DNS packets.",
+	    "", k[FLOW_STAT_DNS_EVENTS]),
 	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"ringbuf_full\"",
 	    k[FLOW_STAT_DNS_RINGBUF_FULL]),
 	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"parse_error\"",
@@ -567,11 +684,19 @@ static const struct counter_desc dns_counters[] = {
 	    "reason=\"tcp_message_incomplete\"", ds.tcp_messages_lost),
 	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"tcp_stream_gap\"",
 	    ds.tcp_resyncs),
+	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"udp_piece_dropped\"",
+	    ds.udp_pieces_dropped),
 	ROW("flowscope_dns_dropped_total", COUNTER_COUNTER, DROPPED, "reason=\"bad_event\"",
 	    ds.bad_events),
 	ROW("flowscope_dns_capture_truncated_total", COUNTER_COUNTER,
-	    "DNS packets longer than the capture (1536 payload bytes).", "",
+	    "DNS packets longer than --dns-capture-max-bytes, cut by the capture.", "",
 	    k[FLOW_STAT_DNS_TRUNCATED]),
+	ROW("flowscope_dns_udp_incomplete_total", COUNTER_COUNTER,
+	    "UDP DNS datagrams whose later pieces were lost (ring buffer full), parsed as "
+	    "captured.",
+	    "", ds.udp_incomplete),
+	ROW("flowscope_dns_udp_pending", COUNTER_GAUGE,
+	    "UDP DNS datagrams waiting for their next capture piece.", "", ds.udp_pending),
 	ROW("flowscope_dns_messages_total", COUNTER_COUNTER, MESSAGES, "kind=\"query\"",
 	    ds.queries),
 	ROW("flowscope_dns_messages_total", COUNTER_COUNTER, MESSAGES, "kind=\"response\"",
@@ -590,6 +715,13 @@ static const struct counter_desc dns_counters[] = {
 	    ds.names_entries),
 	ROW("flowscope_dns_names_evicted_total", COUNTER_COUNTER,
 	    "Names evicted by the cache bound.", "", ds.names_evictions),
+	ROW("flowscope_dns_answers_cut_total", COUNTER_COUNTER, ANSWERS_CUT, "reason=\"capture\"",
+	    ds.answers_cut_capture),
+	ROW("flowscope_dns_answers_cut_total", COUNTER_COUNTER, ANSWERS_CUT, "reason=\"no_memory\"",
+	    ds.answers_cut_nomem),
+	ROW("flowscope_dns_names_learn_failed_total", COUNTER_COUNTER,
+	    "DNS responses whose addresses were not learnt: no memory for the answer walk.", "",
+	    ds.names_learn_nomem),
 };
 
 const struct counter_desc *dns_collector_counter_descs(size_t *n)

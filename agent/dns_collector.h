@@ -38,13 +38,21 @@ struct dns_collector_stats {
 	uint64_t pending_full; /* queries not tracked: max_pending reached */
 	uint64_t timeouts;
 	uint64_t pending; /* queries awaiting a response now (at exit: never reported) */
-	uint64_t truncated_captures; /* packets longer than the capture */
+	uint64_t truncated_captures; /* packets longer than the capture (--dns-capture-max-bytes) */
+	uint64_t udp_incomplete; /* UDP datagrams whose later pieces were lost (ring buffer full):
+				    parsed as captured, truncated */
+	uint64_t udp_pieces_dropped; /* UDP pieces that joined no datagram, or found no memory */
+	uint64_t udp_pending; /* UDP datagrams waiting for their next piece now (at exit: counted,
+				 not parsed) */
 	uint64_t tcp_bytes_missing; /* TCP payload bytes not captured (gaps, truncation) */
-	uint64_t tcp_messages_lost; /* DNS-over-TCP messages dropped because bytes were missing */
+	uint64_t tcp_messages_lost; /* DNS-over-TCP messages that lost bytes before their header ended */
 	uint64_t tcp_resyncs; /* gaps that took a length prefix: message(s) lost, framing picked
 				 up again at the next segment */
 	uint64_t tcp_streams_full; /* TCP streams not reassembled: max_tcp_streams reached */
 	uint64_t records; /* dns records submitted to the pipeline */
+	uint64_t answers_cut_capture; /* responses cut by the capture before their last answer */
+	uint64_t answers_cut_nomem; /* responses with answers left out: no memory to render them */
+	uint64_t names_learn_nomem; /* responses not learnt from: no memory for the answer walk */
 	uint64_t names_entries;
 	uint64_t names_evictions;
 	uint64_t names_expirations;

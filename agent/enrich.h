@@ -16,18 +16,21 @@
 #include "pipeline.h"
 
 struct loop;
-struct ct_cache;
+struct ct_nat;
 struct dns_collector;
 
 /* cgroup_path of every record from its cgroup_id; a new path generation each interval. */
 struct pipeline_stage enrich_cgroup_stage(struct cgroup_paths *cp);
 
 /*
- * nat: the actual endpoints of flows from the conntrack cache (ct stays the caller's). Registers
- * the conntrack socket and a 1 s timer (grace-period expiry, refresh dumps) with l, and the
- * conntrack counters with reg. Returns NULL on ENOMEM or -errno from the loop (errno set).
+ * nat: the actual endpoints of flows from conntrack (ct stays the caller's). A flow the table
+ * does not know is deferred while a point GET asks the kernel (at most 250 ms, the GET's
+ * deadline), then resumed. Registers the conntrack socket and a 1 s timer (grace-period expiry,
+ * refresh dumps) with l, and the conntrack counters with reg. Returns NULL on ENOMEM or -errno
+ * from the loop (errno set).
  */
-struct enrich_nat *enrich_nat_new(struct ct_cache *ct, struct loop *l, struct counters *reg);
+struct enrich_nat *enrich_nat_new(struct ct_nat *ct, struct loop *l, struct counters *reg);
+/* Drops (counted) what is still deferred: call pipeline_flush() first, which resumes it. */
 void enrich_nat_free(struct enrich_nat *n);
 struct pipeline_stage enrich_nat_stage(struct enrich_nat *n);
 

@@ -100,6 +100,8 @@ int flow_collector_new(const struct flow_collector_opts *opts, struct flow_colle
 	for (size_t i = 0; i < opts->n_dns_ports; i++)
 		fc->skel->rodata->dns_port_bitmap[opts->dns_ports[i] >> 5] |=
 			1u << (opts->dns_ports[i] & 31);
+	if (opts->dns_capture_max_bytes)
+		fc->skel->rodata->dns_capture_max_bytes = opts->dns_capture_max_bytes;
 	/* The outer map's inner template keeps its size: the kernel does not compare max_entries
 	 * of inner hash maps (bpf_map_meta_equal). */
 	if (bpf_map__set_max_entries(fc->skel->maps.flows_a, opts->max_flows) ||

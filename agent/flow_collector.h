@@ -25,6 +25,7 @@ struct flow_collector_opts {
 	const uint16_t *dns_ports; /* UDP/TCP ports captured as DNS */
 	size_t n_dns_ports;
 	uint32_t dns_ringbuf_bytes; /* 0: the default, DNS_RINGBUF_BYTES */
+	uint32_t dns_capture_max_bytes; /* 0: the default, DNS_CAPTURE_MAX_BYTES_DEFAULT */
 };
 
 /*

@@ -219,20 +219,20 @@ static void dns_opts_of(const struct config *cfg, struct dns_collector_opts *d)
 	d->max_tcp_streams = 4096;
 }
 
-static int new_conntrack(const struct config *cfg, struct ct_cache **out)
+static int new_conntrack(const struct config *cfg, struct ct_nat **out)
 {
-	struct ct_cache_opts copts;
+	struct ct_nat_opts copts;
 	int ret;
 
-	ct_cache_opts_init(&copts);
-	copts.netns_path = cfg->conntrack_netns;
-	copts.max_entries = cfg->conntrack_max_entries;
-	copts.event_rcvbuf = cfg->conntrack_rcvbuf_bytes;
+	ct_nat_opts_init(&copts);
+	copts.netlink.netns_path = cfg->conntrack_netns;
+	copts.table.max_entries = cfg->conntrack_max_entries;
+	copts.netlink.event_rcvbuf = cfg->conntrack_rcvbuf_bytes;
 	/* connections that ended during an interval must resolve at its export */
-	copts.grace_ns = 60ull * 1000000000ull;
-	if (copts.grace_ns < 4ull * cfg->interval_s * 1000000000ull)
-		copts.grace_ns = 4ull * cfg->interval_s * 1000000000ull;
-	ret = ct_cache_create(&copts, clock_mono_ns(), out);
+	copts.table.grace_ns = 60ull * 1000000000ull;
+	if (copts.table.grace_ns < 4ull * cfg->interval_s * 1000000000ull)
+		copts.table.grace_ns = 4ull * cfg->interval_s * 1000000000ull;
+	ret = ct_nat_new(&copts, clock_mono_ns(), out);
 	if (ret)
 		LOG_ERR("opening conntrack%s%s: %s%s", cfg->conntrack_netns ? " in " : "",
 			cfg->conntrack_netns ? cfg->conntrack_netns : "", strerror(-ret),
@@ -251,7 +251,7 @@ struct agent {
 	struct sink *sink;
 	struct flow_collector *flows;
 	struct dns_collector *dns;
-	struct ct_cache *ct; /* NULL with --no-conntrack */
+	struct ct_nat *ct; /* NULL with --no-conntrack */
 	struct enrich_nat *nat;
 	struct pipeline *pipeline;
 	struct metrics_server *metrics;
@@ -312,6 +312,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	fopts.dns_ports = cfg->dns_ports;
 	fopts.n_dns_ports = cfg->n_dns_ports;
 	fopts.dns_ringbuf_bytes = cfg->dns_ringbuf_bytes;
+	fopts.dns_capture_max_bytes = cfg->dns_capture_max_bytes;
 	if (flow_collector_new(&fopts, &a->flows, err, sizeof(err))) {
 		LOG_ERR("%s", err);
 		return -1;
@@ -410,11 +411,12 @@ static void teardown(struct agent *a)
 	/* /metrics first: its pages read every part below */
 	metrics_server_free(a->metrics);
 	counters_free(a->counters);
-	pipeline_free(a->pipeline);
-	enrich_nat_free(a->nat);
-	ct_cache_destroy(a->ct);
+	/* the sources before the pipeline they hold (->pipeline), the sink last */
 	dns_collector_free(a->dns);
 	flow_collector_free(a->flows);
+	pipeline_free(a->pipeline);
+	enrich_nat_free(a->nat);
+	ct_nat_free(a->ct);
 	cgroup_paths_free(a->cgroup_paths);
 	if (a->sink) {
 		lost = sink_free(a->sink);

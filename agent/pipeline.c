@@ -9,7 +9,7 @@
 struct pipeline_stats {
 	uint64_t deferred_total; /* records a stage deferred */
 	uint64_t deferred; /* held by stages now (gauge) */
-	uint64_t dropped_stage; /* a stage dropped it, or gave up on a deferred one */
+	uint64_t dropped_stage; /* a stage dropped it (STAGE_DROP) */
 	uint64_t dropped_unknown_type; /* no codec: refused before any stage */
 	uint64_t refused_by_sink; /* the sink refused it (and counted why) */
 };
@@ -107,15 +107,6 @@ int pipeline_resume(struct pipeline *p, int stage, struct record *r)
 	ret = run(p, stage + 1, r);
 	maybe_end_interval(p);
 	return ret;
-}
-
-void pipeline_drop_deferred(struct pipeline *p, int stage)
-{
-	(void)stage;
-	if (p->st.deferred)
-		p->st.deferred--;
-	p->st.dropped_stage++;
-	maybe_end_interval(p);
 }
 
 void pipeline_begin_interval(struct pipeline *p)

@@ -11,9 +11,9 @@
  *
  * Interval end (pipeline_end_interval(), after a flow export): the sink's end of interval (which
  * sends partly filled batches) runs once no record is deferred any more, so the records deferred
- * during an interval are in the same batch flush as the others. A stage must resume or drop
- * what it defers within a bounded time (its own timer); pipeline_flush() at exit makes every
- * stage let go at once.
+ * during an interval are in the same batch flush as the others. A stage must resume what it
+ * defers within a bounded time (its own timer); pipeline_flush() at exit makes every stage let
+ * go at once.
  *
  * Everything runs on the loop thread; a stage may submit or resume from any loop callback.
  */
@@ -30,7 +30,7 @@ struct pipeline;
 
 enum stage_verdict {
 	STAGE_PASS = 0, /* on to the next stage */
-	STAGE_DEFER, /* the stage holds a copy and will call pipeline_resume() (or _drop()) */
+	STAGE_DEFER, /* the stage holds a copy and will call pipeline_resume() */
 	STAGE_DROP, /* the record goes no further; the stage counted why */
 };
 
@@ -45,8 +45,7 @@ struct pipeline_stage {
 	/* Optional: before an interval's flows are submitted (catch up on events: conntrack, DNS
 	 * answers, the cgroup path generation). */
 	void (*interval_begin)(void *arg);
-	/* Optional: resume (or drop) every record the stage holds, now. Required of a stage that
-	 * defers. */
+	/* Optional: resume every record the stage holds, now. Required of a stage that defers. */
 	void (*flush)(void *arg);
 	/* Optional: called by pipeline_add_stage() with the pipeline and the stage's index, what
 	 * a deferring stage needs for pipeline_resume(). */
@@ -78,14 +77,11 @@ int pipeline_submit(struct pipeline *p, struct record *r);
  */
 int pipeline_resume(struct pipeline *p, int stage, struct record *r);
 
-/* A deferred record that stage gives up on: counted as dropped (reason "stage"). */
-void pipeline_drop_deferred(struct pipeline *p, int stage);
-
 /* Calls every stage's interval_begin, in order. */
 void pipeline_begin_interval(struct pipeline *p);
 
 /* The interval's records are all submitted: the sink's end_interval runs now, or when the last
- * deferred record is resumed or dropped. */
+ * deferred record is resumed. */
 void pipeline_end_interval(struct pipeline *p);
 
 /* At exit: every stage flushes (in order), then the sink's end_interval runs. */

@@ -8,7 +8,7 @@
  * for consumers in docs/records.md; encoders (record_json.c, record_proto.c) must keep to it.
  *
  * Every record type starts with the common header (struct record) and has one entry in the codec
- * table (record.c): its name, encoders, default Kafka topic and protobuf message.
+ * table (record_codec.c): its name, encoders, default Kafka topic and protobuf message.
  */
 #ifndef FLOWSCOPE_RECORD_H
 #define FLOWSCOPE_RECORD_H
@@ -116,7 +116,7 @@ struct flow_record {
 
 /* One resource record of a DNS answer section, already rendered to text. */
 struct dns_answer_view {
-	const char *name; /* owner name, dotted, no trailing dot */
+	const char *name; /* owner name, as qname (RFC 1035 §5.1 presentation form) */
 	uint16_t type; /* RR TYPE (RFC 1035 §3.2.2, RFC 3596, RFC 2782, RFC 9460) */
 	uint32_t ttl; /* seconds */
 	const char *data; /* rendered RDATA ("192.0.2.1", "target.example", "10 5 443 srv.example");
@@ -136,16 +136,17 @@ struct dns_record {
 	struct record_addr dst_addr; /* the server */
 	uint16_t dst_port;
 	uint16_t id; /* DNS message ID */
-	const char *qname; /* dotted, no trailing dot */
+	const char *qname; /* presentation form of RFC 1035 §5.1 (dns_rr_owner()), no trailing dot */
 	uint16_t qtype;
 	uint16_t rcode; /* extended rcode (RFC 6891 §6.1.3) or DNS_RCODE_TIMEOUT */
-	const struct dns_answer_view *answers;
-	size_t n_answers;
+	const struct dns_answer_view *answers; /* every answer RR of the message, in order */
+	size_t n_answers; /* no cap: sized per message */
 	uint64_t latency_ns; /* query to response, ns; meaningful only when latency_known */
 	bool latency_known; /* false: latency_ns is null (a timeout, or a response whose query
 			       was not seen) */
 	bool timeout; /* no response within --dns-timeout: rcode is "TIMEOUT" */
-	bool truncated; /* TC bit set or payload truncated by the capture */
+	bool truncated; /* TC bit set, or the capture cut the message (answers: those captured
+			   whole), or no memory to render them all */
 };
 
 _Static_assert(offsetof(struct flow_record, hdr) == 0, "the header comes first");

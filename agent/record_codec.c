@@ -174,6 +174,21 @@ ssize_t record_encode_json(char *buf, size_t cap, const struct record_json_ctx *
 	return c ? c->json(buf, cap, ctx, r) : -EPROTONOSUPPORT;
 }
 
+/* Every fixed field of any type with its key, numbers and addresses at their longest. */
+#define RECORD_FIXED_MAX 4096
+
+size_t record_encoded_max(const struct record *r, size_t node_name_len)
+{
+	const struct record_codec *c = record_codec(r->type);
+
+	/*
+	 * A string byte is at most 6 bytes of JSON (\u00XX) and 1 of protobuf; extra_size()
+	 * also counts each array element's struct (a DNS answer: 24 bytes, so 144 here), more
+	 * than the element's keys, punctuation, type name and TTL take.
+	 */
+	return c ? RECORD_FIXED_MAX + 6 * (c->extra_size(r) + node_name_len) : 0;
+}
+
 ssize_t record_encode_proto(uint8_t *buf, size_t cap, const struct record_proto_ctx *ctx,
 			    const struct record *r, bool delimited)
 {

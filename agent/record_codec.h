@@ -52,4 +52,11 @@ ssize_t record_encode_json(char *buf, size_t cap, const struct record_json_ctx *
 ssize_t record_encode_proto(uint8_t *buf, size_t cap, const struct record_proto_ctx *ctx,
 			    const struct record *r, bool delimited);
 
+/*
+ * Bytes that always hold r encoded, as JSON (with a newline) or protobuf (length-prefixed),
+ * given the length of the node name the context adds; 0 when r's type has no codec. A sink
+ * grows its buffer to this on -ENOSPC: no record is too long to encode. Bytes.
+ */
+size_t record_encoded_max(const struct record *r, size_t node_name_len);
+
 #endif /* FLOWSCOPE_RECORD_CODEC_H */

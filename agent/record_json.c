@@ -18,6 +18,7 @@
 
 #include "dns.h"
 #include "record_json.h"
+#include "utf8.h"
 
 #define STRINGIFY(x) #x
 #define TO_TEXT(x) STRINGIFY(x)
@@ -293,34 +294,6 @@ static inline char *put_owner_id(char *p, uint64_t cgroup_id)
 	p = PUT(p, ",\"cgroup_id\":");
 	p = put_u64(p, cgroup_id);
 	return PUT(p, ",\"cgroup_path\":");
-}
-
-/* Length of the valid UTF-8 sequence at s (at most avail bytes), or 0 when invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t avail)
-{
-	size_t n;
-	uint32_t cp;
-
-	if ((s[0] & 0xe0) == 0xc0)
-		n = 2, cp = s[0] & 0x1f;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, cp = s[0] & 0x0f;
-	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n > avail)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
 }
 
 static inline bool plain_char(unsigned char c)

@@ -12,6 +12,7 @@
 #include "dns.h"
 #include "record_json.h"
 #include "record_proto.h"
+#include "utf8.h"
 
 /*
  * Text form of an address: dotted quad for IPv4 (formatted here, it is on every record), RFC 5952
@@ -129,18 +130,40 @@ static inline void put_bytes(struct pbw *w, unsigned int field, const void *s, s
 	w->p += len;
 }
 
+/*
+ * A string field of len raw bytes, written as valid UTF-8 (protobuf requires it of `string`,
+ * and decoders reject the whole message otherwise): bytes that are not UTF-8 become U+FFFD,
+ * exactly as in JSON (utf8.h). Not written when empty (proto3 default).
+ */
+static void put_text(struct pbw *w, unsigned int field, const char *s, size_t len)
+{
+	size_t clean;
+
+	if (!len)
+		return;
+	clean = utf8_clean_len(s, len);
+	if (clean == len) {
+		put_bytes(w, field, s, len);
+		return;
+	}
+	put_varint(w, (uint64_t)field << 3 | WT_LEN);
+	put_varint(w, clean);
+	if ((size_t)(w->end - w->p) < clean) {
+		w->overflow = true;
+		return;
+	}
+	w->p = (uint8_t *)utf8_clean((char *)w->p, s, len);
+}
+
 static inline void put_str(struct pbw *w, unsigned int field, const char *s)
 {
-	size_t len = s ? strlen(s) : 0;
-
-	if (len)
-		put_bytes(w, field, s, len);
+	put_text(w, field, s, s ? strlen(s) : 0);
 }
 
 /* Bytes of a string field as put_str() writes it. */
 static size_t str_size(unsigned int field, const char *s)
 {
-	size_t len = s ? strlen(s) : 0;
+	size_t len = s ? utf8_clean_len(s, strlen(s)) : 0;
 
 	return len ? varint_size((uint64_t)field << 3) + varint_size(len) + len : 0;
 }
@@ -164,12 +187,10 @@ static ssize_t finish(struct pbw *w, uint8_t *buf, bool delimited)
 	return (ssize_t)(plen + len);
 }
 
+/* comm: at most 16 bytes, cut by the kernel at 15 wherever a multi-byte character falls. */
 static void put_comm(struct pbw *w, unsigned int field, const char comm[16])
 {
-	size_t len = strnlen(comm, 16);
-
-	if (len)
-		put_bytes(w, field, comm, len);
+	put_text(w, field, comm, strnlen(comm, 16));
 }
 
 size_t record_proto_put_varint(uint8_t *buf, uint64_t v)

@@ -38,9 +38,15 @@
 /* A batch is sent when it reaches this size even with fewer than records_per_message records,
  * so that messages stay well under the brokers' default message.max.bytes (1 MB). */
 #define BATCH_MAX_BYTES (256 * 1024)
-/* Largest encoded record accepted (a DNS response with many long answers). */
+/*
+ * Room a batch keeps for one more record beyond BATCH_MAX_BYTES, and the scratch buffer's first
+ * size. A longer record (a DNS response with thousands of long answers) grows the buffer it is
+ * encoded into to record_encoded_max(), alone in its batch.
+ */
 #define RECORD_MAX_BYTES (64 * 1024)
 #define KEY_MAX 320
+#define FLOWSCOPE_STR_(x) #x
+#define FLOWSCOPE_STR(x) FLOWSCOPE_STR_(x)
 
 struct batch {
 	uint64_t cgroup_id;
@@ -68,7 +74,8 @@ struct kafka_sink {
 	bool brokers_down; /* last error_cb said all brokers are down */
 	struct kafka_sink_stats st;
 	struct kafka_stats *client_stats; /* librdkafka's statistics (kafka_stats.c) */
-	uint8_t scratch[RECORD_MAX_BYTES];
+	uint8_t *scratch; /* scratch_cap bytes: one record when records_per_message is 1 */
+	size_t scratch_cap;
 };
 
 static const char *const secret_words[] = { "password", "secret", "key", "token",
@@ -398,6 +405,39 @@ static size_t make_key(const struct kafka_sink *ks, uint64_t cgroup_id, char key
 	return n < KEY_MAX ? (size_t)n : KEY_MAX - 1;
 }
 
+/*
+ * The headers every message carries, so that a consumer can tell what the payload is without
+ * knowing the producer's flags (docs/kafka.md, "Formats and framing"). The message type is the
+ * codec's protobuf message, named for JSON too. NULL when out of memory.
+ */
+static rd_kafka_headers_t *make_headers(const struct kafka_sink *ks, enum record_type type,
+					uint32_t n)
+{
+	rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+	bool pb = ks->format == KAFKA_FORMAT_PROTOBUF;
+	char count[16];
+
+	if (!h)
+		return NULL;
+	snprintf(count, sizeof(count), "%u", n);
+	if (rd_kafka_header_add(h, "content-type", -1,
+				pb ? "application/x-protobuf" : "application/x-ndjson", -1) ||
+	    rd_kafka_header_add(h, "flowscope.message-type", -1, record_codec(type)->proto_message,
+				-1) ||
+	    rd_kafka_header_add(h, "flowscope.framing", -1,
+				!pb		  ? "ndjson"
+				: ks->per_msg > 1 ? "delimited"
+						  : "single",
+				-1) ||
+	    rd_kafka_header_add(h, "flowscope.record-count", -1, count, -1) ||
+	    rd_kafka_header_add(h, "flowscope.schema-version", -1,
+				FLOWSCOPE_STR(FLOWSCOPE_SCHEMA_VERSION), -1)) {
+		rd_kafka_headers_destroy(h);
+		return NULL;
+	}
+	return h;
+}
+
 /* Hand one message to librdkafka (payload copied). Never blocks; counts a refusal. */
 static int produce(struct kafka_sink *ks, enum record_type type, uint64_t cgroup_id,
 		   const void *payload, size_t len, uint32_t n)
@@ -405,11 +445,23 @@ static int produce(struct kafka_sink *ks, enum record_type type, uint64_t cgroup
 	struct kafka_sink_type_stats *ts = &ks->st.type[type];
 	char key[KEY_MAX];
 	size_t klen = make_key(ks, cgroup_id, key);
+	rd_kafka_headers_t *hdrs = make_headers(ks, type, n);
 	rd_kafka_resp_err_t err;
 
-	if (rd_kafka_produce(ks->rkt[type], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-			     (void *)payload, len, key, klen, make_tag(type, n)) == -1) {
-		err = rd_kafka_last_error();
+	if (!hdrs) {
+		ts->dropped_error += n;
+		count_failure(ks, RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE, type, n);
+		return -ENOMEM;
+	}
+	err = rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt[type]),
+				RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_KEY(key, klen),
+				RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(make_tag(type, n)),
+				RD_KAFKA_V_END);
+	if (err) {
+		/* On failure the headers stay ours. */
+		rd_kafka_headers_destroy(hdrs);
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 			ts->dropped_queue_full += n;
 			return -ENOBUFS;
@@ -505,7 +557,20 @@ static int kafka_emit(struct sink *s, const struct record *rec)
 	}
 	ts = &ks->st.type[type];
 	if (ks->per_msg == 1) {
-		n = encode(ks, rec, ks->scratch, sizeof(ks->scratch));
+		n = encode(ks, rec, ks->scratch, ks->scratch_cap);
+		if (n == -ENOSPC) {
+			size_t max = record_encoded_max(rec, strlen(ks->node_name));
+			uint8_t *nb = max > ks->scratch_cap ? realloc(ks->scratch, max) : NULL;
+
+			/* without a bigger buffer (or when the bound is wrong) it stays an error */
+			if (nb) {
+				ks->scratch = nb;
+				ks->scratch_cap = max;
+				n = encode(ks, rec, ks->scratch, ks->scratch_cap);
+			} else if (max > ks->scratch_cap) {
+				n = -ENOMEM;
+			}
+		}
 		if (n < 0) {
 			ts->dropped_error++;
 			return (int)n;
@@ -518,26 +583,35 @@ static int kafka_emit(struct sink *s, const struct record *rec)
 	}
 
 	b = find_batch(ks, type, cgroup_id);
-	for (;;) {
-		size_t room = b->cap - b->len;
+	for (size_t max = 0;;) {
+		size_t room = b->cap - b->len, cap;
+		uint8_t *nb;
 
 		n = room ? encode(ks, rec, b->buf + b->len, room) : -ENOSPC;
-		if (n != -ENOSPC || room >= RECORD_MAX_BYTES)
-			break; /* encoded, or an error, or the record is too large */
-		if (b->cap < BATCH_MAX_BYTES + RECORD_MAX_BYTES) {
-			/* Doubling from 4 KiB ends at 512 KiB: room for a full batch and a record. */
-			size_t cap = b->cap ? b->cap * 2 : 4096;
-			uint8_t *nb = realloc(b->buf, cap);
-
-			if (!nb) {
-				n = -ENOMEM;
-				break;
-			}
-			b->buf = nb;
-			b->cap = cap;
-		} else {
+		if (n != -ENOSPC)
+			break; /* encoded, or an error */
+		if (!max)
+			max = record_encoded_max(rec, strlen(ks->node_name));
+		if (room >= max)
+			break; /* the bound is wrong: a real failure */
+		if (b->len && b->cap >= BATCH_MAX_BYTES + RECORD_MAX_BYTES) {
 			flush_batch(ks, type, b);
+			continue;
 		}
+		/*
+		 * Doubling from 4 KiB ends at 512 KiB: room for a full batch and a record. A
+		 * record longer than that gets an emptied batch grown to its bound.
+		 */
+		cap = b->cap ? b->cap * 2 : 4096;
+		if (!b->len && cap < max)
+			cap = max;
+		nb = realloc(b->buf, cap);
+		if (!nb) {
+			n = -ENOMEM;
+			break;
+		}
+		b->buf = nb;
+		b->cap = cap;
 	}
 	if (n < 0) {
 		ts->dropped_error++;
@@ -623,6 +697,7 @@ static void destroy(struct kafka_sink *ks)
 		rd_kafka_destroy(ks->rk);
 	kafka_stats_free(ks->client_stats);
 	free(ks->node_name);
+	free(ks->scratch);
 	free(ks);
 }
 
@@ -851,8 +926,10 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 	ks->buffer_bytes = cfg->buffer_bytes;
 	ks->flush_timeout_ms = cfg->flush_timeout_ms;
 	ks->node_name = strdup(cfg->node_name);
-	if (!ks->node_name)
+	ks->scratch = malloc(RECORD_MAX_BYTES);
+	if (!ks->node_name || !ks->scratch)
 		goto nomem;
+	ks->scratch_cap = RECORD_MAX_BYTES;
 	ks->json_ctx.node_name = ks->node_name;
 	ks->proto_ctx.node_name = ks->node_name;
 	for (t = 0; t < RECORD_TYPE_MAX; t++) {
@@ -882,6 +959,16 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 	    /* Records wait for a broker as long as they fit in the buffer. */
 	    conf_set(conf, "message.timeout.ms", "0", errstr, errstr_size) ||
 	    conf_set(conf, "client.id", "flowscope", errstr, errstr_size) ||
+	    /* The Java client's (and kafkajs') hash of the key, not librdkafka's CRC32: a key
+	     * lands on the partition other producers pick for it (docs/kafka.md). */
+	    conf_set(conf, "partitioner", "murmur2_random", errstr, errstr_size) ||
+	    /*
+	     * One produce request in flight per broker: with more, a broker that restarts can
+	     * refuse the first (NOT_LEADER_FOR_PARTITION, not persisted) and take the next, and
+	     * librdkafka before 2.3 turns the gap into a fatal idempotent-producer error that
+	     * stops all delivery (librdkafka issue 3584; seen in e2e_kafka with a killed broker).
+	     */
+	    conf_set(conf, "max.in.flight.requests.per.connection", "1", errstr, errstr_size) ||
 	    conf_set(conf, "statistics.interval.ms", KAFKA_STATS_INTERVAL_MS, errstr, errstr_size))
 		goto fail;
 	for (i = 0; i < cfg->n_options; i++)

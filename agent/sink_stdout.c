@@ -2,16 +2,26 @@
 /*
  * NDJSON on a file descriptor without blocking the loop. Lines are encoded whole into a scratch
  * buffer and appended to a bounded output buffer only when they fit, so a record is either
- * entirely in the output or dropped (counted) - never cut. The fd is non-blocking: a write takes
+ * entirely in the output or dropped (counted) - never cut. Writes are non-blocking: a write takes
  * what the reader has room for, the rest of the buffer (the rest of a line included) waits for
  * EPOLLOUT from the loop.
+ *
+ * O_NONBLOCK is a flag of the open file description, which fd 1 shares with fd 2 under `2>&1` or
+ * on a terminal, and with the parent shell: set on fd 1 it would make stderr writes fail with
+ * EAGAIN (log lines lost) and leave the shell's terminal non-blocking if the agent crashed. So a
+ * pipe, FIFO or terminal is reopened through /proc/self/fd/N, which gives a description of our
+ * own to make non-blocking; a regular file never blocks and is written as given. Only where the
+ * reopen fails (a socket: ENXIO; or /proc missing) is the given fd set O_NONBLOCK, and restored at
+ * free.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,20 +35,25 @@
 #define OUT_BUF_SIZE (32u << 20)
 /* Written as soon as this much is buffered, so a steady reader keeps the buffer short. */
 #define WRITE_CHUNK (64u << 10)
-/* One record never exceeds this (a DNS response with many long answers). */
-#define RECORD_MAX (64u << 10)
+/*
+ * The scratch line's first size, which most records fit; a longer one (a DNS response with
+ * thousands of long answers) grows it to record_encoded_max().
+ */
+#define LINE_INITIAL (64u << 10)
 /* How long sink_free() waits for the reader to take what is left. */
 #define EXIT_FLUSH_MS 5000
 
 struct sink_stdout {
 	struct sink base;
 	int fd;
-	int fd_flags; /* as found: restored at free */
+	bool own_fd; /* fd is our reopened description: closed at free */
+	int fd_flags; /* as found when we set O_NONBLOCK on the given fd: restored at free; else -1 */
 	char *node_name;
 	struct record_json_ctx ctx;
 	char *buf; /* OUT_BUF_SIZE: [off, used) waits to be written */
 	size_t off, used;
-	char *line; /* RECORD_MAX scratch */
+	char *line; /* line_cap bytes of scratch */
+	size_t line_cap;
 	uint64_t lines; /* complete lines in [off, used) */
 	struct sink_stdout_stats stats;
 	bool write_failed_logged;
@@ -140,10 +155,30 @@ static bool make_room(struct sink_stdout *s, size_t n)
 	return OUT_BUF_SIZE - s->used >= n;
 }
 
+/* Encodes r into s->line, growing it once to the bound of r when it is too small. */
+static ssize_t encode_line(struct sink_stdout *s, const struct record *r)
+{
+	ssize_t n = record_encode_json(s->line, s->line_cap - 1, &s->ctx, r);
+	size_t max;
+	char *line;
+
+	if (n != -ENOSPC)
+		return n;
+	max = record_encoded_max(r, strlen(s->node_name));
+	if (max <= s->line_cap)
+		return n; /* the bound is wrong: a real failure */
+	line = realloc(s->line, max);
+	if (!line)
+		return -ENOMEM;
+	s->line = line;
+	s->line_cap = max;
+	return record_encode_json(s->line, s->line_cap - 1, &s->ctx, r);
+}
+
 static int emit(struct sink *base, const struct record *r)
 {
 	struct sink_stdout *s = (struct sink_stdout *)base;
-	ssize_t n = record_encode_json(s->line, RECORD_MAX - 1, &s->ctx, r);
+	ssize_t n = encode_line(s, r);
 
 	if (n < 0) {
 		s->stats.encode_errors++;
@@ -266,7 +301,9 @@ static uint64_t free_sink(struct sink *base)
 	}
 	if (s->watched)
 		loop_del_fd(s->loop, s->fd);
-	if (s->fd_flags >= 0)
+	if (s->own_fd)
+		close(s->fd);
+	else if (s->fd_flags >= 0)
 		fcntl(s->fd, F_SETFL, s->fd_flags);
 	lost = s->stats.dropped + s->stats.encode_errors + s->stats.buffer_full;
 	free(s->buf);
@@ -274,6 +311,34 @@ static uint64_t free_sink(struct sink *base)
 	free(s->node_name);
 	free(s);
 	return lost;
+}
+
+/*
+ * Points s->fd at fd's file, non-blocking, without changing the description fd shares with
+ * others (see the top of the file).
+ */
+static void open_nonblocking(struct sink_stdout *s, int fd)
+{
+	char path[32];
+	struct stat st;
+	int flags;
+
+	s->fd = fd;
+	s->fd_flags = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		return; /* never blocks; a reopen would lose O_APPEND and the offset */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	s->fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (s->fd >= 0) {
+		s->own_fd = true;
+		return;
+	}
+	LOG_DEBUG("stdout sink: cannot reopen %s (%s): setting O_NONBLOCK on fd %d itself", path,
+		  strerror(errno), fd);
+	s->fd = fd;
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0 && !(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0)
+		s->fd_flags = flags;
 }
 
 static const struct sink_ops stdout_ops = {
@@ -292,7 +357,8 @@ struct sink *sink_stdout_new(int fd, const char *node_name)
 		return NULL;
 	/* pages are touched only as the buffer fills */
 	s->buf = malloc(OUT_BUF_SIZE);
-	s->line = malloc(RECORD_MAX);
+	s->line = malloc(LINE_INITIAL);
+	s->line_cap = LINE_INITIAL;
 	s->node_name = strdup(node_name);
 	if (!s->buf || !s->line || !s->node_name) {
 		free(s->buf);
@@ -302,10 +368,7 @@ struct sink *sink_stdout_new(int fd, const char *node_name)
 		return NULL;
 	}
 	s->base.ops = &stdout_ops;
-	s->fd = fd;
-	s->fd_flags = fcntl(fd, F_GETFL);
-	if (s->fd_flags >= 0 && !(s->fd_flags & O_NONBLOCK))
-		fcntl(fd, F_SETFL, s->fd_flags | O_NONBLOCK);
+	open_nonblocking(s, fd);
 	s->ctx.node_name = s->node_name;
 	return &s->base;
 }

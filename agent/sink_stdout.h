@@ -16,15 +16,21 @@
 struct sink_stdout_stats {
 	uint64_t records; /* records written out whole */
 	uint64_t dropped; /* records lost to write errors (e.g. a closed pipe) */
-	uint64_t encode_errors; /* records that could not be encoded: too long, or a type
-				   without a codec */
+	uint64_t encode_errors; /* records that could not be encoded: a type without a codec, or
+				   no memory for a long one's line */
 	uint64_t buffer_full; /* records dropped: the buffer was full (a slow or stopped reader) */
 	uint64_t buffered_bytes; /* waiting to be written */
 	bool reader_gone; /* the reading end of the pipe closed (EPIPE): nothing will be read */
 };
 
-/* Writes to fd, which it sets O_NONBLOCK (its flags are restored by sink_free()); node_name is
- * copied. Returns NULL on ENOMEM. */
+/*
+ * Writes to fd without blocking, never changing the flags of the description fd shares (with
+ * stderr under 2>&1, with a terminal, with the parent shell): a pipe, FIFO or terminal is reopened
+ * (/proc/self/fd/N) as a non-blocking description of the sink's own, closed by sink_free(); a
+ * regular file is written as given (it never blocks). Only where that reopen fails (a socket) is
+ * fd itself set O_NONBLOCK, and its flags restored by sink_free(). fd stays the caller's to close.
+ * node_name is copied. Returns NULL on ENOMEM.
+ */
 struct sink *sink_stdout_new(int fd, const char *node_name);
 void sink_stdout_stats(const struct sink *s, struct sink_stdout_stats *out);
 

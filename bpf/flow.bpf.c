@@ -8,31 +8,12 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
 #include "flow.h"
-#include "dns_capture.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+#include "stats.bpf.h"
 
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define IPPROTO_HOPOPTS 0
-#define IPPROTO_ICMP 1
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define IPPROTO_ROUTING 43
-#define IPPROTO_FRAGMENT 44
-#define IPPROTO_AH 51
-#define IPPROTO_ICMPV6 58
-#define IPPROTO_DSTOPTS 60
 #define AF_INET 2
 #define AF_INET6 10
-
-#define TCP_FLAG_SYN 0x02
-#define TCP_FLAG_ACK 0x10
-#define ICMP_ECHOREPLY 0
-#define ICMP_ECHO 8
-#define ICMPV6_ECHO_REQUEST 128
-#define ICMPV6_ECHO_REPLY 129
-
-/* IPv6 extension headers walked before giving up on finding the L4 header. */
-#define MAX_IPV6_EXT_HDRS 6
 
 /*
  * The agent's own tgid as sock_create sees it (init PID namespace): its packets (to Kafka, its
@@ -40,14 +21,6 @@
  * would be the tgid in the agent's PID namespace, which differs in a container.
  */
 __u32 self_tgid = 0;
-/* Ports whose UDP/TCP payload is DNS (--dns-ports), one bit per port. */
-const volatile __u32 dns_port_bitmap[DNS_PORT_BITMAP_WORDS] = {};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, DNS_RINGBUF_BYTES);
-} dns_events SEC(".maps");
-
 struct flow_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FLOW_DEFAULT_MAX_FLOWS);
@@ -94,228 +67,11 @@ struct {
 	__type(value, struct sock_owner);
 } sock_owner SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FLOW_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
+/* Per-CPU counters, enum flow_stat; every way a packet or DNS event goes uncounted has one. */
+STATS_MAP(stats, FLOW_STAT_MAX);
 
-static __always_inline void stat_add(__u32 idx, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += n;
-}
-
-/* Header offsets beyond this always go through bpf_skb_load_bytes(). */
-#define MAX_DIRECT_OFF 256
-
-/*
- * Copies len header bytes at off. Headers are almost always in the linear part of the skb, where
- * reading them directly costs ~1 ns against ~3 ns per bpf_skb_load_bytes() call (bench/bpf);
- * the helper remains for headers in paged data. len must be a constant at each call site.
- */
-static __always_inline int load_hdr(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-
-	/* the bound lets the verifier track data + off as a packet pointer */
-	if (off <= MAX_DIRECT_OFF && data + off + len <= data_end) {
-		__builtin_memcpy(to, data + off, len);
-		return 0;
-	}
-	return bpf_skb_load_bytes(skb, off, to, len);
-}
-
-/*
- * Like load_hdr(), without the copy when the header is in the linear part: returns a pointer into
- * the packet, or to buf filled by bpf_skb_load_bytes(), or NULL. Saves copying whole headers to
- * read a few fields of them on the hot path.
- */
-static __always_inline void *hdr_ptr(struct __sk_buff *skb, __u32 off, void *buf, __u32 len)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-
-	if (off <= MAX_DIRECT_OFF && data + off + len <= data_end)
-		return data + off;
-	if (bpf_skb_load_bytes(skb, off, buf, len))
-		return NULL;
-	return buf;
-}
-
-/* What the header walk learned about one packet. */
-struct pkt_info {
-	__u32 tcp_seq;
-	__u32 l3_len; /* IP header incl. IPv6 extension headers */
-	__u32 l4_len; /* TCP header incl. options, UDP 8, ICMP 8 */
-	__u16 sport;
-	__u16 dport;
-	__u8 proto;
-	__u8 tcp_flags;
-	__u8 fragment; /* non-first fragment: no L4 header */
-};
-
-struct tcp_hdr_min {
-	__be16 source;
-	__be16 dest;
-	__be32 seq;
-	__be32 ack_seq;
-	__u8 doff_res;
-	__u8 flags;
-};
-
-/*
- * Returns 0 when the L4 header was read (or the packet is a non-first fragment, which has none),
- * 1 for a protocol that is not accounted (fragments included), -1 when the header is malformed
- * or cut short: all l4_len bytes must be in the packet, since GSO accounting repeats them.
- */
-static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, struct pkt_info *pi)
-{
-	if (pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP && pi->proto != IPPROTO_ICMP &&
-	    pi->proto != IPPROTO_ICMPV6)
-		return 1;
-	if (pi->fragment)
-		return 0;
-
-	switch (pi->proto) {
-	case IPPROTO_TCP: {
-		struct tcp_hdr_min buf, *th = hdr_ptr(skb, off, &buf, sizeof(buf));
-		__u32 doff;
-
-		if (!th)
-			return -1;
-		doff = (th->doff_res >> 4) * 4;
-		if (doff < 20 || off + doff > skb->len)
-			return -1;
-		pi->sport = bpf_ntohs(th->source);
-		pi->dport = bpf_ntohs(th->dest);
-		pi->tcp_flags = th->flags;
-		/* a SYN's own sequence number is the ISN: its payload (TCP Fast Open) starts
-		 * one later (RFC 9293 §3.4) */
-		pi->tcp_seq = bpf_ntohl(th->seq) + !!(th->flags & TCP_FLAG_SYN);
-		pi->l4_len = doff;
-		return 0;
-	}
-	case IPPROTO_UDP: {
-		__be16 buf[2], *ports;
-
-		if (off + 8 > skb->len)
-			return -1;
-		ports = hdr_ptr(skb, off, buf, sizeof(buf));
-		if (!ports)
-			return -1;
-		pi->sport = bpf_ntohs(ports[0]);
-		pi->dport = bpf_ntohs(ports[1]);
-		pi->l4_len = 8;
-		return 0;
-	}
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6: {
-		/* type, code, checksum, then the echo identifier */
-		__u8 hdr[6];
-
-		if (off + 8 > skb->len || load_hdr(skb, off, hdr, sizeof(hdr)))
-			return -1;
-		if (pi->proto == IPPROTO_ICMP
-			    ? (hdr[0] == ICMP_ECHO || hdr[0] == ICMP_ECHOREPLY)
-			    : (hdr[0] == ICMPV6_ECHO_REQUEST || hdr[0] == ICMPV6_ECHO_REPLY)) {
-			/* both ends of an echo exchange key on the identifier */
-			pi->sport = ((__u16)hdr[4] << 8) | hdr[5];
-			pi->dport = pi->sport;
-		}
-		pi->l4_len = 8;
-		return 0;
-	}
-	}
-	return 1;
-}
-
-static __always_inline int parse_ipv4(struct __sk_buff *skb, struct flow_key *key,
-				      struct pkt_info *pi, bool egress)
-{
-	struct iphdr buf, *ip = hdr_ptr(skb, 0, &buf, sizeof(buf));
-	__u32 ihl;
-
-	if (!ip)
-		return -1;
-	ihl = ip->ihl * 4;
-	if (ip->version != 4 || ihl < sizeof(*ip))
-		return -1;
-	key->ip_version = 4;
-	if (egress) {
-		*(__u32 *)key->laddr = ip->saddr;
-		*(__u32 *)key->raddr = ip->daddr;
-	} else {
-		*(__u32 *)key->laddr = ip->daddr;
-		*(__u32 *)key->raddr = ip->saddr;
-	}
-	pi->proto = ip->protocol;
-	pi->l3_len = ihl;
-	/* fragment offset != 0: the L4 header is in the first fragment only */
-	pi->fragment = (bpf_ntohs(ip->frag_off) & 0x1fff) != 0;
-	return parse_l4(skb, ihl, pi);
-}
-
-static __always_inline int parse_ipv6(struct __sk_buff *skb, struct flow_key *key,
-				      struct pkt_info *pi, bool egress)
-{
-	struct ipv6hdr ip6;
-	__u32 off = sizeof(ip6);
-	__u8 nexthdr;
-
-	if (load_hdr(skb, 0, &ip6, sizeof(ip6)))
-		return -1;
-	if (ip6.version != 6)
-		return -1;
-	key->ip_version = 6;
-	if (egress) {
-		__builtin_memcpy(key->laddr, &ip6.saddr, 16);
-		__builtin_memcpy(key->raddr, &ip6.daddr, 16);
-	} else {
-		__builtin_memcpy(key->laddr, &ip6.daddr, 16);
-		__builtin_memcpy(key->raddr, &ip6.saddr, 16);
-	}
-	nexthdr = ip6.nexthdr;
-
-#pragma unroll
-	for (int i = 0; i < MAX_IPV6_EXT_HDRS; i++) {
-		__u8 ext[4];
-
-		if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_ROUTING &&
-		    nexthdr != IPPROTO_DSTOPTS && nexthdr != IPPROTO_FRAGMENT &&
-		    nexthdr != IPPROTO_AH)
-			break;
-		if (load_hdr(skb, off, ext, sizeof(ext)))
-			return -1;
-		if (nexthdr == IPPROTO_FRAGMENT) {
-			/* RFC 8200 §4.5: offset is the upper 13 bits of bytes 2-3 */
-			nexthdr = ext[0];
-			off += 8;
-			/* a later fragment carries payload, not the headers nexthdr names */
-			if ((((__u16)ext[2] << 8 | ext[3]) & 0xfff8) != 0) {
-				pi->fragment = 1;
-				break;
-			}
-		} else if (nexthdr == IPPROTO_AH) {
-			/* RFC 4302 §2.2: payload length in 4-octet units, minus 2 */
-			nexthdr = ext[0];
-			off += ((__u32)ext[1] + 2) * 4;
-		} else {
-			nexthdr = ext[0];
-			off += ((__u32)ext[1] + 1) * 8;
-		}
-	}
-	if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
-	    nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT || nexthdr == IPPROTO_AH)
-		return -1; /* more extension headers than we walk */
-	pi->proto = nexthdr;
-	pi->l3_len = off;
-	return parse_l4(skb, off, pi);
-}
+#define DNS_CAPTURE_STATS stats
+#include "dns_capture.bpf.h"
 
 static __always_inline struct sock_owner *owner_of(struct __sk_buff *skb)
 {
@@ -337,90 +93,6 @@ static __always_inline void fill_owner(struct __sk_buff *skb, struct flow_value 
 		return;
 	val->pid = owner->tgid;
 	__builtin_memcpy(val->comm, owner->comm, sizeof(val->comm));
-}
-
-static __always_inline bool is_dns_port(__u16 port)
-{
-	return dns_port_bitmap[port >> 5] & (1u << (port & 31));
-}
-
-/*
- * Hands a DNS packet to user space: header facts and its payload. A UDP datagram is one event
- * with up to DNS_CAPTURE_MAX payload bytes. A TCP skb can be a GSO/GRO super-packet carrying a
- * whole large answer (the reason DNS uses TCP), so its payload is cut into consecutive events of
- * DNS_CAPTURE_MAX bytes, each with its own sequence number, up to DNS_TCP_MAX_CHUNKS of them;
- * what is left beyond is reported as missing (DNS_EV_F_TRUNCATED).
- */
-static __always_inline void capture_dns(struct __sk_buff *skb, const struct flow_key *key,
-					const struct pkt_info *pi, bool egress)
-{
-	__u32 off = pi->l3_len + pi->l4_len;
-	__u32 plen = skb->len > off ? skb->len - off : 0;
-	bool tcp = pi->proto == IPPROTO_TCP;
-	struct sock_owner *owner;
-	__u32 done = 0;
-	__u64 ts;
-
-	/* TCP segments without payload matter only for their SYN/FIN/RST (stream boundaries) */
-	if (plen == 0 && (!tcp || !(pi->tcp_flags & 0x07)))
-		return;
-	owner = owner_of(skb);
-	if (owner && owner->tgid == self_tgid)
-		return;
-	ts = bpf_ktime_get_boot_ns();
-
-	for (int i = 0; i < DNS_TCP_MAX_CHUNKS; i++) {
-		__u32 left = plen - done, piece = left > DNS_CAPTURE_MAX ? DNS_CAPTURE_MAX : left;
-		bool last = !tcp || i == DNS_TCP_MAX_CHUNKS - 1 || left <= DNS_CAPTURE_MAX;
-		struct dns_event *ev = bpf_ringbuf_reserve(&dns_events, sizeof(*ev), 0);
-
-		if (!ev) {
-			/* later pieces of a TCP skb show up as a gap in the stream */
-			stat_add(FLOW_STAT_DNS_RINGBUF_FULL, 1);
-			return;
-		}
-		ev->ts_ns = ts;
-		ev->cgroup_id = key->cgroup_id;
-		if (owner) {
-			ev->pid = owner->tgid;
-			__builtin_memcpy(ev->comm, owner->comm, sizeof(ev->comm));
-		} else {
-			ev->pid = 0;
-			__builtin_memset(ev->comm, 0, sizeof(ev->comm));
-		}
-		if (egress) {
-			__builtin_memcpy(ev->saddr, key->laddr, 16);
-			__builtin_memcpy(ev->daddr, key->raddr, 16);
-		} else {
-			__builtin_memcpy(ev->saddr, key->raddr, 16);
-			__builtin_memcpy(ev->daddr, key->laddr, 16);
-		}
-		ev->sport = pi->sport;
-		ev->dport = pi->dport;
-		ev->ip_version = key->ip_version;
-		ev->proto = pi->proto;
-		/* SYN opens the first piece, FIN/RST close the last one */
-		ev->tcp_flags = pi->tcp_flags & ((i == 0 ? TCP_FLAG_SYN : 0) |
-						 (last ? 0x05 /* FIN|RST */ : 0) | TCP_FLAG_ACK);
-		ev->tcp_seq = pi->tcp_seq + done;
-		ev->flags = egress ? DNS_EV_F_EGRESS : 0;
-		/* a piece's length; the last one covers the rest of the skb, captured or not */
-		ev->payload_len = last ? left : piece;
-		if (left > DNS_CAPTURE_MAX && last) {
-			ev->flags |= DNS_EV_F_TRUNCATED;
-			stat_add(FLOW_STAT_DNS_TRUNCATED, 1);
-		}
-		ev->cap_len = 0;
-		/* the verifier needs a non-zero length with a constant upper bound */
-		if (piece > 0 && piece <= DNS_CAPTURE_MAX &&
-		    bpf_skb_load_bytes(skb, off + done, ev->payload, piece) == 0)
-			ev->cap_len = piece;
-		stat_add(FLOW_STAT_DNS_EVENTS, 1);
-		bpf_ringbuf_submit(ev, 0);
-		done += piece;
-		if (last)
-			break;
-	}
 }
 
 static __always_inline __u32 initiator_flags(const struct pkt_info *pi, bool egress)
@@ -477,28 +149,29 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 	void *map;
 	int ret;
 
-	stat_add(FLOW_STAT_PACKETS, 1);
+	stats_add(&stats, FLOW_STAT_PACKETS, 1);
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		ret = parse_ipv4(skb, &key, &pi, egress);
+		ret = parse_ipv4(skb, key.laddr, key.raddr, &pi, egress);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		ret = parse_ipv6(skb, &key, &pi, egress);
+		ret = parse_ipv6(skb, key.laddr, key.raddr, &pi, egress);
 	} else {
-		stat_add(FLOW_STAT_NON_IP, 1);
+		stats_add(&stats, FLOW_STAT_NON_IP, 1);
 		return 1;
 	}
 	if (ret < 0) {
-		stat_add(FLOW_STAT_MALFORMED, 1);
+		stats_add(&stats, FLOW_STAT_MALFORMED, 1);
 		return 1;
 	}
 	if (ret > 0) {
-		stat_add(FLOW_STAT_OTHER_PROTO, 1);
+		stats_add(&stats, FLOW_STAT_OTHER_PROTO, 1);
 		return 1;
 	}
 	if (pi.fragment)
-		stat_add(FLOW_STAT_FRAGMENTS, 1);
+		stats_add(&stats, FLOW_STAT_FRAGMENTS, 1);
 
 	key.cgroup_id = bpf_skb_cgroup_id(skb);
+	key.ip_version = pi.ip_version;
 	key.proto = pi.proto;
 	if (egress) {
 		key.lport = pi.sport;
@@ -509,8 +182,13 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 	}
 	if (pi.proto == IPPROTO_ICMP || pi.proto == IPPROTO_ICMPV6)
 		key.rport = 0;
-	else if (!pi.fragment && (is_dns_port(pi.sport) || is_dns_port(pi.dport)))
-		capture_dns(skb, &key, &pi, egress);
+	else if (!pi.fragment && dns_port(pi.sport, pi.dport) && dns_has_payload(skb, &pi)) {
+		struct sock_owner *owner = owner_of(skb);
+
+		/* the agent's own lookups are not its users' */
+		if (!owner || owner->tgid != self_tgid)
+			dns_capture(skb, &key, &pi, owner, egress);
+	}
 
 	/* One GSO/GRO skb stands for gso_segs wire packets, each with its own headers. */
 	segs = skb->gso_segs;
@@ -537,7 +215,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 
 		fill_owner(skb, &init);
 		if (init.pid && init.pid == self_tgid) {
-			stat_add(FLOW_STAT_SELF, 1);
+			stats_add(&stats, FLOW_STAT_SELF, 1);
 			return 1;
 		}
 		init.first_ns = now;
@@ -552,22 +230,17 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 			init.rx_bytes = bytes;
 			init.rx_packets = packets;
 		}
-		ret = bpf_map_update_elem(map, &key, &init, BPF_NOEXIST);
+		ret = map_try_insert(map, &key, &init, (void **)&val);
 		if (ret == 0) {
 			/* counted once per flow created, not per packet of a flow the full map refused */
 			if (!init.pid)
-				stat_add(FLOW_STAT_NO_OWNER, 1);
+				stats_add(&stats, FLOW_STAT_NO_OWNER, 1);
 			return 1;
 		}
-		if (ret != -17 /* EEXIST: another CPU created it first */) {
-			stat_add(FLOW_STAT_MAP_FULL, 1);
-			stat_add(FLOW_STAT_MAP_FULL_BYTES, bytes);
-			return 1;
-		}
-		val = bpf_map_lookup_elem(map, &key);
-		if (!val) {
-			stat_add(FLOW_STAT_MAP_FULL, 1);
-			stat_add(FLOW_STAT_MAP_FULL_BYTES, bytes);
+		/* -EEXIST: another CPU created it first, and val is that entry */
+		if (ret != -EEXIST) {
+			stats_add(&stats, FLOW_STAT_MAP_FULL, 1);
+			stats_add(&stats, FLOW_STAT_MAP_FULL_BYTES, bytes);
 			return 1;
 		}
 	}

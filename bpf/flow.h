@@ -70,9 +70,10 @@ enum flow_stat {
 	FLOW_STAT_FRAGMENTS, /* non-first fragments, accounted with ports 0 */
 	FLOW_STAT_SELF, /* the agent's own packets, skipped on purpose */
 	FLOW_STAT_NO_OWNER, /* new flows whose socket had no owner record (pid 0) */
-	FLOW_STAT_DNS_EVENTS, /* DNS packets handed to user space */
-	FLOW_STAT_DNS_RINGBUF_FULL, /* DNS packets lost: the ring buffer was full */
-	FLOW_STAT_DNS_TRUNCATED, /* DNS packets whose payload exceeded DNS_CAPTURE_MAX */
+	FLOW_STAT_DNS_EVENTS, /* DNS events (packet pieces) handed to user space */
+	FLOW_STAT_DNS_RINGBUF_FULL, /* DNS pieces that found the ring buffer full: the rest of
+				       their packet was lost with them */
+	FLOW_STAT_DNS_TRUNCATED, /* DNS packets cut at dns_capture_max_bytes (or DNS_MAX_PIECES) */
 	FLOW_STAT_MAX,
 };
 

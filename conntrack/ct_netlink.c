@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * ctnetlink I/O for the cache: three NETLINK_NETFILTER sockets, all opened inside the chosen
- * network namespace.
- *   events: bound to NFNLGRP_CONNTRACK_NEW and NFNLGRP_CONNTRACK_DESTROY, non-blocking;
- *   dump:   IPCTNL_MSG_CT_GET with NLM_F_DUMP, read a slice at a time, non-blocking;
- *   get:    point IPCTNL_MSG_CT_GET (what nfct_query(NFCT_Q_GET) sends), blocking with a timeout.
- * The events socket is bound before the dump is requested, so nothing falls between the two.
- * UPDATE events are not needed: NAT bindings are set before an entry is confirmed, so the NEW
- * event (and the dump) already carry the final reply_tuple.
+ * ctnetlink I/O (see ct_netlink.h). The events socket is bound before the dump is requested, so
+ * nothing falls between the two. UPDATE events are not needed: NAT bindings are set before an
+ * entry is confirmed, so the NEW event (and the dump) already carry the final reply_tuple.
+ * Point GETs are sent on their own socket without NLM_F_ACK: the kernel answers each with one
+ * message, an IPCTNL_MSG_CT_NEW or an NLMSG_ERROR, carrying the request's sequence number, which
+ * is how an answer finds its request. An answer whose request already completed (deadline) or
+ * that no request of ours asked for is dropped and counted, never taken for another's.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -20,7 +19,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -28,17 +26,33 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
-#include "ct_priv.h"
+#include "ct_netlink.h"
 
 #define CT_DEFAULT_EVENT_RCVBUF (8U << 20)
 #define CT_DEFAULT_DUMP_BUDGET 64
-/* event datagrams per ct_cache_process() call; epoll is level-triggered, the rest waits */
+#define CT_DEFAULT_REFRESH_NS (300ULL * 1000000000ULL)
+#define CT_DEFAULT_GET_PER_SEC 1000
+#define CT_DEFAULT_GET_MAX_INFLIGHT 64
+#define CT_DEFAULT_GET_TIMEOUT_NS (250ULL * 1000000ULL)
+#define CT_MAX_INFLIGHT 4096
+/* event datagrams per ct_netlink_process() call; epoll is level-triggered, the rest waits */
 #define CT_EVENT_BUDGET 4096
 /* large enough for any dump skb the kernel builds (it caps them at 32 KiB) */
 #define CT_RECV_BUF (64U << 10)
-#define CT_GET_TIMEOUT_MS 1000
+#define NSEC_PER_SEC 1000000000ULL
+
+struct ct_get_req {
+	uint32_t seq;
+	bool used;
+	uint64_t deadline_ns;
+	ct_get_done_fn done;
+	void *arg;
+};
 
 struct ct_netlink {
+	struct ct_netlink_opts opts;
+	struct ct_netlink_ops ops;
+	void *arg;
 	struct mnl_socket *events;
 	struct mnl_socket *dump;
 	struct mnl_socket *get;
@@ -49,13 +63,24 @@ struct ct_netlink {
 	bool dump_intr; /* the running dump saw NLM_F_DUMP_INTR: its result is not a snapshot */
 	bool resync_pending; /* events were lost while a dump was running: dump again after it */
 	uint64_t dump_start_ns;
+	uint64_t last_now_ns; /* now_ns of the latest call, for completions from close */
+	double tokens; /* GET budget */
+	uint64_t tokens_ns;
+	struct ct_get_req *reqs; /* opts.get_max_inflight slots */
+	struct ct_netlink_stats stats;
 	char buf[CT_RECV_BUF];
 };
 
-struct cb_ctx {
-	struct ct_cache *cache;
-	uint64_t now_ns;
-};
+void ct_netlink_opts_init(struct ct_netlink_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->event_rcvbuf = CT_DEFAULT_EVENT_RCVBUF;
+	opts->dump_budget = CT_DEFAULT_DUMP_BUDGET;
+	opts->refresh_ns = CT_DEFAULT_REFRESH_NS;
+	opts->get_per_sec = CT_DEFAULT_GET_PER_SEC;
+	opts->get_max_inflight = CT_DEFAULT_GET_MAX_INFLIGHT;
+	opts->get_timeout_ns = CT_DEFAULT_GET_TIMEOUT_NS;
+}
 
 static void set_rcvbuf(struct mnl_socket *sock, int bytes)
 {
@@ -86,7 +111,6 @@ static int open_socket(struct mnl_socket **out, unsigned int groups, int flags)
 struct open_args {
 	const char *netns_path;
 	struct ct_netlink *nl;
-	int event_rcvbuf;
 	int err;
 };
 
@@ -97,7 +121,6 @@ static void *open_sockets(void *arg)
 	struct ct_netlink *nl = a->nl;
 	unsigned int groups = (1U << (NFNLGRP_CONNTRACK_NEW - 1)) |
 			      (1U << (NFNLGRP_CONNTRACK_DESTROY - 1));
-	struct timeval tv = { .tv_sec = CT_GET_TIMEOUT_MS / 1000 };
 	int fd;
 
 	if (a->netns_path) {
@@ -116,21 +139,16 @@ static void *open_sockets(void *arg)
 	a->err = open_socket(&nl->events, groups, SOCK_NONBLOCK);
 	if (a->err)
 		return NULL;
-	set_rcvbuf(nl->events, a->event_rcvbuf);
+	set_rcvbuf(nl->events, (int)nl->opts.event_rcvbuf);
 	a->err = open_socket(&nl->dump, 0, SOCK_NONBLOCK);
 	if (a->err)
 		return NULL;
-	a->err = open_socket(&nl->get, 0, 0);
-	if (a->err)
-		return NULL;
-	if (setsockopt(mnl_socket_get_fd(nl->get), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-		a->err = -errno;
+	a->err = open_socket(&nl->get, 0, SOCK_NONBLOCK);
 	return NULL;
 }
 
-static int dump_start(struct ct_cache *cache, uint64_t now_ns)
+static int dump_start(struct ct_netlink *nl, uint64_t now_ns)
 {
-	struct ct_netlink *nl = cache->nl;
 	char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg))];
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
@@ -145,24 +163,30 @@ static int dump_start(struct ct_cache *cache, uint64_t now_ns)
 	nfg->res_id = 0;
 	if (mnl_socket_sendto(nl->dump, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
-	cache->gen++;
+	nl->ops.dump_begin(nl->arg);
 	nl->dumping = true;
 	nl->dump_intr = false;
 	nl->dump_start_ns = now_ns;
-	cache->stats.dumping = true;
+	nl->stats.dumping = true;
 	return 0;
 }
 
-/* Events were lost: dump again now, or right after the running dump. */
-int ct_netlink_resync(struct ct_cache *cache, uint64_t now_ns)
+int ct_netlink_resync(struct ct_netlink *nl, uint64_t now_ns)
 {
-	if (cache->nl->dumping) {
-		cache->nl->resync_pending = true;
+	if (!nl)
+		return -EINVAL;
+	if (nl->dumping) {
+		nl->resync_pending = true;
 		return 0;
 	}
-	cache->stats.resyncs++;
-	return dump_start(cache, now_ns);
+	nl->stats.resyncs++;
+	return dump_start(nl, now_ns);
 }
+
+struct cb_ctx {
+	struct ct_netlink *nl;
+	uint64_t now_ns;
+};
 
 static int dump_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -171,66 +195,62 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	int err;
 
 	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-		ctx->cache->nl->dump_intr = true;
-	ctx->cache->stats.dumped++;
+		ctx->nl->dump_intr = true;
+	ctx->nl->stats.dumped++;
 	err = ct_tuples_from_nlmsg(nlh, &orig, &reply);
 	if (err == -EPROTONOSUPPORT)
 		return MNL_CB_OK;
 	if (err) {
-		ctx->cache->stats.parse_errors++;
+		ctx->nl->stats.parse_errors++;
 		return MNL_CB_OK;
 	}
-	ct_cache_apply_new(ctx->cache, &orig, &reply, CT_FROM_DUMP, ctx->now_ns);
+	ctx->nl->ops.entry(ctx->nl->arg, &orig, &reply, CT_FROM_DUMP, ctx->now_ns);
 	return MNL_CB_OK;
 }
 
-static int dump_finish(struct ct_cache *cache, bool complete, uint64_t now_ns)
+static int dump_finish(struct ct_netlink *nl, bool complete, uint64_t now_ns)
 {
-	struct ct_netlink *nl = cache->nl;
-
+	complete = complete && !nl->dump_intr;
 	nl->dumping = false;
-	cache->stats.dumping = false;
-	if (complete && !nl->dump_intr) {
-		/* whatever the dump did not see ended while we were not listening */
-		ct_cache_sweep(cache, now_ns);
-		cache->stats.synced = true;
-		cache->stats.last_sync_ns = now_ns - nl->dump_start_ns;
+	nl->stats.dumping = false;
+	/* when complete, whatever the dump did not see ended while we were not listening */
+	nl->ops.dump_end(nl->arg, complete, now_ns);
+	if (complete) {
+		nl->stats.synced = true;
+		nl->stats.last_sync_ns = now_ns - nl->dump_start_ns;
 	} else {
 		nl->resync_pending = true;
 	}
 	if (!nl->resync_pending)
 		return 0;
 	nl->resync_pending = false;
-	cache->stats.resyncs++;
-	return dump_start(cache, now_ns);
+	nl->stats.resyncs++;
+	return dump_start(nl, now_ns);
 }
 
-static int dump_read(struct ct_cache *cache, uint64_t now_ns)
+static int dump_read(struct ct_netlink *nl, uint64_t now_ns)
 {
-	struct ct_netlink *nl = cache->nl;
-	struct cb_ctx ctx = { .cache = cache, .now_ns = now_ns };
+	struct cb_ctx ctx = { .nl = nl, .now_ns = now_ns };
 	uint32_t portid = mnl_socket_get_portid(nl->dump);
-	uint32_t budget = cache->opts.dump_budget ? cache->opts.dump_budget
-						  : CT_DEFAULT_DUMP_BUDGET;
 	ssize_t n;
 	int ret;
 
-	for (uint32_t i = 0; i < budget && nl->dumping; i++) {
+	for (uint32_t i = 0; i < nl->opts.dump_budget && nl->dumping; i++) {
 		n = mnl_socket_recvfrom(nl->dump, nl->buf, sizeof(nl->buf));
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return 0;
 			ret = -errno;
-			dump_finish(cache, false, now_ns);
+			dump_finish(nl, false, now_ns);
 			return ret;
 		}
 		ret = mnl_cb_run(nl->buf, n, nl->dump_seq, portid, dump_cb, &ctx);
 		if (ret == MNL_CB_STOP)
-			return dump_finish(cache, true, now_ns);
+			return dump_finish(nl, true, now_ns);
 		if (ret == MNL_CB_ERROR) {
 			/* NLMSG_ERROR ends the dump (EINTR/EBUSY when the table moved under it) */
 			ret = -errno;
-			dump_finish(cache, false, now_ns);
+			dump_finish(nl, false, now_ns);
 			return ret;
 		}
 	}
@@ -243,25 +263,24 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	struct ct_tuple orig, reply;
 	int err;
 
-	ctx->cache->stats.events++;
+	ctx->nl->stats.events++;
 	err = ct_tuples_from_nlmsg(nlh, &orig, &reply);
 	if (err == -EPROTONOSUPPORT)
 		return MNL_CB_OK;
 	if (err) {
-		ctx->cache->stats.parse_errors++;
+		ctx->nl->stats.parse_errors++;
 		return MNL_CB_OK;
 	}
 	if (NFNL_MSG_TYPE(nlh->nlmsg_type) == IPCTNL_MSG_CT_DELETE)
-		ct_cache_remove(ctx->cache, &orig, ctx->now_ns);
+		ctx->nl->ops.destroyed(ctx->nl->arg, &orig, ctx->now_ns);
 	else
-		ct_cache_apply_new(ctx->cache, &orig, &reply, CT_FROM_EVENT, ctx->now_ns);
+		ctx->nl->ops.entry(ctx->nl->arg, &orig, &reply, CT_FROM_EVENT, ctx->now_ns);
 	return MNL_CB_OK;
 }
 
-static int events_read(struct ct_cache *cache, uint64_t now_ns)
+static int events_read(struct ct_netlink *nl, uint64_t now_ns)
 {
-	struct ct_netlink *nl = cache->nl;
-	struct cb_ctx ctx = { .cache = cache, .now_ns = now_ns };
+	struct cb_ctx ctx = { .nl = nl, .now_ns = now_ns };
 	ssize_t n;
 	int err;
 
@@ -275,8 +294,8 @@ static int events_read(struct ct_cache *cache, uint64_t now_ns)
 			if (errno != ENOBUFS)
 				return -errno;
 			/* the socket overran and dropped events: our view is stale */
-			cache->stats.enobufs++;
-			err = ct_netlink_resync(cache, now_ns);
+			nl->stats.enobufs++;
+			err = ct_netlink_resync(nl, now_ns);
 			if (err)
 				return err;
 			continue;
@@ -286,34 +305,161 @@ static int events_read(struct ct_cache *cache, uint64_t now_ns)
 	return 0;
 }
 
-int ct_netlink_process(struct ct_cache *cache, uint64_t now_ns)
+/* Free the slot first: done() may send the next GET. */
+static void get_complete(struct ct_netlink *nl, struct ct_get_req *req, int status,
+			 const struct ct_tuple *orig, const struct ct_tuple *reply, uint64_t now_ns)
 {
-	struct ct_netlink *nl = cache->nl;
-	int err;
+	ct_get_done_fn done = req->done;
+	void *arg = req->arg;
 
-	err = events_read(cache, now_ns);
-	if (!err && !nl->dumping && now_ns >= nl->dump_start_ns &&
-	    now_ns - nl->dump_start_ns >= cache->opts.refresh_ns) {
-		cache->stats.refreshes++;
-		err = dump_start(cache, now_ns);
-	}
-	if (!err && nl->dumping)
-		err = dump_read(cache, now_ns);
-	return err;
+	req->used = false;
+	nl->stats.get_inflight--;
+	if (status == CT_GET_FOUND)
+		nl->stats.get_found++;
+	else if (status == CT_GET_NOT_FOUND)
+		nl->stats.get_not_found++;
+	else if (status == -ETIMEDOUT)
+		nl->stats.get_timeouts++;
+	else if (status == -ECANCELED)
+		nl->stats.get_cancelled++;
+	else
+		nl->stats.get_errors++;
+	done(arg, status, status == CT_GET_FOUND ? orig : NULL,
+	     status == CT_GET_FOUND ? reply : NULL, now_ns);
 }
 
-struct get_ctx {
-	struct ct_tuple *orig;
-	struct ct_tuple *reply;
-	int err;
-};
-
-static int get_cb(const struct nlmsghdr *nlh, void *data)
+static struct ct_get_req *get_find(struct ct_netlink *nl, uint32_t seq)
 {
-	struct get_ctx *ctx = data;
+	for (uint32_t i = 0; i < nl->opts.get_max_inflight; i++)
+		if (nl->reqs[i].used && nl->reqs[i].seq == seq)
+			return &nl->reqs[i];
+	return NULL;
+}
 
-	ctx->err = ct_tuples_from_nlmsg(nlh, ctx->orig, ctx->reply);
-	return MNL_CB_OK;
+/* One message on the GET socket: the answer to the request with its sequence number, or stale. */
+static void get_answer(struct ct_netlink *nl, const struct nlmsghdr *nlh, uint64_t now_ns)
+{
+	struct ct_get_req *req = get_find(nl, nlh->nlmsg_seq);
+	struct ct_tuple orig, reply;
+	int status;
+
+	if (nlh->nlmsg_type == NLMSG_NOOP)
+		return;
+	if (!req) {
+		nl->stats.get_stale++;
+		return;
+	}
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+		if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+			status = -EBADMSG;
+		else if (e->error == -ENOENT)
+			status = CT_GET_NOT_FOUND;
+		else
+			status = e->error < 0 ? e->error : -EBADMSG; /* an ACK: no answer */
+	} else if (NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_CTNETLINK &&
+		   NFNL_MSG_TYPE(nlh->nlmsg_type) == IPCTNL_MSG_CT_NEW) {
+		status = ct_tuples_from_nlmsg(nlh, &orig, &reply);
+		if (status)
+			nl->stats.parse_errors++;
+		else
+			status = CT_GET_FOUND;
+	} else {
+		status = -EBADMSG;
+	}
+	get_complete(nl, req, status, &orig, &reply, now_ns);
+}
+
+static int gets_read(struct ct_netlink *nl, uint64_t now_ns)
+{
+	/* every queued answer, and then some for stale ones: bounded, never blocks */
+	uint32_t budget = 2 * nl->opts.get_max_inflight + 16;
+	ssize_t n;
+
+	int len;
+
+	for (uint32_t i = 0; i < budget; i++) {
+		n = mnl_socket_recvfrom(nl->get, nl->buf, sizeof(nl->buf));
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return 0;
+			if (errno == EINTR || errno == ENOBUFS)
+				continue; /* ENOBUFS: answers lost; their requests time out */
+			return -errno;
+		}
+		len = (int)n;
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)nl->buf;
+		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+			get_answer(nl, nlh, now_ns);
+	}
+	return 0;
+}
+
+int ct_netlink_read_answers(struct ct_netlink *nl, uint64_t now_ns)
+{
+	if (!nl)
+		return -EINVAL;
+	nl->last_now_ns = now_ns;
+	return gets_read(nl, now_ns);
+}
+
+void ct_netlink_expire(struct ct_netlink *nl, uint64_t now_ns)
+{
+	if (!nl)
+		return;
+	for (uint32_t i = 0; i < nl->opts.get_max_inflight && nl->stats.get_inflight; i++) {
+		struct ct_get_req *req = &nl->reqs[i];
+
+		if (req->used && req->deadline_ns <= now_ns)
+			get_complete(nl, req, -ETIMEDOUT, NULL, NULL, now_ns);
+	}
+}
+
+uint64_t ct_netlink_next_deadline(const struct ct_netlink *nl)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (uint32_t i = 0; nl && i < nl->opts.get_max_inflight; i++)
+		if (nl->reqs[i].used && nl->reqs[i].deadline_ns < next)
+			next = nl->reqs[i].deadline_ns;
+	return next;
+}
+
+int ct_netlink_process(struct ct_netlink *nl, uint64_t now_ns)
+{
+	int err, gerr;
+
+	if (!nl)
+		return -EINVAL;
+	nl->last_now_ns = now_ns;
+	err = events_read(nl, now_ns);
+	gerr = gets_read(nl, now_ns);
+	if (!err && !nl->dumping && now_ns >= nl->dump_start_ns &&
+	    now_ns - nl->dump_start_ns >= nl->opts.refresh_ns) {
+		nl->stats.refreshes++;
+		err = dump_start(nl, now_ns);
+	}
+	if (!err && nl->dumping)
+		err = dump_read(nl, now_ns);
+	ct_netlink_expire(nl, now_ns);
+	return err ? err : gerr;
+}
+
+static bool take_token(struct ct_netlink *nl, uint64_t now_ns)
+{
+	double rate = nl->opts.get_per_sec;
+
+	if (now_ns > nl->tokens_ns) {
+		nl->tokens += (double)(now_ns - nl->tokens_ns) * rate / NSEC_PER_SEC;
+		if (nl->tokens > rate)
+			nl->tokens = rate;
+		nl->tokens_ns = now_ns;
+	}
+	if (nl->tokens < 1.0)
+		return false;
+	nl->tokens -= 1.0;
+	return true;
 }
 
 static void query_set_tuple(struct nf_conntrack *ct, const struct ct_tuple *t)
@@ -342,29 +488,48 @@ static void query_set_tuple(struct nf_conntrack *ct, const struct ct_tuple *t)
 	}
 }
 
-int ct_netlink_get(struct ct_cache *cache, const struct ct_tuple *tuple,
-		   struct ct_tuple *found_orig, struct ct_tuple *found_reply)
+int ct_netlink_get(struct ct_netlink *nl, const struct ct_tuple *tuple, uint64_t now_ns,
+		   ct_get_done_fn done, void *arg)
 {
-	struct ct_netlink *nl = cache->nl;
-	struct get_ctx ctx = { .orig = found_orig, .reply = found_reply, .err = -ENOENT };
-	uint32_t portid = mnl_socket_get_portid(nl->get);
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct ct_get_req *req = NULL;
 	struct nf_conntrack *query;
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
-	ssize_t n;
+	struct ct_tuple t;
 	int ret;
 
+	if (!nl || !tuple || !done)
+		return -EINVAL;
+	t = *tuple;
+	ret = ct_tuple_check(&t);
+	if (ret)
+		return ret;
+	for (uint32_t i = 0; i < nl->opts.get_max_inflight && !req; i++)
+		if (!nl->reqs[i].used)
+			req = &nl->reqs[i];
+	if (!req) {
+		nl->stats.get_busy++;
+		return -EBUSY;
+	}
+	if (!take_token(nl, now_ns)) {
+		nl->stats.get_ratelimited++;
+		return -EAGAIN;
+	}
 	/* a fresh object each time: a reused one would keep attributes of the previous tuple */
 	query = nfct_new();
 	if (!query)
 		return -ENOMEM;
-	query_set_tuple(query, tuple);
-	nlh = mnl_nlmsg_put_header(nl->buf);
+	query_set_tuple(query, &t);
+	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = ++nl->get_seq;
+	nlh->nlmsg_flags = NLM_F_REQUEST; /* no ACK: one answer message per request */
+	/* never 0, and never the number of a request still in flight */
+	do {
+		nlh->nlmsg_seq = ++nl->get_seq;
+	} while (!nlh->nlmsg_seq || get_find(nl, nlh->nlmsg_seq));
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = tuple->family;
+	nfg->nfgen_family = t.family;
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
 	ret = nfct_nlmsg_build(nlh, query) < 0 ? -errno : 0;
@@ -373,27 +538,26 @@ int ct_netlink_get(struct ct_cache *cache, const struct ct_tuple *tuple,
 		return ret;
 	if (mnl_socket_sendto(nl->get, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
-	do {
-		n = mnl_socket_recvfrom(nl->get, nl->buf, sizeof(nl->buf));
-		if (n < 0)
-			return -errno;
-		ret = mnl_cb_run(nl->buf, n, nl->get_seq, portid, get_cb, &ctx);
-	} while (ret == MNL_CB_OK);
-	if (ret == MNL_CB_ERROR)
-		return errno == ENOENT ? CT_NOT_FOUND : -errno;
-	if (ctx.err == -ENOENT)
-		return CT_NOT_FOUND;
-	return ctx.err ? ctx.err : CT_OK;
+	req->used = true;
+	req->seq = nlh->nlmsg_seq;
+	req->deadline_ns = now_ns + nl->opts.get_timeout_ns;
+	req->done = done;
+	req->arg = arg;
+	nl->stats.get_sent++;
+	nl->stats.get_inflight++;
+	nl->last_now_ns = now_ns;
+	return 0;
 }
 
 int ct_netlink_fd(const struct ct_netlink *nl)
 {
-	return nl->epfd;
+	return nl ? nl->epfd : -EINVAL;
 }
 
-size_t ct_netlink_mem(const struct ct_netlink *nl)
+void ct_netlink_stats(const struct ct_netlink *nl, struct ct_netlink_stats *out)
 {
-	return sizeof(*nl);
+	*out = nl->stats;
+	out->mem_bytes = sizeof(*nl) + sizeof(*nl->reqs) * nl->opts.get_max_inflight;
 }
 
 static int epoll_add(int epfd, struct mnl_socket *sock)
@@ -404,21 +568,50 @@ static int epoll_add(int epfd, struct mnl_socket *sock)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0 ? -errno : 0;
 }
 
-int ct_netlink_open(struct ct_cache *cache, uint64_t now_ns)
+int ct_netlink_new(const struct ct_netlink_opts *opts, const struct ct_netlink_ops *ops, void *arg,
+		   uint64_t now_ns, struct ct_netlink **out)
 {
-	struct open_args args = { .netns_path = cache->opts.netns_path };
+	struct open_args args = { 0 };
 	struct ct_netlink *nl;
 	pthread_t thread;
 	int err;
 
+	if (!out || !ops || !ops->entry || !ops->destroyed || !ops->dump_begin || !ops->dump_end)
+		return -EINVAL;
+	*out = NULL;
 	nl = calloc(1, sizeof(*nl));
 	if (!nl)
 		return -ENOMEM;
 	nl->epfd = -1;
-	cache->nl = nl;
+	if (opts)
+		nl->opts = *opts;
+	else
+		ct_netlink_opts_init(&nl->opts);
+	if (!nl->opts.event_rcvbuf)
+		nl->opts.event_rcvbuf = CT_DEFAULT_EVENT_RCVBUF;
+	if (!nl->opts.dump_budget)
+		nl->opts.dump_budget = CT_DEFAULT_DUMP_BUDGET;
+	if (!nl->opts.refresh_ns)
+		nl->opts.refresh_ns = CT_DEFAULT_REFRESH_NS;
+	if (!nl->opts.get_per_sec)
+		nl->opts.get_per_sec = CT_DEFAULT_GET_PER_SEC;
+	if (!nl->opts.get_max_inflight)
+		nl->opts.get_max_inflight = CT_DEFAULT_GET_MAX_INFLIGHT;
+	if (!nl->opts.get_timeout_ns)
+		nl->opts.get_timeout_ns = CT_DEFAULT_GET_TIMEOUT_NS;
+	nl->ops = *ops;
+	nl->arg = arg;
+	nl->tokens = nl->opts.get_per_sec;
+	nl->tokens_ns = now_ns;
+	err = -EINVAL;
+	if (nl->opts.get_max_inflight > CT_MAX_INFLIGHT || nl->opts.event_rcvbuf > INT32_MAX)
+		goto cleanup;
+	err = -ENOMEM;
+	nl->reqs = calloc(nl->opts.get_max_inflight, sizeof(*nl->reqs));
+	if (!nl->reqs)
+		goto cleanup;
+	args.netns_path = nl->opts.netns_path;
 	args.nl = nl;
-	args.event_rcvbuf = cache->opts.event_rcvbuf ? (int)cache->opts.event_rcvbuf
-						     : (int)CT_DEFAULT_EVENT_RCVBUF;
 	err = -pthread_create(&thread, NULL, open_sockets, &args);
 	if (err)
 		goto cleanup;
@@ -435,21 +628,26 @@ int ct_netlink_open(struct ct_cache *cache, uint64_t now_ns)
 	if (!err)
 		err = epoll_add(nl->epfd, nl->dump);
 	if (!err)
-		err = dump_start(cache, now_ns);
+		err = epoll_add(nl->epfd, nl->get);
+	if (!err)
+		err = dump_start(nl, now_ns);
 	if (err)
 		goto cleanup;
+	*out = nl;
 	return 0;
 
 cleanup:
-	ct_netlink_close(nl);
-	cache->nl = NULL;
+	ct_netlink_free(nl);
 	return err;
 }
 
-void ct_netlink_close(struct ct_netlink *nl)
+void ct_netlink_free(struct ct_netlink *nl)
 {
 	if (!nl)
 		return;
+	for (uint32_t i = 0; nl->reqs && i < nl->opts.get_max_inflight; i++)
+		if (nl->reqs[i].used)
+			get_complete(nl, &nl->reqs[i], -ECANCELED, NULL, NULL, nl->last_now_ns);
 	if (nl->epfd >= 0)
 		close(nl->epfd);
 	if (nl->get)
@@ -458,5 +656,6 @@ void ct_netlink_close(struct ct_netlink *nl)
 		mnl_socket_close(nl->dump);
 	if (nl->events)
 		mnl_socket_close(nl->events);
+	free(nl->reqs);
 	free(nl);
 }

@@ -9,7 +9,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
-#include "ct_priv.h"
+#include "ct_tuple.h"
 
 static bool proto_has_ports(uint8_t proto)
 {

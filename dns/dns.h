@@ -4,7 +4,8 @@
  *
  * - a wire parser for DNS messages (RFC 1035 §4.1) that walks header, question, all answer RRs
  *   and the EDNS(0) OPT record without allocating, and validates every name it walks;
- * - a renderer that turns answer data into text (names decompressed with c-ares);
+ * - a renderer that turns names and answer data into text: names in the presentation form of
+ *   RFC 1035 §5.1, written from the wire labels by this library (see dns_rr_owner());
  * - DNS-over-TCP reassembly (RFC 1035 §4.2.2, RFC 7766 §8);
  * - a query/response matcher keyed by (cgroup id, 5-tuple, DNS id);
  * - a bounded per-cgroup cache from answer address to the name the client asked for.
@@ -31,13 +32,15 @@ enum dns_status {
 	DNS_ERR_NAME_TRUNCATED, /* a name runs past the end of the message */
 	DNS_ERR_NAME_LABEL, /* label length octet 0x40..0xbf: label over 63 or reserved type */
 	DNS_ERR_NAME_TOO_LONG, /* name over 255 octets in wire form (RFC 1035 §3.1) */
-	DNS_ERR_NAME_PTR_LOOP, /* compression pointer back into the name being read */
+	DNS_ERR_NAME_PTR_LOOP, /* compression pointer back into the name being read, or to itself */
 	DNS_ERR_NAME_PTR_FORWARD, /* compression pointer not to a prior occurrence (§4.1.4) */
 	DNS_ERR_QUESTION_TRUNCATED, /* QTYPE/QCLASS past the end */
 	DNS_ERR_RR_TRUNCATED, /* TYPE/CLASS/TTL/RDLENGTH past the end (or RR missing) */
 	DNS_ERR_RDATA_TRUNCATED, /* RDLENGTH points past the end */
 	DNS_ERR_RDLENGTH, /* RDLENGTH wrong for the type (A not 4, AAAA not 16, ...) */
 	DNS_ERR_OPT, /* OPT RR malformed or repeated (RFC 6891 §6.1.1) */
+	DNS_ERR_NAME_PTR_HEADER, /* compression pointer into the 12-octet header (§4.1.4) */
+	DNS_ERR_NAME_PTR_JUMPS, /* more than DNS_NAME_MAX_JUMPS pointers followed in one name */
 	/* Matcher and cache results. */
 	DNS_ERR_FULL, /* table at its bound; the item was dropped and counted */
 	DNS_ERR_DUPLICATE, /* key already present; the first one is kept */
@@ -50,11 +53,23 @@ enum dns_status {
 /* Static English text for a status, "unknown status" for values outside the enum. */
 const char *dns_status_str(enum dns_status status);
 
-/* Most answers kept per message; further answers are walked and validated but not stored. */
-#define DNS_MAX_ANSWERS 32
 /*
- * Buffer size that always holds a name rendered by c-ares: 255 wire octets where every octet may be
- * escaped as "\DDD", plus the NUL.
+ * Answers kept per message: as many as a message can hold. Every RR takes at least 11 octets
+ * (root owner, TYPE, CLASS, TTL, RDLENGTH) after the 12-octet header, so a message of at most
+ * 65535 octets holds at most 5956 of them; the message itself is the bound, not a count.
+ */
+#define DNS_MAX_ANSWERS ((65535 - 12) / 11)
+/*
+ * Most compression pointers followed while reading one name (question, owner or RDATA name
+ * alike). Each pointer must go strictly backward and not into the header, so every walk ends
+ * anyway; this bound keeps its cost small: a name of at most 255 octets has at most 127 labels,
+ * and a compressor that points at most once per label never needs more. (c-ares stops at 50,
+ * ldns at 65535.)
+ */
+#define DNS_NAME_MAX_JUMPS 127
+/*
+ * Buffer size that always holds a rendered name: at most 250 label octets in at least 4 labels
+ * (255 wire octets), each octet at most 4 characters ("\DDD"), 3 dots, plus the NUL: 1004.
  */
 #define DNS_NAME_TEXT_MAX 1024
 /* Buffer size that always holds the rendered data of one RR (SRV: three numbers and a name). */
@@ -78,8 +93,8 @@ enum dns_type {
 };
 
 /*
- * One answer RR. Names are kept as offsets into the message (dns_msg.wire) and decompressed only
- * when rendered, because decompression allocates and most callers render few of them.
+ * One answer RR. Names are kept as offsets into the message (dns_msg.wire) and rendered only on
+ * demand (dns_rr_owner(), dns_rr_data()), because most callers render few of them.
  */
 struct dns_rr {
 	uint16_t name_off; /* owner name, offset in the message */
@@ -121,11 +136,11 @@ struct dns_msg {
 	uint16_t qname_off;
 	uint16_t qtype;
 	uint16_t qclass;
-	char qname[DNS_NAME_TEXT_MAX]; /* dotted, no trailing dot, "" for the root; c-ares escapes */
-	/* Answer section (RFC 1035 §4.1.3). */
-	uint16_t n_answers; /* stored in answers[] */
-	bool answers_truncated; /* ANCOUNT exceeded DNS_MAX_ANSWERS */
-	struct dns_rr answers[DNS_MAX_ANSWERS];
+	char qname[DNS_NAME_TEXT_MAX]; /* presentation form, as dns_rr_owner() renders names */
+	/* Answer section (RFC 1035 §4.1.3): every answer RR, in order. */
+	uint16_t n_answers; /* stored in answers[]: ANCOUNT, or fewer after dns_parse_cut() */
+	bool answers_truncated; /* dns_parse_cut() only: the cut came before the last answer */
+	struct dns_rr answers[DNS_MAX_ANSWERS]; /* the first n_answers are set */
 	/* EDNS(0) (RFC 6891 §6.1.2) from the additional section. */
 	bool has_edns;
 	uint8_t edns_version;
@@ -138,7 +153,7 @@ struct dns_parse_stats {
 	uint64_t messages; /* dns_parse() calls */
 	uint64_t ok;
 	uint64_t errors; /* sum of by_status[] other than DNS_OK */
-	uint64_t answers_truncated; /* messages with more than DNS_MAX_ANSWERS answers */
+	uint64_t answers_truncated; /* dns_parse_cut() messages cut before their last answer */
 	uint64_t by_status[DNS_STATUS_COUNT];
 };
 
@@ -150,20 +165,45 @@ struct dns_parse_stats {
  * @out: filled on DNS_OK; its content is unspecified on error. out->wire = @msg.
  * @stats: counters to add to, or NULL.
  *
- * Every name in the header, question and answers is checked for bounds, label length (<= 63),
- * total length (<= 255 octets, RFC 1035 §3.1) and pointers that do not go strictly backward
- * (RFC 1035 §4.1.4), so no pointer loop can be followed. The qname is decompressed with c-ares'
- * ares_expand_name(); answer names are decompressed on demand by dns_rr_owner()/dns_rr_data().
+ * Every name in the message is checked for bounds, label length (<= 63), total length (<= 255
+ * octets, RFC 1035 §3.1) and compression pointers (RFC 1035 §4.1.4): each must go strictly
+ * backward, to a prior occurrence (so no loop can be followed), never into the 12-octet header,
+ * and at most DNS_NAME_MAX_JUMPS of them per name. The qname is rendered into out->qname; answer
+ * names are rendered on demand by dns_rr_owner()/dns_rr_data().
  *
- * Returns DNS_OK or one DNS_ERR_* parse error (see enum dns_status); never reads outside
- * [@msg, @msg + @len).
+ * Returns DNS_OK, DNS_ERR_INVAL (@msg or @out NULL), or the parse error met first:
+ * DNS_ERR_SHORT_HEADER, DNS_ERR_TOO_LONG, DNS_ERR_COUNTS, DNS_ERR_NAME_TRUNCATED,
+ * DNS_ERR_NAME_LABEL, DNS_ERR_NAME_TOO_LONG, DNS_ERR_NAME_PTR_LOOP, DNS_ERR_NAME_PTR_FORWARD,
+ * DNS_ERR_NAME_PTR_HEADER, DNS_ERR_NAME_PTR_JUMPS, DNS_ERR_QUESTION_TRUNCATED,
+ * DNS_ERR_RR_TRUNCATED, DNS_ERR_RDATA_TRUNCATED, DNS_ERR_RDLENGTH, DNS_ERR_OPT.
+ * Never reads outside [@msg, @msg + @len).
  */
 enum dns_status dns_parse(const uint8_t *msg, size_t len, struct dns_msg *out,
 			  struct dns_parse_stats *stats);
 
 /*
- * Render the owner name of @rr into @buf (dotted, no trailing dot, c-ares escapes).
- * Returns DNS_OK, DNS_ERR_INVAL if @size is too small (use DNS_NAME_TEXT_MAX), or DNS_ERR_NOMEM.
+ * Parse the first @len octets of a message that was cut there (a capture bound, a lost piece):
+ * the header and the first question must be whole; then every answer RR that fits whole is kept,
+ * in order, and the parse stops at the first one that does not (out->answers_truncated is set
+ * when that leaves fewer than ANCOUNT). Authority and additional RRs are walked the same way, so
+ * EDNS is read when its OPT RR fits. Section counts are checked against the largest message
+ * (65535 octets), not against @len. Returns as dns_parse(), except that an RR running past @len
+ * after the question is not an error; a malformed RR that fits is still one.
+ */
+enum dns_status dns_parse_cut(const uint8_t *msg, size_t len, struct dns_msg *out,
+			      struct dns_parse_stats *stats);
+
+/*
+ * Render the owner name of @rr into @buf in the presentation form of RFC 1035 §5.1, written
+ * here from the wire labels: labels joined by ".", no trailing dot, "" for the root; a letter,
+ * digit, "-" or "_" stands for itself, a "." inside a label is "\.", a backslash "\\", and
+ * every other octet (NUL, space, "*", non-ASCII, ...) is "\DDD" (three decimal digits). So two
+ * different wire names never render the same (case aside: letters keep the case they had on
+ * the wire), and the text never holds a NUL or a control character.
+ * Returns DNS_OK; DNS_ERR_INVAL if an argument is NULL or @size is too small (use
+ * DNS_NAME_TEXT_MAX), with @buf set to "" when @size > 0. The name was validated by dns_parse(),
+ * so no other error is possible for an @rr of @msg; for an @rr that is not, the name is
+ * checked again and its DNS_ERR_NAME_* parse error returned.
  */
 enum dns_status dns_rr_owner(const struct dns_msg *msg, const struct dns_rr *rr, char *buf,
 			     size_t size);
@@ -171,7 +211,8 @@ enum dns_status dns_rr_owner(const struct dns_msg *msg, const struct dns_rr *rr,
 /*
  * Render the data of @rr into @buf: "192.0.2.1" (A), "2001:db8::1" (AAAA, RFC 5952),
  * "target.example" (CNAME, PTR, NS), "priority weight port target" (SRV), "preference exchange"
- * (MX); "" for other types. Returns as dns_rr_owner(); use DNS_DATA_TEXT_MAX for @size.
+ * (MX), names as dns_rr_owner() renders them; "" for other types. Returns as dns_rr_owner();
+ * use DNS_DATA_TEXT_MAX for @size.
  */
 enum dns_status dns_rr_data(const struct dns_msg *msg, const struct dns_rr *rr, char *buf,
 			    size_t size);
@@ -200,6 +241,7 @@ struct dns_tcp_stats {
 	uint64_t bytes; /* fed, including length prefixes */
 	uint64_t empty; /* zero-length messages skipped */
 	uint64_t messages_lost; /* messages dropped because bytes of them were missing */
+	uint64_t messages_cut; /* of those, handed to the dns_tcp_on_cut() callback in part */
 	uint64_t desyncs; /* times a length prefix was missing and the stream lost its framing */
 	uint64_t bytes_discarded; /* fed while desynchronised or belonging to lost messages */
 	uint64_t bytes_missing; /* reported by dns_tcp_missing() */
@@ -225,6 +267,16 @@ enum dns_status dns_tcp_feed(struct dns_tcp_stream *s, const uint8_t *data, size
  * Returns DNS_OK or DNS_ERR_DESYNC.
  */
 enum dns_status dns_tcp_missing(struct dns_tcp_stream *s, size_t missing);
+
+/*
+ * Called for a message that lost octets (dns_tcp_missing()) with the first @have of its @len
+ * octets, those received before the gap, when they hold at least the 12-octet header: for
+ * dns_parse_cut(). @msg is valid during the call. The message still counts in messages_lost.
+ */
+typedef void (*dns_tcp_cut_fn)(const uint8_t *msg, size_t have, size_t len, void *arg);
+
+/* Also hand over the received part of messages that lost octets (default: none). Same @arg. */
+void dns_tcp_on_cut(struct dns_tcp_stream *s, dns_tcp_cut_fn fn);
 
 /* Forget any partial message and framing loss, e.g. for a new connection on the same object. */
 void dns_tcp_reset(struct dns_tcp_stream *s);
@@ -297,7 +349,9 @@ void dns_match_get_stats(const struct dns_match *m, struct dns_match_stats *out)
 
 /*
  * IP -> name cache: for each (cgroup id, answer address) the name the client asked for, i.e. the
- * question name even when the address came at the end of a CNAME chain. An entry lives
+ * question name even when the address came at the end of a CNAME chain. Names are kept, compared
+ * and followed through CNAMEs by their wire labels (ASCII case-folded, RFC 4343), never by
+ * their text, and rendered as dns_rr_owner() does only when looked up. An entry lives
  * max(TTL, min_hold_ns) from when it was learnt, so a connection opened just after a short TTL
  * ran out still gets its name. At max_entries, the least recently used entry is evicted.
  */
@@ -310,7 +364,7 @@ struct dns_names_stats {
 	uint64_t misses; /* includes lookups that found an expired entry */
 	uint64_t expirations; /* entries removed because their time ran out */
 	uint64_t evictions; /* live entries removed to stay within max_entries */
-	uint64_t skipped; /* addresses not learnt: name too long to store */
+	uint64_t learn_nomem; /* responses not learnt from: no memory for their answer walk */
 	uint64_t entries; /* now */
 };
 
@@ -322,10 +376,12 @@ struct dns_names *dns_names_create(uint32_t max_entries, uint64_t min_hold_ns);
 void dns_names_destroy(struct dns_names *c);
 
 /*
- * Learn from a parsed response of @cgroup_id received at @now_ns: every A/AAAA answer whose owner
- * is the question name, or is reached from it by the CNAME answers (RFC 1034 §3.6.2), maps to the
- * question name. Responses with QR clear, RCODE not NOERROR or no question teach nothing.
- * Returns the number of addresses learnt.
+ * Learn from a parsed response of @cgroup_id received at @now_ns: every A/AAAA answer (of any
+ * count) whose owner is the question name, or is reached from it by the CNAME answers (RFC 1034
+ * §3.6.2, in any order), maps to the question name. Responses with QR clear, RCODE not NOERROR
+ * or no question teach nothing. Cost is linear in the answers (names are hashed once each).
+ * Returns the number of addresses learnt; 0 also when memory for the walk of a large answer
+ * section could not be had (counted in learn_nomem).
  */
 size_t dns_names_learn(struct dns_names *c, uint64_t cgroup_id, const struct dns_msg *resp,
 		       uint64_t now_ns);

@@ -3,6 +3,10 @@
  * IP -> name cache: (cgroup id, address) to the question name of the response that gave the
  * address. Bounded, least recently used evicted first; expiry checked when an entry is read or
  * is the eviction candidate, so no timer is needed.
+ *
+ * Names are stored in uncompressed wire form and compared label by label (ASCII case-folded),
+ * never as text: text is made only for the caller of a lookup, by the same renderer as every
+ * other name, so a name can never stand for another one whose text it imitates.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +14,6 @@
 #include "dns.h"
 #include "dns_index.h"
 #include "dns_wire.h"
-
-/* Longest name text stored; longer (escape-heavy) names are skipped and counted. */
-#define NAME_STORE_MAX 256
 
 struct names_key {
 	uint64_t cgroup_id;
@@ -37,8 +38,27 @@ struct names_entry {
 	bool has_old;
 	uint32_t hash;
 	uint32_t prev, next; /* LRU list, most recent first; free list through next */
-	char name[NAME_STORE_MAX];
-	char old_name[NAME_STORE_MAX];
+	uint8_t name_len, old_len; /* wire octets of name, old_name */
+	uint8_t name[DNS_NAME_WIRE_MAX]; /* wire form, as in the question */
+	uint8_t old_name[DNS_NAME_WIRE_MAX];
+};
+
+/*
+ * Scratch for the CNAME walk of one response, grown to the largest answer section seen: every
+ * distinct name of the answers (owners, CNAME targets, the qname) gets an id, found through a
+ * small open-addressing table keyed by dns_name_hash() and checked with dns_name_equal().
+ */
+struct learn_scratch {
+	uint32_t cap_answers; /* arrays below sized for this many answers */
+	uint32_t *slot; /* name id or DNS_INDEX_NONE; slots_for(cap_answers) of them */
+	uint32_t mask; /* slots in use for the current response - 1 */
+	uint16_t *name_off; /* per name id: an offset where the name occurs */
+	uint64_t *name_hash;
+	uint32_t *first_cname; /* per name id: first CNAME answer owned by it, or NONE */
+	uint8_t *reached; /* per name id: the question name or reached from it */
+	uint32_t *queue; /* name ids to follow */
+	uint32_t *owner; /* per answer: id of its owner name */
+	uint32_t *next_cname; /* per answer: next CNAME answer with the same owner */
 };
 
 struct dns_names {
@@ -49,6 +69,8 @@ struct dns_names {
 	uint32_t lru_head, lru_tail;
 	uint64_t min_hold_ns;
 	struct dns_names_stats stats;
+	struct learn_scratch scratch;
+	char text[DNS_NAME_TEXT_MAX]; /* the name last returned by a lookup */
 };
 
 static void make_key(struct names_key *k, uint64_t cgroup_id, uint8_t ip_version,
@@ -107,10 +129,63 @@ fail:
 	return NULL;
 }
 
+static void scratch_free(struct learn_scratch *s)
+{
+	free(s->slot);
+	free(s->name_off);
+	free(s->name_hash);
+	free(s->first_cname);
+	free(s->reached);
+	free(s->queue);
+	free(s->owner);
+	free(s->next_cname);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Hash slots for the names of @n answers (at most 2 per answer plus the qname), half full. */
+static uint32_t slots_for(uint32_t n)
+{
+	uint32_t slots = 2;
+
+	while (slots < 2 * (2 * n + 1))
+		slots <<= 1;
+	return slots;
+}
+
+/* Room for the walk of @n answers (names: at most 2 per answer plus the qname). */
+static int scratch_reserve(struct learn_scratch *s, uint32_t n)
+{
+	uint32_t names, slots;
+
+	if (n <= s->cap_answers && s->slot)
+		return 0;
+	scratch_free(s);
+	if (n < 32)
+		n = 32;
+	names = 2 * n + 1;
+	slots = slots_for(n);
+	s->slot = malloc(sizeof(*s->slot) * slots);
+	s->name_off = malloc(sizeof(*s->name_off) * names);
+	s->name_hash = malloc(sizeof(*s->name_hash) * names);
+	s->first_cname = malloc(sizeof(*s->first_cname) * names);
+	s->reached = malloc(sizeof(*s->reached) * names);
+	s->queue = malloc(sizeof(*s->queue) * names);
+	s->owner = malloc(sizeof(*s->owner) * n);
+	s->next_cname = malloc(sizeof(*s->next_cname) * n);
+	if (!s->slot || !s->name_off || !s->name_hash || !s->first_cname || !s->reached ||
+	    !s->queue || !s->owner || !s->next_cname) {
+		scratch_free(s);
+		return -1;
+	}
+	s->cap_answers = n;
+	return 0;
+}
+
 void dns_names_destroy(struct dns_names *c)
 {
 	if (!c)
 		return;
+	scratch_free(&c->scratch);
 	dns_index_fini(&c->index);
 	free(c->entries);
 	free(c);
@@ -152,7 +227,27 @@ static void remove_entry(struct dns_names *c, uint32_t e)
 	c->stats.entries--;
 }
 
-static void store(struct dns_names *c, const struct names_key *key, const char *name,
+static inline uint8_t ascii_lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/*
+ * Two names in uncompressed wire form, ASCII case-folded (RFC 4343). Length octets are at most
+ * 63, below 'A', so folding the whole form folds only label octets.
+ */
+static bool wire_equal(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+	if (a_len != b_len)
+		return false;
+	for (size_t i = 0; i < a_len; i++) {
+		if (ascii_lower(a[i]) != ascii_lower(b[i]))
+			return false;
+	}
+	return true;
+}
+
+static void store(struct dns_names *c, const struct names_key *key, const uint8_t *name,
 		  size_t name_len, uint64_t expires_ns, uint64_t now_ns)
 {
 	struct find_ctx f = { c, key };
@@ -164,8 +259,9 @@ static void store(struct dns_names *c, const struct names_key *key, const char *
 		c->stats.updates++;
 		lru_unlink(c, e);
 		n = &c->entries[e];
-		if (strcmp(n->name, name) != 0) {
-			memcpy(n->old_name, n->name, sizeof(n->old_name));
+		if (!wire_equal(n->name, n->name_len, name, name_len)) {
+			memcpy(n->old_name, n->name, n->name_len);
+			n->old_len = n->name_len;
 			n->old_learnt_ns = n->learnt_ns;
 			n->old_expires_ns = n->expires_ns;
 			n->has_old = true;
@@ -192,64 +288,95 @@ static void store(struct dns_names *c, const struct names_key *key, const char *
 		c->stats.entries++;
 	}
 	n = &c->entries[e];
-	memcpy(n->name, name, name_len + 1);
+	memcpy(n->name, name, name_len);
+	n->name_len = (uint8_t)name_len;
 	n->expires_ns = expires_ns;
 	lru_push_front(c, e);
 }
 
-/* Is the name at @off one of the @n names at @chain? */
-static bool in_chain(const struct dns_msg *r, const uint16_t *chain, size_t n, uint16_t off)
+/* Id of the name at @off, a new one if no equal name has one yet; *n_names grows then. */
+static uint32_t name_id(struct learn_scratch *s, const struct dns_msg *r, uint16_t off,
+			uint32_t *n_names)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (dns_name_equal(r->wire, r->len, chain[i], off))
-			return true;
+	uint64_t h = dns_name_hash(r->wire, r->len, off);
+	uint32_t i, id;
+
+	for (i = (uint32_t)h & s->mask;; i = (i + 1) & s->mask) {
+		id = s->slot[i];
+		if (id == DNS_INDEX_NONE)
+			break;
+		if (s->name_hash[id] == h && dns_name_equal(r->wire, r->len, s->name_off[id], off))
+			return id;
 	}
-	return false;
+	id = (*n_names)++;
+	s->slot[i] = id;
+	s->name_off[id] = off;
+	s->name_hash[id] = h;
+	s->first_cname[id] = DNS_INDEX_NONE;
+	s->reached[id] = 0;
+	return id;
 }
 
 size_t dns_names_learn(struct dns_names *c, uint64_t cgroup_id, const struct dns_msg *resp,
 		       uint64_t now_ns)
 {
-	uint16_t chain[DNS_MAX_ANSWERS + 1];
-	bool followed[DNS_MAX_ANSWERS] = { false };
-	size_t n_chain = 1, learnt = 0, name_len;
-	bool grew = true;
+	struct learn_scratch *s;
+	uint8_t qname[DNS_NAME_WIRE_MAX];
+	uint32_t n_names = 0, head = 0, tail = 0, qid;
+	size_t learnt = 0, qname_len;
 
 	if (!c || !resp || !resp->qr || resp->rcode != 0 || !resp->has_question)
 		return 0;
-	/*
-	 * The names that stand for the question name: itself and every CNAME target reached from
-	 * it. Answers may come in any order (RFC 2181 §5 does not fix it), so repeat until no
-	 * CNAME adds a name; each pass adds at least one, so at most n_answers passes.
-	 */
-	chain[0] = resp->qname_off;
-	while (grew) {
-		grew = false;
-		for (size_t i = 0; i < resp->n_answers; i++) {
-			const struct dns_rr *rr = &resp->answers[i];
+	s = &c->scratch;
+	if (scratch_reserve(s, resp->n_answers) < 0) {
+		c->stats.learn_nomem++;
+		return 0;
+	}
+	/* only the slots this response needs: a small one after a large one stays cheap */
+	s->mask = slots_for(resp->n_answers) - 1;
+	memset(s->slot, 0xff, sizeof(*s->slot) * ((size_t)s->mask + 1));
 
-			if (rr->type != DNS_TYPE_CNAME || followed[i] ||
-			    !in_chain(resp, chain, n_chain, rr->name_off))
-				continue;
-			followed[i] = true;
-			chain[n_chain++] = rr->data.target_off;
-			grew = true;
+	/* Name ids of the qname and every owner; CNAME answers listed under their owner's id. */
+	qid = name_id(s, resp, resp->qname_off, &n_names);
+	for (uint32_t i = resp->n_answers; i-- > 0;) {
+		const struct dns_rr *rr = &resp->answers[i];
+
+		s->owner[i] = name_id(s, resp, rr->name_off, &n_names);
+		if (rr->type == DNS_TYPE_CNAME) {
+			s->next_cname[i] = s->first_cname[s->owner[i]];
+			s->first_cname[s->owner[i]] = i;
 		}
 	}
 
-	name_len = strlen(resp->qname);
+	/*
+	 * The names that stand for the question name: itself and every CNAME target reached from
+	 * it, in any order of the answers (RFC 2181 §5 does not fix it). Each name is followed
+	 * once, so the walk is linear in the answers.
+	 */
+	s->reached[qid] = 1;
+	s->queue[tail++] = qid;
+	while (head < tail) {
+		uint32_t id = s->queue[head++];
+
+		for (uint32_t a = s->first_cname[id]; a != DNS_INDEX_NONE; a = s->next_cname[a]) {
+			uint32_t t = name_id(s, resp, resp->answers[a].data.target_off, &n_names);
+
+			if (!s->reached[t]) {
+				s->reached[t] = 1;
+				s->queue[tail++] = t;
+			}
+		}
+	}
+
+	qname_len = dns_name_flatten(resp->wire, resp->len, resp->qname_off, qname);
 	for (size_t i = 0; i < resp->n_answers; i++) {
 		const struct dns_rr *rr = &resp->answers[i];
 		struct names_key key;
 		uint64_t hold;
 
 		if ((rr->type != DNS_TYPE_A && rr->type != DNS_TYPE_AAAA) || rr->rclass != 1 ||
-		    !in_chain(resp, chain, n_chain, rr->name_off))
+		    !s->reached[s->owner[i]])
 			continue;
-		if (name_len >= NAME_STORE_MAX) {
-			c->stats.skipped++;
-			continue;
-		}
 		if (rr->type == DNS_TYPE_A)
 			make_key(&key, cgroup_id, 4, rr->data.a);
 		else
@@ -257,7 +384,7 @@ size_t dns_names_learn(struct dns_names *c, uint64_t cgroup_id, const struct dns
 		hold = (uint64_t)rr->ttl * 1000000000ull;
 		if (hold < c->min_hold_ns)
 			hold = c->min_hold_ns;
-		store(c, &key, resp->qname, name_len,
+		store(c, &key, qname, qname_len,
 		      now_ns > UINT64_MAX - hold ? UINT64_MAX : now_ns + hold, now_ns);
 		learnt++;
 	}
@@ -276,6 +403,7 @@ const char *dns_names_lookup_at(struct dns_names *c, uint64_t cgroup_id, uint8_t
 	const struct names_entry *n;
 	struct names_key key;
 	struct find_ctx f = { c, &key };
+	enum dns_status status;
 	uint32_t e;
 
 	if (!c || !addr || (ip_version != 4 && ip_version != 6))
@@ -299,8 +427,11 @@ const char *dns_names_lookup_at(struct dns_names *c, uint64_t cgroup_id, uint8_t
 	/* the name became current after at_ns: the old one, if it was current then */
 	if (n->learnt_ns > at_ns && n->has_old && n->old_learnt_ns <= at_ns &&
 	    n->old_expires_ns > at_ns)
-		return n->old_name;
-	return n->name;
+		status = dns_name_text(n->old_name, n->old_len, 0, c->text, sizeof(c->text));
+	else
+		status = dns_name_text(n->name, n->name_len, 0, c->text, sizeof(c->text));
+	/* stored names were valid wire names, and DNS_NAME_TEXT_MAX holds any of them */
+	return status == DNS_OK ? c->text : NULL;
 }
 
 void dns_names_get_stats(const struct dns_names *c, struct dns_names_stats *out)

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * DNS message parser (RFC 1035 §4.1). The walk over header, counts and RRs is ours because it is
- * the hot path and must not allocate; names are decompressed to text by c-ares, only for the
- * qname here and on demand for the rest (dns_render.c).
+ * the hot path and must not allocate. Names are rendered to text here too, from the wire labels
+ * (RFC 1035 §5.1 presentation form), for the qname at parse time and for the rest on demand
+ * (dns_render.c). c-ares did that until issue 9: its ares_expand_name() wrote a 0x00 octet of a
+ * label as a raw NUL, so "google.com\000.evil.net" came out as "google.com", and it had its own
+ * bound of 50 pointer jumps; with both rules ours, nothing was left for it to do.
  */
+#include <stdbool.h>
 #include <string.h>
-
-#include <ares.h>
 
 #include "dns.h"
 #include "dns_wire.h"
@@ -15,7 +17,10 @@
 #define DNS_QUESTION_MIN 5 /* root name + QTYPE + QCLASS */
 #define DNS_RR_MIN 11 /* root name + TYPE + CLASS + TTL + RDLENGTH */
 #define DNS_RR_FIXED 10 /* TYPE + CLASS + TTL + RDLENGTH */
-#define DNS_NAME_WIRE_MAX 255 /* RFC 1035 §3.1, root label included */
+
+_Static_assert((UINT16_MAX - DNS_HEADER_LEN) / DNS_RR_MIN <= DNS_MAX_ANSWERS, "the count check "
+									      "must keep ANCOUNT "
+									      "within answers[]");
 
 static const char *const status_str[DNS_STATUS_COUNT] = {
 	[DNS_OK] = "ok",
@@ -34,6 +39,8 @@ static const char *const status_str[DNS_STATUS_COUNT] = {
 	[DNS_ERR_RDATA_TRUNCATED] = "RDLENGTH runs past the end of the message",
 	[DNS_ERR_RDLENGTH] = "RDLENGTH does not match the record type",
 	[DNS_ERR_OPT] = "malformed or repeated OPT record",
+	[DNS_ERR_NAME_PTR_HEADER] = "compression pointer into the header",
+	[DNS_ERR_NAME_PTR_JUMPS] = "too many compression pointers in one name",
 	[DNS_ERR_FULL] = "table full",
 	[DNS_ERR_DUPLICATE] = "duplicate key",
 	[DNS_ERR_NOT_FOUND] = "not found",
@@ -47,16 +54,39 @@ const char *dns_status_str(enum dns_status status)
 	return status_str[status];
 }
 
-enum dns_status dns_name_skip(const uint8_t *m, size_t len, size_t off, size_t *next)
+/* One octet of a label in presentation form (RFC 1035 §5.1); returns the characters written. */
+static inline size_t put_label_octet(char *p, uint8_t c)
 {
-	/*
-	 * seg_start is where the current run of labels began (the name itself or the last pointer
-	 * target). A pointer must go strictly below it: positions then decrease at every jump, so
-	 * the walk ends whatever the input, and a well-formed compressor only ever points to a
-	 * name written earlier (RFC 1035 §4.1.4: "a prior occurrence").
-	 */
-	size_t pos = off, seg_start = off, wire_len = 1;
-	int jumped = 0;
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    c == '-' || c == '_') {
+		p[0] = (char)c;
+		return 1;
+	}
+	p[0] = '\\';
+	if (c == '.' || c == '\\') {
+		p[1] = (char)c;
+		return 2;
+	}
+	p[1] = (char)('0' + c / 100);
+	p[2] = (char)('0' + c / 10 % 10);
+	p[3] = (char)('0' + c % 10);
+	return 4;
+}
+
+/*
+ * The one walk over a name, for validation (@buf NULL) and rendering alike, so both apply the same
+ * rules: bounds, label types and lengths, 255 octets (RFC 1035 §3.1), and pointers (§4.1.4).
+ *
+ * seg_start is where the current run of labels began (the name itself or the last pointer
+ * target). A pointer must go strictly below it: positions then decrease at every jump, so the
+ * walk ends whatever the input, and a well-formed compressor only ever points to a name written
+ * earlier ("a prior occurrence"), which is never in the header. DNS_NAME_MAX_JUMPS bounds the cost.
+ */
+static inline enum dns_status name_walk(const uint8_t *m, size_t len, size_t off, size_t *next,
+					char *buf, size_t size)
+{
+	size_t pos = off, seg_start = off, wire_len = 1, out = 0;
+	unsigned int jumps = 0;
 
 	for (;;) {
 		uint8_t c;
@@ -65,8 +95,10 @@ enum dns_status dns_name_skip(const uint8_t *m, size_t len, size_t off, size_t *
 			return DNS_ERR_NAME_TRUNCATED;
 		c = m[pos];
 		if (c == 0) {
-			if (!jumped)
+			if (!jumps && next)
 				*next = pos + 1;
+			if (buf)
+				buf[out] = '\0';
 			return DNS_OK;
 		}
 		if ((c & 0xc0) == 0xc0) {
@@ -78,10 +110,12 @@ enum dns_status dns_name_skip(const uint8_t *m, size_t len, size_t off, size_t *
 			if (target >= seg_start)
 				return target > pos ? DNS_ERR_NAME_PTR_FORWARD
 						    : DNS_ERR_NAME_PTR_LOOP;
-			if (!jumped) {
+			if (target < DNS_HEADER_LEN)
+				return DNS_ERR_NAME_PTR_HEADER;
+			if (++jumps > DNS_NAME_MAX_JUMPS)
+				return DNS_ERR_NAME_PTR_JUMPS;
+			if (jumps == 1 && next)
 				*next = pos + 2;
-				jumped = 1;
-			}
 			pos = seg_start = target;
 			continue;
 		}
@@ -91,8 +125,24 @@ enum dns_status dns_name_skip(const uint8_t *m, size_t len, size_t off, size_t *
 		wire_len += (size_t)c + 1;
 		if (wire_len > DNS_NAME_WIRE_MAX)
 			return DNS_ERR_NAME_TOO_LONG;
+		if (len - pos - 1 < c)
+			return DNS_ERR_NAME_TRUNCATED;
+		if (buf) {
+			/* room for a dot, the label at 4 characters per octet, and the NUL */
+			if (size - out < (size_t)c * 4 + 2)
+				return DNS_ERR_INVAL;
+			if (out)
+				buf[out++] = '.';
+			for (size_t i = 1; i <= c; i++)
+				out += put_label_octet(buf + out, m[pos + i]);
+		}
 		pos += (size_t)c + 1;
 	}
+}
+
+enum dns_status dns_name_skip(const uint8_t *m, size_t len, size_t off, size_t *next)
+{
+	return name_walk(m, len, off, next, NULL, 0);
 }
 
 /* Offset of the next label length octet of a validated name, following pointers. */
@@ -134,27 +184,57 @@ int dns_name_equal(const uint8_t *m, size_t len, size_t a, size_t b)
 	}
 }
 
+size_t dns_name_flatten(const uint8_t *m, size_t len, size_t off, uint8_t out[DNS_NAME_WIRE_MAX])
+{
+	size_t n = 0;
+
+	/* A validated name: every label is inside [m, m + len) and the whole fits 255 octets. */
+	(void)len;
+	for (;;) {
+		uint8_t l;
+
+		off = name_follow(m, off);
+		l = m[off];
+		memcpy(out + n, m + off, (size_t)l + 1);
+		n += (size_t)l + 1;
+		if (l == 0)
+			return n;
+		off += (size_t)l + 1;
+	}
+}
+
+uint64_t dns_name_hash(const uint8_t *m, size_t len, size_t off)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a final mix */
+
+	(void)len;
+	for (;;) {
+		uint8_t l;
+
+		off = name_follow(m, off);
+		l = m[off];
+		h = (h ^ l) * 0x100000001b3ull;
+		if (l == 0)
+			break;
+		for (uint8_t i = 1; i <= l; i++)
+			h = (h ^ ascii_lower(m[off + i])) * 0x100000001b3ull;
+		off += (size_t)l + 1;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
 enum dns_status dns_name_text(const uint8_t *m, size_t len, size_t off, char *buf, size_t size)
 {
-	enum dns_status status = DNS_OK;
-	char *s = NULL;
-	long enclen;
-	size_t n;
-	int rc;
+	enum dns_status status;
 
-	rc = ares_expand_name(m + off, m, (int)len, &s, &enclen);
-	if (rc == ARES_ENOMEM)
-		return DNS_ERR_NOMEM;
-	if (rc != ARES_SUCCESS)
-		return DNS_ERR_NAME_LABEL; /* cannot happen on a name dns_name_skip() accepted */
-	n = strlen(s);
-	if (n >= size) {
-		status = DNS_ERR_INVAL;
-		goto done;
-	}
-	memcpy(buf, s, n + 1);
-done:
-	ares_free_string(s);
+	if (!m || !buf || !size)
+		return DNS_ERR_INVAL;
+	status = name_walk(m, len, off, NULL, buf, size);
+	if (status != DNS_OK)
+		buf[0] = '\0';
 	return status;
 }
 
@@ -252,10 +332,45 @@ static enum dns_status rr_opt(const uint8_t *m, const struct dns_rr *rr, struct 
 	return DNS_OK;
 }
 
-static enum dns_status parse(const uint8_t *m, size_t len, struct dns_msg *out)
+/* Statuses that mean "the message ends before this RR does": where a cut message stops. */
+static bool runs_past_end(enum dns_status status)
+{
+	return status == DNS_ERR_NAME_TRUNCATED || status == DNS_ERR_RR_TRUNCATED ||
+	       status == DNS_ERR_RDATA_TRUNCATED;
+}
+
+/*
+ * Walk @count RRs of the authority or additional section from *pos (OPT read when @opt).
+ * With @cut, an RR that runs past the end ends the walk without error; *done is then false.
+ */
+static enum dns_status walk_rrs(const uint8_t *m, size_t len, size_t *pos, uint16_t count, bool opt,
+				bool cut, struct dns_msg *out, bool *done)
+{
+	struct dns_rr scratch;
+	enum dns_status status;
+
+	for (size_t i = 0; i < count; i++) {
+		status = rr_head(m, len, pos, &scratch);
+		if (status != DNS_OK) {
+			if (cut && runs_past_end(status)) {
+				*done = false;
+				return DNS_OK;
+			}
+			return status;
+		}
+		if (opt && scratch.type == DNS_TYPE_OPT) {
+			status = rr_opt(m, &scratch, out);
+			if (status != DNS_OK)
+				return status;
+		}
+	}
+	return DNS_OK;
+}
+
+static enum dns_status parse(const uint8_t *m, size_t len, bool cut, struct dns_msg *out)
 {
 	enum dns_status status;
-	struct dns_rr scratch;
+	bool done = true;
 	size_t pos, i;
 
 	if (len < DNS_HEADER_LEN)
@@ -286,12 +401,16 @@ static enum dns_status parse(const uint8_t *m, size_t len, struct dns_msg *out)
 	out->edns_do = false;
 	out->edns_udp_size = 0;
 
-	/* Cheap early reject of counts no message of this size can hold. */
+	/*
+	 * Cheap early reject of counts no message of this size can hold. It also keeps ANCOUNT
+	 * within DNS_MAX_ANSWERS; a cut message is checked against the size it could have had.
+	 */
 	if ((size_t)out->qdcount * DNS_QUESTION_MIN +
 		    ((size_t)out->ancount + out->nscount + out->arcount) * DNS_RR_MIN >
-	    len - DNS_HEADER_LEN)
+	    (cut ? UINT16_MAX : len) - DNS_HEADER_LEN)
 		return DNS_ERR_COUNTS;
 
+	/* The questions must be whole, also in a cut message: without them nothing is known. */
 	pos = DNS_HEADER_LEN;
 	for (i = 0; i < out->qdcount; i++) {
 		size_t next;
@@ -311,57 +430,48 @@ static enum dns_status parse(const uint8_t *m, size_t len, struct dns_msg *out)
 	}
 
 	for (i = 0; i < out->ancount; i++) {
-		struct dns_rr *rr = i < DNS_MAX_ANSWERS ? &out->answers[i] : &scratch;
+		struct dns_rr *rr = &out->answers[i];
 
 		status = rr_head(m, len, &pos, rr);
-		if (status != DNS_OK)
+		if (status == DNS_OK)
+			status = rr_data(m, len, rr);
+		if (status != DNS_OK) {
+			if (cut && runs_past_end(status)) {
+				out->answers_truncated = true;
+				done = false;
+				break;
+			}
 			return status;
-		status = rr_data(m, len, rr);
-		if (status != DNS_OK)
-			return status;
+		}
 		/* RFC 2181 §8: a TTL with the top bit set is treated as zero. */
 		if (rr->ttl & 0x80000000u)
 			rr->ttl = 0;
-	}
-	if (out->ancount > DNS_MAX_ANSWERS) {
-		out->n_answers = DNS_MAX_ANSWERS;
-		out->answers_truncated = true;
-	} else {
-		out->n_answers = out->ancount;
+		out->n_answers++;
 	}
 
-	for (i = 0; i < out->nscount; i++) {
-		status = rr_head(m, len, &pos, &scratch);
-		if (status != DNS_OK)
-			return status;
-	}
+	status = DNS_OK;
+	if (done)
+		status = walk_rrs(m, len, &pos, out->nscount, false, cut, out, &done);
+	if (status == DNS_OK && done)
+		status = walk_rrs(m, len, &pos, out->arcount, true, cut, out, &done);
+	if (status != DNS_OK)
+		return status;
 
-	for (i = 0; i < out->arcount; i++) {
-		status = rr_head(m, len, &pos, &scratch);
-		if (status != DNS_OK)
-			return status;
-		if (scratch.type == DNS_TYPE_OPT) {
-			status = rr_opt(m, &scratch, out);
-			if (status != DNS_OK)
-				return status;
-		}
-	}
-
-	/* Decompressed last: the walk above has proved the name safe for c-ares. */
+	/* Rendered last, once the whole message is known to be sound. */
 	if (out->has_question)
 		return dns_name_text(m, len, out->qname_off, out->qname, sizeof(out->qname));
 	return DNS_OK;
 }
 
-enum dns_status dns_parse(const uint8_t *msg, size_t len, struct dns_msg *out,
-			  struct dns_parse_stats *stats)
+static enum dns_status parse_counted(const uint8_t *msg, size_t len, bool cut, struct dns_msg *out,
+				     struct dns_parse_stats *stats)
 {
 	enum dns_status status;
 
 	if (!msg || !out)
 		status = DNS_ERR_INVAL;
 	else
-		status = parse(msg, len, out);
+		status = parse(msg, len, cut, out);
 	if (stats) {
 		stats->messages++;
 		stats->by_status[status]++;
@@ -374,4 +484,16 @@ enum dns_status dns_parse(const uint8_t *msg, size_t len, struct dns_msg *out,
 		}
 	}
 	return status;
+}
+
+enum dns_status dns_parse(const uint8_t *msg, size_t len, struct dns_msg *out,
+			  struct dns_parse_stats *stats)
+{
+	return parse_counted(msg, len, false, out, stats);
+}
+
+enum dns_status dns_parse_cut(const uint8_t *msg, size_t len, struct dns_msg *out,
+			      struct dns_parse_stats *stats)
+{
+	return parse_counted(msg, len, true, out, stats);
 }

@@ -13,6 +13,7 @@
 
 struct dns_tcp_stream {
 	dns_tcp_msg_fn fn;
+	dns_tcp_cut_fn cut_fn;
 	void *arg;
 	uint8_t prefix[2];
 	uint8_t prefix_have; /* octets of the current length prefix seen, 0..2 */
@@ -45,6 +46,12 @@ void dns_tcp_destroy(struct dns_tcp_stream *s)
 		return;
 	free(s->buf);
 	free(s);
+}
+
+void dns_tcp_on_cut(struct dns_tcp_stream *s, dns_tcp_cut_fn fn)
+{
+	if (s)
+		s->cut_fn = fn;
 }
 
 void dns_tcp_reset(struct dns_tcp_stream *s)
@@ -190,6 +197,11 @@ enum dns_status dns_tcp_missing(struct dns_tcp_stream *s, size_t missing)
 			dns_tcp_reset(s);
 			s->desync = true;
 			return DNS_ERR_DESYNC;
+		}
+		/* what arrived of it may still hold whole answers (RFC 1035 §4.1: header first) */
+		if (s->cut_fn && s->have >= 12) {
+			s->stats.messages_cut++;
+			s->cut_fn(s->buf, s->have, s->msg_len, s->arg);
 		}
 		lose_message(s, s->msg_len - s->have);
 	}

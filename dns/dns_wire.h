@@ -21,6 +21,8 @@ static inline uint32_t dns_rd32(const uint8_t *p)
 /*
  * Validate the name at @off of the message @m of @len octets (RFC 1035 §3.1, §4.1.4) and set
  * *@next to the offset just after its in-place part (after the first pointer or the root label).
+ * Returns DNS_OK or DNS_ERR_NAME_TRUNCATED, _LABEL, _TOO_LONG, _PTR_LOOP, _PTR_FORWARD,
+ * _PTR_HEADER, _PTR_JUMPS.
  */
 enum dns_status dns_name_skip(const uint8_t *m, size_t len, size_t off, size_t *next);
 
@@ -30,7 +32,23 @@ enum dns_status dns_name_skip(const uint8_t *m, size_t len, size_t off, size_t *
  */
 int dns_name_equal(const uint8_t *m, size_t len, size_t a, size_t b);
 
-/* Decompress the name at @off with c-ares into @buf of @size octets. */
+/*
+ * Render the name at @off into @buf of @size octets in presentation form (see dns_rr_owner()),
+ * checking it as dns_name_skip() does. Returns DNS_OK, DNS_ERR_INVAL (NULL, or @size too small:
+ * DNS_NAME_TEXT_MAX always suffices) or dns_name_skip()'s errors; @buf is "" on error.
+ */
 enum dns_status dns_name_text(const uint8_t *m, size_t len, size_t off, char *buf, size_t size);
+
+/* Longest name in wire form, root label included (RFC 1035 §3.1). */
+#define DNS_NAME_WIRE_MAX 255
+
+/*
+ * Copy a validated name into @out in uncompressed wire form (labels as on the wire, case kept,
+ * root label last); returns its length, 1 .. DNS_NAME_WIRE_MAX.
+ */
+size_t dns_name_flatten(const uint8_t *m, size_t len, size_t off, uint8_t out[DNS_NAME_WIRE_MAX]);
+
+/* Hash of a validated name's labels, ASCII case-folded: equal names (dns_name_equal) hash equal. */
+uint64_t dns_name_hash(const uint8_t *m, size_t len, size_t off);
 
 #endif /* FLOWSCOPE_DNS_WIRE_H */

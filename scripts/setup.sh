@@ -9,18 +9,18 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 build_pkgs=(
-	build-essential cmake pkg-config clang llvm bpftool
+	build-essential cmake pkg-config clang llvm bpftool ccache
 	libbpf-dev libelf-dev zlib1g-dev
 	libinih-dev libcmocka-dev uthash-dev
 	libnetfilter-conntrack-dev libmnl-dev
-	libc-ares-dev
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libmicrohttpd-dev libjansson-dev
 )
 test_pkgs=(
 	python3 iproute2 nftables conntrack ethtool socat
 	dnsmasq-base bind9-dnsutils kcat libldns-dev clang-format
-	libclang-rt-14-dev python3-yaml
+	libclang-rt-14-dev python3-yaml python3-venv
+	openjdk-17-jre-headless maven
 )
 
 missing=()
@@ -42,3 +42,34 @@ if ! grep -q ' /sys/fs/bpf bpf' /proc/mounts && [ -d /sys/fs/bpf ]; then
 	mount -t bpf bpf /sys/fs/bpf || true
 fi
 bash "$(dirname "$0")/install-helm.sh"
+
+# Test dependencies from Maven Central and PyPI, cached under /var/cache/flowscope (not in the
+# repository) and refreshed only when their pinned list changes.
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cache=/var/cache/flowscope
+mkdir -p "$cache"
+
+# The Apache Kafka broker of the end-to-end tests (tests/kafka/broker/pom.xml): its jars in
+# $cache/kafka-broker/lib, started by tests/e2e/kafka_broker.py.
+pom="$repo/tests/kafka/broker/pom.xml"
+stamp="$cache/kafka-broker/pom.sha256"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum <"$pom")" ]; then
+	echo "setup.sh: fetching the Kafka broker (Maven)" >&2
+	rm -rf "$cache/kafka-broker"
+	mvn -q -B -Dstyle.color=never -f "$pom" -Dmaven.repo.local="$cache/m2" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$cache/kafka-broker/lib" >&2
+	sha256sum <"$pom" >"$stamp"
+fi
+
+# Python packages of the end-to-end tests (tests/e2e/requirements.txt) in a venv that also sees
+# the Debian packages (python3-yaml); CTest runs the tests that need them with its python.
+req="$repo/tests/e2e/requirements.txt"
+venv="$cache/venv"
+stamp="$venv/requirements.sha256"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum <"$req")" ]; then
+	echo "setup.sh: installing the test venv (PyPI)" >&2
+	rm -rf "$venv"
+	/usr/bin/python3 -m venv --system-site-packages "$venv"
+	"$venv/bin/pip" install -q --disable-pip-version-check --no-input -r "$req" >&2
+	sha256sum <"$req" >"$stamp"
+fi

@@ -102,10 +102,10 @@ int main(int argc, char **argv)
 	uint32_t entries = argc > 1 ? strtoul(argv[1], NULL, 0) : 200000;
 	uint32_t lookups = argc > 2 ? strtoul(argv[2], NULL, 0) : 100000;
 	struct ct_fixture *fx = NULL;
-	struct ct_cache *cache = NULL;
+	struct ct_nat *cache = NULL;
 	struct nfct_handle *h = NULL;
 	struct nf_conntrack *q = NULL;
-	struct ct_cache_opts opts;
+	struct ct_nat_opts opts;
 	struct ct_stats st;
 	struct ct_result res;
 	uint32_t *order = NULL;
@@ -142,28 +142,28 @@ int main(int argc, char **argv)
 		goto cleanup;
 	printf("created %u NAT'd entries in %.0f ms\n", entries, (fx_now_ns() - t0) / 1e6);
 
-	ct_cache_opts_init(&opts);
-	opts.max_entries = entries + entries / 4;
+	ct_nat_opts_init(&opts);
+	opts.table.max_entries = entries + entries / 4;
 	opts.no_fallback = true; /* every answer below must come from the cache */
 	rss0 = rss_kib();
 	t0 = fx_now_ns();
-	err = ct_cache_create(&opts, t0, &cache);
+	err = ct_nat_new(&opts, t0, &cache);
 	if (err)
 		goto cleanup;
 	do {
-		err = ct_cache_process(cache, fx_now_ns());
-		ct_cache_stats(cache, &st);
-	} while (!err && !st.synced);
+		err = ct_nat_process(cache, fx_now_ns());
+		ct_nat_stats(cache, &st);
+	} while (!err && !st.netlink.synced);
 	sync_ns = fx_now_ns() - t0;
 	rss1 = rss_kib();
 	if (err)
 		goto cleanup;
 	printf("initial sync: %" PRIu64 " entries dumped, %u cached, %.1f ms (target < 1000 ms)\n",
-	       st.dumped, st.entries, sync_ns / 1e6);
+	       st.netlink.dumped, st.table.entries, sync_ns / 1e6);
 	printf("memory: %.1f MiB counted by the cache, RSS delta %.1f MiB (target < 64 MiB), "
 	       "%.0f B/entry counted\n",
 	       st.mem_bytes / 1048576.0, (rss1 - rss0) / 1024.0,
-	       (double)st.mem_bytes / (st.entries ? st.entries : 1));
+	       (double)st.mem_bytes / (st.table.entries ? st.table.entries : 1));
 
 	/* distinct flows in a shuffled order, so the cache path is not a walk through memory */
 	order = malloc(sizeof(*order) * lookups);
@@ -188,8 +188,9 @@ int main(int argc, char **argv)
 		ok = 0;
 		t0 = fx_now_ns();
 		for (uint32_t i = 0; i < lookups; i++) {
-			if (ct_cache_lookup(cache, &flows[i], t0, &res) == CT_OK && res.nat &&
-			    res.actual.dst_port == 8080)
+			if (ct_nat_resolve(cache, &flows[i], &CT_WINDOW_ANY, t0, NULL, NULL,
+					   &res) == CT_OK &&
+			    res.nat && res.actual.dst_port == 8080)
 				ok++;
 		}
 		pass_ns[p] = fx_now_ns() - t0;
@@ -221,7 +222,7 @@ int main(int argc, char **argv)
 	}
 	get_ns = fx_now_ns() - t0;
 
-	ct_cache_stats(cache, &st);
+	ct_nat_stats(cache, &st);
 	printf("lookups: %u flows, cache %d/%u resolved, GET %d/%u found\n", lookups, ok, lookups,
 	       found, lookups);
 	printf("cache path: %.1f ns/lookup (median of %d passes, range %.1f-%.1f); "
@@ -240,7 +241,7 @@ cleanup:
 		nfct_close(h);
 	free(flows);
 	free(order);
-	ct_cache_destroy(cache);
+	ct_nat_free(cache);
 	fx_close(fx);
 	if (err)
 		fprintf(stderr, "ct_bench failed: %s\n", strerror(-err));

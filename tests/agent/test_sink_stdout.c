@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -195,11 +197,155 @@ static void test_reader_gone(void **state)
 	loop_free(l);
 }
 
+static bool nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	assert_true(flags >= 0);
+	return flags & O_NONBLOCK;
+}
+
+/*
+ * stdout and stderr the same pipe (2>&1): the sink writes without blocking through a description
+ * of its own, so stderr's stays blocking (log lines never fail with EAGAIN), and the records
+ * still reach the pipe.
+ */
+static void test_shared_description_stays_blocking(void **state)
+{
+	struct flow_record r;
+	char buf[4096];
+	int fds[2], err_fd;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	err_fd = dup(fds[1]); /* as the shell's 2>&1 */
+	assert_true(err_fd >= 0);
+	struct sink *s = sink_stdout_new(fds[1], "node-t");
+
+	assert_non_null(s);
+	assert_false(nonblocking(fds[1]));
+	assert_false(nonblocking(err_fd));
+	make_flow(&r, 1);
+	assert_int_equal(sink_emit(s, &r.hdr), 0);
+	sink_end_interval(s);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	assert_true(n > 0 && buf[n - 1] == '\n');
+	buf[n] = 0;
+	assert_non_null(strstr(buf, "\"type\":\"flow\""));
+	assert_int_equal(sink_free(s), 0);
+	assert_false(nonblocking(err_fd));
+	/* the sink's description is closed: the pipe's write ends left are ours */
+	close(fds[1]);
+	close(err_fd);
+	assert_int_equal(read(fds[0], buf, sizeof(buf)), 0);
+	close(fds[0]);
+}
+
+/* A socket cannot be reopened: its fd is set non-blocking while the sink lives, then restored. */
+static void test_socket_flags_restored(void **state)
+{
+	struct flow_record r;
+	char buf[4096];
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct sink *s = sink_stdout_new(sv[1], "node-t");
+
+	assert_non_null(s);
+	assert_true(nonblocking(sv[1]));
+	make_flow(&r, 2);
+	assert_int_equal(sink_emit(s, &r.hdr), 0);
+	sink_end_interval(s);
+	assert_true(read(sv[0], buf, sizeof(buf)) > 0);
+	assert_int_equal(sink_free(s), 0);
+	assert_false(nonblocking(sv[1]));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * A DNS record of 3000 answers whose names and data are long and all escapes (each byte 6 bytes
+ * of JSON): a line of ~9 MB, far past the scratch line's first 64 KiB, comes out whole.
+ */
+static void test_huge_dns_record(void **state)
+{
+	enum { N = 3000, NAME = 250 };
+	struct dns_answer_view *answers = calloc(N, sizeof(*answers));
+	char *name = malloc(NAME + 1);
+	struct sink_stdout_stats st;
+	struct dns_record r;
+	char *out, *p;
+	size_t names = 0;
+	off_t size;
+	int fd;
+
+	(void)state;
+	assert_non_null(answers);
+	assert_non_null(name);
+	for (int i = 0; i < NAME; i++)
+		name[i] = (char)(1 + i % 31); /* control characters: \u00XX each */
+	name[NAME] = 0;
+	for (int i = 0; i < N; i++) {
+		answers[i].name = name;
+		answers[i].type = 5;
+		answers[i].ttl = 300;
+		answers[i].data = name;
+	}
+	memset(&r, 0, sizeof(r));
+	r.type = RECORD_DNS;
+	r.ts_ns = 1700000000000000000ull;
+	r.cgroup_id = 1000;
+	r.cgroup_path = "/kubepods/pod-a/ctr";
+	strcpy(r.comm, "dig");
+	r.ip_version = 4;
+	r.proto = 17;
+	r.src_port = 40000;
+	r.dst_port = 53;
+	r.qname = "many.example";
+	r.qtype = 5;
+	r.answers = answers;
+	r.n_answers = N;
+	fd = memfd_create("fs-huge-dns", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	struct sink *s = sink_stdout_new(fd, "node-t");
+
+	assert_non_null(s);
+	assert_int_equal(sink_emit(s, &r.hdr), 0);
+	sink_end_interval(s);
+	sink_stdout_stats(s, &st);
+	assert_int_equal(st.encode_errors, 0);
+	assert_int_equal(st.records, 1);
+	assert_int_equal(sink_free(s), 0);
+	size = lseek(fd, 0, SEEK_END);
+	assert_true(size > (off_t)N * NAME * 6 * 2);
+	out = malloc((size_t)size + 1);
+	assert_non_null(out);
+	assert_int_equal(pread(fd, out, (size_t)size, 0), size);
+	out[size] = 0;
+	/* one line, whole: it starts and ends as a record does, and holds every answer */
+	assert_int_equal(out[size - 1], '\n');
+	assert_ptr_equal(memchr(out, '\n', (size_t)size), out + size - 1);
+	assert_memory_equal(out, "{\"type\":\"dns\"", 13);
+	assert_non_null(strstr(out, "\"truncated\":false}\n"));
+	for (p = out; (p = strstr(p, "{\"name\":\"\\u0001\\u0002")); p++)
+		names++;
+	assert_int_equal(names, N);
+	free(out);
+	close(fd);
+	free(name);
+	free(answers);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stopped_then_slow_reader),
 		cmocka_unit_test(test_reader_gone),
+		cmocka_unit_test(test_shared_description_stays_blocking),
+		cmocka_unit_test(test_socket_flags_restored),
+		cmocka_unit_test(test_huge_dns_record),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -9,7 +9,9 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <linux/netlink.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -201,4 +203,64 @@ int fx_flush(struct ct_fixture *fx)
 	}
 	fx->len = 0;
 	return err;
+}
+
+int fx_last_netfilter_socket(void)
+{
+	struct sockaddr_nl sa;
+	socklen_t len;
+	int proto, best = -ENOENT;
+
+	/* descriptors are handed out lowest first: the socket opened last is normally the highest */
+	for (int fd = 3; fd < 1024; fd++) {
+		len = sizeof(proto);
+		if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0 ||
+		    proto != NETLINK_NETFILTER)
+			continue;
+		len = sizeof(sa);
+		if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ||
+		    sa.nl_family != AF_NETLINK || sa.nl_groups)
+			continue;
+		best = fd;
+	}
+	return best;
+}
+
+int fx_send_get(int fd, const struct ct_tuple *t, uint32_t seq)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nf_conntrack *ct = nfct_new();
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	int ret;
+
+	if (!ct)
+		return -ENOMEM;
+	nfct_set_attr_u8(ct, ATTR_L3PROTO, t->family);
+	nfct_set_attr_u8(ct, ATTR_L4PROTO, t->proto);
+	if (t->family == AF_INET) {
+		uint32_t a;
+
+		memcpy(&a, t->src.bytes, 4);
+		nfct_set_attr_u32(ct, ATTR_IPV4_SRC, a);
+		memcpy(&a, t->dst.bytes, 4);
+		nfct_set_attr_u32(ct, ATTR_IPV4_DST, a);
+	} else {
+		nfct_set_attr(ct, ATTR_IPV6_SRC, t->src.bytes);
+		nfct_set_attr(ct, ATTR_IPV6_DST, t->dst.bytes);
+	}
+	nfct_set_attr_u16(ct, ATTR_PORT_SRC, htons(t->src_port));
+	nfct_set_attr_u16(ct, ATTR_PORT_DST, htons(t->dst_port));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = t->family;
+	nfg->version = NFNETLINK_V0;
+	ret = nfct_nlmsg_build(nlh, ct) < 0 ? -errno : 0;
+	nfct_destroy(ct);
+	if (!ret && send(fd, nlh, nlh->nlmsg_len, 0) != (ssize_t)nlh->nlmsg_len)
+		ret = -errno;
+	return ret;
 }

@@ -39,4 +39,18 @@ int fx_create(struct ct_fixture *fx, const struct ct_tuple *orig_tuple,
 int fx_delete(struct ct_fixture *fx, const struct ct_tuple *orig_tuple);
 int fx_flush(struct ct_fixture *fx);
 
+/*
+ * The highest-numbered NETLINK_NETFILTER socket of this process bound to no multicast group
+ * (the last one opened: a library's GET socket when it was opened after every other), or
+ * -ENOENT.
+ */
+int fx_last_netfilter_socket(void);
+
+/*
+ * Send a point GET for t (TCP/UDP/SCTP) with sequence number seq and NLM_F_ACK on fd, someone
+ * else's socket: its answer (and ack) then wait in that socket as a late answer would.
+ * Returns 0 or -errno.
+ */
+int fx_send_get(int fd, const struct ct_tuple *t, uint32_t seq);
+
 #endif /* FLOWSCOPE_CT_FIXTURE_H */

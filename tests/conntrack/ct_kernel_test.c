@@ -4,7 +4,9 @@
  * entries plus a handful of NAT'd ones created over ctnetlink with a reply tuple that differs
  * from the inverse of the original, as a DNAT (and SNAT) rule would leave them. Checks the
  * initial sync, resolution against what was created, the grace period after conntrack -D,
- * and a resync after ENOBUFS. Fails (never skips) when it cannot set up.
+ * a resync after ENOBUFS, and the asynchronous point GET: answers matched by sequence number
+ * (a late answer left in the socket breaks nothing), deadlines, the in-flight and rate bounds.
+ * Fails (never skips) when it cannot set up.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -59,32 +61,74 @@ static int sh(const char *fmt, const char *arg)
 	return system(cmd);
 }
 
-/* Process until a dump started by create or a resync has completed. */
-static bool wait_synced(struct ct_cache *cache, uint64_t *took_ns)
+/* Process until a dump started by open or a resync has completed. */
+static bool wait_synced(struct ct_nat *cache, uint64_t *took_ns)
 {
 	uint64_t start = fx_now_ns();
 	struct ct_stats st;
 
 	do {
-		if (ct_cache_process(cache, fx_now_ns()) < 0)
+		if (ct_nat_process(cache, fx_now_ns()) < 0)
 			return false;
-		ct_cache_stats(cache, &st);
-		if (st.synced && !st.dumping)
+		ct_nat_stats(cache, &st);
+		if (st.netlink.synced && !st.netlink.dumping)
 			break;
 	} while (fx_now_ns() - start < 20ULL * 1000000000ULL);
 	if (took_ns)
 		*took_ns = fx_now_ns() - start;
-	return st.synced && !st.dumping;
+	return st.netlink.synced && !st.netlink.dumping;
 }
 
-static void expect_resolves(struct ct_cache *cache, const struct nat_case *c, bool destroyed)
+/* Resolve from the table only (no GET). */
+static int lookup_table(struct ct_nat *cache, const struct ct_tuple *t, uint64_t now,
+			struct ct_result *res)
+{
+	return ct_nat_resolve(cache, t, &CT_WINDOW_ANY, now, NULL, NULL, res);
+}
+
+/* What a completion delivered. */
+struct answer {
+	int calls;
+	int status;
+	struct ct_result res;
+};
+
+static void on_resolved(void *arg, int status, const struct ct_result *res, uint64_t now_ns)
+{
+	struct answer *a = arg;
+
+	(void)now_ns;
+	a->calls++;
+	a->status = status;
+	a->res = *res;
+}
+
+/* Resolve with a GET on a miss; the answer comes from ct_nat_process(), never from resolve. */
+static int resolve_async(struct ct_nat *cache, const struct ct_tuple *t, struct ct_result *res)
+{
+	struct answer a = { 0 };
+	uint64_t start = fx_now_ns();
+	int ret;
+
+	ret = ct_nat_resolve(cache, t, &CT_WINDOW_ANY, fx_now_ns(), on_resolved, &a, res);
+	if (ret != CT_PENDING)
+		return ret;
+	ASSERT_EQ(a.calls, 0, "no completion before process");
+	while (!a.calls && fx_now_ns() - start < 2000000000ULL)
+		ct_nat_process(cache, fx_now_ns());
+	ASSERT_EQ(a.calls, 1, "one completion");
+	*res = a.res;
+	return a.calls ? a.status : -ETIMEDOUT;
+}
+
+static void expect_resolves(struct ct_nat *cache, const struct nat_case *c, bool destroyed)
 {
 	struct ct_result res;
 	struct ct_tuple want;
 	char what[128];
 	int ret;
 
-	ret = ct_cache_lookup(cache, &c->orig_tuple, fx_now_ns(), &res);
+	ret = lookup_table(cache, &c->orig_tuple, fx_now_ns(), &res);
 	snprintf(what, sizeof(what), "%s: lookup", c->name);
 	if (!ASSERT_EQ(ret, CT_OK, what))
 		return;
@@ -102,7 +146,7 @@ static void expect_resolves(struct ct_cache *cache, const struct nat_case *c, bo
 	}
 
 	/* the accepting side (the backend's socket) sees the reply tuple */
-	ret = ct_cache_lookup(cache, &c->reply_tuple, fx_now_ns(), &res);
+	ret = lookup_table(cache, &c->reply_tuple, fx_now_ns(), &res);
 	snprintf(what, sizeof(what), "%s: reply-side lookup", c->name);
 	if (ASSERT_EQ(ret, CT_OK, what)) {
 		ct_tuple_inverse(&c->orig_tuple, &want);
@@ -162,8 +206,9 @@ int main(void)
 		fx_tuple(IPPROTO_TCP, "203.0.113.13", 8080, "192.0.2.201", 50010),
 	};
 	struct ct_fixture *fx = NULL;
-	struct ct_cache *cache = NULL;
-	struct ct_cache_opts opts;
+	struct ct_nat *cache = NULL;
+	struct ct_nat_opts opts;
+	struct answer ans[4];
 	struct ct_result res;
 	struct ct_stats st;
 	struct ct_tuple t, r;
@@ -201,48 +246,111 @@ int main(void)
 			goto cleanup;
 	}
 
-	ct_cache_opts_init(&opts);
-	opts.netns_path = "/nonexistent/netns";
-	ASSERT_EQ(ct_cache_create(&opts, fx_now_ns(), &cache), -ENOENT, "missing netns path");
-	opts.netns_path = netns_path;
-	err = ct_cache_create(&opts, fx_now_ns(), &cache);
-	if (!ASSERT_OK(err, "ct_cache_create in netns"))
+	ct_nat_opts_init(&opts);
+	opts.netlink.netns_path = "/nonexistent/netns";
+	ASSERT_EQ(ct_nat_new(&opts, fx_now_ns(), &cache), -ENOENT, "missing netns path");
+	opts.netlink.netns_path = netns_path;
+	err = ct_nat_new(&opts, fx_now_ns(), &cache);
+	if (!ASSERT_OK(err, "ct_nat_new in netns"))
 		goto cleanup;
 	if (!ASSERT_TRUE(wait_synced(cache, &took), "initial sync completes"))
 		goto cleanup;
-	ct_cache_stats(cache, &st);
-	printf("initial sync: %" PRIu64 " entries dumped in %.1f ms, %u cached\n", st.dumped,
-	       took / 1e6, st.entries);
-	ASSERT_TRUE(st.dumped >= UNRELATED + (uint64_t)ncases, "dump saw every entry");
-	ASSERT_EQ(st.entries, ncases, "only NAT'd entries cached");
+	ct_nat_stats(cache, &st);
+	printf("initial sync: %" PRIu64 " entries dumped in %.1f ms, %u cached\n",
+	       st.netlink.dumped, took / 1e6, st.table.entries);
+	ASSERT_TRUE(st.netlink.dumped >= UNRELATED + (uint64_t)ncases, "dump saw every entry");
+	ASSERT_EQ(st.table.entries, ncases, "only NAT'd entries cached");
 	for (i = 0; i < ncases; i++)
 		expect_resolves(cache, &cases[i], false);
-	ct_cache_stats(cache, &st);
+	ct_nat_stats(cache, &st);
 	ASSERT_EQ(st.hit, 2 * ncases, "all answered from the cache");
-	ASSERT_EQ(st.fallback_hit + st.fallback_miss, 0, "no point GET needed");
+	ASSERT_EQ(st.netlink.get_sent, 0, "no point GET needed");
 
-	/* untranslated: found by a point GET, nat = false, equal addresses; then cached */
+	/* untranslated: found by an asynchronous GET, nat = false, equal addresses; then cached */
 	t = unrelated(4242);
-	ASSERT_EQ(ct_cache_lookup(cache, &t, fx_now_ns(), &res), CT_OK, "untranslated lookup");
+	ASSERT_EQ(resolve_async(cache, &t, &res), CT_OK, "untranslated lookup");
 	ASSERT_TRUE(!res.nat && !res.src_nat && !res.dst_nat, "untranslated nat=false");
 	ASSERT_EQ(memcmp(&res.actual, &t, sizeof(t)), 0, "untranslated actual = input");
-	ASSERT_EQ(ct_cache_lookup(cache, &t, fx_now_ns(), &res), CT_OK, "untranslated again");
+	ASSERT_EQ(resolve_async(cache, &t, &res), CT_OK, "untranslated again, from the table");
+	/* the accepting side's tuple finds the same entry with one more GET */
+	t = unrelated(4243);
+	ct_tuple_inverse(&t, &r);
+	ASSERT_EQ(resolve_async(cache, &r, &res), CT_OK, "untranslated reply-side lookup");
+	ASSERT_EQ(res.dir, CT_DIR_REPLY, "reply-side GET dir");
 	t = fx_tuple(IPPROTO_TCP, "192.0.2.250", 1, "198.51.100.250", 1);
-	ASSERT_EQ(ct_cache_lookup(cache, &t, fx_now_ns(), &res), CT_NOT_FOUND, "unknown flow");
-	ct_cache_stats(cache, &st);
-	ASSERT_EQ(st.fallback_hit, 1, "fallback_hit");
+	ASSERT_EQ(resolve_async(cache, &t, &res), CT_NOT_FOUND, "unknown flow");
+	ct_nat_stats(cache, &st);
+	ASSERT_EQ(st.fallback_hit, 2, "fallback_hit");
 	ASSERT_EQ(st.fallback_miss, 1, "fallback_miss");
 	ASSERT_EQ(st.fallback_errors, 0, "fallback_errors");
+	ASSERT_EQ(st.netlink.get_sent, 3, "three GETs sent");
+	ASSERT_EQ(st.netlink.get_inflight, 0, "none in flight");
+
+	/*
+	 * Defect 4 of issue 8: the late answer of an earlier GET (here sent by hand on the
+	 * library's GET socket, the last one it opened) waits in the socket. Before the fix, the
+	 * next GET read it, failed on the sequence number (EPROTO), and left its own answer for
+	 * the one after: every GET from then on failed. Now answers are matched by sequence
+	 * number and the stale one is dropped and counted.
+	 */
+	{
+		int fd = fx_last_netfilter_socket();
+
+		ASSERT_TRUE(fd >= 0, "the library's GET socket");
+		t = unrelated(7);
+		ASSERT_OK(fx_send_get(fd, &t, 4000000000u), "late answer queued");
+		for (i = 0; i < 3; i++) {
+			t = unrelated(100 + i);
+			ASSERT_EQ(resolve_async(cache, &t, &res), CT_OK, "GET after a late answer");
+			ASSERT_EQ(memcmp(&res.actual, &t, sizeof(t)), 0, "its own answer");
+		}
+		ct_nat_stats(cache, &st);
+		ASSERT_EQ(st.netlink.get_stale, 2, "late answer and its ack dropped");
+		ASSERT_EQ(st.fallback_hit, 5, "every GET after it answered");
+		ASSERT_EQ(st.fallback_errors, 0, "no GET failed");
+	}
+
+	/* the answer is queued while the GET is sent: ct_nat_read_answers() takes it, never waits */
+	memset(ans, 0, sizeof(ans));
+	t = unrelated(150);
+	ASSERT_EQ(ct_nat_resolve(cache, &t, &CT_WINDOW_ANY, fx_now_ns(), on_resolved, &ans[0],
+				 &res),
+		  CT_PENDING, "GET sent (read_answers)");
+	ASSERT_OK(ct_nat_read_answers(cache, fx_now_ns()), "ct_nat_read_answers");
+	ASSERT_EQ(ans[0].calls, 1, "answered by read_answers");
+	ASSERT_EQ(ans[0].status, CT_OK, "found by read_answers");
+
+	/* a deadline that passes first: -ETIMEDOUT now, the answer later is stale */
+	memset(ans, 0, sizeof(ans));
+	t = unrelated(200);
+	ASSERT_EQ(ct_nat_resolve(cache, &t, &CT_WINDOW_ANY, 1000, on_resolved, &ans[0], &res),
+		  CT_PENDING, "GET sent");
+	ASSERT_EQ(memcmp(&res.actual, &t, sizeof(t)), 0, "input while pending");
+	ASSERT_EQ(ct_nat_next_deadline(cache), 1000 + 250000000ULL, "deadline 250 ms");
+	ct_nat_expire(cache, 1000 + 250000000ULL - 1);
+	ASSERT_EQ(ans[0].calls, 0, "not before the deadline");
+	ct_nat_expire(cache, 1000 + 250000000ULL);
+	ASSERT_EQ(ans[0].calls, 1, "completed at the deadline");
+	ASSERT_EQ(ans[0].status, -ETIMEDOUT, "timed out");
+	ASSERT_EQ(ct_nat_next_deadline(cache), UINT64_MAX, "nothing in flight");
+	ASSERT_OK(ct_nat_process(cache, fx_now_ns()), "process the late answer");
+	ASSERT_EQ(ans[0].calls, 1, "no second completion");
+	t = unrelated(201);
+	ASSERT_EQ(resolve_async(cache, &t, &res), CT_OK, "GET after a timeout");
+	ct_nat_stats(cache, &st);
+	ASSERT_EQ(st.fallback_timeouts, 1, "fallback_timeouts");
+	ASSERT_EQ(st.netlink.get_timeouts, 1, "get_timeouts");
+	ASSERT_EQ(st.netlink.get_stale, 3, "the timed-out answer dropped");
 
 	/* an entry created after the sync arrives as a NEW event */
 	err = fx_create(fx, &late.orig_tuple, &late.reply_tuple);
 	if (!err)
 		err = fx_flush(fx);
 	ASSERT_OK(err, "create late entry");
-	ASSERT_OK(ct_cache_process(cache, fx_now_ns()), "process NEW event");
+	ASSERT_OK(ct_nat_process(cache, fx_now_ns()), "process NEW event");
 	expect_resolves(cache, &late, false);
-	ct_cache_stats(cache, &st);
-	ASSERT_EQ(st.fallback_hit, 1, "late entry came by event, not GET");
+	ct_nat_stats(cache, &st);
+	ASSERT_EQ(st.fallback_hit, 7, "late entry came by event, not GET");
 
 	/*
 	 * Deleted entries keep resolving during the grace period. The late entry was created while
@@ -263,31 +371,73 @@ int main(void)
 		       "--sport 50002 --dport 53 >/dev/null 2>&1",
 		       netns_name) != 0,
 		    "kernel no longer has udp4");
-	ASSERT_OK(ct_cache_process(cache, fx_now_ns()), "process DESTROY events");
+	ASSERT_OK(ct_nat_process(cache, fx_now_ns()), "process DESTROY events");
 	expect_resolves(cache, &late, true);
-	ASSERT_OK(ct_cache_resync(cache, fx_now_ns()), "ct_cache_resync");
+	ASSERT_OK(ct_nat_resync(cache, fx_now_ns()), "ct_nat_resync");
 	ASSERT_TRUE(wait_synced(cache, NULL), "resync completes");
 	expect_resolves(cache, &cases[0], true);
 	expect_resolves(cache, &cases[1], true);
 	for (i = 2; i < ncases; i++)
 		expect_resolves(cache, &cases[i], false);
-	ct_cache_stats(cache, &st);
-	ASSERT_EQ(st.destroyed_entries, 3, "three entries in grace");
-	ASSERT_EQ(st.resyncs, 1, "resyncs");
-	ASSERT_EQ(st.enobufs, 0, "no ENOBUFS with the default buffer");
-	ct_cache_destroy(cache);
+	ct_nat_stats(cache, &st);
+	ASSERT_EQ(st.table.destroyed_entries, 3, "three entries in grace");
+	ASSERT_EQ(st.netlink.resyncs, 1, "resyncs");
+	ASSERT_EQ(st.netlink.enobufs, 0, "no ENOBUFS with the default buffer");
+	/* closing completes what is in flight */
+	memset(ans, 0, sizeof(ans));
+	t = unrelated(300);
+	ASSERT_EQ(ct_nat_resolve(cache, &t, &CT_WINDOW_ANY, fx_now_ns(), on_resolved, &ans[0],
+				 &res),
+		  CT_PENDING, "GET before close");
+	ct_nat_free(cache);
 	cache = NULL;
+	ASSERT_EQ(ans[0].calls, 1, "completed by close");
+	ASSERT_EQ(ans[0].status, -ECANCELED, "cancelled by close");
+
+	/* bounds: two in flight at most, and two GETs per second */
+	ct_nat_opts_init(&opts);
+	opts.netlink.netns_path = netns_path;
+	opts.netlink.get_max_inflight = 2;
+	opts.netlink.get_per_sec = 3;
+	err = ct_nat_new(&opts, 0, &cache);
+	if (!ASSERT_OK(err, "ct_nat_new (bounds)"))
+		goto cleanup;
+	if (!ASSERT_TRUE(wait_synced(cache, NULL), "sync (bounds)"))
+		goto cleanup;
+	memset(ans, 0, sizeof(ans));
+	for (i = 0; i < 3; i++) {
+		t = unrelated(400 + i);
+		err = ct_nat_resolve(cache, &t, &CT_WINDOW_ANY, 0, on_resolved, &ans[i], &res);
+		ASSERT_EQ(err, i < 2 ? CT_PENDING : CT_RATELIMITED, "in-flight bound");
+	}
+	ct_nat_process(cache, 1);
+	ASSERT_TRUE(ans[0].calls == 1 && ans[1].calls == 1 && ans[2].calls == 0, "answered");
+	t = unrelated(410);
+	ASSERT_EQ(ct_nat_resolve(cache, &t, &CT_WINDOW_ANY, 2, on_resolved, &ans[3], &res),
+		  CT_PENDING, "third token");
+	t = unrelated(411);
+	ASSERT_EQ(ct_nat_resolve(cache, &t, &CT_WINDOW_ANY, 3, on_resolved, &ans[3], &res),
+		  CT_RATELIMITED, "rate bound");
+	ct_nat_process(cache, 4);
+	ct_nat_stats(cache, &st);
+	ASSERT_EQ(st.netlink.get_busy, 1, "get_busy");
+	ASSERT_EQ(st.netlink.get_ratelimited, 1, "get_ratelimited");
+	ASSERT_EQ(st.fallback_ratelimited, 2, "fallback_ratelimited");
+	ASSERT_EQ(st.fallback_hit, 3, "fallback_hit (bounds)");
+	ct_nat_free(cache);
+	cache = NULL;
+	err = 0;
 
 	/*
 	 * ENOBUFS: a tiny event buffer, a burst of NEW events and one DESTROY while not reading.
 	 * No fallback, so every answer below has to come from the events or the resync dump.
 	 */
-	ct_cache_opts_init(&opts);
-	opts.netns_path = netns_path;
-	opts.event_rcvbuf = 1; /* the kernel rounds it up to its minimum */
+	ct_nat_opts_init(&opts);
+	opts.netlink.netns_path = netns_path;
+	opts.netlink.event_rcvbuf = 1; /* the kernel rounds it up to its minimum */
 	opts.no_fallback = true;
-	err = ct_cache_create(&opts, fx_now_ns(), &cache);
-	if (!ASSERT_OK(err, "ct_cache_create (tiny rcvbuf)"))
+	err = ct_nat_new(&opts, fx_now_ns(), &cache);
+	if (!ASSERT_OK(err, "ct_nat_new (tiny rcvbuf)"))
 		goto cleanup;
 	if (!ASSERT_TRUE(wait_synced(cache, NULL), "sync (tiny rcvbuf)"))
 		goto cleanup;
@@ -304,15 +454,15 @@ int main(void)
 		goto cleanup;
 	if (!ASSERT_TRUE(wait_synced(cache, NULL), "resync completes"))
 		goto cleanup;
-	ct_cache_stats(cache, &st);
+	ct_nat_stats(cache, &st);
 	printf("after burst: enobufs %" PRIu64 ", resyncs %" PRIu64 ", events %" PRIu64 ", %u "
 	       "cached\n",
-	       st.enobufs, st.resyncs, st.events, st.entries);
-	ASSERT_TRUE(st.enobufs >= 1, "ENOBUFS seen");
-	ASSERT_TRUE(st.resyncs >= 1, "resync after ENOBUFS");
+	       st.netlink.enobufs, st.netlink.resyncs, st.netlink.events, st.table.entries);
+	ASSERT_TRUE(st.netlink.enobufs >= 1, "ENOBUFS seen");
+	ASSERT_TRUE(st.netlink.resyncs >= 1, "resync after ENOBUFS");
 	for (i = 0; i < BURST; i++) {
 		t = burst_orig(i);
-		err = ct_cache_lookup(cache, &t, fx_now_ns(), &res);
+		err = lookup_table(cache, &t, fx_now_ns(), &res);
 		if (err != CT_OK || res.actual.dst_port != 8443 || !res.nat) {
 			ASSERT_EQ(err, CT_OK, "burst entry resolves after resync");
 			ASSERT_EQ(res.actual.dst_port, 8443, "burst entry backend port");
@@ -323,13 +473,13 @@ int main(void)
 	for (i = 3; i < ncases; i++)
 		expect_resolves(cache, &cases[i], false);
 	t = cases[0].orig_tuple; /* gone before this cache existed */
-	ASSERT_EQ(ct_cache_lookup(cache, &t, fx_now_ns(), &res), CT_NOT_FOUND,
+	ASSERT_EQ(lookup_table(cache, &t, fx_now_ns(), &res), CT_NOT_FOUND,
 		  "entry deleted before create is unknown");
-	ct_cache_stats(cache, &st);
-	ASSERT_EQ(st.parse_errors, 0, "parse errors");
+	ct_nat_stats(cache, &st);
+	ASSERT_EQ(st.netlink.parse_errors, 0, "parse errors");
 
 cleanup:
-	ct_cache_destroy(cache);
+	ct_nat_free(cache);
 	fx_close(fx);
 	sh("ip netns del %s", netns_name);
 	if (failures || err < 0)

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests of the conntrack cache without root: tuples, message parsing, LRU, grace period. */
+/*
+ * Unit tests of conntrack/ without root: tuples, message parsing, and the pure table (LRU, grace
+ * period, resync sweep, reused tuples resolved by time, negative entries).
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +21,6 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
 #include "ct.h"
-#include "ct_priv.h"
 #include "ct_fixture.h"
 
 #define SEC 1000000000ULL
@@ -155,33 +157,45 @@ static void test_parse_rejects(void **state)
 	assert_int_equal(ct_tuples_from_nlmsg(nlh, &o, &r), -EPROTONOSUPPORT);
 }
 
-static struct ct_cache *pure_cache(uint32_t max_entries, uint64_t grace_ns)
+static struct ct_table *table_new(uint32_t max_entries, uint64_t grace_ns)
 {
-	struct ct_cache_opts opts;
-	struct ct_cache *cache = NULL;
+	struct ct_table_opts opts;
+	struct ct_table *table = NULL;
 
-	ct_cache_opts_init(&opts);
-	opts.no_netlink = true;
+	ct_table_opts_init(&opts);
 	opts.max_entries = max_entries;
 	opts.grace_ns = grace_ns;
-	assert_int_equal(ct_cache_create(&opts, 0, &cache), 0);
-	assert_int_equal(ct_cache_fd(cache), -ENOTCONN);
-	return cache;
+	assert_int_equal(ct_table_new(&opts, &table), 0);
+	return table;
+}
+
+static int lookup(struct ct_table *t, const struct ct_tuple *tuple, uint64_t now,
+		  struct ct_result *res)
+{
+	return ct_table_lookup(t, tuple, &CT_WINDOW_ANY, now, res);
+}
+
+static int lookup_in(struct ct_table *t, const struct ct_tuple *tuple, uint64_t first,
+		     uint64_t last, uint64_t now, struct ct_result *res)
+{
+	struct ct_window w = { first, last };
+
+	return ct_table_lookup(t, tuple, &w, now, res);
 }
 
 static void test_hit_miss_both_directions(void **state)
 {
-	struct ct_cache *cache = pure_cache(16, 60 * SEC);
+	struct ct_table *table = table_new(16, 60 * SEC);
 	/* client -> VIP:80 DNAT'd to backend:8080 and masqueraded to 203.0.113.1:61000 */
 	struct ct_tuple orig = fx_tuple(IPPROTO_TCP, "192.0.2.10", 40000, "198.51.100.1", 80);
 	struct ct_tuple reply = fx_tuple(IPPROTO_TCP, "203.0.113.5", 8080, "203.0.113.1", 61000);
 	struct ct_tuple server, other;
 	struct ct_result res;
-	struct ct_stats st;
+	struct ct_table_stats st;
 
 	(void)state;
-	assert_int_equal(ct_cache_insert(cache, &orig, &reply, 1), 0);
-	assert_int_equal(ct_cache_lookup(cache, &orig, 2, &res), CT_OK);
+	assert_int_equal(ct_table_learn(table, &orig, &reply, CT_FROM_DUMP, 1), 0);
+	assert_int_equal(lookup(table, &orig, 2, &res), CT_OK);
 	assert_true(res.nat && res.src_nat && res.dst_nat && !res.destroyed);
 	assert_int_equal(res.dir, CT_DIR_ORIG);
 	other = fx_tuple(IPPROTO_TCP, "203.0.113.1", 61000, "203.0.113.5", 8080);
@@ -189,7 +203,7 @@ static void test_hit_miss_both_directions(void **state)
 
 	/* the backend's accepted socket sees the reply tuple: local backend, remote node */
 	server = reply;
-	assert_int_equal(ct_cache_lookup(cache, &server, 3, &res), CT_OK);
+	assert_int_equal(lookup(table, &server, 3, &res), CT_OK);
 	assert_int_equal(res.dir, CT_DIR_REPLY);
 	other = fx_tuple(IPPROTO_TCP, "198.51.100.1", 80, "192.0.2.10", 40000);
 	assert_tuple_equal(&res.actual, &other);
@@ -197,43 +211,52 @@ static void test_hit_miss_both_directions(void **state)
 	/* same addresses, other protocol: a different flow */
 	other = orig;
 	other.proto = IPPROTO_UDP;
-	assert_int_equal(ct_cache_lookup(cache, &other, 4, &res), CT_NOT_FOUND);
+	assert_int_equal(lookup(table, &other, 4, &res), CT_NOT_FOUND);
 	assert_false(res.nat);
 	assert_tuple_equal(&res.actual, &other);
 
 	other.family = 99;
-	assert_int_equal(ct_cache_lookup(cache, &other, 4, &res), -EAFNOSUPPORT);
+	assert_int_equal(lookup(table, &other, 4, &res), -EAFNOSUPPORT);
 	other = orig;
 	other.proto = IPPROTO_GRE;
-	assert_int_equal(ct_cache_lookup(cache, &other, 4, &res), -EPROTONOSUPPORT);
+	assert_int_equal(lookup(table, &other, 4, &res), -EPROTONOSUPPORT);
+	assert_int_equal(ct_table_lookup(table, &orig, NULL, 4, &res), -EINVAL);
+	other = orig;
+	other.family = AF_INET6;
+	assert_int_equal(ct_table_learn(table, &other, &reply, CT_FROM_DUMP, 4), -EINVAL);
 
-	ct_cache_stats(cache, &st);
+	ct_table_stats(table, &st);
 	assert_int_equal(st.hit, 2);
 	assert_int_equal(st.miss, 1);
 	assert_int_equal(st.entries, 1);
-	ct_cache_destroy(cache);
+	assert_int_equal(st.negative_entries, 0);
+	ct_table_free(table);
 }
 
-static void test_untranslated_only_kept_when_asked(void **state)
+static void test_untranslated_kept_only_when_useful(void **state)
 {
-	struct ct_cache *cache = pure_cache(16, 60 * SEC);
+	struct ct_table *table = table_new(16, 60 * SEC);
 	struct ct_tuple orig = fx_tuple(IPPROTO_UDP, "192.0.2.10", 5000, "198.51.100.53", 53);
 	struct ct_tuple reply;
 	struct ct_result res;
-	struct ct_stats st;
+	struct ct_table_stats st;
 
 	(void)state;
 	ct_tuple_inverse(&orig, &reply);
-	/* dump and events skip plain entries */
-	ct_cache_apply_new(cache, &orig, &reply, CT_FROM_DUMP, 1);
-	ct_cache_stats(cache, &st);
+	/* dump and events skip plain entries that shadow nothing */
+	assert_int_equal(ct_table_learn(table, &orig, &reply, CT_FROM_DUMP, 1), 0);
+	assert_int_equal(ct_table_learn(table, &orig, &reply, CT_FROM_EVENT, 1), 0);
+	ct_table_stats(table, &st);
 	assert_int_equal(st.entries, 0);
-	/* a hand insert (or a GET answer) keeps it: the next lookup then costs no GET */
-	assert_int_equal(ct_cache_insert(cache, &orig, &reply, 1), 0);
-	assert_int_equal(ct_cache_lookup(cache, &orig, 2, &res), CT_OK);
+	/* a GET answer is kept: the next lookup of the flow then costs no GET */
+	assert_int_equal(ct_table_learn(table, &orig, &reply, CT_FROM_GET, 1), 0);
+	assert_int_equal(lookup(table, &orig, 2, &res), CT_OK);
 	assert_false(res.nat || res.src_nat || res.dst_nat);
 	assert_tuple_equal(&res.actual, &orig);
-	ct_cache_destroy(cache);
+	ct_table_stats(table, &st);
+	assert_int_equal(st.negative_entries, 1);
+	assert_int_equal(st.negatives_stored, 0); /* it shadows nothing */
+	ct_table_free(table);
 }
 
 static struct ct_tuple nth_orig(int i)
@@ -254,9 +277,9 @@ static struct ct_tuple nth_reply(int i)
 
 static void test_lru_bound(void **state)
 {
-	struct ct_cache *cache = pure_cache(4, 60 * SEC);
+	struct ct_table *table = table_new(4, 60 * SEC);
 	struct ct_result res;
-	struct ct_stats st;
+	struct ct_table_stats st;
 	struct ct_tuple o, r;
 	int i;
 
@@ -264,118 +287,381 @@ static void test_lru_bound(void **state)
 	for (i = 0; i < 4; i++) {
 		o = nth_orig(i);
 		r = nth_reply(i);
-		assert_int_equal(ct_cache_insert(cache, &o, &r, i), 0);
+		assert_int_equal(ct_table_learn(table, &o, &r, CT_FROM_DUMP, i), 0);
 	}
 	/* touch 0: now 1 is the least recently used */
 	o = nth_orig(0);
-	assert_int_equal(ct_cache_lookup(cache, &o, 10, &res), CT_OK);
+	assert_int_equal(lookup(table, &o, 10, &res), CT_OK);
 	o = nth_orig(4);
 	r = nth_reply(4);
-	assert_int_equal(ct_cache_insert(cache, &o, &r, 11), 0);
-	ct_cache_stats(cache, &st);
+	assert_int_equal(ct_table_learn(table, &o, &r, CT_FROM_DUMP, 11), 0);
+	ct_table_stats(table, &st);
 	assert_int_equal(st.entries, 4);
 	assert_int_equal(st.evictions, 1);
 	o = nth_orig(1);
-	assert_int_equal(ct_cache_lookup(cache, &o, 12, &res), CT_NOT_FOUND);
+	assert_int_equal(lookup(table, &o, 12, &res), CT_NOT_FOUND);
 	for (i = 0; i < 5; i++) {
 		if (i == 1)
 			continue;
 		o = nth_orig(i);
-		assert_int_equal(ct_cache_lookup(cache, &o, 13, &res), CT_OK);
+		assert_int_equal(lookup(table, &o, 13, &res), CT_OK);
 	}
 	/* many more inserts never exceed the bound */
 	for (i = 5; i < 200; i++) {
 		o = nth_orig(i);
 		r = nth_reply(i);
-		assert_int_equal(ct_cache_insert(cache, &o, &r, 20 + i), 0);
+		assert_int_equal(ct_table_learn(table, &o, &r, CT_FROM_EVENT, 20 + i), 0);
 	}
-	ct_cache_stats(cache, &st);
+	ct_table_stats(table, &st);
 	assert_int_equal(st.entries, 4);
 	assert_int_equal(st.evictions, 196);
-	ct_cache_destroy(cache);
+	ct_table_free(table);
 }
 
 static void test_grace_period(void **state)
 {
-	struct ct_cache *cache = pure_cache(8, 60 * SEC);
+	struct ct_table *table = table_new(8, 60 * SEC);
 	struct ct_tuple o = nth_orig(0), r = nth_reply(0);
 	struct ct_result res;
-	struct ct_stats st;
+	struct ct_table_stats st;
 
 	(void)state;
-	assert_int_equal(ct_cache_insert(cache, &o, &r, 1 * SEC), 0);
-	assert_int_equal(ct_cache_remove(cache, &o, 10 * SEC), CT_OK);
-	assert_int_equal(ct_cache_lookup(cache, &o, 69 * SEC, &res), CT_OK);
+	assert_int_equal(ct_table_learn(table, &o, &r, CT_FROM_EVENT, 1 * SEC), 0);
+	assert_int_equal(ct_table_forget(table, &o, 10 * SEC), CT_OK);
+	assert_int_equal(ct_table_forget(table, &o, 11 * SEC), CT_NOT_FOUND); /* already */
+	assert_int_equal(lookup(table, &o, 69 * SEC, &res), CT_OK);
 	assert_true(res.destroyed && res.nat);
-	ct_cache_stats(cache, &st);
+	ct_table_stats(table, &st);
 	assert_int_equal(st.destroyed_entries, 1);
-	assert_int_equal(ct_cache_process(cache, 69 * SEC), 0);
-	ct_cache_stats(cache, &st);
+	ct_table_expire(table, 69 * SEC);
+	ct_table_stats(table, &st);
 	assert_int_equal(st.expirations, 0);
-	assert_int_equal(ct_cache_process(cache, 70 * SEC), 0);
-	ct_cache_stats(cache, &st);
+	ct_table_expire(table, 70 * SEC);
+	ct_table_stats(table, &st);
 	assert_int_equal(st.expirations, 1);
 	assert_int_equal(st.entries, 0);
 	assert_int_equal(st.destroyed_entries, 0);
-	assert_int_equal(ct_cache_lookup(cache, &o, 70 * SEC, &res), CT_NOT_FOUND);
+	assert_int_equal(lookup(table, &o, 70 * SEC, &res), CT_NOT_FOUND);
 
-	/* expiry also happens at lookup time, without process() */
-	assert_int_equal(ct_cache_insert(cache, &o, &r, 100 * SEC), 0);
-	assert_int_equal(ct_cache_remove(cache, &o, 100 * SEC), CT_OK);
-	assert_int_equal(ct_cache_lookup(cache, &o, 160 * SEC, &res), CT_NOT_FOUND);
-	ct_cache_stats(cache, &st);
-	assert_int_equal(st.expirations, 2);
+	/* past its grace an entry no longer resolves, even before ct_table_expire() */
+	assert_int_equal(ct_table_learn(table, &o, &r, CT_FROM_EVENT, 100 * SEC), 0);
+	assert_int_equal(ct_table_forget(table, &o, 100 * SEC), CT_OK);
+	assert_int_equal(lookup(table, &o, 160 * SEC, &res), CT_NOT_FOUND);
 
-	/* a NEW event for the same tuple revives a destroyed entry; a stale dump copy does not */
-	assert_int_equal(ct_cache_insert(cache, &o, &r, 200 * SEC), 0);
-	assert_int_equal(ct_cache_remove(cache, &o, 201 * SEC), CT_OK);
-	ct_cache_apply_new(cache, &o, &r, CT_FROM_DUMP, 202 * SEC);
-	assert_int_equal(ct_cache_lookup(cache, &o, 203 * SEC, &res), CT_OK);
+	/* a NEW event for the same tuples revives a destroyed entry; a stale dump copy does not */
+	assert_int_equal(ct_table_learn(table, &o, &r, CT_FROM_EVENT, 200 * SEC), 0);
+	assert_int_equal(ct_table_forget(table, &o, 201 * SEC), CT_OK);
+	assert_int_equal(ct_table_learn(table, &o, &r, CT_FROM_DUMP, 202 * SEC), 0);
+	assert_int_equal(lookup(table, &o, 203 * SEC, &res), CT_OK);
 	assert_true(res.destroyed);
-	ct_cache_apply_new(cache, &o, &r, CT_FROM_EVENT, 204 * SEC);
-	assert_int_equal(ct_cache_lookup(cache, &o, 205 * SEC, &res), CT_OK);
+	assert_int_equal(ct_table_learn(table, &o, &r, CT_FROM_EVENT, 204 * SEC), 0);
+	assert_int_equal(lookup(table, &o, 205 * SEC, &res), CT_OK);
 	assert_false(res.destroyed);
-	ct_cache_destroy(cache);
+	/* and it still resolves a flow of the earlier connection with the same tuples */
+	assert_int_equal(lookup_in(table, &o, 199 * SEC, 200 * SEC, 205 * SEC, &res), CT_OK);
+	ct_table_free(table);
 }
 
 static void test_update(void **state)
 {
-	struct ct_cache *cache = pure_cache(8, 60 * SEC);
+	struct ct_table *table = table_new(8, 60 * SEC);
 	struct ct_tuple o = nth_orig(0), r = nth_reply(0);
 	struct ct_tuple r2 = fx_tuple(IPPROTO_TCP, "203.0.113.9", 9090, "192.0.2.1", 40000);
 	struct ct_result res;
-	struct ct_stats st;
+	struct ct_table_stats st;
 
 	(void)state;
-	assert_int_equal(ct_cache_insert(cache, &o, &r, 1), 0);
-	ct_cache_apply_new(cache, &o, &r2, CT_FROM_EVENT, 2);
-	assert_int_equal(ct_cache_lookup(cache, &o, 3, &res), CT_OK);
+	assert_int_equal(ct_table_learn(table, &o, &r, CT_FROM_DUMP, 1 * SEC), 0);
+	/* the same orig_tuple with another translation: the first connection is gone */
+	assert_int_equal(ct_table_learn(table, &o, &r2, CT_FROM_EVENT, 2 * SEC), 0);
+	assert_int_equal(lookup_in(table, &o, 3 * SEC, 3 * SEC, 3 * SEC, &res), CT_OK);
 	assert_int_equal(res.actual.dst_port, 9090);
 	assert_memory_equal(res.actual.dst.bytes, r2.src.bytes, 4);
-	/* the old reply tuple no longer resolves */
-	assert_int_equal(ct_cache_lookup(cache, &r, 4, &res), CT_NOT_FOUND);
-	ct_cache_stats(cache, &st);
-	assert_int_equal(st.entries, 1);
-	ct_cache_destroy(cache);
+	/* the old reply tuple belongs to a connection that ended at 2 s */
+	assert_int_equal(lookup_in(table, &r, 3 * SEC, 3 * SEC, 3 * SEC, &res), CT_NOT_FOUND);
+	/* a flow of the old connection (more than the 1 s slack before), exported late, keeps its
+	 * own translation */
+	assert_int_equal(lookup_in(table, &o, 0, SEC / 2, 3 * SEC, &res), CT_OK);
+	assert_int_equal(res.actual.dst_port, 8080);
+	assert_true(res.destroyed);
+	ct_table_stats(table, &st);
+	assert_int_equal(st.entries, 2);
+	assert_int_equal(st.destroyed_entries, 1);
+	assert_int_equal(st.superseded, 1);
+	ct_table_free(table);
 }
 
 static void test_sweep_after_resync(void **state)
 {
-	struct ct_cache *cache = pure_cache(8, 60 * SEC);
+	struct ct_table *table = table_new(8, 60 * SEC);
 	struct ct_tuple o0 = nth_orig(0), r0 = nth_reply(0), o1 = nth_orig(1), r1 = nth_reply(1);
 	struct ct_result res;
 
 	(void)state;
-	assert_int_equal(ct_cache_insert(cache, &o0, &r0, 1), 0);
-	assert_int_equal(ct_cache_insert(cache, &o1, &r1, 1), 0);
-	cache->gen++; /* what a new dump does */
-	ct_cache_apply_new(cache, &o1, &r1, CT_FROM_DUMP, 2);
-	ct_cache_sweep(cache, 3);
-	assert_int_equal(ct_cache_lookup(cache, &o0, 4, &res), CT_OK);
-	assert_true(res.destroyed);
-	assert_int_equal(ct_cache_lookup(cache, &o1, 4, &res), CT_OK);
+	assert_int_equal(ct_table_learn(table, &o0, &r0, CT_FROM_DUMP, 1), 0);
+	assert_int_equal(ct_table_learn(table, &o1, &r1, CT_FROM_DUMP, 1), 0);
+	ct_table_sync_begin(table);
+	assert_int_equal(ct_table_learn(table, &o1, &r1, CT_FROM_DUMP, 2), 0);
+	ct_table_sync_end(table, false, 3); /* an incomplete dump sweeps nothing */
+	assert_int_equal(lookup(table, &o0, 4, &res), CT_OK);
 	assert_false(res.destroyed);
-	ct_cache_destroy(cache);
+	ct_table_sync_end(table, true, 3);
+	assert_int_equal(lookup(table, &o0, 4, &res), CT_OK);
+	assert_true(res.destroyed);
+	assert_int_equal(lookup(table, &o1, 4, &res), CT_OK);
+	assert_false(res.destroyed);
+	ct_table_free(table);
+}
+
+/*
+ * Issue 9 section 3: client 192.0.2.2:P -> VIP 203.0.113.10:80, DNAT'd to 198.51.100.2:8080;
+ * that connection ends, then the same client port goes straight to 198.51.100.2:8080. Both
+ * entries have the reply tuple 198.51.100.2:8080 -> 192.0.2.2:P, which is the server's view.
+ */
+struct reuse {
+	struct ct_tuple nat_orig, nat_reply, plain_orig, plain_reply, server, client_nat;
+};
+
+static struct reuse reuse_case(uint8_t proto, bool v6)
+{
+	struct reuse c;
+	const char *cl = v6 ? "2001:db8:1::2" : "192.0.2.2";
+	const char *vip = v6 ? "2001:db8:3::10" : "203.0.113.10";
+	const char *be = v6 ? "2001:db8:2::2" : "198.51.100.2";
+
+	c.nat_orig = fx_tuple(proto, cl, 40000, vip, 80);
+	c.nat_reply = fx_tuple(proto, be, 8080, cl, 40000);
+	c.plain_orig = fx_tuple(proto, cl, 40000, be, 8080);
+	ct_tuple_inverse(&c.plain_orig, &c.plain_reply);
+	c.server = c.nat_reply;
+	c.client_nat = c.nat_orig;
+	return c;
+}
+
+static void check_reuse(struct ct_table *table, const struct reuse *c, bool server_first)
+{
+	struct ct_result res;
+
+	/* the second (direct) connection ran at 20..21 s; the first at 1..2 s */
+	for (int i = 0; i < 2; i++) {
+		if ((i == 0) == server_first) {
+			assert_int_equal(lookup_in(table, &c->server, 20 * SEC, 21 * SEC, 22 * SEC,
+						   &res),
+					 CT_OK);
+			assert_false(res.nat || res.src_nat || res.dst_nat);
+			assert_tuple_equal(&res.actual, &c->server);
+		} else {
+			assert_int_equal(lookup_in(table, &c->plain_orig, 20 * SEC, 21 * SEC,
+						   22 * SEC, &res),
+					 CT_OK);
+			assert_false(res.nat);
+			assert_tuple_equal(&res.actual, &c->plain_orig);
+		}
+	}
+	/* the first connection's records, exported late, keep their translation */
+	assert_int_equal(lookup_in(table, &c->server, 1 * SEC, 2 * SEC, 22 * SEC, &res), CT_OK);
+	assert_true(res.nat && res.destroyed);
+	assert_int_equal(res.dir, CT_DIR_REPLY);
+	assert_memory_equal(&res.actual.src, &c->nat_orig.dst, sizeof(res.actual.src));
+	assert_int_equal(lookup_in(table, &c->client_nat, 1 * SEC, 2 * SEC, 22 * SEC, &res), CT_OK);
+	assert_true(res.nat);
+	assert_int_equal(res.actual.dst_port, 8080);
+}
+
+static void test_reused_tuple(void **state)
+{
+	const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+
+	(void)state;
+	for (int p = 0; p < 2; p++) {
+		for (int v6 = 0; v6 < 2; v6++) {
+			for (int server_first = 0; server_first < 2; server_first++) {
+				struct reuse c = reuse_case(protos[p], v6);
+				struct ct_table *table = table_new(64, 60 * SEC);
+				struct ct_table_stats st;
+
+				/* NEW at 1 s, DESTROY at 10 s, the direct NEW at 20 s */
+				assert_int_equal(ct_table_learn(table, &c.nat_orig, &c.nat_reply,
+								CT_FROM_EVENT, 1 * SEC),
+						 0);
+				assert_int_equal(ct_table_forget(table, &c.nat_orig, 10 * SEC),
+						 CT_OK);
+				assert_int_equal(ct_table_learn(table, &c.plain_orig,
+								&c.plain_reply, CT_FROM_EVENT,
+								20 * SEC),
+						 0);
+				check_reuse(table, &c, server_first);
+				ct_table_stats(table, &st);
+				assert_int_equal(st.negative_entries, 1);
+				assert_int_equal(st.negatives_stored, 1);
+				ct_table_free(table);
+			}
+		}
+	}
+}
+
+static void test_reused_tuple_destroy_missed(void **state)
+{
+	struct reuse c = reuse_case(IPPROTO_TCP, false);
+	struct ct_table *table = table_new(64, 60 * SEC);
+	struct ct_result res;
+	struct ct_table_stats st;
+
+	(void)state;
+	/* the translated entry came from the dump and its DESTROY never came (events=2) */
+	assert_int_equal(ct_table_learn(table, &c.nat_orig, &c.nat_reply, CT_FROM_DUMP, 1 * SEC),
+			 0);
+	assert_int_equal(
+		ct_table_learn(table, &c.plain_orig, &c.plain_reply, CT_FROM_EVENT, 20 * SEC), 0);
+	ct_table_stats(table, &st);
+	assert_int_equal(st.superseded, 1);
+	assert_int_equal(lookup_in(table, &c.server, 20 * SEC, 21 * SEC, 22 * SEC, &res), CT_OK);
+	assert_false(res.nat);
+	/* a flow before the direct connection's NEW still gets the translation */
+	assert_int_equal(lookup_in(table, &c.server, 1 * SEC, 2 * SEC, 22 * SEC, &res), CT_OK);
+	assert_true(res.nat);
+	ct_table_free(table);
+}
+
+/*
+ * The same client port reused 0.6 s after the Service connection ended, straight to the
+ * backend: the direct entry's NEW was read within the birth slack of the first connection's
+ * last packet, but only the Service entry was alive in that window itself.
+ */
+static void test_reused_tuple_within_slack(void **state)
+{
+	const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+
+	(void)state;
+	for (int p = 0; p < 2; p++) {
+		struct reuse c = reuse_case(protos[p], false);
+		struct ct_table *table = table_new(64, 60 * SEC);
+		struct ct_result res;
+
+		/* A: NEW read at 100 s, DESTROY at 100.5 s; B (direct): NEW read at 101.1 s */
+		assert_int_equal(ct_table_learn(table, &c.nat_orig, &c.nat_reply, CT_FROM_EVENT,
+						100 * SEC),
+				 0);
+		assert_int_equal(ct_table_forget(table, &c.nat_orig, 100 * SEC + SEC / 2), CT_OK);
+		assert_int_equal(ct_table_learn(table, &c.plain_orig, &c.plain_reply, CT_FROM_EVENT,
+						101 * SEC + SEC / 10),
+				 0);
+		/* A's server-side record, 100.0..100.4 s, keeps its translation */
+		assert_int_equal(lookup_in(table, &c.server, 100 * SEC, 100 * SEC + 4 * SEC / 10,
+					   102 * SEC, &res),
+				 CT_OK);
+		assert_true(res.nat && res.destroyed);
+		assert_int_equal(res.dir, CT_DIR_REPLY);
+		assert_memory_equal(&res.actual.src, &c.nat_orig.dst, sizeof(res.actual.src));
+		/* B's records, 101.0..101.05 s (stamped before its NEW was read), are direct */
+		assert_int_equal(lookup_in(table, &c.server, 101 * SEC, 101 * SEC + SEC / 20,
+					   102 * SEC, &res),
+				 CT_OK);
+		assert_false(res.nat || res.destroyed);
+		assert_int_equal(lookup_in(table, &c.plain_orig, 101 * SEC, 101 * SEC + SEC / 20,
+					   102 * SEC, &res),
+				 CT_OK);
+		assert_false(res.nat);
+		ct_table_free(table);
+	}
+}
+
+static void test_window(void **state)
+{
+	struct ct_table *table = table_new(8, 60 * SEC);
+	struct ct_tuple o = nth_orig(0), r = nth_reply(0);
+	struct ct_result res;
+	struct ct_table_stats st;
+
+	(void)state;
+	assert_int_equal(ct_table_learn(table, &o, &r, CT_FROM_EVENT, 10 * SEC), 0);
+	/* a flow that ended 5 s before the entry's NEW was read is another connection */
+	assert_int_equal(lookup_in(table, &o, 4 * SEC, 5 * SEC, 11 * SEC, &res), CT_NOT_FOUND);
+	assert_false(res.nat);
+	/* within the slack (default 1 s: coarse stamps, event latency) it is this one */
+	assert_int_equal(lookup_in(table, &o, 9 * SEC, 9 * SEC + SEC / 2, 11 * SEC, &res), CT_OK);
+	assert_int_equal(ct_table_forget(table, &o, 20 * SEC), CT_OK);
+	/* a flow that began after the entry was destroyed is not its */
+	assert_int_equal(lookup_in(table, &o, 21 * SEC, 22 * SEC, 23 * SEC, &res), CT_NOT_FOUND);
+	/* one that ended before the destroy is */
+	assert_int_equal(lookup_in(table, &o, 12 * SEC, 19 * SEC, 23 * SEC, &res), CT_OK);
+	assert_true(res.destroyed);
+	ct_table_stats(table, &st);
+	assert_int_equal(st.window_rejects, 2);
+	ct_table_free(table);
+}
+
+static void test_tuple_bound(void **state)
+{
+	struct ct_table *table = table_new(64, 600 * SEC);
+	struct ct_tuple o = nth_orig(0), r;
+	struct ct_result res;
+	struct ct_table_stats st;
+	int i;
+
+	(void)state;
+	/* the same client tuple DNAT'd to ten backends in turn, each destroyed before the next */
+	for (i = 0; i < 10; i++) {
+		char be[32];
+
+		snprintf(be, sizeof(be), "203.0.113.%d", i + 1);
+		r = fx_tuple(IPPROTO_TCP, be, 8080, "192.0.2.1", 40000);
+		assert_int_equal(ct_table_learn(table, &o, &r, CT_FROM_EVENT, (10 * i + 1) * SEC),
+				 0);
+		assert_int_equal(ct_table_forget(table, &o, (10 * i + 5) * SEC), CT_OK);
+	}
+	ct_table_stats(table, &st);
+	assert_int_equal(st.entries, CT_TUPLE_MAX);
+	assert_int_equal(st.tuple_evictions, 10 - CT_TUPLE_MAX);
+	/* the newest ones are kept, each answering for its own time */
+	for (i = 10 - CT_TUPLE_MAX; i < 10; i++) {
+		assert_int_equal(lookup_in(table, &o, (10 * i + 2) * SEC, (10 * i + 3) * SEC,
+					   200 * SEC, &res),
+				 CT_OK);
+		assert_int_equal(res.actual.dst.bytes[3], i + 1);
+	}
+	assert_int_equal(lookup_in(table, &o, 2 * SEC, 3 * SEC, 200 * SEC, &res), CT_NOT_FOUND);
+	ct_table_free(table);
+}
+
+static int resolved_calls;
+
+static void count_resolved(void *arg, int status, const struct ct_result *res, uint64_t now_ns)
+{
+	(void)arg;
+	(void)status;
+	(void)res;
+	(void)now_ns;
+	resolved_calls++;
+}
+
+static void test_nat_without_netlink(void **state)
+{
+	struct ct_nat_opts opts;
+	struct ct_nat *nat = NULL;
+	struct ct_tuple o = nth_orig(0), r = nth_reply(0);
+	struct ct_window w = CT_WINDOW_ANY;
+	struct ct_result res;
+	struct ct_stats st;
+
+	(void)state;
+	ct_nat_opts_init(&opts);
+	opts.no_netlink = true;
+	assert_int_equal(ct_nat_new(&opts, 0, &nat), 0);
+	assert_int_equal(ct_nat_fd(nat), -ENOTCONN);
+	assert_int_equal(ct_nat_resync(nat, 0), -ENOTCONN);
+	assert_int_equal(ct_nat_resolve(nat, &o, &w, 1, count_resolved, NULL, &res), CT_NOT_FOUND);
+	assert_int_equal(ct_table_learn(ct_nat_table(nat), &o, &r, CT_FROM_EVENT, 2), 0);
+	assert_int_equal(ct_nat_resolve(nat, &o, &w, 3, count_resolved, NULL, &res), CT_OK);
+	assert_true(res.nat);
+	assert_int_equal(ct_nat_process(nat, 4), 0);
+	assert_int_equal(ct_nat_next_deadline(nat), UINT64_MAX);
+	ct_nat_stats(nat, &st);
+	assert_int_equal(st.hit, 1);
+	assert_int_equal(st.miss, 1);
+	assert_int_equal(st.table.entries, 1);
+	assert_int_equal(resolved_calls, 0);
+	ct_nat_free(nat);
 }
 
 int main(void)
@@ -385,11 +671,17 @@ int main(void)
 		cmocka_unit_test(test_parse_nlmsg),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_hit_miss_both_directions),
-		cmocka_unit_test(test_untranslated_only_kept_when_asked),
+		cmocka_unit_test(test_untranslated_kept_only_when_useful),
 		cmocka_unit_test(test_lru_bound),
 		cmocka_unit_test(test_grace_period),
 		cmocka_unit_test(test_update),
 		cmocka_unit_test(test_sweep_after_resync),
+		cmocka_unit_test(test_reused_tuple),
+		cmocka_unit_test(test_reused_tuple_destroy_missed),
+		cmocka_unit_test(test_reused_tuple_within_slack),
+		cmocka_unit_test(test_window),
+		cmocka_unit_test(test_tuple_bound),
+		cmocka_unit_test(test_nat_without_netlink),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

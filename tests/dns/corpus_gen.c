@@ -569,6 +569,69 @@ static void h_additional_loop(struct wb *w)
 	wb_bytes(w, v4b, 4);
 }
 
+/* Issue 9 §4: 0x00 octets in labels (they must render escaped). */
+static void valid_nul_label_mid(struct wb *w)
+{
+	wb_hex(w, WB_HEX_NUL_LABEL_MID);
+}
+
+static void valid_nul_label_first(struct wb *w)
+{
+	wb_hex(w, WB_HEX_NUL_LABEL_FIRST);
+}
+
+static void valid_nul_label_cname(struct wb *w)
+{
+	wb_hex(w, WB_HEX_NUL_LABEL_CNAME);
+}
+
+/* A headless Service of 1,000 pods: 1,000 A records for one name (issue 9 §1), EDNS. */
+static void valid_many_a_1000(struct wb *w)
+{
+	uint16_t q;
+
+	wb_header(w, 0x4d2, WB_QR | WB_AA | WB_RD | WB_RA, 1, 1000, 0, 1);
+	q = wb_question(w, "web.shop.svc.cluster.local", IN_A);
+	for (uint32_t i = 0; i < 1000; i++)
+		rr_addr(w, q, IN_A, 30,
+			(const uint8_t[]){ 198, 51, (uint8_t)(100 + i / 250),
+					   (uint8_t)(1 + i % 250) });
+	wb_opt(w, 4096, 0, 0, 0);
+}
+
+/* A pointer into the header (RFC 1035 §4.1.4: only to a prior name). */
+static void h_ptr_header(struct wb *w)
+{
+	wb_header(w, 1, WB_QR, 1, 1, 0, 0);
+	wb_question(w, "www.example.com", IN_A);
+	wb_ptr(w, 2);
+	wb_rr_fixed(w, IN_A, 1);
+	w->b[w->n - 1] = 4;
+	wb_bytes(w, v4a, 4);
+}
+
+/* An owner reached through 128 pointers, one over DNS_NAME_MAX_JUMPS. */
+static void h_ptr_jumps(struct wb *w)
+{
+	uint16_t q, chain;
+	size_t at;
+
+	wb_header(w, 1, WB_QR, 1, 2, 0, 0);
+	q = wb_question(w, "x", IN_A);
+	wb_ptr(w, q);
+	at = wb_rr_fixed(w, 99, 1);
+	chain = (uint16_t)w->n;
+	wb_ptr(w, q);
+	for (unsigned int j = 1; j < 127; j++)
+		wb_ptr(w, (uint16_t)(chain + 2 * (j - 1)));
+	wb_rdlen(w, at);
+	/* 1 + 127 jumps: to the last link, down the 127 links, to the qname */
+	wb_ptr(w, (uint16_t)(chain + 2 * 126));
+	at = wb_rr_fixed(w, IN_A, 1);
+	wb_bytes(w, v4a, 4);
+	wb_rdlen(w, at);
+}
+
 struct item {
 	const char *dir;
 	const char *name;
@@ -588,6 +651,10 @@ static const struct item items[] = {
 	{ "valid", "txt_large", valid_txt_large },
 	{ "valid", "https", valid_https },
 	{ "valid", "query", valid_query },
+	{ "valid", "nul_label_mid", valid_nul_label_mid },
+	{ "valid", "nul_label_first", valid_nul_label_first },
+	{ "valid", "nul_label_cname", valid_nul_label_cname },
+	{ "valid", "many_a_1000", valid_many_a_1000 },
 	{ "hostile", "empty", h_empty },
 	{ "hostile", "short_header", h_short_header },
 	{ "hostile", "ptr_self", h_ptr_self },
@@ -616,6 +683,8 @@ static const struct item items[] = {
 	{ "hostile", "opt_owner", h_opt_owner },
 	{ "hostile", "authority_overrun", h_authority_overrun },
 	{ "hostile", "additional_loop", h_additional_loop },
+	{ "hostile", "ptr_header", h_ptr_header },
+	{ "hostile", "ptr_jumps", h_ptr_jumps },
 };
 
 int main(int argc, char **argv)

@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -297,35 +300,103 @@ static void test_names_of_types_and_rcodes(void **state)
 	assert_string_equal(dns_rcode_name(4095, buf), "RCODE4095");
 }
 
-static void test_many_answers_are_bounded(void **state)
+/* @n A answers 198.51.(100 + i / 256).(i % 256) for many.example; returns the qname offset. */
+static uint16_t build_many_a(uint16_t n, bool opt)
 {
-	struct dns_parse_stats stats = { 0 };
 	uint16_t q;
 
-	(void)state;
-	wb_header(&w, 1, WB_QR, 1, 40, 0, 0);
+	wb_header(&w, 1, WB_QR, 1, n, 0, opt ? 1 : 0);
 	q = wb_question(&w, "many.example", 1);
-	for (uint8_t i = 0; i < 40; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		size_t at;
 
 		wb_ptr(&w, q);
 		at = wb_rr_fixed(&w, 1, 5);
-		wb_bytes(&w, (uint8_t[]){ 198, 51, 100, i }, 4);
+		wb_bytes(&w, (uint8_t[]){ 198, 51, (uint8_t)(100 + i / 256), (uint8_t)i }, 4);
 		wb_rdlen(&w, at);
 	}
-	assert_int_equal(dns_parse(w.b, w.n, &msg, &stats), DNS_OK);
-	assert_int_equal(msg.n_answers, DNS_MAX_ANSWERS);
-	assert_true(msg.answers_truncated);
-	assert_int_equal(msg.answers[31].data.a[3], 31);
-	assert_int_equal(stats.answers_truncated, 1);
-	assert_int_equal(stats.ok, 1);
+	if (opt)
+		wb_opt(&w, 4096, 0, 0, 0);
+	return q;
+}
 
-	/* An answer past the bound is still validated. */
+/* Every answer is kept: 1,000, and the 4,094 A RRs that fill a 65535-octet message. */
+static void test_every_answer_is_kept(void **state)
+{
+	static const uint16_t counts[] = { 1000, (65535 - 30) / 16 };
+	struct dns_parse_stats stats = { 0 };
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		uint16_t n = counts[k];
+
+		build_many_a(n, false);
+		assert_true(w.n <= 65535);
+		assert_int_equal(dns_parse(w.b, w.n, &msg, &stats), DNS_OK);
+		assert_int_equal(msg.n_answers, n);
+		assert_false(msg.answers_truncated);
+		for (uint32_t i = 0; i < n; i++) {
+			assert_int_equal(msg.answers[i].type, DNS_TYPE_A);
+			assert_int_equal(msg.answers[i].data.a[2], (uint8_t)(100 + i / 256));
+			assert_int_equal(msg.answers[i].data.a[3], (uint8_t)i);
+		}
+		assert_owner(n - 1, "many.example");
+		assert_data(n - 1, k == 0 ? "198.51.103.231" : "198.51.115.253");
+	}
+	assert_int_equal(stats.answers_truncated, 0);
+	assert_int_equal(stats.ok, 2);
+
+	/* The last answer is validated like the first. */
 	w.b[w.n - 5] = 5;
 	assert_int_equal(dns_parse(w.b, w.n, &msg, &stats), DNS_ERR_RDATA_TRUNCATED);
 	assert_int_equal(stats.errors, 1);
 	assert_int_equal(stats.by_status[DNS_ERR_RDATA_TRUNCATED], 1);
-	assert_int_equal(stats.messages, 2);
+	assert_int_equal(stats.messages, 3);
+}
+
+/* A message cut by the capture keeps header, question and every answer that fits whole. */
+static void test_cut_message_keeps_whole_answers(void **state)
+{
+	struct dns_parse_stats stats = { 0 };
+	size_t whole;
+
+	(void)state;
+	build_many_a(200, true); /* 30 + 200 * 16 + 11 octets */
+	whole = w.n;
+	assert_int_equal(whole, 3241);
+	/* Cut at 1536 octets: 94 answers end at 1534, the 95th would end at 1550. */
+	assert_int_equal(dns_parse(w.b, 1536, &msg, NULL), DNS_ERR_COUNTS);
+	assert_int_equal(dns_parse_cut(w.b, 1536, &msg, &stats), DNS_OK);
+	assert_int_equal(msg.id, 1);
+	assert_true(msg.qr);
+	assert_string_equal(msg.qname, "many.example");
+	assert_int_equal(msg.ancount, 200);
+	assert_int_equal(msg.n_answers, 94);
+	assert_true(msg.answers_truncated);
+	assert_int_equal(msg.answers[93].data.a[3], 93);
+	assert_false(msg.has_edns);
+	assert_int_equal(stats.answers_truncated, 1);
+	/* Cut right after the last answer: all answers, no EDNS. */
+	assert_int_equal(dns_parse_cut(w.b, whole - 11, &msg, &stats), DNS_OK);
+	assert_int_equal(msg.n_answers, 200);
+	assert_false(msg.answers_truncated);
+	assert_false(msg.has_edns);
+	/* Not cut at all: the same as dns_parse(). */
+	assert_int_equal(dns_parse_cut(w.b, whole, &msg, &stats), DNS_OK);
+	assert_int_equal(msg.n_answers, 200);
+	assert_true(msg.has_edns);
+	assert_int_equal(msg.edns_udp_size, 4096);
+	assert_int_equal(stats.answers_truncated, 1);
+	/* Cut inside the question: nothing to report from. */
+	assert_int_equal(dns_parse_cut(w.b, 20, &msg, &stats), DNS_ERR_NAME_TRUNCATED);
+	assert_int_equal(dns_parse_cut(w.b, 28, &msg, &stats), DNS_ERR_QUESTION_TRUNCATED);
+	/* A malformed answer that fits is an error still: the 10th A with RDLENGTH 3. */
+	w.b[30 + 9 * 16 + 11] = 3;
+	assert_int_equal(dns_parse_cut(w.b, 1536, &msg, &stats), DNS_ERR_RDLENGTH);
+	/* Counts no message can hold are rejected, cut or not. */
+	wb_header(&w, 1, WB_QR, 1, 6000, 0, 0);
+	wb_question(&w, "a.example", 1);
+	assert_int_equal(dns_parse_cut(w.b, w.n, &msg, &stats), DNS_ERR_COUNTS);
 }
 
 static void test_ttl_top_bit_reads_zero(void **state)
@@ -354,7 +425,7 @@ static void test_root_and_escaped_names(void **state)
 	q = wb_question(&w, "", 2);
 	wb_ptr(&w, q);
 	at = wb_rr_fixed(&w, 2, 1);
-	/* A label holding a dot: c-ares escapes it. */
+	/* A label holding a dot: escaped, so it differs from the two labels "a" and "b". */
 	wb_u8(&w, 3);
 	wb_bytes(&w, "a.b", 3);
 	wb_u8(&w, 0);
@@ -363,6 +434,169 @@ static void test_root_and_escaped_names(void **state)
 	assert_string_equal(msg.qname, "");
 	assert_owner(0, "");
 	assert_data(0, "a\\.b");
+}
+
+/* Issue 9 §4: labels holding 0x00 octets render escaped, whole, and unlike what they imitate. */
+static void test_issue9_nul_labels(void **state)
+{
+	(void)state;
+	wb_hex(&w, WB_HEX_NUL_LABEL_MID);
+	parse_ok();
+	assert_string_equal(msg.qname, "google.com.\\000.evil.net");
+	assert_owner(0, "google.com.\\000.evil.net");
+	assert_data(0, "192.0.2.1");
+
+	wb_hex(&w, WB_HEX_NUL_LABEL_FIRST);
+	parse_ok();
+	assert_string_equal(msg.qname, "\\000.example.com");
+	assert_owner(0, "\\000.example.com");
+
+	wb_hex(&w, WB_HEX_NUL_LABEL_CNAME);
+	parse_ok();
+	assert_string_equal(msg.qname, "www.example.com");
+	assert_int_equal(msg.n_answers, 2);
+	assert_int_equal(msg.answers[0].type, DNS_TYPE_CNAME);
+	assert_owner(0, "www.example.com");
+	assert_data(0, "cdn.\\000.attacker.net");
+	assert_owner(1, "www.example.com");
+	assert_data(1, "192.0.2.1");
+}
+
+/* Each of the 256 octet values as a one-octet label, between two plain labels. */
+static void test_every_octet_escaped(void **state)
+{
+	char want[32], buf[DNS_NAME_TEXT_MAX];
+	size_t at;
+
+	(void)state;
+	for (unsigned int c = 0; c < 256; c++) {
+		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9') || c == '-' || c == '_';
+
+		wb_header(&w, 1, WB_QR, 1, 1, 0, 0);
+		wb_question(&w, "q", 16);
+		wb_ptr(&w, 12);
+		at = wb_rr_fixed(&w, DNS_TYPE_CNAME, 1);
+		wb_labels(&w, "x", 0);
+		wb_u8(&w, 1);
+		wb_u8(&w, (uint8_t)c);
+		wb_name(&w, "y");
+		wb_rdlen(&w, at);
+		parse_ok();
+		if (plain)
+			snprintf(want, sizeof(want), "x.%c.y", c);
+		else if (c == '.' || c == '\\')
+			snprintf(want, sizeof(want), "x.\\%c.y", c);
+		else
+			snprintf(want, sizeof(want), "x.\\%03u.y", c);
+		assert_int_equal(dns_rr_data(&msg, &msg.answers[0], buf, sizeof(buf)), DNS_OK);
+		assert_string_equal(buf, want);
+	}
+	/* The longest rendering: 250 octets of 0xff in 4 labels, within DNS_NAME_TEXT_MAX. */
+	wb_header(&w, 1, WB_QR, 1, 0, 0, 0);
+	for (int i = 0; i < 4; i++) {
+		wb_u8(&w, i < 3 ? 63 : 61);
+		for (int j = 0; j < (i < 3 ? 63 : 61); j++)
+			wb_u8(&w, 0xff);
+	}
+	wb_u8(&w, 0);
+	wb_u32(&w, 0x00010001);
+	parse_ok();
+	assert_int_equal(strlen(msg.qname), 250 * 4 + 3);
+}
+
+/*
+ * A name reached through @jumps pointers, in the question (@where 0), an answer's owner (1) or
+ * a CNAME target (2). For 1 and 2, answer 1 (TYPE99) carries in its RDATA a chain of pointers,
+ * each to the one before and the first to the qname; for 0, each question points to the one
+ * before.
+ */
+static void build_chain(unsigned int jumps, int where)
+{
+	uint16_t chain, q, last;
+	size_t at;
+
+	if (where == 0) {
+		wb_header(&w, 1, WB_QR, (uint16_t)(jumps + 1), 0, 0, 0);
+		last = wb_question(&w, "x", 1);
+		for (unsigned int j = 0; j < jumps; j++) {
+			uint16_t here = (uint16_t)w.n;
+
+			wb_ptr(&w, last);
+			wb_u32(&w, 0x00010001);
+			last = here;
+		}
+		return;
+	}
+	wb_header(&w, 1, WB_QR, 1, 2, 0, 0);
+	q = wb_question(&w, "x", 1);
+	wb_ptr(&w, q);
+	at = wb_rr_fixed(&w, 99, 1);
+	chain = (uint16_t)w.n;
+	wb_ptr(&w, q);
+	for (unsigned int j = 1; j < jumps - 1; j++)
+		wb_ptr(&w, (uint16_t)(chain + 2 * (j - 1)));
+	wb_rdlen(&w, at);
+	last = (uint16_t)(chain + 2 * (jumps - 2));
+	if (where == 1) {
+		wb_ptr(&w, last);
+		at = wb_rr_fixed(&w, 1, 1);
+		wb_bytes(&w, "\xc0\x00\x02\x01", 4);
+	} else {
+		wb_ptr(&w, q);
+		at = wb_rr_fixed(&w, DNS_TYPE_CNAME, 1);
+		wb_ptr(&w, last);
+	}
+	wb_rdlen(&w, at);
+}
+
+/* One bound on pointer jumps for every name; no pointer into the header. */
+static void test_pointer_bounds(void **state)
+{
+	char buf[DNS_NAME_TEXT_MAX];
+
+	(void)state;
+	for (int where = 0; where < 3; where++) {
+		build_chain(DNS_NAME_MAX_JUMPS, where);
+		parse_ok();
+		assert_string_equal(msg.qname, "x");
+		if (where == 1)
+			assert_owner(1, "x");
+		if (where == 2)
+			assert_data(1, "x");
+		build_chain(DNS_NAME_MAX_JUMPS + 1, where);
+		assert_int_equal(dns_parse(w.b, w.n, &msg, NULL), DNS_ERR_NAME_PTR_JUMPS);
+	}
+
+	/* Pointers into the header, from the question and from an answer's owner. */
+	wb_header(&w, 1, WB_QR, 1, 0, 0, 0);
+	wb_ptr(&w, 4);
+	wb_u32(&w, 0x00010001);
+	assert_int_equal(dns_parse(w.b, w.n, &msg, NULL), DNS_ERR_NAME_PTR_HEADER);
+	wb_header(&w, 1, WB_QR, 1, 1, 0, 0);
+	wb_question(&w, "x", 1);
+	wb_ptr(&w, 11);
+	wb_rr_fixed(&w, 99, 1);
+	assert_int_equal(dns_parse(w.b, w.n, &msg, NULL), DNS_ERR_NAME_PTR_HEADER);
+	/* Forward and self pointers in an owner name. */
+	wb_header(&w, 1, WB_QR, 1, 1, 0, 0);
+	wb_question(&w, "x", 1);
+	wb_ptr(&w, (uint16_t)w.n);
+	wb_rr_fixed(&w, 99, 1);
+	assert_int_equal(dns_parse(w.b, w.n, &msg, NULL), DNS_ERR_NAME_PTR_LOOP);
+	wb_header(&w, 1, WB_QR, 1, 1, 0, 0);
+	wb_question(&w, "x", 1);
+	wb_ptr(&w, (uint16_t)(w.n + 2));
+	wb_rr_fixed(&w, 99, 1);
+	assert_int_equal(dns_parse(w.b, w.n, &msg, NULL), DNS_ERR_NAME_PTR_FORWARD);
+	/* The renderer applies the same rules to a name dns_parse() never saw. */
+	assert_int_equal(dns_rr_owner(&msg, &(struct dns_rr){ .name_off = 12 }, buf, 0),
+			 DNS_ERR_INVAL);
+	msg.wire = w.b;
+	msg.len = (uint16_t)w.n;
+	assert_int_equal(dns_rr_owner(&msg, &(struct dns_rr){ .name_off = 19 }, buf, sizeof(buf)),
+			 DNS_ERR_NAME_PTR_FORWARD);
+	assert_string_equal(buf, "");
 }
 
 static void test_render_small_buffer(void **state)
@@ -496,7 +730,11 @@ int main(void)
 		cmocka_unit_test(test_undecoded_types),
 		cmocka_unit_test(test_edns_extended_rcode),
 		cmocka_unit_test(test_names_of_types_and_rcodes),
-		cmocka_unit_test(test_many_answers_are_bounded),
+		cmocka_unit_test(test_every_answer_is_kept),
+		cmocka_unit_test(test_cut_message_keeps_whole_answers),
+		cmocka_unit_test(test_issue9_nul_labels),
+		cmocka_unit_test(test_every_octet_escaped),
+		cmocka_unit_test(test_pointer_bounds),
 		cmocka_unit_test(test_ttl_top_bit_reads_zero),
 		cmocka_unit_test(test_root_and_escaped_names),
 		cmocka_unit_test(test_render_small_buffer),

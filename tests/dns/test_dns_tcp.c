@@ -147,6 +147,58 @@ static void test_missing_bytes_inside_a_message(void **state)
 	dns_tcp_destroy(s);
 }
 
+static size_t cut_have, cut_len;
+static uint8_t cut_first;
+
+static void on_cut(const uint8_t *msg, size_t have, size_t len, void *arg)
+{
+	struct got *g = arg;
+
+	(void)g;
+	cut_have = have;
+	cut_len = len;
+	cut_first = msg[0];
+}
+
+/* The received part of a message that lost octets goes to the cut callback, once. */
+static void test_cut_message_handed_over(void **state)
+{
+	struct got g = { 0 };
+	struct dns_tcp_stream *s = dns_tcp_create(on_msg, &g);
+	struct dns_tcp_stats st;
+	uint8_t buf[700];
+	size_t n;
+
+	(void)state;
+	dns_tcp_on_cut(s, on_cut);
+	n = frame(buf, 400, 1);
+	n += frame(buf + n, 50, 2);
+	/* 100 octets in two feeds (98 of the message), then 200 missing, then the rest */
+	assert_int_equal(dns_tcp_feed(s, buf, 60), DNS_OK);
+	assert_int_equal(dns_tcp_feed(s, buf + 60, 40), DNS_OK);
+	assert_int_equal(dns_tcp_missing(s, 200), DNS_OK);
+	assert_int_equal(cut_have, 98);
+	assert_int_equal(cut_len, 400);
+	assert_int_equal(cut_first, 1);
+	assert_int_equal(dns_tcp_feed(s, buf + 300, n - 300), DNS_OK);
+	assert_int_equal(g.n, 1);
+	assert_msg(&g, 0, 50, 2);
+	dns_tcp_get_stats(s, &st);
+	assert_int_equal(st.messages_lost, 1);
+	assert_int_equal(st.messages_cut, 1);
+
+	/* fewer than 12 octets received: no header, nothing handed over */
+	cut_have = 0;
+	n = frame(buf, 40, 5);
+	assert_int_equal(dns_tcp_feed(s, buf, 10), DNS_OK);
+	assert_int_equal(dns_tcp_missing(s, 32), DNS_OK);
+	assert_int_equal(cut_have, 0);
+	dns_tcp_get_stats(s, &st);
+	assert_int_equal(st.messages_lost, 2);
+	assert_int_equal(st.messages_cut, 1);
+	dns_tcp_destroy(s);
+}
+
 static void test_missing_prefix_desyncs_until_reset(void **state)
 {
 	struct got g = { 0 };
@@ -224,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_message_split_in_three),
 		cmocka_unit_test(test_length_prefix_split),
 		cmocka_unit_test(test_missing_bytes_inside_a_message),
+		cmocka_unit_test(test_cut_message_handed_over),
 		cmocka_unit_test(test_missing_prefix_desyncs_until_reset),
 		cmocka_unit_test(test_zero_length_and_args),
 		cmocka_unit_test(test_largest_message),

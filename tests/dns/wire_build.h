@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define WB_MAX 8192
+#define WB_MAX 65536
 
 struct wb {
 	uint8_t b[WB_MAX];
@@ -132,5 +132,35 @@ static inline void wb_opt(struct wb *w, uint16_t udp_size, uint8_t ext_rcode, ui
 	wb_u16(w, dnssec_ok ? 0x8000 : 0);
 	wb_u16(w, 0);
 }
+
+/* A whole message from hex digits (as quoted in an issue), replacing what @w held. */
+static inline void wb_hex(struct wb *w, const char *hex)
+{
+	w->n = 0;
+	for (; hex[0] && hex[1]; hex += 2) {
+		unsigned int hi =
+			(unsigned int)(hex[0] <= '9' ? hex[0] - '0' : (hex[0] | 0x20) - 'a' + 10);
+		unsigned int lo =
+			(unsigned int)(hex[1] <= '9' ? hex[1] - '0' : (hex[1] | 0x20) - 'a' + 10);
+
+		wb_u8(w, (uint8_t)(hi << 4 | lo));
+	}
+}
+
+/*
+ * The three messages of issue 9 §4: one-octet labels holding 0x00, each imitating another name.
+ * Question labels google, com, 0x00, evil, net; one A 192.0.2.1 for it.
+ */
+#define WB_HEX_NUL_LABEL_MID                                                                     \
+	"12348180000100010000000006676f6f676c6503636f6d0100046576696c036e65740000010001c00c0001" \
+	"00010000012c0004c0000201"
+/* Question labels 0x00, example, com (the NUL label first); one A 192.0.2.1. */
+#define WB_HEX_NUL_LABEL_FIRST                                                                   \
+	"1234818000010001000000000100076578616d706c6503636f6d0000010001c00c000100010000012c0004" \
+	"c0000201"
+/* Question www.example.com; CNAME to labels cdn, 0x00, attacker, net; A 192.0.2.1 for www. */
+#define WB_HEX_NUL_LABEL_CNAME                                                                   \
+	"12348180000100020000000003777777076578616d706c6503636f6d0000010001c00c000500010000012c" \
+	"00140363646e01000861747461636b6572036e657400c00c000100010000012c0004c0000201"
 
 #endif /* FLOWSCOPE_TESTS_DNS_WIRE_BUILD_H */

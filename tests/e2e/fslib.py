@@ -282,99 +282,11 @@ def sum_fields(records, *fields):
     return tuple(sum(r[f] for r in records) for f in fields)
 
 
-# ---- Kafka: librdkafka's mock cluster, kcat, protoc ----------------------------------------
+# ---- Kafka payloads: protobuf framing, protoc --------------------------------------------
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 PROTO_DIR = os.path.join(REPO, "proto")
 PROTO_FILE = "flowscope/v1/records.proto"
-
-
-def mock_cluster_binary():
-    path = os.environ.get("KAFKA_MOCK_CLUSTER")
-    if not path or not os.access(path, os.X_OK):
-        raise RuntimeError("set KAFKA_MOCK_CLUSTER to the built tests/kafka/kafka_mock_cluster "
-                           "(CTest does)")
-    return path
-
-
-class KafkaMessage:
-    def __init__(self, topic, partition, offset, key, payload):
-        self.topic, self.partition, self.offset = topic, partition, offset
-        self.key, self.payload = key, payload
-
-    def __repr__(self):
-        return "KafkaMessage(%s/%d@%d key=%r %d bytes)" % (self.topic, self.partition,
-                                                           self.offset, self.key,
-                                                           len(self.payload))
-
-
-class MockKafka:
-    """tests/kafka/kafka_mock_cluster on loopback: brokers go down and up on command, and
-    kcat reads the topics back, message by message."""
-
-    def __init__(self, env, brokers=3, partitions=4):
-        self.proc = subprocess.Popen([mock_cluster_binary(), "-b", str(brokers), "-p",
-                                      str(partitions)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        env.procs.append(self.proc)
-        self.bootstrap = self._line(10)
-        if not self.bootstrap.startswith("127.0.0.1:"):
-            raise RuntimeError("kafka_mock_cluster: bad bootstrap line %r: %s"
-                               % (self.bootstrap, self.proc.stderr.read()))
-
-    def _line(self, timeout):
-        import select
-        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not r:
-            raise RuntimeError("kafka_mock_cluster did not answer in %d s" % timeout)
-        return self.proc.stdout.readline().strip()
-
-    def command(self, cmd):
-        """Sends "down all", "up 2"...; raises unless the helper answers "ok"."""
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        reply = self._line(10)
-        if reply != "ok":
-            raise RuntimeError("kafka_mock_cluster: %r answered %r" % (cmd, reply))
-
-    def messages(self, topic, timeout=60):
-        """Every message of topic, all partitions, from the beginning, as kcat reads them.
-        Payloads and keys are bytes, framed by kcat's %K/%S lengths (binary-safe)."""
-        p = subprocess.run(["kcat", "-C", "-b", self.bootstrap, "-t", topic, "-o", "beginning",
-                            "-e", "-q", "-f", "%p %o %K %S\n%k%s"], capture_output=True,
-                           timeout=timeout)
-        if p.returncode != 0:
-            raise RuntimeError("kcat -C %s failed (%d): %s" % (topic, p.returncode,
-                                                               p.stderr.decode(errors="replace")))
-        out, pos, msgs = p.stdout, 0, []
-        while pos < len(out):
-            nl = out.index(b"\n", pos)
-            part, off, klen, plen = (int(x) for x in out[pos:nl].split())
-            pos = nl + 1
-            key = out[pos:pos + max(klen, 0)] if klen >= 0 else None
-            pos += max(klen, 0)
-            payload = out[pos:pos + max(plen, 0)]
-            if len(payload) != max(plen, 0):
-                raise RuntimeError("kcat output cut inside a %d-byte message" % plen)
-            pos += max(plen, 0)
-            msgs.append(KafkaMessage(topic, part, off, key, payload))
-        return msgs
-
-    def close(self):
-        """Ends the helper (also safe after Env.close() killed it)."""
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=10)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            try:
-                f.close()
-            except OSError:
-                pass
 
 
 def split_delimited(buf):
@@ -495,3 +407,80 @@ def pb_to_record(message_type, fields):
     if unknown:
         raise ValueError("%s: fields not in the schema map: %s" % (message_type, unknown))
     return rec
+
+
+# ---- Python's protobuf runtime (the protobuf PyPI package), from a descriptor set ------------
+
+_PB_CLASSES = {}
+
+
+def pb_class(message_type):
+    """The message class of message_type, built by the protobuf package from the descriptor set
+    `protoc --descriptor_set_out` makes of the published schema (no generated code, so any
+    runtime version reads it). Its parser rejects invalid UTF-8 in string fields."""
+    if not _PB_CLASSES:
+        from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+        with tempfile.NamedTemporaryFile(suffix=".pb") as f:
+            sh("protoc", "--descriptor_set_out=" + f.name, "-I", PROTO_DIR, PROTO_FILE)
+            fds = descriptor_pb2.FileDescriptorSet.FromString(f.read())
+        pool = descriptor_pool.DescriptorPool()
+        for fd in fds.file:
+            pool.Add(fd)
+        for name in _PB_SHAPE:
+            _PB_CLASSES[name] = message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
+    return _PB_CLASSES[message_type]
+
+
+def pb_python_record(message_type, payload):
+    """payload parsed by Python's protobuf runtime, as the JSON format's record dict (the same
+    shape pb_to_record() gives protoc's output)."""
+    m = pb_class(message_type).FromString(payload)
+    shape = _PB_SHAPE[message_type]
+    rec = {"type": shape["type"]}
+    for f in shape.get("int", ()) + shape.get("str", ()) + shape.get("bool", ()):
+        rec[f] = getattr(m, f)
+    for f in shape.get("null_str", ()):
+        rec[f] = getattr(m, f) or None
+    for f in shape.get("null_int", ()):
+        rec[f] = getattr(m, f) if m.HasField(f) else None
+    rec.update({f: list(getattr(m, f)) for f in shape["list"]})
+    if rec["type"] == "dns":
+        if rec.pop("timeout") != (rec["rcode"] == "TIMEOUT"):
+            raise ValueError("DnsRecord: timeout disagrees with rcode %r" % rec["rcode"])
+        rec["answers"] = [{"name": a.name, "type": a.type, "ttl": a.ttl, "data": a.data}
+                          for a in rec["answers"]]
+    return rec
+
+
+def java_murmur2(data):
+    """org.apache.kafka.common.utils.Utils.murmur2: the hash of the Java client's default
+    partitioner (and kafkajs'), written from its definition, as a signed 32-bit int."""
+    m, r, mask = 0x5bd1e995, 24, 0xffffffff
+    length = len(data)
+    h = (0x9747b28c ^ length) & mask
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> r
+        k = (k * m) & mask
+        h = (h * m) & mask
+        h ^= k
+    tail = length % 4
+    base = length - tail
+    if tail == 3:
+        h ^= data[base + 2] << 16
+    if tail >= 2:
+        h ^= data[base + 1] << 8
+    if tail >= 1:
+        h ^= data[base]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def java_partition(key, partitions):
+    """The partition the Java producer's default partitioner picks for a keyed record:
+    Utils.toPositive(Utils.murmur2(key)) % partitions."""
+    return (java_murmur2(key) & 0x7fffffff) % partitions

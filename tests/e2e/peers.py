@@ -69,7 +69,14 @@ def udp_sink(args):
 def tcp_client(args):
     """Sends `bursts` requests of (send, recv) bytes over one connection, `gap` seconds apart,
     then a zero request that makes the server close first."""
-    s = socket.create_connection((args.host, args.port), timeout=10)
+    s = socket.socket(family_of(args.host), socket.SOCK_STREAM)
+    s.settimeout(10)
+    if args.sport:
+        # a given local port, as a client reusing its port would (SO_REUSEADDR: the earlier
+        # connection on it may linger in a closing state)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::" if ":" in args.host else "0.0.0.0", args.sport))
+    s.connect((args.host, args.port))
     local = s.getsockname()
     for i in range(args.bursts):
         if i:
@@ -90,6 +97,9 @@ def udp_client(args):
     """Sends `count` datagrams of `size` bytes and waits for each echo (unless --no-reply)."""
     s = socket.socket(family_of(args.host), socket.SOCK_DGRAM)
     s.settimeout(5)
+    if args.sport:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::" if ":" in args.host else "0.0.0.0", args.sport))
     s.connect((args.host, args.port))
     local = s.getsockname()
     for _ in range(args.count):
@@ -144,6 +154,7 @@ def main():
     a.add_argument("--recv", type=int, default=0)
     a.add_argument("--bursts", type=int, default=1)
     a.add_argument("--gap", type=float, default=0)
+    a.add_argument("--sport", type=int, default=0, help="local port (default: any)")
     a.set_defaults(fn=tcp_client)
     a = sub.add_parser("udp-client")
     a.add_argument("host")
@@ -151,6 +162,7 @@ def main():
     a.add_argument("--count", type=int, default=1)
     a.add_argument("--size", type=int, default=100)
     a.add_argument("--no-reply", action="store_true")
+    a.add_argument("--sport", type=int, default=0, help="local port (default: any)")
     a.set_defaults(fn=udp_client)
     a = sub.add_parser("udp-spray")
     a.add_argument("host")

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Issue 4 acceptance: DNS records from real queries, compared with what dig itself received;
 TIMEOUT for a silent server; flows named by the name the client asked for.
+Issue 9 acceptance: answers of any count (200 and 1,000 A, 300 AAAA) kept whole.
 
-dnsmasq runs in the server namespace; dig and the TCP client run in the client's cgroup.
+dnsmasq (or dns_server.py, for the large answers) runs in the server namespace; dig and the TCP
+client run in the client's cgroup.
 """
 import os
 import subprocess
@@ -19,6 +21,10 @@ WEB6 = "2001:db8:2::10"
 SILENT_PORT = 5300
 # TXT longer than dig's EDNS(0) UDP size (1232): the UDP answer is truncated, dig retries on TCP
 TXT_STRINGS = ["%03d" % i + "t" * 252 for i in range(8)]
+DNS_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dns_server.py")
+MANY_PORT = 5353
+LAST_A = "198.51.100.200"  # only the 1,000th answer of a1000.many.test has this address
+UDP_CAPTURE = 1536  # a small --dns-capture-max-bytes, for the cut case
 
 
 def dnsmasq_args(prefix):
@@ -250,6 +256,106 @@ class DnsRecords(unittest.TestCase):
         self.assertGreater(lost, 0, line)
         self.assertEqual(handed + lost, burst, line)
         self.assertEqual(scraped[("flowscope_dns_dropped_total", 'reason="ringbuf_full"')], lost)
+
+
+class LargeAnswers(unittest.TestCase):
+    """Issue 9 §1: every answer of a message, however many, in the record and the name cache."""
+
+    def setUp(self):
+        self.env = env = fslib.Env()
+        self.addCleanup(env.close)
+        env.routed_topology()
+        env.addr(env.server_ns, env.prefix + "s0", LAST_A + "/32")
+        self.client_cg = env.cgroup("client")
+        self.server_cg = env.cgroup("server")
+        p = env.spawn([sys.executable, DNS_SERVER, DNS, str(MANY_PORT)], ns=env.server_ns)
+        if not p.stdout.readline():
+            self.fail("dns_server.py did not start: " + p.stderr.read())
+        env.server("tcp-server", env.server_ns, "0.0.0.0", 8080, cgroup=self.server_cg)
+
+    def dig(self, *args):
+        p = self.env.spawn(["dig", "+noall", "+answer", "+tries=1", "+timeout=5", "-p",
+                            str(MANY_PORT), "@" + DNS] + list(args), cgroup=self.client_cg,
+                           ns=self.env.client_ns)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        return p.pid, dig_answers(out)
+
+    def test_answers_of_any_count(self):
+        env = self.env
+        agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "1",
+                          "--duration", "6", "--dns-ports", "53,%d" % MANY_PORT)
+        agent.wait_attached()
+        # over UDP the server sends the answer whole when it fits the client's EDNS size: a
+        # 3 KiB one within 4096, and 8 KiB and 16 KiB ones that leave in IP fragments (dig
+        # 9.18 takes +bufsize up to 16384; above it silently asks for 1232); under whole.test
+        # it sends 56 KiB anyway, which dig takes with +ignore
+        cases = [
+            ("a200.many.test", "A", 200, ["+tcp"], "tcp"),
+            ("aaaa300.many.test", "AAAA", 300, ["+tcp"], "tcp"),
+            ("a1000.many.test", "A", 1000, ["+tcp"], "tcp"),
+            ("a200.many.test", "A", 200, ["+notcp", "+bufsize=4096"], "udp"),
+            ("aaaa300.many.test", "AAAA", 300, ["+notcp", "+bufsize=16384"], "udp"),
+            ("a1000.many.test", "A", 1000, ["+notcp", "+bufsize=16384"], "udp"),
+            ("aaaa2000.whole.test", "AAAA", 2000, ["+notcp", "+ignore", "+bufsize=65535"],
+             "udp"),
+        ]
+        seen = []
+        for qname, qtype, n, opts, proto in cases:
+            pid, answers = self.dig(*(opts + [qname, qtype]))
+            # dig's own view: every record, in the server's order
+            self.assertEqual(len(answers), n, answers[:3])
+            seen.append((qname, qtype, proto, pid, answers))
+        # the 1,000th address, the only one that appears once in its answer
+        conn = env.client(["tcp-client", LAST_A, "8080", "--send", "100", "--recv", "100"],
+                          env.client_ns, self.client_cg)
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+
+        dns = [r for r in agent.records("dns") if r["cgroup_id"] == self.client_cg.id]
+        for qname, qtype, proto, pid, answers in seen:
+            with self.subTest(q="%s %s %s" % (qname, qtype, proto)):
+                mine = [r for r in dns if r["qname"] == qname and r["pid"] == pid]
+                self.assertEqual(len(mine), 1, [(r["qname"], r["proto"]) for r in dns])
+                r = mine[0]
+                self.assertEqual((r["proto"], r["qtype"], r["rcode"]), (proto, qtype, "NOERROR"))
+                self.assertFalse(r["truncated"])
+                got = [(a["name"], a["type"], a["ttl"], a["data"]) for a in r["answers"]]
+                self.assertEqual(len(got), len(answers))
+                self.assertEqual(got, answers)
+        self.assertEqual(agent.counter("dns_answers_cut_capture"), 0)
+
+        flows = [r for r in agent.records("flow") if r["cgroup_id"] == self.client_cg.id
+                 and r["dst_addr"] == LAST_A and r["dst_port"] == 8080]
+        self.assertTrue(flows, agent.stderr())
+        for r in flows:
+            self.assertEqual(r["src_port"], conn["port"])
+            self.assertEqual(r["dst_domain"], "a1000.many.test")
+
+    def test_udp_answer_cut_by_the_capture(self):
+        """A UDP answer longer than a configured capture bound keeps every answer that fits
+        whole, flagged truncated, instead of none; the cut is counted."""
+        env = self.env
+        agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "1",
+                          "--duration", "3", "--dns-ports", str(MANY_PORT),
+                          "--dns-capture-max-bytes", str(UDP_CAPTURE))
+        agent.wait_attached()
+        # 12 + 20 (question) + 200 * 16 + 11 (OPT) = 3243 octets, whole within EDNS 4096
+        pid, answers = self.dig("+bufsize=4096", "+notcp", "a200.many.test", "A")
+        self.assertEqual(len(answers), 200)
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        mine = [r for r in agent.records("dns") if r["cgroup_id"] == self.client_cg.id
+                and r["pid"] == pid]
+        self.assertEqual(len(mine), 1, mine)
+        r = mine[0]
+        self.assertEqual((r["proto"], r["qname"], r["rcode"]), ("udp", "a200.many.test",
+                                                                "NOERROR"))
+        self.assertTrue(r["truncated"])
+        fit = (UDP_CAPTURE - 12 - (len("a200.many.test") + 2 + 4)) // 16
+        got = [(a["name"], a["type"], a["ttl"], a["data"]) for a in r["answers"]]
+        self.assertEqual(got, answers[:fit])
+        self.assertEqual(agent.counter("dns_capture_truncated"), 1)
+        self.assertEqual(agent.counter("dns_answers_cut_capture"), 1)
+        self.assertEqual(agent.counter("dns_answers_cut_no_memory"), 0)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@
    not exported yet") once attached, and 200 after the first export; /healthz is 200 throughout.
    A stopped agent (SIGSTOP) answers nothing: the probe times out, which is the failure a
    kubelet sees for a stuck loop.
-2. Kafka (librdkafka's mock cluster), 1 KiB buffer: ready while the brokers are up; every broker
-   down with traffic flowing fills the buffer: /readyz 503 naming Kafka; brokers up again:
-   /readyz 200 again.
+2. Kafka (a real broker, tests/e2e/kafka_broker.py), 1 KiB buffer: ready while the broker is
+   up; the broker stopped with traffic flowing fills the buffer: /readyz 503 naming Kafka; the
+   broker started again: /readyz 200 again.
 """
 import os
 import signal
@@ -84,10 +84,9 @@ class Probes(unittest.TestCase):
 class KafkaReadiness(unittest.TestCase):
     def test_not_ready_while_brokers_down_and_buffer_full(self):
         s = test_kafka.Setup(self)
-        mock = fslib.MockKafka(s.env)
-        self.addCleanup(mock.close)
+        broker = s.broker()
         addr = "127.0.0.1:%d" % fslib.free_tcp_port()
-        agent = s.agent("--interval", "1", "--kafka-brokers", mock.bootstrap,
+        agent = s.agent("--interval", "1", "--kafka-brokers", broker.bootstrap,
                         "--kafka-buffer-bytes", "1024", "--kafka-flush-timeout", "5000",
                         "--metrics-addr", addr)
         agent.wait_attached()
@@ -95,14 +94,14 @@ class KafkaReadiness(unittest.TestCase):
         traffic = s.background(stop, gap=0.05)
         try:
             wait_status(self, agent, addr, "/readyz", 200, 10)
-            mock.command("down all")
+            broker.stop()
             body = wait_status(self, agent, addr, "/readyz", 503, 20)
             self.assertTrue(body.startswith("not ready: kafka: no broker reachable and "), body)
             used = int(body.split(" and ", 1)[1].split()[0])
             self.assertGreater(used, 512, body)
             self.assertLessEqual(used, 1024, body)
             self.assertEqual(probe(addr, "/healthz"), (200, "ok\n"))
-            mock.command("up all")
+            broker.start()
             self.assertEqual(wait_status(self, agent, addr, "/readyz", 200, 30), "ready\n")
         finally:
             stop.set()

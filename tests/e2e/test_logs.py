@@ -7,7 +7,7 @@
    invalid UTF-8 gives one parseable JSON line (and one text line) that names the path.
 3. A Kafka password never appears: not on config errors (bad option next to it, a mistyped
    option, a stray KEY=VALUE, the config file), not while running with --verbose and
-   librdkafka's security/broker debug against the mock cluster.
+   librdkafka's security/broker debug against a real broker (which has no SASL listener).
 """
 import json
 import os
@@ -20,6 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fslib  # noqa: E402
+import kafka_broker  # noqa: E402
 
 SECRET = "hunter2-Zq9-secret"
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -111,10 +112,10 @@ class Logs(unittest.TestCase):
     def test_password_never_logged_while_running(self):
         env = fslib.Env()
         self.addCleanup(env.close)
-        mock = fslib.MockKafka(env)
-        self.addCleanup(mock.close)
+        broker = kafka_broker.KafkaBroker(tmp=env.tmp)
+        self.addCleanup(broker.close)
         p = run("--cgroup-root", env.cgroup_root.path, "--duration", "3", "--interval", "1",
-                "--verbose", "--kafka-brokers", mock.bootstrap,
+                "--verbose", "--kafka-brokers", broker.bootstrap,
                 "--kafka-option", "security.protocol=sasl_plaintext",
                 "--kafka-option", "sasl.mechanism=PLAIN",
                 "--kafka-option", "sasl.username=flowscope",

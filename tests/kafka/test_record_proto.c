@@ -14,6 +14,7 @@
 
 #include "flowscope/v1/records.pb-c.h"
 #include "kafka_test_util.h"
+#include "record_json.h"
 #include "record_proto.h"
 
 static const struct record_proto_ctx ctx = { .node_name = "node-a" };
@@ -296,6 +297,90 @@ static void test_protoc_decode(void **state)
 	assert_null(strstr(out, "latency_ns"));
 }
 
+/* "name":"s" as JSON writes s, which is valid UTF-8: U+FFFD as its escape \ufffd. */
+static void json_text(char *out, size_t cap, const char *name, const char *s)
+{
+	size_t o = (size_t)snprintf(out, cap, "\"%s\":\"", name);
+
+	for (; *s && o + 8 < cap; s++) {
+		if (!strncmp(s, "\xef\xbf\xbd", 3)) {
+			memcpy(out + o, "\\ufffd", 6);
+			o += 6;
+			s += 2;
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o++] = '"';
+	out[o] = 0;
+}
+
+/*
+ * Raw bytes in string fields (comm cut by the kernel inside a character, a cgroup named with
+ * 0xff, a stray continuation byte, an overlong form, a 4-byte sequence cut short) come out as
+ * valid UTF-8 with U+FFFD per bad byte, the same string as JSON; valid UTF-8 is kept.
+ */
+static void test_invalid_utf8_replaced_as_in_json(void **state)
+{
+	static const struct {
+		const char *raw, *want;
+	} cases[] = {
+		{ "datenbank-gr\xc3", "datenbank-gr\xef\xbf\xbd" },
+		{ "/fs-\xff-cg", "/fs-\xef\xbf\xbd-cg" },
+		{ "a\x80-", "a\xef\xbf\xbd-" },
+		{ "\xc0\xafx", "\xef\xbf\xbd\xef\xbf\xbdx" },
+		{ "\xf0\x9f\x98", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "caf\xc3\xa9 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+	};
+	struct record_json_ctx jctx = { .node_name = "node-\xfe" };
+	struct record_proto_ctx pctx = { .node_name = "node-\xfe" };
+	Flowscope__V1__FlowRecord *m;
+	Flowscope__V1__DnsRecord *d;
+	struct flow_record r;
+	struct dns_record q;
+	char json[2048], want_json[256];
+	uint8_t buf[2048];
+	ssize_t n;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		make_flow(&r, 1);
+		memset(r.comm, 0, sizeof(r.comm));
+		strncpy(r.comm, cases[i].raw, sizeof(r.comm) - 1);
+		r.cgroup_path = cases[i].raw;
+		r.dst_domain = cases[i].raw;
+		n = record_proto_encode_flow(buf, sizeof(buf), &pctx, &r, false);
+		assert_true(n > 0);
+		m = flowscope__v1__flow_record__unpack(NULL, n, buf);
+		assert_non_null(m);
+		assert_string_equal(m->comm, cases[i].want);
+		assert_string_equal(m->cgroup_path, cases[i].want);
+		assert_string_equal(m->dst_domain, cases[i].want);
+		assert_string_equal(m->node, "node-\xef\xbf\xbd");
+		flowscope__v1__flow_record__free_unpacked(m, NULL);
+
+		/* JSON writes the same characters (U+FFFD as the escape \ufffd) */
+		assert_true(record_json_flow(json, sizeof(json), &jctx, &r) > 0);
+		json_text(want_json, sizeof(want_json), "comm", cases[i].want);
+		assert_non_null(strstr(json, want_json));
+		json_text(want_json, sizeof(want_json), "cgroup_path", cases[i].want);
+		assert_non_null(strstr(json, want_json));
+		assert_non_null(strstr(json, "\"node\":\"node-\\ufffd\""));
+
+		make_dns(&q, 1);
+		q.qname = cases[i].raw;
+		q.cgroup_path = cases[i].raw;
+		n = record_proto_encode_dns(buf, sizeof(buf), &pctx, &q, false);
+		assert_true(n > 0);
+		d = flowscope__v1__dns_record__unpack(NULL, n, buf);
+		assert_non_null(d);
+		assert_string_equal(d->qname, cases[i].want);
+		assert_string_equal(d->cgroup_path, cases[i].want);
+		flowscope__v1__dns_record__free_unpacked(d, NULL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_dns_latency_presence),
 		cmocka_unit_test(test_delimited_stream),
 		cmocka_unit_test(test_protoc_decode),
+		cmocka_unit_test(test_invalid_utf8_replaced_as_in_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

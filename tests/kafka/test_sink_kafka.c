@@ -517,6 +517,97 @@ static void test_unknown_type_protobuf_100(void **state)
 	unknown_types(state, KAFKA_FORMAT_PROTOBUF, 100);
 }
 
+/*
+ * A DNS record of 3000 answers whose long names and data are all escapes (6 bytes of JSON each):
+ * ~9 MB of JSON, ~1.5 MB of protobuf, far past the sink's first 64 KiB of scratch. It is
+ * produced whole, alone or in a batch, and comes back from the topic with every answer.
+ */
+static void huge_dns(void **state, enum kafka_format format, uint32_t per_msg)
+{
+	enum { N = 3000, NAME = 250 };
+	struct mock_kafka *mk = *state;
+	const char *const options[] = { "message.max.bytes=64000000" };
+	struct dns_answer_view *answers = calloc(N, sizeof(*answers));
+	char *name = malloc(NAME + 1);
+	struct kafka_sink_stats st;
+	struct consumed c = { 0 };
+	struct dns_record dr;
+	struct sink *s = create(mk, format, per_msg, options, 1);
+	size_t records = 0;
+
+	assert_non_null(answers);
+	assert_non_null(name);
+	for (int i = 0; i < NAME; i++)
+		name[i] = (char)(1 + i % 31);
+	name[NAME] = 0;
+	for (int i = 0; i < N; i++) {
+		answers[i].name = name;
+		answers[i].type = 5;
+		answers[i].ttl = 300;
+		answers[i].data = name;
+	}
+	/* a small record first, so a batch holds one when the huge one comes */
+	make_dns(&dr, 1);
+	assert_int_equal(sink_emit(s, &dr.hdr), 0);
+	make_dns(&dr, 2);
+	dr.answers = answers;
+	dr.n_answers = N;
+	assert_int_equal(sink_emit(s, &dr.hdr), 0);
+	sink_end_interval(s);
+	sink_kafka_stats(s, &st);
+	assert_int_equal(st.type[RECORD_DNS].dropped_error, 0);
+	assert_int_equal(st.type[RECORD_DNS].produced, 2);
+	assert_int_equal(sink_free(s), 0);
+	assert_int_equal(consume_topic(mk->bootstraps, "flowscope.dns", &c), 0);
+	for (size_t m = 0; m < c.n; m++) {
+		const uint8_t *msg = c.msgs[m].payload;
+		size_t off = 0, mlen = c.msgs[m].len;
+
+		do {
+			if (per_msg > 1 &&
+			    record_proto_next_delimited(c.msgs[m].payload, c.msgs[m].len, &off,
+							&msg, &mlen) != 1)
+				break;
+			if (format == KAFKA_FORMAT_PROTOBUF) {
+				Flowscope__V1__DnsRecord *d =
+					flowscope__v1__dns_record__unpack(NULL, mlen, msg);
+
+				assert_non_null(d);
+				assert_true(d->n_answers == 2 || d->n_answers == N);
+				if (d->n_answers == N)
+					assert_true(mlen > 64 * 1024);
+				flowscope__v1__dns_record__free_unpacked(d, NULL);
+			} else {
+				size_t names = 0;
+				char *text = strndup((const char *)msg, mlen);
+
+				assert_non_null(text);
+				for (char *p = text; (p = strstr(p, "{\"name\":\"\\u0001\\u0002"));
+				     p++)
+					names++;
+				assert_true(names == 0 ||
+					    (names == N && mlen > (size_t)N * NAME * 6));
+				free(text);
+			}
+			records++;
+		} while (per_msg > 1);
+	}
+	assert_int_equal(records, 2);
+	consumed_free(&c);
+	free(name);
+	free(answers);
+}
+
+static void test_huge_dns_json_1(void **state)
+{
+	huge_dns(state, KAFKA_FORMAT_JSON, 1);
+}
+
+static void test_huge_dns_protobuf_100(void **state)
+{
+	huge_dns(state, KAFKA_FORMAT_PROTOBUF, 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -529,6 +620,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tiny_buffer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_type_json_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_type_protobuf_100, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_huge_dns_json_1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_huge_dns_protobuf_100, setup, teardown),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_unreachable_at_start),
 	};
