@@ -190,6 +190,18 @@ static enum config_status set_log_level(struct config *cfg, const struct opt_def
 			 o->metavar);
 }
 
+static enum config_status set_log_format(struct config *cfg, const struct opt_def *o,
+					 const char *val, char *err, size_t errsz)
+{
+	enum log_format f;
+
+	if (log_format_parse(val, &f))
+		return usage_err(err, errsz, "invalid value for --%s: '%s' (expected %s)", o->name,
+				 val, o->metavar);
+	cfg->log_format = (int)f;
+	return CONFIG_OK;
+}
+
 static enum config_status set_verbose(struct config *cfg, const struct opt_def *o, const char *val,
 				      char *err, size_t errsz)
 {
@@ -354,6 +366,8 @@ static const struct opt_def opts[] = {
 	  "default: off)" },
 	{ "log-level", "error|warn|info|debug", set_log_level, 0, 0, 0,
 	  "log verbosity on stderr (default info)" },
+	{ "log-format", "text|json", set_log_format, 0, 0, 0,
+	  "log lines on stderr as text or as one JSON object each (default text)" },
 	{ "verbose", NULL, set_verbose, 0, 0, 0,
 	  "same as --log-level debug, with libbpf's messages" },
 	{ "help", NULL, NULL, 0, 0, 0, "print this help and exit" },
@@ -566,7 +580,9 @@ enum config_status config_parse(struct config *cfg, int argc, char **argv, char 
 				return usage_err(errbuf, errbuf_size,
 						 "option --%s requires a value",
 						 opts[optopt - 256].name);
-			return usage_err(errbuf, errbuf_size, "unknown option '%s'", arg);
+			return usage_err(errbuf, errbuf_size, "unknown option '%.*s%s'",
+					 (int)strcspn(arg, "="), arg,
+					 strchr(arg, '=') ? "=<redacted>" : "");
 		}
 		const struct opt_def *o = &opts[c - 256];
 
@@ -585,7 +601,10 @@ enum config_status config_parse(struct config *cfg, int argc, char **argv, char 
 			return st;
 	}
 	if (optind < argc)
-		return usage_err(errbuf, errbuf_size, "unexpected argument '%s'", argv[optind]);
+		/* may be a misplaced secret (KEY=VALUE whose option was mistyped) */
+		return usage_err(errbuf, errbuf_size, "unexpected argument '%.*s%s'",
+				 (int)strcspn(argv[optind], "="), argv[optind],
+				 strchr(argv[optind], '=') ? "=<redacted>" : "");
 
 	if (!cfg->node_name) {
 		const char *env = getenv("NODE_NAME");

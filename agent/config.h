@@ -25,6 +25,7 @@ struct config {
 	char *container_logs_dir; /* NULL: /var/log/containers */
 	char *node_name; /* never NULL after config_parse() */
 	int log_level; /* enum log_level */
+	int log_format; /* enum log_format */
 	bool libbpf_debug; /* --verbose: libbpf's own debug messages too */
 	char *metrics_addr; /* NULL: no /metrics endpoint */
 

@@ -37,6 +37,7 @@ struct flow_collector {
 	struct loop *loop;
 	struct pipeline *pipeline;
 	int timer;
+	uint64_t last_export_ns; /* CLOCK_MONOTONIC of the last successful export; 0: none */
 	uint64_t records; /* flow records submitted to the pipeline */
 	uint64_t last_stats[FLOW_STAT_MAX]; /* at the previous export: per-interval warnings */
 };
@@ -375,6 +376,7 @@ int flow_collector_export(struct flow_collector *fc)
 		LOG_ERR("draining the flow map: %s", strerror(-n));
 		return n;
 	}
+	fc->last_export_ns = clock_mono_ns();
 	LOG_DEBUG("interval exported: %d flows", n);
 	warn_kernel_drops(fc, fc->max_flows);
 	return 0;
@@ -382,6 +384,11 @@ int flow_collector_export(struct flow_collector *fc)
 
 /* A failed drain is logged and counted; the next one starts from a clean map, so the agent
  * goes on. */
+uint64_t flow_collector_last_export_ns(const struct flow_collector *fc)
+{
+	return fc->last_export_ns;
+}
+
 static void on_interval(struct loop *l, uint64_t expirations, void *arg)
 {
 	(void)l, (void)expirations;

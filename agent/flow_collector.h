@@ -80,6 +80,9 @@ int flow_collector_attach(struct flow_collector *fc, struct loop *l, struct pipe
  */
 int flow_collector_export(struct flow_collector *fc);
 
+/* CLOCK_MONOTONIC ns (clock.h) of the last successful export, 0 before the first. */
+uint64_t flow_collector_last_export_ns(const struct flow_collector *fc);
+
 /* Registers the flow counters (flowscope_packets_*, flowscope_flow_records_total, ...). */
 int flow_collector_register_counters(struct flow_collector *fc, struct counters *reg);
 

@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
+#define LINE_MAX_BYTES 1024
+
 static enum log_level current_level = LOG_LEVEL_INFO;
+static enum log_format current_format = LOG_FORMAT_TEXT;
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -24,20 +32,187 @@ enum log_level log_get_level(void)
 	return current_level;
 }
 
+void log_set_format(enum log_format format)
+{
+	current_format = format;
+}
+
+int log_format_parse(const char *s, enum log_format *out)
+{
+	if (!strcmp(s, "text"))
+		*out = LOG_FORMAT_TEXT;
+	else if (!strcmp(s, "json"))
+		*out = LOG_FORMAT_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, at most
+ * U+10FFFF), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/* s as a JSON string body: quote, backslash, control bytes and DEL escaped, invalid UTF-8
+ * bytes replaced by U+FFFD. */
+static void put_json_string(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), i = 0, len;
+
+	fputc('"', f);
+	while (i < n) {
+		unsigned char c = s[i];
+
+		if (c == '"' || c == '\\') {
+			fputc('\\', f), fputc(c, f), i++;
+		} else if (c == '\n') {
+			fputs("\\n", f), i++;
+		} else if (c == '\t') {
+			fputs("\\t", f), i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(f, "\\u%04x", c), i++;
+		} else if ((len = utf8_len(s + i, n - i)) == 0) {
+			fputs("\\ufffd", f), i++;
+		} else {
+			fwrite(s + i, 1, len, f), i += len;
+		}
+	}
+	fputc('"', f);
+}
+
+/* Text: control bytes escaped as \xNN, so an event stays on one line. */
+static void put_text(FILE *f, const char *str)
+{
+	for (const unsigned char *s = (const unsigned char *)str; *s; s++) {
+		if (*s < 0x20 || *s == 0x7f)
+			fprintf(f, "\\x%02x", *s);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void put_ts(FILE *f)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(f, "\"%s.%03ldZ\"", buf, ts.tv_nsec / 1000000);
+}
+
+/* One line from msg and the key/value pairs in ap, written with a single write to stderr. */
+static void emit(enum log_level level, const char *msg, va_list ap)
+{
+	char *line = NULL;
+	size_t len = 0;
+	const char *k, *v;
+	bool first = true;
+	FILE *f = open_memstream(&line, &len);
+
+	if (!f) {
+		/* no memory for the line: the message alone, still one line */
+		fprintf(stderr, "flowscope: %s: (log line lost: out of memory)\n",
+			level_names[level]);
+		return;
+	}
+	if (current_format == LOG_FORMAT_JSON) {
+		fputs("{\"ts\":", f);
+		put_ts(f);
+		fprintf(f, ",\"level\":\"%s\",\"msg\":", level_names[level]);
+		put_json_string(f, msg);
+		while ((k = va_arg(ap, const char *))) {
+			v = va_arg(ap, const char *);
+			fputs(first ? ",\"fields\":{" : ",", f);
+			first = false;
+			put_json_string(f, k);
+			fputc(':', f);
+			if (v)
+				put_json_string(f, v);
+			else
+				fputs("null", f);
+		}
+		fputs(first ? "}" : "}}", f);
+	} else {
+		fprintf(f, "flowscope: %s: ", level_names[level]);
+		put_text(f, msg);
+		while ((k = va_arg(ap, const char *))) {
+			v = va_arg(ap, const char *);
+			fputc(' ', f);
+			put_text(f, k);
+			fputc('=', f);
+			put_text(f, v ? v : "null");
+		}
+	}
+	fputc('\n', f);
+	if (fclose(f) == 0)
+		fwrite(line, 1, len, stderr);
+	free(line);
+	fflush(stderr);
+}
+
+static void emit_fields(enum log_level level, const char *msg, ...)
+{
+	va_list ap;
+
+	va_start(ap, msg);
+	emit(level, msg, ap);
+	va_end(ap);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	char line[1024];
+	char msg[LINE_MAX_BYTES];
 	va_list ap;
 	size_t n;
 
 	if (level > current_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* libbpf's messages arrive with their own newline */
-	n = strlen(line);
-	while (n > 0 && line[n - 1] == '\n')
-		line[--n] = '\0';
-	fprintf(stderr, "flowscope: %s: %s\n", level_names[level], line);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	emit_fields(level, msg, NULL);
+}
+
+void log_fields(enum log_level level, const char *msg, ...)
+{
+	va_list ap;
+
+	if (level > current_level)
+		return;
+	va_start(ap, msg);
+	emit(level, msg, ap);
+	va_end(ap);
 }

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "caps.h"
 #include "cgroup_mode.h"
 #include "cgroup_paths.h"
 #include "clock.h"
@@ -52,6 +54,60 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+/* What each capability is for (docs/deploy.md), and how a missing one is logged: a missing
+ * required one (LOG_LEVEL_ERROR) stops the agent. */
+static const struct {
+	int cap;
+	const char *name;
+	const char *what;
+	enum log_level missing; /* ERROR: required */
+} capabilities[] = {
+	{ CAP_BPF, "CAP_BPF", "creating BPF maps, loading BTF and the programs", LOG_LEVEL_ERROR },
+	{ CAP_PERFMON, "CAP_PERFMON", "cgroup/sock_create reading the creating task",
+	  LOG_LEVEL_ERROR },
+	{ CAP_NET_ADMIN, "CAP_NET_ADMIN",
+	  "attaching the cgroup_skb and cgroup/sock_create programs, conntrack over netlink",
+	  LOG_LEVEL_ERROR },
+	{ CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH",
+	  "open_by_handle_at() for cgroup_path: without it every cgroup_path is null",
+	  LOG_LEVEL_WARN },
+	/* debug only: kernels since 5.11 charge BPF memory to the memory cgroup instead, and
+	 * libbpf names RLIMIT_MEMLOCK itself where a load still fails on it */
+	{ CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE",
+	  "raising RLIMIT_MEMLOCK on kernels that still charge BPF memory to it", LOG_LEVEL_DEBUG },
+};
+
+/* Names every missing capability; a missing required one fails the start (exit 1). */
+static int check_capabilities(const struct config *cfg)
+{
+	uint64_t eff;
+	int ret = caps_effective(&eff), missing = 0;
+
+	if (ret) {
+		LOG_ERR("reading the agent's capabilities (capget): %s", strerror(-ret));
+		return ret;
+	}
+	for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]); i++) {
+		if (eff & (1ull << capabilities[i].cap))
+			continue;
+		log_msg(capabilities[i].missing, "missing capability %s, needed for %s",
+			capabilities[i].name, capabilities[i].what);
+		if (capabilities[i].missing == LOG_LEVEL_ERROR)
+			missing++;
+	}
+	if (cfg->conntrack && cfg->conntrack_netns && !(eff & (1ull << CAP_SYS_ADMIN))) {
+		LOG_ERR("missing capability CAP_SYS_ADMIN, needed for --conntrack-netns (setns)");
+		missing++;
+	}
+	if (missing) {
+		LOG_ERR("missing privileges: flowscope needs CAP_BPF, CAP_PERFMON and "
+			"CAP_NET_ADMIN "
+			"(see docs/deploy.md)");
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* The kernel must describe itself (BTF) for the CO-RE programs to load. */
 static int check_prerequisites(const struct config *cfg, struct cgroup_mode_choice *mode)
 {
@@ -73,13 +129,7 @@ static int check_prerequisites(const struct config *cfg, struct cgroup_mode_choi
 		LOG_ERR("%s", ret == -ENOENT ? mode->reason : strerror(-ret));
 		return ret;
 	}
-	if (geteuid() != 0) {
-		LOG_ERR("missing privileges: flowscope loads BPF programs and attaches them to "
-			"cgroups, which needs uid 0 with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, "
-			"CAP_SYS_RESOURCE and CAP_DAC_READ_SEARCH (all of them as root)");
-		return -EPERM;
-	}
-	return 0;
+	return check_capabilities(cfg);
 }
 
 static struct sink *new_kafka_sink(const struct config *cfg, char *err, size_t errsz)
@@ -216,6 +266,16 @@ struct agent {
 	struct metrics_server *metrics;
 };
 
+static uint64_t probe_last_export(void *arg)
+{
+	return flow_collector_last_export_ns(((struct agent *)arg)->flows);
+}
+
+static bool probe_sink_ready(void *arg, char *why, size_t size)
+{
+	return sink_ready(((struct agent *)arg)->sink, why, size);
+}
+
 static int run(const struct config *cfg, struct agent *a, int *exit_code)
 {
 	struct flow_collector_opts fopts = { 0 };
@@ -286,7 +346,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		return -1;
 	}
 	if (cfg->kafka_brokers && !(a->sink = new_kafka_sink(cfg, err, sizeof(err)))) {
-		fprintf(stderr, "flowscope: %s\n", err);
+		LOG_ERR("%s", err);
 		*exit_code = EXIT_USAGE;
 		return -1;
 	}
@@ -383,9 +443,27 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 			LOG_ERR("%s", err);
 			return -1;
 		}
-		LOG_INFO("serving metrics at http://%s/metrics", cfg->metrics_addr);
+		struct metrics_probes probes = {
+			.interval_ns = (uint64_t)cfg->interval_s * 1000000000ull,
+			.attached_ns = clock_mono_ns(),
+			.last_export_ns = probe_last_export,
+			.sink_ready = probe_sink_ready,
+			.arg = a,
+		};
+
+		metrics_server_set_probes(a->metrics, &probes);
+		LOG_INFO("serving metrics at http://%s/metrics (probes: /healthz, /readyz)",
+			 cfg->metrics_addr);
 	}
-	LOG_INFO("attached to cgroup %s; exporting every %u s", attach_path, cfg->interval_s);
+	{
+		char msg[PATH_MAX + 64], interval[16];
+
+		snprintf(msg, sizeof(msg), "attached to cgroup %s; exporting every %u s",
+			 attach_path, cfg->interval_s);
+		snprintf(interval, sizeof(interval), "%u", cfg->interval_s);
+		log_fields(LOG_LEVEL_INFO, msg, "cgroup", attach_path, "interval_s", interval,
+			   "sink", cfg->kafka_brokers ? "kafka" : "stdout", NULL);
+	}
 
 	ret = loop_run(a->loop);
 	if (ret)
@@ -435,25 +513,29 @@ int main(int argc, char **argv)
 	int exit_code = EXIT_RUNTIME;
 	struct config cfg;
 	char err[512];
+	int ret;
 
 	config_defaults(&cfg);
-	switch (config_parse(&cfg, argc, argv, err, sizeof(err))) {
+	ret = config_parse(&cfg, argc, argv, err, sizeof(err));
+	/* errors below in the format asked for, when it was parsed before the error */
+	log_set_format(cfg.log_format);
+	switch (ret) {
 	case CONFIG_OK:
 		break;
 	case CONFIG_EXIT_OK:
 		config_free(&cfg);
 		return 0;
 	case CONFIG_USAGE:
-		fprintf(stderr, "flowscope: %s (see --help)\n", err);
+		LOG_ERR("%s (see --help)", err);
 		config_free(&cfg);
 		return EXIT_USAGE;
 	case CONFIG_NOMEM:
-		fprintf(stderr, "flowscope: %s\n", err);
+		LOG_ERR("%s", err);
 		config_free(&cfg);
 		return EXIT_RUNTIME;
 	}
 	if (check_kafka_config(&cfg, err, sizeof(err))) {
-		fprintf(stderr, "flowscope: %s (see --help)\n", err);
+		LOG_ERR("%s (see --help)", err);
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 
 #include <sys/epoll.h>
 
+#include "clock.h"
 #include "counters.h"
 #include "log.h"
 #include "loop.h"
@@ -20,7 +23,60 @@ struct metrics_server {
 	struct loop *loop;
 	int fd; /* libmicrohttpd's epoll fd, registered with the loop; -1: not */
 	int timer; /* 0: none */
+	bool probes_set;
+	struct metrics_probes probes;
 };
+
+void metrics_server_set_probes(struct metrics_server *ms, const struct metrics_probes *p)
+{
+	ms->probes = *p;
+	ms->probes_set = true;
+}
+
+/* /healthz: returns the status and writes the reason into page. */
+static unsigned int healthz(const struct metrics_server *ms, char *page, size_t size)
+{
+	const struct metrics_probes *p = &ms->probes;
+	uint64_t now = clock_mono_ns(), since, last;
+
+	if (!ms->probes_set) {
+		snprintf(page, size, "ok: loop running, programs not attached yet\n");
+		return MHD_HTTP_OK;
+	}
+	last = p->last_export_ns(p->arg);
+	since = last ? last : p->attached_ns;
+	if (now > since && now - since > METRICS_HEALTH_STALE_INTERVALS * p->interval_ns) {
+		snprintf(page, size,
+			 "unhealthy: no interval exported for %" PRIu64 " ms (interval %" PRIu64
+			 " ms)\n",
+			 (now - since) / 1000000, p->interval_ns / 1000000);
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	snprintf(page, size, "ok\n");
+	return MHD_HTTP_OK;
+}
+
+/* /readyz: attached, an interval exported, the sink accepting records. */
+static unsigned int readyz(const struct metrics_server *ms, char *page, size_t size)
+{
+	const struct metrics_probes *p = &ms->probes;
+	char why[256];
+
+	if (!ms->probes_set) {
+		snprintf(page, size, "not ready: programs not attached\n");
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	if (!p->last_export_ns(p->arg)) {
+		snprintf(page, size, "not ready: first interval not exported yet\n");
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	if (p->sink_ready && !p->sink_ready(p->arg, why, sizeof(why))) {
+		snprintf(page, size, "not ready: %s\n", why);
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	snprintf(page, size, "ready\n");
+	return MHD_HTTP_OK;
+}
 
 /* Parses addr into ss; returns 0 or -EINVAL. */
 static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
@@ -86,18 +142,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	unsigned int status = MHD_HTTP_OK;
-	char *page = NULL;
+	char *page = NULL, probe[512];
 	size_t size = 0;
+	bool metrics = false;
 	FILE *out;
 
 	(void)version, (void)upload_data, (void)upload_data_size, (void)req_ctx;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		status = MHD_HTTP_METHOD_NOT_ALLOWED;
 		page = strdup("only GET\n");
+	} else if (!strcmp(url, "/healthz")) {
+		status = healthz(ms, probe, sizeof(probe));
+		page = strdup(probe);
+	} else if (!strcmp(url, "/readyz")) {
+		status = readyz(ms, probe, sizeof(probe));
+		page = strdup(probe);
 	} else if (strcmp(url, "/metrics")) {
 		status = MHD_HTTP_NOT_FOUND;
-		page = strdup("flowscope serves /metrics\n");
+		page = strdup("flowscope serves /metrics, /healthz and /readyz\n");
 	} else {
+		metrics = true;
 		out = open_memstream(&page, &size);
 		if (!out)
 			return MHD_NO;
@@ -111,9 +175,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		free(page);
 		return MHD_NO;
 	}
-	if (status == MHD_HTTP_OK)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"text/plain; version=0.0.4; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				metrics ? "text/plain; version=0.0.4; charset=utf-8"
+					: "text/plain; charset=utf-8");
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;

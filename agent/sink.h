@@ -11,6 +11,9 @@
 #ifndef FLOWSCOPE_SINK_H
 #define FLOWSCOPE_SINK_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "counters.h"
 #include "record.h"
 
@@ -29,6 +32,9 @@ struct sink_ops {
 	int (*attach)(struct sink *s, struct loop *l);
 	/* Optional: register the sink's counters. Returns 0 or -ENOMEM. */
 	int (*register_counters)(struct sink *s, struct counters *reg);
+	/* Optional (absent: always ready): whether the sink accepts records now, for /readyz.
+	 * Returns true, or false with the reason in why (size bytes). Must not block. */
+	bool (*ready)(struct sink *s, char *why, size_t size);
 	/* Flush and free. Returns the number of records that could not be delivered. */
 	uint64_t (*free)(struct sink *s);
 };
@@ -62,6 +68,12 @@ static inline int sink_attach(struct sink *s, struct loop *l)
 static inline int sink_register_counters(struct sink *s, struct counters *reg)
 {
 	return s->ops->register_counters ? s->ops->register_counters(s, reg) : 0;
+}
+
+/* True when the sink accepts records; otherwise false and the reason in why. */
+static inline bool sink_ready(struct sink *s, char *why, size_t size)
+{
+	return s->ops->ready ? s->ops->ready(s, why, size) : true;
 }
 
 /* Flushes (bounded by the sink's timeout) and frees. Returns the records not delivered. */

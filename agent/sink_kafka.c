@@ -30,6 +30,7 @@
 #include "log.h"
 #include "loop.h"
 #include "record_codec.h"
+#include "kafka_stats.h"
 #include "sink_kafka.h"
 
 #define BATCH_SLOTS 256 /* the hash in find_batch() yields 8 bits */
@@ -72,6 +73,7 @@ struct kafka_sink {
 	uint64_t batch_bytes; /* sitting in open batches */
 	bool brokers_down; /* last error_cb said all brokers are down */
 	struct kafka_sink_stats st;
+	struct kafka_stats *client_stats; /* librdkafka's statistics (kafka_stats.c) */
 	uint8_t *scratch; /* scratch_cap bytes: one record when records_per_message is 1 */
 	size_t scratch_cap;
 };
@@ -347,6 +349,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	ts->delivered += n;
 	ts->delivered_messages++;
 	ts->delivered_bytes += m->len;
+}
+
+/* librdkafka's statistics, served by rd_kafka_poll() on the loop; 0: librdkafka frees json. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+	(void)rk;
+	kafka_stats_update(((struct kafka_sink *)opaque)->client_stats, json, json_len);
+	return 0;
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -685,6 +695,7 @@ static void destroy(struct kafka_sink *ks)
 	}
 	if (ks->rk)
 		rd_kafka_destroy(ks->rk);
+	kafka_stats_free(ks->client_stats);
 	free(ks->node_name);
 	free(ks->scratch);
 	free(ks);
@@ -814,7 +825,24 @@ static int kafka_register_counters(struct sink *s, struct counters *reg)
 		.arg = s,
 	};
 
-	return counters_register(reg, &g);
+	if (counters_register(reg, &g))
+		return -ENOMEM;
+	return kafka_stats_register_counters(to_kafka(s)->client_stats, reg);
+}
+
+/* Not ready while no broker is reachable and more than half of the buffer is used: records
+ * would soon be dropped. */
+static bool kafka_ready(struct sink *s, char *why, size_t size)
+{
+	struct kafka_sink *ks = to_kafka(s);
+	uint64_t buffered = ks->inflight_bytes + ks->batch_bytes;
+
+	if (!ks->brokers_down || buffered * 2 <= ks->buffer_bytes)
+		return true;
+	snprintf(why, size,
+		 "kafka: no broker reachable and %" PRIu64 " of %" PRIu64 " buffer bytes used",
+		 buffered, ks->buffer_bytes);
+	return false;
 }
 
 static const struct sink_ops kafka_ops = {
@@ -823,6 +851,7 @@ static const struct sink_ops kafka_ops = {
 	.end_interval = kafka_end_interval,
 	.attach = kafka_attach,
 	.register_counters = kafka_register_counters,
+	.ready = kafka_ready,
 	.free = kafka_free,
 };
 
@@ -914,6 +943,9 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 		}
 	}
 
+	ks->client_stats = kafka_stats_new();
+	if (!ks->client_stats)
+		goto nomem;
 	conf = rd_kafka_conf_new();
 	/* Our defaults first, the user's options after them so they win. */
 	snprintf(num, sizeof(num), "%" PRIu64, (cfg->buffer_bytes + 1023) / 1024);
@@ -936,7 +968,8 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 	     * librdkafka before 2.3 turns the gap into a fatal idempotent-producer error that
 	     * stops all delivery (librdkafka issue 3584; seen in e2e_kafka with a killed broker).
 	     */
-	    conf_set(conf, "max.in.flight.requests.per.connection", "1", errstr, errstr_size))
+	    conf_set(conf, "max.in.flight.requests.per.connection", "1", errstr, errstr_size) ||
+	    conf_set(conf, "statistics.interval.ms", KAFKA_STATS_INTERVAL_MS, errstr, errstr_size))
 		goto fail;
 	for (i = 0; i < cfg->n_options; i++)
 		if (apply_option(conf, cfg->options[i], errstr, errstr_size))
@@ -945,6 +978,7 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_log_cb(conf, on_log);
+	rd_kafka_conf_set_stats_cb(conf, on_stats);
 
 	ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
 	if (!ks->rk) {

@@ -21,6 +21,9 @@ enum kafka_format {
 #define KAFKA_DEFAULT_BUFFER_BYTES (64ULL << 20)
 #define KAFKA_DEFAULT_FLUSH_TIMEOUT_MS 10000
 #define KAFKA_MAX_RECORDS_PER_MESSAGE 100000
+/* statistics.interval.ms unless an option overrides it: librdkafka's statistics
+ * (kafka_stats.h) refreshed for /metrics every 5 s. */
+#define KAFKA_STATS_INTERVAL_MS "5000"
 
 /*
  * Everything the sink needs. Fill it with kafka_sink_config_init() and override fields; strings

@@ -27,7 +27,7 @@ build_pkgs=(
 	libinih-dev libcmocka-dev uthash-dev
 	libnetfilter-conntrack-dev libmnl-dev
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-	libmicrohttpd-dev
+	libmicrohttpd-dev libjansson-dev
 	libyaml-dev
 )
 test_pkgs=(

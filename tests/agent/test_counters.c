@@ -115,6 +115,8 @@ static char *render(const struct counters *reg)
 }
 
 /* Everything the agent registers, with the real sinks. */
+static const char *const stats_opt[] = { "statistics.interval.ms=100" };
+
 static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
@@ -136,8 +138,15 @@ static int setup(void **state)
 	kc.brokers = "127.0.0.1:9";
 	kc.node_name = "node-t";
 	kc.flush_timeout_ms = 100;
+	kc.options = stats_opt;
+	kc.n_options = 1;
 	fx->kafka_sink = sink_kafka_new(&kc, err, sizeof(err));
 	assert_non_null(fx->kafka_sink);
+	/* librdkafka's statistics (broker and topic families) arrive through the poll */
+	for (int i = 0; i < 50; i++) {
+		sink_poll(fx->kafka_sink);
+		usleep(10000);
+	}
 	add_common(fx, fx->reg);
 	assert_int_equal(sink_register_counters(fx->stdout_sink, fx->reg), 0);
 	fx->page_stdout = render(fx->reg);
@@ -197,6 +206,12 @@ static void check_labels_documented(const struct doc_row *row, const char *sampl
 		char tick[96], quoted[96];
 
 		assert_non_null(end);
+		/* broker and topic names are the cluster's, not a fixed set */
+		if ((p - 8 >= sample && !strncmp(p - 8, "broker=", 7)) ||
+		    (p - 7 >= sample && !strncmp(p - 7, "topic=", 6))) {
+			p = end + 1;
+			continue;
+		}
 		snprintf(tick, sizeof(tick), "`%.*s`", (int)(end - p), p);
 		snprintf(quoted, sizeof(quoted), "\"%.*s\"", (int)(end - p), p);
 		if (!strstr(row->line, tick) && !strstr(row->line, quoted))
@@ -263,22 +278,23 @@ static void test_every_table_row_renders_in_both(void **state)
 	size_t n;
 
 	g = counters_groups(fx->reg, &n);
-	assert_int_equal(n,
-			 8); /* conntrack, identity, flows, dns, tracer, pipeline, stdout, kafka */
+	/* conntrack, identity, flows, dns, tracer, pipeline, stdout, kafka, kafka client */
+	assert_int_equal(n, 9);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < g[i].n_descs; j++) {
 			const struct counter_desc *d = &g[i].descs[j];
 			char sample[256], key[160], logged[200];
 
+			/* values are 0 but for librdkafka's statistics documents, which the
+			 * fixture's sink has received */
 			if (*d->labels)
-				snprintf(sample, sizeof(sample), "\n%s{%s} 0\n", d->name,
-					 d->labels);
+				snprintf(sample, sizeof(sample), "\n%s{%s} ", d->name, d->labels);
 			else
-				snprintf(sample, sizeof(sample), "\n%s 0\n", d->name);
+				snprintf(sample, sizeof(sample), "\n%s ", d->name);
 			if (!strstr(fx->page, sample))
 				fail_msg("/metrics lacks%s", sample);
 			counters_log_key(d->name, d->labels, key, sizeof(key));
-			snprintf(logged, sizeof(logged), " %s=0", key);
+			snprintf(logged, sizeof(logged), " %s=", key);
 			if (!strstr(fx->log, logged))
 				fail_msg("exit log lacks %s", logged);
 		}

@@ -2,7 +2,7 @@
 /*
  * /metrics on the loop: a page rendered from the counters registry, and nothing rendered once
  * metrics_server_free() has run - which is why main.c frees it first, before the parts (the
- * sink above all) whose counters it reads.
+ * sink above all) whose counters it reads. /healthz and /readyz in each of their states.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "counters.h"
 #include "loop.h"
 #include "metrics.h"
@@ -135,10 +136,111 @@ static void test_page_then_nothing_after_free(void **state)
 	loop_free(l);
 }
 
+struct fake_agent {
+	uint64_t last_export_ns;
+	bool sink_ready;
+};
+
+static uint64_t fake_last_export(void *arg)
+{
+	return ((struct fake_agent *)arg)->last_export_ns;
+}
+
+static bool fake_sink_ready(void *arg, char *why, size_t size)
+{
+	snprintf(why, size, "sink full");
+	return ((struct fake_agent *)arg)->sink_ready;
+}
+
+/* One GET of path from a server with probes p (NULL: none set), served by a loop of its own
+ * (a loop runs once); the whole response in page. */
+static void get(const struct metrics_probes *p, const char *path, char *page, size_t size)
+{
+	struct counters *reg = counters_new();
+	struct loop *l = loop_new();
+	struct metrics_server *ms = NULL;
+	uint16_t port = free_port();
+	char addr[32], err[256], req[128];
+	ssize_t n, got = 0;
+	int fd, len;
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	assert_int_equal(metrics_server_new(addr, reg, l, &ms, err, sizeof(err)), 0);
+	if (p)
+		metrics_server_set_probes(ms, p);
+	len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
+	fd = connect_to(port);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, req, (size_t)len), len);
+	run_for(l, 200);
+	while ((n = read(fd, page + got, size - 1 - (size_t)got)) > 0)
+		got += n;
+	page[got] = '\0';
+	close(fd);
+	metrics_server_free(ms);
+	counters_free(reg);
+	loop_free(l);
+}
+
+/* The probes' states: before attach, before the first export, ready, sink not ready, and a
+ * loop that turns but has not exported for more than METRICS_HEALTH_STALE_INTERVALS. */
+static void test_probes(void **state)
+{
+	struct fake_agent fa = { 0 };
+	char page[4096];
+	struct metrics_probes p = { .interval_ns = 1000000000ull,
+				    .last_export_ns = fake_last_export,
+				    .sink_ready = fake_sink_ready,
+				    .arg = &fa };
+
+	(void)state;
+	get(NULL, "/readyz", page, sizeof(page));
+	assert_non_null(strstr(page, " 503 "));
+	assert_non_null(strstr(page, "not ready: programs not attached"));
+	get(NULL, "/healthz", page, sizeof(page));
+	assert_non_null(strstr(page, " 200 "));
+
+	p.attached_ns = clock_mono_ns();
+	get(&p, "/readyz", page, sizeof(page));
+	assert_non_null(strstr(page, " 503 "));
+	assert_non_null(strstr(page, "first interval not exported yet"));
+	get(&p, "/healthz", page, sizeof(page));
+	assert_non_null(strstr(page, " 200 "));
+
+	fa.last_export_ns = clock_mono_ns();
+	fa.sink_ready = true;
+	get(&p, "/readyz", page, sizeof(page));
+	assert_non_null(strstr(page, " 200 "));
+	assert_non_null(strstr(page, "\r\n\r\nready\n"));
+
+	fa.sink_ready = false;
+	get(&p, "/readyz", page, sizeof(page));
+	assert_non_null(strstr(page, " 503 "));
+	assert_non_null(strstr(page, "not ready: sink full"));
+
+	/* the loop turns (it answers), but the last export is 3.5 intervals old */
+	fa.last_export_ns = clock_mono_ns() - 3500000000ull;
+	get(&p, "/healthz", page, sizeof(page));
+	assert_non_null(strstr(page, " 503 "));
+	assert_non_null(strstr(page, "unhealthy: no interval exported for 3"));
+	fa.last_export_ns = clock_mono_ns() - 2500000000ull;
+	get(&p, "/healthz", page, sizeof(page));
+	assert_non_null(strstr(page, " 200 "));
+	/* never exported, attached 4 intervals ago */
+	fa.last_export_ns = 0;
+	p.attached_ns = clock_mono_ns() - 4000000000ull;
+	get(&p, "/healthz", page, sizeof(page));
+	assert_non_null(strstr(page, " 503 "));
+
+	get(&p, "/nope", page, sizeof(page));
+	assert_non_null(strstr(page, " 404 "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_page_then_nothing_after_free),
+		cmocka_unit_test(test_probes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -160,10 +160,10 @@ def main():
     else:
         check(ports.get("metrics", {}).get("containerPort") == 9464, "containerPort 9464 metrics")
         check(ini_map.get("metrics-addr", "").endswith(":9464"), "metrics-addr on :9464")
-        for probe in ("livenessProbe", "readinessProbe"):
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
             g = c.get(probe, {}).get("httpGet", {})
-            check(g.get("path") == "/metrics" and g.get("port") == "metrics",
-                  f"{probe} on /metrics")
+            check(g.get("path") == path and g.get("port") == "metrics",
+                  f"{probe} on {path}")
 
     if case == "default":
         check(c["image"] == f"ghcr.io/flowscope/flowscope:{chart['appVersion']}",
@@ -173,6 +173,7 @@ def main():
               == "256Mi", "default resources")
         check(not any(k.startswith("kafka-") for k in ini_map), "no Kafka by default")
         check(grace == 30, "default grace period 30 s")
+        check(ini_map.get("log-format") == "text", "log-format text by default")
         check("SYS_ADMIN" not in caps, "no CAP_SYS_ADMIN by default")
         check("Service" not in by_kind and "ServiceMonitor" not in by_kind,
               "no ServiceMonitor by default")

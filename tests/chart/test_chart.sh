@@ -70,4 +70,31 @@ refuse "an unknown format" --set 'kafka.brokers[0]=k:9092' --set kafka.format=av
 refuse "a misspelt key" --set maxflows=1000
 refuse "17 DNS ports" --set 'dnsPorts={1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17}'
 refuse "an INI comment in a value" --set 'kafka.brokers[0]=k:9092' --set 'kafka.options.client\.rack=a ;b'
+refuse "a misspelt metrics key" --set metrics.prot=1
+refuse "a misspelt kafka key" --set 'kafka.brokerz[0]=k:9092'
+refuse "a misspelt conntrack key" --set conntrack.enabld=false
+refuse "a misspelt securityContext key" --set securityContext.privilegd=true
+refuse "an unknown logFormat" --set logFormat=xml
+
+# Every object of the chart's own values rejects unknown keys; only Kubernetes objects passed
+# through as they are (and helm's global) stay open.
+$py - "$chart/values.schema.json" <<'PY' || fail "values.schema.json: an object accepts unknown keys"
+import json, sys
+open_ok = {".global", ".securityContext.seccompProfile", ".resources", ".affinity",
+           ".updateStrategy"}
+bad = []
+def walk(n, path):
+    t = n.get("type")
+    if (t == "object" or (isinstance(t, list) and "object" in t)) and \
+            "additionalProperties" not in n and path not in open_ok:
+        bad.append(path or "(top)")
+    for k, v in n.get("properties", {}).items():
+        walk(v, path + "." + k)
+    if isinstance(n.get("additionalProperties"), dict):
+        walk(n["additionalProperties"], path + ".*")
+walk(json.load(open(sys.argv[1])), "")
+if bad:
+    print("objects without additionalProperties:", bad)
+    sys.exit(1)
+PY
 echo "chart ok"
