@@ -18,7 +18,6 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
-#include "caps.h"
 #include "cgroup_mode.h"
 #include "cgroup_paths.h"
 #include "clock.h"
@@ -34,7 +33,8 @@
 #include "loop.h"
 #include "metrics.h"
 #include "pipeline.h"
-#include "sink_kafka.h"
+#include "prereq.h"
+#include "kafka_config.h"
 #include "sink_stdout.h"
 
 #define EXIT_RUNTIME 1
@@ -51,124 +51,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		return 0;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	log_msg(level == LIBBPF_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, "%s", line);
-	return 0;
-}
-
-/* What each capability is for (docs/deploy.md), and how a missing one is logged: a missing
- * required one (LOG_LEVEL_ERROR) stops the agent. */
-static const struct {
-	int cap;
-	const char *name;
-	const char *what;
-	enum log_level missing; /* ERROR: required */
-} capabilities[] = {
-	{ CAP_BPF, "CAP_BPF", "creating BPF maps, loading BTF and the programs", LOG_LEVEL_ERROR },
-	{ CAP_PERFMON, "CAP_PERFMON", "cgroup/sock_create reading the creating task",
-	  LOG_LEVEL_ERROR },
-	{ CAP_NET_ADMIN, "CAP_NET_ADMIN",
-	  "attaching the cgroup_skb and cgroup/sock_create programs, conntrack over netlink",
-	  LOG_LEVEL_ERROR },
-	{ CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH",
-	  "open_by_handle_at() for cgroup_path: without it every cgroup_path is null",
-	  LOG_LEVEL_WARN },
-	/* debug only: kernels since 5.11 charge BPF memory to the memory cgroup instead, and
-	 * libbpf names RLIMIT_MEMLOCK itself where a load still fails on it */
-	{ CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE",
-	  "raising RLIMIT_MEMLOCK on kernels that still charge BPF memory to it", LOG_LEVEL_DEBUG },
-};
-
-/* Names every missing capability; a missing required one fails the start (exit 1). */
-static int check_capabilities(const struct config *cfg)
-{
-	uint64_t eff;
-	int ret = caps_effective(&eff), missing = 0;
-
-	if (ret) {
-		LOG_ERR("reading the agent's capabilities (capget): %s", strerror(-ret));
-		return ret;
-	}
-	for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]); i++) {
-		if (eff & (1ull << capabilities[i].cap))
-			continue;
-		log_msg(capabilities[i].missing, "missing capability %s, needed for %s",
-			capabilities[i].name, capabilities[i].what);
-		if (capabilities[i].missing == LOG_LEVEL_ERROR)
-			missing++;
-	}
-	if (cfg->conntrack && cfg->conntrack_netns && !(eff & (1ull << CAP_SYS_ADMIN))) {
-		LOG_ERR("missing capability CAP_SYS_ADMIN, needed for --conntrack-netns (setns)");
-		missing++;
-	}
-	if (missing) {
-		LOG_ERR("missing privileges: flowscope needs CAP_BPF, CAP_PERFMON and "
-			"CAP_NET_ADMIN "
-			"(see docs/deploy.md)");
-		return -EPERM;
-	}
-	return 0;
-}
-
-/* The kernel must describe itself (BTF) for the CO-RE programs to load. */
-static int check_prerequisites(const struct config *cfg, struct cgroup_mode_choice *mode)
-{
-	struct stat st;
-	int ret;
-
-	if (stat("/sys/kernel/btf/vmlinux", &st)) {
-		LOG_ERR("missing kernel BTF: /sys/kernel/btf/vmlinux not found (the kernel needs "
-			"CONFIG_DEBUG_INFO_BTF=y)");
-		return -ENOENT;
-	}
-	ret = cgroup_mode_choose(cfg->cgroup_mode, "/proc/mounts", mode);
-	if (ret == -ENOENT && !mode->v2_mount[0]) {
-		LOG_ERR("no cgroup v2 hierarchy mounted (no cgroup2 entry in /proc/mounts); mount "
-			"one, e.g. mount -t cgroup2 none /sys/fs/cgroup/unified");
-		return ret;
-	}
-	if (ret) {
-		LOG_ERR("%s", ret == -ENOENT ? mode->reason : strerror(-ret));
-		return ret;
-	}
-	return check_capabilities(cfg);
-}
-
-static struct sink *new_kafka_sink(const struct config *cfg, char *err, size_t errsz)
-{
-	struct kafka_sink_config k;
-
-	kafka_sink_config_init(&k);
-	k.brokers = cfg->kafka_brokers;
-	if (cfg->kafka_topic_flows)
-		k.topics[RECORD_FLOW] = cfg->kafka_topic_flows;
-	if (cfg->kafka_topic_dns)
-		k.topics[RECORD_DNS] = cfg->kafka_topic_dns;
-	if (cfg->kafka_topic_events)
-		k.topics[RECORD_EVENT] = cfg->kafka_topic_events;
-	if (cfg->kafka_format && kafka_format_parse(cfg->kafka_format, &k.format)) {
-		snprintf(err, errsz, "invalid value for --kafka-format: '%s'", cfg->kafka_format);
-		return NULL;
-	}
-	k.records_per_message = cfg->kafka_records_per_message;
-	if (cfg->kafka_compression)
-		k.compression = cfg->kafka_compression;
-	k.buffer_bytes = cfg->kafka_buffer_bytes;
-	k.flush_timeout_ms = cfg->kafka_flush_timeout_ms;
-	k.node_name = cfg->node_name;
-	k.options = (const char *const *)cfg->kafka_options;
-	k.n_options = cfg->n_kafka_options;
-	return sink_kafka_new(&k, err, errsz);
-}
-
-/* Kafka settings are checked before anything is loaded: a typo must not cost a BPF load. */
-static int check_kafka_config(const struct config *cfg, char *err, size_t errsz)
-{
-	if (!cfg->kafka_brokers)
-		return 0;
-	if (sink_kafka_check_brokers(cfg->kafka_brokers, err, errsz))
-		return -EINVAL;
-	for (size_t i = 0; i < cfg->n_kafka_options; i++)
-		if (sink_kafka_check_option(cfg->kafka_options[i], err, errsz))
-			return -EINVAL;
 	return 0;
 }
 
@@ -286,7 +168,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	struct pipeline_stage stage;
 	int ret;
 
-	if (check_prerequisites(cfg, &mode))
+	if (prereq_check(cfg, &mode))
 		return -1;
 	if (cfg->cgroup_root) {
 		if (!realpath(cfg->cgroup_root, attach_path)) {
@@ -345,7 +227,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		LOG_ERR("%s", err);
 		return -1;
 	}
-	if (cfg->kafka_brokers && !(a->sink = new_kafka_sink(cfg, err, sizeof(err)))) {
+	if (cfg->kafka_brokers && !(a->sink = kafka_sink_from_config(cfg, err, sizeof(err)))) {
 		LOG_ERR("%s", err);
 		*exit_code = EXIT_USAGE;
 		return -1;
@@ -534,7 +416,7 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return EXIT_RUNTIME;
 	}
-	if (check_kafka_config(&cfg, err, sizeof(err))) {
+	if (kafka_config_check(&cfg, err, sizeof(err))) {
 		LOG_ERR("%s (see --help)", err);
 		config_free(&cfg);
 		return EXIT_USAGE;
