@@ -116,6 +116,9 @@ static inline void wb_rdlen(struct wb *w, size_t at)
 {
 	uint16_t len = (uint16_t)(w->n - at - 2);
 
+	/* a message that filled the buffer before its RDLENGTH has none to set */
+	if (at + 2 > WB_MAX)
+		return;
 	w->b[at] = len >> 8;
 	w->b[at + 1] = len & 0xff;
 }
