@@ -18,6 +18,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -102,6 +103,31 @@ class LeastPrivilege(unittest.TestCase):
         self.assertGreater(ct["conntrack_lookups_fallback_hit"] +
                            ct["conntrack_lookups_fallback_miss"], 0, ct)
         self.assertNotIn("missing capability CAP_BPF", err)
+
+    def test_tracer_with_listed_capabilities(self):
+        """The tracer's hooks (tp_btf, cgroup/sock_create, iterators) with the same capabilities,
+        as nobody: the exec and exit events of a process in a test cgroup, exact."""
+        env = fslib.Env()
+        self.addCleanup(env.close)
+        os.environ["FLOWSCOPE"] = wrapper(env, self.caps)
+        cg = env.cgroup("tracee")
+        agent = env.agent("--events", "sched_process_exec,sched_process_exit,tcp_connect",
+                          "--no-conntrack", "--interval", "1")
+        agent.wait_attached()
+        echo = env.spawn(["/bin/echo", "least", "", "privilege"], cgroup=cg)
+        echo.communicate(timeout=30)
+        sh = env.spawn(["/bin/sh", "-c", "exit 5"], cgroup=cg)
+        sh.communicate(timeout=30)
+        time.sleep(1.0)
+        self.assertEqual(agent.stop(signal.SIGTERM), 0, agent.stderr())
+        evs = [r for r in agent.records("event") if r["cgroup_id"] == cg.id]
+        execs = [r for r in evs if r["event"] == "sched_process_exec" and r["pid"] == echo.pid]
+        self.assertEqual([e["args"]["argv"] for e in execs],
+                         [["/bin/echo", "least", "", "privilege"]], evs)
+        exits = {r["pid"]: r["args"]["exit_code"] for r in evs
+                 if r["event"] == "sched_process_exit" and r["args"]["group_dead"]}
+        self.assertEqual((exits.get(echo.pid), exits.get(sh.pid)), (0, 5), evs)
+        self.assertNotIn("missing capability", agent.stderr())
 
     def test_each_required_capability_is_named_when_missing(self):
         env = fslib.Env()
