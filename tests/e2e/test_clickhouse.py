@@ -4,11 +4,12 @@
 ClickHouse runs in process (chdb, ClickHouse's engine as a library) against the real Kafka broker
 of the end-to-end tests. The traffic of test_kafka.py is produced three times: JSON with 100
 records per message, protobuf with 1 (ProtobufSingle) and protobuf with 100 (Protobuf). The SQL
-blocks of docs/clickhouse.md marked `test:` are run as they are written, with only the broker,
-topics, consumer group and (for ProtobufSingle) the format substituted, each format in its own
-database; ClickHouse's Kafka engine consumes the topics, the materialized views fill the MergeTree
-tables, and every row is compared field by field with the records of the same messages as the
-test decodes them itself (json, Python's protobuf runtime).
+blocks of docs/clickhouse.md marked `test:` (each format's queue and view, and the tables) are
+run as they are written, with only the broker, topics, consumer group and (for ProtobufSingle)
+the format substituted, each format in its own database; ClickHouse's Kafka engine consumes the
+topics, the materialized views fill the MergeTree tables, and every row is compared field by
+field with the records of the same messages as the test decodes them itself (json, Python's
+protobuf runtime; protobuf's nested workload message flattened as in JSON).
 """
 import ipaddress
 import json
@@ -33,8 +34,9 @@ def doc_blocks():
     with open(DOC) as f:
         text = f.read()
     blocks = dict(re.findall(r"<!-- test: ([\w ]+) -->\n```sql\n(.*?)```", text, re.S))
-    for want in ("flows queue json", "flows queue protobuf", "flows table", "dns queue json",
-                 "dns queue protobuf", "dns table"):
+    for want in ("flows queue json", "flows queue protobuf", "flows table", "flows view json",
+                 "flows view protobuf", "dns queue json", "dns queue protobuf", "dns table",
+                 "dns view json", "dns view protobuf"):
         if want not in blocks:
             raise AssertionError("docs/clickhouse.md has no block marked test: %s" % want)
     return blocks
@@ -120,8 +122,8 @@ class ClickHouseReadsTheDocTables(unittest.TestCase):
         for db, (fmt, prefix, _) in runs.items():
             run("CREATE DATABASE %s" % db)
             for kind, topic in (("flows", tk.FLOWS), ("dns", tk.DNS_TOPIC)):
-                queue = blocks["%s queue %s" % (kind, "json" if fmt[0] == "json"
-                                                else "protobuf")]
+                doc_fmt = "json" if fmt[0] == "json" else "protobuf"
+                queue = blocks["%s queue %s" % (kind, doc_fmt)]
                 queue = queue.replace("'kafka-0:9092'", "'%s'" % broker.bootstrap)
                 queue = queue.replace("'%s'" % topic, "'%s'" % (prefix + topic))
                 queue = queue.replace("'clickhouse-flowscope-%s'" % kind,
@@ -129,8 +131,10 @@ class ClickHouseReadsTheDocTables(unittest.TestCase):
                 if fmt == ("protobuf", 1):
                     queue = queue.replace("kafka_format = 'Protobuf'",
                                           "kafka_format = 'ProtobufSingle'")
-                # the doc's tables, in this run's database
-                for sql in statements(queue) + statements(blocks["%s table" % kind]):
+                # the doc's tables, in this run's database; the format's view maps its queue
+                # (protobuf's nested workload message) onto the one MergeTree table
+                for sql in (statements(queue) + statements(blocks["%s table" % kind])
+                            + statements(blocks["%s view %s" % (kind, doc_fmt)])):
                     run(re.sub(r"\bflowscope_(flows|dns)", r"%s.flowscope_\1" % db, sql))
 
         # ClickHouse's Kafka engine consumes in the background; wait for every row
