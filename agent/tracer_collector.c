@@ -416,14 +416,9 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 		snprintf(err, errlen, "tracer: out of memory");
 		return TRACER_FAILED;
 	}
-	switch ((st = tracer_collector_policy(o->events, o->policy_file, &tc->policy, err,
-					      errlen))) {
-	case TRACER_OK:
-		break;
-	case TRACER_OFF:
-		tracer_collector_free(tc);
-		return TRACER_OFF;
-	default:
+	/* TRACER_OFF (--events none, events: []) too: nothing to load */
+	st = tracer_collector_policy(o->events, o->policy_file, &tc->policy, err, errlen);
+	if (st != TRACER_OK) {
 		tracer_collector_free(tc);
 		return st;
 	}
