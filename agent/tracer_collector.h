@@ -17,7 +17,6 @@ struct loop;
 struct pipeline;
 struct counters;
 struct cgroup_paths;
-struct policy;
 
 struct tracer_collector_opts {
 	const char *events; /* --events; NULL: default set (or the policy's) */
@@ -35,6 +34,8 @@ enum tracer_collector_status {
 	TRACER_USAGE, /* a bad --events or policy: message in err; exit 2 */
 	TRACER_FAILED, /* loading/attaching failed (a required program named in err): exit 1 */
 };
+
+struct policy;
 
 /*
  * Resolves the tracer's policy as tracer_collector_new() does, loading nothing: from --events
