@@ -119,7 +119,7 @@ static int new_conntrack(const struct config *cfg, struct ct_nat **out)
 	copts.table.grace_ns = 60ull * 1000000000ull;
 	if (copts.table.grace_ns < 4ull * cfg->interval_s * 1000000000ull)
 		copts.table.grace_ns = 4ull * cfg->interval_s * 1000000000ull;
-	ret = ct_nat_new(&copts, clock_mono_ns(), out);
+	ret = ct_nat_create(&copts, clock_mono_ns(), out);
 	if (ret)
 		LOG_ERR("opening conntrack%s%s: %s%s", cfg->conntrack_netns ? " in " : "",
 			cfg->conntrack_netns ? cfg->conntrack_netns : "", strerror(-ret),
@@ -376,7 +376,7 @@ static void teardown(struct agent *a)
 	pipeline_free(a->pipeline);
 	enrich_identity_free(a->identity);
 	enrich_nat_free(a->nat);
-	ct_nat_free(a->ct);
+	ct_nat_destroy(a->ct);
 	cgroup_paths_free(a->cgroup_paths_v1);
 	cgroup_paths_free(a->cgroup_paths);
 	if (a->sink) {
