@@ -337,11 +337,11 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 		return TRACER_USAGE;
 	}
 	if (o->policy_file)
-		ps = policy_new_from_file(o->policy_file, &tc->policy, &perr);
+		ps = policy_create_from_file(o->policy_file, &tc->policy, &perr);
 	else if (o->events)
-		ps = policy_new_from_events(o->events, &tc->policy, &perr);
+		ps = policy_create_from_events(o->events, &tc->policy, &perr);
 	else
-		ps = policy_new_default(&tc->policy, &perr);
+		ps = policy_create_default(&tc->policy, &perr);
 	if (ps != POLICY_OK) {
 		if (perr.line)
 			snprintf(err, errlen, "%s:%u: %s%s%s",

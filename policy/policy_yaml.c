@@ -757,8 +757,8 @@ static enum policy_status parse_document(struct yp *p)
 	return POLICY_OK;
 }
 
-enum policy_status policy_new_from_yaml(const char *yaml, size_t len, const char *name,
-					struct policy **out, struct policy_error *err)
+enum policy_status policy_create_from_yaml(const char *yaml, size_t len, const char *name,
+					   struct policy **out, struct policy_error *err)
 {
 	struct yp p;
 	enum policy_status st;
@@ -802,8 +802,8 @@ enum policy_status policy_new_from_yaml(const char *yaml, size_t len, const char
 	return POLICY_OK;
 }
 
-enum policy_status policy_new_from_file(const char *path, struct policy **out,
-					struct policy_error *err)
+enum policy_status policy_create_from_file(const char *path, struct policy **out,
+					   struct policy_error *err)
 {
 	size_t cap = POLICY_FILE_MAX_BYTES + 1, len = 0;
 	enum policy_status st;
@@ -847,7 +847,7 @@ enum policy_status policy_new_from_file(const char *path, struct policy **out,
 				   "more than the %u bytes a policy may have",
 				   POLICY_FILE_MAX_BYTES);
 	}
-	st = policy_new_from_yaml(buf, len, path, out, err);
+	st = policy_create_from_yaml(buf, len, path, out, err);
 	free(buf);
 	return st;
 }
