@@ -746,12 +746,7 @@ static int snapshot(void *arg, void *out)
 int dns_collector_register_counters(struct dns_collector *dc, struct counters *reg)
 {
 	struct counters_group g = {
-		.name = "dns",
-		.descs = dns_counters,
-		.n_descs = sizeof(dns_counters) / sizeof(dns_counters[0]),
-		.snap_size = sizeof(struct dns_snap),
-		.snapshot = snapshot,
-		.arg = dc,
+		COUNTERS_GROUP("dns", dns_counters, struct dns_snap, snapshot, dc),
 	};
 
 	return counters_register(reg, &g);

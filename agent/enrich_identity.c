@@ -315,18 +315,13 @@ struct enrich_identity *enrich_identity_new(const struct enrich_identity_opts *o
 {
 	struct enrich_identity *e = calloc(1, sizeof(*e));
 	struct counters_group g = {
-		.name = "identity",
-		.descs = identity_counters,
-		.n_descs = sizeof(identity_counters) / sizeof(identity_counters[0]),
-		.snap_size = sizeof(struct identity_snap),
-		.snapshot = snapshot,
+		COUNTERS_GROUP("identity", identity_counters, struct identity_snap, snapshot, e),
 	};
 	struct identity_opts io;
 	int ret;
 
 	if (!e)
 		return NULL;
-	g.arg = e;
 	e->loop = l;
 	e->paths = opts->paths;
 	e->max_flows = opts->max_flows ? opts->max_flows : 65536;

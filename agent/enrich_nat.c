@@ -286,12 +286,7 @@ struct enrich_nat *enrich_nat_new(struct ct_nat *ct, struct loop *l, struct coun
 {
 	struct enrich_nat *n = calloc(1, sizeof(*n));
 	struct counters_group g = {
-		.name = "conntrack",
-		.descs = ct_counters,
-		.n_descs = sizeof(ct_counters) / sizeof(ct_counters[0]),
-		.snap_size = sizeof(struct ct_snap),
-		.snapshot = snapshot,
-		.arg = n,
+		COUNTERS_GROUP("conntrack", ct_counters, struct ct_snap, snapshot, n),
 	};
 	int ret;
 

@@ -466,12 +466,7 @@ static int snapshot(void *arg, void *out)
 int flow_collector_register_counters(struct flow_collector *fc, struct counters *reg)
 {
 	struct counters_group g = {
-		.name = "",
-		.descs = flow_counters,
-		.n_descs = sizeof(flow_counters) / sizeof(flow_counters[0]),
-		.snap_size = sizeof(struct flow_snap),
-		.snapshot = snapshot,
-		.arg = fc,
+		COUNTERS_GROUP("", flow_counters, struct flow_snap, snapshot, fc),
 	};
 
 	return counters_register(reg, &g);

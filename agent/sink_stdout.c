@@ -270,12 +270,7 @@ static int snapshot(void *arg, void *out)
 static int register_counters(struct sink *base, struct counters *reg)
 {
 	struct counters_group g = {
-		.name = "stdout",
-		.descs = stdout_counters,
-		.n_descs = sizeof(stdout_counters) / sizeof(stdout_counters[0]),
-		.snap_size = sizeof(struct stdout_snap),
-		.snapshot = snapshot,
-		.arg = base,
+		COUNTERS_GROUP("stdout", stdout_counters, struct stdout_snap, snapshot, base),
 	};
 
 	return counters_register(reg, &g);
