@@ -550,15 +550,8 @@ static void tracer_dynamic(void *arg, const void *snap, struct counters_out *out
 int tracer_collector_register_counters(struct tracer_collector *tc, struct counters *reg)
 {
 	struct counters_group g = {
-		.name = "tracer",
-		.descs = tracer_descs,
-		.n_descs = sizeof(tracer_descs) / sizeof(tracer_descs[0]),
-		.snap_size = sizeof(struct tracer_snap),
-		.snapshot = tracer_snapshot,
-		.dynamic = tracer_dynamic,
-		.dynamic_descs = tracer_families,
-		.n_dynamic_descs = sizeof(tracer_families) / sizeof(tracer_families[0]),
-		.arg = tc,
+		COUNTERS_GROUP("tracer", tracer_descs, struct tracer_snap, tracer_snapshot, tc),
+		COUNTERS_DYNAMIC(tracer_dynamic, tracer_families),
 	};
 
 	return counters_register(reg, &g);
