@@ -81,9 +81,9 @@ struct counters_group {
 	.n_dynamic_descs = COUNTERS_N(families)
 
 /* Returns NULL on ENOMEM. */
-struct counters *counters_new(void);
+struct counters *counters_create(void);
 /* NULL is ignored. */
-void counters_free(struct counters *reg);
+void counters_destroy(struct counters *reg);
 
 /* Adds a group (copied; the table and arg must outlive reg), rendered after those before it.
  * Returns 0 or -ENOMEM. */

@@ -310,8 +310,8 @@ static int snapshot(void *arg, void *out)
 	return 0;
 }
 
-struct enrich_identity *enrich_identity_new(const struct enrich_identity_opts *opts, struct loop *l,
-					    struct counters *reg)
+struct enrich_identity *enrich_identity_create(const struct enrich_identity_opts *opts,
+					       struct loop *l, struct counters *reg)
 {
 	struct enrich_identity *e = calloc(1, sizeof(*e));
 	struct counters_group g = {
@@ -347,7 +347,7 @@ struct enrich_identity *enrich_identity_new(const struct enrich_identity_opts *o
 	if (!ret)
 		ret = counters_register(reg, &g);
 	if (ret) {
-		enrich_identity_free(e);
+		enrich_identity_destroy(e);
 		errno = -ret;
 		return NULL;
 	}
@@ -355,7 +355,7 @@ struct enrich_identity *enrich_identity_new(const struct enrich_identity_opts *o
 }
 
 /* The counters group stays registered: free the registry first (main.c does). */
-void enrich_identity_free(struct enrich_identity *e)
+void enrich_identity_destroy(struct enrich_identity *e)
 {
 	if (!e)
 		return;

@@ -22,7 +22,7 @@ struct pipeline {
 	struct pipeline_stats st;
 };
 
-struct pipeline *pipeline_new(struct sink *sink)
+struct pipeline *pipeline_create(struct sink *sink)
 {
 	struct pipeline *p = calloc(1, sizeof(*p));
 
@@ -32,7 +32,7 @@ struct pipeline *pipeline_new(struct sink *sink)
 	return p;
 }
 
-void pipeline_free(struct pipeline *p)
+void pipeline_destroy(struct pipeline *p)
 {
 	if (!p)
 		return;

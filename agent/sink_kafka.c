@@ -695,7 +695,7 @@ static void destroy(struct kafka_sink *ks)
 	}
 	if (ks->rk)
 		rd_kafka_destroy(ks->rk);
-	kafka_stats_free(ks->client_stats);
+	kafka_stats_destroy(ks->client_stats);
 	free(ks->node_name);
 	free(ks->scratch);
 	free(ks);
@@ -936,7 +936,7 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 		}
 	}
 
-	ks->client_stats = kafka_stats_new();
+	ks->client_stats = kafka_stats_create();
 	if (!ks->client_stats)
 		goto nomem;
 	conf = rd_kafka_conf_new();

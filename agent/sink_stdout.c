@@ -344,7 +344,7 @@ static const struct sink_ops stdout_ops = {
 	.free = free_sink,
 };
 
-struct sink *sink_stdout_new(int fd, const char *node_name)
+struct sink *sink_stdout_create(int fd, const char *node_name)
 {
 	struct sink_stdout *s = calloc(1, sizeof(*s));
 
