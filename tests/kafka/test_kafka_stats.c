@@ -81,7 +81,7 @@ static void test_mock_cluster(void **state)
 	kc.flush_timeout_ms = 2000;
 	kc.options = opts;
 	kc.n_options = 1;
-	s = sink_kafka_new(&kc, err, sizeof(err));
+	s = sink_kafka_create(&kc, err, sizeof(err));
 	assert_non_null(s);
 	assert_int_equal(sink_register_counters(s, reg), 0);
 	for (i = 0; i < 20; i++) {
@@ -134,7 +134,7 @@ static void test_mock_cluster(void **state)
 
 	free(page);
 	counters_destroy(reg);
-	sink_free(s);
+	sink_destroy(s);
 	mock_kafka_stop(&m);
 }
 
