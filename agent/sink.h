@@ -76,10 +76,11 @@ static inline bool sink_ready(struct sink *s, char *why, size_t size)
 	return s->ops->ready ? s->ops->ready(s, why, size) : true;
 }
 
-/* Flushes (bounded by the sink's timeout) and frees. Returns the records not delivered. */
+/* Flushes (bounded by the sink's timeout) and frees. Returns the records not delivered; NULL
+ * is ignored (0), as by every other _destroy(). */
 static inline uint64_t sink_destroy(struct sink *s)
 {
-	return s->ops->destroy(s);
+	return s ? s->ops->destroy(s) : 0;
 }
 
 #endif /* FLOWSCOPE_SINK_H */
