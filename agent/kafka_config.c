@@ -30,7 +30,7 @@ struct sink *kafka_sink_from_config(const struct config *cfg, char *err, size_t 
 	k.node_name = cfg->node_name;
 	k.options = (const char *const *)cfg->kafka_options;
 	k.n_options = cfg->n_kafka_options;
-	return sink_kafka_create(&k, err, errsz);
+	return sink_kafka_new(&k, err, errsz);
 }
 
 int kafka_config_check(const struct config *cfg, char *err, size_t errsz)

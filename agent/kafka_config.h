@@ -15,7 +15,7 @@
  */
 int kafka_config_check(const struct config *cfg, char *err, size_t errsz);
 
-/* The Kafka sink of cfg (sink_kafka_create()), or NULL with the reason in err. */
+/* The Kafka sink of cfg (sink_kafka_new()), or NULL with the reason in err. */
 struct sink *kafka_sink_from_config(const struct config *cfg, char *err, size_t errsz);
 
 #endif /* FLOWSCOPE_KAFKA_CONFIG_H */

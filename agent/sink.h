@@ -4,7 +4,7 @@
  *
  * The pipeline calls sink_emit() for each record, sink_end_interval() after an export interval;
  * sink_attach() lets the sink register with the loop what it needs (a before-poll hook serving
- * librdkafka's callbacks, the stdout fd); sink_destroy() at exit flushes within the configured
+ * librdkafka's callbacks, the stdout fd); sink_free() at exit flushes within the configured
  * timeout and reports what could not be delivered. A sink encodes through the codec table
  * (record_codec.h) and never tests a record's type itself.
  */
@@ -36,7 +36,7 @@ struct sink_ops {
 	 * Returns true, or false with the reason in why (size bytes). Must not block. */
 	bool (*ready)(struct sink *s, char *why, size_t size);
 	/* Flush and free. Returns the number of records that could not be delivered. */
-	uint64_t (*destroy)(struct sink *s);
+	uint64_t (*free)(struct sink *s);
 };
 
 struct sink {
@@ -76,11 +76,10 @@ static inline bool sink_ready(struct sink *s, char *why, size_t size)
 	return s->ops->ready ? s->ops->ready(s, why, size) : true;
 }
 
-/* Flushes (bounded by the sink's timeout) and frees. Returns the records not delivered; NULL
- * is ignored (0), as by every other _destroy(). */
-static inline uint64_t sink_destroy(struct sink *s)
+/* Flushes (bounded by the sink's timeout) and frees. Returns the records not delivered. */
+static inline uint64_t sink_free(struct sink *s)
 {
-	return s ? s->ops->destroy(s) : 0;
+	return s->ops->free(s);
 }
 
 #endif /* FLOWSCOPE_SINK_H */

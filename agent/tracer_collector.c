@@ -314,9 +314,9 @@ static void on_event(void *ctx, const struct event_tracer_event *ev)
 		tc->records_dropped++;
 }
 
-enum tracer_collector_status tracer_collector_create(const struct tracer_collector_opts *o,
-						     struct tracer_collector **out, char *err,
-						     size_t errlen)
+enum tracer_collector_status tracer_collector_new(const struct tracer_collector_opts *o,
+						  struct tracer_collector **out, char *err,
+						  size_t errlen)
 {
 	struct tracer_collector *tc = calloc(1, sizeof(*tc));
 	struct event_tracer_opts eo;
@@ -351,11 +351,11 @@ enum tracer_collector_status tracer_collector_create(const struct tracer_collect
 			snprintf(err, errlen, "%s: %s%s%s",
 				 o->policy_file ? o->policy_file : "--events",
 				 perr.key[0] ? perr.key : "", perr.key[0] ? ": " : "", perr.msg);
-		tracer_collector_destroy(tc);
+		tracer_collector_free(tc);
 		return ps == POLICY_ERR_NOMEM ? TRACER_FAILED : TRACER_USAGE;
 	}
 	if (policy_tracer_off(tc->policy)) {
-		tracer_collector_destroy(tc);
+		tracer_collector_free(tc);
 		return TRACER_OFF;
 	}
 	tc->cgroup_paths = o->cgroup_paths;
@@ -415,7 +415,7 @@ enum tracer_collector_status tracer_collector_create(const struct tracer_collect
 	eo.log = tracer_log;
 	ret = event_tracer_open(&eo, &tc->et, err, errlen);
 	if (ret) {
-		tracer_collector_destroy(tc);
+		tracer_collector_free(tc);
 		return TRACER_FAILED;
 	}
 	*out = tc;
@@ -557,7 +557,7 @@ int tracer_collector_register_counters(struct tracer_collector *tc, struct count
 	return counters_register(reg, &g);
 }
 
-void tracer_collector_destroy(struct tracer_collector *tc)
+void tracer_collector_free(struct tracer_collector *tc)
 {
 	if (!tc)
 		return;

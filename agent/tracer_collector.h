@@ -35,9 +35,9 @@ enum tracer_collector_status {
 };
 
 /* Resolves the policy and opens the tracer. */
-enum tracer_collector_status tracer_collector_create(const struct tracer_collector_opts *opts,
-						     struct tracer_collector **out, char *err,
-						     size_t errlen);
+enum tracer_collector_status tracer_collector_new(const struct tracer_collector_opts *opts,
+						  struct tracer_collector **out, char *err,
+						  size_t errlen);
 /* Registers the ring buffer fd and the housekeeping timer. Returns 0 or a negative errno. */
 int tracer_collector_attach(struct tracer_collector *tc, struct loop *l, struct pipeline *p);
 /* flowscope_tracer_* counters, per event. Returns 0 or -ENOMEM. */
@@ -46,6 +46,6 @@ struct counter_desc;
 /* Every counter family of the group (as rows), for tests of docs/metrics.md. */
 const struct counter_desc *tracer_collector_counter_descs(size_t *n);
 /* NULL is ignored. */
-void tracer_collector_destroy(struct tracer_collector *tc);
+void tracer_collector_free(struct tracer_collector *tc);
 
 #endif /* FLOWSCOPE_TRACER_COLLECTOR_H */
