@@ -64,7 +64,7 @@ struct counters_group {
 	void *arg;
 };
 
-/* The number of rows of a table (an array: -Wsizeof-pointer-div, in -Wall, rejects a pointer). */
+/* The number of rows of a table, an array: given a pointer, -Wsizeof-pointer-div (-Wall) warns. */
 #define COUNTERS_N(table) (sizeof(table) / sizeof((table)[0]))
 
 /*
