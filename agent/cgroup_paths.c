@@ -104,7 +104,7 @@ uint64_t cgroup_id_of(const char *path)
 	return st.st_ino;
 }
 
-struct cgroup_paths *cgroup_paths_new(const char *mount)
+struct cgroup_paths *cgroup_paths_create(const char *mount)
 {
 	struct cgroup_paths *cp = calloc(1, sizeof(*cp));
 
@@ -136,7 +136,7 @@ static void clear_entries(struct cgroup_paths *cp)
 	cp->count = 0;
 }
 
-void cgroup_paths_free(struct cgroup_paths *cp)
+void cgroup_paths_destroy(struct cgroup_paths *cp)
 {
 	if (!cp)
 		return;

@@ -28,8 +28,8 @@ uint64_t cgroup_id_of(const char *path);
 
 /* mount: the cgroup v2 mount point (from cgroup_v2_mount()). Returns NULL on ENOMEM or when the
  * mount cannot be opened (errno set). */
-struct cgroup_paths *cgroup_paths_new(const char *mount);
-void cgroup_paths_free(struct cgroup_paths *cp);
+struct cgroup_paths *cgroup_paths_create(const char *mount);
+void cgroup_paths_destroy(struct cgroup_paths *cp);
 
 /*
  * Path of cgroup id relative to the v2 root ("/" for the root, "/a/b" below it), or NULL when it
@@ -37,7 +37,7 @@ void cgroup_paths_free(struct cgroup_paths *cp);
  * outside the mount (cached), or the lookup failed for another reason (EMFILE, ENOMEM: not
  * cached, asked again at the next lookup). Resolved with open_by_handle_at(2) on the kernfs file
  * handle and cached. The string stays valid until the next cgroup_paths_new_generation() or
- * cgroup_paths_free(), whichever comes first; keep a copy to hold it longer.
+ * cgroup_paths_destroy(), whichever comes first; keep a copy to hold it longer.
  */
 const char *cgroup_paths_lookup(struct cgroup_paths *cp, uint64_t cgroup_id);
 

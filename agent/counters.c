@@ -24,12 +24,12 @@ struct counters_out {
 	size_t len;
 };
 
-struct counters *counters_new(void)
+struct counters *counters_create(void)
 {
 	return calloc(1, sizeof(struct counters));
 }
 
-void counters_free(struct counters *reg)
+void counters_destroy(struct counters *reg)
 {
 	if (!reg)
 		return;

@@ -64,10 +64,26 @@ struct counters_group {
 	void *arg;
 };
 
+/* The number of rows of a table, an array: given a pointer, -Wsizeof-pointer-div (-Wall) warns. */
+#define COUNTERS_N(table) (sizeof(table) / sizeof((table)[0]))
+
+/*
+ * The designated initialisers of a group over the array `table` whose snapshot function fills a
+ * snap_type: struct counters_group g = { COUNTERS_GROUP("dns", rows, struct snap, fn, arg) };
+ */
+#define COUNTERS_GROUP(name_, table, snap_type, snapshot_fn, arg_)       \
+	.name = (name_), .descs = (table), .n_descs = COUNTERS_N(table), \
+	.snap_size = sizeof(snap_type), .snapshot = (snapshot_fn), .arg = (arg_)
+
+/* The initialisers of a group's run-time samples: the dynamic function and its families. */
+#define COUNTERS_DYNAMIC(dynamic_fn, families)                \
+	.dynamic = (dynamic_fn), .dynamic_descs = (families), \
+	.n_dynamic_descs = COUNTERS_N(families)
+
 /* Returns NULL on ENOMEM. */
-struct counters *counters_new(void);
+struct counters *counters_create(void);
 /* NULL is ignored. */
-void counters_free(struct counters *reg);
+void counters_destroy(struct counters *reg);
 
 /* Adds a group (copied; the table and arg must outlive reg), rendered after those before it.
  * Returns 0 or -ENOMEM. */

@@ -88,7 +88,7 @@ struct dns_collector {
 	struct tcp_stream *streams;
 	unsigned int n_streams;
 	struct dns_udp *udp; /* datagrams captured in several pieces */
-	bool closing; /* dns_collector_free(): tearing down, emit nothing */
+	bool closing; /* dns_collector_destroy(): tearing down, emit nothing */
 	struct dns_parse_stats parse_stats;
 	struct dns_collector_stats stats;
 	/* the event being handled, for the TCP reassembly callback */
@@ -488,8 +488,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int dns_collector_new(struct flow_collector *fc, const struct dns_collector_opts *opts,
-		      struct dns_collector **out)
+int dns_collector_create(struct flow_collector *fc, const struct dns_collector_opts *opts,
+			 struct dns_collector **out)
 {
 	struct flow_bpf *skel = flow_collector_skel(fc);
 	struct dns_collector *dc = calloc(1, sizeof(*dc));
@@ -513,11 +513,11 @@ int dns_collector_new(struct flow_collector *fc, const struct dns_collector_opts
 	*out = dc;
 	return 0;
 fail:
-	dns_collector_free(dc);
+	dns_collector_destroy(dc);
 	return ret;
 }
 
-void dns_collector_free(struct dns_collector *dc)
+void dns_collector_destroy(struct dns_collector *dc)
 {
 	struct tcp_stream *ts, *tmp;
 
@@ -746,12 +746,7 @@ static int snapshot(void *arg, void *out)
 int dns_collector_register_counters(struct dns_collector *dc, struct counters *reg)
 {
 	struct counters_group g = {
-		.name = "dns",
-		.descs = dns_counters,
-		.n_descs = sizeof(dns_counters) / sizeof(dns_counters[0]),
-		.snap_size = sizeof(struct dns_snap),
-		.snapshot = snapshot,
-		.arg = dc,
+		COUNTERS_GROUP("dns", dns_counters, struct dns_snap, snapshot, dc),
 	};
 
 	return counters_register(reg, &g);

@@ -62,10 +62,10 @@ struct dns_collector_stats {
  * Opens the ring buffer of fc's `dns_events` map (fc's counters also give the capture's drops).
  * Returns 0 or a negative errno.
  */
-int dns_collector_new(struct flow_collector *fc, const struct dns_collector_opts *opts,
-		      struct dns_collector **out);
+int dns_collector_create(struct flow_collector *fc, const struct dns_collector_opts *opts,
+			 struct dns_collector **out);
 /* Leaves the loop and frees. NULL is ignored. */
-void dns_collector_free(struct dns_collector *dc);
+void dns_collector_destroy(struct dns_collector *dc);
 
 /*
  * The DNS source: registers the ring buffer and a 1 s timer (timeouts, idle TCP streams) with

@@ -47,9 +47,9 @@ struct enrich_identity_opts {
  * without a peer (counted). Registers the identity fd and a 1 s timer with l, its counters with
  * reg. Returns NULL with errno set.
  */
-struct enrich_identity *enrich_identity_new(const struct enrich_identity_opts *opts, struct loop *l,
-					    struct counters *reg);
-void enrich_identity_free(struct enrich_identity *e);
+struct enrich_identity *enrich_identity_create(const struct enrich_identity_opts *opts,
+					       struct loop *l, struct counters *reg);
+void enrich_identity_destroy(struct enrich_identity *e);
 /* Added last: the workload. */
 struct pipeline_stage enrich_identity_stage(struct enrich_identity *e);
 /* Added first, before any stage that may defer: indexes every flow for the local-peer match. */
@@ -65,9 +65,9 @@ const struct counter_desc *enrich_identity_counter_descs(size_t *n);
  * refresh dumps) with l, and the conntrack counters with reg. Returns NULL on ENOMEM or -errno
  * from the loop (errno set).
  */
-struct enrich_nat *enrich_nat_new(struct ct_nat *ct, struct loop *l, struct counters *reg);
+struct enrich_nat *enrich_nat_create(struct ct_nat *ct, struct loop *l, struct counters *reg);
 /* Drops (counted) what is still deferred: call pipeline_flush() first, which resumes it. */
-void enrich_nat_free(struct enrich_nat *n);
+void enrich_nat_destroy(struct enrich_nat *n);
 struct pipeline_stage enrich_nat_stage(struct enrich_nat *n);
 
 /* dst_domain of flows: the name the flow's cgroup resolved to its destination (dc's cache). */

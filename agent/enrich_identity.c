@@ -310,23 +310,18 @@ static int snapshot(void *arg, void *out)
 	return 0;
 }
 
-struct enrich_identity *enrich_identity_new(const struct enrich_identity_opts *opts, struct loop *l,
-					    struct counters *reg)
+struct enrich_identity *enrich_identity_create(const struct enrich_identity_opts *opts,
+					       struct loop *l, struct counters *reg)
 {
 	struct enrich_identity *e = calloc(1, sizeof(*e));
 	struct counters_group g = {
-		.name = "identity",
-		.descs = identity_counters,
-		.n_descs = sizeof(identity_counters) / sizeof(identity_counters[0]),
-		.snap_size = sizeof(struct identity_snap),
-		.snapshot = snapshot,
+		COUNTERS_GROUP("identity", identity_counters, struct identity_snap, snapshot, e),
 	};
 	struct identity_opts io;
 	int ret;
 
 	if (!e)
 		return NULL;
-	g.arg = e;
 	e->loop = l;
 	e->paths = opts->paths;
 	e->max_flows = opts->max_flows ? opts->max_flows : 65536;
@@ -352,7 +347,7 @@ struct enrich_identity *enrich_identity_new(const struct enrich_identity_opts *o
 	if (!ret)
 		ret = counters_register(reg, &g);
 	if (ret) {
-		enrich_identity_free(e);
+		enrich_identity_destroy(e);
 		errno = -ret;
 		return NULL;
 	}
@@ -360,7 +355,7 @@ struct enrich_identity *enrich_identity_new(const struct enrich_identity_opts *o
 }
 
 /* The counters group stays registered: free the registry first (main.c does). */
-void enrich_identity_free(struct enrich_identity *e)
+void enrich_identity_destroy(struct enrich_identity *e)
 {
 	if (!e)
 		return;

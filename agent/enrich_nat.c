@@ -132,7 +132,7 @@ static void on_resolved(void *arg, int status, const struct ct_result *res, uint
 		if (n->pipeline)
 			pipeline_resume(n->pipeline, n->stage, w->r);
 		else
-			n->defer_errors++; /* enrich_nat_free() before pipeline_flush(): lost */
+			n->defer_errors++; /* enrich_nat_destroy() before pipeline_flush(): lost */
 		record_free(w->r);
 	}
 	free(w);
@@ -282,16 +282,11 @@ static int snapshot(void *arg, void *out)
 	return 0;
 }
 
-struct enrich_nat *enrich_nat_new(struct ct_nat *ct, struct loop *l, struct counters *reg)
+struct enrich_nat *enrich_nat_create(struct ct_nat *ct, struct loop *l, struct counters *reg)
 {
 	struct enrich_nat *n = calloc(1, sizeof(*n));
 	struct counters_group g = {
-		.name = "conntrack",
-		.descs = ct_counters,
-		.n_descs = sizeof(ct_counters) / sizeof(ct_counters[0]),
-		.snap_size = sizeof(struct ct_snap),
-		.snapshot = snapshot,
-		.arg = n,
+		COUNTERS_GROUP("conntrack", ct_counters, struct ct_snap, snapshot, n),
 	};
 	int ret;
 
@@ -311,7 +306,7 @@ struct enrich_nat *enrich_nat_new(struct ct_nat *ct, struct loop *l, struct coun
 	if (!ret)
 		ret = counters_register(reg, &g);
 	if (ret) {
-		enrich_nat_free(n);
+		enrich_nat_destroy(n);
 		errno = -ret;
 		return NULL;
 	}
@@ -319,7 +314,7 @@ struct enrich_nat *enrich_nat_new(struct ct_nat *ct, struct loop *l, struct coun
 }
 
 /* The counters group stays registered: free the registry first (main.c does). */
-void enrich_nat_free(struct enrich_nat *n)
+void enrich_nat_destroy(struct enrich_nat *n)
 {
 	if (!n)
 		return;

@@ -70,8 +70,8 @@ static void learn_self_tgid(struct flow_collector *fc)
 	LOG_DEBUG("own tgid as the kernel sees it: %u", fc->skel->bss->self_tgid);
 }
 
-int flow_collector_new(const struct flow_collector_opts *opts, struct flow_collector **out,
-		       char *err, size_t errsz)
+int flow_collector_create(const struct flow_collector_opts *opts, struct flow_collector **out,
+			  char *err, size_t errsz)
 {
 	struct flow_collector *fc;
 	struct bpf_program *progs[3];
@@ -149,11 +149,11 @@ int flow_collector_new(const struct flow_collector_opts *opts, struct flow_colle
 	*out = fc;
 	return 0;
 fail:
-	flow_collector_free(fc);
+	flow_collector_destroy(fc);
 	return ret;
 }
 
-void flow_collector_free(struct flow_collector *fc)
+void flow_collector_destroy(struct flow_collector *fc)
 {
 	if (!fc)
 		return;
@@ -466,12 +466,7 @@ static int snapshot(void *arg, void *out)
 int flow_collector_register_counters(struct flow_collector *fc, struct counters *reg)
 {
 	struct counters_group g = {
-		.name = "",
-		.descs = flow_counters,
-		.n_descs = sizeof(flow_counters) / sizeof(flow_counters[0]),
-		.snap_size = sizeof(struct flow_snap),
-		.snapshot = snapshot,
-		.arg = fc,
+		COUNTERS_GROUP("", flow_counters, struct flow_snap, snapshot, fc),
 	};
 
 	return counters_register(reg, &g);

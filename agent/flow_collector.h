@@ -34,11 +34,11 @@ struct flow_collector_opts {
  * writes what is missing to err (e.g. "loading BPF programs: Operation not permitted (need
  * CAP_BPF and CAP_NET_ADMIN, or root)").
  */
-int flow_collector_new(const struct flow_collector_opts *opts, struct flow_collector **out,
-		       char *err, size_t errsz);
+int flow_collector_create(const struct flow_collector_opts *opts, struct flow_collector **out,
+			  char *err, size_t errsz);
 
 /* Detaches (through the bpf_links), leaves the loop and frees. NULL is ignored. */
-void flow_collector_free(struct flow_collector *fc);
+void flow_collector_destroy(struct flow_collector *fc);
 
 /* The skeleton, for components that share the programs' maps (ring buffer). */
 struct flow_bpf *flow_collector_skel(struct flow_collector *fc);

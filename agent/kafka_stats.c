@@ -233,15 +233,8 @@ static void dynamic(void *arg, const void *snap, struct counters_out *out)
 int kafka_stats_register_counters(struct kafka_stats *st, struct counters *reg)
 {
 	struct counters_group g = {
-		.name = "kafka client",
-		.descs = rows,
-		.n_descs = sizeof(rows) / sizeof(rows[0]),
-		.snap_size = sizeof(struct kafka_stats),
-		.snapshot = snapshot,
-		.dynamic = dynamic,
-		.dynamic_descs = families,
-		.n_dynamic_descs = sizeof(families) / sizeof(families[0]),
-		.arg = st,
+		COUNTERS_GROUP("kafka client", rows, struct kafka_stats, snapshot, st),
+		COUNTERS_DYNAMIC(dynamic, families),
 	};
 
 	return counters_register(reg, &g);

@@ -40,7 +40,7 @@ struct loop {
 	int code;
 };
 
-struct loop *loop_new(void)
+struct loop *loop_create(void)
 {
 	struct loop *l = calloc(1, sizeof(*l));
 
@@ -64,7 +64,7 @@ static void free_reg(struct loop_reg *r)
 	free(r);
 }
 
-void loop_free(struct loop *l)
+void loop_destroy(struct loop *l)
 {
 	struct loop_reg *r, *next;
 

@@ -22,11 +22,11 @@ typedef void (*loop_timer_fn)(struct loop *l, uint64_t expirations, void *arg);
 typedef void (*loop_hook_fn)(struct loop *l, void *arg);
 
 /* Returns NULL with errno set. */
-struct loop *loop_new(void);
+struct loop *loop_create(void);
 
 /* Closes the timer fds the loop created and frees every registration. NULL is ignored. The fds
  * given to loop_add_fd() stay open: they belong to their parts. */
-void loop_free(struct loop *l);
+void loop_destroy(struct loop *l);
 
 /*
  * Calls cb when fd has any of events (EPOLLIN, EPOLLOUT; EPOLLERR and EPOLLHUP always). events may

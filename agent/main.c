@@ -120,7 +120,7 @@ static int new_conntrack(const struct config *cfg, struct ct_nat **out)
 	copts.table.grace_ns = 60ull * 1000000000ull;
 	if (copts.table.grace_ns < 4ull * cfg->interval_s * 1000000000ull)
 		copts.table.grace_ns = 4ull * cfg->interval_s * 1000000000ull;
-	ret = ct_nat_new(&copts, clock_mono_ns(), out);
+	ret = ct_nat_create(&copts, clock_mono_ns(), out);
 	if (ret)
 		LOG_ERR("opening conntrack%s%s: %s%s", cfg->conntrack_netns ? " in " : "",
 			cfg->conntrack_netns ? cfg->conntrack_netns : "", strerror(-ret),
@@ -186,8 +186,8 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	} else {
 		snprintf(attach_path, sizeof(attach_path), "%s", cgroup_mount);
 	}
-	a->loop = loop_new();
-	a->counters = counters_new();
+	a->loop = loop_create();
+	a->counters = counters_create();
 	if (!a->loop || !a->counters) {
 		LOG_ERR("setting up the event loop: %s", strerror(errno));
 		return -1;
@@ -197,14 +197,14 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		LOG_ERR("setting up the event loop: %s", strerror(-a->signal_fd));
 		return -1;
 	}
-	a->cgroup_paths = cgroup_paths_new(cgroup_mount);
+	a->cgroup_paths = cgroup_paths_create(cgroup_mount);
 	if (!a->cgroup_paths) {
 		LOG_ERR("opening the cgroup v2 mount %s: %s", cgroup_mount, strerror(errno));
 		return -1;
 	}
 	LOG_INFO("%s", mode.reason);
 	if (mode.mode == CGROUP_MODE_V1 &&
-	    !(a->cgroup_paths_v1 = cgroup_paths_new(mode.v1_memory_mount))) {
+	    !(a->cgroup_paths_v1 = cgroup_paths_create(mode.v1_memory_mount))) {
 		LOG_ERR("opening the cgroup v1 memory mount %s: %s", mode.v1_memory_mount,
 			strerror(errno));
 		return -1;
@@ -213,7 +213,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	a->paths.v1 = a->cgroup_paths_v1;
 	/* The Kafka sink comes after the programs are attached, so the producer's sockets get an
 	 * owner record and are recognised as the agent's own. */
-	if (!cfg->kafka_brokers && !(a->sink = sink_stdout_new(STDOUT_FILENO, cfg->node_name))) {
+	if (!cfg->kafka_brokers && !(a->sink = sink_stdout_create(STDOUT_FILENO, cfg->node_name))) {
 		LOG_ERR("creating the stdout sink: out of memory");
 		return -1;
 	}
@@ -224,7 +224,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	fopts.dns_ringbuf_bytes = cfg->dns_ringbuf_bytes;
 	fopts.cgroup_mode = mode.mode == CGROUP_MODE_V1 ? FLOW_CGROUP_MODE_V1 : FLOW_CGROUP_MODE_V2;
 	fopts.dns_capture_max_bytes = cfg->dns_capture_max_bytes;
-	if (flow_collector_new(&fopts, &a->flows, err, sizeof(err))) {
+	if (flow_collector_create(&fopts, &a->flows, err, sizeof(err))) {
 		LOG_ERR("%s", err);
 		return -1;
 	}
@@ -234,7 +234,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		return -1;
 	}
 	dns_opts_of(cfg, &dopts);
-	ret = dns_collector_new(a->flows, &dopts, &a->dns);
+	ret = dns_collector_create(a->flows, &dopts, &a->dns);
 	if (ret) {
 		LOG_ERR("opening the DNS ring buffer: %s", strerror(-ret));
 		return -1;
@@ -266,7 +266,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		return -1;
 
 	/* the record path: sources -> stages in order -> sink */
-	a->pipeline = pipeline_new(a->sink);
+	a->pipeline = pipeline_create(a->sink);
 	if (!a->pipeline)
 		goto nomem;
 	{
@@ -278,7 +278,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 			.paths = &a->paths,
 		};
 
-		a->identity = enrich_identity_new(&io, a->loop, a->counters);
+		a->identity = enrich_identity_create(&io, a->loop, a->counters);
 		if (!a->identity) {
 			LOG_ERR("setting up pod metadata (inotify): %s", strerror(errno));
 			return -1;
@@ -292,7 +292,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	if (pipeline_add_stage(a->pipeline, &stage) < 0)
 		goto nomem;
 	if (a->ct) {
-		a->nat = enrich_nat_new(a->ct, a->loop, a->counters);
+		a->nat = enrich_nat_create(a->ct, a->loop, a->counters);
 		if (!a->nat)
 			goto nomem;
 		stage = enrich_nat_stage(a->nat);
@@ -322,8 +322,8 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	    sink_register_counters(a->sink, a->counters))
 		goto nomem;
 	if (cfg->metrics_addr) {
-		if (metrics_server_new(cfg->metrics_addr, a->counters, a->loop, &a->metrics, err,
-				       sizeof(err))) {
+		if (metrics_server_create(cfg->metrics_addr, a->counters, a->loop, &a->metrics, err,
+					  sizeof(err))) {
 			LOG_ERR("%s", err);
 			return -1;
 		}
@@ -369,18 +369,18 @@ static void teardown(struct agent *a)
 	uint64_t lost;
 
 	/* /metrics first: its pages read every part below */
-	metrics_server_free(a->metrics);
-	counters_free(a->counters);
+	metrics_server_destroy(a->metrics);
+	counters_destroy(a->counters);
 	/* the sources before the pipeline they hold (->pipeline), the sink last */
 	tracer_collector_free(a->tracer);
-	dns_collector_free(a->dns);
-	flow_collector_free(a->flows);
-	pipeline_free(a->pipeline);
-	enrich_identity_free(a->identity);
-	enrich_nat_free(a->nat);
-	ct_nat_free(a->ct);
-	cgroup_paths_free(a->cgroup_paths_v1);
-	cgroup_paths_free(a->cgroup_paths);
+	dns_collector_destroy(a->dns);
+	flow_collector_destroy(a->flows);
+	pipeline_destroy(a->pipeline);
+	enrich_identity_destroy(a->identity);
+	enrich_nat_destroy(a->nat);
+	ct_nat_destroy(a->ct);
+	cgroup_paths_destroy(a->cgroup_paths_v1);
+	cgroup_paths_destroy(a->cgroup_paths);
 	if (a->sink) {
 		lost = sink_free(a->sink);
 		if (lost)
@@ -388,7 +388,7 @@ static void teardown(struct agent *a)
 	}
 	if (a->signal_fd >= 0)
 		close(a->signal_fd);
-	loop_free(a->loop);
+	loop_destroy(a->loop);
 }
 
 /*

@@ -202,8 +202,8 @@ static void on_tick(struct loop *l, uint64_t expirations, void *arg)
 	serve(arg);
 }
 
-int metrics_server_new(const char *addr, const struct counters *reg, struct loop *l,
-		       struct metrics_server **out, char *err, size_t errsz)
+int metrics_server_create(const char *addr, const struct counters *reg, struct loop *l,
+			  struct metrics_server **out, char *err, size_t errsz)
 {
 	struct sockaddr_storage ss;
 	struct metrics_server *ms;
@@ -248,14 +248,14 @@ int metrics_server_new(const char *addr, const struct counters *reg, struct loop
 	if (ret) {
 		snprintf(err, errsz, "--metrics-addr %s: joining the event loop: %s", addr,
 			 strerror(-ret));
-		metrics_server_free(ms);
+		metrics_server_destroy(ms);
 		return ret;
 	}
 	*out = ms;
 	return 0;
 }
 
-void metrics_server_free(struct metrics_server *ms)
+void metrics_server_destroy(struct metrics_server *ms)
 {
 	if (!ms)
 		return;

@@ -31,12 +31,12 @@ struct loop;
  * only) and registers with l; each page renders reg. Returns 0, -EINVAL with a message in err
  * for a bad address, or -errno when the socket cannot be opened.
  */
-int metrics_server_new(const char *addr, const struct counters *reg, struct loop *l,
-		       struct metrics_server **out, char *err, size_t errsz);
+int metrics_server_create(const char *addr, const struct counters *reg, struct loop *l,
+			  struct metrics_server **out, char *err, size_t errsz);
 
 /* Unregisters from the loop, closes the socket and frees. Free it before anything whose
  * counters it renders. NULL is ignored. */
-void metrics_server_free(struct metrics_server *ms);
+void metrics_server_destroy(struct metrics_server *ms);
 
 /* What /healthz and /readyz look at; given once the programs are attached. */
 struct metrics_probes {
@@ -57,7 +57,7 @@ struct metrics_probes {
  */
 void metrics_server_set_probes(struct metrics_server *ms, const struct metrics_probes *p);
 
-/* Checks addr's syntax as metrics_server_new() reads it. Returns 0 or -EINVAL. */
+/* Checks addr's syntax as metrics_server_create() reads it. Returns 0 or -EINVAL. */
 int metrics_addr_check(const char *addr);
 
 #endif /* FLOWSCOPE_METRICS_H */

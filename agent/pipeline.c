@@ -22,7 +22,7 @@ struct pipeline {
 	struct pipeline_stats st;
 };
 
-struct pipeline *pipeline_new(struct sink *sink)
+struct pipeline *pipeline_create(struct sink *sink)
 {
 	struct pipeline *p = calloc(1, sizeof(*p));
 
@@ -32,7 +32,7 @@ struct pipeline *pipeline_new(struct sink *sink)
 	return p;
 }
 
-void pipeline_free(struct pipeline *p)
+void pipeline_destroy(struct pipeline *p)
 {
 	if (!p)
 		return;
@@ -166,12 +166,7 @@ static int snapshot(void *arg, void *snap)
 int pipeline_register_counters(struct pipeline *p, struct counters *reg)
 {
 	struct counters_group g = {
-		.name = "pipeline",
-		.descs = pipeline_counters,
-		.n_descs = sizeof(pipeline_counters) / sizeof(pipeline_counters[0]),
-		.snap_size = sizeof(struct pipeline_stats),
-		.snapshot = snapshot,
-		.arg = p,
+		COUNTERS_GROUP("pipeline", pipeline_counters, struct pipeline_stats, snapshot, p),
 	};
 
 	return counters_register(reg, &g);

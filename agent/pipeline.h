@@ -58,11 +58,11 @@ struct pipeline_stage {
 };
 
 /* Records go to sink (which stays the caller's). Returns NULL on ENOMEM. */
-struct pipeline *pipeline_new(struct sink *sink);
+struct pipeline *pipeline_create(struct sink *sink);
 
 /* Frees the pipeline (not its sink nor its stages' args). Deferred records must have been
  * flushed (pipeline_flush()). NULL is ignored. */
-void pipeline_free(struct pipeline *p);
+void pipeline_destroy(struct pipeline *p);
 
 /* Appends a stage (copied). Returns its index (>= 0), used by pipeline_resume(), or -ENOMEM. */
 int pipeline_add_stage(struct pipeline *p, const struct pipeline_stage *s);

@@ -814,15 +814,8 @@ static void kafka_dynamic(void *arg, const void *snap, struct counters_out *out)
 static int kafka_register_counters(struct sink *s, struct counters *reg)
 {
 	struct counters_group g = {
-		.name = "kafka",
-		.descs = kafka_counters,
-		.n_descs = sizeof(kafka_counters) / sizeof(kafka_counters[0]),
-		.snap_size = sizeof(struct kafka_sink_stats),
-		.snapshot = kafka_snapshot,
-		.dynamic = kafka_dynamic,
-		.dynamic_descs = kafka_families,
-		.n_dynamic_descs = sizeof(kafka_families) / sizeof(kafka_families[0]),
-		.arg = s,
+		COUNTERS_GROUP("kafka", kafka_counters, struct kafka_sink_stats, kafka_snapshot, s),
+		COUNTERS_DYNAMIC(kafka_dynamic, kafka_families),
 	};
 
 	if (counters_register(reg, &g))

@@ -270,12 +270,7 @@ static int snapshot(void *arg, void *out)
 static int register_counters(struct sink *base, struct counters *reg)
 {
 	struct counters_group g = {
-		.name = "stdout",
-		.descs = stdout_counters,
-		.n_descs = sizeof(stdout_counters) / sizeof(stdout_counters[0]),
-		.snap_size = sizeof(struct stdout_snap),
-		.snapshot = snapshot,
-		.arg = base,
+		COUNTERS_GROUP("stdout", stdout_counters, struct stdout_snap, snapshot, base),
 	};
 
 	return counters_register(reg, &g);
@@ -349,7 +344,7 @@ static const struct sink_ops stdout_ops = {
 	.free = free_sink,
 };
 
-struct sink *sink_stdout_new(int fd, const char *node_name)
+struct sink *sink_stdout_create(int fd, const char *node_name)
 {
 	struct sink_stdout *s = calloc(1, sizeof(*s));
 

@@ -31,7 +31,7 @@ struct sink_stdout_stats {
  * fd itself set O_NONBLOCK, and its flags restored by sink_free(). fd stays the caller's to close.
  * node_name is copied. Returns NULL on ENOMEM.
  */
-struct sink *sink_stdout_new(int fd, const char *node_name);
+struct sink *sink_stdout_create(int fd, const char *node_name);
 void sink_stdout_stats(const struct sink *s, struct sink_stdout_stats *out);
 
 #endif /* FLOWSCOPE_SINK_STDOUT_H */

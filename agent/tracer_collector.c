@@ -328,11 +328,11 @@ static enum tracer_collector_status resolve_policy(const char *events, const cha
 		return TRACER_USAGE;
 	}
 	if (policy_file)
-		ps = policy_new_from_file(policy_file, out, &perr);
+		ps = policy_create_from_file(policy_file, out, &perr);
 	else if (events)
-		ps = policy_new_from_events(events, out, &perr);
+		ps = policy_create_from_events(events, out, &perr);
 	else
-		ps = policy_new_default(out, &perr);
+		ps = policy_create_default(out, &perr);
 	if (ps != POLICY_OK) {
 		/* perr.msg is whole: "--events: ..." or "FILE:LINE:COL: KEY: ..." */
 		if (policy_file)
@@ -614,15 +614,8 @@ static void tracer_dynamic(void *arg, const void *snap, struct counters_out *out
 int tracer_collector_register_counters(struct tracer_collector *tc, struct counters *reg)
 {
 	struct counters_group g = {
-		.name = "tracer",
-		.descs = tracer_descs,
-		.n_descs = sizeof(tracer_descs) / sizeof(tracer_descs[0]),
-		.snap_size = sizeof(struct tracer_snap),
-		.snapshot = tracer_snapshot,
-		.dynamic = tracer_dynamic,
-		.dynamic_descs = tracer_families,
-		.n_dynamic_descs = sizeof(tracer_families) / sizeof(tracer_families[0]),
-		.arg = tc,
+		COUNTERS_GROUP("tracer", tracer_descs, struct tracer_snap, tracer_snapshot, tc),
+		COUNTERS_DYNAMIC(tracer_dynamic, tracer_families),
 	};
 
 	return counters_register(reg, &g);

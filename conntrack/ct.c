@@ -70,7 +70,7 @@ static const struct ct_netlink_ops nat_ops = {
 	.dump_end = on_dump_end,
 };
 
-int ct_nat_new(const struct ct_nat_opts *opts, uint64_t now_ns, struct ct_nat **out)
+int ct_nat_create(const struct ct_nat_opts *opts, uint64_t now_ns, struct ct_nat **out)
 {
 	struct ct_nat *nat;
 	int err;
@@ -85,23 +85,23 @@ int ct_nat_new(const struct ct_nat_opts *opts, uint64_t now_ns, struct ct_nat **
 		nat->opts = *opts;
 	else
 		ct_nat_opts_init(&nat->opts);
-	err = ct_table_new(&nat->opts.table, &nat->table);
+	err = ct_table_create(&nat->opts.table, &nat->table);
 	if (!err && !nat->opts.no_netlink)
-		err = ct_netlink_new(&nat->opts.netlink, &nat_ops, nat, now_ns, &nat->nl);
+		err = ct_netlink_create(&nat->opts.netlink, &nat_ops, nat, now_ns, &nat->nl);
 	if (err) {
-		ct_nat_free(nat);
+		ct_nat_destroy(nat);
 		return err;
 	}
 	*out = nat;
 	return 0;
 }
 
-void ct_nat_free(struct ct_nat *nat)
+void ct_nat_destroy(struct ct_nat *nat)
 {
 	if (!nat)
 		return;
-	ct_netlink_free(nat->nl); /* completes what is pending while the table still exists */
-	ct_table_free(nat->table);
+	ct_netlink_destroy(nat->nl); /* completes what is pending while the table still exists */
+	ct_table_destroy(nat->table);
 	free(nat);
 }
 

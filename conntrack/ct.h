@@ -60,10 +60,10 @@ struct ct_stats {
 
 /*
  * Completion of a resolution that went to the kernel (CT_PENDING), called exactly once, from
- * ct_nat_process(), ct_nat_expire() or ct_nat_free(). status: CT_OK (res filled from the entry
+ * ct_nat_process(), ct_nat_expire() or ct_nat_destroy(). status: CT_OK (res filled from the entry
  * the GET found, learnt into the table), CT_NOT_FOUND, or a negative errno (-ETIMEDOUT,
  * -ECANCELED, ...); unless CT_OK, res holds the input tuple and nat = false. res is valid
- * during the call only. It must not call ct_nat_free().
+ * during the call only. It must not call ct_nat_destroy().
  */
 typedef void (*ct_resolved_fn)(void *arg, int status, const struct ct_result *res, uint64_t now_ns);
 
@@ -73,12 +73,12 @@ void ct_nat_opts_init(struct ct_nat_opts *opts);
 /*
  * Create the table and, unless opts->no_netlink, open the sockets and start the initial dump
  * (read by ct_nat_process(): new does not block on a large table). opts may be NULL. Returns 0
- * and *out, or the -errno of ct_table_new() or ct_netlink_new().
+ * and *out, or the -errno of ct_table_create() or ct_netlink_create().
  */
-int ct_nat_new(const struct ct_nat_opts *opts, uint64_t now_ns, struct ct_nat **out);
+int ct_nat_create(const struct ct_nat_opts *opts, uint64_t now_ns, struct ct_nat **out);
 
 /* Complete GETs in flight with -ECANCELED, close the sockets, free everything. NULL is fine. */
-void ct_nat_free(struct ct_nat *nat);
+void ct_nat_destroy(struct ct_nat *nat);
 
 /* The descriptor for the caller's epoll (EPOLLIN), or -ENOTCONN for a no_netlink handle. */
 int ct_nat_fd(const struct ct_nat *nat);

@@ -568,8 +568,8 @@ static int epoll_add(int epfd, struct mnl_socket *sock)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0 ? -errno : 0;
 }
 
-int ct_netlink_new(const struct ct_netlink_opts *opts, const struct ct_netlink_ops *ops, void *arg,
-		   uint64_t now_ns, struct ct_netlink **out)
+int ct_netlink_create(const struct ct_netlink_opts *opts, const struct ct_netlink_ops *ops,
+		      void *arg, uint64_t now_ns, struct ct_netlink **out)
 {
 	struct open_args args = { 0 };
 	struct ct_netlink *nl;
@@ -637,11 +637,11 @@ int ct_netlink_new(const struct ct_netlink_opts *opts, const struct ct_netlink_o
 	return 0;
 
 cleanup:
-	ct_netlink_free(nl);
+	ct_netlink_destroy(nl);
 	return err;
 }
 
-void ct_netlink_free(struct ct_netlink *nl)
+void ct_netlink_destroy(struct ct_netlink *nl)
 {
 	if (!nl)
 		return;

@@ -89,11 +89,11 @@ enum ct_get_status {
 
 /*
  * Completion of a GET, called exactly once per request ct_netlink_get() accepted, from
- * ct_netlink_process(), ct_netlink_expire() or ct_netlink_free(). status: CT_GET_FOUND,
+ * ct_netlink_process(), ct_netlink_expire() or ct_netlink_destroy(). status: CT_GET_FOUND,
  * CT_GET_NOT_FOUND, -ETIMEDOUT (deadline passed), -ECANCELED (handle being freed), -EBADMSG or
  * -EPROTONOSUPPORT (an answer that does not parse), or another -errno from the kernel. The
  * tuples are NULL unless CT_GET_FOUND and valid during the call only. It must not call
- * ct_netlink_free().
+ * ct_netlink_destroy().
  */
 typedef void (*ct_get_done_fn)(void *arg, int status, const struct ct_tuple *orig_tuple,
 			       const struct ct_tuple *reply_tuple, uint64_t now_ns);
@@ -107,14 +107,14 @@ void ct_netlink_opts_init(struct ct_netlink_opts *opts);
  * table. opts may be NULL; ops must be complete. Returns 0 and *out, -EINVAL, -ENOMEM, -errno
  * of open()/setns() on the netns path (-ENOENT, -EPERM) or of the netlink sockets.
  */
-int ct_netlink_new(const struct ct_netlink_opts *opts, const struct ct_netlink_ops *ops, void *arg,
-		   uint64_t now_ns, struct ct_netlink **out);
+int ct_netlink_create(const struct ct_netlink_opts *opts, const struct ct_netlink_ops *ops,
+		      void *arg, uint64_t now_ns, struct ct_netlink **out);
 
 /*
  * Complete GETs in flight with -ECANCELED (now_ns of the latest call), close the sockets, free.
  * NULL is accepted.
  */
-void ct_netlink_free(struct ct_netlink *nl);
+void ct_netlink_destroy(struct ct_netlink *nl);
 
 /*
  * A descriptor for the caller's epoll (EPOLLIN, level-triggered): readable when events, dump

@@ -588,7 +588,7 @@ static void table_unmap(void *p, size_t bytes)
 		munmap(p, bytes);
 }
 
-int ct_table_new(const struct ct_table_opts *opts, struct ct_table **out)
+int ct_table_create(const struct ct_table_opts *opts, struct ct_table **out)
 {
 	struct ct_table *table;
 
@@ -623,7 +623,7 @@ int ct_table_new(const struct ct_table_opts *opts, struct ct_table **out)
 	table->buckets[0] = table_alloc(sizeof(uint32_t) * table->nbuckets);
 	table->buckets[1] = table_alloc(sizeof(uint32_t) * table->nbuckets);
 	if (!table->entries || !table->buckets[0] || !table->buckets[1]) {
-		ct_table_free(table);
+		ct_table_destroy(table);
 		return -ENOMEM;
 	}
 	memset(table->buckets[0], 0xff, sizeof(uint32_t) * table->nbuckets);
@@ -638,7 +638,7 @@ int ct_table_new(const struct ct_table_opts *opts, struct ct_table **out)
 	return 0;
 }
 
-void ct_table_free(struct ct_table *table)
+void ct_table_destroy(struct ct_table *table)
 {
 	if (!table)
 		return;

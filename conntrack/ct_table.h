@@ -104,17 +104,17 @@ struct ct_table_stats {
 /* At most this many entries share one tuple (older ones of a reused tuple are dropped first). */
 #define CT_TUPLE_MAX 4
 
-/* Fill opts with the defaults above (all zero, which ct_table_new also accepts). */
+/* Fill opts with the defaults above (all zero, which ct_table_create also accepts). */
 void ct_table_opts_init(struct ct_table_opts *opts);
 
 /*
  * Allocate an empty table. opts may be NULL. Returns 0 and *out, -EINVAL (max_entries of 2^31
  * or more) or -ENOMEM.
  */
-int ct_table_new(const struct ct_table_opts *opts, struct ct_table **out);
+int ct_table_create(const struct ct_table_opts *opts, struct ct_table **out);
 
 /* Free the table. NULL is accepted. */
-void ct_table_free(struct ct_table *table);
+void ct_table_destroy(struct ct_table *table);
 
 /*
  * Learn an entry the kernel reported (dump, NEW event, GET answer). Translated entries are

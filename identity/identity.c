@@ -42,24 +42,28 @@
 	(IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | \
 	 IN_ONLYDIR)
 
-struct pod_entry {
-	char uid[IDENTITY_POD_UID_MAX + 1];
-	char *ns;
-	char *name;
-	bool conflict; /* two directories with this UID and different names */
+/*
+ * An index entry: a pod directory (key: the pod UID; names by enum pod_field) or a container
+ * log link (key: the container id; names by enum ctr_field). One type for both, so adding,
+ * removing and sweeping entries is one code path.
+ */
+enum pod_field { POD_NS, POD_NAME, POD_FIELDS };
+enum ctr_field { CTR_NS, CTR_POD, CTR_NAME, CTR_POD_UID, CTR_FIELDS };
+#define INDEX_FIELDS CTR_FIELDS
+#define INDEX_KEY_MAX IDENTITY_CONTAINER_ID_LEN /* the longer key */
+
+struct index_entry {
+	char key[INDEX_KEY_MAX + 1];
+	char *names[INDEX_FIELDS]; /* owned; unused ones NULL */
+	bool conflict; /* two directory entries with this key and different names */
 	uint64_t gen; /* scan generation in which it was last seen */
 	UT_hash_handle hh;
 };
 
-struct ctr_entry {
-	char id[IDENTITY_CONTAINER_ID_LEN + 1];
-	char pod_uid[IDENTITY_POD_UID_MAX + 1];
-	char *ns;
-	char *pod;
-	char *name;
-	bool conflict;
-	uint64_t gen;
-	UT_hash_handle hh;
+/* The entries of one log directory. */
+struct index {
+	struct index_entry *entries;
+	uint32_t n;
 };
 
 struct cg_entry {
@@ -93,9 +97,7 @@ struct identity {
 	int epfd, ifd, evfd;
 	bool ev_armed;
 	struct log_dir dirs[2];
-	struct pod_entry *pods;
-	struct ctr_entry *ctrs;
-	uint32_t n_pods, n_ctrs;
+	struct index index[2]; /* by enum log_dir_kind */
 	uint64_t index_gen; /* bumped on every index insert */
 	struct cg_entry *cgroups;
 	uint32_t n_cgroups, n_removed;
@@ -129,151 +131,147 @@ static bool str_is(const char *s, const struct name_part *p)
 
 /* ---- the index ---- */
 
-static void pod_free(struct identity *id, struct pod_entry *p)
+static void index_entry_free(struct index *ix, struct index_entry *e)
 {
-	HASH_DEL(id->pods, p);
-	id->n_pods--;
-	free(p->ns);
-	free(p->name);
-	free(p);
+	HASH_DEL(ix->entries, e);
+	ix->n--;
+	for (int i = 0; i < INDEX_FIELDS; i++)
+		free(e->names[i]);
+	free(e);
 }
 
-static void ctr_free(struct identity *id, struct ctr_entry *c)
+static struct index_entry *index_find(struct index *ix, const struct name_part *key)
 {
-	HASH_DEL(id->ctrs, c);
-	id->n_ctrs--;
-	free(c->ns);
-	free(c->pod);
-	free(c->name);
-	free(c);
+	char k[INDEX_KEY_MAX + 1];
+	struct index_entry *e;
+
+	if (key->n > INDEX_KEY_MAX)
+		return NULL; /* the parsers give no longer key */
+	memcpy(k, key->s, key->n);
+	k[key->n] = '\0';
+	HASH_FIND_STR(ix->entries, k, e);
+	return e;
+}
+
+/* Whether e's first n names are names[0..n). */
+static bool index_entry_is(const struct index_entry *e, const struct name_part *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!str_is(e->names[i], &names[i]))
+			return false;
+	return true;
+}
+
+/*
+ * A directory entry of kind k (seen by a scan or an event) maps key to names[0..n). Seen again
+ * with other names, the key is marked conflicted and resolves nothing. Full index: counted.
+ */
+static void index_add(struct identity *id, enum log_dir_kind k, const struct name_part *key,
+		      const struct name_part *names, int n)
+{
+	struct index *ix = &id->index[k];
+	struct index_entry *e = index_find(ix, key);
+
+	if (e) {
+		e->gen = id->dirs[k].gen;
+		if (!e->conflict && !index_entry_is(e, names, n)) {
+			e->conflict = true;
+			id->st.conflicts++;
+		}
+		return;
+	}
+	if (ix->n >= id->opts.max_index) {
+		id->st.index_full++;
+		return;
+	}
+	if (key->n > INDEX_KEY_MAX)
+		return;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return;
+	memcpy(e->key, key->s, key->n);
+	for (int i = 0; i < n; i++) {
+		e->names[i] = dup_part(&names[i]);
+		if (!e->names[i]) {
+			while (i--)
+				free(e->names[i]);
+			free(e);
+			return;
+		}
+	}
+	e->gen = id->dirs[k].gen;
+	HASH_ADD_STR(ix->entries, key, e);
+	ix->n++;
+	id->index_gen++;
+}
+
+/*
+ * The directory entry of kind k for key, with names[0..n), is gone. A conflicted key goes with
+ * either directory entry: never guess which one stays.
+ */
+static void index_del(struct identity *id, enum log_dir_kind k, const struct name_part *key,
+		      const struct name_part *names, int n)
+{
+	struct index_entry *e = index_find(&id->index[k], key);
+
+	if (e && (e->conflict || index_entry_is(e, names, n)))
+		index_entry_free(&id->index[k], e);
 }
 
 static void pod_add(struct identity *id, const char *name, size_t n)
 {
-	struct log_dir *d = &id->dirs[LOG_PODS];
 	struct pod_dir_name pd;
-	struct pod_entry *p;
-	char uid[IDENTITY_POD_UID_MAX + 1];
 
 	if (!identity_parse_pod_dir(name, n, &pd)) {
 		id->st.pod_dirs_rejected++;
 		return;
 	}
-	memcpy(uid, pd.uid.s, pd.uid.n);
-	uid[pd.uid.n] = '\0';
-	HASH_FIND_STR(id->pods, uid, p);
-	if (p) {
-		p->gen = d->gen;
-		if (!p->conflict && (!str_is(p->ns, &pd.ns) || !str_is(p->name, &pd.pod))) {
-			p->conflict = true;
-			id->st.conflicts++;
-		}
-		return;
-	}
-	if (id->n_pods >= id->opts.max_index) {
-		id->st.index_full++;
-		return;
-	}
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return;
-	memcpy(p->uid, uid, sizeof(uid));
-	p->ns = dup_part(&pd.ns);
-	p->name = dup_part(&pd.pod);
-	if (!p->ns || !p->name) {
-		free(p->ns);
-		free(p->name);
-		free(p);
-		return;
-	}
-	p->gen = d->gen;
-	HASH_ADD_STR(id->pods, uid, p);
-	id->n_pods++;
-	id->index_gen++;
+	index_add(id, LOG_PODS, &pd.uid,
+		  (const struct name_part[POD_FIELDS]){ [POD_NS] = pd.ns, [POD_NAME] = pd.pod },
+		  POD_FIELDS);
 }
 
 static void pod_del(struct identity *id, const char *name, size_t n)
 {
 	struct pod_dir_name pd;
-	struct pod_entry *p;
-	char uid[IDENTITY_POD_UID_MAX + 1];
 
 	if (!identity_parse_pod_dir(name, n, &pd))
 		return;
-	memcpy(uid, pd.uid.s, pd.uid.n);
-	uid[pd.uid.n] = '\0';
-	HASH_FIND_STR(id->pods, uid, p);
-	/* a conflicted UID goes with either directory: never guess which one stays */
-	if (p && (p->conflict || (str_is(p->ns, &pd.ns) && str_is(p->name, &pd.pod))))
-		pod_free(id, p);
+	index_del(id, LOG_PODS, &pd.uid,
+		  (const struct name_part[POD_FIELDS]){ [POD_NS] = pd.ns, [POD_NAME] = pd.pod },
+		  POD_FIELDS);
 }
 
 /* target: the link's target, NULL when it could not be read. */
 static void ctr_add(struct identity *id, const char *name, size_t n, const char *target, size_t tn)
 {
-	struct log_dir *d = &id->dirs[LOG_CONTAINERS];
 	struct container_link_name ln;
 	struct name_part uid;
-	struct ctr_entry *c;
-	char cid[IDENTITY_CONTAINER_ID_LEN + 1];
 
 	if (!identity_parse_container_link(name, n, &ln) || !target ||
 	    !identity_parse_link_target(target, tn, &ln, &uid)) {
 		id->st.container_links_rejected++;
 		return;
 	}
-	memcpy(cid, ln.id.s, ln.id.n);
-	cid[ln.id.n] = '\0';
-	HASH_FIND_STR(id->ctrs, cid, c);
-	if (c) {
-		c->gen = d->gen;
-		if (!c->conflict &&
-		    (!str_is(c->ns, &ln.ns) || !str_is(c->pod, &ln.pod) ||
-		     !str_is(c->name, &ln.container) || !str_is(c->pod_uid, &uid))) {
-			c->conflict = true;
-			id->st.conflicts++;
-		}
-		return;
-	}
-	if (id->n_ctrs >= id->opts.max_index) {
-		id->st.index_full++;
-		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return;
-	memcpy(c->id, cid, sizeof(cid));
-	memcpy(c->pod_uid, uid.s, uid.n);
-	c->ns = dup_part(&ln.ns);
-	c->pod = dup_part(&ln.pod);
-	c->name = dup_part(&ln.container);
-	if (!c->ns || !c->pod || !c->name) {
-		free(c->ns);
-		free(c->pod);
-		free(c->name);
-		free(c);
-		return;
-	}
-	c->gen = d->gen;
-	HASH_ADD_STR(id->ctrs, id, c);
-	id->n_ctrs++;
-	id->index_gen++;
+	index_add(id, LOG_CONTAINERS, &ln.id,
+		  (const struct name_part[CTR_FIELDS]){ [CTR_NS] = ln.ns,
+							[CTR_POD] = ln.pod,
+							[CTR_NAME] = ln.container,
+							[CTR_POD_UID] = uid },
+		  CTR_FIELDS);
 }
 
+/* The link's target is gone with it: the pod UID is not compared. */
 static void ctr_del(struct identity *id, const char *name, size_t n)
 {
 	struct container_link_name ln;
-	struct ctr_entry *c;
-	char cid[IDENTITY_CONTAINER_ID_LEN + 1];
 
 	if (!identity_parse_container_link(name, n, &ln))
 		return;
-	memcpy(cid, ln.id.s, ln.id.n);
-	cid[ln.id.n] = '\0';
-	HASH_FIND_STR(id->ctrs, cid, c);
-	if (c && (c->conflict || (str_is(c->ns, &ln.ns) && str_is(c->pod, &ln.pod) &&
-				  str_is(c->name, &ln.container))))
-		ctr_free(id, c);
+	index_del(id, LOG_CONTAINERS, &ln.id,
+		  (const struct name_part[CTR_POD_UID]){
+			  [CTR_NS] = ln.ns, [CTR_POD] = ln.pod, [CTR_NAME] = ln.container },
+		  CTR_POD_UID);
 }
 
 /*
@@ -364,20 +362,11 @@ static void start_scan(struct identity *id, struct log_dir *d, uint64_t now_ns)
 
 static void clear_index(struct identity *id, enum log_dir_kind k)
 {
-	if (k == LOG_PODS) {
-		struct pod_entry *p, *tmp;
+	struct index_entry *e, *tmp;
 
-		HASH_ITER(hh, id->pods, p, tmp)
-		{
-			pod_free(id, p);
-		}
-	} else {
-		struct ctr_entry *c, *tmp;
-
-		HASH_ITER(hh, id->ctrs, c, tmp)
-		{
-			ctr_free(id, c);
-		}
+	HASH_ITER(hh, id->index[k].entries, e, tmp)
+	{
+		index_entry_free(&id->index[k], e);
 	}
 }
 
@@ -408,28 +397,17 @@ static void open_dir(struct identity *id, struct log_dir *d, uint64_t now_ns)
 static void end_scan(struct identity *id, enum log_dir_kind k)
 {
 	struct log_dir *d = &id->dirs[k];
+	struct index_entry *e, *tmp;
 
 	closedir(d->scan);
 	d->scan = NULL;
 	if (!d->sweep)
 		return;
 	d->sweep = false;
-	if (k == LOG_PODS) {
-		struct pod_entry *p, *tmp;
-
-		HASH_ITER(hh, id->pods, p, tmp)
-		{
-			if (p->gen != d->gen)
-				pod_free(id, p);
-		}
-	} else {
-		struct ctr_entry *c, *tmp;
-
-		HASH_ITER(hh, id->ctrs, c, tmp)
-		{
-			if (c->gen != d->gen)
-				ctr_free(id, c);
-		}
+	HASH_ITER(hh, id->index[k].entries, e, tmp)
+	{
+		if (e->gen != d->gen)
+			index_entry_free(&id->index[k], e);
 	}
 }
 
@@ -544,51 +522,46 @@ static void cg_free(struct identity *id, struct cg_entry *e)
 	free(e);
 }
 
+/* Copies the pod's names into e. Without memory neither is set: a later refill tries again. */
+static void set_pod(struct cg_entry *e, const char *ns, const char *pod)
+{
+	e->ns = strdup(ns);
+	e->pod = strdup(pod);
+	if (e->ns && e->pod) {
+		e->w.pod_namespace = e->ns;
+		e->w.pod_name = e->pod;
+	} else {
+		free(e->ns);
+		free(e->pod);
+		e->ns = e->pod = NULL;
+	}
+}
+
 /* Look the entry's missing names up in the index. Only NULL fields are set. */
 static void fill(struct identity *id, struct cg_entry *e)
 {
 	struct identity_workload *w = &e->w;
-	struct ctr_entry *c = NULL;
-	struct pod_entry *p = NULL;
+	struct index_entry *c = NULL;
+	struct index_entry *p = NULL;
 
 	e->index_gen = id->index_gen;
 	if (w->pod_uid && !w->pod_name) {
-		HASH_FIND_STR(id->pods, w->pod_uid, p);
-		if (p && !p->conflict) {
-			e->ns = strdup(p->ns);
-			e->pod = strdup(p->name);
-			if (e->ns && e->pod) {
-				w->pod_namespace = e->ns;
-				w->pod_name = e->pod;
-			} else {
-				free(e->ns);
-				free(e->pod);
-				e->ns = e->pod = NULL;
-			}
-		}
+		HASH_FIND_STR(id->index[LOG_PODS].entries, w->pod_uid, p);
+		if (p && !p->conflict)
+			set_pod(e, p->names[POD_NS], p->names[POD_NAME]);
 	}
 	/* a container link counts only for a cgroup in the pod that the link names */
 	if (w->container_id && w->pod_uid && !w->container_name) {
-		HASH_FIND_STR(id->ctrs, w->container_id, c);
-		if (c && !c->conflict && strcmp(c->pod_uid, w->pod_uid)) {
+		HASH_FIND_STR(id->index[LOG_CONTAINERS].entries, w->container_id, c);
+		if (c && !c->conflict && strcmp(c->names[CTR_POD_UID], w->pod_uid)) {
 			id->st.mismatches++;
 			c = NULL;
 		}
 		if (c && !c->conflict) {
-			e->name = strdup(c->name);
+			e->name = strdup(c->names[CTR_NAME]);
 			w->container_name = e->name;
-			if (!w->pod_name) {
-				e->ns = strdup(c->ns);
-				e->pod = strdup(c->pod);
-				if (e->ns && e->pod) {
-					w->pod_namespace = e->ns;
-					w->pod_name = e->pod;
-				} else {
-					free(e->ns);
-					free(e->pod);
-					e->ns = e->pod = NULL;
-				}
-			}
+			if (!w->pod_name)
+				set_pod(e, c->names[CTR_NS], c->names[CTR_POD]);
 		}
 	}
 	e->complete = (!w->pod_uid || w->pod_name) &&
@@ -821,8 +794,8 @@ void identity_stats(const struct identity *id, struct identity_stats *out)
 	*out = id->st;
 	out->entries = id->n_cgroups;
 	out->removed_entries = id->n_removed;
-	out->pods = id->n_pods;
-	out->containers = id->n_ctrs;
+	out->pods = id->index[LOG_PODS].n;
+	out->containers = id->index[LOG_CONTAINERS].n;
 	out->loading = id->load_pending;
 	out->pod_logs_dir_missing = id->dirs[LOG_PODS].path && id->dirs[LOG_PODS].missing;
 	out->container_logs_dir_missing = id->dirs[LOG_CONTAINERS].path &&

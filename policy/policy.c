@@ -219,7 +219,7 @@ void policy_resolve(struct policy *pol)
 		pol->sys.n_wanted += (unsigned int)__builtin_popcountll(pol->sys.wanted[w]);
 }
 
-enum policy_status policy_new_default(struct policy **out, struct policy_error *err)
+enum policy_status policy_create_default(struct policy **out, struct policy_error *err)
 {
 	struct policy *pol;
 

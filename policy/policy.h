@@ -327,7 +327,7 @@ struct policy;
  * cgroup_rmdir, cgroup_attach_task), no rate limits, no filters, no env, argv bound 32 KiB.
  * Returns POLICY_OK or POLICY_ERR_NOMEM / POLICY_ERR_INVAL; `err` may be NULL.
  */
-enum policy_status policy_new_default(struct policy **out, struct policy_error *err);
+enum policy_status policy_create_default(struct policy **out, struct policy_error *err);
 
 /*
  * The policy of `--events LIST`: comma-separated event names, no spaces, no empty items, no
@@ -336,8 +336,8 @@ enum policy_status policy_new_default(struct policy **out, struct policy_error *
  * Errors: POLICY_ERR_UNKNOWN_EVENT (message names the event), POLICY_ERR_DUPLICATE,
  * POLICY_ERR_SYNTAX (empty item, `none` with other names), POLICY_ERR_LIMIT (over 4096 bytes).
  */
-enum policy_status policy_new_from_events(const char *list, struct policy **out,
-					  struct policy_error *err);
+enum policy_status policy_create_from_events(const char *list, struct policy **out,
+					     struct policy_error *err);
 
 /*
  * The policy of a YAML document (`len` bytes at `yaml`; need not be NUL-terminated). `name` is
@@ -350,12 +350,12 @@ enum policy_status policy_new_from_events(const char *list, struct policy **out,
  * POLICY_EVF_NEVER_RATE_LIMITED event is POLICY_ERR_NOT_ALLOWED. Input over
  * POLICY_FILE_MAX_BYTES is POLICY_ERR_LIMIT. Never crashes on any bytes.
  */
-enum policy_status policy_new_from_yaml(const char *yaml, size_t len, const char *name,
-					struct policy **out, struct policy_error *err);
+enum policy_status policy_create_from_yaml(const char *yaml, size_t len, const char *name,
+					   struct policy **out, struct policy_error *err);
 
-/* policy_new_from_yaml() on the contents of the file at `path`; POLICY_ERR_IO if unreadable. */
-enum policy_status policy_new_from_file(const char *path, struct policy **out,
-					struct policy_error *err);
+/* policy_create_from_yaml() on the contents of the file at `path`; POLICY_ERR_IO if unreadable. */
+enum policy_status policy_create_from_file(const char *path, struct policy **out,
+					   struct policy_error *err);
 
 /* Frees the policy; NULL is fine. */
 void policy_destroy(struct policy *pol);

@@ -53,8 +53,8 @@ unknown:
 			   "unknown event '%s' (docs/tracer.md lists the events)", shown);
 }
 
-enum policy_status policy_new_from_events(const char *list, struct policy **out,
-					  struct policy_error *err)
+enum policy_status policy_create_from_events(const char *list, struct policy **out,
+					     struct policy_error *err)
 {
 	bool seen[POLICY_EV_COUNT] = { false };
 	bool seen_default = false, seen_none = false;

@@ -400,13 +400,23 @@ static enum policy_status begin_list(struct yp *p, const char *ctx, const char *
 		       "%s: %s: expected a list or one value, got %s", ctx, key, node_kind(p));
 }
 
-static enum policy_status parse_comm(struct yp *p, const char *ctx, struct policy_filters *f)
+/* Reads the current scalar as item i of a filter list; ctx and key name it in errors. */
+typedef enum policy_status (*list_item_fn)(struct yp *p, const char *ctx, const char *key,
+					   struct policy_filters *f, size_t i);
+
+/*
+ * A filter list (a list, or one scalar standing for a list of one) of at most max items, each
+ * read by read_item into slot *n, which counts them. More than max items is POLICY_ERR_LIMIT;
+ * an empty list is an error, since it would match nothing.
+ */
+static enum policy_status parse_list(struct yp *p, const char *ctx, const char *key, size_t max,
+				     list_item_fn read_item, struct policy_filters *f, size_t *n)
 {
 	struct mark list_at = mark_of(&p->ev);
 	enum policy_status st;
 	bool is_list;
 
-	st = begin_list(p, ctx, "comm", &is_list);
+	st = begin_list(p, ctx, key, &is_list);
 	if (st != POLICY_OK)
 		return st;
 	for (;;) {
@@ -417,59 +427,39 @@ static enum policy_status parse_comm(struct yp *p, const char *ctx, struct polic
 			if (p->ev.type == YAML_SEQUENCE_END_EVENT)
 				break;
 		}
-		if (f->n_comm == POLICY_MAX_COMM)
-			return fail_at(p, POLICY_ERR_LIMIT, mark_of(&p->ev), "comm",
-				       "%s: comm: more than %d entries", ctx, POLICY_MAX_COMM);
-		st = read_string(p, ctx, "comm", f->comm[f->n_comm], POLICY_COMM_MAX_LEN);
+		if (*n == max)
+			return fail_at(p, POLICY_ERR_LIMIT, mark_of(&p->ev), key,
+				       "%s: %s: more than %zu entries", ctx, key, max);
+		st = read_item(p, ctx, key, f, *n);
 		if (st != POLICY_OK)
 			return st;
-		if (!f->comm[f->n_comm][0])
-			return fail_at(p, POLICY_ERR_RANGE, mark_of(&p->ev), "comm",
-				       "%s: comm: an empty name never matches", ctx);
-		f->n_comm++;
+		(*n)++;
 		if (!is_list)
 			break;
 	}
-	if (!f->n_comm)
-		return fail_at(p, POLICY_ERR_TYPE, list_at, "comm",
-			       "%s: comm: an empty list matches nothing; leave the key out instead",
-			       ctx);
+	if (!*n)
+		return fail_at(p, POLICY_ERR_TYPE, list_at, key,
+			       "%s: %s: an empty list matches nothing; leave the key out instead",
+			       ctx, key);
 	return POLICY_OK;
 }
 
-static enum policy_status parse_uid(struct yp *p, const char *ctx, struct policy_filters *f)
+static enum policy_status comm_item(struct yp *p, const char *ctx, const char *key,
+				    struct policy_filters *f, size_t i)
 {
-	struct mark list_at = mark_of(&p->ev);
-	enum policy_status st;
-	bool is_list;
+	enum policy_status st = read_string(p, ctx, key, f->comm[i], POLICY_COMM_MAX_LEN);
 
-	st = begin_list(p, ctx, "uid", &is_list);
-	if (st != POLICY_OK)
-		return st;
-	for (;;) {
-		if (is_list) {
-			st = next(p);
-			if (st != POLICY_OK)
-				return st;
-			if (p->ev.type == YAML_SEQUENCE_END_EVENT)
-				break;
-		}
-		if (f->n_uid == POLICY_MAX_UID)
-			return fail_at(p, POLICY_ERR_LIMIT, mark_of(&p->ev), "uid",
-				       "%s: uid: more than %d entries", ctx, POLICY_MAX_UID);
-		/* (uid_t)-1 is no uid: it means "unchanged" to setresuid(2). */
-		st = read_u32(p, ctx, "uid", 0, UINT32_MAX - 1, &f->uid[f->n_uid]);
-		if (st != POLICY_OK)
-			return st;
-		f->n_uid++;
-		if (!is_list)
-			break;
-	}
-	if (!f->n_uid)
-		return fail_at(p, POLICY_ERR_TYPE, list_at, "uid",
-			       "%s: uid: an empty list matches nothing; leave the key out instead",
-			       ctx);
-	return POLICY_OK;
+	if (st == POLICY_OK && !f->comm[i][0])
+		return fail_at(p, POLICY_ERR_RANGE, mark_of(&p->ev), key,
+			       "%s: %s: an empty name never matches", ctx, key);
+	return st;
+}
+
+static enum policy_status uid_item(struct yp *p, const char *ctx, const char *key,
+				   struct policy_filters *f, size_t i)
+{
+	/* (uid_t)-1 is no uid: it means "unchanged" to setresuid(2). */
+	return read_u32(p, ctx, key, 0, UINT32_MAX - 1, &f->uid[i]);
 }
 
 static enum policy_status parse_filters(struct yp *p, const char *ctx, struct ev_tmp *t)
@@ -498,10 +488,11 @@ static enum policy_status parse_filters(struct yp *p, const char *ctx, struct ev
 		at = mark_of(&p->ev);
 		switch (idx) {
 		case 0:
-			st = parse_comm(p, sub, f);
+			st = parse_list(p, sub, keys[idx], POLICY_MAX_COMM, comm_item, f,
+					&f->n_comm);
 			break;
 		case 1:
-			st = parse_uid(p, sub, f);
+			st = parse_list(p, sub, keys[idx], POLICY_MAX_UID, uid_item, f, &f->n_uid);
 			break;
 		case 2: {
 			size_t n;
@@ -757,8 +748,8 @@ static enum policy_status parse_document(struct yp *p)
 	return POLICY_OK;
 }
 
-enum policy_status policy_new_from_yaml(const char *yaml, size_t len, const char *name,
-					struct policy **out, struct policy_error *err)
+enum policy_status policy_create_from_yaml(const char *yaml, size_t len, const char *name,
+					   struct policy **out, struct policy_error *err)
 {
 	struct yp p;
 	enum policy_status st;
@@ -802,8 +793,8 @@ enum policy_status policy_new_from_yaml(const char *yaml, size_t len, const char
 	return POLICY_OK;
 }
 
-enum policy_status policy_new_from_file(const char *path, struct policy **out,
-					struct policy_error *err)
+enum policy_status policy_create_from_file(const char *path, struct policy **out,
+					   struct policy_error *err)
 {
 	size_t cap = POLICY_FILE_MAX_BYTES + 1, len = 0;
 	enum policy_status st;
@@ -847,7 +838,7 @@ enum policy_status policy_new_from_file(const char *path, struct policy **out,
 				   "more than the %u bytes a policy may have",
 				   POLICY_FILE_MAX_BYTES);
 	}
-	st = policy_new_from_yaml(buf, len, path, out, err);
+	st = policy_create_from_yaml(buf, len, path, out, err);
 	free(buf);
 	return st;
 }

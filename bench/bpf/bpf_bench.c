@@ -317,7 +317,7 @@ static int bench_drain(void)
 		goto out;
 	}
 	copts.cgroup_path = cg;
-	if (flow_collector_new(&copts, &fc, err, sizeof(err))) {
+	if (flow_collector_create(&copts, &fc, err, sizeof(err))) {
 		fprintf(stderr, "flow_collector_open: %s\n", err);
 		goto out;
 	}
@@ -372,7 +372,7 @@ static int bench_drain(void)
 short_read:
 	fprintf(stderr, "a batch read did not return %d flows\n", DRAIN_FLOWS);
 out:
-	flow_collector_free(fc);
+	flow_collector_destroy(fc);
 	if (cg[0] && rmdir(cg))
 		fprintf(stderr, "rmdir %s: %s\n", cg, strerror(errno));
 	free(keys);

@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 	opts.no_fallback = true; /* every answer below must come from the cache */
 	rss0 = rss_kib();
 	t0 = fx_now_ns();
-	err = ct_nat_new(&opts, t0, &cache);
+	err = ct_nat_create(&opts, t0, &cache);
 	if (err)
 		goto cleanup;
 	do {
@@ -241,7 +241,7 @@ cleanup:
 		nfct_close(h);
 	free(flows);
 	free(order);
-	ct_nat_free(cache);
+	ct_nat_destroy(cache);
 	fx_close(fx);
 	if (err)
 		fprintf(stderr, "ct_bench failed: %s\n", strerror(-err));

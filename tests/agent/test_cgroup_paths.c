@@ -56,7 +56,7 @@ static int setup(void **state)
 		fail_msg("mkdir %s: %s (needs root and cgroup v2)", fx->dir, strerror(errno));
 	fx->id = cgroup_id_of(fx->dir);
 	assert_true(fx->id != 0);
-	fx->cp = cgroup_paths_new(fx->mount);
+	fx->cp = cgroup_paths_create(fx->mount);
 	assert_non_null(fx->cp);
 	*state = fx;
 	return 0;
@@ -67,7 +67,7 @@ static int teardown(void **state)
 	struct fx *fx = *state;
 
 	watched = NULL;
-	cgroup_paths_free(fx->cp);
+	cgroup_paths_destroy(fx->cp);
 	rmdir(fx->dir);
 	free(fx);
 	return 0;

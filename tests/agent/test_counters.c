@@ -127,13 +127,13 @@ static int setup(void **state)
 	int saved, tmp;
 
 	read_docs(fx);
-	fx->reg = counters_new();
-	fx->reg_kafka = counters_new();
+	fx->reg = counters_create();
+	fx->reg_kafka = counters_create();
 	assert_non_null(fx->reg);
 	assert_non_null(fx->reg_kafka);
-	fx->stdout_sink = sink_stdout_new(open("/dev/null", O_WRONLY | O_CLOEXEC), "node-t");
+	fx->stdout_sink = sink_stdout_create(open("/dev/null", O_WRONLY | O_CLOEXEC), "node-t");
 	assert_non_null(fx->stdout_sink);
-	fx->pipeline = pipeline_new(fx->stdout_sink);
+	fx->pipeline = pipeline_create(fx->stdout_sink);
 	kafka_sink_config_init(&kc);
 	kc.brokers = "127.0.0.1:9";
 	kc.node_name = "node-t";
@@ -181,11 +181,11 @@ static int teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	counters_free(fx->reg);
-	counters_free(fx->reg_kafka);
+	counters_destroy(fx->reg);
+	counters_destroy(fx->reg_kafka);
 	free(fx->page_stdout);
 	free(fx->page_kafka);
-	pipeline_free(fx->pipeline);
+	pipeline_destroy(fx->pipeline);
 	sink_free(fx->kafka_sink);
 	sink_free(fx->stdout_sink);
 	for (size_t i = 0; i < fx->n_rows; i++)

@@ -96,9 +96,9 @@ static int setup(void **state)
 		fail_msg("mkdir: %s (needs root)", strerror(errno));
 	}
 	opts.cgroup_path = fx->cgroup;
-	if (flow_collector_new(&opts, &fx->fc, err, sizeof(err))) {
+	if (flow_collector_create(&opts, &fx->fc, err, sizeof(err))) {
 		teardown(state);
-		fail_msg("flow_collector_new: %s", err);
+		fail_msg("flow_collector_create: %s", err);
 	}
 	fx->skel = flow_collector_skel(fx->fc);
 	return 0;
@@ -110,7 +110,7 @@ static int teardown(void **state)
 
 	if (!fx)
 		return 0;
-	flow_collector_free(fx->fc);
+	flow_collector_destroy(fx->fc);
 	if (fx->cgroup[0])
 		rmdir(fx->cgroup);
 	free(fx->seen);
@@ -176,7 +176,7 @@ static void assert_exported_once(struct fx *fx, uint16_t from, uint16_t to)
 /* What the flow counters say about one sample (~0 when the page does not have it). */
 static unsigned long long sample(struct fx *fx, const char *prefix)
 {
-	struct counters *reg = counters_new();
+	struct counters *reg = counters_create();
 	unsigned long long v = ~0ull;
 	char *page = NULL, *at;
 	size_t size = 0;
@@ -194,7 +194,7 @@ static unsigned long long sample(struct fx *fx, const char *prefix)
 	if (at)
 		sscanf(at + strlen(prefix), " %llu", &v);
 	free(page);
-	counters_free(reg);
+	counters_destroy(reg);
 	return v;
 }
 

@@ -75,7 +75,7 @@ static void hook_b(struct loop *l, void *arg)
 static void test_loop_runs_registrations(void **state)
 {
 	struct counts c = { 0 };
-	struct loop *l = loop_new();
+	struct loop *l = loop_create();
 
 	(void)state;
 	assert_non_null(l);
@@ -99,7 +99,7 @@ static void test_loop_runs_registrations(void **state)
 	assert_int_equal(loop_del_timer(l, c.timer_id), -ENOENT);
 	/* the fd left the loop but stays open: it is its part's */
 	assert_int_equal(write(c.pipe_fds[1], "y", 1), 1);
-	loop_free(l);
+	loop_destroy(l);
 	close(c.pipe_fds[0]);
 	close(c.pipe_fds[1]);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * /metrics on the loop: a page rendered from the counters registry, and nothing rendered once
- * metrics_server_free() has run - which is why main.c frees it first, before the parts (the
+ * metrics_server_destroy() has run - which is why main.c frees it first, before the parts (the
  * sink above all) whose counters it reads. /healthz and /readyz in each of their states.
  */
 #include <arpa/inet.h>
@@ -100,8 +100,8 @@ static void test_page_then_nothing_after_free(void **state)
 				    .snap_size = sizeof(uint64_t),
 				    .snapshot = snapshot,
 				    .arg = &part };
-	struct counters *reg = counters_new();
-	struct loop *l = loop_new();
+	struct counters *reg = counters_create();
+	struct loop *l = loop_create();
 	struct metrics_server *ms = NULL;
 	char addr[32], err[256], page[4096];
 	const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
@@ -112,7 +112,7 @@ static void test_page_then_nothing_after_free(void **state)
 	(void)state;
 	assert_int_equal(counters_register(reg, &g), 0);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	assert_int_equal(metrics_server_new(addr, reg, l, &ms, err, sizeof(err)), 0);
+	assert_int_equal(metrics_server_create(addr, reg, l, &ms, err, sizeof(err)), 0);
 
 	fd = connect_to(port);
 	assert_true(fd >= 0);
@@ -127,13 +127,13 @@ static void test_page_then_nothing_after_free(void **state)
 	assert_int_equal(part.renders, 1);
 
 	/* teardown: the server first, then the part whose counters it reads */
-	metrics_server_free(ms);
+	metrics_server_destroy(ms);
 	part.freed = true;
 	assert_int_equal(connect_to(port), -ECONNREFUSED);
 	run_for(l, 100); /* the loop holds nothing of the server any more */
 	assert_int_equal(part.renders, 1);
-	counters_free(reg);
-	loop_free(l);
+	counters_destroy(reg);
+	loop_destroy(l);
 }
 
 struct fake_agent {
@@ -156,8 +156,8 @@ static bool fake_sink_ready(void *arg, char *why, size_t size)
  * (a loop runs once); the whole response in page. */
 static void get(const struct metrics_probes *p, const char *path, char *page, size_t size)
 {
-	struct counters *reg = counters_new();
-	struct loop *l = loop_new();
+	struct counters *reg = counters_create();
+	struct loop *l = loop_create();
 	struct metrics_server *ms = NULL;
 	uint16_t port = free_port();
 	char addr[32], err[256], req[128];
@@ -165,7 +165,7 @@ static void get(const struct metrics_probes *p, const char *path, char *page, si
 	int fd, len;
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	assert_int_equal(metrics_server_new(addr, reg, l, &ms, err, sizeof(err)), 0);
+	assert_int_equal(metrics_server_create(addr, reg, l, &ms, err, sizeof(err)), 0);
 	if (p)
 		metrics_server_set_probes(ms, p);
 	len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
@@ -177,9 +177,9 @@ static void get(const struct metrics_probes *p, const char *path, char *page, si
 		got += n;
 	page[got] = '\0';
 	close(fd);
-	metrics_server_free(ms);
-	counters_free(reg);
-	loop_free(l);
+	metrics_server_destroy(ms);
+	counters_destroy(reg);
+	loop_destroy(l);
 }
 
 /* The probes' states: before attach, before the first export, ready, sink not ready, and a

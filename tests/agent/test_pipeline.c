@@ -157,7 +157,7 @@ static int setup(void **state)
 				     .arg = &fx->counted };
 
 	fx->sink.base.ops = &fake_ops;
-	fx->p = pipeline_new(&fx->sink.base);
+	fx->p = pipeline_create(&fx->sink.base);
 	assert_non_null(fx->p);
 	assert_int_equal(pipeline_add_stage(fx->p, &s0), 0);
 	fx->def.index = -1;
@@ -173,7 +173,7 @@ static int teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	pipeline_free(fx->p);
+	pipeline_destroy(fx->p);
 	free(fx);
 	return 0;
 }
@@ -266,7 +266,7 @@ static void test_flush_at_exit_lets_go_of_held_records(void **state)
 /* What a rendering of the pipeline's counters says about one sample. */
 static unsigned long long sample(struct pipeline *p, const char *line_prefix)
 {
-	struct counters *reg = counters_new();
+	struct counters *reg = counters_create();
 	char *page = NULL, *at;
 	size_t size = 0;
 	unsigned long long v = ~0ull;
@@ -280,7 +280,7 @@ static unsigned long long sample(struct pipeline *p, const char *line_prefix)
 	if (at)
 		sscanf(at + strlen(line_prefix), " %llu", &v);
 	free(page);
-	counters_free(reg);
+	counters_destroy(reg);
 	return v;
 }
 

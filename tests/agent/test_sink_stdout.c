@@ -89,7 +89,7 @@ static void test_stopped_then_slow_reader(void **state)
 	struct reader rd = { 0 };
 	struct sink_stdout_stats st;
 	struct flow_record r;
-	struct loop *l = loop_new();
+	struct loop *l = loop_create();
 	uint64_t emitted = 0, refused = 0, lines = 0;
 	int fds[2];
 
@@ -100,7 +100,7 @@ static void test_stopped_then_slow_reader(void **state)
 	assert_int_equal(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
 	fcntl(fds[1], F_SETPIPE_SZ, 4096);
 	rd.fd = fds[0];
-	rd.sink = sink_stdout_new(fds[1], "node-t");
+	rd.sink = sink_stdout_create(fds[1], "node-t");
 	assert_non_null(rd.sink);
 	assert_int_equal(sink_attach(rd.sink, l), 0);
 
@@ -161,7 +161,7 @@ static void test_stopped_then_slow_reader(void **state)
 	assert_int_equal(lines, emitted);
 	/* not delivered: the 10 refused */
 	assert_int_equal(sink_free(rd.sink), 10);
-	loop_free(l);
+	loop_destroy(l);
 	close(fds[0]);
 	free(rd.data);
 }
@@ -171,12 +171,12 @@ static void test_reader_gone(void **state)
 {
 	struct sink_stdout_stats st;
 	struct flow_record r;
-	struct loop *l = loop_new();
+	struct loop *l = loop_create();
 	int fds[2];
 
 	(void)state;
 	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-	struct sink *s = sink_stdout_new(fds[1], "node-t");
+	struct sink *s = sink_stdout_create(fds[1], "node-t");
 
 	assert_non_null(s);
 	assert_int_equal(sink_attach(s, l), 0);
@@ -194,7 +194,7 @@ static void test_reader_gone(void **state)
 	/* the loop was asked to stop */
 	assert_int_equal(loop_run(l), 0);
 	assert_int_equal(sink_free(s), 5);
-	loop_free(l);
+	loop_destroy(l);
 }
 
 static bool nonblocking(int fd)
@@ -221,7 +221,7 @@ static void test_shared_description_stays_blocking(void **state)
 	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
 	err_fd = dup(fds[1]); /* as the shell's 2>&1 */
 	assert_true(err_fd >= 0);
-	struct sink *s = sink_stdout_new(fds[1], "node-t");
+	struct sink *s = sink_stdout_create(fds[1], "node-t");
 
 	assert_non_null(s);
 	assert_false(nonblocking(fds[1]));
@@ -251,7 +251,7 @@ static void test_socket_flags_restored(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	struct sink *s = sink_stdout_new(sv[1], "node-t");
+	struct sink *s = sink_stdout_create(sv[1], "node-t");
 
 	assert_non_null(s);
 	assert_true(nonblocking(sv[1]));
@@ -309,7 +309,7 @@ static void test_huge_dns_record(void **state)
 	r.n_answers = N;
 	fd = memfd_create("fs-huge-dns", MFD_CLOEXEC);
 	assert_true(fd >= 0);
-	struct sink *s = sink_stdout_new(fd, "node-t");
+	struct sink *s = sink_stdout_create(fd, "node-t");
 
 	assert_non_null(s);
 	assert_int_equal(sink_emit(s, &r.hdr), 0);

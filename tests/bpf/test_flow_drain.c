@@ -57,7 +57,7 @@ static int setup(void **state)
 		goto fail;
 	}
 	opts.cgroup_path = fx->cgroup;
-	ret = flow_collector_new(&opts, &fx->fc, err, sizeof(err));
+	ret = flow_collector_create(&opts, &fx->fc, err, sizeof(err));
 	if (ret) {
 		print_error("flow_collector_open: %s\n", err);
 		goto fail;
@@ -77,7 +77,7 @@ static int teardown(void **state)
 
 	if (!fx)
 		return 0;
-	flow_collector_free(fx->fc);
+	flow_collector_destroy(fx->fc);
 	if (fx->cgroup[0] && rmdir(fx->cgroup))
 		print_error("rmdir %s: %s\n", fx->cgroup, strerror(errno));
 	free(fx->recs);

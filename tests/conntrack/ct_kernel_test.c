@@ -248,10 +248,10 @@ int main(void)
 
 	ct_nat_opts_init(&opts);
 	opts.netlink.netns_path = "/nonexistent/netns";
-	ASSERT_EQ(ct_nat_new(&opts, fx_now_ns(), &cache), -ENOENT, "missing netns path");
+	ASSERT_EQ(ct_nat_create(&opts, fx_now_ns(), &cache), -ENOENT, "missing netns path");
 	opts.netlink.netns_path = netns_path;
-	err = ct_nat_new(&opts, fx_now_ns(), &cache);
-	if (!ASSERT_OK(err, "ct_nat_new in netns"))
+	err = ct_nat_create(&opts, fx_now_ns(), &cache);
+	if (!ASSERT_OK(err, "ct_nat_create in netns"))
 		goto cleanup;
 	if (!ASSERT_TRUE(wait_synced(cache, &took), "initial sync completes"))
 		goto cleanup;
@@ -389,7 +389,7 @@ int main(void)
 	ASSERT_EQ(ct_nat_resolve(cache, &t, &CT_WINDOW_ANY, fx_now_ns(), on_resolved, &ans[0],
 				 &res),
 		  CT_PENDING, "GET before close");
-	ct_nat_free(cache);
+	ct_nat_destroy(cache);
 	cache = NULL;
 	ASSERT_EQ(ans[0].calls, 1, "completed by close");
 	ASSERT_EQ(ans[0].status, -ECANCELED, "cancelled by close");
@@ -399,8 +399,8 @@ int main(void)
 	opts.netlink.netns_path = netns_path;
 	opts.netlink.get_max_inflight = 2;
 	opts.netlink.get_per_sec = 3;
-	err = ct_nat_new(&opts, 0, &cache);
-	if (!ASSERT_OK(err, "ct_nat_new (bounds)"))
+	err = ct_nat_create(&opts, 0, &cache);
+	if (!ASSERT_OK(err, "ct_nat_create (bounds)"))
 		goto cleanup;
 	if (!ASSERT_TRUE(wait_synced(cache, NULL), "sync (bounds)"))
 		goto cleanup;
@@ -424,7 +424,7 @@ int main(void)
 	ASSERT_EQ(st.netlink.get_ratelimited, 1, "get_ratelimited");
 	ASSERT_EQ(st.fallback_ratelimited, 2, "fallback_ratelimited");
 	ASSERT_EQ(st.fallback_hit, 3, "fallback_hit (bounds)");
-	ct_nat_free(cache);
+	ct_nat_destroy(cache);
 	cache = NULL;
 	err = 0;
 
@@ -436,8 +436,8 @@ int main(void)
 	opts.netlink.netns_path = netns_path;
 	opts.netlink.event_rcvbuf = 1; /* the kernel rounds it up to its minimum */
 	opts.no_fallback = true;
-	err = ct_nat_new(&opts, fx_now_ns(), &cache);
-	if (!ASSERT_OK(err, "ct_nat_new (tiny rcvbuf)"))
+	err = ct_nat_create(&opts, fx_now_ns(), &cache);
+	if (!ASSERT_OK(err, "ct_nat_create (tiny rcvbuf)"))
 		goto cleanup;
 	if (!ASSERT_TRUE(wait_synced(cache, NULL), "sync (tiny rcvbuf)"))
 		goto cleanup;
@@ -479,7 +479,7 @@ int main(void)
 	ASSERT_EQ(st.netlink.parse_errors, 0, "parse errors");
 
 cleanup:
-	ct_nat_free(cache);
+	ct_nat_destroy(cache);
 	fx_close(fx);
 	sh("ip netns del %s", netns_name);
 	if (failures || err < 0)

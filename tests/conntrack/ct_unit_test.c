@@ -165,7 +165,7 @@ static struct ct_table *table_new(uint32_t max_entries, uint64_t grace_ns)
 	ct_table_opts_init(&opts);
 	opts.max_entries = max_entries;
 	opts.grace_ns = grace_ns;
-	assert_int_equal(ct_table_new(&opts, &table), 0);
+	assert_int_equal(ct_table_create(&opts, &table), 0);
 	return table;
 }
 
@@ -230,7 +230,7 @@ static void test_hit_miss_both_directions(void **state)
 	assert_int_equal(st.miss, 1);
 	assert_int_equal(st.entries, 1);
 	assert_int_equal(st.negative_entries, 0);
-	ct_table_free(table);
+	ct_table_destroy(table);
 }
 
 static void test_untranslated_kept_only_when_useful(void **state)
@@ -256,7 +256,7 @@ static void test_untranslated_kept_only_when_useful(void **state)
 	ct_table_stats(table, &st);
 	assert_int_equal(st.negative_entries, 1);
 	assert_int_equal(st.negatives_stored, 0); /* it shadows nothing */
-	ct_table_free(table);
+	ct_table_destroy(table);
 }
 
 static struct ct_tuple nth_orig(int i)
@@ -315,7 +315,7 @@ static void test_lru_bound(void **state)
 	ct_table_stats(table, &st);
 	assert_int_equal(st.entries, 4);
 	assert_int_equal(st.evictions, 196);
-	ct_table_free(table);
+	ct_table_destroy(table);
 }
 
 static void test_grace_period(void **state)
@@ -359,7 +359,7 @@ static void test_grace_period(void **state)
 	assert_false(res.destroyed);
 	/* and it still resolves a flow of the earlier connection with the same tuples */
 	assert_int_equal(lookup_in(table, &o, 199 * SEC, 200 * SEC, 205 * SEC, &res), CT_OK);
-	ct_table_free(table);
+	ct_table_destroy(table);
 }
 
 static void test_update(void **state)
@@ -388,7 +388,7 @@ static void test_update(void **state)
 	assert_int_equal(st.entries, 2);
 	assert_int_equal(st.destroyed_entries, 1);
 	assert_int_equal(st.superseded, 1);
-	ct_table_free(table);
+	ct_table_destroy(table);
 }
 
 static void test_sweep_after_resync(void **state)
@@ -410,7 +410,7 @@ static void test_sweep_after_resync(void **state)
 	assert_true(res.destroyed);
 	assert_int_equal(lookup(table, &o1, 4, &res), CT_OK);
 	assert_false(res.destroyed);
-	ct_table_free(table);
+	ct_table_destroy(table);
 }
 
 /*
@@ -494,7 +494,7 @@ static void test_reused_tuple(void **state)
 				ct_table_stats(table, &st);
 				assert_int_equal(st.negative_entries, 1);
 				assert_int_equal(st.negatives_stored, 1);
-				ct_table_free(table);
+				ct_table_destroy(table);
 			}
 		}
 	}
@@ -520,7 +520,7 @@ static void test_reused_tuple_destroy_missed(void **state)
 	/* a flow before the direct connection's NEW still gets the translation */
 	assert_int_equal(lookup_in(table, &c.server, 1 * SEC, 2 * SEC, 22 * SEC, &res), CT_OK);
 	assert_true(res.nat);
-	ct_table_free(table);
+	ct_table_destroy(table);
 }
 
 /*
@@ -562,7 +562,7 @@ static void test_reused_tuple_within_slack(void **state)
 					   102 * SEC, &res),
 				 CT_OK);
 		assert_false(res.nat);
-		ct_table_free(table);
+		ct_table_destroy(table);
 	}
 }
 
@@ -588,7 +588,7 @@ static void test_window(void **state)
 	assert_true(res.destroyed);
 	ct_table_stats(table, &st);
 	assert_int_equal(st.window_rejects, 2);
-	ct_table_free(table);
+	ct_table_destroy(table);
 }
 
 static void test_tuple_bound(void **state)
@@ -621,7 +621,7 @@ static void test_tuple_bound(void **state)
 		assert_int_equal(res.actual.dst.bytes[3], i + 1);
 	}
 	assert_int_equal(lookup_in(table, &o, 2 * SEC, 3 * SEC, 200 * SEC, &res), CT_NOT_FOUND);
-	ct_table_free(table);
+	ct_table_destroy(table);
 }
 
 static int resolved_calls;
@@ -647,7 +647,7 @@ static void test_nat_without_netlink(void **state)
 	(void)state;
 	ct_nat_opts_init(&opts);
 	opts.no_netlink = true;
-	assert_int_equal(ct_nat_new(&opts, 0, &nat), 0);
+	assert_int_equal(ct_nat_create(&opts, 0, &nat), 0);
 	assert_int_equal(ct_nat_fd(nat), -ENOTCONN);
 	assert_int_equal(ct_nat_resync(nat, 0), -ENOTCONN);
 	assert_int_equal(ct_nat_resolve(nat, &o, &w, 1, count_resolved, NULL, &res), CT_NOT_FOUND);
@@ -661,7 +661,7 @@ static void test_nat_without_netlink(void **state)
 	assert_int_equal(st.miss, 1);
 	assert_int_equal(st.table.entries, 1);
 	assert_int_equal(resolved_calls, 0);
-	ct_nat_free(nat);
+	ct_nat_destroy(nat);
 }
 
 int main(void)

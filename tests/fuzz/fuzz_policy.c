@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum policy_status st;
 	char *s;
 
-	st = policy_new_from_yaml((const char *)data, size, "f.yaml", &pol, &err);
+	st = policy_create_from_yaml((const char *)data, size, "f.yaml", &pol, &err);
 	if (st == POLICY_OK)
 		exercise(pol, data, size);
 	else if (pol)
@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = '\0';
 	pol = NULL;
-	st = policy_new_from_events(s, &pol, &err);
+	st = policy_create_from_events(s, &pol, &err);
 	if (st == POLICY_OK)
 		exercise(pol, data, size);
 	else

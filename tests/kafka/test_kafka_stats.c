@@ -68,7 +68,7 @@ static void test_mock_cluster(void **state)
 	struct kafka_sink_stats st;
 	struct mock_kafka m;
 	struct flow_record fr;
-	struct counters *reg = counters_new();
+	struct counters *reg = counters_create();
 	char err[512], *page = NULL, prefix[128];
 	struct sink *s;
 	int i;
@@ -133,7 +133,7 @@ static void test_mock_cluster(void **state)
 	assert_true(count(page, "flowscope_kafka_broker_state{broker=") >= 3);
 
 	free(page);
-	counters_free(reg);
+	counters_destroy(reg);
 	sink_free(s);
 	mock_kafka_stop(&m);
 }
@@ -150,7 +150,7 @@ static void test_bad_documents_and_escaping(void **state)
 	static const char *const bad[] = { "not json", "{}", "[1,2]", "{\"brokers\":{}}",
 					   "{\"brokers\":1,\"topics\":{}}" };
 	struct kafka_stats *st = kafka_stats_new();
-	struct counters *reg = counters_new();
+	struct counters *reg = counters_create();
 	char *page;
 
 	(void)state;
@@ -174,7 +174,7 @@ static void test_bad_documents_and_escaping(void **state)
 	assert_int_equal(sample(page, "flowscope_kafka_stats_total{result=\"parsed\"} "), 1);
 	assert_int_equal(sample(page, "flowscope_kafka_stats_total{result=\"error\"} "), 6);
 	free(page);
-	counters_free(reg);
+	counters_destroy(reg);
 	kafka_stats_free(st);
 }
 

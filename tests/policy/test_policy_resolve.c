@@ -30,7 +30,7 @@ static struct policy *from_events(const char *list)
 {
 	struct policy_error err;
 	struct policy *pol = NULL;
-	enum policy_status st = policy_new_from_events(list, &pol, &err);
+	enum policy_status st = policy_create_from_events(list, &pol, &err);
 
 	if (st != POLICY_OK)
 		fail_msg("--events %s: %s", list, err.msg);
@@ -201,7 +201,7 @@ static void test_default_set(void **state)
 	int n_enabled = 0;
 
 	(void)state;
-	assert_int_equal(policy_new_default(&pol, NULL), POLICY_OK);
+	assert_int_equal(policy_create_default(&pol, NULL), POLICY_OK);
 	assert_false(policy_tracer_off(pol));
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		assert_true(ev(pol, want[i])->enabled);
@@ -341,7 +341,7 @@ static void expect_events_error(const char *list, enum policy_status want, const
 	struct policy_error err;
 	struct policy *pol = (struct policy *)1;
 
-	assert_int_equal(policy_new_from_events(list, &pol, &err), want);
+	assert_int_equal(policy_create_from_events(list, &pol, &err), want);
 	assert_null(pol);
 	assert_int_equal(err.status, want);
 	assert_int_equal(err.line, 0);
@@ -393,7 +393,8 @@ static void test_events_errors(void **state)
 		struct policy_error err;
 		struct policy *pol = NULL;
 
-		assert_int_equal(policy_new_from_events(big, &pol, &err), POLICY_ERR_UNKNOWN_EVENT);
+		assert_int_equal(policy_create_from_events(big, &pol, &err),
+				 POLICY_ERR_UNKNOWN_EVENT);
 		assert_int_equal(strlen(err.key), POLICY_ERRKEY_MAX - 1);
 		assert_string_equal(err.key + POLICY_ERRKEY_MAX - 4, "...");
 	}
@@ -401,7 +402,7 @@ static void test_events_errors(void **state)
 	big[4999] = '\0';
 	expect_events_error(big, POLICY_ERR_LIMIT, "", "over 4096 bytes");
 	free(big);
-	assert_int_equal(policy_new_from_events(NULL, &(struct policy *){ NULL }, NULL),
+	assert_int_equal(policy_create_from_events(NULL, &(struct policy *){ NULL }, NULL),
 			 POLICY_ERR_INVAL);
 }
 
@@ -429,7 +430,7 @@ static void test_optional_program_missing(void **state)
 	bool degraded[POLICY_EV_COUNT];
 
 	(void)state;
-	assert_int_equal(policy_new_default(&pol, NULL), POLICY_OK);
+	assert_int_equal(policy_create_default(&pol, NULL), POLICY_OK);
 	assert_int_equal(policy_check_programs(pol, ALL_PROGS, degraded, &err), POLICY_OK);
 	for (int id = 0; id < POLICY_EV_COUNT; id++)
 		assert_false(degraded[id]);

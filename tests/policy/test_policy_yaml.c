@@ -31,7 +31,7 @@ static const char issue_example[] = "events:\n"
 static enum policy_status parse(const char *yaml, struct policy **pol, struct policy_error *err)
 {
 	*pol = NULL;
-	return policy_new_from_yaml(yaml, strlen(yaml), "p.yaml", pol, err);
+	return policy_create_from_yaml(yaml, strlen(yaml), "p.yaml", pol, err);
 }
 
 static struct policy *parse_ok(const char *yaml)
@@ -52,7 +52,7 @@ static void expect_error(const char *yaml, size_t len, enum policy_status want, 
 	struct policy_error err;
 	struct policy *pol = (struct policy *)1;
 	char prefix[32];
-	enum policy_status st = policy_new_from_yaml(yaml, len, "p.yaml", &pol, &err);
+	enum policy_status st = policy_create_from_yaml(yaml, len, "p.yaml", &pol, &err);
 
 	if (st != want)
 		fail_msg("status %s, want %s (%s)", policy_status_str(st), policy_status_str(want),
@@ -434,13 +434,13 @@ static void test_file(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(policy_new_from_file("/nonexistent/fs_policy.yaml", &pol, &err),
+	assert_int_equal(policy_create_from_file("/nonexistent/fs_policy.yaml", &pol, &err),
 			 POLICY_ERR_IO);
 	assert_non_null(strstr(err.msg, "/nonexistent/fs_policy.yaml: cannot open"));
-	assert_int_equal(policy_new_from_file("/", &pol, &err), POLICY_ERR_IO);
+	assert_int_equal(policy_create_from_file("/", &pol, &err), POLICY_ERR_IO);
 	assert_non_null(strstr(err.msg, "cannot read"));
 	/* An endless file is cut at the bound. */
-	assert_int_equal(policy_new_from_file("/dev/zero", &pol, &err), POLICY_ERR_LIMIT);
+	assert_int_equal(policy_create_from_file("/dev/zero", &pol, &err), POLICY_ERR_LIMIT);
 
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
@@ -448,7 +448,7 @@ static void test_file(void **state)
 			 (ssize_t)strlen(issue_example));
 	assert_int_equal(write(fd, "  - name: nope\n", 15), 15);
 	close(fd);
-	assert_int_equal(policy_new_from_file(path, &pol, &err), POLICY_ERR_UNKNOWN_EVENT);
+	assert_int_equal(policy_create_from_file(path, &pol, &err), POLICY_ERR_UNKNOWN_EVENT);
 	assert_null(pol);
 	assert_int_equal(err.line, 7);
 	assert_string_equal(err.key, "nope");
@@ -458,7 +458,7 @@ static void test_file(void **state)
 	assert_int_equal(write(fd, issue_example, strlen(issue_example)),
 			 (ssize_t)strlen(issue_example));
 	close(fd);
-	assert_int_equal(policy_new_from_file(path, &pol, &err), POLICY_OK);
+	assert_int_equal(policy_create_from_file(path, &pol, &err), POLICY_OK);
 	assert_true(policy_event(pol, POLICY_EV_TCP_CONNECT)->rate_limited);
 	policy_destroy(pol);
 	unlink(path);
@@ -557,7 +557,7 @@ static void test_mutations(void **state)
 				break;
 			}
 		}
-		st = policy_new_from_yaml(buf, len, "m.yaml", &pol, &err);
+		st = policy_create_from_yaml(buf, len, "m.yaml", &pol, &err);
 		if (st == POLICY_OK) {
 			assert_non_null(pol);
 			ok++;

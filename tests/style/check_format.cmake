@@ -2,7 +2,7 @@ file(GLOB_RECURSE sources
 	${ROOT}/agent/*.c ${ROOT}/agent/*.h ${ROOT}/bpf/*.c ${ROOT}/bpf/*.h
 	${ROOT}/dns/*.c ${ROOT}/dns/*.h ${ROOT}/conntrack/*.c ${ROOT}/conntrack/*.h
 	${ROOT}/identity/*.c ${ROOT}/identity/*.h
-	${ROOT}/policy/*.c ${ROOT}/policy/*.h
+	${ROOT}/policy/*.c ${ROOT}/policy/*.h ${ROOT}/tracer/*.c ${ROOT}/tracer/*.h
 	${ROOT}/tests/*.c ${ROOT}/tests/*.h ${ROOT}/bench/*.c ${ROOT}/bench/*.h)
 # generated: bpftool's output, not ours
 list(FILTER sources EXCLUDE REGEX "/bpf/vmlinux/")
