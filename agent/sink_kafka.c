@@ -589,7 +589,12 @@ static void producer_destroy(struct kafka_sink *ks, struct producer *p, rd_kafka
 	rd_kafka_destroy(rk);
 }
 
-/* Give up what the retiring producer still holds (delivery reports with _PURGE_*), destroy it. */
+/*
+ * Give up what the retiring producer still holds (delivery reports with _PURGE_*), destroy it.
+ * The one wait on the loop's thread outside the exit: at most PURGE_WAIT_MS for the purged
+ * messages' reports (the purge queues them at once), and librdkafka's join of the failed
+ * producer's threads, once per fatal error.
+ */
 static void retire_now(struct kafka_sink *ks)
 {
 	if (!ks->old.rk)
