@@ -356,6 +356,8 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	if (flow_collector_export(a->flows) == 0 && ret == 0)
 		*exit_code = 0;
 	pipeline_flush(a->pipeline);
+	/* the sink's flush before the exit log, so that its delivered/failed counts are final */
+	sink_flush(a->sink);
 	dns_collector_log_parse_errors(a->dns);
 	counters_log(a->counters);
 	return 0;

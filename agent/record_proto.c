@@ -131,6 +131,23 @@ static inline void put_bytes(struct pbw *w, unsigned int field, const void *s, s
 }
 
 /*
+ * The <address>_bytes field of an address: 16 raw bytes, the IPv6 address or for IPv4 the
+ * IPv4-mapped ::ffff:a.b.c.d (RFC 4291 §2.5.5.2), which ClickHouse reads into an IPv6 column
+ * (records.proto). Family as in addr_text().
+ */
+static void put_addr_bytes(struct pbw *w, unsigned int field, uint8_t ip_version,
+			   const struct record_addr *a)
+{
+	uint8_t b[16] = { [10] = 0xff, [11] = 0xff };
+
+	if (ip_version != 4)
+		memcpy(b, a->bytes, sizeof(b));
+	else
+		memcpy(b + 12, a->bytes, 4);
+	put_bytes(w, field, b, sizeof(b));
+}
+
+/*
  * A string field of len raw bytes, written as valid UTF-8 (protobuf requires it of `string`,
  * and decoders reject the whole message otherwise): bytes that are not UTF-8 become U+FFFD,
  * exactly as in JSON (utf8.h). Not written when empty (proto3 default).
@@ -315,6 +332,10 @@ ssize_t record_proto_encode_flow(uint8_t *buf, size_t cap, const struct record_p
 	put_workload(&w, 28, r->workload);
 	put_str(&w, 29, r->dst_pod_namespace);
 	put_str(&w, 30, r->dst_pod_name);
+	put_addr_bytes(&w, 31, r->ip_version, &r->src_addr);
+	put_addr_bytes(&w, 32, r->ip_version, &r->dst_addr);
+	put_addr_bytes(&w, 33, r->ip_version, &r->src_actual_addr);
+	put_addr_bytes(&w, 34, r->ip_version, &r->dst_actual_addr);
 	return finish(&w, buf, delimited);
 }
 
@@ -366,6 +387,8 @@ ssize_t record_proto_encode_dns(uint8_t *buf, size_t cap, const struct record_pr
 	put_u64(&w, 21, r->truncated);
 	put_u64(&w, 22, r->cgroup_version);
 	put_workload(&w, 23, r->workload);
+	put_addr_bytes(&w, 24, r->ip_version, &r->src_addr);
+	put_addr_bytes(&w, 25, r->ip_version, &r->dst_addr);
 	return finish(&w, buf, delimited);
 }
 /* Field numbers of EventRecord's args messages: index + 1 in these key lists (records.proto). */
@@ -376,10 +399,11 @@ static const char *const forkargs_keys[] = { "parent_pid", "parent_tid", "child_
 					     NULL };
 static const char *const exitargs_keys[] = { "exit_code", "signal", "core_dumped", "group_dead",
 					     NULL };
-static const char *const tcpargs_keys[] = {
-	"ip_version", "src_addr",	"src_port",    "dst_addr", "dst_port", "errno",
-	"bytes_sent", "bytes_received", "duration_ns", "state",	   NULL
-};
+static const char *const tcpargs_keys[] = { "ip_version", "src_addr",	    "src_port",
+					    "dst_addr",	  "dst_port",	    "errno",
+					    "bytes_sent", "bytes_received", "duration_ns",
+					    "state",	  "src_addr_bytes", "dst_addr_bytes",
+					    NULL };
 static const char *const cgroupargs_keys[] = { "cgroup_id", "cgroup_path", "hierarchy_id",
 					       "threadgroup", NULL };
 static const char *const oomkillargs_keys[] = { "victim_pid",	"victim_comm",
@@ -389,9 +413,10 @@ static const char *const oomkillargs_keys[] = { "victim_pid",	"victim_comm",
 static const char *const signalargs_keys[] = { "target_pid", "target_tid", "target_comm",
 					       "signal",     "result",	   NULL };
 static const char *const syscallargs_keys[] = {
-	"fd",	    "family",	  "addr",   "port",   "flags",	"dirfd",  "pathname", "mode",
-	"filename", "nstype",	  "source", "target", "fstype", "name",	  "uid",      "gid",
-	"request",  "target_pid", "cmd",    "size",   "len",	"params", "ret",      NULL
+	"fd",	  "family",   "addr",	    "port",	  "flags",  "dirfd",  "pathname",
+	"mode",	  "filename", "nstype",	    "source",	  "target", "fstype", "name",
+	"uid",	  "gid",      "request",    "target_pid", "cmd",    "size",   "len",
+	"params", "ret",      "addr_bytes", NULL
 };
 
 static const struct {
@@ -422,16 +447,22 @@ static inline uint64_t zigzag(int64_t v)
 	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
 
+/* The field number of key: its position in keys + 1; 0 when absent. */
+static unsigned int arg_field(const char *const *keys, const char *key)
+{
+	for (unsigned int i = 0; keys[i]; i++)
+		if (!strcmp(keys[i], key))
+			return i + 1;
+	return 0;
+}
+
 /* One args field by its key's position in keys (field number = index + 1); unknown keys are
- * left out (the schema has no place for them). */
+ * left out (the schema has no place for them). An address also goes to <key>_bytes. */
 static void put_event_arg(struct pbw *w, const char *const *keys, const struct event_arg *a)
 {
-	char text[INET6_ADDRSTRLEN];
-	unsigned int field = 0;
+	char text[INET6_ADDRSTRLEN], bytes_key[64];
+	unsigned int field = arg_field(keys, a->key);
 
-	for (unsigned int i = 0; keys[i]; i++)
-		if (!strcmp(keys[i], a->key))
-			field = i + 1;
 	if (!field)
 		return;
 	switch (a->type) {
@@ -454,6 +485,10 @@ static void put_event_arg(struct pbw *w, const char *const *keys, const struct e
 		break;
 	case EVENT_ARG_ADDR:
 		put_bytes(w, field, text, addr_text(text, a->addr.ip_version, &a->addr.a));
+		snprintf(bytes_key, sizeof(bytes_key), "%s_bytes", a->key);
+		field = arg_field(keys, bytes_key);
+		if (field)
+			put_addr_bytes(w, field, a->addr.ip_version, &a->addr.a);
 		break;
 	}
 }

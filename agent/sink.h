@@ -4,8 +4,9 @@
  *
  * The pipeline calls sink_emit() for each record, sink_end_interval() after an export interval;
  * sink_attach() lets the sink register with the loop what it needs (a before-poll hook serving
- * librdkafka's callbacks, the stdout fd); sink_free() at exit flushes within the configured
- * timeout and reports what could not be delivered. A sink encodes through the codec table
+ * librdkafka's callbacks, the stdout fd); sink_flush() at exit sends what is buffered within the
+ * configured timeout, so that the counters logged after it are final, and sink_free() frees
+ * (flushing first when sink_flush() was not called) and reports what could not be delivered. A sink encodes through the codec table
  * (record_codec.h) and never tests a record's type itself.
  */
 #ifndef FLOWSCOPE_SINK_H
@@ -35,7 +36,12 @@ struct sink_ops {
 	/* Optional (absent: always ready): whether the sink accepts records now, for /readyz.
 	 * Returns true, or false with the reason in why (size bytes). Must not block. */
 	bool (*ready)(struct sink *s, char *why, size_t size);
-	/* Flush and free. Returns the number of records that could not be delivered. */
+	/* Optional: at exit, send what is buffered and wait for it (bounded by the sink's
+	 * timeout), give up what is left and count it; the sink's counters are final after it and
+	 * no record may be emitted any more. Returns the records not delivered. */
+	uint64_t (*flush)(struct sink *s);
+	/* Flush (when flush was not called) and free. Returns the number of records that could
+	 * not be delivered. */
 	uint64_t (*free)(struct sink *s);
 };
 
@@ -76,7 +82,17 @@ static inline bool sink_ready(struct sink *s, char *why, size_t size)
 	return s->ops->ready ? s->ops->ready(s, why, size) : true;
 }
 
-/* Flushes (bounded by the sink's timeout) and frees. Returns the records not delivered. */
+/*
+ * At exit, before the counters are logged: sends what is buffered, bounded by the sink's
+ * timeout, and counts what could not go. Returns the records not delivered (0 for a sink
+ * without a flush of its own: its free() does the work).
+ */
+static inline uint64_t sink_flush(struct sink *s)
+{
+	return s->ops->flush ? s->ops->flush(s) : 0;
+}
+
+/* Flushes (bounded by the sink's timeout) unless sink_flush() did, and frees. Returns the records not delivered. */
 static inline uint64_t sink_free(struct sink *s)
 {
 	return s->ops->free(s);

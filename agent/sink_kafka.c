@@ -13,6 +13,14 @@
  * partition. Open batches live in a small hash table per record type (BATCH_PROBES slots per
  * cgroup); a record that finds them all taken by other cgroups sends one of them first. Memory is therefore bounded by
  * BATCH_SLOTS open batches per type, and all of it counts against buffer_bytes.
+ *
+ * Fatal errors: an idempotent producer that raises one (RD_KAFKA_RESP_ERR__FATAL, e.g. a
+ * sequence gap it cannot resolve) refuses every later message. The sink then makes a new
+ * producer from the same configuration and sends on through it, so the agent keeps buffering
+ * and delivering; the failed one is kept ("retiring") until its messages in flight have their
+ * delivery reports or flush_timeout_ms has passed, then purged and destroyed. Every record it
+ * did not deliver is counted as lost (lost_fatal, and failed or dropped_error). A producer that
+ * fails again before it delivered anything waits 1 s, doubling to 60 s, before the next one.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strcasestr, memmem */
@@ -27,6 +35,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "log.h"
 #include "loop.h"
 #include "record_codec.h"
@@ -56,10 +65,33 @@ struct batch {
 	uint8_t *buf;
 };
 
+/* One librdkafka producer and its topic handles. */
+struct producer {
+	rd_kafka_t *rk; /* NULL: none */
+	rd_kafka_topic_t *rkt[RECORD_TYPE_MAX];
+	uint64_t outstanding[RECORD_TYPE_MAX]; /* records handed to it, no delivery report yet */
+	uint64_t outstanding_bytes;
+	uint64_t deadline_ns; /* retiring: when to stop waiting for delivery reports */
+};
+
+/* Backoff between new producers when one fails before it delivered anything. */
+#define RESTART_BACKOFF_MIN_MS 1000
+#define RESTART_BACKOFF_MAX_MS 60000
+/* How long a purged producer gets to hand back the delivery reports of what it held. */
+#define PURGE_WAIT_MS 500
+
 struct kafka_sink {
 	struct sink base;
-	rd_kafka_t *rk;
-	rd_kafka_topic_t *rkt[RECORD_TYPE_MAX];
+	struct producer cur; /* the producer records go to */
+	struct producer old; /* a producer that failed fatally, being retired (rk NULL: none) */
+	rd_kafka_conf_t *conf; /* the producer configuration, duplicated for every producer */
+	bool fatal; /* cur raised a fatal error and is not replaced yet */
+	bool unproven; /* cur replaced a failed producer and has delivered nothing yet */
+	uint32_t backoff_ms; /* wait before the next producer when cur fails unproven */
+	uint64_t restart_after_ns; /* no new producer before this (CLOCK_MONOTONIC) */
+	char fatal_reason[512]; /* librdkafka's text of the last fatal error */
+	bool flushed; /* kafka_flush() ran: counters final, undelivered set */
+	uint64_t undelivered;
 	char *topic_names[RECORD_TYPE_MAX];
 	enum kafka_format format;
 	uint32_t per_msg;
@@ -325,24 +357,47 @@ static void *make_tag(enum record_type type, uint32_t n)
 	return (void *)(((uintptr_t)n << TAG_TYPE_BITS) | (uintptr_t)type);
 }
 
+/* The sink's producer whose handle is rk, or NULL (one being destroyed: already counted). */
+static struct producer *producer_of(struct kafka_sink *ks, const rd_kafka_t *rk)
+{
+	if (rk && rk == ks->cur.rk)
+		return &ks->cur;
+	if (rk && rk == ks->old.rk)
+		return &ks->old;
+	return NULL;
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct kafka_sink *ks = opaque;
+	struct producer *p = producer_of(ks, rk);
 	uintptr_t tag = (uintptr_t)m->_private;
 	enum record_type type = tag & ((1u << TAG_TYPE_BITS) - 1);
 	uint64_t n = tag >> TAG_TYPE_BITS;
 	struct kafka_sink_type_stats *ts = &ks->st.type[type];
+	char fatal[8];
 
-	(void)rk;
+	if (!p)
+		return;
+	p->outstanding[type] -= n;
+	p->outstanding_bytes -= m->len;
 	ks->inflight_bytes -= m->len;
 	if (m->err) {
 		ts->failed += n;
 		count_failure(ks, m->err, type, n);
+		/* a failed producer gives up what it holds: lost with it */
+		if (rd_kafka_fatal_error(rk, fatal, sizeof(fatal)))
+			ts->lost_fatal += n;
 		LOG_DEBUG("kafka: %" PRIu64 " records to %s failed: %s", n, ks->topic_names[type],
 			  rd_kafka_err2str(m->err));
 		return;
 	}
-	if (ks->brokers_down) {
+	if (p == &ks->cur && ks->unproven) {
+		LOG_INFO("kafka: the new producer delivers");
+		ks->unproven = false;
+		ks->backoff_ms = 0;
+	}
+	if (ks->brokers_down && p == &ks->cur) {
 		LOG_INFO("kafka: brokers reachable again, delivering buffered records");
 		ks->brokers_down = false;
 	}
@@ -354,16 +409,48 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 /* librdkafka's statistics, served by rd_kafka_poll() on the loop; 0: librdkafka frees json. */
 static int on_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 {
-	(void)rk;
-	kafka_stats_update(((struct kafka_sink *)opaque)->client_stats, json, json_len);
+	struct kafka_sink *ks = opaque;
+
+	/* a retiring producer's statistics would mix with the current one's */
+	if (rk == ks->cur.rk)
+		kafka_stats_update(ks->client_stats, json, json_len);
 	return 0;
+}
+
+/*
+ * The current producer failed fatally (seen by on_error() or by a produce call): count it once,
+ * log it, and decide when the next producer may start (kafka_poll() or produce() start it).
+ */
+static void note_fatal(struct kafka_sink *ks)
+{
+	uint64_t now = clock_mono_ns();
+
+	if (ks->fatal)
+		return;
+	ks->fatal = true;
+	ks->st.fatal_errors++;
+	if (!rd_kafka_fatal_error(ks->cur.rk, ks->fatal_reason, sizeof(ks->fatal_reason)))
+		snprintf(ks->fatal_reason, sizeof(ks->fatal_reason), "unknown");
+	/* one that failed without delivering anything would likely fail again at once */
+	if (ks->unproven)
+		ks->backoff_ms = ks->backoff_ms ? ks->backoff_ms * 2 : RESTART_BACKOFF_MIN_MS;
+	else
+		ks->backoff_ms = 0;
+	if (ks->backoff_ms > RESTART_BACKOFF_MAX_MS)
+		ks->backoff_ms = RESTART_BACKOFF_MAX_MS;
+	ks->restart_after_ns = now + (uint64_t)ks->backoff_ms * 1000000;
+	LOG_ERR("kafka: fatal producer error: %s; what it did not deliver is lost and counted, "
+		"a new producer takes over%s",
+		ks->fatal_reason, ks->backoff_ms ? " after a pause" : "");
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct kafka_sink *ks = opaque;
-	char fatal[512];
 
+	/* a retiring producer's errors are of no more use */
+	if (rk != ks->cur.rk)
+		return;
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
 		if (!ks->brokers_down)
 			LOG_WARN("kafka: no broker reachable (%s); records are buffered up to "
@@ -373,8 +460,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		return;
 	}
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
-		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-		LOG_ERR("kafka: fatal producer error: %s", fatal);
+		note_fatal(ks);
 		return;
 	}
 	/* Connection errors and the like: librdkafka's log callback has reported them already. */
@@ -438,6 +524,133 @@ static rd_kafka_headers_t *make_headers(const struct kafka_sink *ks, enum record
 	return h;
 }
 
+/* A producer from ks->conf with a topic handle per record type that has a codec. */
+static int producer_start(struct kafka_sink *ks, struct producer *p, char *errstr,
+			  size_t errstr_size)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_dup(ks->conf);
+	char rderr[512];
+	int t;
+
+	memset(p, 0, sizeof(*p));
+	if (!conf) {
+		snprintf(errstr, errstr_size, "kafka producer: out of memory");
+		return -ENOMEM;
+	}
+	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
+	if (!p->rk) {
+		/* Incompatible options end up here (acks=1 with idempotence, a bad CA file). */
+		rd_kafka_conf_destroy(conf);
+		snprintf(errstr, errstr_size, "kafka producer: %s", rderr);
+		return -EINVAL;
+	}
+	for (t = 0; t < RECORD_TYPE_MAX; t++) {
+		/* A type without a codec is never produced; a handle would only make metadata
+		 * requests. */
+		if (!record_codec(t))
+			continue;
+		p->rkt[t] = rd_kafka_topic_new(p->rk, ks->topic_names[t], NULL);
+		if (!p->rkt[t]) {
+			snprintf(errstr, errstr_size, "kafka topic \"%s\": %s", ks->topic_names[t],
+				 rd_kafka_err2str(rd_kafka_last_error()));
+			return -EINVAL; /* the caller destroys p */
+		}
+	}
+	return 0;
+}
+
+/*
+ * Destroy p. Records it still holds without a delivery report (after a purge there should be
+ * none) are counted as failed with reason, and as lost to a fatal error when lost_fatal.
+ */
+static void producer_destroy(struct kafka_sink *ks, struct producer *p, rd_kafka_resp_err_t reason,
+			     bool lost_fatal)
+{
+	rd_kafka_t *rk = p->rk;
+	int t;
+
+	if (!rk)
+		return;
+	for (t = 0; t < RECORD_TYPE_MAX; t++) {
+		uint64_t n = p->outstanding[t];
+
+		if (p->rkt[t])
+			rd_kafka_topic_destroy(p->rkt[t]);
+		if (!n)
+			continue;
+		ks->st.type[t].failed += n;
+		if (lost_fatal)
+			ks->st.type[t].lost_fatal += n;
+		count_failure(ks, reason, t, n);
+	}
+	ks->inflight_bytes -= p->outstanding_bytes;
+	/* no delivery report may count against it any more (producer_of() finds nothing) */
+	memset(p, 0, sizeof(*p));
+	rd_kafka_destroy(rk);
+}
+
+/*
+ * Give up what the retiring producer still holds (delivery reports with _PURGE_*), destroy it.
+ * The one wait on the loop's thread outside the exit: at most PURGE_WAIT_MS for the purged
+ * messages' reports (the purge queues them at once), and librdkafka's join of the failed
+ * producer's threads, once per fatal error.
+ */
+static void retire_now(struct kafka_sink *ks)
+{
+	if (!ks->old.rk)
+		return;
+	rd_kafka_purge(ks->old.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_flush(ks->old.rk, PURGE_WAIT_MS);
+	producer_destroy(ks, &ks->old, RD_KAFKA_RESP_ERR__FATAL, true);
+}
+
+/* From the loop: serve the retiring producer; retire it once it holds nothing or its time is up. */
+static void retire_poll(struct kafka_sink *ks)
+{
+	if (!ks->old.rk)
+		return;
+	rd_kafka_poll(ks->old.rk, 0);
+	if (rd_kafka_outq_len(ks->old.rk) > 0 && clock_mono_ns() < ks->old.deadline_ns)
+		return;
+	retire_now(ks);
+}
+
+/*
+ * Replace the failed producer with a new one (not before restart_after_ns). The failed one
+ * retires: it keeps its messages in flight until they have delivery reports or flush_timeout_ms
+ * has passed. Returns 0, -EAGAIN (not yet) or the error of producer_start() (tried again in
+ * 1 s).
+ */
+static int restart_producer(struct kafka_sink *ks)
+{
+	uint64_t now = clock_mono_ns();
+	struct producer fresh;
+	char err[512];
+	int ret;
+
+	if (now < ks->restart_after_ns)
+		return -EAGAIN;
+	ret = producer_start(ks, &fresh, err, sizeof(err));
+	if (ret) {
+		producer_destroy(ks, &fresh, RD_KAFKA_RESP_ERR__FATAL, true);
+		LOG_ERR("kafka: no new producer: %s; trying again in 1 s", err);
+		ks->restart_after_ns = now + 1000000000ull;
+		return ret;
+	}
+	retire_now(ks); /* an earlier failed one that is still retiring */
+	ks->old = ks->cur;
+	ks->old.deadline_ns = now + (uint64_t)ks->flush_timeout_ms * 1000000;
+	ks->cur = fresh;
+	ks->fatal = false;
+	ks->unproven = true;
+	ks->brokers_down = false;
+	ks->st.producer_restarts++;
+	LOG_WARN("kafka: new producer started (%" PRIu64 " since the start); the failed one gets "
+		 "%u ms to finish what it has in flight",
+		 ks->st.producer_restarts, ks->flush_timeout_ms);
+	return 0;
+}
+
 /* Hand one message to librdkafka (payload copied). Never blocks; counts a refusal. */
 static int produce(struct kafka_sink *ks, enum record_type type, uint64_t cgroup_id,
 		   const void *payload, size_t len, uint32_t n)
@@ -447,18 +660,27 @@ static int produce(struct kafka_sink *ks, enum record_type type, uint64_t cgroup
 	size_t klen = make_key(ks, cgroup_id, key);
 	rd_kafka_headers_t *hdrs = make_headers(ks, type, n);
 	rd_kafka_resp_err_t err;
+	bool retried = false;
 
 	if (!hdrs) {
 		ts->dropped_error += n;
 		count_failure(ks, RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE, type, n);
 		return -ENOMEM;
 	}
-	err = rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt[type]),
+again:
+	err = rd_kafka_producev(ks->cur.rk, RD_KAFKA_V_RKT(ks->cur.rkt[type]),
 				RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
 				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 				RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_KEY(key, klen),
 				RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(make_tag(type, n)),
 				RD_KAFKA_V_END);
+	if (err == RD_KAFKA_RESP_ERR__FATAL && !retried) {
+		/* failed since the last poll: the record goes to a new producer if one may start */
+		note_fatal(ks);
+		retried = true;
+		if (!restart_producer(ks))
+			goto again;
+	}
 	if (err) {
 		/* On failure the headers stay ours. */
 		rd_kafka_headers_destroy(hdrs);
@@ -467,9 +689,13 @@ static int produce(struct kafka_sink *ks, enum record_type type, uint64_t cgroup
 			return -ENOBUFS;
 		}
 		ts->dropped_error += n;
+		if (err == RD_KAFKA_RESP_ERR__FATAL)
+			ts->lost_fatal += n;
 		count_failure(ks, err, type, n);
 		return -EIO;
 	}
+	ks->cur.outstanding[type] += n;
+	ks->cur.outstanding_bytes += len;
 	ks->inflight_bytes += len;
 	ts->produced += n;
 	ts->produced_messages++;
@@ -551,7 +777,7 @@ static int kafka_emit(struct sink *s, const struct record *rec)
 	int err;
 
 	/* refused, never encoded as another type; events have no topic handle until their codec */
-	if (!record_codec(type) || !ks->rkt[type]) {
+	if (!record_codec(type) || !ks->cur.rkt[type]) {
 		ks->st.unknown_type++;
 		return -EPROTONOSUPPORT;
 	}
@@ -637,7 +863,10 @@ static void kafka_poll(struct sink *s)
 {
 	struct kafka_sink *ks = to_kafka(s);
 
-	rd_kafka_poll(ks->rk, 0);
+	rd_kafka_poll(ks->cur.rk, 0);
+	retire_poll(ks);
+	if (ks->fatal)
+		restart_producer(ks);
 }
 
 /* Delivery reports and errors are served once per loop round. */
@@ -683,9 +912,11 @@ static void destroy(struct kafka_sink *ks)
 {
 	int t, i;
 
+	producer_destroy(ks, &ks->old, RD_KAFKA_RESP_ERR__FATAL, true);
+	producer_destroy(ks, &ks->cur, RD_KAFKA_RESP_ERR__PURGE_QUEUE, false);
+	if (ks->conf)
+		rd_kafka_conf_destroy(ks->conf);
 	for (t = 0; t < RECORD_TYPE_MAX; t++) {
-		if (ks->rkt[t])
-			rd_kafka_topic_destroy(ks->rkt[t]);
 		if (ks->batches[t]) {
 			for (i = 0; i < BATCH_SLOTS; i++)
 				free(ks->batches[t][i].buf);
@@ -693,36 +924,73 @@ static void destroy(struct kafka_sink *ks)
 		}
 		free(ks->topic_names[t]);
 	}
-	if (ks->rk)
-		rd_kafka_destroy(ks->rk);
 	kafka_stats_free(ks->client_stats);
 	free(ks->node_name);
 	free(ks->scratch);
 	free(ks);
 }
 
-static uint64_t kafka_free(struct sink *s)
+/*
+ * At exit: send the open batches, wait for the delivery reports (at most flush_timeout_ms, the
+ * retiring producer within the same time), then purge what is left, so that it is counted as
+ * failed (_PURGE_QUEUE, _PURGE_INFLIGHT) and the counters logged after this are final.
+ */
+static uint64_t kafka_flush(struct sink *s)
 {
 	struct kafka_sink *ks = to_kafka(s);
-	uint64_t undelivered, failed, queued, dropped;
+	uint64_t undelivered, failed, queued, dropped, lost, deadline;
+	char fatal_note[160] = "";
 
+	if (ks->flushed)
+		return ks->undelivered;
+	if (ks->fatal)
+		restart_producer(ks);
 	kafka_end_interval(s);
-	rd_kafka_flush(ks->rk, ks->flush_timeout_ms);
+	deadline = clock_mono_ns() + (uint64_t)ks->flush_timeout_ms * 1000000;
+	rd_kafka_flush(ks->cur.rk, ks->flush_timeout_ms);
+	if (ks->old.rk) {
+		uint64_t now = clock_mono_ns();
+
+		rd_kafka_flush(ks->old.rk, now < deadline ? (int)((deadline - now) / 1000000) : 0);
+		retire_now(ks);
+	}
 	failed = TOTAL(ks, failed) + TOTAL(ks, dropped_error) + ks->st.unknown_type;
 	queued = TOTAL(ks, produced) - TOTAL(ks, delivered) - TOTAL(ks, failed);
 	dropped = TOTAL(ks, dropped_queue_full);
+	lost = TOTAL(ks, lost_fatal);
 	undelivered = failed + queued;
-	/* Whatever is left will not go: purge it so destroy does not wait on it. */
-	rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-	rd_kafka_poll(ks->rk, 0);
+	/* Whatever is left will not go: purge it, so that it is counted and destroy does not wait
+	 * on it. */
+	rd_kafka_purge(ks->cur.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_flush(ks->cur.rk, PURGE_WAIT_MS);
+	rd_kafka_poll(ks->cur.rk, 0);
 
+	if (ks->st.fatal_errors)
+		snprintf(fatal_note, sizeof(fatal_note),
+			 "; %" PRIu64 " lost to %" PRIu64 " fatal producer errors (%" PRIu64 " prod"
+			 "ucers"
+			 " repl"
+			 "aced"
+			 ")",
+			 lost, ks->st.fatal_errors, ks->st.producer_restarts);
 	if (undelivered || dropped)
 		LOG_WARN("kafka: %" PRIu64 " records not delivered (%" PRIu64 " failed, %" PRIu64
 			 " still queued after %u ms); %" PRIu64 " dropped earlier because the "
-			 "buffer was full",
-			 undelivered, failed, queued, ks->flush_timeout_ms, dropped);
+			 "buffer was full%s",
+			 undelivered, failed, queued, ks->flush_timeout_ms, dropped, fatal_note);
 	else
-		LOG_INFO("kafka: all %" PRIu64 " records delivered", TOTAL(ks, delivered));
+		LOG_INFO("kafka: all %" PRIu64 " records delivered%s", TOTAL(ks, delivered),
+			 fatal_note);
+	ks->flushed = true;
+	ks->undelivered = undelivered;
+	return undelivered;
+}
+
+static uint64_t kafka_free(struct sink *s)
+{
+	struct kafka_sink *ks = to_kafka(s);
+	uint64_t undelivered = kafka_flush(s);
+
 	destroy(ks);
 	return undelivered;
 }
@@ -731,6 +999,7 @@ enum {
 	KC_RECORDS,
 	KC_DROPPED,
 	KC_FAILURES,
+	KC_LOST,
 };
 
 /* Families whose rows depend on the record types and on the errors seen (kafka_dynamic()). */
@@ -745,12 +1014,22 @@ static const struct counter_desc kafka_families[] = {
 	[KC_FAILURES] = { .name = "flowscope_kafka_delivery_failures_total",
 			  .help = "Records whose delivery failed, per librdkafka error.",
 			  .type = COUNTER_COUNTER },
+	[KC_LOST] = { .name = "flowscope_kafka_records_lost_total",
+		      .help = "Records lost with a producer that failed fatally (also in "
+			      "failed or dropped), per record type.",
+		      .type = COUNTER_COUNTER },
 };
 
 static const struct counter_desc kafka_counters[] = {
 	COUNTER_ROW("flowscope_kafka_buffered_bytes", COUNTER_GAUGE,
 		    "Bytes waiting for the brokers (batches and unacknowledged messages).", "",
 		    struct kafka_sink_stats, buffered_bytes),
+	COUNTER_ROW("flowscope_kafka_producer_fatal_errors_total", COUNTER_COUNTER,
+		    "Fatal errors of the producer (RD_KAFKA_RESP_ERR__FATAL).", "",
+		    struct kafka_sink_stats, fatal_errors),
+	COUNTER_ROW("flowscope_kafka_producer_restarts_total", COUNTER_COUNTER,
+		    "Producers made to replace one that failed fatally.", "",
+		    struct kafka_sink_stats, producer_restarts),
 };
 
 static int kafka_snapshot(void *arg, void *snap)
@@ -798,6 +1077,14 @@ static void kafka_dynamic(void *arg, const void *snap, struct counters_out *out)
 	}
 	counters_sample(out, &kafka_families[KC_DROPPED], "sink=\"kafka\",reason=\"unknown_type\"",
 			ks->unknown_type);
+	for (int t = 0; t < RECORD_TYPE_MAX; t++) {
+		const char *name = record_type_name(t);
+
+		if (!name)
+			continue;
+		snprintf(labels, sizeof(labels), "type=\"%s\",reason=\"fatal_error\"", name);
+		counters_sample(out, &kafka_families[KC_LOST], labels, ks->type[t].lost_fatal);
+	}
 	for (size_t i = 0; i < ks->n_reasons; i++) {
 		uint64_t sum = 0;
 
@@ -830,6 +1117,19 @@ static bool kafka_ready(struct sink *s, char *why, size_t size)
 	struct kafka_sink *ks = to_kafka(s);
 	uint64_t buffered = ks->inflight_bytes + ks->batch_bytes;
 
+	if (ks->fatal) {
+		snprintf(why, size, "kafka: producer failed (%s); no new producer yet",
+			 ks->fatal_reason);
+		return false;
+	}
+	/* a new producer proves itself with its first delivery; while nothing waits, nothing
+	 * is at risk */
+	if (ks->unproven && buffered) {
+		snprintf(why, size,
+			 "kafka: producer failed (%s); the new one has delivered nothing yet",
+			 ks->fatal_reason);
+		return false;
+	}
 	if (!ks->brokers_down || buffered * 2 <= ks->buffer_bytes)
 		return true;
 	snprintf(why, size,
@@ -845,6 +1145,7 @@ static const struct sink_ops kafka_ops = {
 	.attach = kafka_attach,
 	.register_counters = kafka_register_counters,
 	.ready = kafka_ready,
+	.flush = kafka_flush,
 	.free = kafka_free,
 };
 
@@ -903,7 +1204,7 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 {
 	struct kafka_sink *ks = NULL;
 	rd_kafka_conf_t *conf = NULL;
-	char rderr[512], num[32];
+	char num[32];
 	size_t i;
 	int t;
 
@@ -973,25 +1274,11 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 	rd_kafka_conf_set_log_cb(conf, on_log);
 	rd_kafka_conf_set_stats_cb(conf, on_stats);
 
-	ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
-	if (!ks->rk) {
-		/* Incompatible options end up here (acks=1 with idempotence, a bad CA file). */
-		snprintf(errstr, errstr_size, "kafka producer: %s", rderr);
+	/* kept: a producer that fails fatally is replaced by one from the same configuration */
+	ks->conf = conf;
+	conf = NULL;
+	if (producer_start(ks, &ks->cur, errstr, errstr_size))
 		goto fail;
-	}
-	conf = NULL; /* owned by rk now */
-	for (t = 0; t < RECORD_TYPE_MAX; t++) {
-		/* A type without a codec is never produced; a handle would only make metadata
-		 * requests. */
-		if (!record_codec(t))
-			continue;
-		ks->rkt[t] = rd_kafka_topic_new(ks->rk, ks->topic_names[t], NULL);
-		if (!ks->rkt[t]) {
-			snprintf(errstr, errstr_size, "kafka topic \"%s\": %s", ks->topic_names[t],
-				 rd_kafka_err2str(rd_kafka_last_error()));
-			goto fail;
-		}
-	}
 	LOG_INFO("kafka: producing %s to %s (flows %s, dns %s), %u records per message, %s",
 		 cfg->format == KAFKA_FORMAT_JSON ? "json" : "protobuf", cfg->brokers,
 		 ks->topic_names[RECORD_FLOW], ks->topic_names[RECORD_DNS], ks->per_msg,

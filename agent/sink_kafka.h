@@ -45,7 +45,8 @@ struct kafka_sink_config {
 	 * messages handed to librdkafka and not yet acknowledged). A record that would exceed it is
 	 * dropped and counted. Also sets queue.buffering.max.kbytes. At least 1024. */
 	uint64_t buffer_bytes;
-	/* How long sink_free() waits for outstanding messages, milliseconds. */
+	/* How long sink_flush() waits for outstanding messages at exit, and a producer that
+	 * failed fatally for its messages in flight, milliseconds. */
 	uint32_t flush_timeout_ms;
 	/* Node name carried by every record; required. */
 	const char *node_name;
@@ -66,6 +67,9 @@ struct kafka_sink_type_stats {
 	uint64_t failed; /* records whose delivery report carried an error */
 	uint64_t dropped_queue_full; /* records dropped: buffer_bytes or librdkafka's queue full */
 	uint64_t dropped_error; /* records dropped: encoding failed or too large, produce error */
+	/* of failed and dropped_error: records a producer that failed fatally did not deliver
+	 * (held in it, or refused by it before a new one could take them) */
+	uint64_t lost_fatal;
 };
 
 #define KAFKA_SINK_MAX_REASONS 16
@@ -87,6 +91,10 @@ struct kafka_sink_stats {
 	uint64_t buffered_bytes;
 	/* Records refused because their type has no codec (never encoded as another type). */
 	uint64_t unknown_type;
+	/* Fatal errors of the producer (RD_KAFKA_RESP_ERR__FATAL), and producers made to replace
+	 * a failed one. */
+	uint64_t fatal_errors;
+	uint64_t producer_restarts;
 };
 
 /* Fill cfg with the defaults: topics flowscope.{flows,dns,events}, json, 1 record per message,
@@ -98,7 +106,8 @@ void kafka_sink_config_init(struct kafka_sink_config *cfg);
  * compression, every option against librdkafka), configures an idempotent producer (acks=all)
  * and returns it. Brokers that cannot be reached are not an error: records are buffered and a
  * warning is logged from sink_poll() (once per loop round after sink_attach()) once librdkafka
- * reports it.
+ * reports it. A producer that fails fatally (RD_KAFKA_RESP_ERR__FATAL) is replaced by a new one
+ * from the same configuration; what it did not deliver is counted in lost_fatal.
  *
  * Returns NULL with a one-line message in errstr (errstr_size bytes, secrets redacted) when the
  * configuration is invalid or librdkafka cannot be initialised; the agent should exit 2.

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "flowscope/v1/records.pb-c.h"
@@ -110,6 +111,67 @@ static void test_proto(void **state)
 	flowscope__v1__event_record__free_unpacked(m, NULL);
 }
 
+/* An address argument is text and, in protobuf, its 16 raw bytes (IPv4-mapped for IPv4). */
+static void test_proto_addresses(void **state)
+{
+	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x02 };
+	static const uint8_t v4_mapped[16] = { [10] = 0xff, [11] = 0xff, 192, 0, 2, 7 };
+	struct record_proto_ctx ctx = { .node_name = "n1" };
+	struct record_json_ctx jctx = { .node_name = "n1" };
+	struct event_record r;
+	struct event_arg a[5];
+	uint8_t buf[1024];
+	char json[1024];
+	ssize_t n;
+
+	(void)state;
+	make(&r, a);
+	r.event = "tcp_connect";
+	a[0] = (struct event_arg){ .key = "ip_version", .type = EVENT_ARG_U64, .u = 6 };
+	a[1] = (struct event_arg){ .key = "src_addr", .type = EVENT_ARG_ADDR };
+	a[1].addr.ip_version = 6;
+	memcpy(a[1].addr.a.bytes, v6, 16);
+	a[2] = (struct event_arg){ .key = "dst_addr", .type = EVENT_ARG_ADDR };
+	a[2].addr.ip_version = 6;
+	memcpy(a[2].addr.a.bytes, v6, 16);
+	a[2].addr.a.bytes[15] = 3;
+	r.n_args = 3;
+	n = record_encode_proto(buf, sizeof(buf), &ctx, &r.hdr, false);
+	assert_true(n > 0);
+	Flowscope__V1__EventRecord *m = flowscope__v1__event_record__unpack(NULL, n, buf);
+
+	assert_non_null(m);
+	assert_int_equal(m->args_case, FLOWSCOPE__V1__EVENT_RECORD__ARGS_TCP_CONNECT);
+	assert_string_equal(m->tcp_connect->src_addr, "2001:db8::2");
+	assert_string_equal(m->tcp_connect->dst_addr, "2001:db8::3");
+	assert_int_equal(m->tcp_connect->src_addr_bytes.len, 16);
+	assert_memory_equal(m->tcp_connect->src_addr_bytes.data, v6, 16);
+	assert_int_equal(m->tcp_connect->dst_addr_bytes.len, 16);
+	assert_int_equal(m->tcp_connect->dst_addr_bytes.data[15], 3);
+	flowscope__v1__event_record__free_unpacked(m, NULL);
+	/* JSON keeps the text only */
+	assert_true(record_encode_json(json, sizeof(json), &jctx, &r.hdr) > 0);
+	assert_non_null(strstr(json, "\"src_addr\":\"2001:db8::2\""));
+	assert_null(strstr(json, "_bytes"));
+
+	/* a syscall's IPv4 addr */
+	r.event = "connect";
+	a[0] = (struct event_arg){ .key = "family", .type = EVENT_ARG_STR, .str = "AF_INET" };
+	a[1] = (struct event_arg){ .key = "addr", .type = EVENT_ARG_ADDR };
+	a[1].addr.ip_version = 4;
+	memcpy(a[1].addr.a.bytes, v4_mapped + 12, 4);
+	r.n_args = 2;
+	n = record_encode_proto(buf, sizeof(buf), &ctx, &r.hdr, false);
+	assert_true(n > 0);
+	m = flowscope__v1__event_record__unpack(NULL, n, buf);
+	assert_non_null(m);
+	assert_int_equal(m->args_case, FLOWSCOPE__V1__EVENT_RECORD__ARGS_SYSCALL);
+	assert_string_equal(m->syscall->addr, "192.0.2.7");
+	assert_int_equal(m->syscall->addr_bytes.len, 16);
+	assert_memory_equal(m->syscall->addr_bytes.data, v4_mapped, 16);
+	flowscope__v1__event_record__free_unpacked(m, NULL);
+}
+
 static void test_dup(void **state)
 {
 	struct record_json_ctx ctx = { .node_name = "n1" };
@@ -133,6 +195,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_proto),
+		cmocka_unit_test(test_proto_addresses),
 		cmocka_unit_test(test_dup),
 	};
 

@@ -360,7 +360,9 @@ def parse_text_format(text):
         else:
             name, value = line.split(":", 1)
             value = value.strip()
-            if value.startswith('"'):
+            if value.startswith('"') and name.endswith("_bytes"):
+                value = ast.literal_eval("b" + value)  # a bytes field stays bytes
+            elif value.startswith('"'):
                 value = ast.literal_eval("b" + value).decode()
             elif value in ("true", "false"):
                 value = value == "true"
@@ -396,6 +398,31 @@ _PB_SHAPE = {
         "type": "dns",
     },
 }
+
+
+# Text address fields whose 16-byte twin <name>_bytes the protobuf records carry.
+_PB_ADDR_BYTES = {
+    "flowscope.v1.FlowRecord": ("src_addr", "dst_addr", "src_actual_addr", "dst_actual_addr"),
+    "flowscope.v1.DnsRecord": ("src_addr", "dst_addr"),
+}
+
+
+def addr_bytes(text):
+    """The 16 bytes of an address as the protobuf <address>_bytes fields carry it: IPv6 as it
+    is, IPv4 as the IPv4-mapped ::ffff:a.b.c.d (records.proto)."""
+    import ipaddress
+    a = ipaddress.ip_address(text)
+    return a.packed if a.version == 6 else b"\0" * 10 + b"\xff\xff" + a.packed
+
+
+def _check_addr_bytes(message_type, rec, get):
+    """Every <address>_bytes field (get(name) -> its values) is exactly the text address's 16
+    bytes; the JSON format has no such field, so it is checked here and left out of rec."""
+    for f in _PB_ADDR_BYTES[message_type]:
+        got, want = get(f + "_bytes"), [addr_bytes(rec[f])]
+        if got != want:
+            raise ValueError("%s: %s_bytes %r is not %s (%r)" % (message_type, f, got, rec[f],
+                                                                  want))
 
 
 WORKLOAD_FIELDS = ("container_id", "container_runtime", "container_name", "pod_uid",
@@ -434,6 +461,8 @@ def pb_to_record(message_type, fields):
     for f in WORKLOAD_FIELDS:
         vals = wl[0].get(f, [])
         rec[f] = vals[0] if vals and vals[0] != "" else None
+    _check_addr_bytes(message_type, rec, lambda f: fields.get(f, []))
+    known.update(f + "_bytes" for f in _PB_ADDR_BYTES[message_type])
     unknown = set(fields) - known
     if unknown:
         raise ValueError("%s: fields not in the schema map: %s" % (message_type, unknown))
@@ -483,6 +512,7 @@ def pb_python_record(message_type, payload):
     # Workload: one nested message, flat fields in JSON ("" and absent are null)
     for f in WORKLOAD_FIELDS:
         rec[f] = (getattr(m.workload, f) or None) if m.HasField("workload") else None
+    _check_addr_bytes(message_type, rec, lambda f: [getattr(m, f)])
     return rec
 
 

@@ -5,15 +5,25 @@ The broker's jars are put in FLOWSCOPE_KAFKA_LIBS (default /var/cache/flowscope/
 by scripts/setup.sh from tests/kafka/broker/pom.xml. KafkaBroker starts kafka.Kafka from them
 on a free port, creates topics with the configs a test asks for (through kafka-python's admin
 client, not librdkafka), stops and starts the same process again on the same port and storage
-for outage tests, and removes everything in close(), also after a failure.
+for outage tests, and removes everything in close(), also after a failure (and on leaving a
+`with KafkaBroker() as b:` block).
+
+Run as a script, it is a broker for manual use that does not outlive the command:
+
+    /var/cache/flowscope/venv/bin/python3 tests/e2e/kafka_broker.py [TOPIC[:PARTITIONS] ...]
+
+prints the bootstrap address on its first line, serves until Ctrl-C, SIGTERM or SIGHUP, then stops
+the JVM and removes its directory; the JVM is also killed if the script itself dies.
 """
 import base64
+import ctypes
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -53,7 +63,7 @@ def java():
 class KafkaBroker:
     """One KRaft broker+controller process. bootstrap is "127.0.0.1:PORT"."""
 
-    def __init__(self, tmp=None, log_level="INFO"):
+    def __init__(self, tmp=None, log_level="INFO", die_with_parent=False):
         if not os.path.isdir(LIBS) or not any(n.startswith("kafka_2.13-")
                                               for n in os.listdir(LIBS)):
             raise RuntimeError("no Kafka broker jars in %s: run scripts/setup.sh" % LIBS)
@@ -67,6 +77,7 @@ class KafkaBroker:
         self.log4j = os.path.join(self.dir, "log4j2.properties")
         self.proc = None
         self._admin = None
+        self.die_with_parent = die_with_parent
         with open(self.log4j, "w") as f:
             f.write(LOG4J2.format(log=self.log, level=log_level))
         with open(self.props, "w") as f:
@@ -121,7 +132,9 @@ class KafkaBroker:
         assert self.proc is None
         self.out = open(os.path.join(self.dir, "stdout.log"), "ab")
         self.proc = subprocess.Popen(self._java("kafka.Kafka", self.props), stdout=self.out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_die_with_parent if self.die_with_parent
+                                     else None)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -209,6 +222,12 @@ class KafkaBroker:
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def messages(self, topic, timeout=60):
         """Every message of topic, all partitions, from the beginning to the end offsets of
         now, read with kafka-python (an implementation of the protocol independent of
@@ -262,6 +281,12 @@ class KafkaBroker:
         return out
 
 
+def _die_with_parent():
+    # in the child before exec: SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG), so a
+    # broker started by hand never outlives the script, whatever ends it
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
 class Message:
     """One Kafka message as kafka-python read it."""
 
@@ -281,3 +306,35 @@ class Message:
     def __repr__(self):
         return "Message(%s/%d@%d key=%r %d bytes)" % (self.topic, self.partition, self.offset,
                                                       self.key, len(self.payload))
+
+
+def main(argv):
+    """A broker for manual use, with the topics of argv (NAME[:PARTITIONS], default the three
+    flowscope topics with 4 partitions), until Ctrl-C, SIGTERM or SIGHUP."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    # SIGINT too: a shell starts a background job with SIGINT ignored
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
+    topics = argv or ["flowscope.flows:4", "flowscope.dns:4", "flowscope.events:4"]
+    try:
+        with KafkaBroker(die_with_parent=True) as b:
+            for t in topics:
+                name, _, parts = t.partition(":")
+                b.create_topic(name, int(parts or 1))
+            print(b.bootstrap, flush=True)
+            print("kafka broker %s (pid %d, log %s) with topics %s; Ctrl-C stops it and removes "
+                  "%s" % (b.bootstrap, b.proc.pid, b.log, ", ".join(topics), b.dir),
+                  file=sys.stderr, flush=True)
+            while b.proc.poll() is None:
+                time.sleep(0.5)
+            print("kafka broker exited (%d): %s" % (b.proc.returncode, b.tail()),
+                  file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        print("kafka broker stopped", file=sys.stderr)
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

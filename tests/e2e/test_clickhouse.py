@@ -9,8 +9,12 @@ run as they are written, with only the broker, topics, consumer group and (for P
 the format substituted, each format in its own database; ClickHouse's Kafka engine consumes the
 topics, the materialized views fill the MergeTree tables, and every row is compared field by
 field with the records of the same messages as the test decodes them itself (json, Python's
-protobuf runtime; protobuf's nested workload message flattened as in JSON).
+protobuf runtime; protobuf's nested workload message flattened as in JSON). The protobuf tables
+read the addresses from the records' 16-byte `*_bytes` fields into IPv6 columns; every table's
+addresses are also compared with the text addresses of a run of the same traffic with the stdout
+sink.
 """
+import collections
 import ipaddress
 import json
 import os
@@ -62,6 +66,22 @@ def as_row(rec):
     return row
 
 
+ADDRS = {"flows": ("src_addr", "dst_addr", "src_actual_addr", "dst_actual_addr"),
+         "dns": ("src_addr", "dst_addr")}
+
+
+def addr_keys(s, kind, rows):
+    """Rows per (cgroup, proto, ip_version, service port, addresses as IPv6 text): what two
+    runs of the same traffic have alike. rows are records (text addresses, turned into
+    ClickHouse's IPv6 text here) or table rows (IPv6 text already)."""
+    def ip6(text):
+        return ch_addr(text) if "." in text and ":" not in text else text
+    return collections.Counter(
+        (s.cg(r), r["proto"], r["ip_version"],
+         r["src_port"] if kind == "flows" and r["initiator"] == "dst" else r["dst_port"])
+        + tuple(ip6(r[f]) for f in ADDRS[kind]) for r in rows)
+
+
 def canon(rows):
     return sorted(json.dumps(r, sort_keys=True) for r in rows)
 
@@ -74,6 +94,18 @@ class ClickHouseReadsTheDocTables(unittest.TestCase):
         broker = kafka_broker.KafkaBroker(tmp=s.env.tmp)
         self.addCleanup(broker.close)
         blocks = doc_blocks()
+
+        # the same traffic with the stdout sink: the addresses every table must hold
+        agent = s.agent("--interval", "60")
+        agent.wait_attached()
+        s.script()
+        self.assertEqual(agent.stop(signal.SIGTERM), 0, agent.stderr())
+        base = agent.records()
+        base_addrs = {
+            "flows": addr_keys(s, "flows", [r for r in base if r["type"] == "flow"]),
+            "dns": addr_keys(s, "dns", [r for r in base if r["type"] == "dns"])}
+        self.assertTrue(any(k[2] == 4 for k in base_addrs["flows"]), base_addrs)
+        self.assertTrue(any(k[2] == 6 for k in base_addrs["flows"]), base_addrs)
 
         runs = {}  # database -> (fmt, prefix, {topic: expected rows})
         for fmt, db in ((("json", 100), "fs_json"), (("protobuf", 1), "fs_pb_single"),
@@ -153,6 +185,9 @@ class ClickHouseReadsTheDocTables(unittest.TestCase):
                 with self.subTest(format=db, records=kind):
                     self.assertEqual(len(rows), len(want[topic]))
                     self.assertEqual(canon(rows), canon(want[topic]))
+                    # IPv6 columns (from the *_bytes fields for protobuf) hold the stdout
+                    # run's text addresses
+                    self.assertEqual(addr_keys(s, kind, rows), base_addrs[kind])
                     print("%s %s: %d rows equal to the records, field by field"
                           % (db, kind, len(rows)), file=sys.stderr)
             # what the rows must show: null where JSON writes null, the answers' tuples

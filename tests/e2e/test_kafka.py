@@ -97,6 +97,36 @@ def counters_line(agent, prefix):
     raise KeyError(prefix)
 
 
+def kafka_exit_counters(agent):
+    """{key: value} of the agent's "kafka counters:" exit lines (a long one continues on more
+    lines with the same prefix)."""
+    out = {}
+    for line in agent.stderr().splitlines():
+        if "info: kafka counters:" in line:
+            out.update({k: int(v) for k, v in (kv.split("=", 1) for kv in
+                                                line.split("kafka counters:", 1)[1].split())})
+    if not out:
+        raise KeyError("kafka counters:")
+    return out
+
+
+def check_kafka_exit_counters(test, agent, delivered, purged):
+    """The exit log's Kafka counters are final (written after the flush): per type, produced
+    records are delivered or purged at exit, nothing is buffered, nothing was lost to a fatal
+    producer error. delivered and purged are {type: records}."""
+    k = kafka_exit_counters(agent)
+    for t in ("flow", "dns"):
+        test.assertEqual((k["kafka_records_%s_produced" % t], k["kafka_records_%s_delivered" % t],
+                          k["kafka_records_%s_failed" % t]),
+                         (delivered[t] + purged[t], delivered[t], purged[t]), (t, k))
+        test.assertEqual(k["kafka_records_lost_%s_fatal_error" % t], 0, k)
+    test.assertEqual(k.get("kafka_delivery_failures__PURGE_QUEUE", 0) +
+                     k.get("kafka_delivery_failures__PURGE_INFLIGHT", 0),
+                     sum(purged.values()), k)
+    test.assertEqual((k["kafka_buffered_bytes"], k["kafka_producer_fatal_errors"],
+                      k["kafka_producer_restarts"]), (0, 0, 0), k)
+
+
 def agent_totals(agent):
     """(flow records, DNS records, records the sink refused) the agent counted itself."""
     c = counters_line(agent, "counters:")
@@ -410,6 +440,10 @@ class KafkaSameRecords(unittest.TestCase):
                 recs = got.all_records()
                 self.assertEqual(len(got.records[FLOWS]), flows)
                 self.assertEqual(len(got.records[DNS_TOPIC]), dns)
+                # the exit log was written after the final flush: it counts what the topics
+                # hold, the last interval's records included
+                check_kafka_exit_counters(self, agent, {"flow": flows, "dns": dns},
+                                          {"flow": 0, "dns": 0})
                 self.assertEqual(s.keys(recs), base_keys)
                 self.assertEqual(s.signatures(recs), base_sig)
                 s.check_truth(recs, before, after, label)
@@ -696,6 +730,8 @@ class KafkaOutages(unittest.TestCase):
         self.assertEqual((int(m.group(1)), refused), (flows + dns, 0))
         got = KafkaRun(broker, ("protobuf", 10))
         self.assertEqual((len(got.records[FLOWS]), len(got.records[DNS_TOPIC])), (flows, dns))
+        check_kafka_exit_counters(self, agent, {"flow": flows, "dns": dns},
+                                  {"flow": 0, "dns": 0})
         self.assertGreater(dns, 0)
 
     def test_unreachable_cluster_at_start_is_not_fatal(self):
@@ -716,6 +752,9 @@ class KafkaOutages(unittest.TestCase):
         self.assertEqual(dns, 1)
         self.assertEqual((undelivered, failed, queued, ms, dropped, refused),
                          (flows + dns, 0, flows + dns, 1000, 0, 0))
+        # what the flush could not deliver was purged and is counted as failed at exit
+        check_kafka_exit_counters(self, agent, {"flow": 0, "dns": 0},
+                                  {"flow": flows, "dns": dns})
         self.assertIn("%d records could not be delivered" % (flows + dns), agent.stderr())
 
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* record_proto: protobuf encoding of records, varint framing, and protoc agreeing with it. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,6 +41,19 @@ static void test_varint(void **state)
 	assert_int_equal(record_proto_put_varint(buf, 300), 2);
 	assert_int_equal(buf[0], 0xac);
 	assert_int_equal(buf[1], 0x02);
+}
+
+/* A bytes address field holds the 16 bytes of want (inet_pton), IPv4 as ::ffff:a.b.c.d. */
+static void assert_addr_bytes(ProtobufCBinaryData got, const char *want)
+{
+	uint8_t b[16] = { [10] = 0xff, [11] = 0xff };
+
+	if (strchr(want, ':'))
+		assert_int_equal(inet_pton(AF_INET6, want, b), 1);
+	else
+		assert_int_equal(inet_pton(AF_INET, want, b + 12), 1);
+	assert_int_equal(got.len, 16);
+	assert_memory_equal(got.data, b, 16);
 }
 
 static void test_flow_roundtrip(void **state)
@@ -87,6 +101,10 @@ static void test_flow_roundtrip(void **state)
 	assert_false(m->nat);
 	assert_string_equal(m->dst_actual_addr, "2001:db8:1::20");
 	assert_string_equal(m->dst_domain, "api.example");
+	assert_addr_bytes(m->src_addr_bytes, "2001:db8::10");
+	assert_addr_bytes(m->dst_addr_bytes, "2001:db8:1::20");
+	assert_addr_bytes(m->src_actual_addr_bytes, "2001:db8::10");
+	assert_addr_bytes(m->dst_actual_addr_bytes, "2001:db8:1::20");
 	flowscope__v1__flow_record__free_unpacked(m, NULL);
 
 	/* Too small: -ENOSPC, never a partial write past cap. */
@@ -112,6 +130,10 @@ static void test_flow_nulls_ipv4(void **state)
 	m = flowscope__v1__flow_record__unpack(NULL, n, buf);
 	assert_non_null(m);
 	assert_string_equal(m->src_addr, "192.0.2.10");
+	assert_addr_bytes(m->src_addr_bytes, "192.0.2.10");
+	assert_addr_bytes(m->dst_addr_bytes, m->dst_addr);
+	assert_addr_bytes(m->src_actual_addr_bytes, m->src_actual_addr);
+	assert_addr_bytes(m->dst_actual_addr_bytes, m->dst_actual_addr);
 	assert_string_equal(m->cgroup_path, "");
 	assert_string_equal(m->dst_domain, "");
 	assert_string_equal(m->initiator, "unknown");
@@ -145,6 +167,8 @@ static void test_dns_roundtrip(void **state)
 	assert_string_equal(m->rcode, "NOERROR");
 	assert_string_equal(m->src_addr, "192.0.2.10");
 	assert_string_equal(m->dst_addr, "192.0.2.53");
+	assert_addr_bytes(m->src_addr_bytes, "192.0.2.10");
+	assert_addr_bytes(m->dst_addr_bytes, "192.0.2.53");
 	assert_int_equal(m->dst_port, 53);
 	assert_int_equal(m->id, 7);
 	assert_int_equal(m->latency_case, FLOWSCOPE__V1__DNS_RECORD__LATENCY_LATENCY_NS);
@@ -290,6 +314,9 @@ static void test_protoc_decode(void **state)
 	assert_non_null(strstr(out, "pid: 4\n"));
 	assert_non_null(strstr(out, "src_addr: \"192.0.2.10\"\n"));
 	assert_non_null(strstr(out, "dst_addr: \"198.51.100.20\"\n"));
+	/* 198.51.100.20 as ::ffff:198.51.100.20, protoc's octal escapes */
+	assert_non_null(strstr(out, "dst_addr_bytes: \"\\000\\000\\000\\000\\000\\000\\000\\000"
+				    "\\000\\000\\377\\377\\3063d\\024\"\n"));
 	assert_non_null(strstr(out, "tcp_flags: \"SYN\"\ntcp_flags: \"ACK\"\n"));
 	assert_non_null(strstr(out, "tx_bytes: 4001\n"));
 
