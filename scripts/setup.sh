@@ -28,7 +28,7 @@ build_pkgs=(
 	libnetfilter-conntrack-dev libmnl-dev
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libmicrohttpd-dev libjansson-dev
-	libyaml-dev
+	libyaml-dev libcurl4-openssl-dev
 )
 test_pkgs=(
 	python3 iproute2 nftables conntrack ethtool socat
