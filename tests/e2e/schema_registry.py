@@ -1,12 +1,11 @@
 """A stand-in for a Confluent-compatible Schema Registry, for the protobuf-sr tests.
 
-Why a stand-in: no real registry installs here from the registries the project reaches.
-Karapace has no installable version on PyPI; Apicurio Registry's application
-(io.apicurio:apicurio-registry-app, a Quarkus app) does not resolve from Maven Central: 3.3.3 and
-2.6.13.Final depend on io.apicurio:apicurio-registry-schema-util-provider versions that Maven
-Central does not serve, and 2.4.2.Final on org.everit.json.schema (JitPack only) and on
-apicurio-common-app-components-config-index-deployment, which does not resolve either
-(docs/kafka.md, "Schema Registry").
+The real registry of the tests is Apicurio Registry 2.4.2 (apicurio_registry.py). The stand-in
+covers what that one cannot do: serve `GET /schemas/ids/{id}?format=serialized` (Apicurio 2.4
+answers the text whatever the format), which confluent-kafka's SchemaRegistryClient needs to
+give ProtobufDeserializer the writer schema; answer a chosen HTTP error; never answer. Karapace,
+the other registry the issue names, has no installable version on PyPI, and newer Apicurio
+versions do not resolve from Maven Central (docs/kafka.md, "Schema Registry").
 
 It serves the documented subset of the Schema Registry API that a producer and the Confluent
 deserializers use, on a free loopback port, from a thread:
