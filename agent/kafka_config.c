@@ -13,7 +13,8 @@
 /*
  * protobuf-sr: register records.proto under "<topic>-value" for every topic of a record type
  * with a codec, and put the wire prefix (schema id, the type's message index) into k. Returns
- * 0, or -EIO / -EPROTO / -ENOENT with the reason in err.
+ * 0, or -EIO / -EPROTO (schema_registry_register_protobuf()), -ENOENT (a codec's message is not
+ * in records.proto) or -ENOMEM, with the reason in err.
  */
 static int register_schemas(const struct config *cfg, struct kafka_sink_config *k, char *err,
 			    size_t errsz)
@@ -22,8 +23,9 @@ static int register_schemas(const struct config *cfg, struct kafka_sink_config *
 		cfg->kafka_schema_registry, cfg->kafka_schema_registry_timeout_ms, err, errsz);
 	int ret = 0;
 
+	/* the URL passed kafka_config_check(): what is left is libcurl or memory */
 	if (!sr)
-		return -EINVAL;
+		return -ENOMEM;
 	for (int t = 0; t < RECORD_TYPE_MAX && !ret; t++) {
 		const struct record_codec *c = record_codec(t);
 		char subject[512];
@@ -92,7 +94,7 @@ struct sink *kafka_sink_from_config(const struct config *cfg, bool *usage, char 
 
 		if (ret) {
 			/* the registry refused or did not answer: a runtime failure, not usage */
-			*usage = ret == -EINVAL;
+			*usage = false;
 			return NULL;
 		}
 	}
