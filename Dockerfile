@@ -21,7 +21,7 @@ RUN apt-get update \
 		libinih-dev uthash-dev \
 		libnetfilter-conntrack-dev libmnl-dev \
 		librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
-		libmicrohttpd-dev libjansson-dev \
+		libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev \
 	&& rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -39,7 +39,7 @@ FROM debian:${DEBIAN_RELEASE}-slim
 RUN apt-get update \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		libbpf1 libelf1 zlib1g libinih1 libnetfilter-conntrack3 libmnl0 \
-		librdkafka1 libprotobuf-c1 libmicrohttpd12 libjansson4 ca-certificates \
+		librdkafka1 libprotobuf-c1 libmicrohttpd12 libjansson4 libcurl4 ca-certificates \
 	&& rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/agent/flowscope /usr/local/bin/flowscope
 COPY LICENSE /usr/share/doc/flowscope/

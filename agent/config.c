@@ -149,7 +149,7 @@ static enum config_status set_metrics_addr(struct config *cfg, const struct opt_
 static enum config_status set_kafka_format(struct config *cfg, const struct opt_def *o,
 					   const char *val, char *err, size_t errsz)
 {
-	static const char *const choices[] = { "json", "protobuf", NULL };
+	static const char *const choices[] = { "json", "protobuf", "protobuf-sr", NULL };
 
 	return set_choice(cfg, o, val, err, errsz, choices);
 }
@@ -351,8 +351,12 @@ static const struct opt_def opts[] = {
 	  "topic for DNS records (default flowscope.dns)" },
 	{ "kafka-topic-events", "TOPIC", set_str, OFF(kafka_topic_events), 0, 0,
 	  "topic for event records (default flowscope.events)" },
-	{ "kafka-format", "json|protobuf", set_kafka_format, OFF(kafka_format), 0, 0,
-	  "record encoding on Kafka (default json)" },
+	{ "kafka-format", "json|protobuf|protobuf-sr", set_kafka_format, OFF(kafka_format), 0, 0,
+	  "record encoding on Kafka (default json; protobuf-sr: Schema Registry wire format)" },
+	{ "kafka-schema-registry", "URL", set_str, OFF(kafka_schema_registry), 0, 0,
+	  "Schema Registry where protobuf-sr registers records.proto under <topic>-value" },
+	{ "kafka-schema-registry-timeout", "MS", set_u32, OFF(kafka_schema_registry_timeout_ms), 1,
+	  600000, "bound on each request to the Schema Registry (default 10000)" },
 	{ "kafka-records-per-message", "N", set_u32, OFF(kafka_records_per_message), 1, 100000,
 	  "records packed in one Kafka message (default 1)" },
 	{ "kafka-compression", "none|gzip|snappy|lz4|zstd", set_kafka_compression,
@@ -397,6 +401,7 @@ void config_defaults(struct config *cfg)
 	cfg->kafka_records_per_message = 1;
 	cfg->kafka_buffer_bytes = 64ull << 20;
 	cfg->kafka_flush_timeout_ms = 10000;
+	cfg->kafka_schema_registry_timeout_ms = 10000;
 }
 
 static const struct opt_def *find_opt(const char *name)
@@ -643,6 +648,8 @@ void config_free(struct config *cfg)
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
+	free(cfg->kafka_schema_registry);
+	cfg->kafka_schema_registry = NULL;
 	for (size_t i = 0; i < cfg->n_kafka_options; i++)
 		free(cfg->kafka_options[i]);
 	cfg->n_kafka_options = 0;

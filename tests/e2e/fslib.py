@@ -494,7 +494,11 @@ def pb_class(message_type):
 def pb_python_record(message_type, payload):
     """payload parsed by Python's protobuf runtime, as the JSON format's record dict (the same
     shape pb_to_record() gives protoc's output)."""
-    m = pb_class(message_type).FromString(payload)
+    return pb_message_record(message_type, pb_class(message_type).FromString(payload))
+
+
+def pb_message_record(message_type, m):
+    """A parsed message m of message_type (pb_class()) as the JSON format's record dict."""
     shape = _PB_SHAPE[message_type]
     rec = {"type": shape["type"]}
     for f in shape.get("int", ()) + shape.get("str", ()) + shape.get("bool", ()):
