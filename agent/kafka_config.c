@@ -19,7 +19,7 @@
 static int register_schemas(const struct config *cfg, struct kafka_sink_config *k, char *err,
 			    size_t errsz)
 {
-	struct schema_registry *sr = schema_registry_new(
+	struct schema_registry *sr = schema_registry_create(
 		cfg->kafka_schema_registry, cfg->kafka_schema_registry_timeout_ms, err, errsz);
 	int ret = 0;
 
@@ -60,7 +60,7 @@ static int register_schemas(const struct config *cfg, struct kafka_sink_config *
 			 schema_registry_url(sr), subject, (unsigned int)id, c->proto_message,
 			 index);
 	}
-	schema_registry_free(sr);
+	schema_registry_destroy(sr);
 	return ret;
 }
 

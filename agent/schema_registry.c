@@ -97,8 +97,8 @@ int schema_registry_check_url(const char *url, char *err, size_t errsz)
 	return ret;
 }
 
-struct schema_registry *schema_registry_new(const char *url, uint32_t timeout_ms, char *err,
-					    size_t errsz)
+struct schema_registry *schema_registry_create(const char *url, uint32_t timeout_ms, char *err,
+					       size_t errsz)
 {
 	struct schema_registry *sr;
 	bool has_query;
@@ -126,20 +126,20 @@ struct schema_registry *schema_registry_new(const char *url, uint32_t timeout_ms
 		sr->shown[--len] = '\0';
 	sr->curl = curl_easy_init();
 	if (!sr->curl) {
-		schema_registry_free(sr);
+		schema_registry_destroy(sr);
 		snprintf(err, errsz, "schema registry: libcurl cannot be initialised");
 		return NULL;
 	}
 	return sr;
 nomem:
-	schema_registry_free(sr);
+	schema_registry_destroy(sr);
 	if (!sr)
 		curl_global_cleanup();
 	snprintf(err, errsz, "schema registry: out of memory");
 	return NULL;
 }
 
-void schema_registry_free(struct schema_registry *sr)
+void schema_registry_destroy(struct schema_registry *sr)
 {
 	if (!sr)
 		return;

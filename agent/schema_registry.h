@@ -40,13 +40,13 @@ int schema_registry_check_url(const char *url, char *err, size_t errsz);
  * each request as a whole, connection included (milliseconds, at least 1). Returns NULL with
  * the reason in err on a bad URL or when libcurl cannot be initialised.
  */
-struct schema_registry *schema_registry_new(const char *url, uint32_t timeout_ms, char *err,
-					    size_t errsz);
+struct schema_registry *schema_registry_create(const char *url, uint32_t timeout_ms, char *err,
+					       size_t errsz);
 
-void schema_registry_free(struct schema_registry *sr);
+void schema_registry_destroy(struct schema_registry *sr);
 
 /* The registry's URL for messages: userinfo removed, so credentials are never logged. Valid
- * until schema_registry_free(). */
+ * until schema_registry_destroy(). */
 const char *schema_registry_url(const struct schema_registry *sr);
 
 /*

@@ -198,9 +198,9 @@ static struct schema_registry *client(int port, const char *userinfo, const char
 	struct schema_registry *sr;
 
 	snprintf(url, sizeof(url), "http://%s127.0.0.1:%d%s", userinfo, port, path);
-	sr = schema_registry_new(url, timeout_ms, err, sizeof(err));
+	sr = schema_registry_create(url, timeout_ms, err, sizeof(err));
 	if (!sr)
-		fail_msg("schema_registry_new(%s): %s", url, err);
+		fail_msg("schema_registry_create(%s): %s", url, err);
 	return sr;
 }
 
@@ -235,7 +235,7 @@ static void test_register_sends_the_schema_and_reads_the_id(void **state)
 	assert_string_equal(json_string_value(json_object_get(body, "schemaType")), "PROTOBUF");
 	assert_string_equal(json_string_value(json_object_get(body, "schema")), schema);
 	json_decref(body);
-	schema_registry_free(sr);
+	schema_registry_destroy(sr);
 }
 
 static void check_refusal(const char *status, const char *answer, int want, const char *const *must)
@@ -258,7 +258,7 @@ static void check_refusal(const char *status, const char *answer, int want, cons
 	assert_null(strstr(err, "sekrit"));
 	assert_null(strstr(err, "user"));
 	assert_null(strchr(err, '\n'));
-	schema_registry_free(sr);
+	schema_registry_destroy(sr);
 }
 
 static void test_refusals_name_the_url_status_and_answer(void **state)
@@ -309,7 +309,7 @@ static void test_unreachable_and_silent_registries(void **state)
 	snprintf(want, sizeof(want), "schema registry http://127.0.0.1:%d: ", port);
 	assert_non_null(strstr(err, want));
 	assert_null(strstr(err, "sekrit"));
-	schema_registry_free(sr);
+	schema_registry_destroy(sr);
 	close(fd);
 
 	/* a registry that takes the request and never answers: the timeout ends it */
@@ -319,7 +319,7 @@ static void test_unreachable_and_silent_registries(void **state)
 							   sizeof(err)),
 			 -EIO);
 	assert_non_null(strstr(err, "timeout 300 ms"));
-	schema_registry_free(sr);
+	schema_registry_destroy(sr);
 	stub_stop(&s);
 }
 
