@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "cgroup_paths.h"
 #include "clock.h"
 #include "counters.h"
 #include "event_tracer.h"
@@ -23,7 +22,6 @@ struct tracer_collector {
 	struct policy *policy;
 	struct event_tracer *et;
 	struct pipeline *pipeline;
-	struct cgroup_paths *cgroup_paths;
 	struct event_tracer_prog progs[POLICY_PROG_COUNT];
 	/* filter storage: the policy's comm strings as pointer arrays */
 	const char *comms[POLICY_EV_COUNT][POLICY_MAX_COMM];
@@ -31,11 +29,16 @@ struct tracer_collector {
 	uint64_t records_dropped; /* refused by the pipeline */
 };
 
-static const char *path_of(void *ctx, uint64_t cgroup_id)
+/*
+ * The tracer's cgroup filter sets, one per event with a cgroup_path_prefix: whether a cgroup
+ * (its path relative to the v2 root) is in the event's, by the policy's own rule.
+ */
+static bool cgroup_match(void *ctx, const char *path)
 {
-	struct tracer_collector *tc = ctx;
+	const struct policy_event_conf *c = ctx;
+	struct policy_match_ctx m = { .cgroup_path = path, .fields = POLICY_MATCH_CGROUP_PATH };
 
-	return tc->cgroup_paths ? cgroup_paths_lookup(tc->cgroup_paths, cgroup_id) : NULL;
+	return policy_event_match(c, &m);
 }
 
 static void tracer_log(void *ctx, int level, const char *msg)
@@ -56,8 +59,10 @@ static void set_filter(struct tracer_collector *tc, enum policy_event_id id,
 	f->n_comms = c->filters.n_comm;
 	f->uids = c->filters.uid;
 	f->n_uids = c->filters.n_uid;
-	f->cgroup_path_prefix = c->filters.cgroup_path_prefix[0] ? c->filters.cgroup_path_prefix
-								 : NULL;
+	if (c->filters.cgroup_path_prefix[0]) {
+		f->cgroup_match = cgroup_match;
+		f->cgroup_match_ctx = (void *)c;
+	}
 	f->filename_prefix = c->filters.filename_prefix[0] ? c->filters.filename_prefix : NULL;
 }
 
@@ -358,7 +363,6 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 		tracer_collector_free(tc);
 		return TRACER_OFF;
 	}
-	tc->cgroup_paths = o->cgroup_paths;
 	memset(&eo, 0, sizeof(eo));
 	for (int id = 1; id < POLICY_EV_COUNT; id++) {
 		const struct policy_event_def *d = policy_event_def(id);
@@ -389,6 +393,8 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 		if (d->flags & POLICY_EVF_ARGV) {
 			if (c->argv_max_bytes > eo.argv_max_bytes)
 				eo.argv_max_bytes = c->argv_max_bytes;
+			if (c->env && c->env_max_bytes > eo.env_max_bytes)
+				eo.env_max_bytes = c->env_max_bytes;
 			eo.env |= c->env;
 		}
 	}
@@ -408,8 +414,6 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 	eo.cgroup_cleanup_delay_ns = o->cleanup_delay_ns;
 	eo.debug = o->debug;
 	eo.cgroup_root = o->cgroup_root;
-	eo.cgroup_path = path_of;
-	eo.cgroup_path_ctx = tc;
 	eo.cb = on_event;
 	eo.cb_ctx = tc;
 	eo.log = tracer_log;
@@ -471,7 +475,7 @@ static const struct counter_desc tracer_families[] = {
 	{ "flowscope_tracer_events_suppressed_total",
 	  "records not made: the per-cgroup rate limit, per event", COUNTER_COUNTER, "", 0 },
 	{ "flowscope_tracer_events_filtered_total",
-	  "records dropped by a filter (kernel cgroup id set, or user-space fields), per event",
+	  "records not made: a filter rejected them (before the rate limit), per event",
 	  COUNTER_COUNTER, "", 0 },
 	{ "flowscope_tracer_decode_errors_total", "malformed records from the ring, per event",
 	  COUNTER_COUNTER, "", 0 },
@@ -493,8 +497,7 @@ static const struct counter_desc all_descs[] = {
 		    "records not made: the per-cgroup rate limit, per event", "",
 		    struct tracer_snap, records),
 	COUNTER_ROW("flowscope_tracer_events_filtered_total", COUNTER_COUNTER,
-		    "records dropped by a filter (kernel cgroup id set, or user-space fields), per "
-		    "event",
+		    "records not made: a filter rejected them (before the rate limit), per event",
 		    "", struct tracer_snap, records),
 	COUNTER_ROW("flowscope_tracer_decode_errors_total", COUNTER_COUNTER,
 		    "malformed records from the ring, per event", "", struct tracer_snap, records),
@@ -539,7 +542,7 @@ static void tracer_dynamic(void *arg, const void *snap, struct counters_out *out
 			v = f == 0   ? k.emitted
 			    : f == 1 ? k.lost
 			    : f == 2 ? k.suppressed
-			    : f == 3 ? k.kernel_filtered + k.filtered
+			    : f == 3 ? k.kernel_filtered
 				     : k.decode_errors;
 			snprintf(labels, sizeof(labels), "event=\"%s\"", d->name);
 			counters_sample(out, &tracer_families[f], labels, v);

@@ -15,7 +15,6 @@ struct tracer_collector;
 struct loop;
 struct pipeline;
 struct counters;
-struct cgroup_paths;
 
 struct tracer_collector_opts {
 	const char *events; /* --events; NULL: default set (or the policy's) */
@@ -24,7 +23,6 @@ struct tracer_collector_opts {
 	uint64_t cleanup_delay_ns;
 	bool debug;
 	const char *cgroup_root; /* where tr_sock_create attaches */
-	struct cgroup_paths *cgroup_paths; /* for cgroup_path_prefix filters */
 };
 
 enum tracer_collector_status {

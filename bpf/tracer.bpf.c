@@ -21,6 +21,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define EEXIST 17
 
 /* include/net/tcp_states.h */
 #define TCP_ESTABLISHED 1
@@ -64,14 +65,20 @@ const volatile __u64 sys_wanted[TR_SYSCALL_WORDS] = {};
 const volatile __u64 sys_emit[TR_SYSCALL_WORDS] = {};
 const volatile __u32 argv_max = TR_ARGV_DEFAULT;
 const volatile __u32 exec_env = 0;
+/* env bound of exec records (exec_env), its own: env beyond it sets TR_F_ENV_TRUNCATED */
+const volatile __u32 env_max = TR_ENV_DEFAULT;
 const volatile __u32 debug = 0;
 /* cgroup_rmdir records are made for the library's rate-state cleanup even when the event is off */
 const volatile __u32 cgroup_rmdir_notify = 0;
+/* cgroup_mkdir records are made for the library's cgroup filter sets even when the event is off */
+const volatile __u32 cgroup_mkdir_notify = 0;
 /*
- * Events (bit = event id; bit 63: all syscall events) reported only for the cgroup v2 ids in
- * `cgroup_allow` whose value has the event's bit: the policy's cgroup filter, resolved to ids.
+ * Cgroup filter sets (bit n-1 for set n) that are closed under descent (a path prefix): a new
+ * cgroup joins them when its parent is in them, at its cgroup_mkdir, before any task can be in it.
  */
-const volatile __u64 cgroup_filter_mask = 0;
+const volatile __u64 cgroup_inherit_mask = 0;
+/* Kernel-side filters per slot (slot as event_config), tested before the rate limit. */
+const volatile struct tr_filter_config event_filter[TR_SLOTS] = {};
 /*
  * The agent's own thread group id in the initial PID namespace, set by the library after load:
  * its own events are not reported.
@@ -95,12 +102,44 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* cgroup id -> the cgroup filter sets it is in (bit n-1: set n); filled by the library. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TR_CGROUP_ALLOW_MAX);
 	__type(key, __u64);
 	__type(value, __u64);
 } cgroup_allow SEC(".maps");
+
+/* (slot, comm) and (slot, uid) pairs the comm and uid filters accept. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TR_FILTER_MAX_ENTRIES);
+	__type(key, struct tr_comm_key);
+	__type(value, __u8);
+} filter_comm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TR_FILTER_MAX_ENTRIES);
+	__type(key, struct tr_uid_key);
+	__type(value, __u8);
+} filter_uid SEC(".maps");
+
+/* slot -> its filename prefix (event_filter[slot].filename_len bytes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct tr_prefix);
+} filter_filename SEC(".maps");
+
+/* A syscall's path argument, read for the filename filter before a record is reserved. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tr_prefix);
+} filter_scratch SEC(".maps");
 
 /* Token buckets per (cgroup, event); LRU so a cgroup storm cannot fill it for good. */
 struct {
@@ -144,6 +183,17 @@ struct {
 	__type(key, int);
 	__type(value, struct tr_sock_owner);
 } tr_sock_owner SEC(".maps");
+
+/*
+ * What the filters test: the context the record will carry (the task's, or a socket owner's),
+ * known before the record is made.
+ */
+struct tr_fctx {
+	__u64 cgroup_id;
+	const char *comm; /* TR_COMM_LEN bytes of kernel memory */
+	__u32 pid;
+	__u32 uid;
+};
 
 static __always_inline void stat_inc(__u32 slot, __u32 stat)
 {
@@ -243,12 +293,26 @@ static __always_inline __u32 task_ns_tgid(struct task_struct *t)
  * fraction of a bpf_probe_read_kernel() call each. Only the PID namespace level's variable index
  * needs the helper.
  */
+static __always_inline __u64 task_cgroup_id(struct task_struct *t)
+{
+	return t->cgroups->dfl_cgrp->kn->id;
+}
+
+/* The filters' view of task t: what fill_hdr() will write. */
+static __always_inline void task_fctx(struct tr_fctx *c, struct task_struct *t)
+{
+	c->cgroup_id = task_cgroup_id(t);
+	c->comm = t->comm;
+	c->pid = t->tgid;
+	c->uid = t->cred->uid.val;
+}
+
 static __always_inline void fill_hdr(struct tr_hdr *h, struct task_struct *t, __u16 ev)
 {
 	h->event = ev;
 	h->flags = 0;
 	h->ts_ns = bpf_ktime_get_boot_ns();
-	h->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
+	h->cgroup_id = task_cgroup_id(t);
 	h->pid = t->tgid;
 	h->tid = t->pid;
 	h->ns_pid = task_ns_tgid(t);
@@ -291,24 +355,94 @@ static __always_inline bool is_self(void)
 	return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
 }
 
-/* Enabled, not the agent, and within the rate limit (exits pass no_limit). */
-static __always_inline bool want(__u32 slot, __u32 pid, __u64 cgroup_id, bool no_limit)
+/*
+ * The comm, uid and cgroup filters of a slot (docs/tracer.md, the rules of policy_event_match()):
+ * each set one must match. A miss is counted as filtered. Runs before the rate limit, so a
+ * rejected record never spends a token. With no filter set this is a few rodata tests, which
+ * the verifier removes for a constant slot.
+ */
+static __always_inline bool filters_ok(__u32 slot, const struct tr_fctx *c)
 {
-	__u64 bit, *allow;
+	__u8 set;
 
-	if (!slot_enabled(slot) || pid == self_tgid)
+	if (slot >= TR_SLOTS)
 		return false;
-	bit = 1ULL << (slot < TR_EV_MAX ? slot : 63);
-	if (cgroup_filter_mask & bit) {
-		allow = bpf_map_lookup_elem(&cgroup_allow, &cgroup_id);
-		if (!allow || !(*allow & bit)) {
-			stat_inc(slot, TR_STAT_FILTERED);
-			return false;
-		}
+	if (event_filter[slot].uid) {
+		struct tr_uid_key k = { .slot = slot, .uid = c->uid };
+
+		if (!bpf_map_lookup_elem(&filter_uid, &k))
+			goto miss;
 	}
+	if (event_filter[slot].comm) {
+		struct tr_comm_key k = { .slot = slot };
+
+		/* the key is NUL-padded whatever follows the task's NUL */
+		bpf_probe_read_kernel_str(k.comm, sizeof(k.comm), c->comm);
+		if (!bpf_map_lookup_elem(&filter_comm, &k))
+			goto miss;
+	}
+	set = event_filter[slot].cgroup_set;
+	if (set) {
+		__u64 *allow = bpf_map_lookup_elem(&cgroup_allow, &c->cgroup_id);
+
+		if (!allow || !((*allow >> ((set - 1) & 63)) & 1))
+			goto miss;
+	}
+	return true;
+miss:
+	stat_inc(slot, TR_STAT_FILTERED);
+	return false;
+}
+
+/*
+ * The filename prefix filter: name (a NUL-terminated string readable for TR_PREFIX_MAX bytes)
+ * starts with the slot's prefix. A plain byte compare; the prefix holds no NUL, so a shorter
+ * name fails at its NUL.
+ */
+static __always_inline bool filename_ok(__u32 slot, const char *name)
+{
+	struct tr_prefix *p;
+	__u32 n;
+
+	if (slot >= TR_SLOTS)
+		return false;
+	n = event_filter[slot].filename_len;
+	if (!n)
+		return true;
+	p = bpf_map_lookup_elem(&filter_filename, &slot);
+	if (!p || !name)
+		goto miss;
+	for (__u32 i = 0; i < TR_PREFIX_MAX - 1; i++) {
+		if (i >= n)
+			return true;
+		if (name[i] != p->s[i])
+			goto miss;
+	}
+	return true;
+miss:
+	stat_inc(slot, TR_STAT_FILTERED);
+	return false;
+}
+
+/* Enabled, not the agent, and through the comm/uid/cgroup filters. */
+static __always_inline bool want_filtered(__u32 slot, const struct tr_fctx *c)
+{
+	if (!slot_enabled(slot) || c->pid == self_tgid)
+		return false;
+	return filters_ok(slot, c);
+}
+
+/*
+ * want_filtered() and then within the (cgroup, event) rate limit (exits pass no_limit): the
+ * order that keeps a filtered flood from spending the tokens of wanted records.
+ */
+static __always_inline bool want(__u32 slot, const struct tr_fctx *c, bool no_limit)
+{
+	if (!want_filtered(slot, c))
+		return false;
 	if (no_limit)
 		return true;
-	return rate_ok(slot, cgroup_id);
+	return rate_ok(slot, c->cgroup_id);
 }
 
 static __always_inline void *reserve(__u32 slot, __u64 size)
@@ -380,10 +514,12 @@ int BPF_PROG(tr_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 	struct tr_exec *e;
 	const char *filename, *interp;
 	__u64 arg_start, arg_end, total;
-	__u32 off, argv_len, bound = argv_max;
+	__u32 off, argv_len, bound = argv_max, env_bound = env_max;
+	struct tr_fctx fc;
 	long n;
 
-	if (!want(slot, BPF_CORE_READ(p, tgid), bpf_get_current_cgroup_id(), false))
+	task_fctx(&fc, p);
+	if (!want_filtered(slot, &fc))
 		return 0;
 	e = exec_buf();
 	if (!e)
@@ -405,6 +541,9 @@ int BPF_PROG(tr_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 		e->hdr.flags |= TR_F_PATH_TRUNCATED;
 	}
 	e->filename_len = n;
+	/* the filename filter before the rate limit: a rejected exec spends no token */
+	if (!filename_ok(slot, e->data) || !rate_ok(slot, fc.cgroup_id))
+		return 0;
 	off = n & (TR_PATH_MAX * 2 - 1);
 	/* binfmt_script points bprm->interp at its own copy of the #! path */
 	if (interp && interp != filename && off <= TR_PATH_MAX) {
@@ -438,8 +577,10 @@ int BPF_PROG(tr_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 		__u64 env_end = BPF_CORE_READ(p, mm, env_end);
 		__u32 env_len = env_end > env_start ? env_end - env_start : 0;
 
-		if (env_len > bound) {
-			env_len = bound;
+		if (env_bound > TR_ARGV_CAP)
+			env_bound = TR_ARGV_CAP;
+		if (env_len > env_bound) {
+			env_len = env_bound;
 			e->hdr.flags |= TR_F_ENV_TRUNCATED;
 		}
 		if (off > 2 * TR_PATH_MAX + TR_ARGV_CAP)
@@ -514,9 +655,11 @@ static __always_inline void emit_exec_failed(struct pt_regs *regs, __u32 nr, lon
 	struct failed_argv_ctx c = {};
 	__u64 fn_ptr, argv_ptr;
 	struct tr_exec *e;
+	struct tr_fctx fc;
 	long n;
 
-	if (!want(slot, bpf_get_current_pid_tgid() >> 32, bpf_get_current_cgroup_id(), false))
+	task_fctx(&fc, t);
+	if (!want_filtered(slot, &fc))
 		return;
 	e = exec_buf();
 	if (!e)
@@ -542,6 +685,8 @@ static __always_inline void emit_exec_failed(struct pt_regs *regs, __u32 nr, lon
 		e->hdr.flags |= TR_F_PATH_TRUNCATED;
 	}
 	e->filename_len = n;
+	if (!filename_ok(slot, e->data) || !rate_ok(slot, fc.cgroup_id))
+		return;
 	c.argv = argv_ptr;
 	c.off = n & (TR_PATH_MAX * 2 - 1);
 	c.bound = argv_max > TR_ARGV_CAP ? TR_ARGV_CAP : argv_max;
@@ -564,8 +709,10 @@ int BPF_PROG(tr_sched_process_fork, struct task_struct *parent, struct task_stru
 {
 	const __u32 slot = TR_EV_SCHED_PROCESS_FORK;
 	struct tr_fork *f;
+	struct tr_fctx fc;
 
-	if (!want(slot, BPF_CORE_READ(parent, tgid), bpf_get_current_cgroup_id(), false))
+	task_fctx(&fc, parent);
+	if (!want(slot, &fc, false))
 		return 0;
 	f = reserve(slot, sizeof(*f));
 	if (!f)
@@ -588,9 +735,11 @@ int BPF_PROG(tr_sched_process_exit, struct task_struct *p, bool group_dead)
 {
 	const __u32 slot = TR_EV_SCHED_PROCESS_EXIT;
 	struct tr_exit *x;
+	struct tr_fctx fc;
 	__u32 code;
 
-	if (!want(slot, BPF_CORE_READ(p, tgid), bpf_get_current_cgroup_id(), true))
+	task_fctx(&fc, p);
+	if (!want(slot, &fc, true))
 		return 0;
 	x = reserve(slot, sizeof(*x));
 	if (!x)
@@ -649,11 +798,23 @@ static __always_inline int tcp_emit(__u32 slot, const struct sock *sk, struct tr
 				    int oldstate, int newstate)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
-	__u64 cgroup_id = o ? o->cgroup_id : bpf_get_current_cgroup_id();
-	__u32 pid = o ? o->pid : (bpf_get_current_pid_tgid() >> 32);
+	struct tr_fctx fc;
 	struct tr_tcp *r;
 
-	if (!want(slot, pid, cgroup_id, false))
+	if (o) {
+		fc.cgroup_id = o->cgroup_id;
+		fc.comm = o->comm;
+		fc.pid = o->pid;
+		fc.uid = o->uid;
+		/* keeps clang from sinking the two branches' loads into one instruction on a map
+		 * value and a BTF pointer, which the verifier refuses ("same insn cannot be used
+		 * with different pointers") */
+		asm volatile("" ::: "memory");
+	} else {
+		task_fctx(&fc, cur);
+		asm volatile("" ::: "memory");
+	}
+	if (!want(slot, &fc, false))
 		return 0;
 	r = reserve(slot, sizeof(*r));
 	if (!r)
@@ -748,21 +909,27 @@ static __always_inline int cgroup_emit(__u32 slot, struct cgroup *cgrp, const ch
 				       struct task_struct *t, bool threadgroup)
 {
 	struct tr_cgroup *c;
+	struct tr_fctx fc;
+	bool notify, ok;
 	long n;
 
 	/* cgroup v2 only (hierarchy 0): the ids flows and events are attributed to */
 	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
 		return 0;
-	if (slot == TR_EV_CGROUP_RMDIR && cgroup_rmdir_notify && !slot_enabled(slot)) {
-		if ((__u32)BPF_CORE_READ(t, tgid) == self_tgid)
-			return 0;
-	} else if (!want(slot, BPF_CORE_READ(t, tgid), BPF_CORE_READ(cgrp, kn, id), false)) {
+	/* the library sees every mkdir/rmdir it needs (cgroup filter sets, rate-state cleanup),
+	 * also those the policy does not emit: flagged TR_F_NOTIFY, never delivered */
+	notify = (slot == TR_EV_CGROUP_RMDIR && cgroup_rmdir_notify) ||
+		 (slot == TR_EV_CGROUP_MKDIR && cgroup_mkdir_notify);
+	task_fctx(&fc, t);
+	ok = want(slot, &fc, false);
+	if (!ok && (!notify || fc.pid == self_tgid))
 		return 0;
-	}
 	c = reserve(slot, sizeof(*c));
 	if (!c)
 		return 0;
 	fill_hdr(&c->hdr, t, slot);
+	if (!ok)
+		c->hdr.flags |= TR_F_NOTIFY;
 	c->target_cgroup_id = BPF_CORE_READ(cgrp, kn, id);
 	c->hierarchy_id = 0;
 	c->level = BPF_CORE_READ(cgrp, level);
@@ -776,13 +943,42 @@ static __always_inline int cgroup_emit(__u32 slot, struct cgroup *cgrp, const ch
 	c->hdr.size = TR_CGROUP_FIXED + (n & (TR_PATH_MAX - 1));
 	if (n == TR_PATH_MAX)
 		c->hdr.size = sizeof(*c);
-	submit(slot, c);
+	if (ok)
+		submit(slot, c);
+	else
+		bpf_ringbuf_submit(c, 0);
 	return 0;
+}
+
+/*
+ * A new cgroup joins its parent's descent-closed filter sets here, before any task can be
+ * moved into it, so a cgroup below a cgroup_path_prefix is filtered right from its first event
+ * (the library adds a cgroup whose path is the prefix itself when it reads this record).
+ */
+static __always_inline void cgroup_inherit(struct cgroup *cgrp)
+{
+	__u64 id, parent, *pbits, bits;
+	long err;
+
+	if (!cgroup_inherit_mask || BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return;
+	parent = BPF_CORE_READ(cgrp, self.parent, cgroup, kn, id);
+	pbits = bpf_map_lookup_elem(&cgroup_allow, &parent);
+	if (!pbits)
+		return;
+	bits = *pbits & cgroup_inherit_mask;
+	if (!bits)
+		return;
+	id = BPF_CORE_READ(cgrp, kn, id);
+	err = bpf_map_update_elem(&cgroup_allow, &id, &bits, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		DBG(TR_EV_CGROUP_MKDIR, err, id, "cgroup_allow update failed");
 }
 
 SEC("tp_btf/cgroup_mkdir")
 int BPF_PROG(tr_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 {
+	cgroup_inherit(cgrp);
 	return cgroup_emit(TR_EV_CGROUP_MKDIR, cgrp, path, bpf_get_current_task_btf(), false);
 }
 
@@ -807,9 +1003,10 @@ int BPF_PROG(tr_mark_victim, struct task_struct *task, uid_t uid)
 	const __u32 slot = TR_EV_OOM_KILL;
 	struct tr_oom *r;
 	struct mm_struct *mm;
+	struct tr_fctx fc;
 
-	if (!want(slot, BPF_CORE_READ(task, tgid), BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id),
-		  false))
+	task_fctx(&fc, task);
+	if (!want(slot, &fc, false))
 		return 0;
 	r = reserve(slot, sizeof(*r));
 	if (!r)
@@ -845,6 +1042,7 @@ int BPF_PROG(tr_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	const __u32 slot = TR_EV_SIGNAL_GENERATE;
 	__u32 self = bpf_get_current_pid_tgid() >> 32;
 	struct tr_signal *r;
+	struct tr_fctx fc;
 
 	if (sig <= 0 || sig > 64)
 		return 0;
@@ -859,7 +1057,8 @@ int BPF_PROG(tr_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 		if (handler != 0) /* SIG_DFL */
 			return 0;
 	}
-	if (!want(slot, self, bpf_get_current_cgroup_id(), false))
+	task_fctx(&fc, bpf_get_current_task_btf());
+	if (!want(slot, &fc, false))
 		return 0;
 	r = reserve(slot, sizeof(*r));
 	if (!r)
@@ -939,6 +1138,37 @@ static __always_inline void sys_read_addr(struct tr_syscall *r, __u64 ptr, __u64
 }
 
 /*
+ * A syscall event's filters and then its rate limit. The filename filter reads openat's path
+ * (execve/execveat: the one sys_enter saved) before a record is reserved, so a rejected call
+ * costs neither a ring buffer slot nor a token.
+ */
+static __always_inline bool sys_want(__u32 slot, __u64 nr, struct pt_regs *regs,
+				     struct tr_sys_pending *pend)
+{
+	const char *name = NULL;
+	struct tr_fctx fc;
+
+	task_fctx(&fc, bpf_get_current_task_btf());
+	if (!want_filtered(slot, &fc))
+		return false;
+	if (slot < TR_SLOTS && event_filter[slot].filename_len) {
+		if (nr == NR_openat) {
+			__u32 zero = 0;
+			struct tr_prefix *buf = bpf_map_lookup_elem(&filter_scratch, &zero);
+
+			if (buf &&
+			    bpf_probe_read_user_str(buf->s, sizeof(buf->s), (void *)regs->si) > 0)
+				name = buf->s;
+		} else if (pend && pend->nr == nr && pend->path_len > 0) {
+			name = pend->path;
+		}
+		if (!filename_ok(slot, name))
+			return false;
+	}
+	return rate_ok(slot, fc.cgroup_id);
+}
+
+/*
  * Every syscall event is made at exit, from the registers (the arguments' saved user values,
  * unchanged by the syscall) and the user memory they point to (accept4's address as written
  * back). Fast path: one rodata bit test.
@@ -964,7 +1194,7 @@ int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 	if (!sys_bit(sys_emit, nr))
 		goto out;
 	slot = TR_EV_MAX + nr;
-	if (!want(slot, 0xffffffff, bpf_get_current_cgroup_id(), false))
+	if (!sys_want(slot, nr, regs, pend))
 		goto out;
 	r = reserve(slot, sizeof(*r));
 	if (!r)

@@ -498,6 +498,16 @@ static const struct policy_event_def catalog[POLICY_EV_COUNT] = {
 		NO_WATCH,
 		PROGS(OPT(CGROUP_RMDIR, "frees a removed cgroup's buckets after the delay; without it they stay until the LRU map evicts them")),
 	},
+	[POLICY_EV_CGROUP_FILTER] = {
+		.id = POLICY_EV_CGROUP_FILTER,
+		.name = "cgroup_filter",
+		.doc = "internal: cgroup_path_prefix filters resolved to cgroup ids in the kernel, at start from the cgroup tree and as cgroups are made; ids removed --cgroup-cleanup-delay after the cgroup",
+		.flags = POLICY_EVF_INTERNAL,
+		.syscall_nr = -1,
+		NO_WATCH,
+		PROGS(REQ(CGROUP_MKDIR, "a new cgroup below a prefix joins its parent's filter in the kernel, one whose path is a prefix is added by the agent; without it new cgroups would be filtered out"),
+		      OPT(CGROUP_RMDIR, "removes a removed cgroup's id after the delay; without it ids stay until the agent exits")),
+	},
 };
 
 static const char *const prog_names[POLICY_PROG_COUNT] = {

@@ -119,6 +119,7 @@ enum policy_event_id {
 	POLICY_EV_PROCESS_SNAPSHOT = 32, /* processes and sockets that predate the agent */
 	POLICY_EV_SOCKET_OWNER = 33, /* pid/tid/comm/uid/cgroup of a socket's creator, sk_storage */
 	POLICY_EV_CGROUP_LIFECYCLE = 34, /* per-cgroup kernel state, removed with the cgroup */
+	POLICY_EV_CGROUP_FILTER = 35, /* cgroup_path_prefix resolved to cgroup ids in the kernel */
 	POLICY_EV_COUNT /* one past the highest id; arrays indexed by id have this size */
 };
 
@@ -413,17 +414,27 @@ bool policy_syscall_test(const uint64_t *bitmap, long nr);
 enum policy_status policy_check_programs(const struct policy *pol, policy_prog_mask available,
 					 bool degraded[POLICY_EV_COUNT], struct policy_error *err);
 
-/* The context a user-space filter test looks at (NULL strings: unknown, never match). */
+/* Filters policy_event_match() tests (struct policy_match_ctx.fields). */
+#define POLICY_MATCH_COMM (1u << 0)
+#define POLICY_MATCH_UID (1u << 1)
+#define POLICY_MATCH_CGROUP_PATH (1u << 2)
+#define POLICY_MATCH_FILENAME (1u << 3)
+
+/* The context a filter test looks at (NULL strings: unknown, never match). */
 struct policy_match_ctx {
 	const char *comm;
 	uint32_t uid;
 	const char *cgroup_path;
 	const char *filename; /* the event's filename_param value */
+	/* POLICY_MATCH_* bits: only these filters are tested, the others pass; 0: every one */
+	unsigned int fields;
 };
 
 /*
- * True when the event passes its filters (always true when it has none). The same rules the
- * kernel-side filters follow, for the tracer to check in user space what the kernel cannot.
+ * True when the event passes its filters (always true when it has none; false for a NULL ctx
+ * when it has some). The one definition of the filter rules (docs/tracer.md): the tracer's
+ * kernel side implements the same ones in BPF, and the agent resolves cgroup_path_prefix into
+ * the kernel's cgroup id sets through this function (fields = POLICY_MATCH_CGROUP_PATH).
  */
 bool policy_event_match(const struct policy_event_conf *conf, const struct policy_match_ctx *ctx);
 
