@@ -390,12 +390,11 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 		}
 		if (c->has_filters)
 			set_filter(tc, id, c, &e->filter);
+		/* each exec event its own bounds and env (the syscall events' argv is not read) */
 		if (d->flags & POLICY_EVF_ARGV) {
-			if (c->argv_max_bytes > eo.argv_max_bytes)
-				eo.argv_max_bytes = c->argv_max_bytes;
-			if (c->env && c->env_max_bytes > eo.env_max_bytes)
-				eo.env_max_bytes = c->env_max_bytes;
-			eo.env |= c->env;
+			e->argv_max_bytes = c->argv_max_bytes;
+			e->env_max_bytes = c->env_max_bytes;
+			e->env = c->env;
 		}
 	}
 	policy_programs(tc->policy, &req, &opt);

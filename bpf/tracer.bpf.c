@@ -63,10 +63,13 @@ const volatile struct tr_event_config event_config[TR_SLOTS] = {};
 const volatile __u64 sys_wanted[TR_SYSCALL_WORDS] = {};
 /* ...and those of them that give a syscall event (the rest serve sched_process_exec_failed). */
 const volatile __u64 sys_emit[TR_SYSCALL_WORDS] = {};
-const volatile __u32 argv_max = TR_ARGV_DEFAULT;
-const volatile __u32 exec_env = 0;
-/* env bound of exec records (exec_env), its own: env beyond it sets TR_F_ENV_TRUNCATED */
-const volatile __u32 env_max = TR_ENV_DEFAULT;
+/*
+ * The exec events' own settings, [0] sched_process_exec, [1] sched_process_exec_failed: the argv
+ * bound, whether env is read, and env's own bound (beyond a bound: TR_F_*_TRUNCATED).
+ */
+const volatile __u32 argv_max[2] = { TR_ARGV_DEFAULT, TR_ARGV_DEFAULT };
+const volatile __u32 exec_env[2] = {};
+const volatile __u32 env_max[2] = { TR_ENV_DEFAULT, TR_ENV_DEFAULT };
 const volatile __u32 debug = 0;
 /* cgroup_rmdir records are made for the library's rate-state cleanup even when the event is off */
 const volatile __u32 cgroup_rmdir_notify = 0;
@@ -514,7 +517,7 @@ int BPF_PROG(tr_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 	struct tr_exec *e;
 	const char *filename, *interp;
 	__u64 arg_start, arg_end, total;
-	__u32 off, argv_len, bound = argv_max, env_bound = env_max;
+	__u32 off, argv_len, bound = argv_max[0], env_bound = env_max[0];
 	struct tr_fctx fc;
 	long n;
 
@@ -572,7 +575,7 @@ int BPF_PROG(tr_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 	e->argv_len = argv_len;
 	off += argv_len;
 
-	if (exec_env) {
+	if (exec_env[0]) {
 		__u64 env_start = BPF_CORE_READ(p, mm, env_start);
 		__u64 env_end = BPF_CORE_READ(p, mm, env_end);
 		__u32 env_len = env_end > env_start ? env_end - env_start : 0;
@@ -599,13 +602,15 @@ int BPF_PROG(tr_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 	return 0;
 }
 
+/* One walk of a failed exec's argv or envp pointer array. */
 struct failed_argv_ctx {
 	__u64 argv; /* user pointer to the pointer array */
-	__u32 off; /* where the next argument goes in data */
-	__u32 used; /* argv bytes so far */
+	__u32 off; /* where the next string goes in data */
+	__u32 used; /* bytes of this array so far */
 	__u32 bound;
-	__u32 argc;
+	__u32 argc; /* strings of this array so far */
 	__u32 flags;
+	__u32 trunc; /* the flag a cut sets: TR_F_ARGV_TRUNCATED or TR_F_ENV_TRUNCATED */
 };
 
 static long failed_argv_one(__u32 i, struct failed_argv_ctx *c)
@@ -624,14 +629,16 @@ static long failed_argv_one(__u32 i, struct failed_argv_ctx *c)
 	if (!ptr)
 		return 1;
 	if (c->used >= c->bound) {
-		c->flags |= TR_F_ARGV_TRUNCATED;
+		c->flags |= c->trunc;
 		return 1;
 	}
-	room = c->bound - c->used;
+	/* + 1: a cut string's NUL is not counted, as in the exec path (bound bytes of strings) */
+	room = c->bound - c->used + 1;
 	if (room > TR_FAILED_ARG_MAX)
 		room = TR_FAILED_ARG_MAX;
 	off = c->off;
-	if (off > TR_PATH_MAX + TR_ARGV_CAP)
+	/* argv stays within TR_ARGV_CAP after the filename, env within TR_ARGV_CAP after argv */
+	if (off > TR_PATH_MAX + 2 * TR_ARGV_CAP)
 		return 1;
 	n = bpf_probe_read_user_str(&e->data[off], room, (void *)ptr);
 	if (n <= 0) {
@@ -640,20 +647,41 @@ static long failed_argv_one(__u32 i, struct failed_argv_ctx *c)
 	}
 	/* a string that filled the room was cut (its NUL is ours) */
 	if ((__u32)n == room)
-		c->flags |= TR_F_ARGV_TRUNCATED;
+		c->flags |= c->trunc;
 	c->off += n;
 	c->used += n;
 	c->argc++;
 	return 0;
 }
 
-/* A failed execve/execveat: filename and argv from the syscall's pointers (the old mm). */
+/*
+ * Walks the pointer array at c->argv (at most TR_FAILED_ARGC_MAX strings). More strings than
+ * that is a cut too: flagged, never silent.
+ */
+static __always_inline void failed_argv_walk(struct failed_argv_ctx *c)
+{
+	__u64 ptr = 0;
+
+	if (!c->argv)
+		return;
+	bpf_loop(TR_FAILED_ARGC_MAX, failed_argv_one, c, 0);
+	if (c->argc == TR_FAILED_ARGC_MAX &&
+	    !bpf_probe_read_user(&ptr, sizeof(ptr),
+				 (void *)(c->argv + TR_FAILED_ARGC_MAX * sizeof(ptr))) &&
+	    ptr)
+		c->flags |= c->trunc;
+}
+
+/*
+ * A failed execve/execveat: filename, argv and (with exec_env) envp from the syscall's pointers
+ * (the old mm).
+ */
 static __always_inline void emit_exec_failed(struct pt_regs *regs, __u32 nr, long ret)
 {
 	const __u32 slot = TR_EV_SCHED_PROCESS_EXEC_FAILED;
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct failed_argv_ctx c = {};
-	__u64 fn_ptr, argv_ptr;
+	struct failed_argv_ctx c = {}, env = {};
+	__u64 fn_ptr, argv_ptr, envp_ptr;
 	struct tr_exec *e;
 	struct tr_fctx fc;
 	long n;
@@ -668,9 +696,11 @@ static __always_inline void emit_exec_failed(struct pt_regs *regs, __u32 nr, lon
 	if (nr == NR_execveat) {
 		fn_ptr = regs->si;
 		argv_ptr = regs->dx;
+		envp_ptr = regs->r10;
 	} else {
 		fn_ptr = regs->di;
 		argv_ptr = regs->si;
+		envp_ptr = regs->dx;
 	}
 	e->ret = ret;
 	e->interp_len = 0;
@@ -689,9 +719,17 @@ static __always_inline void emit_exec_failed(struct pt_regs *regs, __u32 nr, lon
 		return;
 	c.argv = argv_ptr;
 	c.off = n & (TR_PATH_MAX * 2 - 1);
-	c.bound = argv_max > TR_ARGV_CAP ? TR_ARGV_CAP : argv_max;
-	if (argv_ptr)
-		bpf_loop(TR_FAILED_ARGC_MAX, failed_argv_one, &c, 0);
+	c.bound = argv_max[1] > TR_ARGV_CAP ? TR_ARGV_CAP : argv_max[1];
+	c.trunc = TR_F_ARGV_TRUNCATED;
+	failed_argv_walk(&c);
+	if (exec_env[1]) {
+		env.argv = envp_ptr;
+		env.off = c.off;
+		env.bound = env_max[1] > TR_ARGV_CAP ? TR_ARGV_CAP : env_max[1];
+		env.trunc = TR_F_ENV_TRUNCATED;
+		failed_argv_walk(&env);
+		c.flags |= env.flags | TR_F_HAS_ENV;
+	}
 	e = exec_buf();
 	if (!e)
 		return;
@@ -699,9 +737,10 @@ static __always_inline void emit_exec_failed(struct pt_regs *regs, __u32 nr, lon
 	e->argc = c.argc;
 	e->argv_len = c.used;
 	e->argv_total = c.used;
+	e->env_len = env.used;
 	if (c.flags & TR_F_READ_ERROR)
 		stat_inc(slot, TR_STAT_READ_ERRORS);
-	output_exec(slot, e, c.off);
+	output_exec(slot, e, exec_env[1] ? env.off : c.off);
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -922,7 +961,8 @@ static __always_inline int cgroup_emit(__u32 slot, struct cgroup *cgrp, const ch
 		 (slot == TR_EV_CGROUP_MKDIR && cgroup_mkdir_notify);
 	task_fctx(&fc, t);
 	ok = want(slot, &fc, false);
-	if (!ok && (!notify || fc.pid == self_tgid))
+	/* the agent's own mkdir/rmdir too: not an event, but the filter sets must know it */
+	if (!ok && !notify)
 		return 0;
 	c = reserve(slot, sizeof(*c));
 	if (!c)
@@ -940,9 +980,9 @@ static __always_inline int cgroup_emit(__u32 slot, struct cgroup *cgrp, const ch
 		n = 1;
 	}
 	c->path_len = n;
-	c->hdr.size = TR_CGROUP_FIXED + (n & (TR_PATH_MAX - 1));
-	if (n == TR_PATH_MAX)
-		c->hdr.size = sizeof(*c);
+	/* the whole reservation crosses the ring: hdr.size must say so (the library checks it
+	 * against the record's length, and every cgroup record failed that check before) */
+	c->hdr.size = sizeof(*c);
 	if (ok)
 		submit(slot, c);
 	else

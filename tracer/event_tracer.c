@@ -597,7 +597,7 @@ static void cgroup_allow_or(struct event_tracer *et, uint64_t id, uint64_t bits)
 		et->cgroup_errors++;
 		tlog(et, 1,
 		     "cgroup filter: cgroup %" PRIu64 " not added (%s, %d ids at most): its events "
-						      "are "
+		     "are "
 		     "filtered out (%" PRIu64 " such cgroups)",
 		     id, strerror(errno), TR_CGROUP_ALLOW_MAX, et->cgroup_errors);
 	}
@@ -713,9 +713,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	uint32_t slot;
 	bool bad = false;
 
-	if (size < sizeof(*h) || h->event == TR_EV_NONE || h->event >= TR_EV_MAX ||
-	    h->size != size) {
+	if (size < sizeof(*h) || h->event == TR_EV_NONE || h->event >= TR_EV_MAX) {
 		et->user[0].decode_errors++;
+		return 0;
+	}
+	if (h->size != size) {
+		/* counted against its event, where the agent exports it */
+		et->user[h->event].decode_errors++;
 		return 0;
 	}
 	if (h->event == TR_EV_SYSCALL && size < sizeof(struct tr_syscall)) {
@@ -1011,6 +1015,14 @@ static int fill_filters(struct event_tracer *et, char *err, size_t errlen)
 	return 0;
 }
 
+/* An exec event's bound: its own, else the opts-wide one, else def; at most TR_ARGV_CAP. */
+static uint32_t bound_of(uint32_t own, uint32_t all, uint32_t def)
+{
+	uint32_t b = own ? own : all ? all : def;
+
+	return b > TR_ARGV_CAP ? TR_ARGV_CAP : b;
+}
+
 static bool prog_kind_is(const struct bpf_program *p, enum bpf_prog_type t)
 {
 	return bpf_program__type(p) == t;
@@ -1083,13 +1095,17 @@ int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer 
 		et->skel->rodata->sys_wanted[SYS_execve / 64] |= 1ULL << (SYS_execve % 64);
 		et->skel->rodata->sys_wanted[SYS_execveat / 64] |= 1ULL << (SYS_execveat % 64);
 	}
-	et->skel->rodata->argv_max = opts->argv_max_bytes ? opts->argv_max_bytes : TR_ARGV_DEFAULT;
-	if (et->skel->rodata->argv_max > TR_ARGV_CAP)
-		et->skel->rodata->argv_max = TR_ARGV_CAP;
-	et->skel->rodata->env_max = opts->env_max_bytes ? opts->env_max_bytes : TR_ENV_DEFAULT;
-	if (et->skel->rodata->env_max > TR_ARGV_CAP)
-		et->skel->rodata->env_max = TR_ARGV_CAP;
-	et->skel->rodata->exec_env = opts->env;
+	for (int i = 0; i < 2; i++) {
+		const struct event_tracer_event_opts *x =
+			&opts->events[i ? TR_EV_SCHED_PROCESS_EXEC_FAILED
+					: TR_EV_SCHED_PROCESS_EXEC];
+
+		et->skel->rodata->argv_max[i] =
+			bound_of(x->argv_max_bytes, opts->argv_max_bytes, TR_ARGV_DEFAULT);
+		et->skel->rodata->env_max[i] =
+			bound_of(x->env_max_bytes, opts->env_max_bytes, TR_ENV_DEFAULT);
+		et->skel->rodata->exec_env[i] = x->env || opts->env;
+	}
 	et->skel->rodata->debug = opts->debug;
 	ret = set_filters(et, err, errlen);
 	if (ret)

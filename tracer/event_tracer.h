@@ -64,6 +64,11 @@ struct event_tracer_event_opts {
 	uint32_t rate_per_second; /* with rate_burst: the kernel token bucket; 0 = unlimited */
 	uint32_t rate_burst;
 	struct event_tracer_filter filter;
+	/* The exec events' own (sched_process_exec, sched_process_exec_failed; ignored on others):
+	 * argv and env bounds (0: the opts-wide one), env (or the opts-wide env). */
+	uint32_t argv_max_bytes;
+	uint32_t env_max_bytes;
+	bool env;
 };
 
 /* A BPF program to load and attach (by its C name in tracer.bpf.c). */
@@ -87,6 +92,7 @@ struct event_tracer_opts {
 	 */
 	const struct event_tracer_prog *programs;
 	size_t n_programs;
+	/* Defaults of the exec events' own settings (event_tracer_event_opts): */
 	uint32_t argv_max_bytes; /* argv bound; 0: TR_ARGV_DEFAULT; max TR_ARGV_CAP */
 	uint32_t env_max_bytes; /* env bound (with env); 0: TR_ENV_DEFAULT; max TR_ARGV_CAP */
 	bool env; /* exec events carry the environment */
