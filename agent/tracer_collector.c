@@ -211,9 +211,8 @@ static void on_event(void *ctx, const struct event_tracer_event *ev)
 	r.type = RECORD_EVENT;
 	r.ts_ns = clock_boot_to_epoch_ns(h->ts_ns);
 	r.cgroup_id = h->cgroup_id;
-	/* the tracer reads the task's cgroup v2 id (bpf_get_current_cgroup_id() and the task's
-	 * default hierarchy), whatever --cgroup-mode flows use */
-	r.cgroup_version = 2;
+	/* as flows: the v1 memory cgroup under --cgroup-mode v1 where the task has one */
+	r.cgroup_version = h->flags & TR_F_CGROUP_V1 ? 1 : 2;
 	r.pid = h->pid;
 	memcpy(r.comm, h->comm, sizeof(r.comm));
 	r.comm[sizeof(r.comm) - 1] = 0;
@@ -413,6 +412,8 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 	eo.cgroup_cleanup_delay_ns = o->cleanup_delay_ns;
 	eo.debug = o->debug;
 	eo.cgroup_root = o->cgroup_root;
+	eo.cgroup_v1 = o->cgroup_v1_mount != NULL;
+	eo.cgroup_v1_mount = o->cgroup_v1_mount;
 	eo.cb = on_event;
 	eo.cb_ctx = tc;
 	eo.log = tracer_log;

@@ -23,6 +23,9 @@ struct tracer_collector_opts {
 	uint64_t cleanup_delay_ns;
 	bool debug;
 	const char *cgroup_root; /* where tr_sock_create attaches */
+	/* --cgroup-mode v1: the v1 memory hierarchy's mount, which events are attributed to (as
+	 * flows, cgroup_version 1); NULL: cgroup v2 */
+	const char *cgroup_v1_mount;
 };
 
 enum tracer_collector_status {

@@ -17,6 +17,7 @@
 #include "tracer.h"
 #include "stats.bpf.h"
 #include "ringbuf.bpf.h"
+#include "cgroup_v1.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -71,6 +72,11 @@ const volatile __u32 argv_max[2] = { TR_ARGV_DEFAULT, TR_ARGV_DEFAULT };
 const volatile __u32 exec_env[2] = {};
 const volatile __u32 env_max[2] = { TR_ENV_DEFAULT, TR_ENV_DEFAULT };
 const volatile __u32 debug = 0;
+/*
+ * --cgroup-mode v1: records name the task's v1 memory cgroup (TR_F_CGROUP_V1) when it has one,
+ * as flows do, and the cgroup_* events, filter sets and rate state follow that hierarchy.
+ */
+const volatile __u32 cgroup_v1 = 0;
 /* cgroup_rmdir records are made for the library's rate-state cleanup even when the event is off */
 const volatile __u32 cgroup_rmdir_notify = 0;
 /* cgroup_mkdir records are made for the library's cgroup filter sets even when the event is off */
@@ -296,15 +302,30 @@ static __always_inline __u32 task_ns_tgid(struct task_struct *t)
  * fraction of a bpf_probe_read_kernel() call each. Only the PID namespace level's variable index
  * needs the helper.
  */
-static __always_inline __u64 task_cgroup_id(struct task_struct *t)
+/*
+ * The task's cgroup as its records name it: the v2 one, or with cgroup_v1 its v1 memory cgroup
+ * when it has one (*v1 says which).
+ */
+static __always_inline __u64 task_cgroup_id(struct task_struct *t, bool *v1)
 {
+	if (cgroup_v1) {
+		__u64 id = v1_memory_cgroup_id(t);
+
+		if (id) {
+			*v1 = true;
+			return id;
+		}
+	}
+	*v1 = false;
 	return t->cgroups->dfl_cgrp->kn->id;
 }
 
 /* The filters' view of task t: what fill_hdr() will write. */
 static __always_inline void task_fctx(struct tr_fctx *c, struct task_struct *t)
 {
-	c->cgroup_id = task_cgroup_id(t);
+	bool v1;
+
+	c->cgroup_id = task_cgroup_id(t, &v1);
 	c->comm = t->comm;
 	c->pid = t->tgid;
 	c->uid = t->cred->uid.val;
@@ -312,10 +333,12 @@ static __always_inline void task_fctx(struct tr_fctx *c, struct task_struct *t)
 
 static __always_inline void fill_hdr(struct tr_hdr *h, struct task_struct *t, __u16 ev)
 {
+	bool v1;
+
 	h->event = ev;
-	h->flags = 0;
 	h->ts_ns = bpf_ktime_get_boot_ns();
-	h->cgroup_id = task_cgroup_id(t);
+	h->cgroup_id = task_cgroup_id(t, &v1);
+	h->flags = v1 ? TR_F_CGROUP_V1 : 0;
 	h->pid = t->tgid;
 	h->tid = t->pid;
 	h->ns_pid = task_ns_tgid(t);
@@ -329,7 +352,7 @@ static __always_inline void fill_hdr_owner(struct tr_hdr *h, const struct tr_soc
 					   __u16 ev)
 {
 	h->event = ev;
-	h->flags = 0;
+	h->flags = o->cgroup_v1 ? TR_F_CGROUP_V1 : 0;
 	h->ts_ns = bpf_ktime_get_boot_ns();
 	h->cgroup_id = o->cgroup_id;
 	h->pid = o->pid;
@@ -343,7 +366,10 @@ static __always_inline void fill_hdr_owner(struct tr_hdr *h, const struct tr_soc
 
 static __always_inline void fill_owner(struct tr_sock_owner *o, struct task_struct *t)
 {
-	o->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	o->cgroup_id = cgroup_v1 ? v1_memory_cgroup_id(t) : 0;
+	o->cgroup_v1 = o->cgroup_id != 0;
+	if (!o->cgroup_id)
+		o->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
 	o->pid = BPF_CORE_READ(t, tgid);
 	o->tid = BPF_CORE_READ(t, pid);
 	o->ns_pid = task_ns_tgid(t);
@@ -944,6 +970,17 @@ int BPF_PROG(tr_tcp_retransmit_skb, const struct sock *sk, const struct sk_buff 
 
 /* ---- cgroups, OOM, signals ------------------------------------------------------------------ */
 
+/*
+ * The hierarchy records are attributed to: v2 (hierarchy 0), or with cgroup_v1 the v1 one that
+ * holds the memory controller. The cgroup_* events report its cgroups only.
+ */
+static __always_inline bool attributed_hierarchy(struct cgroup *cgrp)
+{
+	if (cgroup_v1)
+		return v1_memory_hierarchy(cgrp);
+	return BPF_CORE_READ(cgrp, root, hierarchy_id) == 0;
+}
+
 static __always_inline int cgroup_emit(__u32 slot, struct cgroup *cgrp, const char *path,
 				       struct task_struct *t, bool threadgroup)
 {
@@ -952,8 +989,7 @@ static __always_inline int cgroup_emit(__u32 slot, struct cgroup *cgrp, const ch
 	bool notify, ok;
 	long n;
 
-	/* cgroup v2 only (hierarchy 0): the ids flows and events are attributed to */
-	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+	if (!attributed_hierarchy(cgrp))
 		return 0;
 	/* the library sees every mkdir/rmdir it needs (cgroup filter sets, rate-state cleanup),
 	 * also those the policy does not emit: flagged TR_F_NOTIFY, never delivered */
@@ -971,7 +1007,7 @@ static __always_inline int cgroup_emit(__u32 slot, struct cgroup *cgrp, const ch
 	if (!ok)
 		c->hdr.flags |= TR_F_NOTIFY;
 	c->target_cgroup_id = BPF_CORE_READ(cgrp, kn, id);
-	c->hierarchy_id = 0;
+	c->hierarchy_id = BPF_CORE_READ(cgrp, root, hierarchy_id);
 	c->level = BPF_CORE_READ(cgrp, level);
 	c->threadgroup = threadgroup;
 	n = bpf_probe_read_kernel_str(c->path, sizeof(c->path), path);
@@ -1000,7 +1036,7 @@ static __always_inline void cgroup_inherit(struct cgroup *cgrp)
 	__u64 id, parent, *pbits, bits;
 	long err;
 
-	if (!cgroup_inherit_mask || BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+	if (!cgroup_inherit_mask || !attributed_hierarchy(cgrp))
 		return;
 	parent = BPF_CORE_READ(cgrp, self.parent, cgroup, kn, id);
 	pbits = bpf_map_lookup_elem(&cgroup_allow, &parent);
@@ -1318,7 +1354,9 @@ int tr_iter_task(struct bpf_iter__task *ctx)
 
 	if (!t || t->pid != t->tgid)
 		return 0;
-	s.cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	bool v1;
+
+	s.cgroup_id = task_cgroup_id(t, &v1);
 	s.pid = t->tgid;
 	s.tid = t->pid;
 	s.ppid = BPF_CORE_READ(t, real_parent, tgid);

@@ -94,7 +94,8 @@ enum tr_stat {
 /*
  * Context of every record. pid is the thread group id and tid the thread id, both in the
  * initial PID namespace; ns_pid is the thread group id in the task's own PID namespace. uid/gid
- * are the real ids. cgroup_id is the cgroup v2 id (kernfs inode). ts_ns is
+ * are the real ids. cgroup_id is the cgroup v2 id (kernfs inode), or with TR_F_CGROUP_V1 the v1
+ * memory cgroup's (cgroup mode v1). ts_ns is
  * bpf_ktime_get_boot_ns() (CLOCK_BOOTTIME); the library converts it to Unix epoch time.
  */
 struct tr_hdr {
@@ -265,7 +266,7 @@ struct tr_rate_state {
 
 /* Socket owner, written at cgroup/sock_create and cloned to accepted sockets. */
 struct tr_sock_owner {
-	__u64 cgroup_id;
+	__u64 cgroup_id; /* cgroup_v1 == 1: the creator's v1 memory cgroup, else its v2 one */
 	__u64 established_ns;
 	__u32 pid;
 	__u32 tid;
@@ -274,6 +275,8 @@ struct tr_sock_owner {
 	__u32 uid;
 	__u32 gid;
 	char comm[TR_COMM_LEN];
+	__u32 cgroup_v1;
+	__u32 pad;
 };
 
 /* What iter/task writes per task (seed of the library's task table). */

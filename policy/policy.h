@@ -295,7 +295,8 @@ struct policy_filters {
 	size_t n_uid; /* 0: no uid filter */
 	uint32_t uid[POLICY_MAX_UID];
 	/*
-	 * Component-wise prefix of the cgroup v2 path, "" when unset: "/kubepods" matches
+	 * Component-wise prefix of the context's cgroup path (v2, or the v1 memory hierarchy's
+	 * under --cgroup-mode v1), "" when unset: "/kubepods" matches
 	 * "/kubepods" and "/kubepods/burstable/pod1", not "/kubepods2". Stored without a trailing
 	 * '/' (except "/" itself, which matches every cgroup).
 	 */

@@ -65,7 +65,7 @@ struct event_tracer {
 	uint32_t set_slot[TR_CGROUP_SETS];
 	size_t n_sets;
 	bool any_cgroup_match; /* a set with filter.cgroup_match: walk, mkdir, rmdir */
-	char cgroup_mount[512]; /* the v2 mount, for the walk */
+	char cgroup_mount[512]; /* what the cgroup filters walk: the v2 or the v1 memory mount */
 	uint64_t cgroup_errors; /* matching cgroups that could not be added */
 };
 
@@ -650,7 +650,7 @@ static void cgroup_walk_dir(struct event_tracer *et, int dfd, char *rel, size_t 
 	closedir(d);
 }
 
-/* The whole v2 tree into the cgroup_match sets (at open: before and after attaching). */
+/* The whole tree (v2, or the v1 memory one) into the cgroup_match sets (at open: twice). */
 static int cgroup_walk(struct event_tracer *et)
 {
 	char rel[PATH_MAX] = "";
@@ -1002,12 +1002,20 @@ static int fill_filters(struct event_tracer *et, char *err, size_t errlen)
 		return -E2BIG;
 	}
 	if (et->any_cgroup_match) {
-		int ret = find_cgroup2(et->cgroup_mount, sizeof(et->cgroup_mount));
+		int ret = 0;
+
+		/* paths in the hierarchy records are attributed to */
+		if (et->opts.cgroup_v1)
+			snprintf(et->cgroup_mount, sizeof(et->cgroup_mount), "%s",
+				 et->opts.cgroup_v1_mount);
+		else
+			ret = find_cgroup2(et->cgroup_mount, sizeof(et->cgroup_mount));
 
 		if (!ret)
 			ret = cgroup_walk(et);
 		if (ret) {
-			snprintf(err, errlen, "cgroup filter: walking the cgroup v2 tree: %s",
+			snprintf(err, errlen, "cgroup filter: walking the cgroup tree at %s: %s",
+				 et->cgroup_mount[0] ? et->cgroup_mount : "(no cgroup2 mount)",
 				 strerror(-ret));
 			return ret;
 		}
@@ -1107,6 +1115,12 @@ int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer 
 		et->skel->rodata->exec_env[i] = x->env || opts->env;
 	}
 	et->skel->rodata->debug = opts->debug;
+	et->skel->rodata->cgroup_v1 = opts->cgroup_v1;
+	if (opts->cgroup_v1 && !opts->cgroup_v1_mount) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "cgroup mode v1 without the v1 memory mount");
+		goto fail;
+	}
 	ret = set_filters(et, err, errlen);
 	if (ret)
 		goto fail;

@@ -104,6 +104,14 @@ struct event_tracer_opts {
 	const char *cgroup_root;
 	/* rate state and cgroup filter ids of a removed cgroup kept this long; 0: 60 s */
 	uint64_t cgroup_cleanup_delay_ns;
+	/*
+	 * --cgroup-mode v1: the context's cgroup is the task's v1 memory cgroup where it has one
+	 * (tr_hdr.flags TR_F_CGROUP_V1; else its v2 one), for TCP events the socket creator's; the
+	 * cgroup_* events, the cgroup filters (cgroup_match gets paths in that hierarchy) and the
+	 * rate limit follow the v1 memory hierarchy, mounted at cgroup_v1_mount.
+	 */
+	bool cgroup_v1;
+	const char *cgroup_v1_mount;
 	event_tracer_cb cb;
 	void *cb_ctx;
 	event_tracer_log_cb log; /* NULL: stderr */

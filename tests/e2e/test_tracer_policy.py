@@ -55,6 +55,15 @@ os.waitpid(flood, 0)
 print(json.dumps({"pid": os.getpid(), "flood_pid": flood, "flood": n}))
 """
 
+# A listener and one connect over loopback, in the caller's network namespace.
+CONNECT_SCRIPT = r"""
+import json, os, socket
+l = socket.socket(); l.bind(("127.0.0.1", 8080)); l.listen(4)
+c = socket.create_connection(("127.0.0.1", 8080)); a, _ = l.accept()
+c.close(); a.close(); l.close()
+print(json.dumps({"pid": os.getpid()}))
+"""
+
 
 class TracerPolicy(unittest.TestCase):
     def setUp(self):
@@ -196,6 +205,52 @@ class TracerPolicy(unittest.TestCase):
         self.assertEqual(b["env"], ["FS_C=" + "c" * 300])
         self.assertFalse(b["env_truncated"])
         self.assertTrue(b["argv_truncated"])
+
+    def test_cgroup_mode_v1(self):
+        """--cgroup-mode v1 on a hybrid host: two processes in two v1 memory cgroups that share
+        one v2 group. Their events name the v1 group (cgroup_version 1, its id and path), for a
+        TCP event through the socket's creator too, and a cgroup_path_prefix on the v1 path
+        tells them apart, which the shared v2 group could not."""
+        env = self.env
+        v1 = fslib.cgroup_v1_memory_mount()
+        root = fslib.Cgroup(os.path.join(v1, "flowscope-test-" + env.prefix))
+        env.cgroups.append(root)
+        shared_v2 = env.cgroup("shared")
+        cg_a = fslib.Cgroup(os.path.join(root.path, "a"), also=[shared_v2])
+        cg_b = fslib.Cgroup(os.path.join(root.path, "b"), also=[shared_v2])
+        env.cgroups += [cg_a, cg_b]
+        rel_a = cg_a.path[len(v1):]
+        ns = env.add_netns("v")
+        pol = self.policy("""\
+            events:
+              - name: sched_process_exec
+                filters: {cgroup_path_prefix: %s}
+              - name: tcp_connect
+                filters: {cgroup_path_prefix: %s}
+            """ % (rel_a, rel_a))
+        agent = env.agent("--cgroup-mode", "v1", "--cgroup-root", env.cgroup_root.path,
+                          "--policy", pol, "--no-conntrack", "--interval", "1")
+        agent.wait_attached()
+        pids = {}
+        for cg in (cg_a, cg_b):
+            p = env.spawn(["ip", "netns", "exec", ns, sys.executable, "-c", CONNECT_SCRIPT],
+                          cgroup=cg)
+            out, err = p.communicate(timeout=30)
+            self.assertEqual(p.returncode, 0, err)
+            pids[cg.id] = json.loads(out)["pid"]
+        self.assertEqual(agent.stop(signal.SIGINT), 0, agent.stderr())
+        self.assertIn("cgroup mode v1 (--cgroup-mode v1)", agent.stderr())
+        evs = agent.records("event")
+        for name in ("sched_process_exec", "tcp_connect"):
+            with self.subTest(event=name):
+                mine = [r for r in evs if r["event"] == name and r["comm"] != "ip"]
+                self.assertEqual(len(mine), 1, mine)
+                r = mine[0]
+                self.assertEqual((r["pid"], r["cgroup_version"], r["cgroup_id"],
+                                  r["cgroup_path"]), (pids[cg_a.id], 1, cg_a.id, rel_a))
+        # b's events were filtered in the kernel by its v1 path (its v2 group is a's)
+        self.assertGreaterEqual(agent.counter("tracer_events_filtered_tcp_connect"), 1)
+        self.assertFalse([r for r in evs if r["pid"] == pids[cg_b.id]])
 
 
 if __name__ == "__main__":
