@@ -457,14 +457,25 @@ int tracer_collector_attach(struct tracer_collector *tc, struct loop *l, struct 
 struct tracer_snap {
 	uint64_t records;
 	uint64_t records_dropped;
+	uint64_t cgroup_filter_ids;
+	uint64_t cgroup_filter_errors;
 };
 
-static const struct counter_desc tracer_descs[] = {
-	COUNTER_ROW("flowscope_tracer_records_total", COUNTER_COUNTER,
-		    "event records handed to the pipeline", "", struct tracer_snap, records),
-	COUNTER_ROW("flowscope_tracer_records_dropped_total", COUNTER_COUNTER,
-		    "event records the pipeline refused", "", struct tracer_snap, records_dropped),
-};
+#define TRACER_ROWS                                                                           \
+	COUNTER_ROW("flowscope_tracer_records_total", COUNTER_COUNTER,                        \
+		    "event records handed to the pipeline", "", struct tracer_snap, records), \
+		COUNTER_ROW("flowscope_tracer_records_dropped_total", COUNTER_COUNTER,        \
+			    "event records the pipeline refused", "", struct tracer_snap,     \
+			    records_dropped),                                                 \
+		COUNTER_ROW("flowscope_tracer_cgroup_filter_ids", COUNTER_GAUGE,              \
+			    "cgroup ids in the kernel's cgroup_path_prefix sets", "",         \
+			    struct tracer_snap, cgroup_filter_ids),                           \
+		COUNTER_ROW("flowscope_tracer_cgroup_filter_errors_total", COUNTER_COUNTER,   \
+			    "cgroups matching a cgroup_path_prefix that could not be added "  \
+			    "(their events are filtered out)",                                \
+			    "", struct tracer_snap, cgroup_filter_errors)
+
+static const struct counter_desc tracer_descs[] = { TRACER_ROWS };
 
 static const struct counter_desc tracer_families[] = {
 	{ "flowscope_tracer_events_total", "records the kernel put into the events ring, per event",
@@ -483,10 +494,7 @@ static const struct counter_desc tracer_families[] = {
 
 /* Every family this group renders, for tests that check docs/metrics.md (values read 0). */
 static const struct counter_desc all_descs[] = {
-	COUNTER_ROW("flowscope_tracer_records_total", COUNTER_COUNTER,
-		    "event records handed to the pipeline", "", struct tracer_snap, records),
-	COUNTER_ROW("flowscope_tracer_records_dropped_total", COUNTER_COUNTER,
-		    "event records the pipeline refused", "", struct tracer_snap, records_dropped),
+	TRACER_ROWS,
 	COUNTER_ROW("flowscope_tracer_events_total", COUNTER_COUNTER,
 		    "records the kernel put into the events ring, per event", "",
 		    struct tracer_snap, records),
@@ -516,6 +524,7 @@ static int tracer_snapshot(void *arg, void *snap)
 
 	s->records = tc->records;
 	s->records_dropped = tc->records_dropped;
+	event_tracer_cgroup_filter_stats(tc->et, &s->cgroup_filter_ids, &s->cgroup_filter_errors);
 	return 0;
 }
 

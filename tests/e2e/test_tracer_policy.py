@@ -151,6 +151,9 @@ class TracerPolicy(unittest.TestCase):
         for r in evs:
             self.assertTrue(r["cgroup_path"].startswith(self.rel(top)), r)
         self.assertGreaterEqual(agent.counter("tracer_events_filtered_sched_process_exec"), 1)
+        # the kernel's set: the four cgroups at and below the prefix, each once
+        self.assertEqual(agent.counter("tracer_cgroup_filter_ids"), 4)
+        self.assertEqual(agent.counter("tracer_cgroup_filter_errors"), 0)
 
     def test_env_own_bound(self):
         """argv_max_bytes 64 and env_max_bytes 1024: each list is cut at its own bound and says
