@@ -251,7 +251,7 @@ static const struct policy_event_def catalog[POLICY_EV_COUNT] = {
 		PARAMS(P("victim_pid", U32, PID, "the victim's thread-group id (from the task pointer, BTF prototype)"),
 		       P("victim_comm", STR, NONE, "the victim's comm"),
 		       P("victim_uid", U32, UID, "the victim's uid"),
-		       P("victim_cgroup_id", U64, CGROUP_ID, "the victim's cgroup v2 id"),
+		       P("victim_cgroup_id", U64, CGROUP_ID, "the victim's cgroup id, as cgroup_id (v2, or its v1 memory cgroup under --cgroup-mode v1)"),
 		       P("victim_cgroup_path", STR, NONE, "its path, resolved in user space"),
 		       P("total_vm_kib", U64, KIB, "the victim's virtual memory size"),
 		       P("anon_rss_kib", U64, KIB, "the victim's anonymous resident memory"),

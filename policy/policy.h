@@ -188,7 +188,7 @@ enum policy_param_unit {
 	POLICY_U_ERRNO, /* positive errno number (ENOENT = 2) */
 	POLICY_U_SYSCALL_RET, /* syscall return value: >= 0 result, or -errno */
 	POLICY_U_EXIT_STATUS, /* exit status 0..255 (only when no signal ended the process) */
-	POLICY_U_CGROUP_ID, /* cgroup v2 id (kernfs node id, as bpf_get_current_cgroup_id) */
+	POLICY_U_CGROUP_ID, /* cgroup id: kernfs node id of a v2 cgroup, or of a v1 memory one (v1 mode) */
 	POLICY_U_HIERARCHY_ID, /* cgroup hierarchy id (v1 hierarchies; the v2 one on a hybrid host) */
 	POLICY_U_TCP_STATE, /* TCP_ESTABLISHED = 1, ... (include/net/tcp_states.h) */
 	POLICY_U_USER_ADDR, /* a user-space address, rendered in hex */
