@@ -248,7 +248,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		.cleanup_delay_ns = (uint64_t)cfg->cgroup_cleanup_delay_s * 1000000000ULL,
 		.debug = cfg->tracer_debug,
 		.cgroup_root = attach_path,
-		.cgroup_paths = a->cgroup_paths,
+		.cgroup_v1_mount = mode.mode == CGROUP_MODE_V1 ? mode.v1_memory_mount : NULL,
 	};
 
 	switch (tracer_collector_new(&topts, &a->tracer, err, sizeof(err))) {

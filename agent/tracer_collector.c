@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "cgroup_paths.h"
 #include "clock.h"
 #include "counters.h"
 #include "event_tracer.h"
@@ -23,7 +22,6 @@ struct tracer_collector {
 	struct policy *policy;
 	struct event_tracer *et;
 	struct pipeline *pipeline;
-	struct cgroup_paths *cgroup_paths;
 	struct event_tracer_prog progs[POLICY_PROG_COUNT];
 	/* filter storage: the policy's comm strings as pointer arrays */
 	const char *comms[POLICY_EV_COUNT][POLICY_MAX_COMM];
@@ -31,11 +29,16 @@ struct tracer_collector {
 	uint64_t records_dropped; /* refused by the pipeline */
 };
 
-static const char *path_of(void *ctx, uint64_t cgroup_id)
+/*
+ * The tracer's cgroup filter sets, one per event with a cgroup_path_prefix: whether a cgroup
+ * (its path relative to the v2 root) is in the event's, by the policy's own rule.
+ */
+static bool cgroup_match(void *ctx, const char *path)
 {
-	struct tracer_collector *tc = ctx;
+	const struct policy_event_conf *c = ctx;
+	struct policy_match_ctx m = { .cgroup_path = path, .fields = POLICY_MATCH_CGROUP_PATH };
 
-	return tc->cgroup_paths ? cgroup_paths_lookup(tc->cgroup_paths, cgroup_id) : NULL;
+	return policy_event_match(c, &m);
 }
 
 static void tracer_log(void *ctx, int level, const char *msg)
@@ -56,8 +59,10 @@ static void set_filter(struct tracer_collector *tc, enum policy_event_id id,
 	f->n_comms = c->filters.n_comm;
 	f->uids = c->filters.uid;
 	f->n_uids = c->filters.n_uid;
-	f->cgroup_path_prefix = c->filters.cgroup_path_prefix[0] ? c->filters.cgroup_path_prefix
-								 : NULL;
+	if (c->filters.cgroup_path_prefix[0]) {
+		f->cgroup_match = cgroup_match;
+		f->cgroup_match_ctx = (void *)c;
+	}
 	f->filename_prefix = c->filters.filename_prefix[0] ? c->filters.filename_prefix : NULL;
 }
 
@@ -206,9 +211,8 @@ static void on_event(void *ctx, const struct event_tracer_event *ev)
 	r.type = RECORD_EVENT;
 	r.ts_ns = clock_boot_to_epoch_ns(h->ts_ns);
 	r.cgroup_id = h->cgroup_id;
-	/* the tracer reads the task's cgroup v2 id (bpf_get_current_cgroup_id() and the task's
-	 * default hierarchy), whatever --cgroup-mode flows use */
-	r.cgroup_version = 2;
+	/* as flows: the v1 memory cgroup under --cgroup-mode v1 where the task has one */
+	r.cgroup_version = h->flags & TR_F_CGROUP_V1 ? 1 : 2;
 	r.pid = h->pid;
 	memcpy(r.comm, h->comm, sizeof(r.comm));
 	r.comm[sizeof(r.comm) - 1] = 0;
@@ -422,7 +426,6 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 		tracer_collector_free(tc);
 		return st;
 	}
-	tc->cgroup_paths = o->cgroup_paths;
 	memset(&eo, 0, sizeof(eo));
 	for (int id = 1; id < POLICY_EV_COUNT; id++) {
 		const struct policy_event_def *d = policy_event_def(id);
@@ -450,10 +453,11 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 		}
 		if (c->has_filters)
 			set_filter(tc, id, c, &e->filter);
+		/* each exec event its own bounds and env (the syscall events' argv is not read) */
 		if (d->flags & POLICY_EVF_ARGV) {
-			if (c->argv_max_bytes > eo.argv_max_bytes)
-				eo.argv_max_bytes = c->argv_max_bytes;
-			eo.env |= c->env;
+			e->argv_max_bytes = c->argv_max_bytes;
+			e->env_max_bytes = c->env_max_bytes;
+			e->env = c->env;
 		}
 	}
 	policy_programs(tc->policy, &req, &opt);
@@ -472,8 +476,8 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 	eo.cgroup_cleanup_delay_ns = o->cleanup_delay_ns;
 	eo.debug = o->debug;
 	eo.cgroup_root = o->cgroup_root;
-	eo.cgroup_path = path_of;
-	eo.cgroup_path_ctx = tc;
+	eo.cgroup_v1 = o->cgroup_v1_mount != NULL;
+	eo.cgroup_v1_mount = o->cgroup_v1_mount;
 	eo.cb = on_event;
 	eo.cb_ctx = tc;
 	eo.log = tracer_log;
@@ -517,14 +521,25 @@ int tracer_collector_attach(struct tracer_collector *tc, struct loop *l, struct 
 struct tracer_snap {
 	uint64_t records;
 	uint64_t records_dropped;
+	uint64_t cgroup_filter_ids;
+	uint64_t cgroup_filter_errors;
 };
 
-static const struct counter_desc tracer_descs[] = {
-	COUNTER_ROW("flowscope_tracer_records_total", COUNTER_COUNTER,
-		    "event records handed to the pipeline", "", struct tracer_snap, records),
-	COUNTER_ROW("flowscope_tracer_records_dropped_total", COUNTER_COUNTER,
-		    "event records the pipeline refused", "", struct tracer_snap, records_dropped),
-};
+#define TRACER_ROWS                                                                           \
+	COUNTER_ROW("flowscope_tracer_records_total", COUNTER_COUNTER,                        \
+		    "event records handed to the pipeline", "", struct tracer_snap, records), \
+		COUNTER_ROW("flowscope_tracer_records_dropped_total", COUNTER_COUNTER,        \
+			    "event records the pipeline refused", "", struct tracer_snap,     \
+			    records_dropped),                                                 \
+		COUNTER_ROW("flowscope_tracer_cgroup_filter_ids", COUNTER_GAUGE,              \
+			    "cgroup ids in the kernel's cgroup_path_prefix sets", "",         \
+			    struct tracer_snap, cgroup_filter_ids),                           \
+		COUNTER_ROW("flowscope_tracer_cgroup_filter_errors_total", COUNTER_COUNTER,   \
+			    "cgroups matching a cgroup_path_prefix that could not be added "  \
+			    "(their events are filtered out)",                                \
+			    "", struct tracer_snap, cgroup_filter_errors)
+
+static const struct counter_desc tracer_descs[] = { TRACER_ROWS };
 
 static const struct counter_desc tracer_families[] = {
 	{ "flowscope_tracer_events_total", "records the kernel put into the events ring, per event",
@@ -535,7 +550,7 @@ static const struct counter_desc tracer_families[] = {
 	{ "flowscope_tracer_events_suppressed_total",
 	  "records not made: the per-cgroup rate limit, per event", COUNTER_COUNTER, "", 0 },
 	{ "flowscope_tracer_events_filtered_total",
-	  "records dropped by a filter (kernel cgroup id set, or user-space fields), per event",
+	  "records not made: a filter rejected them (before the rate limit), per event",
 	  COUNTER_COUNTER, "", 0 },
 	{ "flowscope_tracer_decode_errors_total", "malformed records from the ring, per event",
 	  COUNTER_COUNTER, "", 0 },
@@ -543,10 +558,7 @@ static const struct counter_desc tracer_families[] = {
 
 /* Every family this group renders, for tests that check docs/metrics.md (values read 0). */
 static const struct counter_desc all_descs[] = {
-	COUNTER_ROW("flowscope_tracer_records_total", COUNTER_COUNTER,
-		    "event records handed to the pipeline", "", struct tracer_snap, records),
-	COUNTER_ROW("flowscope_tracer_records_dropped_total", COUNTER_COUNTER,
-		    "event records the pipeline refused", "", struct tracer_snap, records_dropped),
+	TRACER_ROWS,
 	COUNTER_ROW("flowscope_tracer_events_total", COUNTER_COUNTER,
 		    "records the kernel put into the events ring, per event", "",
 		    struct tracer_snap, records),
@@ -557,8 +569,7 @@ static const struct counter_desc all_descs[] = {
 		    "records not made: the per-cgroup rate limit, per event", "",
 		    struct tracer_snap, records),
 	COUNTER_ROW("flowscope_tracer_events_filtered_total", COUNTER_COUNTER,
-		    "records dropped by a filter (kernel cgroup id set, or user-space fields), per "
-		    "event",
+		    "records not made: a filter rejected them (before the rate limit), per event",
 		    "", struct tracer_snap, records),
 	COUNTER_ROW("flowscope_tracer_decode_errors_total", COUNTER_COUNTER,
 		    "malformed records from the ring, per event", "", struct tracer_snap, records),
@@ -577,6 +588,7 @@ static int tracer_snapshot(void *arg, void *snap)
 
 	s->records = tc->records;
 	s->records_dropped = tc->records_dropped;
+	event_tracer_cgroup_filter_stats(tc->et, &s->cgroup_filter_ids, &s->cgroup_filter_errors);
 	return 0;
 }
 
@@ -603,7 +615,7 @@ static void tracer_dynamic(void *arg, const void *snap, struct counters_out *out
 			v = f == 0   ? k.emitted
 			    : f == 1 ? k.lost
 			    : f == 2 ? k.suppressed
-			    : f == 3 ? k.kernel_filtered + k.filtered
+			    : f == 3 ? k.kernel_filtered
 				     : k.decode_errors;
 			snprintf(labels, sizeof(labels), "event=\"%s\"", d->name);
 			counters_sample(out, &tracer_families[f], labels, v);

@@ -16,7 +16,6 @@ struct tracer_collector;
 struct loop;
 struct pipeline;
 struct counters;
-struct cgroup_paths;
 
 struct tracer_collector_opts {
 	const char *events; /* --events; NULL: default set (or the policy's) */
@@ -25,7 +24,9 @@ struct tracer_collector_opts {
 	uint64_t cleanup_delay_ns;
 	bool debug;
 	const char *cgroup_root; /* where tr_sock_create attaches */
-	struct cgroup_paths *cgroup_paths; /* for cgroup_path_prefix filters */
+	/* --cgroup-mode v1: the v1 memory hierarchy's mount, which events are attributed to (as
+	 * flows, cgroup_version 1); NULL: cgroup v2 */
+	const char *cgroup_v1_mount;
 };
 
 enum tracer_collector_status {

@@ -8,6 +8,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
 #include "flow.h"
+#include "cgroup_v1.bpf.h"
 #include "maps.bpf.h"
 #include "parse.bpf.h"
 #include "stats.bpf.h"
@@ -106,27 +107,6 @@ static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *k
 	}
 	key->cgroup_id = bpf_skb_cgroup_id(skb);
 	key->cgroup_version = 2;
-}
-
-/*
- * The id of the task's cgroup in the v1 hierarchy that holds the memory controller (every
- * container runtime places containers in that one): task->cgroups->subsys[memory_cgrp_id]
- * ->cgroup->kn->id, read with CO-RE (the subsystem index is an enum value relocation). 0 when
- * the kernel has no memory controller.
- */
-static __always_inline __u64 v1_memory_cgroup_id(struct task_struct *task)
-{
-	long ss = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-	long count = bpf_core_enum_value(enum cgroup_subsys_id, CGROUP_SUBSYS_COUNT);
-	struct cgroup_subsys_state *css;
-
-	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id) || ss < 0 ||
-	    ss >= count)
-		return 0;
-	css = BPF_CORE_READ(task, cgroups, subsys[ss]);
-	if (!css)
-		return 0;
-	return BPF_CORE_READ(css, cgroup, kn, id);
 }
 
 static __always_inline void fill_owner(struct __sk_buff *skb, struct flow_value *val)

@@ -17,10 +17,12 @@
 #include "tracer.h"
 #include "stats.bpf.h"
 #include "ringbuf.bpf.h"
+#include "cgroup_v1.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define EEXIST 17
 
 /* include/net/tcp_states.h */
 #define TCP_ESTABLISHED 1
@@ -62,16 +64,30 @@ const volatile struct tr_event_config event_config[TR_SLOTS] = {};
 const volatile __u64 sys_wanted[TR_SYSCALL_WORDS] = {};
 /* ...and those of them that give a syscall event (the rest serve sched_process_exec_failed). */
 const volatile __u64 sys_emit[TR_SYSCALL_WORDS] = {};
-const volatile __u32 argv_max = TR_ARGV_DEFAULT;
-const volatile __u32 exec_env = 0;
+/*
+ * The exec events' own settings, [0] sched_process_exec, [1] sched_process_exec_failed: the argv
+ * bound, whether env is read, and env's own bound (beyond a bound: TR_F_*_TRUNCATED).
+ */
+const volatile __u32 argv_max[2] = { TR_ARGV_DEFAULT, TR_ARGV_DEFAULT };
+const volatile __u32 exec_env[2] = {};
+const volatile __u32 env_max[2] = { TR_ENV_DEFAULT, TR_ENV_DEFAULT };
 const volatile __u32 debug = 0;
+/*
+ * --cgroup-mode v1: records name the task's v1 memory cgroup (TR_F_CGROUP_V1) when it has one,
+ * as flows do, and the cgroup_* events, filter sets and rate state follow that hierarchy.
+ */
+const volatile __u32 cgroup_v1 = 0;
 /* cgroup_rmdir records are made for the library's rate-state cleanup even when the event is off */
 const volatile __u32 cgroup_rmdir_notify = 0;
+/* cgroup_mkdir records are made for the library's cgroup filter sets even when the event is off */
+const volatile __u32 cgroup_mkdir_notify = 0;
 /*
- * Events (bit = event id; bit 63: all syscall events) reported only for the cgroup v2 ids in
- * `cgroup_allow` whose value has the event's bit: the policy's cgroup filter, resolved to ids.
+ * Cgroup filter sets (bit n-1 for set n) that are closed under descent (a path prefix): a new
+ * cgroup joins them when its parent is in them, at its cgroup_mkdir, before any task can be in it.
  */
-const volatile __u64 cgroup_filter_mask = 0;
+const volatile __u64 cgroup_inherit_mask = 0;
+/* Kernel-side filters per slot (slot as event_config), tested before the rate limit. */
+const volatile struct tr_filter_config event_filter[TR_SLOTS] = {};
 /*
  * The agent's own thread group id in the initial PID namespace, set by the library after load:
  * its own events are not reported.
@@ -95,12 +111,44 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* cgroup id -> the cgroup filter sets it is in (bit n-1: set n); filled by the library. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, TR_CGROUP_ALLOW_MAX);
 	__type(key, __u64);
 	__type(value, __u64);
 } cgroup_allow SEC(".maps");
+
+/* (slot, comm) and (slot, uid) pairs the comm and uid filters accept. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TR_FILTER_MAX_ENTRIES);
+	__type(key, struct tr_comm_key);
+	__type(value, __u8);
+} filter_comm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TR_FILTER_MAX_ENTRIES);
+	__type(key, struct tr_uid_key);
+	__type(value, __u8);
+} filter_uid SEC(".maps");
+
+/* slot -> its filename prefix (event_filter[slot].filename_len bytes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct tr_prefix);
+} filter_filename SEC(".maps");
+
+/* A syscall's path argument, read for the filename filter before a record is reserved. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tr_prefix);
+} filter_scratch SEC(".maps");
 
 /* Token buckets per (cgroup, event); LRU so a cgroup storm cannot fill it for good. */
 struct {
@@ -144,6 +192,17 @@ struct {
 	__type(key, int);
 	__type(value, struct tr_sock_owner);
 } tr_sock_owner SEC(".maps");
+
+/*
+ * What the filters test: the context the record will carry (the task's, or a socket owner's),
+ * known before the record is made.
+ */
+struct tr_fctx {
+	__u64 cgroup_id;
+	const char *comm; /* TR_COMM_LEN bytes of kernel memory */
+	__u32 pid;
+	__u32 uid;
+};
 
 static __always_inline void stat_inc(__u32 slot, __u32 stat)
 {
@@ -243,12 +302,43 @@ static __always_inline __u32 task_ns_tgid(struct task_struct *t)
  * fraction of a bpf_probe_read_kernel() call each. Only the PID namespace level's variable index
  * needs the helper.
  */
+/*
+ * The task's cgroup as its records name it: the v2 one, or with cgroup_v1 its v1 memory cgroup
+ * when it has one (*v1 says which).
+ */
+static __always_inline __u64 task_cgroup_id(struct task_struct *t, bool *v1)
+{
+	if (cgroup_v1) {
+		__u64 id = v1_memory_cgroup_id(t);
+
+		if (id) {
+			*v1 = true;
+			return id;
+		}
+	}
+	*v1 = false;
+	return t->cgroups->dfl_cgrp->kn->id;
+}
+
+/* The filters' view of task t: what fill_hdr() will write. */
+static __always_inline void task_fctx(struct tr_fctx *c, struct task_struct *t)
+{
+	bool v1;
+
+	c->cgroup_id = task_cgroup_id(t, &v1);
+	c->comm = t->comm;
+	c->pid = t->tgid;
+	c->uid = t->cred->uid.val;
+}
+
 static __always_inline void fill_hdr(struct tr_hdr *h, struct task_struct *t, __u16 ev)
 {
+	bool v1;
+
 	h->event = ev;
-	h->flags = 0;
 	h->ts_ns = bpf_ktime_get_boot_ns();
-	h->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
+	h->cgroup_id = task_cgroup_id(t, &v1);
+	h->flags = v1 ? TR_F_CGROUP_V1 : 0;
 	h->pid = t->tgid;
 	h->tid = t->pid;
 	h->ns_pid = task_ns_tgid(t);
@@ -262,7 +352,7 @@ static __always_inline void fill_hdr_owner(struct tr_hdr *h, const struct tr_soc
 					   __u16 ev)
 {
 	h->event = ev;
-	h->flags = 0;
+	h->flags = o->cgroup_v1 ? TR_F_CGROUP_V1 : 0;
 	h->ts_ns = bpf_ktime_get_boot_ns();
 	h->cgroup_id = o->cgroup_id;
 	h->pid = o->pid;
@@ -276,7 +366,10 @@ static __always_inline void fill_hdr_owner(struct tr_hdr *h, const struct tr_soc
 
 static __always_inline void fill_owner(struct tr_sock_owner *o, struct task_struct *t)
 {
-	o->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	o->cgroup_id = cgroup_v1 ? v1_memory_cgroup_id(t) : 0;
+	o->cgroup_v1 = o->cgroup_id != 0;
+	if (!o->cgroup_id)
+		o->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
 	o->pid = BPF_CORE_READ(t, tgid);
 	o->tid = BPF_CORE_READ(t, pid);
 	o->ns_pid = task_ns_tgid(t);
@@ -291,24 +384,94 @@ static __always_inline bool is_self(void)
 	return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
 }
 
-/* Enabled, not the agent, and within the rate limit (exits pass no_limit). */
-static __always_inline bool want(__u32 slot, __u32 pid, __u64 cgroup_id, bool no_limit)
+/*
+ * The comm, uid and cgroup filters of a slot (docs/tracer.md, the rules of policy_event_match()):
+ * each set one must match. A miss is counted as filtered. Runs before the rate limit, so a
+ * rejected record never spends a token. With no filter set this is a few rodata tests, which
+ * the verifier removes for a constant slot.
+ */
+static __always_inline bool filters_ok(__u32 slot, const struct tr_fctx *c)
 {
-	__u64 bit, *allow;
+	__u8 set;
 
-	if (!slot_enabled(slot) || pid == self_tgid)
+	if (slot >= TR_SLOTS)
 		return false;
-	bit = 1ULL << (slot < TR_EV_MAX ? slot : 63);
-	if (cgroup_filter_mask & bit) {
-		allow = bpf_map_lookup_elem(&cgroup_allow, &cgroup_id);
-		if (!allow || !(*allow & bit)) {
-			stat_inc(slot, TR_STAT_FILTERED);
-			return false;
-		}
+	if (event_filter[slot].uid) {
+		struct tr_uid_key k = { .slot = slot, .uid = c->uid };
+
+		if (!bpf_map_lookup_elem(&filter_uid, &k))
+			goto miss;
 	}
+	if (event_filter[slot].comm) {
+		struct tr_comm_key k = { .slot = slot };
+
+		/* the key is NUL-padded whatever follows the task's NUL */
+		bpf_probe_read_kernel_str(k.comm, sizeof(k.comm), c->comm);
+		if (!bpf_map_lookup_elem(&filter_comm, &k))
+			goto miss;
+	}
+	set = event_filter[slot].cgroup_set;
+	if (set) {
+		__u64 *allow = bpf_map_lookup_elem(&cgroup_allow, &c->cgroup_id);
+
+		if (!allow || !((*allow >> ((set - 1) & 63)) & 1))
+			goto miss;
+	}
+	return true;
+miss:
+	stat_inc(slot, TR_STAT_FILTERED);
+	return false;
+}
+
+/*
+ * The filename prefix filter: name (a NUL-terminated string readable for TR_PREFIX_MAX bytes)
+ * starts with the slot's prefix. A plain byte compare; the prefix holds no NUL, so a shorter
+ * name fails at its NUL.
+ */
+static __always_inline bool filename_ok(__u32 slot, const char *name)
+{
+	struct tr_prefix *p;
+	__u32 n;
+
+	if (slot >= TR_SLOTS)
+		return false;
+	n = event_filter[slot].filename_len;
+	if (!n)
+		return true;
+	p = bpf_map_lookup_elem(&filter_filename, &slot);
+	if (!p || !name)
+		goto miss;
+	for (__u32 i = 0; i < TR_PREFIX_MAX - 1; i++) {
+		if (i >= n)
+			return true;
+		if (name[i] != p->s[i])
+			goto miss;
+	}
+	return true;
+miss:
+	stat_inc(slot, TR_STAT_FILTERED);
+	return false;
+}
+
+/* Enabled, not the agent, and through the comm/uid/cgroup filters. */
+static __always_inline bool want_filtered(__u32 slot, const struct tr_fctx *c)
+{
+	if (!slot_enabled(slot) || c->pid == self_tgid)
+		return false;
+	return filters_ok(slot, c);
+}
+
+/*
+ * want_filtered() and then within the (cgroup, event) rate limit (exits pass no_limit): the
+ * order that keeps a filtered flood from spending the tokens of wanted records.
+ */
+static __always_inline bool want(__u32 slot, const struct tr_fctx *c, bool no_limit)
+{
+	if (!want_filtered(slot, c))
+		return false;
 	if (no_limit)
 		return true;
-	return rate_ok(slot, cgroup_id);
+	return rate_ok(slot, c->cgroup_id);
 }
 
 static __always_inline void *reserve(__u32 slot, __u64 size)
@@ -380,10 +543,12 @@ int BPF_PROG(tr_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 	struct tr_exec *e;
 	const char *filename, *interp;
 	__u64 arg_start, arg_end, total;
-	__u32 off, argv_len, bound = argv_max;
+	__u32 off, argv_len, bound = argv_max[0], env_bound = env_max[0];
+	struct tr_fctx fc;
 	long n;
 
-	if (!want(slot, BPF_CORE_READ(p, tgid), bpf_get_current_cgroup_id(), false))
+	task_fctx(&fc, p);
+	if (!want_filtered(slot, &fc))
 		return 0;
 	e = exec_buf();
 	if (!e)
@@ -405,6 +570,9 @@ int BPF_PROG(tr_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 		e->hdr.flags |= TR_F_PATH_TRUNCATED;
 	}
 	e->filename_len = n;
+	/* the filename filter before the rate limit: a rejected exec spends no token */
+	if (!filename_ok(slot, e->data) || !rate_ok(slot, fc.cgroup_id))
+		return 0;
 	off = n & (TR_PATH_MAX * 2 - 1);
 	/* binfmt_script points bprm->interp at its own copy of the #! path */
 	if (interp && interp != filename && off <= TR_PATH_MAX) {
@@ -433,13 +601,15 @@ int BPF_PROG(tr_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 	e->argv_len = argv_len;
 	off += argv_len;
 
-	if (exec_env) {
+	if (exec_env[0]) {
 		__u64 env_start = BPF_CORE_READ(p, mm, env_start);
 		__u64 env_end = BPF_CORE_READ(p, mm, env_end);
 		__u32 env_len = env_end > env_start ? env_end - env_start : 0;
 
-		if (env_len > bound) {
-			env_len = bound;
+		if (env_bound > TR_ARGV_CAP)
+			env_bound = TR_ARGV_CAP;
+		if (env_len > env_bound) {
+			env_len = env_bound;
 			e->hdr.flags |= TR_F_ENV_TRUNCATED;
 		}
 		if (off > 2 * TR_PATH_MAX + TR_ARGV_CAP)
@@ -458,13 +628,15 @@ int BPF_PROG(tr_sched_process_exec, struct task_struct *p, pid_t old_pid, struct
 	return 0;
 }
 
+/* One walk of a failed exec's argv or envp pointer array. */
 struct failed_argv_ctx {
 	__u64 argv; /* user pointer to the pointer array */
-	__u32 off; /* where the next argument goes in data */
-	__u32 used; /* argv bytes so far */
+	__u32 off; /* where the next string goes in data */
+	__u32 used; /* bytes of this array so far */
 	__u32 bound;
-	__u32 argc;
+	__u32 argc; /* strings of this array so far */
 	__u32 flags;
+	__u32 trunc; /* the flag a cut sets: TR_F_ARGV_TRUNCATED or TR_F_ENV_TRUNCATED */
 };
 
 static long failed_argv_one(__u32 i, struct failed_argv_ctx *c)
@@ -483,14 +655,16 @@ static long failed_argv_one(__u32 i, struct failed_argv_ctx *c)
 	if (!ptr)
 		return 1;
 	if (c->used >= c->bound) {
-		c->flags |= TR_F_ARGV_TRUNCATED;
+		c->flags |= c->trunc;
 		return 1;
 	}
-	room = c->bound - c->used;
+	/* + 1: a cut string's NUL is not counted, as in the exec path (bound bytes of strings) */
+	room = c->bound - c->used + 1;
 	if (room > TR_FAILED_ARG_MAX)
 		room = TR_FAILED_ARG_MAX;
 	off = c->off;
-	if (off > TR_PATH_MAX + TR_ARGV_CAP)
+	/* argv stays within TR_ARGV_CAP after the filename, env within TR_ARGV_CAP after argv */
+	if (off > TR_PATH_MAX + 2 * TR_ARGV_CAP)
 		return 1;
 	n = bpf_probe_read_user_str(&e->data[off], room, (void *)ptr);
 	if (n <= 0) {
@@ -499,24 +673,47 @@ static long failed_argv_one(__u32 i, struct failed_argv_ctx *c)
 	}
 	/* a string that filled the room was cut (its NUL is ours) */
 	if ((__u32)n == room)
-		c->flags |= TR_F_ARGV_TRUNCATED;
+		c->flags |= c->trunc;
 	c->off += n;
 	c->used += n;
 	c->argc++;
 	return 0;
 }
 
-/* A failed execve/execveat: filename and argv from the syscall's pointers (the old mm). */
+/*
+ * Walks the pointer array at c->argv (at most TR_FAILED_ARGC_MAX strings). More strings than
+ * that is a cut too: flagged, never silent.
+ */
+static __always_inline void failed_argv_walk(struct failed_argv_ctx *c)
+{
+	__u64 ptr = 0;
+
+	if (!c->argv)
+		return;
+	bpf_loop(TR_FAILED_ARGC_MAX, failed_argv_one, c, 0);
+	if (c->argc == TR_FAILED_ARGC_MAX &&
+	    !bpf_probe_read_user(&ptr, sizeof(ptr),
+				 (void *)(c->argv + TR_FAILED_ARGC_MAX * sizeof(ptr))) &&
+	    ptr)
+		c->flags |= c->trunc;
+}
+
+/*
+ * A failed execve/execveat: filename, argv and (with exec_env) envp from the syscall's pointers
+ * (the old mm).
+ */
 static __always_inline void emit_exec_failed(struct pt_regs *regs, __u32 nr, long ret)
 {
 	const __u32 slot = TR_EV_SCHED_PROCESS_EXEC_FAILED;
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct failed_argv_ctx c = {};
-	__u64 fn_ptr, argv_ptr;
+	struct failed_argv_ctx c = {}, env = {};
+	__u64 fn_ptr, argv_ptr, envp_ptr;
 	struct tr_exec *e;
+	struct tr_fctx fc;
 	long n;
 
-	if (!want(slot, bpf_get_current_pid_tgid() >> 32, bpf_get_current_cgroup_id(), false))
+	task_fctx(&fc, t);
+	if (!want_filtered(slot, &fc))
 		return;
 	e = exec_buf();
 	if (!e)
@@ -525,9 +722,11 @@ static __always_inline void emit_exec_failed(struct pt_regs *regs, __u32 nr, lon
 	if (nr == NR_execveat) {
 		fn_ptr = regs->si;
 		argv_ptr = regs->dx;
+		envp_ptr = regs->r10;
 	} else {
 		fn_ptr = regs->di;
 		argv_ptr = regs->si;
+		envp_ptr = regs->dx;
 	}
 	e->ret = ret;
 	e->interp_len = 0;
@@ -542,11 +741,21 @@ static __always_inline void emit_exec_failed(struct pt_regs *regs, __u32 nr, lon
 		e->hdr.flags |= TR_F_PATH_TRUNCATED;
 	}
 	e->filename_len = n;
+	if (!filename_ok(slot, e->data) || !rate_ok(slot, fc.cgroup_id))
+		return;
 	c.argv = argv_ptr;
 	c.off = n & (TR_PATH_MAX * 2 - 1);
-	c.bound = argv_max > TR_ARGV_CAP ? TR_ARGV_CAP : argv_max;
-	if (argv_ptr)
-		bpf_loop(TR_FAILED_ARGC_MAX, failed_argv_one, &c, 0);
+	c.bound = argv_max[1] > TR_ARGV_CAP ? TR_ARGV_CAP : argv_max[1];
+	c.trunc = TR_F_ARGV_TRUNCATED;
+	failed_argv_walk(&c);
+	if (exec_env[1]) {
+		env.argv = envp_ptr;
+		env.off = c.off;
+		env.bound = env_max[1] > TR_ARGV_CAP ? TR_ARGV_CAP : env_max[1];
+		env.trunc = TR_F_ENV_TRUNCATED;
+		failed_argv_walk(&env);
+		c.flags |= env.flags | TR_F_HAS_ENV;
+	}
 	e = exec_buf();
 	if (!e)
 		return;
@@ -554,9 +763,10 @@ static __always_inline void emit_exec_failed(struct pt_regs *regs, __u32 nr, lon
 	e->argc = c.argc;
 	e->argv_len = c.used;
 	e->argv_total = c.used;
+	e->env_len = env.used;
 	if (c.flags & TR_F_READ_ERROR)
 		stat_inc(slot, TR_STAT_READ_ERRORS);
-	output_exec(slot, e, c.off);
+	output_exec(slot, e, exec_env[1] ? env.off : c.off);
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -564,8 +774,10 @@ int BPF_PROG(tr_sched_process_fork, struct task_struct *parent, struct task_stru
 {
 	const __u32 slot = TR_EV_SCHED_PROCESS_FORK;
 	struct tr_fork *f;
+	struct tr_fctx fc;
 
-	if (!want(slot, BPF_CORE_READ(parent, tgid), bpf_get_current_cgroup_id(), false))
+	task_fctx(&fc, parent);
+	if (!want(slot, &fc, false))
 		return 0;
 	f = reserve(slot, sizeof(*f));
 	if (!f)
@@ -588,9 +800,11 @@ int BPF_PROG(tr_sched_process_exit, struct task_struct *p, bool group_dead)
 {
 	const __u32 slot = TR_EV_SCHED_PROCESS_EXIT;
 	struct tr_exit *x;
+	struct tr_fctx fc;
 	__u32 code;
 
-	if (!want(slot, BPF_CORE_READ(p, tgid), bpf_get_current_cgroup_id(), true))
+	task_fctx(&fc, p);
+	if (!want(slot, &fc, true))
 		return 0;
 	x = reserve(slot, sizeof(*x));
 	if (!x)
@@ -649,11 +863,23 @@ static __always_inline int tcp_emit(__u32 slot, const struct sock *sk, struct tr
 				    int oldstate, int newstate)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
-	__u64 cgroup_id = o ? o->cgroup_id : bpf_get_current_cgroup_id();
-	__u32 pid = o ? o->pid : (bpf_get_current_pid_tgid() >> 32);
+	struct tr_fctx fc;
 	struct tr_tcp *r;
 
-	if (!want(slot, pid, cgroup_id, false))
+	if (o) {
+		fc.cgroup_id = o->cgroup_id;
+		fc.comm = o->comm;
+		fc.pid = o->pid;
+		fc.uid = o->uid;
+		/* keeps clang from sinking the two branches' loads into one instruction on a map
+		 * value and a BTF pointer, which the verifier refuses ("same insn cannot be used
+		 * with different pointers") */
+		asm volatile("" ::: "memory");
+	} else {
+		task_fctx(&fc, cur);
+		asm volatile("" ::: "memory");
+	}
+	if (!want(slot, &fc, false))
 		return 0;
 	r = reserve(slot, sizeof(*r));
 	if (!r)
@@ -744,27 +970,44 @@ int BPF_PROG(tr_tcp_retransmit_skb, const struct sock *sk, const struct sk_buff 
 
 /* ---- cgroups, OOM, signals ------------------------------------------------------------------ */
 
+/*
+ * The hierarchy records are attributed to: v2 (hierarchy 0), or with cgroup_v1 the v1 one that
+ * holds the memory controller. The cgroup_* events report its cgroups only.
+ */
+static __always_inline bool attributed_hierarchy(struct cgroup *cgrp)
+{
+	if (cgroup_v1)
+		return v1_memory_hierarchy(cgrp);
+	return BPF_CORE_READ(cgrp, root, hierarchy_id) == 0;
+}
+
 static __always_inline int cgroup_emit(__u32 slot, struct cgroup *cgrp, const char *path,
 				       struct task_struct *t, bool threadgroup)
 {
 	struct tr_cgroup *c;
+	struct tr_fctx fc;
+	bool notify, ok;
 	long n;
 
-	/* cgroup v2 only (hierarchy 0): the ids flows and events are attributed to */
-	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+	if (!attributed_hierarchy(cgrp))
 		return 0;
-	if (slot == TR_EV_CGROUP_RMDIR && cgroup_rmdir_notify && !slot_enabled(slot)) {
-		if ((__u32)BPF_CORE_READ(t, tgid) == self_tgid)
-			return 0;
-	} else if (!want(slot, BPF_CORE_READ(t, tgid), BPF_CORE_READ(cgrp, kn, id), false)) {
+	/* the library sees every mkdir/rmdir it needs (cgroup filter sets, rate-state cleanup),
+	 * also those the policy does not emit: flagged TR_F_NOTIFY, never delivered */
+	notify = (slot == TR_EV_CGROUP_RMDIR && cgroup_rmdir_notify) ||
+		 (slot == TR_EV_CGROUP_MKDIR && cgroup_mkdir_notify);
+	task_fctx(&fc, t);
+	ok = want(slot, &fc, false);
+	/* the agent's own mkdir/rmdir too: not an event, but the filter sets must know it */
+	if (!ok && !notify)
 		return 0;
-	}
 	c = reserve(slot, sizeof(*c));
 	if (!c)
 		return 0;
 	fill_hdr(&c->hdr, t, slot);
+	if (!ok)
+		c->hdr.flags |= TR_F_NOTIFY;
 	c->target_cgroup_id = BPF_CORE_READ(cgrp, kn, id);
-	c->hierarchy_id = 0;
+	c->hierarchy_id = BPF_CORE_READ(cgrp, root, hierarchy_id);
 	c->level = BPF_CORE_READ(cgrp, level);
 	c->threadgroup = threadgroup;
 	n = bpf_probe_read_kernel_str(c->path, sizeof(c->path), path);
@@ -773,16 +1016,45 @@ static __always_inline int cgroup_emit(__u32 slot, struct cgroup *cgrp, const ch
 		n = 1;
 	}
 	c->path_len = n;
-	c->hdr.size = TR_CGROUP_FIXED + (n & (TR_PATH_MAX - 1));
-	if (n == TR_PATH_MAX)
-		c->hdr.size = sizeof(*c);
-	submit(slot, c);
+	/* the whole reservation crosses the ring: hdr.size must say so (the library checks it
+	 * against the record's length, and every cgroup record failed that check before) */
+	c->hdr.size = sizeof(*c);
+	if (ok)
+		submit(slot, c);
+	else
+		bpf_ringbuf_submit(c, 0);
 	return 0;
+}
+
+/*
+ * A new cgroup joins its parent's descent-closed filter sets here, before any task can be
+ * moved into it, so a cgroup below a cgroup_path_prefix is filtered right from its first event
+ * (the library adds a cgroup whose path is the prefix itself when it reads this record).
+ */
+static __always_inline void cgroup_inherit(struct cgroup *cgrp)
+{
+	__u64 id, parent, *pbits, bits;
+	long err;
+
+	if (!cgroup_inherit_mask || !attributed_hierarchy(cgrp))
+		return;
+	parent = BPF_CORE_READ(cgrp, self.parent, cgroup, kn, id);
+	pbits = bpf_map_lookup_elem(&cgroup_allow, &parent);
+	if (!pbits)
+		return;
+	bits = *pbits & cgroup_inherit_mask;
+	if (!bits)
+		return;
+	id = BPF_CORE_READ(cgrp, kn, id);
+	err = bpf_map_update_elem(&cgroup_allow, &id, &bits, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		DBG(TR_EV_CGROUP_MKDIR, err, id, "cgroup_allow update failed");
 }
 
 SEC("tp_btf/cgroup_mkdir")
 int BPF_PROG(tr_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 {
+	cgroup_inherit(cgrp);
 	return cgroup_emit(TR_EV_CGROUP_MKDIR, cgrp, path, bpf_get_current_task_btf(), false);
 }
 
@@ -807,9 +1079,10 @@ int BPF_PROG(tr_mark_victim, struct task_struct *task, uid_t uid)
 	const __u32 slot = TR_EV_OOM_KILL;
 	struct tr_oom *r;
 	struct mm_struct *mm;
+	struct tr_fctx fc;
 
-	if (!want(slot, BPF_CORE_READ(task, tgid), BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id),
-		  false))
+	task_fctx(&fc, task);
+	if (!want(slot, &fc, false))
 		return 0;
 	r = reserve(slot, sizeof(*r));
 	if (!r)
@@ -845,6 +1118,7 @@ int BPF_PROG(tr_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	const __u32 slot = TR_EV_SIGNAL_GENERATE;
 	__u32 self = bpf_get_current_pid_tgid() >> 32;
 	struct tr_signal *r;
+	struct tr_fctx fc;
 
 	if (sig <= 0 || sig > 64)
 		return 0;
@@ -859,7 +1133,8 @@ int BPF_PROG(tr_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 		if (handler != 0) /* SIG_DFL */
 			return 0;
 	}
-	if (!want(slot, self, bpf_get_current_cgroup_id(), false))
+	task_fctx(&fc, bpf_get_current_task_btf());
+	if (!want(slot, &fc, false))
 		return 0;
 	r = reserve(slot, sizeof(*r));
 	if (!r)
@@ -939,6 +1214,37 @@ static __always_inline void sys_read_addr(struct tr_syscall *r, __u64 ptr, __u64
 }
 
 /*
+ * A syscall event's filters and then its rate limit. The filename filter reads openat's path
+ * (execve/execveat: the one sys_enter saved) before a record is reserved, so a rejected call
+ * costs neither a ring buffer slot nor a token.
+ */
+static __always_inline bool sys_want(__u32 slot, __u64 nr, struct pt_regs *regs,
+				     struct tr_sys_pending *pend)
+{
+	const char *name = NULL;
+	struct tr_fctx fc;
+
+	task_fctx(&fc, bpf_get_current_task_btf());
+	if (!want_filtered(slot, &fc))
+		return false;
+	if (slot < TR_SLOTS && event_filter[slot].filename_len) {
+		if (nr == NR_openat) {
+			__u32 zero = 0;
+			struct tr_prefix *buf = bpf_map_lookup_elem(&filter_scratch, &zero);
+
+			if (buf &&
+			    bpf_probe_read_user_str(buf->s, sizeof(buf->s), (void *)regs->si) > 0)
+				name = buf->s;
+		} else if (pend && pend->nr == nr && pend->path_len > 0) {
+			name = pend->path;
+		}
+		if (!filename_ok(slot, name))
+			return false;
+	}
+	return rate_ok(slot, fc.cgroup_id);
+}
+
+/*
  * Every syscall event is made at exit, from the registers (the arguments' saved user values,
  * unchanged by the syscall) and the user memory they point to (accept4's address as written
  * back). Fast path: one rodata bit test.
@@ -964,7 +1270,7 @@ int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 	if (!sys_bit(sys_emit, nr))
 		goto out;
 	slot = TR_EV_MAX + nr;
-	if (!want(slot, 0xffffffff, bpf_get_current_cgroup_id(), false))
+	if (!sys_want(slot, nr, regs, pend))
 		goto out;
 	r = reserve(slot, sizeof(*r));
 	if (!r)
@@ -1048,7 +1354,9 @@ int tr_iter_task(struct bpf_iter__task *ctx)
 
 	if (!t || t->pid != t->tgid)
 		return 0;
-	s.cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	bool v1;
+
+	s.cgroup_id = task_cgroup_id(t, &v1);
 	s.pid = t->tgid;
 	s.tid = t->pid;
 	s.ppid = BPF_CORE_READ(t, real_parent, tgid);

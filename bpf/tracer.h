@@ -31,7 +31,16 @@
 #define TR_DEBUG_RINGBUF_BYTES (256 << 10)
 #define TR_RATE_MAX_ENTRIES 16384
 #define TR_PENDING_MAX_ENTRIES 16384
-#define TR_CGROUP_ALLOW_MAX 4096
+/* cgroup ids in the kernel's cgroup filter (`cgroup_allow`): a policy's prefixes, resolved. */
+#define TR_CGROUP_ALLOW_MAX 16384
+/* Entries of the comm and uid filter maps (every event's lists together). */
+#define TR_FILTER_MAX_ENTRIES 8192
+/* Bytes of a filename prefix filter, NUL included (the policy's bound is 255). */
+#define TR_PREFIX_MAX 256
+/* Distinct cgroup filter sets (bits of a cgroup_allow value). */
+#define TR_CGROUP_SETS 64
+/* Default env bound (the policy's `env_max_bytes`): env beyond it sets env_truncated. */
+#define TR_ENV_DEFAULT 32768
 
 /*
  * Event ids: the index into the per-event rodata and the stats array. Names (the policy's
@@ -63,7 +72,7 @@ enum tr_stat {
 	TR_STAT_EMITTED, /* records put into the ring buffer */
 	TR_STAT_LOST, /* records lost: the ring buffer was full */
 	TR_STAT_SUPPRESSED, /* records not made: the (cgroup, event) rate limit was exceeded */
-	TR_STAT_FILTERED, /* records not made: a kernel-side filter did not match */
+	TR_STAT_FILTERED, /* records not made: a filter did not match (before the rate limit) */
 	TR_STAT_READ_ERRORS, /* records sent with a field that could not be read (flagged) */
 	TR_STAT_RATE_STATE_FULL, /* rate limiter state not created (map full): sent unlimited */
 	TR_STAT_MAX,
@@ -78,11 +87,15 @@ enum tr_stat {
 #define TR_F_HAS_ENV 0x20
 #define TR_F_OWNER_UNKNOWN 0x40 /* tcp: no owner record for the socket; context is current */
 #define TR_F_THREAD 0x80 /* fork: a thread (CLONE_THREAD), not a process */
+#define TR_F_CGROUP_V1 0x100 /* cgroup_id is the v1 memory cgroup's (cgroup mode v1) */
+/* cgroup_mkdir/rmdir made only for the library (disabled, filtered or over the rate limit) */
+#define TR_F_NOTIFY 0x200
 
 /*
  * Context of every record. pid is the thread group id and tid the thread id, both in the
  * initial PID namespace; ns_pid is the thread group id in the task's own PID namespace. uid/gid
- * are the real ids. cgroup_id is the cgroup v2 id (kernfs inode). ts_ns is
+ * are the real ids. cgroup_id is the cgroup v2 id (kernfs inode), or with TR_F_CGROUP_V1 the v1
+ * memory cgroup's (cgroup mode v1). ts_ns is
  * bpf_ktime_get_boot_ns() (CLOCK_BOOTTIME); the library converts it to Unix epoch time.
  */
 struct tr_hdr {
@@ -213,6 +226,33 @@ struct tr_event_config {
 	__u64 interval_ns; /* rate limit: ns per token (1e9 / per_second) */
 };
 
+/*
+ * Kernel-side filters of one slot (the `event_filter` rodata array), tested before the rate
+ * limit so a record a filter rejects never spends a token. Each set part must match:
+ */
+struct tr_filter_config {
+	__u8 comm; /* 1: filter_comm holds (slot, the context's comm) */
+	__u8 uid; /* 1: filter_uid holds (slot, the context's uid) */
+	__u8 cgroup_set; /* 0: none; n: bit n-1 of cgroup_allow[the context's cgroup_id] */
+	__u8 pad;
+	__u16 filename_len; /* 0: none; n: the filename starts with the n bytes of filter_filename */
+	__u16 pad2;
+};
+
+struct tr_comm_key {
+	__u32 slot;
+	char comm[TR_COMM_LEN]; /* NUL-padded */
+};
+
+struct tr_uid_key {
+	__u32 slot;
+	__u32 uid;
+};
+
+struct tr_prefix {
+	char s[TR_PREFIX_MAX];
+};
+
 /* Token bucket state per (cgroup, event), created lazily (GCRA: theoretical arrival time). */
 struct tr_rate_key {
 	__u64 cgroup_id;
@@ -226,7 +266,7 @@ struct tr_rate_state {
 
 /* Socket owner, written at cgroup/sock_create and cloned to accepted sockets. */
 struct tr_sock_owner {
-	__u64 cgroup_id;
+	__u64 cgroup_id; /* cgroup_v1 == 1: the creator's v1 memory cgroup, else its v2 one */
 	__u64 established_ns;
 	__u32 pid;
 	__u32 tid;
@@ -235,6 +275,8 @@ struct tr_sock_owner {
 	__u32 uid;
 	__u32 gid;
 	char comm[TR_COMM_LEN];
+	__u32 cgroup_v1;
+	__u32 pad;
 };
 
 /* What iter/task writes per task (seed of the library's task table). */

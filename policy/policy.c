@@ -151,22 +151,19 @@ static void closure_of(enum policy_event_id id, bool in[POLICY_EV_COUNT])
 }
 
 /*
- * Whether an event's settings need per-cgroup kernel state (cgroup_lifecycle): rate-limit
- * buckets live in the kernel; filters are applied in user space and need none.
+ * The closure of one emitted event under this policy: with a rate limit, cgroup_lifecycle (its
+ * buckets are per-cgroup kernel state); with a cgroup_path_prefix, cgroup_filter (the prefix as
+ * a set of cgroup ids in the kernel, kept as cgroups come and go).
  */
-static bool needs_cgroup_state(const struct policy_event_conf *c)
-{
-	return c->rate_limited;
-}
-
-/* The closure of one emitted event under this policy, cgroup_lifecycle included. */
 static void event_closure(const struct policy *pol, enum policy_event_id e,
 			  bool in[POLICY_EV_COUNT])
 {
 	memset(in, 0, sizeof(bool) * POLICY_EV_COUNT);
 	closure_of(e, in);
-	if (needs_cgroup_state(&pol->ev[e]))
+	if (pol->ev[e].rate_limited)
 		closure_of(POLICY_EV_CGROUP_LIFECYCLE, in);
+	if (pol->ev[e].filters.cgroup_path_prefix[0])
+		closure_of(POLICY_EV_CGROUP_FILTER, in);
 }
 
 void policy_resolve(struct policy *pol)
@@ -404,6 +401,7 @@ static bool path_prefix_match(const char *prefix, const char *path)
 bool policy_event_match(const struct policy_event_conf *conf, const struct policy_match_ctx *ctx)
 {
 	const struct policy_filters *f;
+	unsigned int want;
 	bool hit;
 
 	if (!conf || !conf->has_filters)
@@ -411,7 +409,8 @@ bool policy_event_match(const struct policy_event_conf *conf, const struct polic
 	if (!ctx)
 		return false;
 	f = &conf->filters;
-	if (f->n_comm) {
+	want = ctx->fields ? ctx->fields : ~0u;
+	if (f->n_comm && (want & POLICY_MATCH_COMM)) {
 		hit = false;
 		for (size_t i = 0; ctx->comm && i < f->n_comm && !hit; i++)
 			hit = strncmp(f->comm[i], ctx->comm, POLICY_COMM_MAX_LEN) == 0 &&
@@ -419,18 +418,19 @@ bool policy_event_match(const struct policy_event_conf *conf, const struct polic
 		if (!hit)
 			return false;
 	}
-	if (f->n_uid) {
+	if (f->n_uid && (want & POLICY_MATCH_UID)) {
 		hit = false;
 		for (size_t i = 0; i < f->n_uid && !hit; i++)
 			hit = f->uid[i] == ctx->uid;
 		if (!hit)
 			return false;
 	}
-	if (f->cgroup_path_prefix[0] &&
+	if (f->cgroup_path_prefix[0] && (want & POLICY_MATCH_CGROUP_PATH) &&
 	    (!ctx->cgroup_path || !path_prefix_match(f->cgroup_path_prefix, ctx->cgroup_path)))
 		return false;
-	if (f->filename_prefix[0] && (!ctx->filename || strncmp(f->filename_prefix, ctx->filename,
-								strlen(f->filename_prefix)) != 0))
+	if (f->filename_prefix[0] && (want & POLICY_MATCH_FILENAME) &&
+	    (!ctx->filename ||
+	     strncmp(f->filename_prefix, ctx->filename, strlen(f->filename_prefix)) != 0))
 		return false;
 	return true;
 }

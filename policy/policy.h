@@ -119,6 +119,7 @@ enum policy_event_id {
 	POLICY_EV_PROCESS_SNAPSHOT = 32, /* processes and sockets that predate the agent */
 	POLICY_EV_SOCKET_OWNER = 33, /* pid/tid/comm/uid/cgroup of a socket's creator, sk_storage */
 	POLICY_EV_CGROUP_LIFECYCLE = 34, /* per-cgroup kernel state, removed with the cgroup */
+	POLICY_EV_CGROUP_FILTER = 35, /* cgroup_path_prefix resolved to cgroup ids in the kernel */
 	POLICY_EV_COUNT /* one past the highest id; arrays indexed by id have this size */
 };
 
@@ -187,7 +188,7 @@ enum policy_param_unit {
 	POLICY_U_ERRNO, /* positive errno number (ENOENT = 2) */
 	POLICY_U_SYSCALL_RET, /* syscall return value: >= 0 result, or -errno */
 	POLICY_U_EXIT_STATUS, /* exit status 0..255 (only when no signal ended the process) */
-	POLICY_U_CGROUP_ID, /* cgroup v2 id (kernfs node id, as bpf_get_current_cgroup_id) */
+	POLICY_U_CGROUP_ID, /* cgroup id: kernfs node id of a v2 cgroup, or of a v1 memory one (v1 mode) */
 	POLICY_U_HIERARCHY_ID, /* cgroup hierarchy id (v1 hierarchies; the v2 one on a hybrid host) */
 	POLICY_U_TCP_STATE, /* TCP_ESTABLISHED = 1, ... (include/net/tcp_states.h) */
 	POLICY_U_USER_ADDR, /* a user-space address, rendered in hex */
@@ -294,7 +295,8 @@ struct policy_filters {
 	size_t n_uid; /* 0: no uid filter */
 	uint32_t uid[POLICY_MAX_UID];
 	/*
-	 * Component-wise prefix of the cgroup v2 path, "" when unset: "/kubepods" matches
+	 * Component-wise prefix of the context's cgroup path (v2, or the v1 memory hierarchy's
+	 * under --cgroup-mode v1), "" when unset: "/kubepods" matches
 	 * "/kubepods" and "/kubepods/burstable/pod1", not "/kubepods2". Stored without a trailing
 	 * '/' (except "/" itself, which matches every cgroup).
 	 */
@@ -413,17 +415,27 @@ bool policy_syscall_test(const uint64_t *bitmap, long nr);
 enum policy_status policy_check_programs(const struct policy *pol, policy_prog_mask available,
 					 bool degraded[POLICY_EV_COUNT], struct policy_error *err);
 
-/* The context a user-space filter test looks at (NULL strings: unknown, never match). */
+/* Filters policy_event_match() tests (struct policy_match_ctx.fields). */
+#define POLICY_MATCH_COMM (1u << 0)
+#define POLICY_MATCH_UID (1u << 1)
+#define POLICY_MATCH_CGROUP_PATH (1u << 2)
+#define POLICY_MATCH_FILENAME (1u << 3)
+
+/* The context a filter test looks at (NULL strings: unknown, never match). */
 struct policy_match_ctx {
 	const char *comm;
 	uint32_t uid;
 	const char *cgroup_path;
 	const char *filename; /* the event's filename_param value */
+	/* POLICY_MATCH_* bits: only these filters are tested, the others pass; 0: every one */
+	unsigned int fields;
 };
 
 /*
- * True when the event passes its filters (always true when it has none). The same rules the
- * kernel-side filters follow, for the tracer to check in user space what the kernel cannot.
+ * True when the event passes its filters (always true when it has none; false for a NULL ctx
+ * when it has some). The one definition of the filter rules (docs/tracer.md): the tracer's
+ * kernel side implements the same ones in BPF, and the agent resolves cgroup_path_prefix into
+ * the kernel's cgroup id sets through this function (fields = POLICY_MATCH_CGROUP_PATH).
  */
 bool policy_event_match(const struct policy_event_conf *conf, const struct policy_match_ctx *ctx);
 

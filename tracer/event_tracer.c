@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <mntent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <bpf/bpf.h>
@@ -20,7 +22,10 @@
 #include "tracer.skel.h"
 
 #define TASK_BUCKETS 4096
-#define MAX_PENDING_RMDIR 4096
+/* Initial room for removed cgroups waiting for their cleanup delay (grows as needed). */
+#define MAX_PENDING_RMDIR 256
+/* Deepest cgroup tree the walk follows (the kernel allows more; none nests this deep). */
+#define CGROUP_WALK_DEPTH 64
 
 struct task_node {
 	struct event_tracer_task t;
@@ -53,7 +58,15 @@ struct event_tracer {
 	bool maintain_tasks;
 	struct rmdir_pending *rmdirs;
 	size_t n_rmdirs;
+	size_t rmdirs_cap;
+	uint64_t rmdir_dropped;
 	bool any_rate_limit;
+	/* cgroup filter sets: set n (bit n-1 of a cgroup_allow value) belongs to slot set_slot[n-1] */
+	uint32_t set_slot[TR_CGROUP_SETS];
+	size_t n_sets;
+	bool any_cgroup_match; /* a set with filter.cgroup_match: walk, mkdir, rmdir */
+	char cgroup_mount[512]; /* what the cgroup filters walk: the v2 or the v1 memory mount */
+	uint64_t cgroup_errors; /* matching cgroups that could not be added */
 };
 
 #define SLOTS (TR_EV_MAX + TR_SYSCALL_MAX)
@@ -134,6 +147,22 @@ static bool any_rate_limit(const struct event_tracer_opts *o)
 	return false;
 }
 
+static const struct event_tracer_event_opts *opts_slot(const struct event_tracer_opts *o,
+						       uint32_t slot)
+{
+	if (slot < TR_EV_MAX)
+		return &o->events[slot];
+	return &o->syscalls[slot - TR_EV_MAX];
+}
+
+static bool any_cgroup_match(const struct event_tracer_opts *o)
+{
+	for (uint32_t slot = 1; slot < TR_EV_MAX + TR_SYSCALL_MAX; slot++)
+		if (opts_slot(o, slot)->enabled && opts_slot(o, slot)->filter.cgroup_match)
+			return true;
+	return false;
+}
+
 size_t event_tracer_programs_for(const struct event_tracer_opts *o, struct event_tracer_prog *out,
 				 size_t max)
 {
@@ -154,9 +183,12 @@ size_t event_tracer_programs_for(const struct event_tracer_opts *o, struct event
 		if (nr == SYS_execve || nr == SYS_execveat)
 			n = add_prog(out, n, max, "tr_sys_enter", true);
 	}
-	/* rate state of removed cgroups is dropped on their cgroup_rmdir */
-	if (any_rate_limit(o))
+	/* rate state and cgroup filter ids of removed cgroups are dropped on their cgroup_rmdir */
+	if (any_rate_limit(o) || any_cgroup_match(o))
 		n = add_prog(out, n, max, "tr_cgroup_rmdir", false);
+	/* new cgroups join the cgroup_match sets at their cgroup_mkdir */
+	if (any_cgroup_match(o))
+		n = add_prog(out, n, max, "tr_cgroup_mkdir", true);
 	if (o->seed_tasks)
 		n = add_prog(out, n, max, "tr_iter_task", false);
 	return n;
@@ -384,9 +416,7 @@ static uint32_t slot_of(const struct tr_hdr *h, const void *data)
 
 static const struct event_tracer_event_opts *slot_opts(const struct event_tracer *et, uint32_t slot)
 {
-	if (slot < TR_EV_MAX)
-		return &et->opts.events[slot];
-	return &et->opts.syscalls[slot - TR_EV_MAX];
+	return opts_slot(&et->opts, slot);
 }
 
 /*
@@ -486,95 +516,35 @@ static int decode_exec(struct event_tracer *et, const void *data, size_t size,
 	return 0;
 }
 
-static bool str_in(const char *s, const char *const *list, size_t n)
+/* Puts process pid (parent ppid) into the task table with the ids, cgroup and comm of h. */
+static void task_put_hdr(struct event_tracer *et, uint32_t pid, uint32_t ppid,
+			 const struct tr_hdr *h)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(s, list[i]))
-			return true;
-	return false;
-}
+	struct event_tracer_task t = {
+		.pid = pid,
+		.ppid = ppid,
+		.uid = h->uid,
+		.gid = h->gid,
+		.cgroup_id = h->cgroup_id,
+	};
 
-static bool passes(const struct event_tracer *et, const struct event_tracer_filter *f,
-		   const struct event_tracer_event *ev)
-{
-	if (f->n_cgroup_ids) {
-		bool ok = false;
-
-		for (size_t i = 0; i < f->n_cgroup_ids; i++)
-			ok |= f->cgroup_ids[i] == ev->ctx->cgroup_id;
-		if (!ok)
-			return false;
-	}
-	if (f->n_comms) {
-		char comm[TR_COMM_LEN + 1];
-
-		memcpy(comm, ev->ctx->comm, TR_COMM_LEN);
-		comm[TR_COMM_LEN] = 0;
-		if (!str_in(comm, f->comms, f->n_comms))
-			return false;
-	}
-	if (f->n_uids) {
-		bool ok = false;
-
-		for (size_t i = 0; i < f->n_uids; i++)
-			ok |= f->uids[i] == ev->ctx->uid;
-		if (!ok)
-			return false;
-	}
-	if (f->cgroup_path_prefix) {
-		const char *path =
-			et->opts.cgroup_path
-				? et->opts.cgroup_path(et->opts.cgroup_path_ctx, ev->ctx->cgroup_id)
-				: NULL;
-		size_t l = strlen(f->cgroup_path_prefix);
-
-		/* whole path components: "/kubepods" matches "/kubepods/x", not "/kubepods2" */
-		if (!path || strncmp(path, f->cgroup_path_prefix, l))
-			return false;
-		if (strcmp(f->cgroup_path_prefix, "/") && path[l] != 0 && path[l] != '/')
-			return false;
-	}
-	if (f->filename_prefix) {
-		const char *fn = NULL;
-
-		if (ev->kind == TR_EV_SCHED_PROCESS_EXEC ||
-		    ev->kind == TR_EV_SCHED_PROCESS_EXEC_FAILED)
-			fn = ev->exec.filename;
-		else if (ev->kind == TR_EV_SYSCALL)
-			fn = ev->syscall.str[0];
-		if (!fn || strncmp(fn, f->filename_prefix, strlen(f->filename_prefix)))
-			return false;
-	}
-	return true;
+	memcpy(t.comm, h->comm, sizeof(t.comm));
+	t.comm[sizeof(t.comm) - 1] = 0;
+	task_put(et, &t);
 }
 
 static void track_tasks(struct event_tracer *et, const struct event_tracer_event *ev)
 {
-	struct event_tracer_task t = { 0 };
 	const struct tr_hdr *h = ev->ctx;
 
 	switch (ev->kind) {
 	case TR_EV_SCHED_PROCESS_EXEC:
-		t.pid = h->pid;
-		t.ppid = h->ppid;
-		t.uid = h->uid;
-		t.gid = h->gid;
-		t.cgroup_id = h->cgroup_id;
-		memcpy(t.comm, h->comm, sizeof(t.comm));
-		t.comm[sizeof(t.comm) - 1] = 0;
-		task_put(et, &t);
+		task_put_hdr(et, h->pid, h->ppid, h);
 		break;
 	case TR_EV_SCHED_PROCESS_FORK:
-		if (ev->fork->hdr.flags & TR_F_THREAD)
-			break;
-		t.pid = ev->fork->child_pid;
-		t.ppid = h->pid;
-		t.uid = h->uid;
-		t.gid = h->gid;
-		t.cgroup_id = h->cgroup_id;
-		memcpy(t.comm, h->comm, sizeof(t.comm));
-		t.comm[sizeof(t.comm) - 1] = 0;
-		task_put(et, &t);
+		/* the child starts as a copy of the parent */
+		if (!(ev->fork->hdr.flags & TR_F_THREAD))
+			task_put_hdr(et, ev->fork->child_pid, h->pid, h);
 		break;
 	case TR_EV_SCHED_PROCESS_EXIT:
 		if (ev->exit->group_dead)
@@ -585,10 +555,149 @@ static void track_tasks(struct event_tracer *et, const struct event_tracer_event
 	}
 }
 
+/* ---- the kernel's cgroup filter sets ------------------------------------------------------- */
+
+static bool id_in(uint64_t id, const uint64_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* The sets with a cgroup_match that cgroup id at path (relative to the v2 root) belongs to. */
+static uint64_t cgroup_match_bits(const struct event_tracer *et, uint64_t id, const char *path)
+{
+	uint64_t bits = 0;
+
+	for (size_t i = 0; i < et->n_sets; i++) {
+		const struct event_tracer_filter *f = &slot_opts(et, et->set_slot[i])->filter;
+
+		if (!f->cgroup_match)
+			continue;
+		if (f->n_cgroup_ids && !id_in(id, f->cgroup_ids, f->n_cgroup_ids))
+			continue;
+		if (f->cgroup_match(f->cgroup_match_ctx, path))
+			bits |= 1ULL << i;
+	}
+	return bits;
+}
+
+/* ORs bits into cgroup_allow[id]; a failure (the map is full) is counted and logged. */
+static void cgroup_allow_or(struct event_tracer *et, uint64_t id, uint64_t bits)
+{
+	int fd = bpf_map__fd(et->skel->maps.cgroup_allow);
+	uint64_t v = 0;
+	bool had = !bpf_map_lookup_elem(fd, &id, &v);
+
+	if (had && (v | bits) == v)
+		return;
+	v |= bits;
+	if (bpf_map_update_elem(fd, &id, &v, BPF_ANY)) {
+		et->cgroup_errors++;
+		tlog(et, 1,
+		     "cgroup filter: cgroup %" PRIu64 " not added (%s, %d ids at most): its events "
+		     "are "
+		     "filtered out (%" PRIu64 " such cgroups)",
+		     id, strerror(errno), TR_CGROUP_ALLOW_MAX, et->cgroup_errors);
+	}
+}
+
+/* A cgroup made after the start (its cgroup_mkdir record): into the sets its path matches. */
+static void cgroup_filter_add(struct event_tracer *et, uint64_t id, const char *path)
+{
+	uint64_t bits = cgroup_match_bits(et, id, path);
+
+	if (bits)
+		cgroup_allow_or(et, id, bits);
+}
+
+/*
+ * Every cgroup below dir (fd dfd, path rel relative to the v2 root, buffer of PATH_MAX bytes)
+ * into the sets its path matches. A directory that vanishes meanwhile is skipped.
+ */
+static void cgroup_walk_dir(struct event_tracer *et, int dfd, char *rel, size_t len, int depth)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+
+	if (fstat(dfd, &st)) {
+		close(dfd);
+		return;
+	}
+	cgroup_filter_add(et, st.st_ino, len ? rel : "/");
+	if (depth >= CGROUP_WALK_DEPTH || !(d = fdopendir(dfd))) {
+		if (depth >= CGROUP_WALK_DEPTH)
+			tlog(et, 1, "cgroup filter: %s: deeper than %d levels, not walked", rel,
+			     CGROUP_WALK_DEPTH);
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		int n, cfd;
+
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		n = snprintf(rel + len, PATH_MAX - len, "/%s", de->d_name);
+		if (n < 0 || (size_t)n >= PATH_MAX - len)
+			continue;
+		cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cfd >= 0)
+			cgroup_walk_dir(et, cfd, rel, len + n, depth + 1);
+		rel[len] = 0;
+	}
+	closedir(d);
+}
+
+/* The whole tree (v2, or the v1 memory one) into the cgroup_match sets (at open: twice). */
+static int cgroup_walk(struct event_tracer *et)
+{
+	char rel[PATH_MAX] = "";
+	int fd = open(et->cgroup_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	cgroup_walk_dir(et, fd, rel, 0, 0);
+	return 0;
+}
+
+void event_tracer_cgroup_filter_stats(const struct event_tracer *et, uint64_t *ids,
+				      uint64_t *errors)
+{
+	int fd = bpf_map__fd(et->skel->maps.cgroup_allow);
+	uint64_t key, next, n = 0;
+	void *prev = NULL;
+
+	/* the kernel adds ids too (a new cgroup below a prefix): count the map itself */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	*ids = n;
+	*errors = et->cgroup_errors;
+}
+
+/* A removed cgroup's rate state and filter ids go cgroup_cleanup_delay_ns after ts. */
 static void note_rmdir(struct event_tracer *et, uint64_t cgroup_id, uint64_t ts)
 {
-	if (!et->any_rate_limit || et->n_rmdirs >= MAX_PENDING_RMDIR)
+	if (!et->any_rate_limit && !et->any_cgroup_match)
 		return;
+	if (et->n_rmdirs == et->rmdirs_cap) {
+		size_t nc = et->rmdirs_cap * 2;
+		struct rmdir_pending *n = realloc(et->rmdirs, nc * sizeof(*n));
+
+		if (!n) {
+			/* kept until the LRU evicts it (rate state) or the agent exits (filter id) */
+			et->rmdir_dropped++;
+			tlog(et, 1, "cgroup %" PRIu64 " removed: no memory to schedule its cleanup",
+			     cgroup_id);
+			return;
+		}
+		et->rmdirs = n;
+		et->rmdirs_cap = nc;
+	}
 	et->rmdirs[et->n_rmdirs].cgroup_id = cgroup_id;
 	et->rmdirs[et->n_rmdirs].due_ns = ts + et->opts.cgroup_cleanup_delay_ns;
 	et->n_rmdirs++;
@@ -604,9 +713,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	uint32_t slot;
 	bool bad = false;
 
-	if (size < sizeof(*h) || h->event == TR_EV_NONE || h->event >= TR_EV_MAX ||
-	    h->size != size) {
+	if (size < sizeof(*h) || h->event == TR_EV_NONE || h->event >= TR_EV_MAX) {
 		et->user[0].decode_errors++;
+		return 0;
+	}
+	if (h->size != size) {
+		/* counted against its event, where the agent exports it */
+		et->user[h->event].decode_errors++;
 		return 0;
 	}
 	if (h->event == TR_EV_SYSCALL && size < sizeof(struct tr_syscall)) {
@@ -663,6 +776,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		ev.cgroup.path = c->path;
 		if (h->event == TR_EV_CGROUP_RMDIR)
 			note_rmdir(et, c->target_cgroup_id, h->ts_ns);
+		if (h->event == TR_EV_CGROUP_MKDIR && et->any_cgroup_match)
+			cgroup_filter_add(et, c->target_cgroup_id, c->path);
 		break;
 	}
 	case TR_EV_OOM_KILL:
@@ -717,13 +832,9 @@ static int handle_event(void *ctx, void *data, size_t size)
 	}
 	if (et->maintain_tasks)
 		track_tasks(et, &ev);
-	/* the rmdir seen only for cleanup is not an event the policy asked for */
-	if (!slot_opts(et, slot)->enabled)
+	/* an mkdir/rmdir made only for this library is not an event the policy asked for */
+	if ((h->flags & TR_F_NOTIFY) || !slot_opts(et, slot)->enabled)
 		goto out;
-	if (!passes(et, &slot_opts(et, slot)->filter, &ev)) {
-		uc->filtered++;
-		goto out;
-	}
 	uc->delivered++;
 	if (et->opts.cb)
 		et->opts.cb(et->opts.cb_ctx, &ev);
@@ -763,30 +874,161 @@ static void set_config(struct tracer_bpf *skel, uint32_t slot,
 	}
 }
 
-/* The kernel's cgroup id filter: per id, the bits of the events that allow it. */
-static int fill_cgroup_allow(struct event_tracer *et, char *err, size_t errlen)
+static const char *slot_name(uint32_t slot)
 {
-	int fd = bpf_map__fd(et->skel->maps.cgroup_allow);
+	const char *n = slot < TR_EV_MAX ? event_tracer_event_name(slot)
+					 : event_tracer_syscall_name(slot - TR_EV_MAX);
 
+	return n ? n : "(unnamed)";
+}
+
+/* The slots whose filename the kernel reads before its filters run. */
+static bool has_filename(uint32_t slot)
+{
+	return slot == TR_EV_SCHED_PROCESS_EXEC || slot == TR_EV_SCHED_PROCESS_EXEC_FAILED ||
+	       slot == TR_EV_MAX + SYS_openat || slot == TR_EV_MAX + SYS_execve ||
+	       slot == TR_EV_MAX + SYS_execveat;
+}
+
+/* The filters' rodata, before load: which filters each slot has, and its cgroup set. */
+static int set_filters(struct event_tracer *et, char *err, size_t errlen)
+{
 	for (uint32_t slot = 1; slot < SLOTS; slot++) {
 		const struct event_tracer_event_opts *o = slot_opts(et, slot);
-		uint64_t bit = 1ULL << (slot < TR_EV_MAX ? slot : 63);
+		const struct event_tracer_filter *f = &o->filter;
+		struct tr_filter_config *c = &et->skel->rodata->event_filter[slot];
 
-		if (!(et->skel->rodata->cgroup_filter_mask & bit))
+		if (!o->enabled)
 			continue;
-		for (size_t i = 0; i < o->filter.n_cgroup_ids; i++) {
-			uint64_t id = o->filter.cgroup_ids[i], v = 0;
+		c->comm = f->n_comms > 0;
+		c->uid = f->n_uids > 0;
+		if (f->filename_prefix) {
+			size_t l = strlen(f->filename_prefix);
 
-			bpf_map_lookup_elem(fd, &id, &v);
-			v |= bit;
-			if (bpf_map_update_elem(fd, &id, &v, BPF_ANY)) {
-				snprintf(err, errlen, "cgroup filter: more than %d cgroup ids",
-					 TR_CGROUP_ALLOW_MAX);
-				return -E2BIG;
+			if (!has_filename(slot)) {
+				snprintf(err, errlen, "filename_prefix on %s: it has no filename",
+					 slot_name(slot));
+				return -EINVAL;
 			}
+			if (!l || l >= TR_PREFIX_MAX) {
+				snprintf(err, errlen, "filename_prefix on %s: 1..%d bytes",
+					 slot_name(slot), TR_PREFIX_MAX - 1);
+				return -EINVAL;
+			}
+			c->filename_len = l;
+		}
+		if (!f->n_cgroup_ids && !f->cgroup_match)
+			continue;
+		if (et->n_sets == TR_CGROUP_SETS) {
+			snprintf(err, errlen, "cgroup filters on more than %d events",
+				 TR_CGROUP_SETS);
+			return -E2BIG;
+		}
+		et->set_slot[et->n_sets++] = slot;
+		c->cgroup_set = et->n_sets;
+		if (f->cgroup_match) {
+			et->any_cgroup_match = true;
+			/* an explicit id list is not closed under descent */
+			if (!f->n_cgroup_ids)
+				et->skel->rodata->cgroup_inherit_mask |= 1ULL << (et->n_sets - 1);
 		}
 	}
 	return 0;
+}
+
+static int filter_put(int fd, const void *key, char *err, size_t errlen, const char *what)
+{
+	uint8_t one = 1;
+
+	if (!bpf_map_update_elem(fd, key, &one, BPF_ANY))
+		return 0;
+	snprintf(err, errlen, "%s filters: more than %d entries in all (%s)", what,
+		 TR_FILTER_MAX_ENTRIES, strerror(errno));
+	return -E2BIG;
+}
+
+/* The filters' maps, after load: comm, uid, filename prefix, and the cgroup sets' ids. */
+static int fill_filters(struct event_tracer *et, char *err, size_t errlen)
+{
+	for (uint32_t slot = 1; slot < SLOTS; slot++) {
+		const struct event_tracer_event_opts *o = slot_opts(et, slot);
+		const struct event_tracer_filter *f = &o->filter;
+		int ret;
+
+		if (!o->enabled)
+			continue;
+		for (size_t i = 0; i < f->n_comms; i++) {
+			struct tr_comm_key k = { .slot = slot };
+			size_t l = strlen(f->comms[i]);
+
+			if (l >= TR_COMM_LEN)
+				continue; /* the kernel keeps 15 bytes: it can never match */
+			memcpy(k.comm, f->comms[i], l);
+			ret = filter_put(bpf_map__fd(et->skel->maps.filter_comm), &k, err, errlen,
+					 "comm and uid");
+			if (ret)
+				return ret;
+		}
+		for (size_t i = 0; i < f->n_uids; i++) {
+			struct tr_uid_key k = { .slot = slot, .uid = f->uids[i] };
+
+			ret = filter_put(bpf_map__fd(et->skel->maps.filter_uid), &k, err, errlen,
+					 "comm and uid");
+			if (ret)
+				return ret;
+		}
+		if (f->filename_prefix) {
+			struct tr_prefix p = { 0 };
+
+			memcpy(p.s, f->filename_prefix, strlen(f->filename_prefix));
+			if (bpf_map_update_elem(bpf_map__fd(et->skel->maps.filter_filename), &slot,
+						&p, BPF_ANY)) {
+				snprintf(err, errlen, "filename_prefix filters: %s",
+					 strerror(errno));
+				return -errno;
+			}
+		}
+	}
+	for (size_t i = 0; i < et->n_sets; i++) {
+		const struct event_tracer_filter *f = &slot_opts(et, et->set_slot[i])->filter;
+
+		/* with a cgroup_match, the walk adds those of the ids whose path matches */
+		for (size_t j = 0; !f->cgroup_match && j < f->n_cgroup_ids; j++)
+			cgroup_allow_or(et, f->cgroup_ids[j], 1ULL << i);
+	}
+	if (et->cgroup_errors) {
+		snprintf(err, errlen, "cgroup filter: more than %d cgroup ids",
+			 TR_CGROUP_ALLOW_MAX);
+		return -E2BIG;
+	}
+	if (et->any_cgroup_match) {
+		int ret = 0;
+
+		/* paths in the hierarchy records are attributed to */
+		if (et->opts.cgroup_v1)
+			snprintf(et->cgroup_mount, sizeof(et->cgroup_mount), "%s",
+				 et->opts.cgroup_v1_mount);
+		else
+			ret = find_cgroup2(et->cgroup_mount, sizeof(et->cgroup_mount));
+
+		if (!ret)
+			ret = cgroup_walk(et);
+		if (ret) {
+			snprintf(err, errlen, "cgroup filter: walking the cgroup tree at %s: %s",
+				 et->cgroup_mount[0] ? et->cgroup_mount : "(no cgroup2 mount)",
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* An exec event's bound: its own, else the opts-wide one, else def; at most TR_ARGV_CAP. */
+static uint32_t bound_of(uint32_t own, uint32_t all, uint32_t def)
+{
+	uint32_t b = own ? own : all ? all : def;
+
+	return b > TR_ARGV_CAP ? TR_ARGV_CAP : b;
 }
 
 static bool prog_kind_is(const struct bpf_program *p, enum bpf_prog_type t)
@@ -818,7 +1060,8 @@ int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer 
 	et->opts = *opts;
 	et->cgroup_fd = -1;
 	et->user = calloc(SLOTS, sizeof(*et->user));
-	et->rmdirs = calloc(MAX_PENDING_RMDIR, sizeof(*et->rmdirs));
+	et->rmdirs_cap = MAX_PENDING_RMDIR;
+	et->rmdirs = calloc(et->rmdirs_cap, sizeof(*et->rmdirs));
 	if (!et->user || !et->rmdirs) {
 		ret = -ENOMEM;
 		goto fail;
@@ -860,12 +1103,29 @@ int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer 
 		et->skel->rodata->sys_wanted[SYS_execve / 64] |= 1ULL << (SYS_execve % 64);
 		et->skel->rodata->sys_wanted[SYS_execveat / 64] |= 1ULL << (SYS_execveat % 64);
 	}
-	et->skel->rodata->argv_max = opts->argv_max_bytes ? opts->argv_max_bytes : TR_ARGV_DEFAULT;
-	if (et->skel->rodata->argv_max > TR_ARGV_CAP)
-		et->skel->rodata->argv_max = TR_ARGV_CAP;
-	et->skel->rodata->exec_env = opts->env;
+	for (int i = 0; i < 2; i++) {
+		const struct event_tracer_event_opts *x =
+			&opts->events[i ? TR_EV_SCHED_PROCESS_EXEC_FAILED
+					: TR_EV_SCHED_PROCESS_EXEC];
+
+		et->skel->rodata->argv_max[i] =
+			bound_of(x->argv_max_bytes, opts->argv_max_bytes, TR_ARGV_DEFAULT);
+		et->skel->rodata->env_max[i] =
+			bound_of(x->env_max_bytes, opts->env_max_bytes, TR_ENV_DEFAULT);
+		et->skel->rodata->exec_env[i] = x->env || opts->env;
+	}
 	et->skel->rodata->debug = opts->debug;
-	et->skel->rodata->cgroup_rmdir_notify = et->any_rate_limit;
+	et->skel->rodata->cgroup_v1 = opts->cgroup_v1;
+	if (opts->cgroup_v1 && !opts->cgroup_v1_mount) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "cgroup mode v1 without the v1 memory mount");
+		goto fail;
+	}
+	ret = set_filters(et, err, errlen);
+	if (ret)
+		goto fail;
+	et->skel->rodata->cgroup_rmdir_notify = et->any_rate_limit || et->any_cgroup_match;
+	et->skel->rodata->cgroup_mkdir_notify = et->any_cgroup_match;
 
 	bpf_object__for_each_program(prog, et->skel->obj)
 	{
@@ -882,15 +1142,12 @@ int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer 
 			goto fail;
 		}
 	}
-
-	for (uint32_t slot = 1; slot < SLOTS; slot++) {
-		const struct event_tracer_event_opts *o = slot_opts(et, slot);
-
-		if (!o->enabled || !o->filter.n_cgroup_ids || slot == TR_EV_CGROUP_MKDIR ||
-		    slot == TR_EV_CGROUP_RMDIR || slot == TR_EV_CGROUP_ATTACH_TASK ||
-		    slot == TR_EV_SYSCALL)
-			continue;
-		et->skel->rodata->cgroup_filter_mask |= 1ULL << (slot < TR_EV_MAX ? slot : 63);
+	if (et->any_cgroup_match && !bpf_program__autoload(et->skel->progs.tr_cgroup_mkdir)) {
+		ret = -EINVAL;
+		snprintf(err, errlen,
+			 "a cgroup filter needs the BPF program tr_cgroup_mkdir, which "
+			 "the program list leaves out");
+		goto fail;
 	}
 
 	ret = tracer_bpf__load(et->skel);
@@ -911,7 +1168,7 @@ int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer 
 			et->skel->bss->self_tgid = own_tgid();
 	}
 	tlog(et, 3, "the agent's own tgid %u is excluded", et->skel->bss->self_tgid);
-	ret = fill_cgroup_allow(et, err, errlen);
+	ret = fill_filters(et, err, errlen);
 	if (ret)
 		goto fail;
 
@@ -985,6 +1242,10 @@ int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer 
 				     strerror(-serr));
 		}
 	}
+	/* cgroups made between the first walk and tr_cgroup_mkdir's attach */
+	if (et->any_cgroup_match && cgroup_walk(et))
+		tlog(et, 1, "cgroup filter: second walk of the cgroup v2 tree failed: %s",
+		     strerror(errno));
 	if (opts->seed_tasks) {
 		bool have_iter = false;
 
@@ -1067,13 +1328,16 @@ void event_tracer_tick(struct event_tracer *et, uint64_t now_boot_ns)
 			et->rmdirs[keep++] = *r;
 			continue;
 		}
-		for (uint32_t slot = 1; slot < SLOTS; slot++) {
+		for (uint32_t slot = 1; et->any_rate_limit && slot < SLOTS; slot++) {
 			const struct event_tracer_event_opts *o = slot_opts(et, slot);
 			struct tr_rate_key key = { .cgroup_id = r->cgroup_id, .event = slot };
 
 			if (o->enabled && o->rate_burst && o->rate_per_second)
 				bpf_map_delete_elem(bpf_map__fd(et->skel->maps.rate_state), &key);
 		}
+		if (et->any_cgroup_match)
+			bpf_map_delete_elem(bpf_map__fd(et->skel->maps.cgroup_allow),
+					    &r->cgroup_id);
 	}
 	et->n_rmdirs = keep;
 }

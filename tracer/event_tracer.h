@@ -6,12 +6,17 @@
  * iterator (or /proc), reads the `events` ring buffer and hands each record, decoded and
  * filtered, to a callback.
  *
- * Where each policy part is applied:
- *  - enabling an event, the (cgroup, event) rate limit and the exclusion of the agent itself:
- *    in the kernel, before a record is made (a flood costs no user-space work);
- *  - the cgroup id set filter (filter.cgroup_ids): in the kernel too, before the rate limit;
- *  - filters (comm, uid, cgroup path prefix, filename prefix): here, after decoding (counted
- *    per event as `filtered`); a rate limit therefore counts records that a filter later drops.
+ * Where each policy part is applied: all of it in the kernel, before a record is made (a
+ * flood costs no user-space work), in this order:
+ *  1. enabling an event, and the exclusion of the agent itself;
+ *  2. the filters: uid, comm (exact), cgroup (the id sets of filter.cgroup_ids and
+ *     filter.cgroup_match, below), then the filename prefix once the filename is read (exec
+ *     events: bprm->filename, failed execs: the syscall's path; openat: its path, read before a
+ *     record is reserved; execve/execveat: the path sys_enter saved); a miss is counted per
+ *     event as kernel_filtered;
+ *  3. the (cgroup, event) token bucket, which therefore only ever counts records the filters
+ *     passed: a flood that the filters reject spends no token and suppresses nothing.
+ * Nothing is filtered after decoding: every decoded record of an enabled event is delivered.
  */
 #ifndef FLOWSCOPE_EVENT_TRACER_H
 #define FLOWSCOPE_EVENT_TRACER_H
@@ -26,18 +31,32 @@
 
 struct event_tracer;
 
-/* Field filters of one event; NULL/0 means "any". All given ones must match. */
+/*
+ * Field filters of one event, applied in the kernel to the record's context (the task's, or
+ * for TCP events the socket owner's; for cgroup_* events the task that made, removed or moved);
+ * NULL/0 means "any". All given ones must match.
+ */
 struct event_tracer_filter {
-	const char *const *comms; /* the task's comm is one of these */
+	const char *const *comms; /* the comm is one of these (exact; longer than 15 bytes: none) */
 	size_t n_comms;
 	const uint32_t *uids;
 	size_t n_uids;
-	const char *cgroup_path_prefix; /* whole components; needs event_tracer_opts.cgroup_path */
-	const char *filename_prefix; /* exec events' filename, syscall events' first path */
-	/* In the kernel: only these cgroup v2 ids (the policy's prefix resolved to ids). Not for
-	 * the cgroup_* events, whose cgroup is the one made or removed. */
+	/* Bytes the filename starts with (1..255): sched_process_exec(_failed), and the openat,
+	 * execve, execveat syscall events (their path); refused on other events. */
+	const char *filename_prefix;
+	/* Only these cgroup ids (exactly these: their descendants are not added). */
 	const uint64_t *cgroup_ids;
 	size_t n_cgroup_ids;
+	/*
+	 * Only the cgroups whose path (relative to the v2 root: "/", "/a/b") this accepts. It must
+	 * be closed under descent (a path prefix: true for a cgroup, true for every one below): it
+	 * is asked for every cgroup at open (a walk of the tree) and for each cgroup made later
+	 * (from its cgroup_mkdir record), and the kernel adds a new cgroup to its parent's sets at
+	 * the mkdir itself. Ids of removed cgroups go after cgroup_cleanup_delay_ns. Needs the
+	 * tr_cgroup_mkdir program (and tr_cgroup_rmdir, optional, for the removal).
+	 */
+	bool (*cgroup_match)(void *ctx, const char *path);
+	void *cgroup_match_ctx;
 };
 
 struct event_tracer_event_opts {
@@ -45,6 +64,11 @@ struct event_tracer_event_opts {
 	uint32_t rate_per_second; /* with rate_burst: the kernel token bucket; 0 = unlimited */
 	uint32_t rate_burst;
 	struct event_tracer_filter filter;
+	/* The exec events' own (sched_process_exec, sched_process_exec_failed; ignored on others):
+	 * argv and env bounds (0: the opts-wide one), env (or the opts-wide env). */
+	uint32_t argv_max_bytes;
+	uint32_t env_max_bytes;
+	bool env;
 };
 
 /* A BPF program to load and attach (by its C name in tracer.bpf.c). */
@@ -68,7 +92,9 @@ struct event_tracer_opts {
 	 */
 	const struct event_tracer_prog *programs;
 	size_t n_programs;
-	uint32_t argv_max_bytes; /* argv (and env) bound; 0: TR_ARGV_DEFAULT; max TR_ARGV_CAP */
+	/* Defaults of the exec events' own settings (event_tracer_event_opts): */
+	uint32_t argv_max_bytes; /* argv bound; 0: TR_ARGV_DEFAULT; max TR_ARGV_CAP */
+	uint32_t env_max_bytes; /* env bound (with env); 0: TR_ENV_DEFAULT; max TR_ARGV_CAP */
 	bool env; /* exec events carry the environment */
 	uint32_t ringbuf_bytes; /* events ring; 0: TR_DEFAULT_RINGBUF_BYTES; a power of 2 */
 	bool debug; /* the BPF side's debug stream, to the log callback at level 3 */
@@ -76,10 +102,16 @@ struct event_tracer_opts {
 	/* cgroup v2 directory cgroup/sock_create attaches to; NULL: the v2 mount found in
 	 * /proc/mounts */
 	const char *cgroup_root;
-	uint64_t cgroup_cleanup_delay_ns; /* rate state of a removed cgroup kept this long */
-	/* The path of a cgroup v2 id (for cgroup_path_prefix filters), or NULL when unknown. */
-	const char *(*cgroup_path)(void *ctx, uint64_t cgroup_id);
-	void *cgroup_path_ctx;
+	/* rate state and cgroup filter ids of a removed cgroup kept this long; 0: 60 s */
+	uint64_t cgroup_cleanup_delay_ns;
+	/*
+	 * --cgroup-mode v1: the context's cgroup is the task's v1 memory cgroup where it has one
+	 * (tr_hdr.flags TR_F_CGROUP_V1; else its v2 one), for TCP events the socket creator's; the
+	 * cgroup_* events, the cgroup filters (cgroup_match gets paths in that hierarchy) and the
+	 * rate limit follow the v1 memory hierarchy, mounted at cgroup_v1_mount.
+	 */
+	bool cgroup_v1;
+	const char *cgroup_v1_mount;
 	event_tracer_cb cb;
 	void *cb_ctx;
 	event_tracer_log_cb log; /* NULL: stderr */
@@ -139,8 +171,7 @@ struct event_tracer_counts {
 	uint64_t rate_state_full; /* sent without a rate limit: no room for its state */
 	uint64_t received; /* read from the ring buffer */
 	uint64_t decode_errors; /* malformed records, not delivered */
-	uint64_t kernel_filtered; /* not made: the kernel's cgroup id filter */
-	uint64_t filtered; /* dropped by a user-space filter */
+	uint64_t kernel_filtered; /* not made: a filter did not match (before the rate limit) */
 	uint64_t delivered; /* handed to the callback */
 };
 
@@ -190,6 +221,14 @@ int event_tracer_consume(struct event_tracer *et);
  * cleanup delay before now_boot_ns (CLOCK_BOOTTIME ns).
  */
 void event_tracer_tick(struct event_tracer *et, uint64_t now_boot_ns);
+
+/*
+ * The kernel's cgroup filter: *ids cgroup ids in its sets now, *errors cgroups that matched a
+ * filter but could not be added (the map was full: TR_CGROUP_ALLOW_MAX; each also logged), whose
+ * events are therefore filtered out.
+ */
+void event_tracer_cgroup_filter_stats(const struct event_tracer *et, uint64_t *ids,
+				      uint64_t *errors);
 
 /* Counters of one event (ev < TR_EV_MAX), or of a syscall event (ev TR_EV_SYSCALL, nr). */
 void event_tracer_counts(const struct event_tracer *et, enum tr_event ev, int nr,

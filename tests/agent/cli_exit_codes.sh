@@ -102,7 +102,7 @@ exact 2 '' 'flowscope: error: --events and --policy: give one of them' \
 
 # --policy and --policy-check read a policy file the same way
 never='events[0]: sched_process_exit is never rate limited (it ends a lifetime: dropping one would leak every cache that tracks the start); remove rate_limit'
-exact 0 'good.yaml: ok: 3 events (sched_process_exec, tcp_connect, oom_kill); programs: tr_sched_process_exec, tr_inet_sock_set_state, tr_mark_victim; optional: tr_cgroup_rmdir, tr_iter_task' '' \
+exact 0 'good.yaml: ok: 3 events (sched_process_exec, tcp_connect, oom_kill); programs: tr_sched_process_exec, tr_inet_sock_set_state, tr_cgroup_mkdir, tr_mark_victim; optional: tr_cgroup_rmdir, tr_iter_task' '' \
 	--policy-check good.yaml
 exact 0 'off.yaml: ok: no events, the tracer is off' '' --policy-check off.yaml
 exact 2 '' "flowscope: error: --policy-check: bad.yaml:3:5: $never" --policy-check bad.yaml

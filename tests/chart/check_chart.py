@@ -353,7 +353,8 @@ def main():
             rc, out, err = run([binary, "--policy-check", policy_path])
             want = (f"{policy_path}: ok: 5 events (sched_process_exec, sched_process_exit, "
                     "tcp_connect, oom_kill, openat); programs: tr_sched_process_exec, "
-                    "tr_sched_process_exit, tr_sys_exit, tr_inet_sock_set_state, tr_mark_victim; "
+                    "tr_sched_process_exit, tr_sys_exit, tr_inet_sock_set_state, tr_cgroup_mkdir, "
+                    "tr_mark_victim; "
                     "optional: tr_cgroup_rmdir, tr_iter_task\n")
             check(rc == 0 and out == want and err == "",
                   f"--policy-check of the rendered policy: exit {rc}, {out!r}, {err!r}; "

@@ -112,12 +112,16 @@ static void test_issue_example(void **state)
 	/* Only the listed events. */
 	assert_false(policy_event(pol, POLICY_EV_SCHED_PROCESS_EXIT)->enabled);
 	assert_false(policy_event(pol, POLICY_EV_OOM_KILL)->enabled);
-	/* The rate limit needs per-cgroup kernel state; filters (user space) do not. */
+	/* The rate limit needs per-cgroup kernel state, and so does the cgroup_path_prefix: the
+	 * kernel's cgroup id set, which new cgroups join at their cgroup_mkdir (required). */
 	assert_true(policy_event(pol, POLICY_EV_CGROUP_LIFECYCLE)->needed);
+	assert_true(policy_event(pol, POLICY_EV_CGROUP_FILTER)->needed);
+	assert_false(policy_event(pol, POLICY_EV_CGROUP_FILTER)->enabled);
 	policy_programs(pol, &req, &opt);
 	assert_int_equal(req, POLICY_PROG_BIT(POLICY_PROG_INET_SOCK_SET_STATE) |
-				      POLICY_PROG_BIT(POLICY_PROG_SCHED_PROCESS_EXEC));
-	/* The buckets' cleanup on rmdir is optional: the kernel map is an LRU. */
+				      POLICY_PROG_BIT(POLICY_PROG_SCHED_PROCESS_EXEC) |
+				      POLICY_PROG_BIT(POLICY_PROG_CGROUP_MKDIR));
+	/* The cleanup on rmdir is optional: the buckets' map is an LRU, stale ids are unused. */
 	assert_int_equal(opt, POLICY_PROG_BIT(POLICY_PROG_CGROUP_RMDIR));
 	policy_destroy(pol);
 }
@@ -500,6 +504,27 @@ static void test_match(void **state)
 	assert_false(policy_event_match(c, &m));
 	m.filename = "/etc/x";
 	m.cgroup_path = "/system.slice/a";
+	assert_true(policy_event_match(c, &m));
+	policy_destroy(pol);
+
+	/* fields: only the filters named are tested (the agent's cgroup prefix resolution). */
+	pol = parse_ok(issue_example);
+	c = policy_event(pol, POLICY_EV_SCHED_PROCESS_EXEC);
+	m = (struct policy_match_ctx){ .cgroup_path = "/kubepods/burstable/pod1",
+				       .fields = POLICY_MATCH_CGROUP_PATH };
+	assert_true(policy_event_match(c, &m));
+	m.cgroup_path = "/kubepods2";
+	assert_false(policy_event_match(c, &m));
+	m.cgroup_path = NULL;
+	assert_false(policy_event_match(c, &m));
+	m = (struct policy_match_ctx){ .comm = "wget", .uid = 0, .fields = POLICY_MATCH_COMM };
+	assert_true(policy_event_match(c, &m));
+	m.fields = POLICY_MATCH_COMM | POLICY_MATCH_UID;
+	m.uid = 7;
+	assert_false(policy_event_match(c, &m));
+	m.fields = POLICY_MATCH_COMM | POLICY_MATCH_CGROUP_PATH;
+	assert_false(policy_event_match(c, &m)); /* no path, and a prefix to test */
+	m.fields = POLICY_MATCH_FILENAME; /* no filename_prefix on this event */
 	assert_true(policy_event_match(c, &m));
 	policy_destroy(pol);
 }

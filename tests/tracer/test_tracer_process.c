@@ -2,8 +2,9 @@
 /*
  * Process events against real processes (issue 10 acceptance 1, 5, 6): exact filename and argv
  * (an empty argument, a 4 KiB one, 300 of them), a #! script's interpreter, a failed exec with
- * ENOENT and its argv, exit codes and SIGKILL, a process older than the tracer, and the ring
- * buffer's loss accounting. Each test in a cgroup of its own, filtered to it in the kernel.
+ * ENOENT and its argv, exit codes and SIGKILL, a process older than the tracer, the ring
+ * buffer's loss accounting, and the kernel-side filters (comm, uid, filename prefix, cgroup id
+ * sets kept up to date as cgroups come and go). Each test in a cgroup of its own, filtered to it in the kernel.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -158,6 +161,172 @@ static void test_exec_argv_bound(void **state)
 	assert_memory_equal(e->argv[2], b, 4096 - 10 - 3000);
 	event_tracer_close(et);
 	tfx_events_free(&evs);
+	tfx_cgroup_destroy(&cg);
+}
+
+/* A cgroup_match closed under descent: p and the paths below it. */
+static bool below(void *ctx, const char *path)
+{
+	const char *p = ctx;
+	size_t l = strlen(p);
+
+	return !strncmp(path, p, l) && (path[l] == 0 || path[l] == '/');
+}
+
+static uint64_t filter_ids(const struct event_tracer *et)
+{
+	uint64_t ids, errors;
+
+	event_tracer_cgroup_filter_stats(et, &ids, &errors);
+	assert_int_equal(errors, 0);
+	return ids;
+}
+
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * The cgroup filter as ids: a cgroup whose path is the prefix, made after the tracer started,
+ * joins when the library reads its cgroup_mkdir record; its child joins in the kernel at the
+ * mkdir itself; a sibling whose name only starts with the prefix's stays out; removed ones
+ * leave after the cleanup delay.
+ */
+static void test_cgroup_filter_ids(void **state)
+{
+	(void)state;
+	struct tfx_cgroup top, child, sibling;
+	struct tfx_events evs = { 0 };
+	struct event_tracer_opts o;
+	char prefix[64];
+	int gate[3];
+	pid_t pid[3];
+
+	snprintf(prefix, sizeof(prefix), "/fs%d_cgf", getpid());
+	tfx_opts_init(&o, &evs);
+	o.events[TR_EV_SCHED_PROCESS_EXEC].enabled = true;
+	o.events[TR_EV_SCHED_PROCESS_EXEC].filter.cgroup_match = below;
+	o.events[TR_EV_SCHED_PROCESS_EXEC].filter.cgroup_match_ctx = prefix;
+	o.cgroup_cleanup_delay_ns = 1;
+	struct event_tracer *et = tfx_open(&o);
+
+	assert_int_equal(filter_ids(et), 0);
+	tfx_cgroup_create(&top, "cgf");
+	for (int i = 0; i < 500 && filter_ids(et) < 1; i++)
+		tfx_drain(et, &evs, 10);
+	assert_int_equal(filter_ids(et), 1); /* from its cgroup_mkdir record */
+	tfx_cgroup_create(&child, "cgf/child");
+	assert_int_equal(filter_ids(et), 2); /* in the kernel, before mkdir(2) returned */
+	tfx_cgroup_create(&sibling, "cgfx");
+
+	const struct tfx_cgroup *cgs[3] = { &top, &child, &sibling };
+
+	for (int i = 0; i < 3; i++) {
+		char *argv[] = { "/bin/true", NULL };
+
+		pid[i] = tfx_spawn(cgs[i], argv, &gate[i]);
+		tfx_release(gate[i]);
+	}
+	wait_for(et, &evs, TR_EV_SCHED_PROCESS_EXEC, pid[0]);
+	wait_for(et, &evs, TR_EV_SCHED_PROCESS_EXEC, pid[1]);
+	for (int i = 0; i < 3; i++)
+		tfx_wait(pid[i]);
+	tfx_drain(et, &evs, 200);
+	assert_int_equal(tfx_count(&evs, TR_EV_SCHED_PROCESS_EXEC, pid[2]), 0);
+	assert_int_equal(tfx_find(&evs, TR_EV_SCHED_PROCESS_EXEC, pid[0])->ctx.cgroup_id, top.id);
+	assert_int_equal(tfx_find(&evs, TR_EV_SCHED_PROCESS_EXEC, pid[1])->ctx.cgroup_id, child.id);
+	/* the filtered exec was never made, and the mkdir records were never delivered */
+	for (size_t i = 0; i < evs.n; i++)
+		assert_int_equal(evs.v[i].kind, TR_EV_SCHED_PROCESS_EXEC);
+
+	tfx_cgroup_destroy(&sibling);
+	tfx_cgroup_destroy(&child);
+	tfx_cgroup_destroy(&top);
+	for (int i = 0; i < 500 && filter_ids(et) > 0; i++) {
+		tfx_drain(et, &evs, 10);
+		event_tracer_tick(et, boot_ns());
+	}
+	assert_int_equal(filter_ids(et), 0);
+	event_tracer_close(et);
+	tfx_events_free(&evs);
+}
+
+/*
+ * comm, uid and filename prefix in the kernel: an exec of /bin/true passes all three, one of
+ * /bin/echo fails the prefix; openat of one file passes, of another and of the loader's files
+ * does not. Rejected records are counted as filtered, never made.
+ */
+static void test_kernel_filters(void **state)
+{
+	(void)state;
+	struct tfx_cgroup cg;
+	struct tfx_events evs = { 0 };
+	struct event_tracer_opts o;
+	struct event_tracer_counts c;
+	const char *comms[] = { "true", "echo", "cat" };
+	uint32_t uid = getuid();
+	char want[64], other[64], fprefix[64];
+	int gate;
+
+	tfx_cgroup_create(&cg, "kfilt");
+	evs.cgroup_ids = &cg.id;
+	evs.n_cgroup_ids = 1;
+	snprintf(want, sizeof(want), "/tmp/fs%d_want", getpid());
+	snprintf(other, sizeof(other), "/tmp/fs%d_other", getpid());
+	snprintf(fprefix, sizeof(fprefix), "/tmp/fs%d_w", getpid());
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(i ? other : want, "w");
+
+		assert_non_null(f);
+		fclose(f);
+	}
+	tfx_opts_init(&o, &evs);
+	tfx_enable(&o, TR_EV_SCHED_PROCESS_EXEC, &cg.id);
+	o.events[TR_EV_SCHED_PROCESS_EXEC].filter.comms = comms;
+	o.events[TR_EV_SCHED_PROCESS_EXEC].filter.n_comms = 3;
+	o.events[TR_EV_SCHED_PROCESS_EXEC].filter.uids = &uid;
+	o.events[TR_EV_SCHED_PROCESS_EXEC].filter.n_uids = 1;
+	o.events[TR_EV_SCHED_PROCESS_EXEC].filter.filename_prefix = "/bin/tr";
+	tfx_enable_syscall(&o, SYS_openat, &cg.id);
+	o.syscalls[SYS_openat].filter.filename_prefix = fprefix;
+	struct event_tracer *et = tfx_open(&o);
+
+	char *t_argv[] = { "/bin/true", NULL };
+	char *e_argv[] = { "/bin/echo", NULL };
+	char *c_argv[] = { "/bin/cat", want, other, NULL };
+	pid_t t = tfx_spawn(&cg, t_argv, &gate);
+
+	tfx_release(gate);
+	pid_t e = tfx_spawn(&cg, e_argv, &gate);
+
+	tfx_release(gate);
+	pid_t k = tfx_spawn(&cg, c_argv, &gate);
+
+	tfx_release(gate);
+	wait_for(et, &evs, TR_EV_SCHED_PROCESS_EXEC, t);
+	wait_for(et, &evs, TR_EV_SYSCALL, k);
+	tfx_wait(t);
+	tfx_wait(e);
+	tfx_wait(k);
+	tfx_drain(et, &evs, 200);
+	assert_int_equal(tfx_count(&evs, TR_EV_SCHED_PROCESS_EXEC, e), 0);
+	assert_int_equal(tfx_count(&evs, TR_EV_SCHED_PROCESS_EXEC, k), 0); /* "/bin/ca" */
+	assert_int_equal(tfx_count(&evs, TR_EV_SYSCALL, k), 1);
+	assert_string_equal(tfx_find(&evs, TR_EV_SYSCALL, k)->sys.str[0], want);
+	assert_true(tfx_find(&evs, TR_EV_SYSCALL, k)->sys.ret >= 0);
+	event_tracer_counts(et, TR_EV_SCHED_PROCESS_EXEC, 0, &c);
+	assert_true(c.kernel_filtered >= 2);
+	assert_int_equal(c.suppressed, 0);
+	event_tracer_counts(et, TR_EV_SYSCALL, SYS_openat, &c);
+	assert_true(c.kernel_filtered >= 2); /* other, and the loader's files */
+	event_tracer_close(et);
+	tfx_events_free(&evs);
+	unlink(want);
+	unlink(other);
 	tfx_cgroup_destroy(&cg);
 }
 
@@ -346,6 +515,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exec_argv),
 		cmocka_unit_test(test_exec_argv_bound),
+		cmocka_unit_test(test_cgroup_filter_ids),
+		cmocka_unit_test(test_kernel_filters),
 		cmocka_unit_test(test_exec_script_failed_exit_kill),
 		cmocka_unit_test(test_preexisting_exit),
 		cmocka_unit_test(test_ring_loss_accounting),
