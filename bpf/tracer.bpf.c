@@ -238,10 +238,29 @@ static __always_inline __u32 task_ns_tgid(struct task_struct *t)
 }
 
 /*
+ * task_ns_tgid() for a BTF task pointer: direct loads, and no helper call for a task in the
+ * initial PID namespace (level 0), where the innermost tgid is the global one.
+ */
+static __always_inline __u32 task_ns_tgid_btf(struct task_struct *t)
+{
+	struct pid *p = t->group_leader->thread_pid;
+	unsigned int level = p->level;
+	__u32 tgid = t->tgid;
+	struct upid up = {};
+
+	/* the barrier keeps the compiler from merging the two loads (BTF and stack pointer) */
+	barrier_var(tgid);
+	if (!level)
+		return tgid;
+	bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
+	return up.nr;
+}
+
+/*
  * Every caller passes a BTF pointer (a tp_btf argument, bpf_get_current_task_btf(), an
  * iterator's task): direct loads, which the JIT turns into plain (fault-handled) moves, cost a
  * fraction of a bpf_probe_read_kernel() call each. Only the PID namespace level's variable index
- * needs the helper.
+ * needs the helper (and only for a task outside the initial PID namespace).
  */
 static __always_inline void fill_hdr(struct tr_hdr *h, struct task_struct *t, __u16 ev)
 {
@@ -251,7 +270,7 @@ static __always_inline void fill_hdr(struct tr_hdr *h, struct task_struct *t, __
 	h->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
 	h->pid = t->tgid;
 	h->tid = t->pid;
-	h->ns_pid = task_ns_tgid(t);
+	h->ns_pid = task_ns_tgid_btf(t);
 	h->ppid = t->real_parent->tgid;
 	h->uid = t->cred->uid.val;
 	h->gid = t->cred->gid.val;
@@ -910,15 +929,34 @@ int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-static __always_inline void sys_read_str(struct tr_syscall *r, int i, __u64 ptr)
+/*
+ * Syscall records with decoded pointer arguments are built here and output with only their used
+ * bytes; strings are written at a masked offset, so the buffer has room past TR_SYSCALL_DATA_MAX.
+ */
+#define TR_SYS_OFF_MASK 1023
+struct tr_sys_buf {
+	__u8 b[TR_SYSCALL_FIXED + TR_SYS_OFF_MASK + 1 + TR_SYS_STR_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tr_sys_buf);
+} sys_scratch SEC(".maps");
+
+/* Reads the string at user ptr to r->data + *off as str[i]; moves *off past it. */
+static __always_inline void sys_read_str(struct tr_syscall *r, int i, __u64 ptr, __u32 *off)
 {
 	long n;
 
 	if (i < 0 || i >= TR_SYS_STRS || !ptr)
 		return;
-	n = bpf_probe_read_user_str(r->str[i], TR_SYS_STR_MAX, (void *)ptr);
+	n = bpf_probe_read_user_str(r->data + (*off & TR_SYS_OFF_MASK), TR_SYS_STR_MAX,
+				    (void *)ptr);
 	if (n > 0) {
 		r->str_len[i] = n;
+		*off += n;
 		if (n == TR_SYS_STR_MAX)
 			r->hdr.flags |= TR_F_PATH_TRUNCATED;
 	} else {
@@ -926,22 +964,132 @@ static __always_inline void sys_read_str(struct tr_syscall *r, int i, __u64 ptr)
 	}
 }
 
-static __always_inline void sys_read_addr(struct tr_syscall *r, __u64 ptr, __u64 len)
+/* The sockaddr at user ptr (len bytes, cut at TR_SOCKADDR_MAX) to r->data; moves *off. */
+static __always_inline void sys_read_addr(struct tr_syscall *r, __u64 ptr, __u64 len, __u32 *off)
 {
 	if (!ptr || !len)
 		return;
 	if (len > TR_SOCKADDR_MAX)
 		len = TR_SOCKADDR_MAX;
-	if (bpf_probe_read_user(r->addr, len & 0x1f, (void *)ptr))
+	if (bpf_probe_read_user(r->data, len & 0x1f, (void *)ptr)) {
 		r->hdr.flags |= TR_F_READ_ERROR;
-	else
+	} else {
 		r->addr_len = len;
+		*off += len;
+	}
+}
+
+/* The fixed part: context, number, return value, registers; no decoded data yet. */
+static __always_inline void sys_fill(struct tr_syscall *r, struct pt_regs *regs, __u64 nr, long ret)
+{
+	fill_hdr(&r->hdr, bpf_get_current_task_btf(), TR_EV_SYSCALL);
+	r->hdr.size = TR_SYSCALL_FIXED;
+	r->nr = nr;
+	r->addr_len = 0;
+	r->str_len[0] = 0;
+	r->str_len[1] = 0;
+	r->str_len[2] = 0;
+	r->pad = 0;
+	r->ret = ret;
+	r->args[0] = regs->di;
+	r->args[1] = regs->si;
+	r->args[2] = regs->dx;
+	r->args[3] = regs->r10;
+	r->args[4] = regs->r8;
+	r->args[5] = regs->r9;
+}
+
+/* Whether a syscall's record carries decoded data (a sockaddr or strings). */
+static __always_inline bool sys_has_data(__u64 nr)
+{
+	switch (nr) {
+	case NR_connect:
+	case NR_bind:
+	case NR_accept4:
+	case NR_openat:
+	case NR_execve:
+	case NR_execveat:
+	case NR_mount:
+	case NR_memfd_create:
+	case NR_init_module:
+	case NR_finit_module:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A record with decoded data: built in sys_scratch, output with its used length. */
+static __always_inline void sys_emit_data(__u32 slot, struct pt_regs *regs, __u64 nr, long ret,
+					  struct tr_sys_pending *pend)
+{
+	__u32 zero = 0, off = 0, size;
+	struct tr_syscall *r;
+
+	r = bpf_map_lookup_elem(&sys_scratch, &zero);
+	if (!r)
+		return;
+	sys_fill(r, regs, nr, ret);
+	switch (nr) {
+	case NR_connect:
+	case NR_bind:
+		sys_read_addr(r, r->args[1], r->args[2], &off);
+		break;
+	case NR_accept4:
+		if (ret >= 0 && r->args[1] && r->args[2]) {
+			int len = 0;
+
+			bpf_probe_read_user(&len, sizeof(len), (void *)r->args[2]);
+			if (len > 0)
+				sys_read_addr(r, r->args[1], len, &off);
+		}
+		break;
+	case NR_openat:
+		sys_read_str(r, 0, r->args[1], &off);
+		break;
+	case NR_execve:
+	case NR_execveat:
+		if (pend && pend->nr == nr && pend->path_len > 0) {
+			__u32 n = pend->path_len;
+
+			if (n > TR_SYS_STR_MAX)
+				n = TR_SYS_STR_MAX;
+			bpf_probe_read_kernel(r->data, n & (TR_SYS_STR_MAX * 2 - 1), pend->path);
+			r->str_len[0] = n;
+			off = n;
+		}
+		break;
+	case NR_mount:
+		sys_read_str(r, 0, r->args[0], &off);
+		sys_read_str(r, 1, r->args[1], &off);
+		sys_read_str(r, 2, r->args[2], &off);
+		break;
+	case NR_memfd_create:
+		sys_read_str(r, 0, r->args[0], &off);
+		break;
+	case NR_init_module:
+		sys_read_str(r, 0, r->args[2], &off);
+		break;
+	case NR_finit_module:
+		sys_read_str(r, 0, r->args[1], &off);
+		break;
+	default:
+		break;
+	}
+	size = TR_SYSCALL_FIXED + (off & TR_SYS_OFF_MASK);
+	r->hdr.size = size;
+	if (bpf_ringbuf_output(&events, r, size, 0)) {
+		stat_inc(slot, TR_STAT_LOST);
+		return;
+	}
+	stat_inc(slot, TR_STAT_EMITTED);
 }
 
 /*
  * Every syscall event is made at exit, from the registers (the arguments' saved user values,
  * unchanged by the syscall) and the user memory they point to (accept4's address as written
- * back). Fast path: one rodata bit test.
+ * back). Fast path: one rodata bit test, nothing else for a syscall not in the wanted set. A
+ * syscall without pointer arguments reserves only the fixed record (TR_SYSCALL_FIXED bytes).
  */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
@@ -949,13 +1097,15 @@ int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 	__u64 nr = regs->orig_ax;
 	struct tr_sys_pending *pend = NULL;
 	struct tr_syscall *r;
+	__u64 pid_tgid;
 	__u32 slot, tid;
 
 	if (!sys_bit(sys_wanted, nr))
 		return 0;
-	if (is_self())
+	pid_tgid = bpf_get_current_pid_tgid();
+	if ((pid_tgid >> 32) == self_tgid)
 		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
+	tid = (__u32)pid_tgid;
 	if (nr == NR_execve || nr == NR_execveat) {
 		if (ret < 0)
 			emit_exec_failed(regs, nr, ret);
@@ -966,71 +1116,14 @@ int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 	slot = TR_EV_MAX + nr;
 	if (!want(slot, 0xffffffff, bpf_get_current_cgroup_id(), false))
 		goto out;
-	r = reserve(slot, sizeof(*r));
+	if (sys_has_data(nr)) {
+		sys_emit_data(slot, regs, nr, ret, pend);
+		goto out;
+	}
+	r = reserve(slot, TR_SYSCALL_FIXED);
 	if (!r)
 		goto out;
-	fill_hdr(&r->hdr, bpf_get_current_task_btf(), TR_EV_SYSCALL);
-	r->hdr.size = sizeof(*r);
-	r->nr = nr;
-	r->ret = ret;
-	r->addr_len = 0;
-	r->pad = 0;
-	r->pad2 = 0;
-	r->args[0] = regs->di;
-	r->args[1] = regs->si;
-	r->args[2] = regs->dx;
-	r->args[3] = regs->r10;
-	r->args[4] = regs->r8;
-	r->args[5] = regs->r9;
-	for (int i = 0; i < TR_SYS_STRS; i++) {
-		r->str_len[i] = 0;
-		r->str[i][0] = 0;
-	}
-	switch (nr) {
-	case NR_connect:
-	case NR_bind:
-		sys_read_addr(r, r->args[1], r->args[2]);
-		break;
-	case NR_accept4:
-		if (ret >= 0 && r->args[1] && r->args[2]) {
-			int len = 0;
-
-			bpf_probe_read_user(&len, sizeof(len), (void *)r->args[2]);
-			if (len > 0)
-				sys_read_addr(r, r->args[1], len);
-		}
-		break;
-	case NR_openat:
-		sys_read_str(r, 0, r->args[1]);
-		break;
-	case NR_execve:
-	case NR_execveat:
-		if (pend && pend->nr == nr && pend->path_len > 0) {
-			__u32 n = pend->path_len;
-
-			if (n > TR_SYS_STR_MAX)
-				n = TR_SYS_STR_MAX;
-			bpf_probe_read_kernel(r->str[0], n & (TR_SYS_STR_MAX * 2 - 1), pend->path);
-			r->str_len[0] = n;
-		}
-		break;
-	case NR_mount:
-		sys_read_str(r, 0, r->args[0]);
-		sys_read_str(r, 1, r->args[1]);
-		sys_read_str(r, 2, r->args[2]);
-		break;
-	case NR_memfd_create:
-		sys_read_str(r, 0, r->args[0]);
-		break;
-	case NR_init_module:
-		sys_read_str(r, 0, r->args[2]);
-		break;
-	case NR_finit_module:
-		sys_read_str(r, 0, r->args[1]);
-		break;
-	default:
-		break;
-	}
+	sys_fill(r, regs, nr, ret);
 	submit(slot, r);
 out:
 	if (pend)
