@@ -432,6 +432,14 @@ static void on_ring(struct loop *l, int fd, uint32_t events, void *arg)
 	event_tracer_consume(tc->et);
 }
 
+void tracer_collector_drain(struct tracer_collector *tc)
+{
+	if (!tc)
+		return;
+	while (event_tracer_consume(tc->et) > 0)
+		;
+}
+
 static void on_tick(struct loop *l, uint64_t expirations, void *arg)
 {
 	struct tracer_collector *tc = arg;
