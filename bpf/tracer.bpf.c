@@ -980,9 +980,10 @@ static __always_inline void sys_read_addr(struct tr_syscall *r, __u64 ptr, __u64
 }
 
 /* The fixed part: context, number, return value, registers; no decoded data yet. */
-static __always_inline void sys_fill(struct tr_syscall *r, struct pt_regs *regs, __u64 nr, long ret)
+static __always_inline void sys_fill(struct tr_syscall *r, struct task_struct *task,
+				     struct pt_regs *regs, __u64 nr, long ret)
 {
-	fill_hdr(&r->hdr, bpf_get_current_task_btf(), TR_EV_SYSCALL);
+	fill_hdr(&r->hdr, task, TR_EV_SYSCALL);
 	r->hdr.size = TR_SYSCALL_FIXED;
 	r->nr = nr;
 	r->addr_len = 0;
@@ -1020,7 +1021,8 @@ static __always_inline bool sys_has_data(__u64 nr)
 }
 
 /* A record with decoded data: built in sys_scratch, output with its used length. */
-static __always_inline void sys_emit_data(__u32 slot, struct pt_regs *regs, __u64 nr, long ret,
+static __always_inline void sys_emit_data(__u32 slot, struct task_struct *task,
+					  struct pt_regs *regs, __u64 nr, long ret,
 					  struct tr_sys_pending *pend)
 {
 	__u32 zero = 0, off = 0, size;
@@ -1029,7 +1031,7 @@ static __always_inline void sys_emit_data(__u32 slot, struct pt_regs *regs, __u6
 	r = bpf_map_lookup_elem(&sys_scratch, &zero);
 	if (!r)
 		return;
-	sys_fill(r, regs, nr, ret);
+	sys_fill(r, task, regs, nr, ret);
 	switch (nr) {
 	case NR_connect:
 	case NR_bind:
@@ -1090,22 +1092,24 @@ static __always_inline void sys_emit_data(__u32 slot, struct pt_regs *regs, __u6
  * unchanged by the syscall) and the user memory they point to (accept4's address as written
  * back). Fast path: one rodata bit test, nothing else for a syscall not in the wanted set. A
  * syscall without pointer arguments reserves only the fixed record (TR_SYSCALL_FIXED bytes).
+ * The current task is fetched once: the agent's own tgid, the tid and the cgroup id are direct
+ * loads from it (each helper call costs a return thunk on this kernel's mitigations).
  */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u64 nr = regs->orig_ax;
 	struct tr_sys_pending *pend = NULL;
+	struct task_struct *task;
 	struct tr_syscall *r;
-	__u64 pid_tgid;
 	__u32 slot, tid;
 
 	if (!sys_bit(sys_wanted, nr))
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
-	if ((pid_tgid >> 32) == self_tgid)
+	task = bpf_get_current_task_btf();
+	if ((__u32)task->tgid == self_tgid)
 		return 0;
-	tid = (__u32)pid_tgid;
+	tid = task->pid;
 	if (nr == NR_execve || nr == NR_execveat) {
 		if (ret < 0)
 			emit_exec_failed(regs, nr, ret);
@@ -1114,16 +1118,16 @@ int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 	if (!sys_bit(sys_emit, nr))
 		goto out;
 	slot = TR_EV_MAX + nr;
-	if (!want(slot, 0xffffffff, bpf_get_current_cgroup_id(), false))
+	if (!want(slot, 0xffffffff, task->cgroups->dfl_cgrp->kn->id, false))
 		goto out;
 	if (sys_has_data(nr)) {
-		sys_emit_data(slot, regs, nr, ret, pend);
+		sys_emit_data(slot, task, regs, nr, ret, pend);
 		goto out;
 	}
 	r = reserve(slot, TR_SYSCALL_FIXED);
 	if (!r)
 		goto out;
-	sys_fill(r, regs, nr, ret);
+	sys_fill(r, task, regs, nr, ret);
 	submit(slot, r);
 out:
 	if (pend)

@@ -658,6 +658,8 @@ int main(int argc, char **argv)
 		c0 = info.run_cnt;
 		t0 = info.run_time_ns;
 		getppid_phase(NULL);
+		/* zeroed again: the first call filled in array lengths without their buffers */
+		memset(&info, 0, sizeof(info));
 		len = sizeof(info);
 		bpf_obj_get_info_by_fd(fd, &info, &len);
 		c1 = info.run_cnt;
