@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "event_tracer.h"
+#include "syscall_decode.h"
 #include "tracer.skel.h"
 
 #define TASK_BUCKETS 4096
@@ -594,54 +595,6 @@ static void note_rmdir(struct event_tracer *et, uint64_t cgroup_id, uint64_t ts)
 	et->n_rmdirs++;
 }
 
-/*
- * Syscall records: the fixed part, then the sockaddr and the strings back to back (see
- * struct tr_syscall); every length must fit and add up to the record's size exactly. The copy
- * terminates each string in place (the kernel cut a long one without its NUL).
- */
-static int decode_syscall(const void *data, size_t size, struct event_tracer_event *ev,
-			  char **owned)
-{
-	const struct tr_syscall *s = data;
-	static char namebuf[32];
-	size_t off, used = s->addr_len;
-	char *c;
-
-	if (s->addr_len > TR_SOCKADDR_MAX)
-		return -1;
-	for (int i = 0; i < TR_SYS_STRS; i++) {
-		if (s->str_len[i] > TR_SYS_STR_MAX)
-			return -1;
-		used += s->str_len[i];
-	}
-	if (size != TR_SYSCALL_FIXED + used)
-		return -1;
-	c = rec_copy(data, size);
-	if (!c)
-		return -1;
-	*owned = c;
-	s = (const struct tr_syscall *)c;
-	ev->ctx = &s->hdr;
-	ev->syscall.rec = s;
-	ev->syscall.addr = s->addr_len ? s->data : NULL;
-	ev->syscall.addr_len = s->addr_len;
-	off = TR_SYSCALL_FIXED + s->addr_len;
-	for (int i = 0; i < TR_SYS_STRS; i++) {
-		if (!s->str_len[i])
-			continue;
-		c[off + s->str_len[i] - 1] = 0;
-		ev->syscall.str[i] = c + off;
-		off += s->str_len[i];
-	}
-	ev->syscall.name = event_tracer_syscall_name(s->nr);
-	if (!ev->syscall.name) {
-		snprintf(namebuf, sizeof(namebuf), "syscall_%u", s->nr);
-		ev->syscall.name = namebuf;
-	}
-	ev->name = ev->syscall.name;
-	return 0;
-}
-
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct event_tracer *et = ctx;
@@ -722,7 +675,11 @@ static int handle_event(void *ctx, void *data, size_t size)
 		ev.signal = data;
 		break;
 	case TR_EV_SYSCALL:
-		bad = decode_syscall(data, size, &ev, &owned) != 0;
+		bad = tr_syscall_decode(data, size, &ev.syscall, &owned) != 0;
+		if (!bad) {
+			ev.ctx = &ev.syscall.rec->hdr;
+			ev.name = ev.syscall.name;
+		}
 		break;
 	default:
 		bad = true;
