@@ -22,7 +22,8 @@
  *
  * Sustained rate (`tracer_bench --sustained AGENT [--rates R,R,...] [--seconds S] [--ring B]
  * [--with-default-events]`): for each rate, starts the agent as in production (flows, DNS, the
- * tracer with `--events unshare`, or the default set plus unshare; stdout to /dev/null; the
+ * tracer with `--events unshare`, or the default set plus unshare; conntrack off, as nothing
+ * here is NAT'd; stdout to /dev/null; the
  * default events ring unless --ring), makes unshare(0) syscalls at that rate for S seconds,
  * waits a second, stops the agent (SIGTERM) and reads its exit log's counters: generated,
  * emitted by the kernel, lost in the kernel (ring full), received by the agent, dropped by the
