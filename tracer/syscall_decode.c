@@ -36,7 +36,8 @@ int tr_syscall_decode(const void *data, size_t size, struct event_tracer_syscall
 	out->rec = s;
 	out->addr = s->addr_len ? s->data : NULL;
 	out->addr_len = s->addr_len;
-	/* the kernel cuts a long string without its NUL: terminate each in place */
+	/* the kernel writes each string with its NUL, but the record is untrusted bytes: each
+	 * string is terminated in place at its last byte */
 	off = TR_SYSCALL_FIXED + s->addr_len;
 	for (int i = 0; i < TR_SYS_STRS; i++) {
 		if (!s->str_len[i])

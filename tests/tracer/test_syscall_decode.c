@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The syscall record's decoder against records built here: each layout the kernel writes (no
- * data, a sockaddr, three strings, a string cut without its NUL) and malformed ones, which
+ * data, a sockaddr, three strings), a string without its NUL and malformed records, which
  * must be refused (the library counts each as a decode error) without reading past the record.
  */
 #include <stdarg.h>
@@ -97,7 +97,8 @@ static void test_three_strings(void **state)
 	free(r);
 }
 
-/* A path the kernel cut at TR_SYS_STR_MAX: the last byte is a character, not a NUL. */
+/* A full-length string whose last byte is not a NUL (the kernel always writes one, but the
+ * record is untrusted): the decoder terminates it there, one character short. */
 static void test_cut_string(void **state)
 {
 	(void)state;
