@@ -2,7 +2,8 @@
 /*
  * tracer_bench: the cost of the event tracer on this machine (needs root).
  *
- * Default (`tracer_bench [--rounds N] [--cpu N]`):
+ * Default (`tracer_bench [--rounds N] [--cpu N] [--bpf-only]`; --bpf-only: the BPF run times
+ * alone, a few seconds):
  *  - getppid loop, ns per call, with and without the tracer, interleaved: each round measures
  *    one phase without the tracer and one with it (opened, measured, closed), in alternating
  *    order (A/B, B/A, ...). A phase is the minimum over short chunks (20k calls) of the mean ns
@@ -43,6 +44,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "bench_sys_floor.skel.h"
 #include "event_tracer.h"
@@ -252,6 +254,64 @@ static void getppid_floor_ab(struct bench_sys_floor_bpf *skel, struct bpf_progra
 	}
 	(void)skel;
 	print_ab(what, "ns/call", a, b, rounds);
+}
+
+static int parts_count(void *ctx, void *data, size_t size)
+{
+	(void)ctx, (void)data, (void)size;
+	return 0;
+}
+
+/*
+ * BPF time per run of one of sys_floor's programs while the getppid loop runs, the parts ring
+ * drained between chunks; returns it. With other_ns, the loop's own runs are also given alone
+ * (the other processes' runs taken at other_ns each).
+ */
+static double prog_time(struct bench_sys_floor_bpf *skel, struct bpf_program *prog,
+			const char *what, double other_ns)
+{
+	struct ring_buffer *rb =
+		ring_buffer__new(bpf_map__fd(skel->maps.parts_ring), parts_count, NULL, NULL);
+	struct bpf_link *link = bpf_program__attach(prog);
+	int fd = bpf_program__fd(prog);
+	struct bpf_prog_info info;
+	uint64_t c0, t0, runs, ns, ours = CHUNK * CHUNKS;
+	__u32 len = sizeof(info);
+	double per_run = 0;
+
+	if (!rb || !link) {
+		fprintf(stderr, "tracer_bench: %s: cannot attach\n", what);
+		ring_buffer__free(rb);
+		bpf_link__destroy(link);
+		return 0;
+	}
+	/* zeroed for each call: a call fills in array lengths without their buffers */
+	memset(&info, 0, sizeof(info));
+	bpf_obj_get_info_by_fd(fd, &info, &len);
+	c0 = info.run_cnt;
+	t0 = info.run_time_ns;
+	for (int c = 0; c < CHUNKS; c++) {
+		for (long i = 0; i < CHUNK; i++)
+			syscall(SYS_getppid);
+		ring_buffer__consume(rb);
+	}
+	memset(&info, 0, sizeof(info));
+	len = sizeof(info);
+	bpf_obj_get_info_by_fd(fd, &info, &len);
+	runs = info.run_cnt - c0;
+	ns = info.run_time_ns - t0;
+	if (runs) {
+		per_run = (double)ns / runs;
+		printf("  %s: %.1f ns per run in BPF (%llu runs)", what, per_run,
+		       (unsigned long long)runs);
+		if (other_ns > 0 && runs > ours)
+			printf("; this loop's alone %.1f ns",
+			       ((double)ns - (runs - ours) * other_ns) / ours);
+		printf("\n");
+	}
+	bpf_link__destroy(link);
+	ring_buffer__free(rb);
+	return per_run;
 }
 
 /*
@@ -599,7 +659,7 @@ int main(int argc, char **argv)
 	int rounds = 11, cpu = -1;
 	const char *agent = NULL, *rates = "50000,100000,200000,400000,800000", *ring = NULL;
 	double seconds = 3;
-	bool with_default = false;
+	bool with_default = false, bpf_only = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
@@ -616,8 +676,10 @@ int main(int argc, char **argv)
 			ring = argv[++i];
 		else if (!strcmp(argv[i], "--with-default-events"))
 			with_default = true;
+		else if (!strcmp(argv[i], "--bpf-only"))
+			bpf_only = true;
 		else {
-			fprintf(stderr, "usage: tracer_bench [--rounds N] [--cpu N]\n"
+			fprintf(stderr, "usage: tracer_bench [--rounds N] [--cpu N] [--bpf-only]\n"
 					"       tracer_bench --sustained AGENT [--rates R,R,...] "
 					"[--seconds S] [--ring BYTES]\n"
 					"         [--with-default-events]\n");
@@ -644,18 +706,20 @@ int main(int argc, char **argv)
 	       cpu, CHUNKS, CHUNK);
 	struct bench_sys_floor_bpf *floor = bench_sys_floor_bpf__open_and_load();
 
-	if (floor) {
+	if (floor && !bpf_only) {
 		getppid_floor_ab(floor, floor->progs.floor_tp_btf,
 				 "floor: empty tp_btf/sys_exit program", rounds);
 		getppid_floor_ab(floor, floor->progs.floor_raw_tp,
 				 "floor: empty raw_tracepoint/sys_exit program", rounds);
-	} else {
+	} else if (!floor) {
 		fprintf(stderr, "tracer_bench: the empty sys_exit programs did not load\n");
 	}
-	getppid_ab(SET_UNWANTED, rounds);
-	getppid_ab(SET_TRACED, rounds);
-	getppid_ab(SET_DEFAULT, rounds);
-	exec_ab(rounds < 5 ? rounds : 5);
+	if (!bpf_only) {
+		getppid_ab(SET_UNWANTED, rounds);
+		getppid_ab(SET_TRACED, rounds);
+		getppid_ab(SET_DEFAULT, rounds);
+		exec_ab(rounds < 5 ? rounds : 5);
+	}
 
 	/* run-time statistics only now: they add their own clock reads to every BPF run */
 	int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
@@ -669,26 +733,15 @@ int main(int argc, char **argv)
 	bpf_time(SET_TRACED, "tr_sys_exit", unwanted_ns);
 	bpf_exec_time();
 	if (floor) {
-		uint64_t c0, t0, c1, t1;
-		struct bpf_prog_info info = { 0 };
-		__u32 len = sizeof(info);
-		struct bpf_link *link = bpf_program__attach(floor->progs.floor_tp_btf);
-		int fd = bpf_program__fd(floor->progs.floor_tp_btf);
+		double floor_ns =
+			prog_time(floor, floor->progs.floor_tp_btf, "floor_tp_btf (empty)", 0);
 
-		bpf_obj_get_info_by_fd(fd, &info, &len);
-		c0 = info.run_cnt;
-		t0 = info.run_time_ns;
-		getppid_phase(NULL);
-		/* zeroed again: the first call filled in array lengths without their buffers */
-		memset(&info, 0, sizeof(info));
-		len = sizeof(info);
-		bpf_obj_get_info_by_fd(fd, &info, &len);
-		c1 = info.run_cnt;
-		t1 = info.run_time_ns;
-		if (c1 > c0)
-			printf("  floor_tp_btf (empty): %.1f ns per run in BPF (%llu runs)\n",
-			       (double)(t1 - t0) / (c1 - c0), (unsigned long long)(c1 - c0));
-		bpf_link__destroy(link);
+		prog_time(floor, floor->progs.parts_ring_only,
+			  "parts: reserve + submit of a 136-byte record", floor_ns);
+		prog_time(floor, floor->progs.parts_ring_clock, "parts: + the clock read",
+			  floor_ns);
+		prog_time(floor, floor->progs.parts_ring_clock_ctx,
+			  "parts: + the current task, context and registers", floor_ns);
 		bench_sys_floor_bpf__destroy(floor);
 	}
 	if (stats_fd >= 0)
