@@ -354,7 +354,8 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	ret = loop_run(a->loop);
 	if (ret)
 		LOG_ERR("event loop: %s", strerror(-ret));
-	/* the last interval, then whatever stages still hold */
+	/* the events still in the tracer's ring, the last interval, then what stages still hold */
+	tracer_collector_drain(a->tracer);
 	if (flow_collector_export(a->flows) == 0 && ret == 0)
 		*exit_code = 0;
 	pipeline_flush(a->pipeline);

@@ -116,27 +116,29 @@ static void a_addr(struct args *a, const char *k, uint8_t ipv, const uint8_t b[1
 	}
 }
 
-static void sockaddr_args(struct args *a, const struct tr_syscall *s, char *buf, size_t len)
+static void sockaddr_args(struct args *a, const struct event_tracer_syscall *sc, char *buf,
+			  size_t len)
 {
+	const uint8_t *sa = sc->addr;
 	uint16_t family = 0;
 
-	if (s->addr_len >= 2)
-		memcpy(&family, s->addr, 2);
-	if (family == 2 && s->addr_len >= 8) {
+	if (sc->addr_len >= 2)
+		memcpy(&family, sa, 2);
+	if (family == 2 && sc->addr_len >= 8) {
 		uint8_t b[16] = { 0 };
 
-		memcpy(b, s->addr + 4, 4);
+		memcpy(b, sa + 4, 4);
 		a_str(a, "family", "AF_INET");
 		a_addr(a, "addr", 4, b);
-		a_u(a, "port", (s->addr[2] << 8) | s->addr[3]);
-	} else if (family == 10 && s->addr_len >= 24) {
+		a_u(a, "port", (sa[2] << 8) | sa[3]);
+	} else if (family == 10 && sc->addr_len >= 24) {
 		uint8_t b[16];
 
-		memcpy(b, s->addr + 8, 16);
+		memcpy(b, sa + 8, 16);
 		a_str(a, "family", "AF_INET6");
 		a_addr(a, "addr", 6, b);
-		a_u(a, "port", (s->addr[2] << 8) | s->addr[3]);
-	} else if (s->addr_len) {
+		a_u(a, "port", (sa[2] << 8) | sa[3]);
+	} else if (sc->addr_len) {
 		snprintf(buf, len, "%u", family);
 		a_str(a, "family", buf);
 	}
@@ -149,7 +151,7 @@ static void syscall_args(struct args *a, const struct event_tracer_syscall *sc, 
 
 	if (!strcmp(name, "connect") || !strcmp(name, "bind") || !strcmp(name, "accept4")) {
 		a_s(a, "fd", (int32_t)s->args[0]);
-		sockaddr_args(a, s, bufs[0], sizeof(bufs[0]));
+		sockaddr_args(a, sc, bufs[0], sizeof(bufs[0]));
 		if (!strcmp(name, "accept4"))
 			a_str(a, "flags", event_tracer_flags("open", s->args[3], bufs[1], 256));
 	} else if (!strcmp(name, "openat")) {
@@ -496,6 +498,14 @@ static void on_ring(struct loop *l, int fd, uint32_t events, void *arg)
 
 	(void)l, (void)fd, (void)events;
 	event_tracer_consume(tc->et);
+}
+
+void tracer_collector_drain(struct tracer_collector *tc)
+{
+	if (!tc)
+		return;
+	while (event_tracer_consume(tc->et) > 0)
+		;
 }
 
 static void on_tick(struct loop *l, uint64_t expirations, void *arg)

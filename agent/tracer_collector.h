@@ -66,6 +66,11 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 						  size_t errlen);
 /* Registers the ring buffer fd and the housekeeping timer. Returns 0 or a negative errno. */
 int tracer_collector_attach(struct tracer_collector *tc, struct loop *l, struct pipeline *p);
+/*
+ * Reads every record left in the events ring (at exit, before the pipeline's last flush, so a
+ * record the kernel counted as emitted is also received). NULL is ignored.
+ */
+void tracer_collector_drain(struct tracer_collector *tc);
 /* flowscope_tracer_* counters, per event. Returns 0 or -ENOMEM. */
 int tracer_collector_register_counters(struct tracer_collector *tc, struct counters *reg);
 struct counter_desc;

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Builds and runs every benchmark: each executable under BUILD/bench/*/ whose name ends in
 # _bench (bpf_bench, dns_bench, ct_bench, kafka_bench, ...), one after another, output as is,
-# then the end-to-end benchmark bench/e2e/e2e_bench.py (about 7 minutes).
+# then tracer_bench's sustained rate through the agent, and the end-to-end benchmark
+# bench/e2e/e2e_bench.py (about 7 minutes).
 # Needs root for the kernel ones. Usage: bash bench/run.sh [BUILD_DIR]   (default: build)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +30,12 @@ for exe in "$build"/bench/*/*_bench; do
 	echo
 done
 [ "$found" -eq 1 ] || { echo "no benchmark executables under $build/bench/"; exit 1; }
+
+# the tracer's sustained no-loss rate goes through the built agent (about 30 seconds)
+echo "=== tracer_bench --sustained"
+"$build/bench/tracer/tracer_bench" --sustained "$build/agent/flowscope" ||
+	{ echo "=== tracer_bench --sustained failed"; status=1; }
+echo
 
 # the end-to-end benchmark is a script over the built agent and load generator
 echo "=== e2e_bench.py"

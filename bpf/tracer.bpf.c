@@ -297,10 +297,29 @@ static __always_inline __u32 task_ns_tgid(struct task_struct *t)
 }
 
 /*
+ * task_ns_tgid() for a BTF task pointer: direct loads, and no helper call for a task in the
+ * initial PID namespace (level 0), where the innermost tgid is the global one.
+ */
+static __always_inline __u32 task_ns_tgid_btf(struct task_struct *t)
+{
+	struct pid *p = t->group_leader->thread_pid;
+	unsigned int level = p->level;
+	__u32 tgid = t->tgid;
+	struct upid up = {};
+
+	/* the barrier keeps the compiler from merging the two loads (BTF and stack pointer) */
+	barrier_var(tgid);
+	if (!level)
+		return tgid;
+	bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
+	return up.nr;
+}
+
+/*
  * Every caller passes a BTF pointer (a tp_btf argument, bpf_get_current_task_btf(), an
  * iterator's task): direct loads, which the JIT turns into plain (fault-handled) moves, cost a
  * fraction of a bpf_probe_read_kernel() call each. Only the PID namespace level's variable index
- * needs the helper.
+ * needs the helper (and only for a task outside the initial PID namespace).
  */
 /*
  * The task's cgroup as its records name it: the v2 one, or with cgroup_v1 its v1 memory cgroup
@@ -341,7 +360,7 @@ static __always_inline void fill_hdr(struct tr_hdr *h, struct task_struct *t, __
 	h->flags = v1 ? TR_F_CGROUP_V1 : 0;
 	h->pid = t->tgid;
 	h->tid = t->pid;
-	h->ns_pid = task_ns_tgid(t);
+	h->ns_pid = task_ns_tgid_btf(t);
 	h->ppid = t->real_parent->tgid;
 	h->uid = t->cred->uid.val;
 	h->gid = t->cred->gid.val;
@@ -1185,15 +1204,34 @@ int BPF_PROG(tr_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-static __always_inline void sys_read_str(struct tr_syscall *r, int i, __u64 ptr)
+/*
+ * Syscall records with decoded pointer arguments are built here and output with only their used
+ * bytes; strings are written at a masked offset, so the buffer has room past TR_SYSCALL_DATA_MAX.
+ */
+#define TR_SYS_OFF_MASK 1023
+struct tr_sys_buf {
+	__u8 b[TR_SYSCALL_FIXED + TR_SYS_OFF_MASK + 1 + TR_SYS_STR_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tr_sys_buf);
+} sys_scratch SEC(".maps");
+
+/* Reads the string at user ptr to r->data + *off as str[i]; moves *off past it. */
+static __always_inline void sys_read_str(struct tr_syscall *r, int i, __u64 ptr, __u32 *off)
 {
 	long n;
 
 	if (i < 0 || i >= TR_SYS_STRS || !ptr)
 		return;
-	n = bpf_probe_read_user_str(r->str[i], TR_SYS_STR_MAX, (void *)ptr);
+	n = bpf_probe_read_user_str(r->data + (*off & TR_SYS_OFF_MASK), TR_SYS_STR_MAX,
+				    (void *)ptr);
 	if (n > 0) {
 		r->str_len[i] = n;
+		*off += n;
 		if (n == TR_SYS_STR_MAX)
 			r->hdr.flags |= TR_F_PATH_TRUNCATED;
 	} else {
@@ -1201,16 +1239,19 @@ static __always_inline void sys_read_str(struct tr_syscall *r, int i, __u64 ptr)
 	}
 }
 
-static __always_inline void sys_read_addr(struct tr_syscall *r, __u64 ptr, __u64 len)
+/* The sockaddr at user ptr (len bytes, cut at TR_SOCKADDR_MAX) to r->data; moves *off. */
+static __always_inline void sys_read_addr(struct tr_syscall *r, __u64 ptr, __u64 len, __u32 *off)
 {
 	if (!ptr || !len)
 		return;
 	if (len > TR_SOCKADDR_MAX)
 		len = TR_SOCKADDR_MAX;
-	if (bpf_probe_read_user(r->addr, len & 0x1f, (void *)ptr))
+	if (bpf_probe_read_user(r->data, len & 0x1f, (void *)ptr)) {
 		r->hdr.flags |= TR_F_READ_ERROR;
-	else
+	} else {
 		r->addr_len = len;
+		*off += len;
+	}
 }
 
 /*
@@ -1218,13 +1259,13 @@ static __always_inline void sys_read_addr(struct tr_syscall *r, __u64 ptr, __u64
  * (execve/execveat: the one sys_enter saved) before a record is reserved, so a rejected call
  * costs neither a ring buffer slot nor a token.
  */
-static __always_inline bool sys_want(__u32 slot, __u64 nr, struct pt_regs *regs,
-				     struct tr_sys_pending *pend)
+static __always_inline bool sys_want(__u32 slot, struct task_struct *task, __u64 nr,
+				     struct pt_regs *regs, struct tr_sys_pending *pend)
 {
 	const char *name = NULL;
 	struct tr_fctx fc;
 
-	task_fctx(&fc, bpf_get_current_task_btf());
+	task_fctx(&fc, task);
 	if (!want_filtered(slot, &fc))
 		return false;
 	if (slot < TR_SLOTS && event_filter[slot].filename_len) {
@@ -1244,58 +1285,63 @@ static __always_inline bool sys_want(__u32 slot, __u64 nr, struct pt_regs *regs,
 	return rate_ok(slot, fc.cgroup_id);
 }
 
-/*
- * Every syscall event is made at exit, from the registers (the arguments' saved user values,
- * unchanged by the syscall) and the user memory they point to (accept4's address as written
- * back). Fast path: one rodata bit test.
- */
-SEC("tp_btf/sys_exit")
-int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
+/* The fixed part: context, number, return value, registers; no decoded data yet. */
+static __always_inline void sys_fill(struct tr_syscall *r, struct task_struct *task,
+				     struct pt_regs *regs, __u64 nr, long ret)
 {
-	__u64 nr = regs->orig_ax;
-	struct tr_sys_pending *pend = NULL;
-	struct tr_syscall *r;
-	__u32 slot, tid;
-
-	if (!sys_bit(sys_wanted, nr))
-		return 0;
-	if (is_self())
-		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	if (nr == NR_execve || nr == NR_execveat) {
-		if (ret < 0)
-			emit_exec_failed(regs, nr, ret);
-		pend = bpf_map_lookup_elem(&sys_pending, &tid);
-	}
-	if (!sys_bit(sys_emit, nr))
-		goto out;
-	slot = TR_EV_MAX + nr;
-	if (!sys_want(slot, nr, regs, pend))
-		goto out;
-	r = reserve(slot, sizeof(*r));
-	if (!r)
-		goto out;
-	fill_hdr(&r->hdr, bpf_get_current_task_btf(), TR_EV_SYSCALL);
-	r->hdr.size = sizeof(*r);
+	fill_hdr(&r->hdr, task, TR_EV_SYSCALL);
+	r->hdr.size = TR_SYSCALL_FIXED;
 	r->nr = nr;
-	r->ret = ret;
 	r->addr_len = 0;
+	r->str_len[0] = 0;
+	r->str_len[1] = 0;
+	r->str_len[2] = 0;
 	r->pad = 0;
-	r->pad2 = 0;
+	r->ret = ret;
 	r->args[0] = regs->di;
 	r->args[1] = regs->si;
 	r->args[2] = regs->dx;
 	r->args[3] = regs->r10;
 	r->args[4] = regs->r8;
 	r->args[5] = regs->r9;
-	for (int i = 0; i < TR_SYS_STRS; i++) {
-		r->str_len[i] = 0;
-		r->str[i][0] = 0;
-	}
+}
+
+/* Whether a syscall's record carries decoded data (a sockaddr or strings). */
+static __always_inline bool sys_has_data(__u64 nr)
+{
 	switch (nr) {
 	case NR_connect:
 	case NR_bind:
-		sys_read_addr(r, r->args[1], r->args[2]);
+	case NR_accept4:
+	case NR_openat:
+	case NR_execve:
+	case NR_execveat:
+	case NR_mount:
+	case NR_memfd_create:
+	case NR_init_module:
+	case NR_finit_module:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A record with decoded data: built in sys_scratch, output with its used length. */
+static __always_inline void sys_emit_data(__u32 slot, struct task_struct *task,
+					  struct pt_regs *regs, __u64 nr, long ret,
+					  struct tr_sys_pending *pend)
+{
+	__u32 zero = 0, off = 0, size;
+	struct tr_syscall *r;
+
+	r = bpf_map_lookup_elem(&sys_scratch, &zero);
+	if (!r)
+		return;
+	sys_fill(r, task, regs, nr, ret);
+	switch (nr) {
+	case NR_connect:
+	case NR_bind:
+		sys_read_addr(r, r->args[1], r->args[2], &off);
 		break;
 	case NR_accept4:
 		if (ret >= 0 && r->args[1] && r->args[2]) {
@@ -1303,11 +1349,11 @@ int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 
 			bpf_probe_read_user(&len, sizeof(len), (void *)r->args[2]);
 			if (len > 0)
-				sys_read_addr(r, r->args[1], len);
+				sys_read_addr(r, r->args[1], len, &off);
 		}
 		break;
 	case NR_openat:
-		sys_read_str(r, 0, r->args[1]);
+		sys_read_str(r, 0, r->args[1], &off);
 		break;
 	case NR_execve:
 	case NR_execveat:
@@ -1316,27 +1362,78 @@ int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
 
 			if (n > TR_SYS_STR_MAX)
 				n = TR_SYS_STR_MAX;
-			bpf_probe_read_kernel(r->str[0], n & (TR_SYS_STR_MAX * 2 - 1), pend->path);
+			bpf_probe_read_kernel(r->data, n & (TR_SYS_STR_MAX * 2 - 1), pend->path);
 			r->str_len[0] = n;
+			off = n;
 		}
 		break;
 	case NR_mount:
-		sys_read_str(r, 0, r->args[0]);
-		sys_read_str(r, 1, r->args[1]);
-		sys_read_str(r, 2, r->args[2]);
+		sys_read_str(r, 0, r->args[0], &off);
+		sys_read_str(r, 1, r->args[1], &off);
+		sys_read_str(r, 2, r->args[2], &off);
 		break;
 	case NR_memfd_create:
-		sys_read_str(r, 0, r->args[0]);
+		sys_read_str(r, 0, r->args[0], &off);
 		break;
 	case NR_init_module:
-		sys_read_str(r, 0, r->args[2]);
+		sys_read_str(r, 0, r->args[2], &off);
 		break;
 	case NR_finit_module:
-		sys_read_str(r, 0, r->args[1]);
+		sys_read_str(r, 0, r->args[1], &off);
 		break;
 	default:
 		break;
 	}
+	size = TR_SYSCALL_FIXED + (off & TR_SYS_OFF_MASK);
+	r->hdr.size = size;
+	if (bpf_ringbuf_output(&events, r, size, 0)) {
+		stat_inc(slot, TR_STAT_LOST);
+		return;
+	}
+	stat_inc(slot, TR_STAT_EMITTED);
+}
+
+/*
+ * Every syscall event is made at exit, from the registers (the arguments' saved user values,
+ * unchanged by the syscall) and the user memory they point to (accept4's address as written
+ * back). Fast path: one rodata bit test, nothing else for a syscall not in the wanted set. A
+ * syscall without pointer arguments reserves only the fixed record (TR_SYSCALL_FIXED bytes).
+ * The current task is fetched once: the agent's own tgid, the tid and the cgroup id are direct
+ * loads from it (each helper call costs a return thunk on this kernel's mitigations).
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(tr_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 nr = regs->orig_ax;
+	struct tr_sys_pending *pend = NULL;
+	struct task_struct *task;
+	struct tr_syscall *r;
+	__u32 slot, tid;
+
+	if (!sys_bit(sys_wanted, nr))
+		return 0;
+	task = bpf_get_current_task_btf();
+	if ((__u32)task->tgid == self_tgid)
+		return 0;
+	tid = task->pid;
+	if (nr == NR_execve || nr == NR_execveat) {
+		if (ret < 0)
+			emit_exec_failed(regs, nr, ret);
+		pend = bpf_map_lookup_elem(&sys_pending, &tid);
+	}
+	if (!sys_bit(sys_emit, nr))
+		goto out;
+	slot = TR_EV_MAX + nr;
+	if (!sys_want(slot, task, nr, regs, pend))
+		goto out;
+	if (sys_has_data(nr)) {
+		sys_emit_data(slot, task, regs, nr, ret, pend);
+		goto out;
+	}
+	r = reserve(slot, TR_SYSCALL_FIXED);
+	if (!r)
+		goto out;
+	sys_fill(r, task, regs, nr, ret);
 	submit(slot, r);
 out:
 	if (pend)

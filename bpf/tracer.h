@@ -201,23 +201,27 @@ struct tr_signal {
 };
 
 /*
- * Syscall events. args are the raw register values; the decoded ones are: connect/bind/accept4:
- * addr (the sockaddr, accept4's as written back), path-like strings in str[0..2]: openat path,
- * execve/execveat filename, mount source/target/fstype, memfd_create name, init_module and
- * finit_module parameters.
+ * Syscall events: a fixed part, then only the decoded arguments this syscall has, back to back
+ * in data: the sockaddr (addr_len bytes: connect, bind, accept4's as written back), then the
+ * strings (str_len[i] bytes each, NUL included; 0: none): openat path, execve/execveat
+ * filename, mount source/target/fstype, memfd_create name, init_module and finit_module
+ * parameters. hdr.size = TR_SYSCALL_FIXED + addr_len + str_len[0] + str_len[1] + str_len[2], so
+ * a syscall without pointer arguments (setuid, unshare, getppid...) is TR_SYSCALL_FIXED bytes.
+ * args are the raw register values.
  */
 struct tr_syscall {
 	struct tr_hdr hdr;
 	__u32 nr;
-	__u32 addr_len;
+	__u16 addr_len;
+	__u16 str_len[TR_SYS_STRS];
+	__u32 pad;
 	__s64 ret;
 	__u64 args[6];
-	__u16 str_len[TR_SYS_STRS]; /* NUL included; 0: none */
-	__u16 pad;
-	__u8 addr[TR_SOCKADDR_MAX];
-	__u32 pad2;
-	char str[TR_SYS_STRS][TR_SYS_STR_MAX];
+	__u8 data[];
 };
+#define TR_SYSCALL_FIXED sizeof(struct tr_syscall)
+/* The most data a syscall record carries (a sockaddr and strings are never both present). */
+#define TR_SYSCALL_DATA_MAX (TR_SYS_STRS * TR_SYS_STR_MAX)
 
 /* Per-event configuration, the `event_config` rodata array. */
 struct tr_event_config {

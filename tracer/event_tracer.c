@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "event_tracer.h"
+#include "syscall_decode.h"
 #include "tracer.skel.h"
 
 #define TASK_BUCKETS 4096
@@ -722,7 +723,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		et->user[h->event].decode_errors++;
 		return 0;
 	}
-	if (h->event == TR_EV_SYSCALL && size < sizeof(struct tr_syscall)) {
+	if (h->event == TR_EV_SYSCALL && size < TR_SYSCALL_FIXED) {
 		et->user[TR_EV_SYSCALL].decode_errors++;
 		return 0;
 	}
@@ -788,41 +789,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 		bad = size != sizeof(struct tr_signal);
 		ev.signal = data;
 		break;
-	case TR_EV_SYSCALL: {
-		const struct tr_syscall *s;
-		static char namebuf[32];
-
-		bad = size != sizeof(struct tr_syscall);
-		if (bad)
-			break;
-		owned = rec_copy(data, size);
-		if (!owned) {
-			bad = true;
-			break;
+	case TR_EV_SYSCALL:
+		bad = tr_syscall_decode(data, size, &ev.syscall, &owned) != 0;
+		if (!bad) {
+			ev.ctx = &ev.syscall.rec->hdr;
+			ev.name = ev.syscall.name;
 		}
-		s = (const struct tr_syscall *)owned;
-		ev.ctx = &s->hdr;
-		ev.syscall.rec = s;
-		ev.syscall.name = event_tracer_syscall_name(s->nr);
-		if (!ev.syscall.name) {
-			snprintf(namebuf, sizeof(namebuf), "syscall_%u", s->nr);
-			ev.syscall.name = namebuf;
-		}
-		ev.name = ev.syscall.name;
-		for (int i = 0; i < TR_SYS_STRS; i++) {
-			if (s->str_len[i] > TR_SYS_STR_MAX) {
-				bad = true;
-				break;
-			}
-			if (s->str_len[i]) {
-				((char *)s->str[i])[s->str_len[i] - 1] = 0;
-				ev.syscall.str[i] = s->str[i];
-			}
-		}
-		if (s->addr_len > TR_SOCKADDR_MAX)
-			bad = true;
 		break;
-	}
 	default:
 		bad = true;
 	}

@@ -134,8 +134,10 @@ struct event_tracer_exec {
 };
 
 struct event_tracer_syscall {
-	const struct tr_syscall *rec;
+	const struct tr_syscall *rec; /* the fixed part (nr, ret, args) */
 	const char *name; /* "connect", ...; "syscall_<nr>" for others */
+	const uint8_t *addr; /* the sockaddr as read (addr_len bytes), NULL when absent */
+	uint32_t addr_len;
 	const char *str[TR_SYS_STRS]; /* the decoded strings, NULL when absent */
 };
 

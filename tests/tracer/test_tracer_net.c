@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -403,9 +404,12 @@ struct sys_result {
 	int unshare_ret;
 	int setns_ret;
 	int open_fd;
+	int private_ret; /* mount(NULL, "/", NULL, MS_REC | MS_PRIVATE) in its own mount namespace */
+	int mount_ret; /* a tmpfs mounted there: three strings in one record */
 };
 
-static void syscall_child(const struct tfx_cgroup *cg, const char *path, int out)
+static void syscall_child(const struct tfx_cgroup *cg, const char *path, const char *mnt,
+			  const char *src, int out)
 {
 	struct sys_result r = { .pid = getpid() };
 	int nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -434,6 +438,13 @@ static void syscall_child(const struct tfx_cgroup *cg, const char *path, int out
 	r.refused_ret = fd < 0 ? fd : 0;
 	r.setns_ret = setns(nsfd, CLONE_NEWNET);
 	r.open_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	/* a mount namespace of its own, private first, so nothing reaches the host's mounts */
+	if (unshare(CLONE_NEWNS)) {
+		r.err = 4;
+		goto out;
+	}
+	r.private_ret = mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	r.mount_ret = r.private_ret ? -1 : mount(src, mnt, "tmpfs", MS_NOSUID, NULL);
 out:
 	if (write(out, &r, sizeof(r)) != sizeof(r))
 		_exit(10);
@@ -455,11 +466,14 @@ static void test_syscalls(void **state)
 	struct tfx_events evs = { 0 };
 	struct event_tracer_opts o;
 	struct sys_result r;
-	char path[128], flags[256];
+	char path[128], mnt[128], src[64], flags[256];
 	int p[2];
 
 	tfx_cgroup_create(&cg, "sys");
 	snprintf(path, sizeof(path), "/tmp/fs%d_openat", getpid());
+	snprintf(mnt, sizeof(mnt), "/tmp/fs%d_mnt", getpid());
+	snprintf(src, sizeof(src), "fs%d_src", getpid());
+	assert_int_equal(mkdir(mnt, 0700), 0);
 	evs.cgroup_ids = &cg.id;
 	evs.n_cgroup_ids = 1;
 	tfx_opts_init(&o, &evs);
@@ -467,13 +481,14 @@ static void test_syscalls(void **state)
 	tfx_enable_syscall(&o, SYS_unshare, &cg.id);
 	tfx_enable_syscall(&o, SYS_setns, &cg.id);
 	tfx_enable_syscall(&o, SYS_openat, &cg.id);
+	tfx_enable_syscall(&o, SYS_mount, &cg.id);
 	struct event_tracer *et = tfx_open(&o);
 
 	assert_int_equal(pipe(p), 0);
 	pid_t pid = fork();
 
 	if (pid == 0)
-		syscall_child(&cg, path, p[1]);
+		syscall_child(&cg, path, mnt, src, p[1]);
 	assert_int_equal(read(p[0], &r, sizeof(r)), sizeof(r));
 	tfx_wait(pid);
 	close(p[0]);
@@ -482,6 +497,8 @@ static void test_syscalls(void **state)
 	assert_int_equal(r.connect_ret, 0);
 	assert_int_equal(r.refused_ret, -ECONNREFUSED);
 	assert_true(r.open_fd >= 0);
+	assert_int_equal(r.private_ret, 0);
+	assert_int_equal(r.mount_ret, 0);
 	tfx_drain(et, &evs, 500);
 
 	const struct tfx_event *e = find_sys(&evs, SYS_connect, 0);
@@ -528,6 +545,25 @@ static void test_syscalls(void **state)
 				    "O_WRONLY|O_CREAT|O_CLOEXEC");
 	}
 	assert_true(found);
+
+	/* strings packed after the fixed part: a missing one takes no room, the next follows */
+	e = find_sys(&evs, SYS_mount, 0);
+	assert_non_null(e);
+	assert_int_equal(e->sys.ret, 0);
+	assert_int_equal(e->sys.str_len[0], 0);
+	assert_string_equal(e->sys.str[1], "/");
+	assert_int_equal(e->sys.str_len[2], 0);
+	assert_string_equal(event_tracer_flags("mount", e->sys.args[3], flags, sizeof(flags)),
+			    "MS_REC|MS_PRIVATE");
+	e = find_sys(&evs, SYS_mount, 1);
+	assert_non_null(e);
+	assert_int_equal(e->sys.ret, 0);
+	assert_string_equal(e->sys.str[0], src);
+	assert_int_equal(e->sys.str_len[0], strlen(src) + 1);
+	assert_string_equal(e->sys.str[1], mnt);
+	assert_string_equal(e->sys.str[2], "tmpfs");
+	assert_null(find_sys(&evs, SYS_mount, 2));
+	rmdir(mnt);
 	unlink(path);
 	event_tracer_close(et);
 	tfx_events_free(&evs);

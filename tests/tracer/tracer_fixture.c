@@ -143,7 +143,18 @@ void tfx_collect(void *ctx, const struct event_tracer_event *ev)
 		e->signal = *ev->signal;
 		break;
 	case TR_EV_SYSCALL:
-		e->sys = *ev->syscall.rec;
+		e->sys.nr = ev->syscall.rec->nr;
+		e->sys.ret = ev->syscall.rec->ret;
+		memcpy(e->sys.args, ev->syscall.rec->args, sizeof(e->sys.args));
+		e->sys.addr_len = ev->syscall.addr_len;
+		if (ev->syscall.addr)
+			memcpy(e->sys.addr, ev->syscall.addr, ev->syscall.addr_len);
+		for (int i = 0; i < TR_SYS_STRS; i++) {
+			e->sys.str_len[i] = ev->syscall.rec->str_len[i];
+			if (ev->syscall.str[i])
+				snprintf(e->sys.str[i], sizeof(e->sys.str[i]), "%s",
+					 ev->syscall.str[i]);
+		}
 		break;
 	case TR_EV_CGROUP_MKDIR:
 	case TR_EV_CGROUP_RMDIR:

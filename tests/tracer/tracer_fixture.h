@@ -24,6 +24,17 @@ void tfx_cgroup_destroy(struct tfx_cgroup *cg);
 /* Moves the calling process into cg (for use in a child). Returns 0 or -errno. */
 int tfx_cgroup_enter(const struct tfx_cgroup *cg);
 
+/* A collected syscall event: the record's fixed fields, its sockaddr and strings copied out. */
+struct tfx_syscall {
+	uint32_t nr;
+	int64_t ret;
+	uint64_t args[6];
+	uint32_t addr_len;
+	uint8_t addr[TR_SOCKADDR_MAX];
+	uint16_t str_len[TR_SYS_STRS]; /* NUL included, as in the record; 0: none */
+	char str[TR_SYS_STRS][TR_SYS_STR_MAX];
+};
+
 /* One collected event (deep copy). */
 struct tfx_event {
 	enum tr_event kind;
@@ -41,7 +52,7 @@ struct tfx_event {
 		struct tr_tcp tcp;
 		struct tr_oom oom;
 		struct tr_signal signal;
-		struct tr_syscall sys;
+		struct tfx_syscall sys;
 	};
 	char *cgroup_path;
 	uint64_t target_cgroup_id;
