@@ -350,7 +350,8 @@ static __always_inline void task_fctx(struct tr_fctx *c, struct task_struct *t)
 	c->uid = t->cred->uid.val;
 }
 
-static __always_inline void fill_hdr(struct tr_hdr *h, struct task_struct *t, __u16 ev)
+/* The common context of task t, but ns_pid: the callers choose how to read it. */
+static __always_inline void fill_hdr_task(struct tr_hdr *h, struct task_struct *t, __u16 ev)
 {
 	bool v1;
 
@@ -360,11 +361,21 @@ static __always_inline void fill_hdr(struct tr_hdr *h, struct task_struct *t, __
 	h->flags = v1 ? TR_F_CGROUP_V1 : 0;
 	h->pid = t->tgid;
 	h->tid = t->pid;
-	h->ns_pid = task_ns_tgid_btf(t);
 	h->ppid = t->real_parent->tgid;
 	h->uid = t->cred->uid.val;
 	h->gid = t->cred->gid.val;
 	__builtin_memcpy(h->comm, t->comm, TR_COMM_LEN);
+}
+
+/*
+ * The common context of task t, ns_pid through the helper. With task_ns_tgid_btf() here, the
+ * exec program was refused by the verifier (E2BIG, argv bound 64 and env bound 1024 bytes), so
+ * only the syscall path, where each helper call shows, uses it.
+ */
+static __always_inline void fill_hdr(struct tr_hdr *h, struct task_struct *t, __u16 ev)
+{
+	fill_hdr_task(h, t, ev);
+	h->ns_pid = task_ns_tgid(t);
 }
 
 static __always_inline void fill_hdr_owner(struct tr_hdr *h, const struct tr_sock_owner *o,
@@ -1289,7 +1300,8 @@ static __always_inline bool sys_want(__u32 slot, struct task_struct *task, __u64
 static __always_inline void sys_fill(struct tr_syscall *r, struct task_struct *task,
 				     struct pt_regs *regs, __u64 nr, long ret)
 {
-	fill_hdr(&r->hdr, task, TR_EV_SYSCALL);
+	fill_hdr_task(&r->hdr, task, TR_EV_SYSCALL);
+	r->hdr.ns_pid = task_ns_tgid_btf(task);
 	r->hdr.size = TR_SYSCALL_FIXED;
 	r->nr = nr;
 	r->addr_len = 0;
