@@ -115,14 +115,20 @@ static void test_dup(void **state)
 	struct record_json_ctx ctx = { .node_name = "n1" };
 	struct event_record r;
 	struct event_arg a[5];
-	char buf[1024];
+	struct record_workload wl = workload;
+	char buf[1024], path[] = "/test/c1";
 
 	(void)state;
 	make(&r, a);
+	r.cgroup_path = path;
+	r.workload = &wl;
 	struct record *c = record_dup(&r.hdr);
 
 	assert_non_null(c);
-	memset(a, 0, sizeof(a)); /* the copy must not point into the original */
+	/* the copy must not point into the original: its args, path or workload */
+	memset(a, 0, sizeof(a));
+	memset(path, 'x', sizeof(path) - 1);
+	memset(&wl, 0, sizeof(wl));
 	assert_true(record_encode_json(buf, sizeof(buf), &ctx, c) > 0);
 	assert_string_equal(buf, want_json);
 	record_free(c);
