@@ -42,6 +42,7 @@ struct flow_collector {
 	uint64_t exports; /* intervals exported (successful or not) */
 	uint64_t export_us; /* time spent in them: map swap, drain, pipeline, sink; microseconds */
 	uint64_t export_max_us; /* the longest of them */
+	uint64_t export_max_flows; /* flows of the largest drain */
 	uint64_t last_stats[FLOW_STAT_MAX]; /* at the previous export: per-interval warnings */
 };
 
@@ -385,6 +386,8 @@ int flow_collector_export(struct flow_collector *fc)
 		LOG_ERR("draining the flow map: %s", strerror(-n));
 		return n;
 	}
+	if ((uint64_t)n > fc->export_max_flows)
+		fc->export_max_flows = (uint64_t)n;
 	fc->last_export_ns = clock_mono_ns();
 	LOG_DEBUG("interval exported: %d flows", n);
 	warn_kernel_drops(fc, fc->max_flows);
@@ -422,7 +425,7 @@ struct flow_snap {
 	uint64_t k[FLOW_STAT_MAX];
 	uint64_t records;
 	uint64_t lost_drain_error;
-	uint64_t exports, export_us, export_max_us;
+	uint64_t exports, export_us, export_max_us, export_max_flows;
 };
 
 #define ROW(name, type, help, labels, field) \
@@ -460,6 +463,8 @@ static const struct counter_desc flow_counters[] = {
 	    export_us),
 	ROW("flowscope_flow_export_max_microseconds", COUNTER_GAUGE,
 	    "The longest interval export since start.", "", export_max_us),
+	ROW("flowscope_flow_export_max_flows", COUNTER_GAUGE,
+	    "Flows of the largest interval drained since start.", "", export_max_flows),
 };
 
 /* A failed read leaves the snapshot unfilled: the group is left off the page rather than read
@@ -480,6 +485,7 @@ static int snapshot(void *arg, void *out)
 	s->exports = fc->exports;
 	s->export_us = fc->export_us;
 	s->export_max_us = fc->export_max_us;
+	s->export_max_flows = fc->export_max_flows;
 	return flow_collector_stats(fc, s->k);
 }
 
