@@ -651,6 +651,19 @@ def smoke_check(results, configs):
     return errors
 
 
+# every way a flow record or a packet of one can be lost, as /metrics samples
+LOSS_METRICS = [
+    'flowscope_packets_not_accounted_total{reason="flow_map_full"}',
+    'flowscope_flow_records_lost_total{reason="drain_error"}',
+    'flowscope_pipeline_records_dropped_total{reason="stage"}',
+    'flowscope_pipeline_records_dropped_total{reason="unknown_type"}',
+    'flowscope_pipeline_records_dropped_total{reason="sink_refused"}',
+    'flowscope_sink_records_dropped_total{sink="stdout",reason="write_error"}',
+    'flowscope_sink_records_dropped_total{sink="stdout",reason="encode_error"}',
+    'flowscope_sink_records_dropped_total{sink="stdout",reason="buffer_full"}',
+]
+
+
 def run_scale(bench, seconds):
     """100k concurrent UDP flows, 10k new connections/s, 5k cgroups, one flowscope (stats on,
     --interval 1, --max-flows 262144) over the three: records per second, the agent's CPU per
@@ -687,10 +700,11 @@ def run_scale(bench, seconds):
           "RssAnon %.1f MiB; %s\n" % (idle["VmRSS"] / 1024.0, idle["RssAnon"] / 1024.0,
                                       fmt_rss({k: idle[k] for k in ("anon", "bpf", "file")})))
     sender_ids = {scg.id} | {c.id for c in env.cgroups if c.path.startswith(gdir.path + "/")}
-    print("| load | load's own figures | wire pkt | senders' packets in records | flow records "
-          "| records/s | agent CPU ms per interval | export ms per interval: mean / max since "
+    print("| load | load's own figures | wire pkt | senders' packets in records | connections "
+          "in records | records lost | flow records | largest interval since start, flows | "
+          "records/s | agent CPU ms per interval | export ms per interval: mean / max since "
           "start | RSS (VmHWM) MiB | RSS at the end | BPF maps MiB |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("|" + " --- |" * 14)
     for title, cmd, cg in cmds:
         before = veth_counters(env, bench.sns, bench.sdev)
         nrec0 = sum(1 for _ in open(tool.out_path))
@@ -703,11 +717,15 @@ def run_scale(bench, seconds):
         time.sleep(2.5)  # the last interval drains
         lines = open(tool.out_path).readlines()[nrec0:]
         nrec = len(lines)
-        counted = 0
+        counted = conns = 0
         for line in lines:
             rec = json.loads(line)
             if rec["type"] == "flow" and rec["cgroup_id"] in sender_ids:
                 counted += rec["tx_packets"] + rec["rx_packets"]
+                # a connection of the connect load receives exactly one packet (the SYN-ACK;
+                # it sends SYN, ACK, RST), so this is exact even when a port is reused
+                if rec["proto"] == "tcp" and rec["dst_port"] == PORTS["connect"]:
+                    conns += rec["rx_packets"]
         wall, cpu = time.monotonic() - t0, procs_cpu_s(tool.pids) - cpu0
         after = veth_counters(env, bench.sns, bench.sdev)
         maps = bpf_maps(tool.proc.pid)
@@ -716,9 +734,16 @@ def run_scale(bench, seconds):
         exports = m1["flowscope_flow_exports_total"] - m0["flowscope_flow_exports_total"]
         export_us = (m1["flowscope_flow_export_microseconds_total"] -
                      m0["flowscope_flow_export_microseconds_total"])
-        print("| %s | %s | %d | %d%s | %d | %.0f | %.0f | %.1f / %.1f | %.1f | %s | %.1f |" % (
+        lost = sum(m1[k] - m0[k] for k in LOSS_METRICS)  # KeyError: a renamed counter
+        conn_txt = "-"
+        if "connect" in cmd:
+            made = json.loads(out.strip().splitlines()[-1])["sent"]
+            conn_txt = "%d of %d%s" % (conns, made, " (exact)" if conns == made else "")
+        print("| %s | %s | %d | %d%s | %s | %d | %d | %d | %.0f | %.0f | %.1f / %.1f | %.1f | %s "
+              "| %.1f |" % (
             title, out.strip().splitlines()[-1], wire, counted,
-            " (exact)" if counted == wire else " (%+d)" % (counted - wire), nrec,
+            " (exact)" if counted == wire else " (%+d)" % (counted - wire), conn_txt, lost, nrec,
+            m1["flowscope_flow_export_max_flows"],
             nrec / wall, 1000 * cpu / wall, export_us / 1000.0 / max(exports, 1),
             m1["flowscope_flow_export_max_microseconds"] / 1000.0,
             procs_hwm_kib(tool.pids) / 1024.0, fmt_rss(rss_breakdown_kib(tool.proc.pid)),
