@@ -326,6 +326,9 @@ static const struct opt_def opts[] = {
 	  "cgroup_attach_task; none: no tracer)" },
 	{ "policy", "FILE", set_str, OFF(policy_file), 0, 0,
 	  "tracer policy (YAML: events with rate limits and filters, see docs/tracer.md)" },
+	{ "policy-check", "FILE", set_str, OFF(policy_check_file), 0, 0,
+	  "check a policy file as --policy reads it, print the events and programs it gives, "
+	  "and exit (0 valid, 2 not); loads nothing, needs no privileges" },
 	{ "events-ringbuf-bytes", "BYTES", set_pow2_u32, OFF(events_ringbuf_bytes), 4096, 1u << 30,
 	  "kernel-to-agent buffer for tracer events, a power of two; events that find it full are "
 	  "counted per event (default 8388608)" },
@@ -426,6 +429,9 @@ enum config_status config_set(struct config *cfg, const char *name, const char *
 
 	if (!o)
 		return usage_err(errbuf, errbuf_size, "unknown option '%s'", name);
+	/* a file that made every start a check would never run the agent */
+	if (!strcmp(o->name, "policy-check"))
+		return usage_err(errbuf, errbuf_size, "--%s cannot be set here", o->name);
 	if (!o->metavar) {
 		/* flags in a file take a boolean */
 		if (strcmp(value, "true") && strcmp(value, "yes") && strcmp(value, "1"))
@@ -624,13 +630,14 @@ enum config_status config_parse(struct config *cfg, int argc, char **argv, char 
 
 void config_free(struct config *cfg)
 {
-	char **strs[] = { &cfg->metrics_addr,	 &cfg->cgroup_root,
-			  &cfg->node_name,	 &cfg->conntrack_netns,
-			  &cfg->kafka_brokers,	 &cfg->kafka_topic_flows,
-			  &cfg->kafka_topic_dns, &cfg->kafka_topic_events,
-			  &cfg->kafka_format,	 &cfg->kafka_compression,
-			  &cfg->pod_logs_dir,	 &cfg->container_logs_dir,
-			  &cfg->events,		 &cfg->policy_file };
+	char **strs[] = { &cfg->metrics_addr,	  &cfg->cgroup_root,
+			  &cfg->node_name,	  &cfg->conntrack_netns,
+			  &cfg->kafka_brokers,	  &cfg->kafka_topic_flows,
+			  &cfg->kafka_topic_dns,  &cfg->kafka_topic_events,
+			  &cfg->kafka_format,	  &cfg->kafka_compression,
+			  &cfg->pod_logs_dir,	  &cfg->container_logs_dir,
+			  &cfg->events,		  &cfg->policy_file,
+			  &cfg->policy_check_file };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -39,6 +39,7 @@ struct config {
 	/* tracer */
 	char *events; /* --events NAME,NAME | none; NULL: the default set (or the policy) */
 	char *policy_file; /* --policy FILE (YAML) */
+	char *policy_check_file; /* --policy-check FILE: check it and exit; command line only */
 	uint32_t events_ringbuf_bytes; /* power of two, at least one page */
 	bool tracer_debug; /* --debug: the BPF side's debug stream on stderr */
 

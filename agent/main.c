@@ -33,6 +33,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "policy.h"
 #include "prereq.h"
 #include "kafka_config.h"
 #include "sink_stdout.h"
@@ -253,7 +254,8 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	case TRACER_OFF:
 		break;
 	case TRACER_USAGE:
-		fprintf(stderr, "flowscope: %s\n", err);
+		/* main() resolved the same policy before probing: the file changed since */
+		LOG_ERR("%s", err);
 		*exit_code = EXIT_USAGE;
 		return -1;
 	default:
@@ -389,6 +391,36 @@ static void teardown(struct agent *a)
 	loop_free(a->loop);
 }
 
+/*
+ * The tracer's --events/--policy, resolved before any probing or info line, so that a bad list
+ * or policy is a usage error first; --policy-check FILE ends here. Returns -1 to go on, else
+ * the exit status.
+ */
+static int check_tracer_options(const struct config *cfg)
+{
+	struct policy *policy = NULL;
+	char err[512];
+	int ret;
+
+	if (cfg->policy_check_file && (cfg->events || cfg->policy_file)) {
+		LOG_ERR("--policy-check checks one file: give no --events or --policy with it");
+		return EXIT_USAGE;
+	}
+	if (cfg->policy_check_file) {
+		ret = tracer_collector_check_policy(cfg->policy_check_file, stdout, err,
+						    sizeof(err));
+	} else {
+		ret = tracer_collector_policy(cfg->events, cfg->policy_file, &policy, err,
+					      sizeof(err));
+		policy_destroy(policy);
+	}
+	if (ret == TRACER_USAGE || ret == TRACER_FAILED) {
+		LOG_ERR("%s", err);
+		return ret == TRACER_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	return cfg->policy_check_file ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct agent a = { .signal_fd = -1 };
@@ -420,6 +452,11 @@ int main(int argc, char **argv)
 		LOG_ERR("%s (see --help)", err);
 		config_free(&cfg);
 		return EXIT_USAGE;
+	}
+	ret = check_tracer_options(&cfg);
+	if (ret >= 0) {
+		config_free(&cfg);
+		return ret;
 	}
 	log_set_level(cfg.log_level);
 	libbpf_debug = cfg.libbpf_debug;

@@ -314,14 +314,99 @@ static void on_event(void *ctx, const struct event_tracer_event *ev)
 		tc->records_dropped++;
 }
 
+/* Resolves the policy; `file_opt` names the option that gave policy_file in messages. */
+static enum tracer_collector_status resolve_policy(const char *events, const char *policy_file,
+						   const char *file_opt, struct policy **out,
+						   char *err, size_t errlen)
+{
+	struct policy_error perr = { 0 };
+	enum policy_status ps;
+
+	*out = NULL;
+	if (policy_file && events) {
+		snprintf(err, errlen, "--events and %s: give one of them", file_opt);
+		return TRACER_USAGE;
+	}
+	if (policy_file)
+		ps = policy_new_from_file(policy_file, out, &perr);
+	else if (events)
+		ps = policy_new_from_events(events, out, &perr);
+	else
+		ps = policy_new_default(out, &perr);
+	if (ps != POLICY_OK) {
+		/* perr.msg is whole: "--events: ..." or "FILE:LINE:COL: KEY: ..." */
+		if (policy_file)
+			snprintf(err, errlen, "%s: %s", file_opt, perr.msg);
+		else
+			snprintf(err, errlen, "%s", perr.msg);
+		return ps == POLICY_ERR_NOMEM ? TRACER_FAILED : TRACER_USAGE;
+	}
+	return policy_tracer_off(*out) ? TRACER_OFF : TRACER_OK;
+}
+
+enum tracer_collector_status tracer_collector_policy(const char *events, const char *policy_file,
+						     struct policy **out, char *err, size_t errlen)
+{
+	return resolve_policy(events, policy_file, "--policy", out, err, errlen);
+}
+
+/* Appends ", name" (the first without the comma) to buf at *len, cutting at its end. */
+static void append_name(char *buf, size_t size, size_t *len, const char *name)
+{
+	int n;
+
+	if (*len >= size)
+		return;
+	n = snprintf(buf + *len, size - *len, "%s%s", *len ? ", " : "", name);
+	*len = n < 0 ? size : *len + (size_t)n;
+}
+
+enum tracer_collector_status tracer_collector_check_policy(const char *policy_file, FILE *out,
+							   char *err, size_t errlen)
+{
+	char events[2048] = "", required[1024] = "", optional[1024] = "";
+	size_t n_events = 0, le = 0, lr = 0, lo = 0;
+	enum tracer_collector_status st;
+	policy_prog_mask req = 0, opt = 0;
+	struct policy *pol;
+
+	st = resolve_policy(NULL, policy_file, "--policy-check", &pol, err, errlen);
+	if (st == TRACER_OFF)
+		fprintf(out, "%s: ok: no events, the tracer is off\n", policy_file);
+	if (st != TRACER_OK) {
+		policy_destroy(pol);
+		return st;
+	}
+	for (int id = 1; id < POLICY_EV_COUNT; id++) {
+		const struct policy_event_def *d = policy_event_def(id);
+		const struct policy_event_conf *c = policy_event(pol, id);
+
+		if (d && c && c->enabled) {
+			append_name(events, sizeof(events), &le, d->name);
+			n_events++;
+		}
+	}
+	policy_programs(pol, &req, &opt);
+	for (int p = 0; p < POLICY_PROG_COUNT; p++) {
+		if (req & POLICY_PROG_BIT(p))
+			append_name(required, sizeof(required), &lr, policy_prog_name(p));
+		else if (opt & POLICY_PROG_BIT(p))
+			append_name(optional, sizeof(optional), &lo, policy_prog_name(p));
+	}
+	fprintf(out, "%s: ok: %zu event%s (%s); programs: %s; optional: %s\n", policy_file,
+		n_events, n_events == 1 ? "" : "s", events, lr ? required : "none",
+		lo ? optional : "none");
+	policy_destroy(pol);
+	return TRACER_OK;
+}
+
 enum tracer_collector_status tracer_collector_new(const struct tracer_collector_opts *o,
 						  struct tracer_collector **out, char *err,
 						  size_t errlen)
 {
 	struct tracer_collector *tc = calloc(1, sizeof(*tc));
 	struct event_tracer_opts eo;
-	struct policy_error perr = { 0 };
-	enum policy_status ps;
+	enum tracer_collector_status st;
 	policy_prog_mask req = 0, opt = 0;
 	size_t n = 0;
 	int ret;
@@ -331,32 +416,11 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 		snprintf(err, errlen, "tracer: out of memory");
 		return TRACER_FAILED;
 	}
-	if (o->policy_file && o->events) {
-		snprintf(err, errlen, "--events and --policy: give one of them");
-		free(tc);
-		return TRACER_USAGE;
-	}
-	if (o->policy_file)
-		ps = policy_new_from_file(o->policy_file, &tc->policy, &perr);
-	else if (o->events)
-		ps = policy_new_from_events(o->events, &tc->policy, &perr);
-	else
-		ps = policy_new_default(&tc->policy, &perr);
-	if (ps != POLICY_OK) {
-		if (perr.line)
-			snprintf(err, errlen, "%s:%u: %s%s%s",
-				 o->policy_file ? o->policy_file : "--events", perr.line,
-				 perr.key[0] ? perr.key : "", perr.key[0] ? ": " : "", perr.msg);
-		else
-			snprintf(err, errlen, "%s: %s%s%s",
-				 o->policy_file ? o->policy_file : "--events",
-				 perr.key[0] ? perr.key : "", perr.key[0] ? ": " : "", perr.msg);
+	/* TRACER_OFF (--events none, events: []) too: nothing to load */
+	st = tracer_collector_policy(o->events, o->policy_file, &tc->policy, err, errlen);
+	if (st != TRACER_OK) {
 		tracer_collector_free(tc);
-		return ps == POLICY_ERR_NOMEM ? TRACER_FAILED : TRACER_USAGE;
-	}
-	if (policy_tracer_off(tc->policy)) {
-		tracer_collector_free(tc);
-		return TRACER_OFF;
+		return st;
 	}
 	tc->cgroup_paths = o->cgroup_paths;
 	memset(&eo, 0, sizeof(eo));

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct tracer_collector;
 struct loop;
@@ -34,7 +35,31 @@ enum tracer_collector_status {
 	TRACER_FAILED, /* loading/attaching failed (a required program named in err): exit 1 */
 };
 
-/* Resolves the policy and opens the tracer. */
+struct policy;
+
+/*
+ * Resolves the tracer's policy as tracer_collector_new() does, loading nothing: from --events
+ * (a list, or `none`), from --policy FILE, or the default set when both are NULL. main() calls
+ * it before any probing, so a bad list or file is reported (exit 2) before anything else.
+ * TRACER_OK and TRACER_OFF: *out holds the policy (free it with policy_destroy()).
+ * TRACER_USAGE: err holds one line naming the option once ("--events: unknown event 'x' ...",
+ * "--policy: FILE:LINE:COL: KEY: ...", "--events and --policy: give one of them").
+ * TRACER_FAILED: out of memory.
+ */
+enum tracer_collector_status tracer_collector_policy(const char *events, const char *policy_file,
+						     struct policy **out, char *err, size_t errlen);
+
+/*
+ * --policy-check FILE: resolves the policy file as --policy would and writes one line to out:
+ * "FILE: ok: N events (NAME, ...); programs: PROG, ...; optional: PROG, ..." (the emitted
+ * events and the BPF programs the tracer would load), or "FILE: ok: no events, the tracer is
+ * off". Touches no kernel object, needs no privileges. Returns TRACER_OK or TRACER_OFF (both
+ * valid), TRACER_USAGE (err: "--policy-check: FILE:LINE:COL: ..."), TRACER_FAILED (no memory).
+ */
+enum tracer_collector_status tracer_collector_check_policy(const char *policy_file, FILE *out,
+							   char *err, size_t errlen);
+
+/* Resolves the policy (tracer_collector_policy()) and opens the tracer. */
 enum tracer_collector_status tracer_collector_new(const struct tracer_collector_opts *opts,
 						  struct tracer_collector **out, char *err,
 						  size_t errlen);

@@ -68,3 +68,17 @@ that starts with white space continues the previous one. Refuse what it would mi
 {{- end -}}
 {{- $v -}}
 {{- end -}}
+
+
+{{/* Where the tracer policy's ConfigMap is mounted, and the file --policy reads. */}}
+{{- define "flowscope.policyDir" -}}
+/etc/flowscope-policy
+{{- end -}}
+{{- define "flowscope.policyFile" -}}
+{{- printf "%s/policy.yaml" (include "flowscope.policyDir" .) -}}
+{{- end -}}
+
+{{/* True (non-empty) when the chart renders the tracer policy's ConfigMap. */}}
+{{- define "flowscope.hasPolicy" -}}
+{{- if and .Values.tracer.enabled .Values.tracer.policy -}}true{{- end -}}
+{{- end -}}
