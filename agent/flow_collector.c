@@ -39,6 +39,10 @@ struct flow_collector {
 	int timer;
 	uint64_t last_export_ns; /* CLOCK_MONOTONIC of the last successful export; 0: none */
 	uint64_t records; /* flow records submitted to the pipeline */
+	uint64_t exports; /* intervals exported (successful or not) */
+	uint64_t export_us; /* time spent in them: map swap, drain, pipeline, sink; microseconds */
+	uint64_t export_max_us; /* the longest of them */
+	uint64_t export_max_flows; /* flows of the largest drain */
 	uint64_t last_stats[FLOW_STAT_MAX]; /* at the previous export: per-interval warnings */
 };
 
@@ -367,15 +371,23 @@ static void warn_kernel_drops(struct flow_collector *fc, uint32_t max_flows)
 
 int flow_collector_export(struct flow_collector *fc)
 {
+	uint64_t t0 = clock_mono_ns(), us;
 	int n;
 
 	pipeline_begin_interval(fc->pipeline);
 	n = flow_collector_drain(fc, submit, fc);
 	pipeline_end_interval(fc->pipeline);
+	us = (clock_mono_ns() - t0) / 1000;
+	fc->exports++;
+	fc->export_us += us;
+	if (us > fc->export_max_us)
+		fc->export_max_us = us;
 	if (n < 0) {
 		LOG_ERR("draining the flow map: %s", strerror(-n));
 		return n;
 	}
+	if ((uint64_t)n > fc->export_max_flows)
+		fc->export_max_flows = (uint64_t)n;
 	fc->last_export_ns = clock_mono_ns();
 	LOG_DEBUG("interval exported: %d flows", n);
 	warn_kernel_drops(fc, fc->max_flows);
@@ -413,6 +425,7 @@ struct flow_snap {
 	uint64_t k[FLOW_STAT_MAX];
 	uint64_t records;
 	uint64_t lost_drain_error;
+	uint64_t exports, export_us, export_max_us, export_max_flows;
 };
 
 #define ROW(name, type, help, labels, field) \
@@ -443,6 +456,15 @@ static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_flow_records_lost_total", COUNTER_COUNTER,
 	    "Flows drained from the kernel that gave no record, by reason.",
 	    "reason=\"drain_error\"", lost_drain_error),
+	ROW("flowscope_flow_exports_total", COUNTER_COUNTER,
+	    "Intervals whose flows were exported (drains of the flow map).", "", exports),
+	ROW("flowscope_flow_export_microseconds_total", COUNTER_COUNTER,
+	    "Time spent exporting intervals: map swap, drain, pipeline and sink of every flow.", "",
+	    export_us),
+	ROW("flowscope_flow_export_max_microseconds", COUNTER_GAUGE,
+	    "The longest interval export since start.", "", export_max_us),
+	ROW("flowscope_flow_export_max_flows", COUNTER_GAUGE,
+	    "Flows of the largest interval drained since start.", "", export_max_flows),
 };
 
 /* A failed read leaves the snapshot unfilled: the group is left off the page rather than read
@@ -460,6 +482,10 @@ static int snapshot(void *arg, void *out)
 
 	s->records = fc->records;
 	s->lost_drain_error = fc->lost_drain_error;
+	s->exports = fc->exports;
+	s->export_us = fc->export_us;
+	s->export_max_us = fc->export_max_us;
+	s->export_max_flows = fc->export_max_flows;
 	return flow_collector_stats(fc, s->k);
 }
 

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "record.h"
 #include "record_codec.h"
@@ -22,26 +25,124 @@ const char *record_proto_name(uint8_t proto)
 	return NULL;
 }
 
-struct record *record_dup(const struct record *r)
+/* Bytes a deep copy of r takes, 0 with errno EINVAL for a type without a codec. */
+static size_t copy_size(const struct record *r, const struct record_codec **codec)
 {
 	const struct record_codec *c = record_codec(r->type);
-	struct record *copy;
-	char *p;
 
+	*codec = c;
 	if (!c) {
 		errno = EINVAL;
-		return NULL;
+		return 0;
 	}
-	copy = malloc(c->size + c->extra_size(r));
-	if (!copy)
-		return NULL;
+	return c->size + c->extra_size(r);
+}
+
+static struct record *copy_into(const struct record_codec *c, const struct record *r, void *mem)
+{
+	struct record *copy = mem;
+	char *p;
+
 	memcpy(copy, r, c->size);
 	p = (char *)copy + c->size;
 	c->copy_extra(copy, &p);
 	return copy;
 }
 
+struct record *record_dup(const struct record *r)
+{
+	const struct record_codec *c;
+	size_t n = copy_size(r, &c);
+	void *mem;
+
+	if (!n)
+		return NULL;
+	mem = malloc(n);
+	return mem ? copy_into(c, r, mem) : NULL;
+}
+
 void record_free(struct record *r)
 {
 	free(r);
+}
+
+#define ARENA_CHUNK (1u << 20)
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t size; /* of the mapping, this header included */
+	size_t used; /* bytes of data[] handed out */
+	alignas(max_align_t) unsigned char data[];
+};
+
+struct record_arena {
+	struct arena_chunk *chunks; /* newest first; the last one is kept by a reset */
+};
+
+struct record_arena *record_arena_new(void)
+{
+	return calloc(1, sizeof(struct record_arena));
+}
+
+static struct arena_chunk *chunk_new(size_t data_bytes)
+{
+	size_t size = offsetof(struct arena_chunk, data) + data_bytes;
+	struct arena_chunk *ch;
+
+	if (size < ARENA_CHUNK)
+		size = ARENA_CHUNK;
+	ch = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ch == MAP_FAILED) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	ch->size = size;
+	ch->used = 0;
+	return ch;
+}
+
+struct record *record_arena_dup(struct record_arena *a, const struct record *r)
+{
+	const size_t align = alignof(max_align_t);
+	const struct record_codec *c;
+	size_t n = copy_size(r, &c);
+	struct arena_chunk *ch = a->chunks;
+
+	if (!n)
+		return NULL;
+	n = (n + align - 1) & ~(align - 1);
+	if (!ch || ch->size - offsetof(struct arena_chunk, data) - ch->used < n) {
+		ch = chunk_new(n);
+		if (!ch)
+			return NULL;
+		ch->next = a->chunks;
+		a->chunks = ch;
+	}
+	ch->used += n;
+	return copy_into(c, r, ch->data + ch->used - n);
+}
+
+void record_arena_reset(struct record_arena *a)
+{
+	struct arena_chunk *ch = a->chunks;
+
+	while (ch && ch->next) {
+		struct arena_chunk *next = ch->next;
+
+		munmap(ch, ch->size);
+		ch = next;
+	}
+	a->chunks = ch;
+	if (ch)
+		ch->used = 0;
+}
+
+void record_arena_free(struct record_arena *a)
+{
+	if (!a)
+		return;
+	record_arena_reset(a);
+	if (a->chunks)
+		munmap(a->chunks, a->chunks->size);
+	free(a);
 }

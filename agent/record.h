@@ -212,4 +212,27 @@ const char *record_proto_name(uint8_t proto);
 struct record *record_dup(const struct record *r);
 void record_free(struct record *r);
 
+/*
+ * Copies that are let go of together (one interval's held flows): record_dup()'s copy, carved
+ * from chunks of 1 MiB mmap'd anonymous memory instead of one malloc() each, so the copies
+ * cost no allocator header and record_arena_reset() gives their memory back to the system at
+ * once (a heap that held 100k copies would stay resident, fragmented, after they are freed).
+ */
+struct record_arena;
+
+/* An empty arena; NULL with errno ENOMEM. */
+struct record_arena *record_arena_new(void);
+
+/*
+ * A deep copy of r as record_dup() makes it, valid until the next record_arena_reset() or
+ * record_arena_free(); never record_free() it. NULL with errno ENOMEM or EINVAL.
+ */
+struct record *record_arena_dup(struct record_arena *a, const struct record *r);
+
+/* Every copy goes; all chunks but the first are unmapped. */
+void record_arena_reset(struct record_arena *a);
+
+/* NULL is accepted. */
+void record_arena_free(struct record_arena *a);
+
 #endif /* FLOWSCOPE_RECORD_H */

@@ -148,7 +148,8 @@ static ssize_t event_proto(uint8_t *buf, size_t cap, const struct record_proto_c
 static size_t event_extra_size(const struct record *r)
 {
 	const struct event_record *e = CONST_RECORD_OF(r, struct event_record);
-	size_t n = str_size(e->event) + e->n_args * sizeof(struct event_arg) + 8;
+	size_t n = header_extra_size(r) + str_size(e->event) +
+		   e->n_args * sizeof(struct event_arg) + 8;
 
 	for (size_t i = 0; i < e->n_args; i++) {
 		const struct event_arg *a = &e->args[i];
@@ -176,7 +177,10 @@ static char *align8(char **p)
 static void event_copy_extra(struct record *c, char **p)
 {
 	struct event_record *e = RECORD_OF(c, struct event_record);
-	struct event_arg *args = (struct event_arg *)(void *)align8(p);
+	struct event_arg *args;
+
+	copy_header_extra(c, p);
+	args = (struct event_arg *)(void *)align8(p);
 
 	*p += e->n_args * sizeof(*args);
 	for (size_t i = 0; i < e->n_args; i++) {

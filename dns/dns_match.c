@@ -35,7 +35,8 @@ struct dns_match {
 	struct dns_index index;
 	struct pending *entries;
 	uint32_t max_pending;
-	uint32_t free_head;
+	uint32_t free_head; /* entries freed since, linked through newer */
+	uint32_t used; /* entries[0..used) have been handed out at least once */
 	uint32_t oldest, newest;
 	void (*free_user)(void *user);
 	struct dns_match_stats stats;
@@ -93,9 +94,9 @@ struct dns_match *dns_match_create(uint32_t max_pending, void (*free_user)(void 
 		goto fail;
 	m->max_pending = max_pending;
 	m->free_user = free_user;
-	for (uint32_t i = 0; i < max_pending; i++)
-		m->entries[i].newer = i + 1 < max_pending ? i + 1 : DNS_INDEX_NONE;
-	m->free_head = 0;
+	/* Handed out in order before the free list is read: untouched entries cost no RSS. */
+	m->free_head = DNS_INDEX_NONE;
+	m->used = 0;
 	m->oldest = m->newest = DNS_INDEX_NONE;
 	return m;
 fail:
@@ -152,13 +153,16 @@ enum dns_status dns_match_query(struct dns_match *m, const struct dns_tuple *que
 		m->stats.duplicates++;
 		return DNS_ERR_DUPLICATE;
 	}
-	if (m->free_head == DNS_INDEX_NONE) {
+	if (m->free_head != DNS_INDEX_NONE) {
+		e = m->free_head;
+		m->free_head = m->entries[e].newer;
+	} else if (m->used < m->max_pending) {
+		e = m->used++;
+	} else {
 		m->stats.dropped_full++;
 		return DNS_ERR_FULL;
 	}
-	e = m->free_head;
 	p = &m->entries[e];
-	m->free_head = p->newer;
 	p->key = key;
 	p->ts_ns = ts_ns;
 	p->user = user;

@@ -65,7 +65,8 @@ struct dns_names {
 	struct dns_index index;
 	struct names_entry *entries;
 	uint32_t max_entries;
-	uint32_t free_head;
+	uint32_t free_head; /* entries freed since, linked through next */
+	uint32_t used; /* entries[0..used) have been handed out at least once */
 	uint32_t lru_head, lru_tail;
 	uint64_t min_hold_ns;
 	struct dns_names_stats stats;
@@ -118,9 +119,13 @@ struct dns_names *dns_names_create(uint32_t max_entries, uint64_t min_hold_ns)
 		goto fail;
 	c->max_entries = max_entries;
 	c->min_hold_ns = min_hold_ns;
-	for (uint32_t i = 0; i < max_entries; i++)
-		c->entries[i].next = i + 1 < max_entries ? i + 1 : DNS_INDEX_NONE;
-	c->free_head = 0;
+	/*
+	 * Entries are handed out in order (used) before the free list is read, so the calloc'd
+	 * array is only touched as the cache fills: 64k entries are 37 MiB of address space, and a
+	 * node that resolves a few hundred names keeps a few hundred KiB of them resident.
+	 */
+	c->free_head = DNS_INDEX_NONE;
+	c->used = 0;
 	c->lru_head = c->lru_tail = DNS_INDEX_NONE;
 	return c;
 fail:
@@ -268,7 +273,7 @@ static void store(struct dns_names *c, const struct names_key *key, const uint8_
 			n->learnt_ns = now_ns;
 		}
 	} else {
-		if (c->free_head == DNS_INDEX_NONE) {
+		if (c->free_head == DNS_INDEX_NONE && c->used == c->max_entries) {
 			uint32_t victim = c->lru_tail;
 
 			if (c->entries[victim].expires_ns <= now_ns)
@@ -277,8 +282,12 @@ static void store(struct dns_names *c, const struct names_key *key, const uint8_
 				c->stats.evictions++;
 			remove_entry(c, victim);
 		}
-		e = c->free_head;
-		c->free_head = c->entries[e].next;
+		if (c->free_head != DNS_INDEX_NONE) {
+			e = c->free_head;
+			c->free_head = c->entries[e].next;
+		} else {
+			e = c->used++;
+		}
 		c->entries[e].key = *key;
 		c->entries[e].hash = hash;
 		c->entries[e].learnt_ns = now_ns;

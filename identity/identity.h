@@ -237,7 +237,10 @@ int identity_peers_create(uint32_t max_flows, struct identity_peers **out);
 /* NULL is accepted. */
 void identity_peers_destroy(struct identity_peers *peers);
 
-/* Forget every tuple (a new interval); O(1), memory is kept for the next interval. */
+/*
+ * Forget every tuple (a new interval): clears the slot table; after an interval that used less
+ * than a quarter of the room, the index shrinks to fit it (a burst does not stay resident).
+ */
 void identity_peers_reset(struct identity_peers *peers);
 
 /*

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * One interval's flows by tuple, for matching the two local ends of a connection. Open
- * addressing with linear probing; a slot is live when its generation is the index's, so a reset
- * is one increment. The table doubles when half full, up to the bound.
+ * One interval's flows by tuple, for matching the two local ends of a connection. The tuples sit
+ * in a dense array in the order they came (48 bytes each, grown by doubling up to the bound, so
+ * memory follows the flows); an open-addressing table of 4-byte entry numbers (linear probing,
+ * at most half full) finds them. A reset forgets the entries and clears the table; after an
+ * interval that used less than a quarter of the room, both shrink, so one burst of flows does
+ * not stay resident.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,24 +14,26 @@
 #include "identity.h"
 
 #define DEFAULT_MAX_FLOWS 65536
-#define MIN_SLOTS 1024
+#define MIN_ENTRIES 512
 
 #define IPPROTO_ICMP_ 1
 #define IPPROTO_ICMPV6_ 58
 
-struct peer_slot {
+/* 0 in a slot: empty; otherwise the entry's index + 1 */
+#define SLOT_EMPTY 0u
+
+struct peer_entry {
 	struct identity_flow_tuple t;
-	uint64_t cgroup_id;
-	uint32_t gen; /* live when == peers->gen */
 	bool ambiguous;
+	uint64_t cgroup_id;
 };
 
 struct identity_peers {
-	struct peer_slot *slots;
-	uint32_t n_slots; /* a power of two */
+	struct peer_entry *entries; /* [0, used) live */
+	uint32_t *slots; /* n_slots = 2 * cap entry numbers */
+	uint32_t cap; /* entries allocated; a power of two */
 	uint32_t used;
 	uint32_t max_flows;
-	uint32_t gen;
 };
 
 /* The tuple's bytes without padding, for hashing and comparing. */
@@ -61,6 +66,14 @@ static uint64_t hash_key(const struct key_bytes *k)
 	return h ^ (h >> 29);
 }
 
+static uint32_t hash_tuple(const struct identity_flow_tuple *t)
+{
+	struct key_bytes k;
+
+	key_of(t, &k);
+	return (uint32_t)hash_key(&k);
+}
+
 static bool same(const struct identity_flow_tuple *a, const struct identity_flow_tuple *b)
 {
 	return a->src_port == b->src_port && a->dst_port == b->dst_port &&
@@ -68,46 +81,42 @@ static bool same(const struct identity_flow_tuple *a, const struct identity_flow
 	       !memcmp(a->src_addr, b->src_addr, 16) && !memcmp(a->dst_addr, b->dst_addr, 16);
 }
 
-/* The slot holding t, or the free slot where it goes. */
-static struct peer_slot *probe(const struct identity_peers *p, const struct identity_flow_tuple *t)
+/* The slot holding t, or the empty slot where it goes. */
+static uint32_t *probe(const struct identity_peers *p, const struct identity_flow_tuple *t)
 {
-	struct key_bytes k;
-	uint32_t mask = p->n_slots - 1, i;
+	uint32_t mask = 2 * p->cap - 1, i = hash_tuple(t) & mask;
 
-	key_of(t, &k);
-	i = (uint32_t)hash_key(&k) & mask;
 	for (;;) {
-		struct peer_slot *s = &p->slots[i];
+		uint32_t *s = &p->slots[i];
 
-		if (s->gen != p->gen || same(&s->t, t))
+		if (*s == SLOT_EMPTY || same(&p->entries[*s - 1].t, t))
 			return s;
 		i = (i + 1) & mask;
 	}
 }
 
-static int grow(struct identity_peers *p)
+/* Room for cap entries (a power of two, >= used), the live ones kept and their slots rebuilt. */
+static int resize(struct identity_peers *p, uint32_t cap)
 {
-	struct peer_slot *old = p->slots;
-	uint32_t old_n = p->n_slots, gen = p->gen;
+	uint32_t *slots = calloc(2 * (size_t)cap, sizeof(*slots));
+	struct peer_entry *entries;
 
-	p->n_slots = old_n ? old_n * 2 : MIN_SLOTS;
-	p->slots = calloc(p->n_slots, sizeof(*p->slots));
-	if (!p->slots) {
-		p->slots = old;
-		p->n_slots = old_n;
+	if (!slots)
 		return -ENOMEM;
+	entries = realloc(p->entries, (size_t)cap * sizeof(*entries));
+	if (!entries) {
+		if (cap > p->cap) {
+			free(slots);
+			return -ENOMEM;
+		}
+		entries = p->entries; /* a shrink that failed keeps the larger block */
 	}
-	/* generation 0 marks free slots in a fresh table */
-	p->gen = 1;
-	for (uint32_t i = 0; i < old_n; i++) {
-		if (old[i].gen != gen)
-			continue;
-		struct peer_slot *s = probe(p, &old[i].t);
-
-		*s = old[i];
-		s->gen = p->gen;
-	}
-	free(old);
+	p->entries = entries;
+	free(p->slots);
+	p->slots = slots;
+	p->cap = cap;
+	for (uint32_t e = 0; e < p->used; e++)
+		*probe(p, &p->entries[e].t) = e + 1;
 	return 0;
 }
 
@@ -119,9 +128,8 @@ int identity_peers_create(uint32_t max_flows, struct identity_peers **out)
 	if (!p)
 		return -ENOMEM;
 	p->max_flows = max_flows ? max_flows : DEFAULT_MAX_FLOWS;
-	p->gen = 1;
-	if (grow(p)) {
-		free(p);
+	if (resize(p, MIN_ENTRIES)) {
+		identity_peers_destroy(p);
 		return -ENOMEM;
 	}
 	*out = p;
@@ -132,44 +140,55 @@ void identity_peers_destroy(struct identity_peers *p)
 {
 	if (!p)
 		return;
+	free(p->entries);
 	free(p->slots);
 	free(p);
 }
 
 void identity_peers_reset(struct identity_peers *p)
 {
+	uint32_t used = p->used;
+
 	p->used = 0;
-	if (++p->gen == 0) {
-		/* wrapped: old slots could look live again */
-		memset(p->slots, 0, (size_t)p->n_slots * sizeof(*p->slots));
-		p->gen = 1;
+	if (p->cap > MIN_ENTRIES && used < p->cap / 4) {
+		uint32_t cap = MIN_ENTRIES;
+
+		while (cap < 2 * used)
+			cap <<= 1;
+		/* a failed shrink keeps the larger, still consistent, table */
+		if (!resize(p, cap))
+			return;
 	}
+	if (used)
+		memset(p->slots, 0, 2 * (size_t)p->cap * sizeof(*p->slots));
 }
 
 int identity_peers_add(struct identity_peers *p, const struct identity_flow_tuple *t,
 		       uint64_t cgroup_id)
 {
-	struct peer_slot *s = probe(p, t);
+	uint32_t *s = probe(p, t);
+	struct peer_entry *e;
 	int err;
 
-	if (s->gen == p->gen) {
-		if (s->cgroup_id != cgroup_id)
-			s->ambiguous = true;
+	if (*s != SLOT_EMPTY) {
+		e = &p->entries[*s - 1];
+		if (e->cgroup_id != cgroup_id)
+			e->ambiguous = true;
 		return 0;
 	}
 	if (p->used >= p->max_flows)
 		return -ENOSPC;
-	if ((p->used + 1) * 2 > p->n_slots) {
-		err = grow(p);
+	if (p->used == p->cap) {
+		err = resize(p, 2 * p->cap);
 		if (err)
 			return err;
 		s = probe(p, t);
 	}
-	s->t = *t;
-	s->cgroup_id = cgroup_id;
-	s->ambiguous = false;
-	s->gen = p->gen;
-	p->used++;
+	e = &p->entries[p->used];
+	memset(e, 0, sizeof(*e));
+	e->t = *t;
+	e->cgroup_id = cgroup_id;
+	*s = ++p->used;
 	return 0;
 }
 
@@ -177,7 +196,8 @@ int identity_peers_find(const struct identity_peers *p, const struct identity_fl
 			uint64_t *peer_cgroup_id)
 {
 	struct identity_flow_tuple inv = *actual;
-	const struct peer_slot *s;
+	const uint32_t *s;
+	const struct peer_entry *e;
 
 	memcpy(inv.src_addr, actual->dst_addr, 16);
 	memcpy(inv.dst_addr, actual->src_addr, 16);
@@ -186,10 +206,11 @@ int identity_peers_find(const struct identity_peers *p, const struct identity_fl
 		inv.dst_port = actual->src_port;
 	}
 	s = probe(p, &inv);
-	if (s->gen != p->gen)
+	if (*s == SLOT_EMPTY)
 		return IDENTITY_PEER_NONE;
-	if (s->ambiguous)
+	e = &p->entries[*s - 1];
+	if (e->ambiguous)
 		return IDENTITY_PEER_AMBIGUOUS;
-	*peer_cgroup_id = s->cgroup_id;
+	*peer_cgroup_id = e->cgroup_id;
 	return IDENTITY_PEER_FOUND;
 }

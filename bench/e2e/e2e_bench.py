@@ -23,10 +23,12 @@ import argparse
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -131,6 +133,40 @@ def proc_status_kib(pid, keys):
             if k in keys:
                 res[k] = int(line.split()[1])
     return res
+
+
+def rss_breakdown_kib(pid):
+    """Resident kB of the process's mappings by kind, from /proc/PID/smaps: "bpf" is the BPF
+    maps user space mmap'd (ring buffers: libbpf maps a ring's data pages twice, and the kernel
+    maps all of them at once, so a 4 MiB ring shows as 8 MiB; mmapable arrays), memory that is
+    the maps' own and is counted again in their memlock; "anon" is the agent's heap, stacks and
+    other anonymous memory; "file" is the binary and shared libraries (pages shared with other
+    processes). The three add up to VmRSS."""
+    res = {"bpf": 0, "anon": 0, "file": 0}
+    kind = None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            head = line.split(None, 1)[0]
+            if "-" in head and not head.endswith(":"):
+                parts = line.split(None, 5)
+                path = parts[5].strip() if len(parts) > 5 else ""
+                if path.startswith("anon_inode:bpf"):
+                    kind = "bpf"
+                elif not path or path.startswith("["):
+                    kind = "anon"
+                else:
+                    kind = "file"
+            elif head == "Rss:":
+                res[kind] += int(line.split()[1])
+    return res
+
+
+def fmt_rss(bd):
+    """'22.6 MiB (heap/anon 6.7, BPF ring/map mmaps 8.0, file-backed 7.9)' from
+    rss_breakdown_kib()."""
+    return "%.1f MiB (heap/anon %.1f, BPF ring/map mmaps %.1f, file-backed %.1f)" % (
+        sum(bd.values()) / 1024.0, bd["anon"] / 1024.0, bd["bpf"] / 1024.0,
+        bd["file"] / 1024.0)
 
 
 def bpftool_json(*args):
@@ -318,6 +354,12 @@ class Flowscope(Tool):
                 "--events", "none", "--interval", str(b.args.interval)]
         if getattr(b.args, "max_flows", None):
             args += ["--max-flows", str(b.args.max_flows)]
+        self.metrics_port = None
+        if getattr(b.args, "metrics", False):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.metrics_port = s.getsockname()[1]
+            args += ["--metrics-addr", "127.0.0.1:%d" % self.metrics_port]
         if self.kafka:
             args += ["--kafka-brokers", self.kafka]
         self.out_path = os.path.join(self.env.tmp, "flowscope-%d.out" % len(self.env.procs))
@@ -336,9 +378,21 @@ class Flowscope(Tool):
         self.pids = [self.proc.pid]
         time.sleep(1.2)  # one interval with no traffic: the idle agent
         b.idle_rss.append(proc_status_kib(self.proc.pid, ("VmRSS", "RssAnon")))
+        b.idle_rss[-1].update(rss_breakdown_kib(self.proc.pid))
 
     def between(self, load):
         self.maps = bpf_maps(self.proc.pid)
+
+    def metrics(self):
+        """{sample name: value} of the agent's /metrics (only with bench.args.metrics)."""
+        url = "http://127.0.0.1:%d/metrics" % self.metrics_port
+        res = {}
+        with urllib.request.urlopen(url, timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line and not line.startswith("#"):
+                    k, v = line.rsplit(" ", 1)
+                    res[k] = float(v)
+        return res
 
     def stop(self):
         self.proc.send_signal(signal.SIGINT)
@@ -565,8 +619,9 @@ def print_tables(results, configs, idle_rss, out=sys.stdout):
           "/proc/stat; BPF figures only with bpf_stats on." % len(results), file=out)
     if idle_rss:
         print("flowscope idle (attached, one interval, no traffic): VmRSS %s MiB, RssAnon %s MiB"
+              "; of VmRSS: heap/anon %s, BPF ring/map mmaps %s, file-backed %s MiB"
               % tuple(fmt(med_min([r[k] / 1024.0 for r in idle_rss]), "%.1f")
-                      for k in ("VmRSS", "RssAnon")), file=out)
+                      for k in ("VmRSS", "RssAnon", "anon", "bpf", "file")), file=out)
     last = [rep for rep in results if "flowscope (stats on)" in rep]
     if last:
         maps = last[-1]["flowscope (stats on)"][LOADS[-1]].get("maps") or []
@@ -596,11 +651,25 @@ def smoke_check(results, configs):
     return errors
 
 
+# every way a flow record or a packet of one can be lost, as /metrics samples
+LOSS_METRICS = [
+    'flowscope_packets_not_accounted_total{reason="flow_map_full"}',
+    'flowscope_flow_records_lost_total{reason="drain_error"}',
+    'flowscope_pipeline_records_dropped_total{reason="stage"}',
+    'flowscope_pipeline_records_dropped_total{reason="unknown_type"}',
+    'flowscope_pipeline_records_dropped_total{reason="sink_refused"}',
+    'flowscope_sink_records_dropped_total{sink="stdout",reason="write_error"}',
+    'flowscope_sink_records_dropped_total{sink="stdout",reason="encode_error"}',
+    'flowscope_sink_records_dropped_total{sink="stdout",reason="buffer_full"}',
+]
+
+
 def run_scale(bench, seconds):
     """100k concurrent UDP flows, 10k new connections/s, 5k cgroups, one flowscope (stats on,
     --interval 1, --max-flows 262144) over the three: records per second, the agent's CPU per
-    interval (its drain, encoding and writing: the agent does not log the drain alone; see
-    bpf_bench for that), RSS (VmHWM) and BPF map memory."""
+    interval, the export time per interval from its /metrics (map swap, drain, pipeline and
+    sink of every flow: flowscope_flow_export_*; bpf_bench measures the drain alone), RSS
+    (VmHWM, and what is resident at the end by kind) and BPF map memory."""
     env = bench.env
     ngroups = 5000
     scg = bench.cg[("scale", "s")]
@@ -612,6 +681,7 @@ def run_scale(bench, seconds):
                      cgroup=bench.cg[("scale", "r")], ns=bench.rns)
     recv.stdout.readline()
     bench.args.max_flows = 262144
+    bench.args.metrics = True
     tool = Flowscope(bench, stats=True)
     tool.start()
     cmds = [
@@ -625,16 +695,20 @@ def run_scale(bench, seconds):
           "6000", gdir.path, str(ngroups), str(seconds)], None),
     ]
     print("\n### scale (flowscope, --interval 1, --max-flows 262144, %d s each)\n" % seconds)
+    idle = bench.idle_rss[-1]
     print("idle before the loads (attached, one interval, no traffic): VmRSS %.1f MiB, "
-          "RssAnon %.1f MiB\n" % (bench.idle_rss[-1]["VmRSS"] / 1024.0,
-                                   bench.idle_rss[-1]["RssAnon"] / 1024.0))
+          "RssAnon %.1f MiB; %s\n" % (idle["VmRSS"] / 1024.0, idle["RssAnon"] / 1024.0,
+                                      fmt_rss({k: idle[k] for k in ("anon", "bpf", "file")})))
     sender_ids = {scg.id} | {c.id for c in env.cgroups if c.path.startswith(gdir.path + "/")}
-    print("| load | load's own figures | wire pkt | senders' packets in records | flow records "
-          "| records/s | agent CPU ms per interval | RSS (VmHWM) MiB | BPF maps MiB |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| load | load's own figures | wire pkt | senders' packets in records | connections "
+          "in records | records lost | flow records | largest interval since start, flows | "
+          "records/s | agent CPU ms per interval | export ms per interval: mean / max since "
+          "start | RSS (VmHWM) MiB | RSS at the end | BPF maps MiB |")
+    print("|" + " --- |" * 14)
     for title, cmd, cg in cmds:
         before = veth_counters(env, bench.sns, bench.sdev)
         nrec0 = sum(1 for _ in open(tool.out_path))
+        m0 = tool.metrics()
         cpu0, t0 = procs_cpu_s(tool.pids), time.monotonic()
         p = env.spawn(cmd, cgroup=cg, ns=None if cg is None else bench.sns)
         out, err = p.communicate(timeout=seconds + 120)
@@ -643,19 +717,36 @@ def run_scale(bench, seconds):
         time.sleep(2.5)  # the last interval drains
         lines = open(tool.out_path).readlines()[nrec0:]
         nrec = len(lines)
-        counted = 0
+        counted = conns = 0
         for line in lines:
             rec = json.loads(line)
             if rec["type"] == "flow" and rec["cgroup_id"] in sender_ids:
                 counted += rec["tx_packets"] + rec["rx_packets"]
+                # a connection of the connect load receives exactly one packet (the SYN-ACK;
+                # it sends SYN, ACK, RST), so this is exact even when a port is reused
+                if rec["proto"] == "tcp" and rec["dst_port"] == PORTS["connect"]:
+                    conns += rec["rx_packets"]
         wall, cpu = time.monotonic() - t0, procs_cpu_s(tool.pids) - cpu0
         after = veth_counters(env, bench.sns, bench.sdev)
         maps = bpf_maps(tool.proc.pid)
+        m1 = tool.metrics()
         wire = sum(after[:2]) - sum(before[:2])
-        print("| %s | %s | %d | %d%s | %d | %.0f | %.0f | %.1f | %.1f |" % (
+        exports = m1["flowscope_flow_exports_total"] - m0["flowscope_flow_exports_total"]
+        export_us = (m1["flowscope_flow_export_microseconds_total"] -
+                     m0["flowscope_flow_export_microseconds_total"])
+        lost = sum(m1[k] - m0[k] for k in LOSS_METRICS)  # KeyError: a renamed counter
+        conn_txt = "-"
+        if "connect" in cmd:
+            made = json.loads(out.strip().splitlines()[-1])["sent"]
+            conn_txt = "%d of %d%s" % (conns, made, " (exact)" if conns == made else "")
+        print("| %s | %s | %d | %d%s | %s | %d | %d | %d | %.0f | %.0f | %.1f / %.1f | %.1f | %s "
+              "| %.1f |" % (
             title, out.strip().splitlines()[-1], wire, counted,
-            " (exact)" if counted == wire else " (%+d)" % (counted - wire), nrec,
-            nrec / wall, 1000 * cpu / wall, procs_hwm_kib(tool.pids) / 1024.0,
+            " (exact)" if counted == wire else " (%+d)" % (counted - wire), conn_txt, lost, nrec,
+            m1["flowscope_flow_export_max_flows"],
+            nrec / wall, 1000 * cpu / wall, export_us / 1000.0 / max(exports, 1),
+            m1["flowscope_flow_export_max_microseconds"] / 1000.0,
+            procs_hwm_kib(tool.pids) / 1024.0, fmt_rss(rss_breakdown_kib(tool.proc.pid)),
             sum(m[0] for m in maps) / 2**20))
         sys.stdout.flush()
     tool.stop()

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flowscope/v1/records.pb-c.h"
@@ -177,17 +178,72 @@ static void test_dup(void **state)
 	struct record_json_ctx ctx = { .node_name = "n1" };
 	struct event_record r;
 	struct event_arg a[5];
-	char buf[1024];
+	struct record_workload wl = workload;
+	char buf[1024], path[] = "/test/c1";
 
 	(void)state;
 	make(&r, a);
+	r.cgroup_path = path;
+	r.workload = &wl;
 	struct record *c = record_dup(&r.hdr);
 
 	assert_non_null(c);
-	memset(a, 0, sizeof(a)); /* the copy must not point into the original */
+	/* the copy must not point into the original: its args, path or workload */
+	memset(a, 0, sizeof(a));
+	memset(path, 'x', sizeof(path) - 1);
+	memset(&wl, 0, sizeof(wl));
 	assert_true(record_encode_json(buf, sizeof(buf), &ctx, c) > 0);
 	assert_string_equal(buf, want_json);
 	record_free(c);
+}
+
+/* Arena copies: across chunks (1 MiB each), one larger than a chunk, and again after a reset. */
+static void test_arena_dup(void **state)
+{
+	enum { N = 12000 };
+	struct record_json_ctx ctx = { .node_name = "n1" };
+	static struct record *copies[N];
+	struct record_arena *arena = record_arena_new();
+	struct event_record r;
+	struct event_arg a[5];
+	char buf[1024], want[1024];
+
+	(void)state;
+	assert_non_null(arena);
+	make(&r, a);
+	assert_true(record_encode_json(want, sizeof(want), &ctx, &r.hdr) > 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++) {
+			copies[i] = record_arena_dup(arena, &r.hdr);
+			assert_non_null(copies[i]);
+			assert_int_equal((uintptr_t)copies[i] % _Alignof(max_align_t), 0);
+		}
+		for (int i = 0; i < N; i += 7) {
+			assert_true(record_encode_json(buf, sizeof(buf), &ctx, copies[i]) > 0);
+			assert_string_equal(buf, want);
+		}
+		record_arena_reset(arena);
+	}
+	/* a copy larger than a chunk gets a mapping of its own */
+	size_t big = (2u << 20) + 3;
+	char *path = malloc(big + 1);
+
+	assert_non_null(path);
+	memset(path, 'p', big);
+	path[big] = 0;
+	r.cgroup_path = path;
+	struct record *c = record_arena_dup(arena, &r.hdr);
+
+	assert_non_null(c);
+	free(path);
+	assert_int_equal(strlen(c->cgroup_path), big);
+	assert_int_equal(c->cgroup_path[big - 1], 'p');
+	r.type = (enum record_type)99;
+	errno = 0;
+	assert_null(record_arena_dup(arena, &r.hdr));
+	assert_int_equal(errno, EINVAL);
+	record_arena_free(arena);
+	record_arena_free(NULL);
 }
 
 int main(void)
@@ -197,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_proto),
 		cmocka_unit_test(test_proto_addresses),
 		cmocka_unit_test(test_dup),
+		cmocka_unit_test(test_arena_dup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -168,11 +168,43 @@ static void test_many(void **state)
 	identity_peers_destroy(p);
 }
 
+/* A burst, then small intervals: the index shrinks and still finds, and forgets across resets. */
+static void test_shrink_after_burst(void **state)
+{
+	struct identity_flow_tuple a = tuple("192.0.2.10", 40000, "192.0.2.20", 80, IPPROTO_TCP);
+	struct identity_flow_tuple b = tuple("192.0.2.20", 80, "192.0.2.10", 40000, IPPROTO_TCP);
+	struct identity_peers *p;
+	uint64_t cg;
+
+	(void)state;
+	assert_int_equal(identity_peers_create(0, &p), 0);
+	for (uint32_t i = 0; i < 30000; i++) {
+		struct identity_flow_tuple t = tuple("192.0.2.30", 0, "192.0.2.40", 53, 17);
+
+		t.src_port = (uint16_t)(i + 1);
+		assert_int_equal(identity_peers_add(p, &t, 7), 0);
+	}
+	assert_int_equal(identity_peers_add(p, &b, 2), 0);
+	identity_peers_reset(p); /* full interval: memory kept */
+	assert_int_equal(identity_peers_find(p, &a, &cg), IDENTITY_PEER_NONE);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(identity_peers_add(p, &b, 2 + round), 0);
+		assert_int_equal(identity_peers_find(p, &a, &cg), IDENTITY_PEER_FOUND);
+		assert_int_equal(cg, 2 + round);
+		identity_peers_reset(p); /* a small interval: shrinks (once) */
+		assert_int_equal(identity_peers_find(p, &a, &cg), IDENTITY_PEER_NONE);
+	}
+	identity_peers_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mirrored_ends), cmocka_unit_test(test_through_dnat),
-		cmocka_unit_test(test_icmp_and_ipv6), cmocka_unit_test(test_ambiguous_and_bounds),
+		cmocka_unit_test(test_mirrored_ends),
+		cmocka_unit_test(test_through_dnat),
+		cmocka_unit_test(test_icmp_and_ipv6),
+		cmocka_unit_test(test_ambiguous_and_bounds),
+		cmocka_unit_test(test_shrink_after_burst),
 		cmocka_unit_test(test_many),
 	};
 
