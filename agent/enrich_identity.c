@@ -342,7 +342,7 @@ struct enrich_identity *enrich_identity_create(const struct enrich_identity_opts
 	io.container_logs_dir = opts->container_logs_dir;
 	if (opts->cleanup_delay_ns)
 		io.cleanup_delay_ns = opts->cleanup_delay_ns;
-	e->held_mem = record_arena_new();
+	e->held_mem = record_arena_create();
 	ret = e->held_mem ? identity_create(&io, clock_mono_ns(), &e->id) : -ENOMEM;
 	if (!ret)
 		ret = identity_peers_create(e->max_flows, &e->peers);
@@ -372,7 +372,7 @@ void enrich_identity_destroy(struct enrich_identity *e)
 {
 	if (!e)
 		return;
-	record_arena_free(e->held_mem);
+	record_arena_destroy(e->held_mem);
 	free(e->held);
 	if (e->fd_added)
 		loop_del_fd(e->loop, identity_fd(e->id));

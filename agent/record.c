@@ -79,7 +79,7 @@ struct record_arena {
 	struct arena_chunk *chunks; /* newest first; the last one is kept by a reset */
 };
 
-struct record_arena *record_arena_new(void)
+struct record_arena *record_arena_create(void)
 {
 	return calloc(1, sizeof(struct record_arena));
 }
@@ -137,7 +137,7 @@ void record_arena_reset(struct record_arena *a)
 		ch->used = 0;
 }
 
-void record_arena_free(struct record_arena *a)
+void record_arena_destroy(struct record_arena *a)
 {
 	if (!a)
 		return;

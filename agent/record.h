@@ -221,11 +221,11 @@ void record_free(struct record *r);
 struct record_arena;
 
 /* An empty arena; NULL with errno ENOMEM. */
-struct record_arena *record_arena_new(void);
+struct record_arena *record_arena_create(void);
 
 /*
  * A deep copy of r as record_dup() makes it, valid until the next record_arena_reset() or
- * record_arena_free(); never record_free() it. NULL with errno ENOMEM or EINVAL.
+ * record_arena_destroy(); never record_free() it. NULL with errno ENOMEM or EINVAL.
  */
 struct record *record_arena_dup(struct record_arena *a, const struct record *r);
 
@@ -233,6 +233,6 @@ struct record *record_arena_dup(struct record_arena *a, const struct record *r);
 void record_arena_reset(struct record_arena *a);
 
 /* NULL is accepted. */
-void record_arena_free(struct record_arena *a);
+void record_arena_destroy(struct record_arena *a);
 
 #endif /* FLOWSCOPE_RECORD_H */

@@ -203,7 +203,7 @@ static void test_arena_dup(void **state)
 	enum { N = 12000 };
 	struct record_json_ctx ctx = { .node_name = "n1" };
 	static struct record *copies[N];
-	struct record_arena *arena = record_arena_new();
+	struct record_arena *arena = record_arena_create();
 	struct event_record r;
 	struct event_arg a[5];
 	char buf[1024], want[1024];
@@ -242,8 +242,8 @@ static void test_arena_dup(void **state)
 	errno = 0;
 	assert_null(record_arena_dup(arena, &r.hdr));
 	assert_int_equal(errno, EINVAL);
-	record_arena_free(arena);
-	record_arena_free(NULL);
+	record_arena_destroy(arena);
+	record_arena_destroy(NULL);
 }
 
 int main(void)
