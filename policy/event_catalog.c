@@ -11,7 +11,8 @@
  * sched_process_exec. The two have different sources and different costs: a successful exec
  * is reported by the sched_process_exec tracepoint with argv read from the new mm; a failed one
  * never reaches that tracepoint, so its filename and argv are read from the syscall's pointers
- * at sys_enter of execve/execveat and reported at sys_exit when the return value is negative.
+ * at sys_exit of execve/execveat when the return value is negative (a failed exec leaves the
+ * caller's memory as it was).
  * That needs the sys_enter/sys_exit programs, which cost every syscall of the node a few ns, so
  * the failure event is not in the default set and a policy can take one without the other;
  * consumers of sched_process_exec never see a half-event without argv from the new image.
@@ -56,8 +57,8 @@
  * a successful exec replaces the memory their pointers lead to.
  */
 #define SYSCALL_PROGS REQ(SYS_EXIT, "arguments from the saved registers, and the return value")
-#define EXEC_SYSCALL_PROGS                                                                         \
-	REQ(SYS_ENTER, "filename and argv read at entry, before a successful exec replaces them"), \
+#define EXEC_SYSCALL_PROGS                                                                  \
+	REQ(SYS_ENTER, "the filename read at entry, before a successful exec replaces it"), \
 		SYSCALL_PROGS
 
 #define SYSCALL_RET P("ret", S64, SYSCALL_RET, "return value, or -errno")
