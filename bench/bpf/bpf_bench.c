@@ -238,14 +238,14 @@ static int fill(int fd, struct flow_key *keys, struct flow_value *vals, unsigned
 	return 0;
 }
 
-/* The map the programs write to now: the one whose id the outer map holds. */
+/* The map the programs write to now: the one whose id flows[flow_parity] holds. */
 static int active_fd(struct flow_bpf *skel)
 {
 	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), zero = 0, id = 0;
+	__u32 len = sizeof(info), parity = skel->bss->flow_parity, id = 0;
 	int a = bpf_map__fd(skel->maps.flows_a);
 
-	bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows), &zero, &id);
+	bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows), &parity, &id);
 	bpf_obj_get_info_by_fd(a, &info, &len);
 	return info.id == id ? a : bpf_map__fd(skel->maps.flows_b);
 }

@@ -123,9 +123,9 @@ static int teardown(void **state)
 static int active_fd(struct fx *fx)
 {
 	struct bpf_map *maps[2] = { fx->skel->maps.flows_a, fx->skel->maps.flows_b };
-	uint32_t zero = 0, id = 0;
+	uint32_t parity = fx->skel->bss->flow_parity, id = 0;
 
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.flows), &zero, &id), 0);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.flows), &parity, &id), 0);
 	for (int i = 0; i < 2; i++) {
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
