@@ -62,7 +62,8 @@ struct flow_cache_slot {
 	__u64 tx_packets;
 	__u64 rx_bytes;
 	__u64 rx_packets; /* tx_packets + rx_packets == 0: the slot holds nothing to fold */
-	__u64 last_ns;
+	__u64 last_ns; /* bpf_ktime_get_coarse_ns(), read once per tick (last_jiffies) */
+	__u64 last_jiffies; /* bpf_jiffies64() when last_ns was read */
 	__u32 tcp_flags;
 	__u32 cand; /* hash of the last flow that missed this slot: a second miss takes it over */
 };
