@@ -11,7 +11,12 @@ Configurations, one after another in each repetition: none, flowscope with bpf_s
 flowscope to Kafka (only with --kafka), pmacctd (libpcap, 5-tuple, 1 s), softflowd.
 
   sudo bench/e2e/e2e_bench.py [--reps 3] [--seconds 5] [--kafka HOST:PORT] [--smoke]
-                              [--scale]
+                              [--scale] [--baseline BIN] [--floor] [--loads udp,tcp,...]
+
+--baseline BIN adds 'baseline (stats on/off)', another flowscope binary (e.g. main's) run in
+the same repetitions: before/after in one run. --floor adds 'empty programs (stats on)', an
+empty cgroup_skb program (build/bpf-gen/bench_empty.bpf.o, or BENCH_EMPTY_OBJ) at ingress and
+egress: the floor of a program run in this traffic, bpf_stats' own cost included.
 
 FLOWSCOPE and E2E_LOAD name the binaries (default: build/agent/flowscope and
 build/bench/e2e/e2e_load). kernel.bpf_stats_enabled is the only sysctl changed; its value is
