@@ -25,8 +25,9 @@ struct flow_collector {
 	struct flow_bpf *skel;
 	int cgroup_fd;
 	struct bpf_link *links[3];
-	int active; /* 0: flows_a, 1: flows_b */
-	bool stale[2]; /* holds flows already drained (or lost): emptied before it is made active */
+	int active; /* flow_parity: 0 flows_a, 1 flows_b, 2 flows_c */
+	bool stale[FLOW_MAPS]; /* holds flows already drained (or lost): emptied before use */
+	bool installed[FLOW_MAPS]; /* flows[i] in the outer map is the skeleton's (empty) map i */
 	uint64_t lost_drain_error; /* flows left unread by a failed batch lookup */
 	uint64_t cache_orphans; /* packets of cache slots whose flow was not in the drained map */
 	uint32_t max_flows;
@@ -84,6 +85,8 @@ int flow_collector_new(const struct flow_collector_opts *opts, struct flow_colle
 		return -ENOMEM;
 	fc->cgroup_fd = -1;
 	fc->max_flows = opts->max_flows;
+	for (int i = 0; i < FLOW_MAPS; i++)
+		fc->installed[i] = true; /* the object's .values put each map in its slot */
 	fc->ncpus = libbpf_num_possible_cpus();
 	fc->keys = calloc(DRAIN_CHUNK, sizeof(*fc->keys));
 	fc->values = calloc(DRAIN_CHUNK, sizeof(*fc->values));
@@ -114,6 +117,7 @@ int flow_collector_new(const struct flow_collector_opts *opts, struct flow_colle
 	 * of inner hash maps (bpf_map_meta_equal). */
 	if (bpf_map__set_max_entries(fc->skel->maps.flows_a, opts->max_flows) ||
 	    bpf_map__set_max_entries(fc->skel->maps.flows_b, opts->max_flows) ||
+	    bpf_map__set_max_entries(fc->skel->maps.flows_c, opts->max_flows) ||
 	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, 2 * opts->max_flows) ||
 	    (opts->dns_ringbuf_bytes &&
 	     bpf_map__set_max_entries(fc->skel->maps.dns_events, opts->dns_ringbuf_bytes))) {
@@ -311,45 +315,58 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
  * batch lookup that fails midway leaves the rest of the map unread: those flows are counted
  * (lost_drain_error) and the map is emptied all the same, so nothing is exported twice.
  *
- * The switch: the empty map goes into flows[next], flow_parity becomes next, and a second
- * update of flows[next] waits for the programs still running with the old parity (a map-in-map
- * update returns after synchronize_rcu). The old parity's flow cache slots are then folded
- * into the old map, which is read and replaced.
+ * The switch: flow_parity becomes next (its map is empty and installed: by the previous drain's
+ * update, or here after a failure), then one update of the outer map waits for the programs
+ * still running with the old parity (a map-in-map update returns after synchronize_rcu) and
+ * installs the map drained last time, emptied since, in its slot for the next drain. The old
+ * parity's flow cache slots are then folded into the old map, which is read and replaced.
  */
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx)
 {
-	struct bpf_map *maps[2] = { fc->skel->maps.flows_a, fc->skel->maps.flows_b };
-	uint32_t next = !fc->active, cur = fc->active;
-	struct bpf_map *old = maps[fc->active];
+	struct bpf_map *maps[FLOW_MAPS] = { fc->skel->maps.flows_a, fc->skel->maps.flows_b,
+					    fc->skel->maps.flows_c };
+	uint32_t cur = (uint32_t)fc->active, next = (cur + 1) % FLOW_MAPS;
+	uint32_t spare = (cur + 2) % FLOW_MAPS, wait_slot;
+	struct bpf_map *old = maps[cur];
 	int outer_fd = bpf_map__fd(fc->skel->maps.flows);
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 	uint32_t batch_token = 0;
 	int64_t mono_to_epoch;
 	bool first = true;
-	int total = 0, new_fd, ret, err = 0;
+	int total = 0, fd, ret, err = 0;
 
-	if (fc->stale[next]) {
-		ret = renew_map(maps[next], fc->max_flows);
+	if (!fc->installed[next]) {
+		/* only after a failure: the previous drain could not install it */
+		if (fc->stale[next]) {
+			ret = renew_map(maps[next], fc->max_flows);
+			if (ret)
+				return ret;
+			fc->stale[next] = false;
+		}
+		fd = bpf_map__fd(maps[next]);
+		ret = bpf_map_update_elem(outer_fd, &next, &fd, BPF_ANY);
 		if (ret)
 			return ret;
-		fc->stale[next] = false;
+		fc->installed[next] = true;
 	}
-	new_fd = bpf_map__fd(maps[next]);
-	/* flows[next] is not in use: programs see the empty map there from the switch on */
-	ret = bpf_map_update_elem(outer_fd, &next, &new_fd, BPF_ANY);
-	if (ret)
-		return ret;
 	__atomic_store_n(&fc->skel->bss->flow_parity, next, __ATOMIC_RELEASE);
 	/* Waits for running programs (synchronize_rcu): nothing writes the old map or the old
-	 * parity's cache slots after this. */
-	ret = bpf_map_update_elem(outer_fd, &next, &new_fd, BPF_ANY);
+	 * parity's cache slots after this. It installs the spare map when that one is empty (a
+	 * map still holding flows is never installed), else rewrites flows[next] as it is. */
+	if (fc->stale[spare] && renew_map(maps[spare], fc->max_flows) == 0)
+		fc->stale[spare] = false;
+	wait_slot = fc->stale[spare] ? next : spare;
+	fd = bpf_map__fd(maps[wait_slot]);
+	ret = bpf_map_update_elem(outer_fd, &wait_slot, &fd, BPF_ANY);
 	if (ret) {
 		/* not known to be quiet: both maps stay live, the next drain switches again */
 		__atomic_store_n(&fc->skel->bss->flow_parity, cur, __ATOMIC_RELEASE);
 		return ret;
 	}
+	fc->installed[wait_slot] = true;
 	fc->active = (int)next;
 	fc->stale[cur] = true;
+	fc->installed[cur] = false;
 	mono_to_epoch = clock_mono_to_epoch_offset();
 	err = fold_cache(fc, cur, bpf_map__fd(old));
 

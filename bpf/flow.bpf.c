@@ -38,26 +38,28 @@ struct flow_map {
 };
 
 /*
- * Two flow maps, flows[0] and flows[1], one in use: flows[flow_parity]. At the end of each
- * interval the agent puts an empty map in the other slot, switches flow_parity, and waits for
- * running programs (an update of `flows`, like any map-in-map update, waits for them with
- * synchronize_rcu): the map and the flow cache slots of the old parity are then drained and
- * folded with no writer racing them. A program reads flow_parity once per packet, so the map
- * and the cache slots it uses always belong together.
+ * Three flow maps in rotation, flows[0..2], one in use: flows[flow_parity]. At the end of each
+ * interval the agent switches flow_parity to the next one (empty, installed by the previous
+ * drain) and waits for running programs (an update of `flows`, like any map-in-map update,
+ * waits for them with synchronize_rcu; that update installs the empty map for the drain after):
+ * the map and the flow cache slots of the old parity are then drained and folded with no
+ * writer racing them. A program reads flow_parity once per packet, so the map and the cache
+ * slots it uses always belong together.
  */
 struct flow_map flows_a SEC(".maps");
 struct flow_map flows_b SEC(".maps");
+struct flow_map flows_c SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
+	__uint(max_entries, FLOW_MAPS);
 	__type(key, __u32);
 	__array(values, struct flow_map);
 } flows SEC(".maps") = {
-	.values = { &flows_a, &flows_b },
+	.values = { &flows_a, &flows_b, &flows_c },
 };
 
-/* Which of flows[0], flows[1] (and of the flow_cache entries) is in use; set by the agent. */
+/* Which of flows[0..2] (and of the flow_cache entries) is in use; set by the agent. */
 __u32 flow_parity = 0;
 
 /*
@@ -68,7 +70,7 @@ __u32 flow_parity = 0;
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, FLOW_MAPS);
 	__type(key, __u32);
 	__type(value, struct flow_cache);
 } flow_cache SEC(".maps");
@@ -381,7 +383,9 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 		bytes += (__u64)(segs - 1) * (pi.l3_len + pi.l4_len);
 	}
 
-	parity = *(volatile __u32 *)&flow_parity & 1;
+	parity = *(volatile __u32 *)&flow_parity;
+	if (parity >= FLOW_MAPS)
+		parity = 0; /* never: the agent writes 0..FLOW_MAPS-1 */
 	cache = bpf_map_lookup_elem(&flow_cache, &parity);
 	if (!cache || cache->busy) {
 		/* nested in a run on this CPU (softirq over task context): the map only */

@@ -51,10 +51,17 @@ struct flow_value {
  * is counted in the slot, with no hash map lookup and no atomic; the flow's entry in the flow
  * map exists all the same (the packet that took the slot created or found it). A slot's counts
  * are added to that entry when another flow takes the slot over (in BPF), and for the interval
- * at its end (by the agent, after the programs have switched to the other parity), so that the
+ * at its end (by the agent, after the programs have switched to the next parity), so that the
  * flow map, once folded, holds exactly what the packets imply.
  */
 #define FLOW_CACHE_WAYS 4 /* slots per direction (egress, ingress) and CPU */
+
+/*
+ * Flow maps in rotation (flows[0..FLOW_MAPS-1], flow_parity the one in use): with three, one
+ * map-in-map update per drain both waits for the programs of the old parity and installs the
+ * empty map the next drain switches to.
+ */
+#define FLOW_MAPS 3
 
 struct flow_cache_slot {
 	struct flow_key key;

@@ -243,11 +243,16 @@ static int active_fd(struct flow_bpf *skel)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), parity = skel->bss->flow_parity, id = 0;
-	int a = bpf_map__fd(skel->maps.flows_a);
+	struct bpf_map *maps[FLOW_MAPS] = { skel->maps.flows_a, skel->maps.flows_b,
+					    skel->maps.flows_c };
 
 	bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows), &parity, &id);
-	bpf_obj_get_info_by_fd(a, &info, &len);
-	return info.id == id ? a : bpf_map__fd(skel->maps.flows_b);
+	for (int i = 0; i < FLOW_MAPS; i++) {
+		len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(bpf_map__fd(maps[i]), &info, &len) && info.id == id)
+			return bpf_map__fd(maps[i]);
+	}
+	return -1;
 }
 
 /*

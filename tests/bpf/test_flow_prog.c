@@ -57,7 +57,8 @@ static int fx_open_mode(struct fx *fx, uint32_t max_flows, uint8_t cgroup_mode)
 	}
 	fx->skel->rodata->cgroup_mode = cgroup_mode;
 	if (max_flows && (bpf_map__set_max_entries(fx->skel->maps.flows_a, max_flows) ||
-			  bpf_map__set_max_entries(fx->skel->maps.flows_b, max_flows))) {
+			  bpf_map__set_max_entries(fx->skel->maps.flows_b, max_flows) ||
+			  bpf_map__set_max_entries(fx->skel->maps.flows_c, max_flows))) {
 		print_error("bpf_map__set_max_entries failed\n");
 		return -1;
 	}
