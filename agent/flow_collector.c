@@ -25,14 +25,17 @@ struct flow_collector {
 	struct flow_bpf *skel;
 	int cgroup_fd;
 	struct bpf_link *links[3];
-	int active; /* 0: flows_a, 1: flows_b */
-	bool stale[2]; /* holds flows already drained (or lost): emptied before it is made active */
+	int active; /* flow_parity: 0 flows_a, 1 flows_b, 2 flows_c */
+	bool stale[FLOW_MAPS]; /* holds flows already drained (or lost): emptied before use */
+	bool installed[FLOW_MAPS]; /* flows[i] in the outer map is the skeleton's (empty) map i */
 	uint64_t lost_drain_error; /* flows left unread by a failed batch lookup */
+	uint64_t cache_orphans; /* packets of cache slots whose flow was not in the drained map */
 	uint32_t max_flows;
 	struct flow_key *keys;
 	struct flow_value *values;
 	int ncpus;
 	uint64_t *percpu; /* ncpus values: one stats slot read back (allocated once) */
+	struct flow_cache *cache; /* ncpus values: one flow_cache entry read back */
 	/* export, once attached */
 	struct loop *loop;
 	struct pipeline *pipeline;
@@ -86,11 +89,16 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 		return -ENOMEM;
 	fc->cgroup_fd = -1;
 	fc->max_flows = opts->max_flows;
+	for (int i = 0; i < FLOW_MAPS; i++)
+		fc->installed[i] = true; /* the object's .values put each map in its slot */
 	fc->ncpus = libbpf_num_possible_cpus();
 	fc->keys = calloc(DRAIN_CHUNK, sizeof(*fc->keys));
 	fc->values = calloc(DRAIN_CHUNK, sizeof(*fc->values));
 	fc->percpu = fc->ncpus > 0 ? calloc((size_t)fc->ncpus, sizeof(uint64_t)) : NULL;
-	if (!fc->keys || !fc->values || !fc->percpu) {
+	/* a per-CPU value is laid out in 8-byte multiples: struct flow_cache is one */
+	_Static_assert(sizeof(struct flow_cache) % 8 == 0, "flow_cache is 8-byte aligned");
+	fc->cache = fc->ncpus > 0 ? calloc((size_t)fc->ncpus, sizeof(*fc->cache)) : NULL;
+	if (!fc->keys || !fc->values || !fc->percpu || !fc->cache) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -113,6 +121,7 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 	 * of inner hash maps (bpf_map_meta_equal). */
 	if (bpf_map__set_max_entries(fc->skel->maps.flows_a, opts->max_flows) ||
 	    bpf_map__set_max_entries(fc->skel->maps.flows_b, opts->max_flows) ||
+	    bpf_map__set_max_entries(fc->skel->maps.flows_c, opts->max_flows) ||
 	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, 2 * opts->max_flows) ||
 	    (opts->dns_ringbuf_bytes &&
 	     bpf_map__set_max_entries(fc->skel->maps.dns_events, opts->dns_ringbuf_bytes))) {
@@ -171,6 +180,7 @@ void flow_collector_destroy(struct flow_collector *fc)
 	free(fc->keys);
 	free(fc->values);
 	free(fc->percpu);
+	free(fc->cache);
 	free(fc);
 }
 
@@ -257,38 +267,112 @@ static uint64_t count_entries(int fd)
 }
 
 /*
+ * Adds what the CPUs' flow cache slots of `parity` hold to their flows' entries in the map
+ * behind map_fd, then empties the slots. Only for a parity no program uses any more (after the
+ * switch and its wait): nothing writes the slots or the map meanwhile. A slot whose flow is not
+ * in the map (cannot happen: the packet that took the slot created the entry) is counted in
+ * cache_orphans. Returns 0 or a negative errno (the slots may then be left as they were: what
+ * they hold is counted as orphans when next folded).
+ */
+static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
+{
+	int cache_fd = bpf_map__fd(fc->skel->maps.flow_cache);
+	int ret = bpf_map_lookup_elem(cache_fd, &parity, fc->cache);
+
+	if (ret)
+		return ret;
+	for (int c = 0; c < fc->ncpus; c++) {
+		for (int i = 0; i < 2 * FLOW_CACHE_WAYS; i++) {
+			const struct flow_cache_slot *s = &fc->cache[c].slot[i];
+			struct flow_value v;
+
+			if (!s->tx_packets && !s->rx_packets)
+				continue;
+			if (bpf_map_lookup_elem(map_fd, &s->key, &v)) {
+				fc->cache_orphans += s->tx_packets + s->rx_packets;
+				continue;
+			}
+			v.tx_bytes += s->tx_bytes;
+			v.tx_packets += s->tx_packets;
+			v.rx_bytes += s->rx_bytes;
+			v.rx_packets += s->rx_packets;
+			if (s->last_ns > v.last_ns)
+				v.last_ns = s->last_ns;
+			v.tcp_flags |= s->tcp_flags;
+			ret = bpf_map_update_elem(map_fd, &s->key, &v, BPF_EXIST);
+			if (ret) {
+				fc->cache_orphans += s->tx_packets + s->rx_packets;
+				continue;
+			}
+		}
+	}
+	/* always, also when no slot held counts: a slot keeps its flow's key, which must not
+	 * outlive the map the flow's entry was in (the programs count a hit without a lookup) */
+	memset(fc->cache, 0, (size_t)fc->ncpus * sizeof(*fc->cache));
+	return bpf_map_update_elem(cache_fd, &parity, fc->cache, BPF_ANY);
+}
+
+/*
  * Transactional: the map the programs are switched to is always empty (a map that could not be
  * emptied after its drain is marked stale, and emptied before it is used again; if that fails
  * too, the programs stay where they are and this interval's flows wait for the next drain). A
  * batch lookup that fails midway leaves the rest of the map unread: those flows are counted
  * (lost_drain_error) and the map is emptied all the same, so nothing is exported twice.
+ *
+ * The switch: flow_parity becomes next (its map is empty and installed: by the previous drain's
+ * update, or here after a failure), then one update of the outer map waits for the programs
+ * still running with the old parity (a map-in-map update returns after synchronize_rcu) and
+ * installs the map drained last time, emptied since, in its slot for the next drain. The old
+ * parity's flow cache slots are then folded into the old map, which is read and replaced.
  */
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx)
 {
-	struct bpf_map *maps[2] = { fc->skel->maps.flows_a, fc->skel->maps.flows_b };
-	int next = !fc->active;
-	struct bpf_map *old = maps[fc->active];
+	struct bpf_map *maps[FLOW_MAPS] = { fc->skel->maps.flows_a, fc->skel->maps.flows_b,
+					    fc->skel->maps.flows_c };
+	uint32_t cur = (uint32_t)fc->active, next = (cur + 1) % FLOW_MAPS;
+	uint32_t spare = (cur + 2) % FLOW_MAPS, wait_slot;
+	struct bpf_map *old = maps[cur];
 	int outer_fd = bpf_map__fd(fc->skel->maps.flows);
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
-	uint32_t zero = 0, batch_token = 0;
+	uint32_t batch_token = 0;
 	int64_t mono_to_epoch;
 	bool first = true;
-	int total = 0, new_fd, ret, err = 0;
+	int total = 0, fd, ret, err = 0;
 
-	if (fc->stale[next]) {
-		ret = renew_map(maps[next], fc->max_flows);
+	if (!fc->installed[next]) {
+		/* only after a failure: the previous drain could not install it */
+		if (fc->stale[next]) {
+			ret = renew_map(maps[next], fc->max_flows);
+			if (ret)
+				return ret;
+			fc->stale[next] = false;
+		}
+		fd = bpf_map__fd(maps[next]);
+		ret = bpf_map_update_elem(outer_fd, &next, &fd, BPF_ANY);
 		if (ret)
 			return ret;
-		fc->stale[next] = false;
+		fc->installed[next] = true;
 	}
-	new_fd = bpf_map__fd(maps[next]);
-	/* Waits for running programs (synchronize_rcu): nothing writes the old map after this. */
-	ret = bpf_map_update_elem(outer_fd, &zero, &new_fd, BPF_ANY);
-	if (ret)
+	__atomic_store_n(&fc->skel->bss->flow_parity, next, __ATOMIC_RELEASE);
+	/* Waits for running programs (synchronize_rcu): nothing writes the old map or the old
+	 * parity's cache slots after this. It installs the spare map when that one is empty (a
+	 * map still holding flows is never installed), else rewrites flows[next] as it is. */
+	if (fc->stale[spare] && renew_map(maps[spare], fc->max_flows) == 0)
+		fc->stale[spare] = false;
+	wait_slot = fc->stale[spare] ? next : spare;
+	fd = bpf_map__fd(maps[wait_slot]);
+	ret = bpf_map_update_elem(outer_fd, &wait_slot, &fd, BPF_ANY);
+	if (ret) {
+		/* not known to be quiet: both maps stay live, the next drain switches again */
+		__atomic_store_n(&fc->skel->bss->flow_parity, cur, __ATOMIC_RELEASE);
 		return ret;
-	fc->active = next;
-	fc->stale[!next] = true;
+	}
+	fc->installed[wait_slot] = true;
+	fc->active = (int)next;
+	fc->stale[cur] = true;
+	fc->installed[cur] = false;
 	mono_to_epoch = clock_mono_to_epoch_offset();
+	err = fold_cache(fc, cur, bpf_map__fd(old));
 
 	for (;;) {
 		__u32 count = DRAIN_CHUNK;
@@ -315,7 +399,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 	}
 	ret = renew_map(old, fc->max_flows);
 	if (!ret)
-		fc->stale[!next] = false;
+		fc->stale[cur] = false;
 	if (err)
 		return err;
 	return ret ? ret : total;
@@ -426,6 +510,7 @@ struct flow_snap {
 	uint64_t records;
 	uint64_t lost_drain_error;
 	uint64_t exports, export_us, export_max_us, export_max_flows;
+	uint64_t cache_orphans; /* the kernel's FLOW_STAT_CACHE_ORPHAN and the drain's */
 };
 
 #define ROW(name, type, help, labels, field) \
@@ -445,6 +530,8 @@ static const struct counter_desc flow_counters[] = {
 	    "reason=\"non_ip\"", k[FLOW_STAT_NON_IP]),
 	ROW("flowscope_packets_not_accounted_total", COUNTER_COUNTER, NOT_ACCOUNTED,
 	    "reason=\"agent_own\"", k[FLOW_STAT_SELF]),
+	ROW("flowscope_packets_not_accounted_total", COUNTER_COUNTER, NOT_ACCOUNTED,
+	    "reason=\"cache_orphan\"", cache_orphans),
 	ROW("flowscope_bytes_not_accounted_total", COUNTER_COUNTER,
 	    "Bytes of packets dropped because the flow map was full.", "reason=\"flow_map_full\"",
 	    k[FLOW_STAT_MAP_FULL_BYTES]),
@@ -480,13 +567,17 @@ static int snapshot(void *arg, void *out)
 	struct flow_collector *fc = arg;
 	struct flow_snap *s = out;
 
+	int ret;
+
 	s->records = fc->records;
 	s->lost_drain_error = fc->lost_drain_error;
 	s->exports = fc->exports;
 	s->export_us = fc->export_us;
 	s->export_max_us = fc->export_max_us;
 	s->export_max_flows = fc->export_max_flows;
-	return flow_collector_stats(fc, s->k);
+	ret = flow_collector_stats(fc, s->k);
+	s->cache_orphans = s->k[FLOW_STAT_CACHE_ORPHAN] + fc->cache_orphans;
+	return ret;
 }
 
 int flow_collector_register_counters(struct flow_collector *fc, struct counters *reg)

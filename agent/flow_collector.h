@@ -51,7 +51,7 @@ struct flow_bpf *flow_collector_skel(struct flow_collector *fc);
 typedef void (*flow_record_cb)(void *ctx, struct flow_record *r);
 
 /*
- * Ends the interval: makes the other flow map active, reads the one that was (batch lookup),
+ * Ends the interval: makes the next flow map active, reads the one that was (batch lookup),
  * calls cb for each flow, and replaces it with an empty map. Returns the number of flows drained
  * or a negative errno. Transactional: the programs are only ever switched to an empty map, and
  * no flow is handed to cb twice; flows that a failed lookup left unread are counted

@@ -39,21 +39,42 @@ struct flow_map {
 };
 
 /*
- * Two flow maps, one active. The agent swaps the active one through `flows` at the end of each
- * interval; the map-in-map update waits for running programs (synchronize_rcu), so the inactive
- * map is drained with no writer racing the batch delete.
+ * Three flow maps in rotation, flows[0..2], one in use: flows[flow_parity]. At the end of each
+ * interval the agent switches flow_parity to the next one (empty, installed by the previous
+ * drain) and waits for running programs (an update of `flows`, like any map-in-map update,
+ * waits for them with synchronize_rcu; that update installs the empty map for the drain after):
+ * the map and the flow cache slots of the old parity are then drained and folded with no
+ * writer racing them. A program reads flow_parity once per packet, so the map and the cache
+ * slots it uses always belong together.
  */
 struct flow_map flows_a SEC(".maps");
 struct flow_map flows_b SEC(".maps");
+struct flow_map flows_c SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 1);
+	__uint(max_entries, FLOW_MAPS);
 	__type(key, __u32);
 	__array(values, struct flow_map);
 } flows SEC(".maps") = {
-	.values = { &flows_a },
+	.values = { &flows_a, &flows_b, &flows_c },
 };
+
+/* Which of flows[0..2] (and of the flow_cache entries) is in use; set by the agent. */
+__u32 flow_parity = 0;
+
+/*
+ * The per-CPU flow cache (flow.h), one entry per parity: what makes a packet of a busy flow
+ * cheap. The hash map lookup of a 48-byte key and the atomics on an entry shared between CPUs
+ * cost 60-150 ns per packet in real traffic (cache misses; docs/benchmarks.md), a hit in the
+ * CPU's own slots a fraction of it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FLOW_MAPS);
+	__type(key, __u32);
+	__type(value, struct flow_cache);
+} flow_cache SEC(".maps");
 
 /*
  * What a flow's first interval learnt (initiator, owner), for its later intervals, which start
@@ -163,14 +184,133 @@ static __always_inline void remember(const struct flow_key *key, struct flow_val
 	}
 }
 
+/*
+ * Counts a packet in the flow map flows[parity], creating the flow's entry if it has none.
+ * Returns true when the entry exists afterwards (the packet is counted in it), false when the
+ * packet is not accounted (the agent's own, or the map is full: counted in stats).
+ */
+static __always_inline bool account(struct __sk_buff *skb, const struct flow_key *key,
+				    const struct pkt_info *pi, __u32 parity, bool egress,
+				    __u64 bytes, __u64 packets, __u64 now)
+{
+	struct flow_value *val;
+	void *map;
+	int ret;
+
+	map = bpf_map_lookup_elem(&flows, &parity);
+	if (!map)
+		return false;
+	val = bpf_map_lookup_elem(map, key);
+	if (!val) {
+		struct flow_value init = {};
+
+		fill_owner(skb, &init);
+		if (init.pid && init.pid == self_tgid) {
+			stats_add(&stats, FLOW_STAT_SELF, 1);
+			return false;
+		}
+		init.first_ns = now;
+		init.last_ns = now;
+		init.flags = initiator_flags(pi, egress);
+		remember(key, &init);
+		init.tcp_flags = pi->tcp_flags;
+		if (egress) {
+			init.tx_bytes = bytes;
+			init.tx_packets = packets;
+		} else {
+			init.rx_bytes = bytes;
+			init.rx_packets = packets;
+		}
+		ret = map_try_insert(map, key, &init, (void **)&val);
+		if (ret == 0) {
+			/* counted once per flow created, not per packet of a flow the full map refused */
+			if (!init.pid)
+				stats_add(&stats, FLOW_STAT_NO_OWNER, 1);
+			return true;
+		}
+		/* -EEXIST: another CPU created it first, and val is that entry */
+		if (ret != -EEXIST) {
+			stats_add(&stats, FLOW_STAT_MAP_FULL, 1);
+			stats_add(&stats, FLOW_STAT_MAP_FULL_BYTES, bytes);
+			return false;
+		}
+	}
+
+	if (egress) {
+		__sync_fetch_and_add(&val->tx_bytes, bytes);
+		__sync_fetch_and_add(&val->tx_packets, packets);
+	} else {
+		__sync_fetch_and_add(&val->rx_bytes, bytes);
+		__sync_fetch_and_add(&val->rx_packets, packets);
+	}
+	if (now > val->last_ns)
+		val->last_ns = now;
+	if ((val->tcp_flags & pi->tcp_flags) != pi->tcp_flags)
+		__sync_fetch_and_or(&val->tcp_flags, (__u32)pi->tcp_flags);
+	return true;
+}
+
+/*
+ * Adds a cache slot's counts to its flow's entry in flows[parity] and empties the slot. The
+ * entry exists (the packet that took the slot found or created it, and entries leave the map
+ * only once it is no longer in use); if not, the packets are counted as orphans.
+ */
+static __always_inline void fold_slot(struct flow_cache_slot *slot, __u32 parity)
+{
+	struct flow_value *val;
+	void *map;
+
+	map = bpf_map_lookup_elem(&flows, &parity);
+	val = map ? bpf_map_lookup_elem(map, &slot->key) : NULL;
+	if (!val) {
+		stats_add(&stats, FLOW_STAT_CACHE_ORPHAN, slot->tx_packets + slot->rx_packets);
+	} else {
+		if (slot->tx_packets) {
+			__sync_fetch_and_add(&val->tx_bytes, slot->tx_bytes);
+			__sync_fetch_and_add(&val->tx_packets, slot->tx_packets);
+		}
+		if (slot->rx_packets) {
+			__sync_fetch_and_add(&val->rx_bytes, slot->rx_bytes);
+			__sync_fetch_and_add(&val->rx_packets, slot->rx_packets);
+		}
+		if (slot->last_ns > val->last_ns)
+			val->last_ns = slot->last_ns;
+		if ((val->tcp_flags & slot->tcp_flags) != slot->tcp_flags)
+			__sync_fetch_and_or(&val->tcp_flags, slot->tcp_flags);
+	}
+	slot->tx_bytes = slot->tx_packets = 0;
+	slot->rx_bytes = slot->rx_packets = 0;
+}
+
+/* Whether two flow keys are equal: six 8-byte words (the key has no padding left unset). */
+static __always_inline bool key_equal(const struct flow_key *a, const struct flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	_Static_assert(sizeof(struct flow_key) == 6 * sizeof(__u64), "flow_key is six words");
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]) |
+		 (x[5] ^ y[5]));
+}
+
+/* A cheap hash of a flow key, for the cache slot index and the takeover candidate. */
+static __always_inline __u32 key_hash(const struct flow_key *k)
+{
+	const __u64 *x = (const __u64 *)k;
+	__u64 h = x[0] ^ x[1] ^ x[2] ^ x[3] ^ x[4] ^ x[5];
+
+	h ^= h >> 32;
+	h *= 0x9e3779b97f4a7c15ull;
+	return (__u32)(h >> 32);
+}
+
 static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 {
 	struct flow_key key = {};
 	struct pkt_info pi = {};
-	struct flow_value *val;
-	__u32 zero = 0, segs;
-	__u64 now, bytes, packets;
-	void *map;
+	struct flow_cache *cache;
+	struct flow_cache_slot *slot;
+	__u32 segs, parity, h;
+	__u64 now, jiffies, bytes, packets;
 	int ret;
 
 	stats_add(&stats, FLOW_STAT_PACKETS, 1);
@@ -223,63 +363,70 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 		bytes += (__u64)(segs - 1) * (pi.l3_len + pi.l4_len);
 	}
 
-	map = bpf_map_lookup_elem(&flows, &zero);
-	if (!map)
+	parity = *(volatile __u32 *)&flow_parity;
+	if (parity >= FLOW_MAPS)
+		parity = 0; /* never: the agent writes 0..FLOW_MAPS-1 */
+	cache = bpf_map_lookup_elem(&flow_cache, &parity);
+	if (!cache || cache->busy) {
+		/* nested in a run on this CPU (softirq over task context): the map only */
+		account(skb, &key, &pi, parity, egress, bytes, packets, bpf_ktime_get_coarse_ns());
 		return 1;
-	/*
-	 * CLOCK_MONOTONIC_COARSE: one tick of resolution (1-10 ms) is plenty for flow start/end in
-	 * intervals of seconds, and it costs ~3 ns against ~21 ns for bpf_ktime_get_boot_ns(),
-	 * the largest single cost per packet (bench/bpf).
-	 */
-	now = bpf_ktime_get_coarse_ns();
-
-	val = bpf_map_lookup_elem(map, &key);
-	if (!val) {
-		struct flow_value init = {};
-
-		fill_owner(skb, &init);
-		if (init.pid && init.pid == self_tgid) {
-			stats_add(&stats, FLOW_STAT_SELF, 1);
-			return 1;
-		}
-		init.first_ns = now;
-		init.last_ns = now;
-		init.flags = initiator_flags(&pi, egress);
-		remember(&key, &init);
-		init.tcp_flags = pi.tcp_flags;
+	}
+	cache->busy = 1;
+	barrier();
+	h = key_hash(&key);
+	slot = &cache->slot[((egress ? 0 : FLOW_CACHE_WAYS) + (h & (FLOW_CACHE_WAYS - 1))) &
+			    (2 * FLOW_CACHE_WAYS - 1)];
+	if (key_equal(&slot->key, &key)) {
 		if (egress) {
-			init.tx_bytes = bytes;
-			init.tx_packets = packets;
+			slot->tx_bytes += bytes;
+			slot->tx_packets += packets;
 		} else {
-			init.rx_bytes = bytes;
-			init.rx_packets = packets;
+			slot->rx_bytes += bytes;
+			slot->rx_packets += packets;
 		}
-		ret = map_try_insert(map, &key, &init, (void **)&val);
-		if (ret == 0) {
-			/* counted once per flow created, not per packet of a flow the full map refused */
-			if (!init.pid)
-				stats_add(&stats, FLOW_STAT_NO_OWNER, 1);
-			return 1;
+		/*
+		 * CLOCK_MONOTONIC_COARSE, the flows' clock, advances once per tick, when jiffies
+		 * does: read it when the tick has changed since the slot's last packet. A plain
+		 * load of jiffies is cheaper than the clock's seqcount read, which cost ~25 ns
+		 * per packet in real traffic (docs/benchmarks.md).
+		 */
+		jiffies = bpf_jiffies64();
+		if (jiffies != slot->last_jiffies) {
+			slot->last_jiffies = jiffies;
+			now = bpf_ktime_get_coarse_ns();
+			if (now > slot->last_ns)
+				slot->last_ns = now;
 		}
-		/* -EEXIST: another CPU created it first, and val is that entry */
-		if (ret != -EEXIST) {
-			stats_add(&stats, FLOW_STAT_MAP_FULL, 1);
-			stats_add(&stats, FLOW_STAT_MAP_FULL_BYTES, bytes);
-			return 1;
-		}
-	}
-
-	if (egress) {
-		__sync_fetch_and_add(&val->tx_bytes, bytes);
-		__sync_fetch_and_add(&val->tx_packets, packets);
+		slot->tcp_flags |= pi.tcp_flags;
 	} else {
-		__sync_fetch_and_add(&val->rx_bytes, bytes);
-		__sync_fetch_and_add(&val->rx_packets, packets);
+		bool empty = !(slot->tx_packets | slot->rx_packets);
+		/* a slot in use goes to another flow on that flow's second miss in a row, so
+		 * that flows interleaved packet by packet do not evict each other for nothing */
+		bool take = empty || slot->cand == h;
+
+		/*
+		 * CLOCK_MONOTONIC_COARSE: one tick of resolution (1-10 ms) is plenty for flow
+		 * start/end in intervals of seconds, and it costs ~3 ns against ~21 ns for
+		 * bpf_ktime_get_boot_ns() under BPF_PROG_TEST_RUN (bench/bpf).
+		 */
+		now = bpf_ktime_get_coarse_ns();
+		if (!take)
+			slot->cand = h;
+		else if (!empty)
+			fold_slot(slot, parity);
+		if (account(skb, &key, &pi, parity, egress, bytes, packets, now) && take) {
+			__builtin_memcpy(&slot->key, &key, sizeof(key));
+			slot->tx_bytes = slot->tx_packets = 0;
+			slot->rx_bytes = slot->rx_packets = 0;
+			slot->last_ns = 0;
+			slot->last_jiffies = 0;
+			slot->tcp_flags = 0;
+			slot->cand = 0;
+		}
 	}
-	if (now > val->last_ns)
-		val->last_ns = now;
-	if ((val->tcp_flags & pi.tcp_flags) != pi.tcp_flags)
-		__sync_fetch_and_or(&val->tcp_flags, (__u32)pi.tcp_flags);
+	barrier();
+	cache->busy = 0;
 	return 1;
 }
 

@@ -46,6 +46,42 @@ struct flow_value {
 	char comm[FLOW_COMM_LEN];
 };
 
+/*
+ * The per-CPU flow cache (`flow_cache`): a packet of a flow that one of its CPU's slots holds
+ * is counted in the slot, with no hash map lookup and no atomic; the flow's entry in the flow
+ * map exists all the same (the packet that took the slot created or found it). A slot's counts
+ * are added to that entry when another flow takes the slot over (in BPF), and for the interval
+ * at its end (by the agent, after the programs have switched to the next parity), so that the
+ * flow map, once folded, holds exactly what the packets imply.
+ */
+#define FLOW_CACHE_WAYS 4 /* slots per direction (egress, ingress) and CPU */
+
+/*
+ * Flow maps in rotation (flows[0..FLOW_MAPS-1], flow_parity the one in use): with three, one
+ * map-in-map update per drain both waits for the programs of the old parity and installs the
+ * empty map the next drain switches to.
+ */
+#define FLOW_MAPS 3
+
+struct flow_cache_slot {
+	struct flow_key key;
+	__u64 tx_bytes;
+	__u64 tx_packets;
+	__u64 rx_bytes;
+	__u64 rx_packets; /* tx_packets + rx_packets == 0: the slot holds nothing to fold */
+	__u64 last_ns; /* bpf_ktime_get_coarse_ns(), read once per tick (last_jiffies) */
+	__u64 last_jiffies; /* bpf_jiffies64() when last_ns was read */
+	__u32 tcp_flags;
+	__u32 cand; /* hash of the last flow that missed this slot: a second miss takes it over */
+};
+
+/* One CPU's slots for one parity (flow_parity: the flow map in use, flows[parity]). */
+struct flow_cache {
+	__u32 busy; /* a run of the programs holds the slots: one nested on this CPU skips them */
+	__u32 pad;
+	struct flow_cache_slot slot[2 * FLOW_CACHE_WAYS];
+};
+
 /* Kept across intervals per flow key (the `flow_meta` LRU map). */
 struct flow_meta {
 	__u32 flags; /* FLOW_F_* of the flow's first interval, or a later SYN's */
@@ -82,6 +118,9 @@ enum flow_stat {
 	FLOW_STAT_DNS_RINGBUF_FULL, /* DNS pieces that found the ring buffer full: the rest of
 				       their packet was lost with them */
 	FLOW_STAT_DNS_TRUNCATED, /* DNS packets cut at dns_capture_max_bytes (or DNS_MAX_PIECES) */
+	FLOW_STAT_CACHE_ORPHAN, /* packets counted in a flow cache slot whose flow entry was gone
+				   when the slot was folded (cannot happen: counted, never lost
+				   silently) */
 	FLOW_STAT_MAX,
 };
 

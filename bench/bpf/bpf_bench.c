@@ -238,16 +238,21 @@ static int fill(int fd, struct flow_key *keys, struct flow_value *vals, unsigned
 	return 0;
 }
 
-/* The map the programs write to now: the one whose id the outer map holds. */
+/* The map the programs write to now: the one whose id flows[flow_parity] holds. */
 static int active_fd(struct flow_bpf *skel)
 {
 	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), zero = 0, id = 0;
-	int a = bpf_map__fd(skel->maps.flows_a);
+	__u32 len = sizeof(info), parity = skel->bss->flow_parity, id = 0;
+	struct bpf_map *maps[FLOW_MAPS] = { skel->maps.flows_a, skel->maps.flows_b,
+					    skel->maps.flows_c };
 
-	bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows), &zero, &id);
-	bpf_obj_get_info_by_fd(a, &info, &len);
-	return info.id == id ? a : bpf_map__fd(skel->maps.flows_b);
+	bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows), &parity, &id);
+	for (int i = 0; i < FLOW_MAPS; i++) {
+		len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(bpf_map__fd(maps[i]), &info, &len) && info.id == id)
+			return bpf_map__fd(maps[i]);
+	}
+	return -1;
 }
 
 /*

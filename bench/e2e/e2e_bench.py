@@ -11,7 +11,12 @@ Configurations, one after another in each repetition: none, flowscope with bpf_s
 flowscope to Kafka (only with --kafka), pmacctd (libpcap, 5-tuple, 1 s), softflowd.
 
   sudo bench/e2e/e2e_bench.py [--reps 3] [--seconds 5] [--kafka HOST:PORT] [--smoke]
-                              [--scale]
+                              [--scale] [--baseline BIN] [--floor] [--loads udp,tcp,...]
+
+--baseline BIN adds 'baseline (stats on/off)', another flowscope binary (e.g. main's) run in
+the same repetitions: before/after in one run. --floor adds 'empty programs (stats on)', an
+empty cgroup_skb program (build/bpf-gen/bench_empty.bpf.o, or BENCH_EMPTY_OBJ) at ingress and
+egress: the floor of a program run in this traffic, bpf_stats' own cost included.
 
 FLOWSCOPE and E2E_LOAD name the binaries (default: build/agent/flowscope and
 build/bench/e2e/e2e_load). kernel.bpf_stats_enabled is the only sysctl changed; its value is
@@ -37,7 +42,8 @@ import fslib  # noqa: E402
 
 SND, RCV = "192.0.2.1", "192.0.2.2"
 PORTS = {"udp": 5000, "tcp": 5201, "connect": 8080, "dns": 53}
-LOADS = ["udp", "tcp", "connect", "dns"]
+ALL_LOADS = ("udp", "tcp", "connect", "dns")
+LOADS = list(ALL_LOADS)  # the loads run (--loads)
 LOAD_TITLE = {"udp": "UDP, 64 flows, 64-byte payload, full speed", "tcp": "one TCP bulk stream",
               "connect": "connect/close loop", "dns": "DNS queries against dnsmasq"}
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
@@ -235,7 +241,7 @@ class Bench:
         self.load_cg = env.cgroup("load")
         self.tool_cg = env.cgroup("tool")
         self.cg = {}
-        for load in LOADS + (["scale"] if args.scale else []):
+        for load in ALL_LOADS + (("scale",) if args.scale else ()):
             for side in ("s", "r"):
                 cg = self.load_cg.child(load + "-" + side)
                 env.cgroups.append(cg)
@@ -280,16 +286,17 @@ class Bench:
             return [self.load_bin, "connect", RCV, str(PORTS["connect"]), s]
         return [self.load_bin, "dns", RCV, s, "web.bench.test"]
 
-    def run_load(self, load, seconds, tool_pids):
-        """Runs one load for `seconds`; returns the readings over its window."""
+    def run_load(self, load, seconds, tool_pids, bpf_reader=None):
+        """Runs one load for `seconds`; returns the readings over its window. bpf_reader() gives
+        {prog name: (run_time_ns, run_cnt)} when the programs are not held by tool_pids[0]."""
         env = self.env
-        before = self.readings(tool_pids)
+        before = self.readings(tool_pids, bpf_reader)
         p = env.spawn(self.load_cmd(load, seconds), cgroup=self.cg[(load, "s")], ns=self.sns)
         out, err = p.communicate(timeout=seconds + 60)
         if p.returncode != 0:
             raise RuntimeError("load %s failed (%d): %s" % (load, p.returncode, err))
         time.sleep(0.3)  # the last ACKs and FINs, inside the window
-        after = self.readings(tool_pids)
+        after = self.readings(tool_pids, bpf_reader)
         r = {k: after[k] - before[k] for k in ("load_cpu", "tool_cpu", "machine", "wall")}
         r["veth"] = tuple(a - b for a, b in zip(after["veth"], before["veth"]))
         r["veth_r"] = tuple(a - b for a, b in zip(after["veth_r"], before["veth_r"]))
@@ -300,13 +307,17 @@ class Bench:
         r["load_seconds"] = seconds
         return r
 
-    def readings(self, tool_pids):
+    def readings(self, tool_pids, bpf_reader=None):
+        if bpf_reader:
+            bpf = bpf_reader()
+        else:
+            bpf = bpf_progs(tool_pids[0]) if tool_pids else {}
         return {"veth": veth_counters(self.env, self.sns, self.sdev),
                 "veth_r": veth_counters(self.env, self.rns, self.rdev),
                 "load_cpu": cgroup_usage_s(self.load_cg),
                 "tool_cpu": procs_cpu_s(tool_pids),
                 "machine": machine_busy_s(), "wall": time.monotonic(),
-                "bpf": bpf_progs(tool_pids[0]) if tool_pids else {},
+                "bpf": bpf,
                 "hwm_kib": procs_hwm_kib(tool_pids)}
 
 
@@ -316,6 +327,7 @@ class Tool:
     """A configuration: start() before the loads, count(load) after stop()."""
     optional = False
     counted = True
+    bpf_reader = None
 
     def __init__(self, bench):
         self.bench, self.env = bench, bench.env
@@ -337,10 +349,11 @@ class NoAgent(Tool):
 
 
 class Flowscope(Tool):
-    def __init__(self, bench, stats, kafka=None):
+    def __init__(self, bench, stats, kafka=None, agent_bin=None):
         super().__init__(bench)
         self.stats, self.kafka = stats, kafka
-        self.name = "flowscope" + ("+kafka" if kafka else "") + \
+        self.agent_bin = agent_bin or bench.agent_bin
+        self.name = ("baseline" if agent_bin else "flowscope") + ("+kafka" if kafka else "") + \
             (" (stats on)" if stats else " (stats off)")
         self.counted = stats and not kafka
         self.maps = []
@@ -350,7 +363,7 @@ class Flowscope(Tool):
         b.bpf_stats.set(self.stats)
         # the flow path alone: v2 groups (the loads sit in v2 cgroups; on a hybrid host "auto"
         # would pick v1) and no tracer (its cost is measured by bench/tracer)
-        args = [b.agent_bin, "--cgroup-root", b.load_cg.path, "--cgroup-mode", "v2",
+        args = [self.agent_bin, "--cgroup-root", b.load_cg.path, "--cgroup-mode", "v2",
                 "--events", "none", "--interval", str(b.args.interval)]
         if getattr(b.args, "max_flows", None):
             args += ["--max-flows", str(b.args.max_flows)]
@@ -508,6 +521,48 @@ class Softflowd(Tool):
         return [d["Packets processed"] + d["Ignored packets"]]
 
 
+class EmptyProgs(Tool):
+    """The floor: bench/bpf's empty cgroup_skb program attached at ingress and egress where
+    flowscope attaches, with bpf_stats on: what a program run costs in this traffic, with the
+    stats' own cost, before it does anything."""
+    name = "empty programs (stats on)"
+    counted = False
+
+    def start(self):
+        b = self.bench
+        obj = os.environ.get("BENCH_EMPTY_OBJ") or \
+            os.path.join(REPO, "build/bpf-gen/bench_empty.bpf.o")
+        if not os.path.exists(obj):
+            raise RuntimeError("%s: no such object (build bpf_bench, or set BENCH_EMPTY_OBJ)"
+                               % obj)
+        b.bpf_stats.set(True)
+        self.pins = []
+        for direction in ("ingress", "egress"):
+            pin = "/sys/fs/bpf/%s_empty_%s" % (self.env.prefix, direction)
+            fslib.sh("bpftool", "prog", "load", obj, pin, "type", "cgroup/skb")
+            self.pins.append(pin)
+            fslib.sh("bpftool", "cgroup", "attach", b.load_cg.path, direction, "pinned", pin,
+                     "multi")
+        self.bpf_reader = self.read
+
+    def read(self):
+        res = {}
+        for pin in self.pins:
+            p = bpftool_json("prog", "show", "pinned", pin)
+            res[pin.rsplit("_", 1)[1]] = (p.get("run_time_ns", 0), p.get("run_cnt", 0))
+        return res
+
+    def stop(self):
+        b = self.bench
+        try:
+            for pin, direction in zip(self.pins, ("ingress", "egress")):
+                subprocess.run(["bpftool", "cgroup", "detach", b.load_cg.path, direction,
+                                "pinned", pin], check=False)
+                os.unlink(pin)
+        finally:
+            b.bpf_stats.restore()
+
+
 def wait_for(cond, what, log):
     deadline = time.time() + 20
     while not cond():
@@ -525,7 +580,7 @@ def run_config(bench, tool, seconds):
     res = {}
     try:
         for load in LOADS:
-            res[load] = bench.run_load(load, seconds, tool.pids)
+            res[load] = bench.run_load(load, seconds, tool.pids, tool.bpf_reader)
             tool.between(load)
             if isinstance(tool, Flowscope):
                 res[load]["maps"] = tool.maps
@@ -763,9 +818,21 @@ def main():
                     help="a local broker for the flowscope+kafka configuration")
     ap.add_argument("--interval", type=int, default=1, help="flowscope's --interval")
     ap.add_argument("--only", help="comma-separated configurations to run (none always runs)")
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="another flowscope binary (e.g. main's) run as 'baseline (stats on)' "
+                    "and 'baseline (stats off)' beside flowscope, for before/after in one run")
+    ap.add_argument("--floor", action="store_true",
+                    help="also run 'empty programs (stats on)': an empty cgroup_skb program at "
+                    "ingress and egress, the floor of a program run in this traffic")
+    ap.add_argument("--loads", help="comma-separated loads to run, of " + ",".join(LOADS))
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--scale", action="store_true")
     args = ap.parse_args()
+    if args.loads:
+        unknown = set(args.loads.split(",")) - set(LOADS)
+        if unknown:
+            ap.error("unknown load(s): " + ",".join(sorted(unknown)))
+        LOADS[:] = [load for load in LOADS if load in args.loads.split(",")]
     if args.smoke:
         args.reps, args.seconds = 1, 1
     # SIGTERM (CTest's timeout, kill) unwinds like SIGINT, so every finally runs
@@ -780,7 +847,12 @@ def main():
         if args.scale:
             run_scale(bench, args.seconds)
             return 0
-        configs = ["none", "flowscope (stats on)", "flowscope (stats off)"]
+        configs = ["none"]
+        if args.floor:
+            configs.append("empty programs (stats on)")
+        if args.baseline:
+            configs += ["baseline (stats on)", "baseline (stats off)"]
+        configs += ["flowscope (stats on)", "flowscope (stats off)"]
         if args.kafka:
             configs.append("flowscope+kafka (stats off)")
         else:
@@ -794,6 +866,11 @@ def main():
             res = {}
             for name in configs:
                 tool = {"none": lambda: NoAgent(bench),
+                        "empty programs (stats on)": lambda: EmptyProgs(bench),
+                        "baseline (stats on)": lambda: Flowscope(bench, True,
+                                                                 agent_bin=args.baseline),
+                        "baseline (stats off)": lambda: Flowscope(bench, False,
+                                                                  agent_bin=args.baseline),
                         "flowscope (stats on)": lambda: Flowscope(bench, True),
                         "flowscope (stats off)": lambda: Flowscope(bench, False),
                         "flowscope+kafka (stats off)": lambda: Flowscope(bench, False,

@@ -122,11 +122,12 @@ static int teardown(void **state)
 /* The fd of the inner map the programs write to now. */
 static int active_fd(struct fx *fx)
 {
-	struct bpf_map *maps[2] = { fx->skel->maps.flows_a, fx->skel->maps.flows_b };
-	uint32_t zero = 0, id = 0;
+	struct bpf_map *maps[FLOW_MAPS] = { fx->skel->maps.flows_a, fx->skel->maps.flows_b,
+					    fx->skel->maps.flows_c };
+	uint32_t parity = fx->skel->bss->flow_parity, id = 0;
 
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.flows), &zero, &id), 0);
-	for (int i = 0; i < 2; i++) {
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.flows), &parity, &id), 0);
+	for (int i = 0; i < FLOW_MAPS; i++) {
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 
@@ -134,7 +135,7 @@ static int active_fd(struct fx *fx)
 		if (info.id == id)
 			return bpf_map__fd(maps[i]);
 	}
-	fail_msg("the active map is neither flows_a nor flows_b");
+	fail_msg("the active map is none of flows_a, flows_b, flows_c");
 	return -1;
 }
 
@@ -246,7 +247,11 @@ static void test_replacement_map_fails(void **state)
 			 0);
 }
 
-/* The replacement cannot be made twice in a row: the programs stay on the map they write. */
+/*
+ * A drained map that cannot be replaced is retried at the next drains; with three maps in
+ * rotation the switch goes on until that map is the next one, and then the programs stay on
+ * the map they write until it can be emptied.
+ */
 static void test_replacement_map_fails_twice(void **state)
 {
 	struct fx *fx = *state;
@@ -254,16 +259,21 @@ static void test_replacement_map_fails_twice(void **state)
 	add_flows(fx, 1000, 1100);
 	fail_map_create_at = 1;
 	assert_int_equal(drain(fx), -ENOMEM);
+	assert_int_equal(fx->n_recs, 100);
 	add_flows(fx, 2000, 2010);
-	fail_map_create_at = 1; /* the stale map cannot be emptied: no switch */
+	fail_map_create_at = 1; /* the retry of the first one: the switch goes on all the same */
+	assert_int_equal(drain(fx), 10);
+	add_flows(fx, 3000, 3010);
+	fail_map_create_at = 1; /* the stale map is the next one and cannot be emptied: no switch */
 	assert_int_equal(drain(fx), -ENOMEM);
 	assert_int_equal(fx->n_recs, 0);
-	add_flows(fx, 3000, 3010);
+	add_flows(fx, 4000, 4010);
 	/* now it can: the flows of both intervals come out once */
 	assert_int_equal(drain(fx), 20);
 	assert_exported_once(fx, 1000, 1100);
 	assert_exported_once(fx, 2000, 2010);
 	assert_exported_once(fx, 3000, 3010);
+	assert_exported_once(fx, 4000, 4010);
 }
 
 /*

@@ -116,6 +116,37 @@ unsigned int fx_flow_count(int map_fd)
 	return n;
 }
 
+int fx_flow_lookup(int map_fd, int cache_fd, uint32_t parity, const struct flow_key *k,
+		   struct flow_value *v)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct flow_cache *cache;
+
+	if (bpf_map_lookup_elem(map_fd, k, v))
+		return -1;
+	assert_true(ncpus > 0);
+	cache = calloc((size_t)ncpus, sizeof(*cache));
+	assert_non_null(cache);
+	assert_int_equal(bpf_map_lookup_elem(cache_fd, &parity, cache), 0);
+	for (int c = 0; c < ncpus; c++) {
+		for (int i = 0; i < 2 * FLOW_CACHE_WAYS; i++) {
+			const struct flow_cache_slot *s = &cache[c].slot[i];
+
+			if (memcmp(&s->key, k, sizeof(*k)))
+				continue;
+			v->tx_bytes += s->tx_bytes;
+			v->tx_packets += s->tx_packets;
+			v->rx_bytes += s->rx_bytes;
+			v->rx_packets += s->rx_packets;
+			v->tcp_flags |= s->tcp_flags;
+			if (s->last_ns > v->last_ns)
+				v->last_ns = s->last_ns;
+		}
+	}
+	free(cache);
+	return 0;
+}
+
 void fx_stats(int stats_fd, uint64_t out[FLOW_STAT_MAX])
 {
 	int ncpus = libbpf_num_possible_cpus();
@@ -148,6 +179,7 @@ const char *fx_stat_name(unsigned int idx)
 		[FLOW_STAT_DNS_EVENTS] = "DNS_EVENTS",
 		[FLOW_STAT_DNS_RINGBUF_FULL] = "DNS_RINGBUF_FULL",
 		[FLOW_STAT_DNS_TRUNCATED] = "DNS_TRUNCATED",
+		[FLOW_STAT_CACHE_ORPHAN] = "CACHE_ORPHAN",
 	};
 
 	return idx < FLOW_STAT_MAX && names[idx] ? names[idx] : "?";

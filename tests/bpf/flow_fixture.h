@@ -44,6 +44,14 @@ struct flow_key fx_key(uint64_t cgroup_id, uint8_t proto, const char *laddr, uin
 /* Entries in the hash map behind map_fd. */
 unsigned int fx_flow_count(int map_fd);
 
+/*
+ * The flow under k as the agent's drain would read it: the entry in the map behind map_fd plus
+ * what every CPU's flow cache slots of `parity` (the `flow_cache` map behind cache_fd) hold for
+ * it. Returns 0, or -1 when the map has no entry for k.
+ */
+int fx_flow_lookup(int map_fd, int cache_fd, uint32_t parity, const struct flow_key *k,
+		   struct flow_value *v);
+
 /* Sum over CPUs of every slot of the `stats` per-CPU array. */
 void fx_stats(int stats_fd, uint64_t out[FLOW_STAT_MAX]);
 

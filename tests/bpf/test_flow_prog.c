@@ -26,6 +26,7 @@
 struct fx {
 	struct flow_bpf *skel;
 	int flows_fd; /* flows_a, the active map after load */
+	int cache_fd; /* flow_cache: parity 0 goes with flows_a */
 	int stats_fd;
 	uint64_t cgid; /* what bpf_skb_cgroup_id() sees: the test run's socket is ours */
 	uint64_t t0; /* boot ns before the first run */
@@ -56,7 +57,8 @@ static int fx_open_mode(struct fx *fx, uint32_t max_flows, uint8_t cgroup_mode)
 	}
 	fx->skel->rodata->cgroup_mode = cgroup_mode;
 	if (max_flows && (bpf_map__set_max_entries(fx->skel->maps.flows_a, max_flows) ||
-			  bpf_map__set_max_entries(fx->skel->maps.flows_b, max_flows))) {
+			  bpf_map__set_max_entries(fx->skel->maps.flows_b, max_flows) ||
+			  bpf_map__set_max_entries(fx->skel->maps.flows_c, max_flows))) {
 		print_error("bpf_map__set_max_entries failed\n");
 		return -1;
 	}
@@ -67,6 +69,7 @@ static int fx_open_mode(struct fx *fx, uint32_t max_flows, uint8_t cgroup_mode)
 	}
 	fx->flows_fd = bpf_map__fd(fx->skel->maps.flows_a);
 	fx->stats_fd = bpf_map__fd(fx->skel->maps.stats);
+	fx->cache_fd = bpf_map__fd(fx->skel->maps.flow_cache);
 	fx->t0 = fx_flow_clock_ns();
 	return 0;
 }
@@ -121,7 +124,7 @@ static void assert_flow(struct fx *fx, const struct flow_key *k, const struct wa
 	struct flow_value v;
 	uint64_t now = fx_flow_clock_ns();
 
-	if (bpf_map_lookup_elem(fx->flows_fd, k, &v))
+	if (fx_flow_lookup(fx->flows_fd, fx->cache_fd, 0, k, &v))
 		fail_msg("no flow for proto %u lport %u rport %u v%u", k->proto, k->lport, k->rport,
 			 k->ip_version);
 	assert_int_equal(v.tx_bytes, w->tx_bytes);
@@ -852,7 +855,7 @@ static void test_random_frames(void **state)
 	}
 
 	while (!bpf_map_get_next_key(fx->flows_fd, prev, &next)) {
-		assert_int_equal(bpf_map_lookup_elem(fx->flows_fd, &next, &v), 0);
+		assert_int_equal(fx_flow_lookup(fx->flows_fd, fx->cache_fd, 0, &next, &v), 0);
 		accounted += v.tx_packets + v.rx_packets;
 		k = next;
 		prev = &k;
