@@ -98,7 +98,7 @@ struct sink *kafka_sink_from_config(const struct config *cfg, bool *usage, char 
 			return NULL;
 		}
 	}
-	return sink_kafka_new(&k, err, errsz);
+	return sink_kafka_create(&k, err, errsz);
 }
 
 int kafka_config_check(const struct config *cfg, char *err, size_t errsz)

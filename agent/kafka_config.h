@@ -17,7 +17,7 @@
 int kafka_config_check(const struct config *cfg, char *err, size_t errsz);
 
 /*
- * The Kafka sink of cfg (sink_kafka_new()), or NULL with the reason in err. With --kafka-format
+ * The Kafka sink of cfg (sink_kafka_create()), or NULL with the reason in err. With --kafka-format
  * protobuf-sr it first registers records.proto with the Schema Registry (blocking, each request
  * bounded by --kafka-schema-registry-timeout). *usage tells the caller why it failed: true for
  * a configuration error (exit 2), false when the registry refused or could not be reached

@@ -45,12 +45,12 @@ struct kafka_stats {
 	uint64_t dropped_entries; /* brokers or topics beyond the bounds */
 };
 
-struct kafka_stats *kafka_stats_new(void)
+struct kafka_stats *kafka_stats_create(void)
 {
 	return calloc(1, sizeof(struct kafka_stats));
 }
 
-void kafka_stats_free(struct kafka_stats *st)
+void kafka_stats_destroy(struct kafka_stats *st)
 {
 	free(st);
 }

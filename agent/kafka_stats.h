@@ -16,9 +16,9 @@
 struct kafka_stats;
 
 /* Returns NULL on ENOMEM. */
-struct kafka_stats *kafka_stats_new(void);
+struct kafka_stats *kafka_stats_create(void);
 /* NULL is ignored. */
-void kafka_stats_free(struct kafka_stats *st);
+void kafka_stats_destroy(struct kafka_stats *st);
 
 /*
  * Replaces the kept values with those of one statistics document (json, len bytes, not

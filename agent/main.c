@@ -251,7 +251,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		.cgroup_v1_mount = mode.mode == CGROUP_MODE_V1 ? mode.v1_memory_mount : NULL,
 	};
 
-	switch (tracer_collector_new(&topts, &a->tracer, err, sizeof(err))) {
+	switch (tracer_collector_create(&topts, &a->tracer, err, sizeof(err))) {
 	case TRACER_OK:
 	case TRACER_OFF:
 		break;
@@ -377,7 +377,7 @@ static void teardown(struct agent *a)
 	metrics_server_destroy(a->metrics);
 	counters_destroy(a->counters);
 	/* the sources before the pipeline they hold (->pipeline), the sink last */
-	tracer_collector_free(a->tracer);
+	tracer_collector_destroy(a->tracer);
 	dns_collector_destroy(a->dns);
 	flow_collector_destroy(a->flows);
 	pipeline_destroy(a->pipeline);
@@ -387,7 +387,7 @@ static void teardown(struct agent *a)
 	cgroup_paths_destroy(a->cgroup_paths_v1);
 	cgroup_paths_destroy(a->cgroup_paths);
 	if (a->sink) {
-		lost = sink_free(a->sink);
+		lost = sink_destroy(a->sink);
 		if (lost)
 			LOG_WARN("%llu records could not be delivered", (unsigned long long)lost);
 	}

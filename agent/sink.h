@@ -5,7 +5,7 @@
  * The pipeline calls sink_emit() for each record, sink_end_interval() after an export interval;
  * sink_attach() lets the sink register with the loop what it needs (a before-poll hook serving
  * librdkafka's callbacks, the stdout fd); sink_flush() at exit sends what is buffered within the
- * configured timeout, so that the counters logged after it are final, and sink_free() frees
+ * configured timeout, so that the counters logged after it are final, and sink_destroy() frees
  * (flushing first when sink_flush() was not called) and reports what could not be delivered. A sink encodes through the codec table
  * (record_codec.h) and never tests a record's type itself.
  */
@@ -42,7 +42,7 @@ struct sink_ops {
 	uint64_t (*flush)(struct sink *s);
 	/* Flush (when flush was not called) and free. Returns the number of records that could
 	 * not be delivered. */
-	uint64_t (*free)(struct sink *s);
+	uint64_t (*destroy)(struct sink *s);
 };
 
 struct sink {
@@ -92,10 +92,13 @@ static inline uint64_t sink_flush(struct sink *s)
 	return s->ops->flush ? s->ops->flush(s) : 0;
 }
 
-/* Flushes (bounded by the sink's timeout) unless sink_flush() did, and frees. Returns the records not delivered. */
-static inline uint64_t sink_free(struct sink *s)
+/*
+ * Flushes (bounded by the sink's timeout) unless sink_flush() did, and frees. Returns the
+ * records not delivered; NULL is a no-op returning 0.
+ */
+static inline uint64_t sink_destroy(struct sink *s)
 {
-	return s->ops->free(s);
+	return s ? s->ops->destroy(s) : 0;
 }
 
 #endif /* FLOWSCOPE_SINK_H */

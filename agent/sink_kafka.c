@@ -4,7 +4,7 @@
  *
  * Threading: everything here runs on the agent's event loop thread. librdkafka's delivery
  * reports and error callbacks are served from rd_kafka_poll(), called by sink_poll() (a
- * before-poll hook of the loop, registered by sink_attach()) and sink_free(), so the counters
+ * before-poll hook of the loop, registered by sink_attach()) and sink_destroy(), so the counters
  * need no locks. Only the log callback comes from librdkafka's
  * own threads, and it only calls log_msg().
  *
@@ -958,7 +958,7 @@ static void destroy(struct kafka_sink *ks)
 		}
 		free(ks->topic_names[t]);
 	}
-	kafka_stats_free(ks->client_stats);
+	kafka_stats_destroy(ks->client_stats);
 	free(ks->node_name);
 	free(ks->scratch);
 	free(ks);
@@ -1180,7 +1180,7 @@ static const struct sink_ops kafka_ops = {
 	.register_counters = kafka_register_counters,
 	.ready = kafka_ready,
 	.flush = kafka_flush,
-	.free = kafka_free,
+	.destroy = kafka_free,
 };
 
 void sink_kafka_stats(struct sink *s, struct kafka_sink_stats *out)
@@ -1253,7 +1253,8 @@ static int check_config(const struct kafka_sink_config *cfg, char *errstr, size_
 	return 0;
 }
 
-struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, size_t errstr_size)
+struct sink *sink_kafka_create(const struct kafka_sink_config *cfg, char *errstr,
+			       size_t errstr_size)
 {
 	struct kafka_sink *ks = NULL;
 	rd_kafka_conf_t *conf = NULL;
@@ -1297,7 +1298,7 @@ struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, s
 		}
 	}
 
-	ks->client_stats = kafka_stats_new();
+	ks->client_stats = kafka_stats_create();
 	if (!ks->client_stats)
 		goto nomem;
 	conf = rd_kafka_conf_new();

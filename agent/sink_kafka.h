@@ -33,7 +33,7 @@ enum kafka_format {
 
 /*
  * Everything the sink needs. Fill it with kafka_sink_config_init() and override fields; strings
- * are only read during sink_kafka_new() (the sink copies what it keeps).
+ * are only read during sink_kafka_create() (the sink copies what it keeps).
  */
 struct kafka_sink_config {
 	/* Bootstrap brokers, "HOST:PORT[,HOST:PORT...]" (HOST a name, an IPv4 address or an IPv6
@@ -125,7 +125,8 @@ void kafka_sink_config_init(struct kafka_sink_config *cfg);
  * Returns NULL with a one-line message in errstr (errstr_size bytes, secrets redacted) when the
  * configuration is invalid or librdkafka cannot be initialised; the agent should exit 2.
  */
-struct sink *sink_kafka_new(const struct kafka_sink_config *cfg, char *errstr, size_t errstr_size);
+struct sink *sink_kafka_create(const struct kafka_sink_config *cfg, char *errstr,
+			       size_t errstr_size);
 
 /*
  * Check a broker list string (syntax as kafka_sink_config.brokers) without contacting anything.
@@ -135,7 +136,7 @@ int sink_kafka_check_brokers(const char *brokers, char *errstr, size_t errstr_si
 
 /*
  * Check one "key=value" option: the syntax, that librdkafka knows key and accepts value. Used by
- * sink_kafka_new() and usable by the CLI parser. Returns 0, or -EINVAL with the reason in
+ * sink_kafka_create() and usable by the CLI parser. Returns 0, or -EINVAL with the reason in
  * errstr (the value of a secret key is never copied there).
  */
 int sink_kafka_check_option(const char *kv, char *errstr, size_t errstr_size);
@@ -150,7 +151,7 @@ int kafka_format_parse(const char *s, enum kafka_format *out);
 /* The --kafka-format name of f ("json", "protobuf", "protobuf-sr"), "?" when out of range. */
 const char *kafka_format_name(enum kafka_format f);
 
-/* Copy the counters of a sink created by sink_kafka_new() into *out. */
+/* Copy the counters of a sink created by sink_kafka_create() into *out. */
 void sink_kafka_stats(struct sink *s, struct kafka_sink_stats *out);
 
 /* librdkafka's name of an error code ("_MSG_TIMED_OUT", "MSG_SIZE_TOO_LARGE", ...). */

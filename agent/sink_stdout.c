@@ -40,7 +40,7 @@
  * thousands of long answers) grows it to record_encoded_max().
  */
 #define LINE_INITIAL (64u << 10)
-/* How long sink_free() waits for the reader to take what is left. */
+/* How long sink_destroy() waits for the reader to take what is left. */
 #define EXIT_FLUSH_MS 5000
 
 struct sink_stdout {
@@ -341,7 +341,7 @@ static const struct sink_ops stdout_ops = {
 	.end_interval = end_interval,
 	.attach = attach,
 	.register_counters = register_counters,
-	.free = free_sink,
+	.destroy = free_sink,
 };
 
 struct sink *sink_stdout_create(int fd, const char *node_name)

@@ -3,7 +3,7 @@
  * The embedded default sink: NDJSON, one record per line, on a file descriptor (stdout), made
  * non-blocking: emit never waits for the reader. Lines wait in a bounded buffer (32 MiB) that
  * the loop writes out on EPOLLOUT; when it is full a record is dropped whole and counted
- * (buffer_full); the reader only ever gets whole lines. At exit sink_free() waits up to 5 s for
+ * (buffer_full); the reader only ever gets whole lines. At exit sink_destroy() waits up to 5 s for
  * the reader to take what is left.
  */
 #ifndef FLOWSCOPE_SINK_STDOUT_H
@@ -26,9 +26,9 @@ struct sink_stdout_stats {
 /*
  * Writes to fd without blocking, never changing the flags of the description fd shares (with
  * stderr under 2>&1, with a terminal, with the parent shell): a pipe, FIFO or terminal is reopened
- * (/proc/self/fd/N) as a non-blocking description of the sink's own, closed by sink_free(); a
+ * (/proc/self/fd/N) as a non-blocking description of the sink's own, closed by sink_destroy(); a
  * regular file is written as given (it never blocks). Only where that reopen fails (a socket) is
- * fd itself set O_NONBLOCK, and its flags restored by sink_free(). fd stays the caller's to close.
+ * fd itself set O_NONBLOCK, and its flags restored by sink_destroy(). fd stays the caller's to close.
  * node_name is copied. Returns NULL on ENOMEM.
  */
 struct sink *sink_stdout_create(int fd, const char *node_name);

@@ -406,9 +406,9 @@ enum tracer_collector_status tracer_collector_check_policy(const char *policy_fi
 	return TRACER_OK;
 }
 
-enum tracer_collector_status tracer_collector_new(const struct tracer_collector_opts *o,
-						  struct tracer_collector **out, char *err,
-						  size_t errlen)
+enum tracer_collector_status tracer_collector_create(const struct tracer_collector_opts *o,
+						     struct tracer_collector **out, char *err,
+						     size_t errlen)
 {
 	struct tracer_collector *tc = calloc(1, sizeof(*tc));
 	struct event_tracer_opts eo;
@@ -425,7 +425,7 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 	/* TRACER_OFF (--events none, events: []) too: nothing to load */
 	st = tracer_collector_policy(o->events, o->policy_file, &tc->policy, err, errlen);
 	if (st != TRACER_OK) {
-		tracer_collector_free(tc);
+		tracer_collector_destroy(tc);
 		return st;
 	}
 	memset(&eo, 0, sizeof(eo));
@@ -483,9 +483,9 @@ enum tracer_collector_status tracer_collector_new(const struct tracer_collector_
 	eo.cb = on_event;
 	eo.cb_ctx = tc;
 	eo.log = tracer_log;
-	ret = event_tracer_open(&eo, &tc->et, err, errlen);
+	ret = event_tracer_create(&eo, &tc->et, err, errlen);
 	if (ret) {
-		tracer_collector_free(tc);
+		tracer_collector_destroy(tc);
 		return TRACER_FAILED;
 	}
 	*out = tc;
@@ -643,11 +643,11 @@ int tracer_collector_register_counters(struct tracer_collector *tc, struct count
 	return counters_register(reg, &g);
 }
 
-void tracer_collector_free(struct tracer_collector *tc)
+void tracer_collector_destroy(struct tracer_collector *tc)
 {
 	if (!tc)
 		return;
-	event_tracer_close(tc->et);
+	event_tracer_destroy(tc->et);
 	policy_destroy(tc->policy);
 	free(tc);
 }

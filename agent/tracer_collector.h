@@ -39,7 +39,7 @@ enum tracer_collector_status {
 struct policy;
 
 /*
- * Resolves the tracer's policy as tracer_collector_new() does, loading nothing: from --events
+ * Resolves the tracer's policy as tracer_collector_create() does, loading nothing: from --events
  * (a list, or `none`), from --policy FILE, or the default set when both are NULL. main() calls
  * it before any probing, so a bad list or file is reported (exit 2) before anything else.
  * TRACER_OK and TRACER_OFF: *out holds the policy (free it with policy_destroy()).
@@ -61,9 +61,9 @@ enum tracer_collector_status tracer_collector_check_policy(const char *policy_fi
 							   char *err, size_t errlen);
 
 /* Resolves the policy (tracer_collector_policy()) and opens the tracer. */
-enum tracer_collector_status tracer_collector_new(const struct tracer_collector_opts *opts,
-						  struct tracer_collector **out, char *err,
-						  size_t errlen);
+enum tracer_collector_status tracer_collector_create(const struct tracer_collector_opts *opts,
+						     struct tracer_collector **out, char *err,
+						     size_t errlen);
 /* Registers the ring buffer fd and the housekeeping timer. Returns 0 or a negative errno. */
 int tracer_collector_attach(struct tracer_collector *tc, struct loop *l, struct pipeline *p);
 /*
@@ -77,6 +77,6 @@ struct counter_desc;
 /* Every counter family of the group (as rows), for tests of docs/metrics.md. */
 const struct counter_desc *tracer_collector_counter_descs(size_t *n);
 /* NULL is ignored. */
-void tracer_collector_free(struct tracer_collector *tc);
+void tracer_collector_destroy(struct tracer_collector *tc);
 
 #endif /* FLOWSCOPE_TRACER_COLLECTOR_H */

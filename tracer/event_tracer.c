@@ -1009,8 +1009,8 @@ static bool prog_kind_is(const struct bpf_program *p, enum bpf_prog_type t)
 	return bpf_program__type(p) == t;
 }
 
-int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer **out, char *err,
-		      size_t errlen)
+int event_tracer_create(const struct event_tracer_opts *opts, struct event_tracer **out, char *err,
+			size_t errlen)
 {
 	struct event_tracer_prog derived[32];
 	const struct event_tracer_prog *progs = opts->programs;
@@ -1250,11 +1250,11 @@ int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer 
 	*out = et;
 	return 0;
 fail:
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	return ret < 0 ? ret : -EINVAL;
 }
 
-void event_tracer_close(struct event_tracer *et)
+void event_tracer_destroy(struct event_tracer *et)
 {
 	if (!et)
 		return;

@@ -208,9 +208,9 @@ size_t event_tracer_programs_for(const struct event_tracer_opts *opts,
  * failing program or map to err (errlen bytes). Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN
  * for the cgroup attach).
  */
-int event_tracer_open(const struct event_tracer_opts *opts, struct event_tracer **out, char *err,
-		      size_t errlen);
-void event_tracer_close(struct event_tracer *et);
+int event_tracer_create(const struct event_tracer_opts *opts, struct event_tracer **out, char *err,
+			size_t errlen);
+void event_tracer_destroy(struct event_tracer *et);
 
 /* The fd to watch for EPOLLIN (events and, with debug, the debug stream). */
 int event_tracer_fd(const struct event_tracer *et);

@@ -8,7 +8,7 @@
  * cluster (3 brokers, 4 partitions, loopback, hosted in this process):
  *   emit   records/s of sink_emit() alone: encode, batch, rd_kafka_produce (what the agent's
  *          loop pays); sink_poll() every 1000 records
- *   total  records/s including sink_free(): everything acknowledged by the brokers
+ *   total  records/s including sink_destroy(): everything acknowledged by the brokers
  *   kcat   the same number of messages of the same sizes and keys, pre-encoded in a file, sent
  *          by `kcat -P -l` with the same producer settings (idempotence, acks=all, lz4),
  *          records/s over its wall time; ratio = total / kcat
@@ -174,7 +174,7 @@ static void bench_sink(enum kafka_format fmt, uint32_t per_msg, long n, bool wit
 	cfg.node_name = "node-bench-1";
 	cfg.buffer_bytes = 2ULL << 30; /* measure throughput, not drops */
 	cfg.flush_timeout_ms = 120000;
-	s = sink_kafka_new(&cfg, errstr, sizeof(errstr));
+	s = sink_kafka_create(&cfg, errstr, sizeof(errstr));
 	if (!s) {
 		fprintf(stderr, "sink: %s\n", errstr);
 		exit(1);
@@ -188,7 +188,7 @@ static void bench_sink(enum kafka_format fmt, uint32_t per_msg, long n, bool wit
 	sink_end_interval(s);
 	t1 = bench_now();
 	sink_kafka_stats(s, &st);
-	undelivered = sink_free(s);
+	undelivered = sink_destroy(s);
 	t2 = bench_now();
 	printf("%-8s %3u/msg %8ld records %7" PRIu64 " msgs: emit %9.0f rec/s, total %9.0f rec/s"
 	       " (%" PRIu64 " dropped, %" PRIu64 " undelivered)",

@@ -136,7 +136,7 @@ static struct event_tracer *open_tracer(struct event_tracer_opts *o)
 
 	o->cb = count;
 	o->self_pid = 1; /* the benchmark's own syscalls and execs are what we measure */
-	if (event_tracer_open(o, &et, err, sizeof(err))) {
+	if (event_tracer_create(o, &et, err, sizeof(err))) {
 		fprintf(stderr, "tracer_bench: %s\n", err);
 		exit(1);
 	}
@@ -219,7 +219,7 @@ static void getppid_ab(enum set s, int rounds)
 		drain(et);
 		event_tracer_counts(et, TR_EV_SYSCALL, SYS_getppid, &c);
 		lost += c.lost;
-		event_tracer_close(et);
+		event_tracer_destroy(et);
 		if (r % 2 == 1)
 			a[r] = getppid_phase(NULL);
 	}
@@ -347,7 +347,7 @@ static double bpf_time(enum set s, const char *prog, double other_ns)
 		printf("  %s, %s: no runs counted (BPF run-time statistics off?)\n", prog,
 		       set_name[s]);
 	}
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	return per_run;
 }
 
@@ -442,7 +442,7 @@ static void exec_ab(int rounds)
 		drain(et);
 		event_tracer_counts(et, TR_EV_SCHED_PROCESS_EXEC, 0, &c);
 		lost += c.lost;
-		event_tracer_close(et);
+		event_tracer_destroy(et);
 		if (r % 2 == 1)
 			a[r] = exec_rate(200);
 	}
@@ -465,7 +465,7 @@ static void bpf_exec_time(void)
 	if (!event_tracer_prog_stats(et, "tr_sched_process_exec", &cnt, &tns) && cnt)
 		printf("  tr_sched_process_exec: %.1f ns per run in BPF (%llu runs)\n",
 		       (double)tns / cnt, (unsigned long long)cnt);
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 }
 
 static void pin(int cpu)

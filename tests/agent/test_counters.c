@@ -140,7 +140,7 @@ static int setup(void **state)
 	kc.flush_timeout_ms = 100;
 	kc.options = stats_opt;
 	kc.n_options = 1;
-	fx->kafka_sink = sink_kafka_new(&kc, err, sizeof(err));
+	fx->kafka_sink = sink_kafka_create(&kc, err, sizeof(err));
 	assert_non_null(fx->kafka_sink);
 	/* librdkafka's statistics (broker and topic families) arrive through the poll */
 	for (int i = 0; i < 50; i++) {
@@ -186,8 +186,8 @@ static int teardown(void **state)
 	free(fx->page_stdout);
 	free(fx->page_kafka);
 	pipeline_destroy(fx->pipeline);
-	sink_free(fx->kafka_sink);
-	sink_free(fx->stdout_sink);
+	sink_destroy(fx->kafka_sink);
+	sink_destroy(fx->stdout_sink);
 	for (size_t i = 0; i < fx->n_rows; i++)
 		free(fx->rows[i].line);
 	free(fx->page);

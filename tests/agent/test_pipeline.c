@@ -55,7 +55,7 @@ static uint64_t fake_free(struct sink *s)
 
 static const struct sink_ops fake_ops = { .emit = fake_emit,
 					  .end_interval = fake_end,
-					  .free = fake_free };
+					  .destroy = fake_free };
 
 /* Stage 0: names the flow's destination, with a string that dies after the call. */
 struct namer {

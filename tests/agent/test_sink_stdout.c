@@ -160,7 +160,7 @@ static void test_stopped_then_slow_reader(void **state)
 	}
 	assert_int_equal(lines, emitted);
 	/* not delivered: the 10 refused */
-	assert_int_equal(sink_free(rd.sink), 10);
+	assert_int_equal(sink_destroy(rd.sink), 10);
 	loop_destroy(l);
 	close(fds[0]);
 	free(rd.data);
@@ -193,7 +193,7 @@ static void test_reader_gone(void **state)
 	assert_int_equal(st.buffered_bytes, 0);
 	/* the loop was asked to stop */
 	assert_int_equal(loop_run(l), 0);
-	assert_int_equal(sink_free(s), 5);
+	assert_int_equal(sink_destroy(s), 5);
 	loop_destroy(l);
 }
 
@@ -233,7 +233,7 @@ static void test_shared_description_stays_blocking(void **state)
 	assert_true(n > 0 && buf[n - 1] == '\n');
 	buf[n] = 0;
 	assert_non_null(strstr(buf, "\"type\":\"flow\""));
-	assert_int_equal(sink_free(s), 0);
+	assert_int_equal(sink_destroy(s), 0);
 	assert_false(nonblocking(err_fd));
 	/* the sink's description is closed: the pipe's write ends left are ours */
 	close(fds[1]);
@@ -259,7 +259,7 @@ static void test_socket_flags_restored(void **state)
 	assert_int_equal(sink_emit(s, &r.hdr), 0);
 	sink_end_interval(s);
 	assert_true(read(sv[0], buf, sizeof(buf)) > 0);
-	assert_int_equal(sink_free(s), 0);
+	assert_int_equal(sink_destroy(s), 0);
 	assert_false(nonblocking(sv[1]));
 	close(sv[0]);
 	close(sv[1]);
@@ -317,7 +317,7 @@ static void test_huge_dns_record(void **state)
 	sink_stdout_stats(s, &st);
 	assert_int_equal(st.encode_errors, 0);
 	assert_int_equal(st.records, 1);
-	assert_int_equal(sink_free(s), 0);
+	assert_int_equal(sink_destroy(s), 0);
 	size = lseek(fd, 0, SEEK_END);
 	assert_true(size > (off_t)N * NAME * 6 * 2);
 	out = malloc((size_t)size + 1);

@@ -81,7 +81,7 @@ static void test_mock_cluster(void **state)
 	kc.flush_timeout_ms = 2000;
 	kc.options = opts;
 	kc.n_options = 1;
-	s = sink_kafka_new(&kc, err, sizeof(err));
+	s = sink_kafka_create(&kc, err, sizeof(err));
 	assert_non_null(s);
 	assert_int_equal(sink_register_counters(s, reg), 0);
 	for (i = 0; i < 20; i++) {
@@ -134,7 +134,7 @@ static void test_mock_cluster(void **state)
 
 	free(page);
 	counters_destroy(reg);
-	sink_free(s);
+	sink_destroy(s);
 	mock_kafka_stop(&m);
 }
 
@@ -149,7 +149,7 @@ static void test_bad_documents_and_escaping(void **state)
 				   "\"-1\":{\"txbytes\":0,\"txmsgs\":0}}}}}";
 	static const char *const bad[] = { "not json", "{}", "[1,2]", "{\"brokers\":{}}",
 					   "{\"brokers\":1,\"topics\":{}}" };
-	struct kafka_stats *st = kafka_stats_new();
+	struct kafka_stats *st = kafka_stats_create();
 	struct counters *reg = counters_create();
 	char *page;
 
@@ -175,7 +175,7 @@ static void test_bad_documents_and_escaping(void **state)
 	assert_int_equal(sample(page, "flowscope_kafka_stats_total{result=\"error\"} "), 6);
 	free(page);
 	counters_destroy(reg);
-	kafka_stats_free(st);
+	kafka_stats_destroy(st);
 }
 
 int main(void)

@@ -55,9 +55,9 @@ static struct sink *create(const struct mock_kafka *m, enum kafka_format format,
 	cfg.node_name = "node-a";
 	cfg.options = options;
 	cfg.n_options = n_options;
-	s = sink_kafka_new(&cfg, errstr, sizeof(errstr));
+	s = sink_kafka_create(&cfg, errstr, sizeof(errstr));
 	if (!s)
-		print_error("sink_kafka_new: %s\n", errstr);
+		print_error("sink_kafka_create: %s\n", errstr);
 	assert_non_null(s);
 	return s;
 }
@@ -235,7 +235,7 @@ static void roundtrip(void **state, enum kafka_format format, uint32_t per_msg)
 	sink_kafka_stats(s, &st);
 	assert_int_equal(st.type[RECORD_FLOW].produced, N_FLOWS);
 	assert_int_equal(st.type[RECORD_DNS].produced, N_DNS);
-	assert_int_equal(sink_free(s), 0);
+	assert_int_equal(sink_destroy(s), 0);
 
 	t.n_records = N_FLOWS;
 	t.seen = calloc(N_FLOWS, sizeof(*t.seen));
@@ -315,7 +315,7 @@ static void outage(void **state, uint32_t per_msg)
 	sink_kafka_stats(s, &st);
 	assert_int_equal(st.type[RECORD_FLOW].produced, N_FLOWS);
 	assert_int_equal(st.type[RECORD_FLOW].dropped_queue_full, 0);
-	assert_int_equal(sink_free(s), 0);
+	assert_int_equal(sink_destroy(s), 0);
 
 	t.n_records = N_FLOWS;
 	t.seen = calloc(N_FLOWS, sizeof(*t.seen));
@@ -354,7 +354,7 @@ static void test_tiny_buffer(void **state)
 	cfg.format = KAFKA_FORMAT_PROTOBUF;
 	cfg.buffer_bytes = 4096;
 	cfg.flush_timeout_ms = 500;
-	s = sink_kafka_new(&cfg, errstr, sizeof(errstr));
+	s = sink_kafka_create(&cfg, errstr, sizeof(errstr));
 	assert_non_null(s);
 	for (i = 0; i < 10000; i++) {
 		make_flow(&fr, i);
@@ -369,7 +369,7 @@ static void test_tiny_buffer(void **state)
 	assert_int_equal(st.type[RECORD_FLOW].dropped_queue_full, dropped);
 	assert_int_equal(st.type[RECORD_FLOW].produced + dropped, 10000);
 	assert_true(st.buffered_bytes <= 4096);
-	undelivered = sink_free(s);
+	undelivered = sink_destroy(s);
 	assert_int_equal(undelivered, 10000 - dropped);
 	mock_kafka_set_all(mk, true);
 }
@@ -386,7 +386,7 @@ static void expect_create_error(const char *brokers, const char *option, const c
 	cfg.node_name = "node-a";
 	cfg.options = opts;
 	cfg.n_options = option ? 1 : 0;
-	assert_null(sink_kafka_new(&cfg, errstr, sizeof(errstr)));
+	assert_null(sink_kafka_create(&cfg, errstr, sizeof(errstr)));
 	print_message("errstr: %s\n", errstr);
 	assert_non_null(strstr(errstr, want));
 	if (must_not)
@@ -441,7 +441,7 @@ static void test_unreachable_at_start(void **state)
 	cfg.brokers = "127.0.0.1:1";
 	cfg.node_name = "node-a";
 	cfg.flush_timeout_ms = 200;
-	s = sink_kafka_new(&cfg, errstr, sizeof(errstr));
+	s = sink_kafka_create(&cfg, errstr, sizeof(errstr));
 	assert_non_null(s);
 	for (i = 0; i < 100; i++) {
 		make_flow(&fr, i);
@@ -454,7 +454,7 @@ static void test_unreachable_at_start(void **state)
 	sink_kafka_stats(s, &st);
 	assert_int_equal(st.type[RECORD_FLOW].produced, 100);
 	assert_int_equal(st.type[RECORD_FLOW].delivered, 0);
-	assert_int_equal(sink_free(s), 100);
+	assert_int_equal(sink_destroy(s), 100);
 }
 
 /*
@@ -487,7 +487,7 @@ static void unknown_types(void **state, enum kafka_format format, uint32_t per_m
 	assert_int_equal(st.type[RECORD_FLOW].produced, 0);
 	assert_int_equal(st.type[RECORD_EVENT].produced, 0);
 	/* the refused records count as not delivered */
-	assert_int_equal(sink_free(s), sizeof(bad) / sizeof(bad[0]));
+	assert_int_equal(sink_destroy(s), sizeof(bad) / sizeof(bad[0]));
 	assert_int_equal(consume_topic(mk->bootstraps, "flowscope.dns", &c), 0);
 	if (per_msg == 1) {
 		assert_int_equal(c.n, 10);
@@ -557,7 +557,7 @@ static void huge_dns(void **state, enum kafka_format format, uint32_t per_msg)
 	sink_kafka_stats(s, &st);
 	assert_int_equal(st.type[RECORD_DNS].dropped_error, 0);
 	assert_int_equal(st.type[RECORD_DNS].produced, 2);
-	assert_int_equal(sink_free(s), 0);
+	assert_int_equal(sink_destroy(s), 0);
 	assert_int_equal(consume_topic(mk->bootstraps, "flowscope.dns", &c), 0);
 	for (size_t m = 0; m < c.n; m++) {
 		const uint8_t *msg = c.msgs[m].payload;

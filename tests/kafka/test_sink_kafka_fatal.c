@@ -83,9 +83,9 @@ static struct sink *create(const struct mock_kafka *m, uint32_t flush_timeout_ms
 	cfg.format = KAFKA_FORMAT_PROTOBUF;
 	cfg.node_name = "node-a";
 	cfg.flush_timeout_ms = flush_timeout_ms;
-	s = sink_kafka_new(&cfg, errstr, sizeof(errstr));
+	s = sink_kafka_create(&cfg, errstr, sizeof(errstr));
 	if (!s)
-		print_error("sink_kafka_new: %s\n", errstr);
+		print_error("sink_kafka_create: %s\n", errstr);
 	assert_non_null(s);
 	return s;
 }
@@ -201,7 +201,7 @@ static void check_accounting(struct mock_kafka *mk, struct sink *s, uint32_t n, 
 			 (long long)st.fatal_errors);
 	assert_int_equal(metric(s, "flowscope_kafka_producer_restarts_total"),
 			 (long long)st.producer_restarts);
-	assert_int_equal(sink_free(s), lost);
+	assert_int_equal(sink_destroy(s), lost);
 
 	seen = read_flows(mk, n, &total);
 	for (uint32_t i = 0; i < n; i++) {

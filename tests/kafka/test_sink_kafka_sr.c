@@ -89,9 +89,9 @@ static void test_every_message_is_prefix_and_one_record(void **state)
 
 	assert_non_null(answers);
 	sr_config(&cfg, mk->bootstraps);
-	s = sink_kafka_new(&cfg, errstr, sizeof(errstr));
+	s = sink_kafka_create(&cfg, errstr, sizeof(errstr));
 	if (!s)
-		fail_msg("sink_kafka_new: %s", errstr);
+		fail_msg("sink_kafka_create: %s", errstr);
 	for (uint32_t i = 0; i < N_FLOWS; i++) {
 		make_flow(&fr, i);
 		assert_int_equal(sink_emit(s, &fr.hdr), 0);
@@ -113,7 +113,7 @@ static void test_every_message_is_prefix_and_one_record(void **state)
 	dr.answers = answers;
 	dr.n_answers = N_HUGE_ANSWERS;
 	assert_int_equal(sink_emit(s, &dr.hdr), 0);
-	assert_int_equal(sink_free(s), 0);
+	assert_int_equal(sink_destroy(s), 0);
 
 	assert_int_equal(consume_topic(mk->bootstraps, "flowscope.flows", &c), 0);
 	assert_int_equal(c.n, N_FLOWS);
@@ -176,17 +176,17 @@ static void test_refused_configs(void **state)
 	(void)state;
 	sr_config(&cfg, "127.0.0.1:9092");
 	cfg.records_per_message = 100;
-	assert_null(sink_kafka_new(&cfg, errstr, sizeof(errstr)));
+	assert_null(sink_kafka_create(&cfg, errstr, sizeof(errstr)));
 	assert_non_null(strstr(errstr, "protobuf-sr writes one record per message"));
 
 	sr_config(&cfg, "127.0.0.1:9092");
 	cfg.value_prefix[RECORD_DNS].len = 0;
-	assert_null(sink_kafka_new(&cfg, errstr, sizeof(errstr)));
+	assert_null(sink_kafka_create(&cfg, errstr, sizeof(errstr)));
 	assert_non_null(strstr(errstr, "no schema id for dns records"));
 
 	sr_config(&cfg, "127.0.0.1:9092");
 	cfg.value_prefix[RECORD_FLOW].len = KAFKA_VALUE_PREFIX_MAX + 1;
-	assert_null(sink_kafka_new(&cfg, errstr, sizeof(errstr)));
+	assert_null(sink_kafka_create(&cfg, errstr, sizeof(errstr)));
 	assert_non_null(strstr(errstr, "no schema id for flow records"));
 
 	assert_string_equal(kafka_format_name(KAFKA_FORMAT_PROTOBUF_SR), "protobuf-sr");

@@ -275,7 +275,7 @@ static void run_tcp(int v)
 	assert_non_null(e);
 	assert_int_equal(e->ctx.pid, r.client_pid);
 
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	tfx_events_free(&evs);
 	tfx_cgroup_destroy(&cg);
 }
@@ -390,7 +390,7 @@ static void test_rate_limit(void **state)
 	assert_int_equal(c.suppressed, 100 - ea);
 	assert_int_equal(eb, 1);
 	assert_int_equal(c.lost, 0);
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	tfx_events_free(&evs);
 	tfx_cgroup_destroy(&a);
 	tfx_cgroup_destroy(&b);
@@ -565,7 +565,7 @@ static void test_syscalls(void **state)
 	assert_null(find_sys(&evs, SYS_mount, 2));
 	rmdir(mnt);
 	unlink(path);
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	tfx_events_free(&evs);
 	tfx_cgroup_destroy(&cg);
 }
@@ -637,7 +637,7 @@ static void test_oom_kill(void **state)
 
 	assert_non_null(x);
 	assert_int_equal(x->exit.signal, SIGKILL);
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	tfx_events_free(&evs);
 	if (strcmp(mem, cg.path))
 		rmdir(mem);

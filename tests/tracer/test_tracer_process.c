@@ -118,7 +118,7 @@ static void test_exec_argv(void **state)
 
 	for (int i = 3; i < NARGS; i++)
 		free(argv[i]);
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	tfx_events_free(&evs);
 	tfx_cgroup_destroy(&cg);
 }
@@ -159,7 +159,7 @@ static void test_exec_argv_bound(void **state)
 	/* 4096 bytes: "/bin/true\0" (10) + a (3000) + the first 1086 bytes of b */
 	assert_int_equal(strlen(e->argv[2]), 4096 - 10 - 3000);
 	assert_memory_equal(e->argv[2], b, 4096 - 10 - 3000);
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	tfx_events_free(&evs);
 	tfx_cgroup_destroy(&cg);
 }
@@ -251,7 +251,7 @@ static void test_cgroup_filter_ids(void **state)
 		event_tracer_tick(et, boot_ns());
 	}
 	assert_int_equal(filter_ids(et), 0);
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	tfx_events_free(&evs);
 }
 
@@ -323,7 +323,7 @@ static void test_kernel_filters(void **state)
 	assert_int_equal(c.suppressed, 0);
 	event_tracer_counts(et, TR_EV_SYSCALL, SYS_openat, &c);
 	assert_true(c.kernel_filtered >= 2); /* other, and the loader's files */
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	tfx_events_free(&evs);
 	unlink(want);
 	unlink(other);
@@ -415,7 +415,7 @@ static void test_exec_script_failed_exit_kill(void **state)
 	st = tfx_wait(pid);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	tfx_events_free(&evs);
 	tfx_cgroup_destroy(&cg);
 }
@@ -462,7 +462,7 @@ static void test_preexisting_exit(void **state)
 	tfx_wait(pid);
 	/* the exit removed it from the task table */
 	assert_false(event_tracer_task_lookup(et, pid, &t));
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	tfx_events_free(&evs);
 	tfx_cgroup_destroy(&cg);
 }
@@ -505,7 +505,7 @@ static void test_ring_loss_accounting(void **state)
 	assert_int_equal(evs.n + c.lost, N);
 	assert_int_equal(c.emitted, evs.n);
 	assert_int_equal(c.decode_errors, 0);
-	event_tracer_close(et);
+	event_tracer_destroy(et);
 	tfx_events_free(&evs);
 	tfx_cgroup_destroy(&cg);
 }

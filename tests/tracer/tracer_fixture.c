@@ -213,10 +213,10 @@ struct event_tracer *tfx_open(const struct event_tracer_opts *o)
 {
 	struct event_tracer *et = NULL;
 	char err[512];
-	int ret = event_tracer_open(o, &et, err, sizeof(err));
+	int ret = event_tracer_create(o, &et, err, sizeof(err));
 
 	if (ret)
-		fail_msg("event_tracer_open: %d: %s", ret, err);
+		fail_msg("event_tracer_create: %d: %s", ret, err);
 	return et;
 }
 
