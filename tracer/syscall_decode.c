@@ -7,10 +7,12 @@
 
 #include "syscall_decode.h"
 
+/* "syscall_" and a u32 in decimal, with the NUL */
+#define TR_SYSCALL_NAME_MAX 20
+
 int tr_syscall_decode(const void *data, size_t size, struct event_tracer_syscall *out, char **owned)
 {
 	const struct tr_syscall *s = data;
-	static char namebuf[32];
 	size_t off, used;
 	char *c;
 
@@ -26,7 +28,8 @@ int tr_syscall_decode(const void *data, size_t size, struct event_tracer_syscall
 	}
 	if (size != TR_SYSCALL_FIXED + used)
 		return -EINVAL;
-	c = malloc(size + 1);
+	/* the record, its NUL, and room for the name of a syscall without one */
+	c = malloc(size + 1 + TR_SYSCALL_NAME_MAX);
 	if (!c)
 		return -ENOMEM;
 	memcpy(c, data, size);
@@ -48,8 +51,10 @@ int tr_syscall_decode(const void *data, size_t size, struct event_tracer_syscall
 	}
 	out->name = event_tracer_syscall_name(s->nr);
 	if (!out->name) {
-		snprintf(namebuf, sizeof(namebuf), "syscall_%u", s->nr);
-		out->name = namebuf;
+		char *name = c + size + 1;
+
+		snprintf(name, TR_SYSCALL_NAME_MAX, "syscall_%u", s->nr);
+		out->name = name;
 	}
 	return 0;
 }
