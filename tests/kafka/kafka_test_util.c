@@ -53,6 +53,25 @@ void mock_kafka_stop(struct mock_kafka *m)
 	memset(m, 0, sizeof(*m));
 }
 
+int mock_kafka_state_start(void **state, int n_brokers, int partitions)
+{
+	struct mock_kafka *m = calloc(1, sizeof(*m));
+
+	if (!m || mock_kafka_start(m, n_brokers, partitions)) {
+		free(m);
+		return -1;
+	}
+	*state = m;
+	return 0;
+}
+
+int mock_kafka_state_stop(void **state)
+{
+	mock_kafka_stop(*state);
+	free(*state);
+	return 0;
+}
+
 int consume_topic(const char *bootstraps, const char *topic, struct consumed *out)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -23,6 +23,12 @@ int mock_kafka_start(struct mock_kafka *m, int n_brokers, int partitions);
 void mock_kafka_set_all(struct mock_kafka *m, bool up);
 void mock_kafka_stop(struct mock_kafka *m);
 
+/* cmocka group or test setup: a struct mock_kafka, started as mock_kafka_start() does, in
+ * *state. Returns 0, or -1 when it could not start. */
+int mock_kafka_state_start(void **state, int n_brokers, int partitions);
+/* The matching teardown: stops and frees *state's cluster. Returns 0. */
+int mock_kafka_state_stop(void **state);
+
 struct consumed_msg {
 	int32_t partition;
 	int64_t offset;

@@ -26,19 +26,7 @@
 
 static int setup(void **state)
 {
-	struct mock_kafka *m = calloc(1, sizeof(*m));
-
-	if (!m || mock_kafka_start(m, 3, 4))
-		return -1;
-	*state = m;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	mock_kafka_stop(*state);
-	free(*state);
-	return 0;
+	return mock_kafka_state_start(state, 3, 4);
 }
 
 static struct sink *create(const struct mock_kafka *m, enum kafka_format format, uint32_t per_msg,
@@ -611,17 +599,20 @@ static void test_huge_dns_protobuf_100(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_protobuf_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_protobuf_100, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_json_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_json_100, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_outage_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_outage_100, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tiny_buffer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_type_json_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_type_protobuf_100, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_huge_dns_json_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_huge_dns_protobuf_100, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protobuf_1, setup, mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_protobuf_100, setup, mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_json_1, setup, mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_json_100, setup, mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_outage_1, setup, mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_outage_100, setup, mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_tiny_buffer, setup, mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_unknown_type_json_1, setup,
+						mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_unknown_type_protobuf_100, setup,
+						mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_huge_dns_json_1, setup, mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_huge_dns_protobuf_100, setup,
+						mock_kafka_state_stop),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_unreachable_at_start),
 	};

@@ -50,19 +50,7 @@ rd_kafka_t *__wrap_rd_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, cha
 
 static int setup(void **state)
 {
-	struct mock_kafka *m = calloc(1, sizeof(*m));
-
-	if (!m || mock_kafka_start(m, 3, 4))
-		return -1;
-	*state = m;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	mock_kafka_stop(*state);
-	free(*state);
-	return 0;
+	return mock_kafka_state_start(state, 3, 4);
 }
 
 static void sleep_ms(long ms)
@@ -349,10 +337,12 @@ static void test_broker_sequence_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fatal_error_new_producer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fatal_error_new_producer, setup,
+						mock_kafka_state_stop),
 		cmocka_unit_test_setup_teardown(test_repeated_fatal_error_backs_off, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_broker_sequence_error, setup, teardown),
+						mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_broker_sequence_error, setup,
+						mock_kafka_state_stop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,19 +27,7 @@
 
 static int setup(void **state)
 {
-	struct mock_kafka *m = calloc(1, sizeof(*m));
-
-	if (!m || mock_kafka_start(m, 1, 2))
-		return -1;
-	*state = m;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	mock_kafka_stop(*state);
-	free(*state);
-	return 0;
+	return mock_kafka_state_start(state, 1, 2);
 }
 
 /* ids and message indexes as a registry and records.proto would give them */
@@ -203,7 +191,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_every_message_is_prefix_and_one_record, setup,
-						teardown),
+						mock_kafka_state_stop),
 		cmocka_unit_test(test_refused_configs),
 	};
 
