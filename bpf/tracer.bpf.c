@@ -515,6 +515,28 @@ static __always_inline void submit(__u32 slot, void *p)
 	bpf_ringbuf_submit(p, 0);
 }
 
+/*
+ * A fixed-size event of task t: its filters and (unless no_limit) its rate limit, a ring slot of
+ * size bytes, the context filled. NULL when the event is not wanted or the ring is full (counted
+ * by reserve()).
+ */
+static __always_inline void *task_event(__u32 slot, struct task_struct *t, __u32 size,
+					bool no_limit)
+{
+	struct tr_fctx fc;
+	struct tr_hdr *h;
+
+	task_fctx(&fc, t);
+	if (!want(slot, &fc, no_limit))
+		return NULL;
+	h = reserve(slot, size);
+	if (!h)
+		return NULL;
+	fill_hdr(h, t, slot);
+	h->size = size;
+	return h;
+}
+
 /* ---- process events ---------------------------------------------------------------------- */
 
 static __always_inline struct tr_exec *exec_buf(void)
@@ -804,16 +826,10 @@ int BPF_PROG(tr_sched_process_fork, struct task_struct *parent, struct task_stru
 {
 	const __u32 slot = TR_EV_SCHED_PROCESS_FORK;
 	struct tr_fork *f;
-	struct tr_fctx fc;
 
-	task_fctx(&fc, parent);
-	if (!want(slot, &fc, false))
-		return 0;
-	f = reserve(slot, sizeof(*f));
+	f = task_event(slot, parent, sizeof(*f), false);
 	if (!f)
 		return 0;
-	fill_hdr(&f->hdr, parent, slot);
-	f->hdr.size = sizeof(*f);
 	f->child_pid = BPF_CORE_READ(child, tgid);
 	f->child_tid = BPF_CORE_READ(child, pid);
 	f->child_ns_pid = task_ns_tgid(child);
@@ -830,17 +846,11 @@ int BPF_PROG(tr_sched_process_exit, struct task_struct *p, bool group_dead)
 {
 	const __u32 slot = TR_EV_SCHED_PROCESS_EXIT;
 	struct tr_exit *x;
-	struct tr_fctx fc;
 	__u32 code;
 
-	task_fctx(&fc, p);
-	if (!want(slot, &fc, true))
-		return 0;
-	x = reserve(slot, sizeof(*x));
+	x = task_event(slot, p, sizeof(*x), true);
 	if (!x)
 		return 0;
-	fill_hdr(&x->hdr, p, slot);
-	x->hdr.size = sizeof(*x);
 	/* do_exit() stored the wait status before the tracepoint: code << 8, or the signal */
 	code = BPF_CORE_READ(p, exit_code);
 	x->exit_code = (code >> 8) & 0xff;
@@ -1109,16 +1119,10 @@ int BPF_PROG(tr_mark_victim, struct task_struct *task, uid_t uid)
 	const __u32 slot = TR_EV_OOM_KILL;
 	struct tr_oom *r;
 	struct mm_struct *mm;
-	struct tr_fctx fc;
 
-	task_fctx(&fc, task);
-	if (!want(slot, &fc, false))
-		return 0;
-	r = reserve(slot, sizeof(*r));
+	r = task_event(slot, task, sizeof(*r), false);
 	if (!r)
 		return 0;
-	fill_hdr(&r->hdr, task, slot);
-	r->hdr.size = sizeof(*r);
 	mm = BPF_CORE_READ(task, mm);
 	r->total_vm_pages = 0;
 	r->rss_pages = 0;
@@ -1148,7 +1152,6 @@ int BPF_PROG(tr_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	const __u32 slot = TR_EV_SIGNAL_GENERATE;
 	__u32 self = bpf_get_current_pid_tgid() >> 32;
 	struct tr_signal *r;
-	struct tr_fctx fc;
 
 	if (sig <= 0 || sig > 64)
 		return 0;
@@ -1163,14 +1166,9 @@ int BPF_PROG(tr_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 		if (handler != 0) /* SIG_DFL */
 			return 0;
 	}
-	task_fctx(&fc, bpf_get_current_task_btf());
-	if (!want(slot, &fc, false))
-		return 0;
-	r = reserve(slot, sizeof(*r));
+	r = task_event(slot, bpf_get_current_task_btf(), sizeof(*r), false);
 	if (!r)
 		return 0;
-	fill_hdr(&r->hdr, bpf_get_current_task_btf(), slot);
-	r->hdr.size = sizeof(*r);
 	r->target_pid = BPF_CORE_READ(task, tgid);
 	r->target_tid = BPF_CORE_READ(task, pid);
 	r->sig = sig;
