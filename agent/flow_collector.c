@@ -282,7 +282,7 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 	if (ret)
 		return ret;
 	for (int c = 0; c < fc->ncpus; c++) {
-		for (int i = 0; i < 2 * FLOW_CACHE_WAYS; i++) {
+		for (int i = 0; i < FLOW_CACHE_SLOTS; i++) {
 			const struct flow_cache_slot *s = &fc->cache[c].slot[i];
 			struct flow_value v;
 

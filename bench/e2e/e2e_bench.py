@@ -41,10 +41,13 @@ sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 import fslib  # noqa: E402
 
 SND, RCV = "192.0.2.1", "192.0.2.2"
-PORTS = {"udp": 5000, "tcp": 5201, "connect": 8080, "dns": 53}
-ALL_LOADS = ("udp", "tcp", "connect", "dns")
+PORTS = {"udp": 5000, "udpmix": 5100, "tcp": 5201, "connect": 8080, "dns": 53}
+NPORTS = {"udpmix": 64}  # loads on a range of destination ports PORTS[load]..+NPORTS[load]-1
+ALL_LOADS = ("udp", "udpmix", "tcp", "connect", "dns")
 LOADS = list(ALL_LOADS)  # the loads run (--loads)
-LOAD_TITLE = {"udp": "UDP, 64 flows, 64-byte payload, full speed", "tcp": "one TCP bulk stream",
+LOAD_TITLE = {"udp": "UDP, 64 flows, 64-byte payload, full speed",
+              "udpmix": "UDP, 64 flows interleaved packet by packet (one socket, 64 ports)",
+              "tcp": "one TCP bulk stream",
               "connect": "connect/close loop", "dns": "DNS queries against dnsmasq"}
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -252,6 +255,8 @@ class Bench:
         """The receivers, started once and idle between loads (they send nothing then)."""
         env = self.env
         for cmd, load in (([self.load_bin, "udp-recv", RCV, str(PORTS["udp"]), "1"], "udp"),
+                          ([self.load_bin, "udp-recv", RCV, str(PORTS["udpmix"]),
+                            str(NPORTS["udpmix"])], "udpmix"),
                           ([self.load_bin, "tcp-accept", RCV, str(PORTS["connect"])], "connect")):
             p = env.spawn(cmd, cgroup=self.cg[(load, "r")], ns=self.rns)
             if "ready" not in p.stdout.readline():
@@ -280,6 +285,10 @@ class Bench:
         s = str(seconds)
         if load == "udp":
             return [self.load_bin, "udp-send", RCV, str(PORTS["udp"]), "1", "64", "64", s]
+        if load == "udpmix":
+            # one socket to 64 ports: each sendmmsg batch of 64 holds one packet per flow
+            return [self.load_bin, "udp-send", RCV, str(PORTS["udpmix"]),
+                    str(NPORTS["udpmix"]), "1", "64", s]
         if load == "tcp":
             return ["iperf3", "-c", RCV, "-p", str(PORTS["tcp"]), "-t", s, "-J"]
         if load == "connect":
@@ -477,8 +486,9 @@ class Pmacctd(Tool):
                 self.pcap_drops += int(line.rsplit("dropped_packets=", 1)[1].split()[0])
 
     def count(self, load):
-        port = PORTS[load]
-        return [sum(n for sp, dp, n in self.rows if port in (sp, dp))]
+        lo = PORTS[load]
+        hi = lo + NPORTS.get(load, 1)
+        return [sum(n for sp, dp, n in self.rows if lo <= sp < hi or lo <= dp < hi)]
 
 
 class Softflowd(Tool):

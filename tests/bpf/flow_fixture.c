@@ -129,7 +129,7 @@ int fx_flow_lookup(int map_fd, int cache_fd, uint32_t parity, const struct flow_
 	assert_non_null(cache);
 	assert_int_equal(bpf_map_lookup_elem(cache_fd, &parity, cache), 0);
 	for (int c = 0; c < ncpus; c++) {
-		for (int i = 0; i < 2 * FLOW_CACHE_WAYS; i++) {
+		for (int i = 0; i < FLOW_CACHE_SLOTS; i++) {
 			const struct flow_cache_slot *s = &cache[c].slot[i];
 
 			if (memcmp(&s->key, k, sizeof(*k)))
