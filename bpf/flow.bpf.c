@@ -303,7 +303,7 @@ static __always_inline __u32 key_hash(const struct flow_key *k)
 	return (__u32)(h >> 32);
 }
 
-static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
+static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 {
 	struct flow_key key = {};
 	struct pkt_info pi = {};
@@ -313,7 +313,24 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 	__u64 now, jiffies, bytes, packets;
 	int ret;
 
-	stats_add(&stats, FLOW_STAT_PACKETS, 1);
+	/*
+	 * Read once per packet, so that the map and the cache slots a run uses belong together.
+	 * A run nested in another on this CPU (softirq over task context) finds the slots busy
+	 * and uses the map only: cache NULL.
+	 */
+	parity = *(volatile __u32 *)&flow_parity;
+	if (parity >= FLOW_MAPS)
+		parity = 0; /* never: the agent writes 0..FLOW_MAPS-1 */
+	cache = bpf_map_lookup_elem(&flow_cache, &parity);
+	if (cache && !cache->busy) {
+		cache->busy = 1;
+		barrier();
+		/* FLOW_STAT_PACKETS' share in the cache's first line, not a second per-CPU map's */
+		cache->packets++;
+	} else {
+		cache = NULL;
+		stats_add(&stats, FLOW_STAT_PACKETS, 1);
+	}
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		ret = parse_ipv4(skb, key.laddr, key.raddr, &pi, egress);
@@ -321,15 +338,15 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 		ret = parse_ipv6(skb, key.laddr, key.raddr, &pi, egress);
 	} else {
 		stats_add(&stats, FLOW_STAT_NON_IP, 1);
-		return 1;
+		goto out;
 	}
 	if (ret < 0) {
 		stats_add(&stats, FLOW_STAT_MALFORMED, 1);
-		return 1;
+		goto out;
 	}
 	if (ret > 0) {
 		stats_add(&stats, FLOW_STAT_OTHER_PROTO, 1);
-		return 1;
+		goto out;
 	}
 	if (pi.fragment)
 		stats_add(&stats, FLOW_STAT_FRAGMENTS, 1);
@@ -363,17 +380,10 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 		bytes += (__u64)(segs - 1) * (pi.l3_len + pi.l4_len);
 	}
 
-	parity = *(volatile __u32 *)&flow_parity;
-	if (parity >= FLOW_MAPS)
-		parity = 0; /* never: the agent writes 0..FLOW_MAPS-1 */
-	cache = bpf_map_lookup_elem(&flow_cache, &parity);
-	if (!cache || cache->busy) {
-		/* nested in a run on this CPU (softirq over task context): the map only */
+	if (!cache) {
 		account(skb, &key, &pi, parity, egress, bytes, packets, bpf_ktime_get_coarse_ns());
-		return 1;
+		return;
 	}
-	cache->busy = 1;
-	barrier();
 	h = key_hash(&key);
 	tag = h | 1;
 	set = (h >> 1) & (FLOW_CACHE_SETS - 1);
@@ -451,9 +461,11 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 			cache->cand[set] = 0;
 		}
 	}
-	barrier();
-	cache->busy = 0;
-	return 1;
+out:
+	if (cache) {
+		barrier();
+		cache->busy = 0;
+	}
 }
 
 SEC("cgroup_skb/ingress")
