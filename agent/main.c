@@ -36,6 +36,7 @@
 #include "policy.h"
 #include "prereq.h"
 #include "kafka_config.h"
+#include "schema_registry.h"
 #include "sink_stdout.h"
 
 #define EXIT_RUNTIME 1
@@ -467,9 +468,18 @@ int main(int argc, char **argv)
 	libbpf_debug = cfg.libbpf_debug;
 	libbpf_set_print(libbpf_print);
 	signal(SIGPIPE, SIG_IGN);
+	/* libcurl's global set-up while this is the only thread: librdkafka's and libmicrohttpd's
+	 * threads start in run() */
+	if (cfg.kafka_schema_registry && schema_registry_global_init(err, sizeof(err))) {
+		LOG_ERR("%s", err);
+		config_free(&cfg);
+		return EXIT_RUNTIME;
+	}
 
 	run(&cfg, &a, &exit_code);
 	teardown(&a);
+	/* after teardown: every client and every other thread is gone */
+	schema_registry_global_cleanup();
 	config_free(&cfg);
 	return exit_code;
 }
