@@ -106,6 +106,7 @@ static void dns_opts_of(const struct config *cfg, struct dns_collector_opts *d)
 	if (d->min_hold_ns < 2ull * cfg->interval_s * 1000000000ull)
 		d->min_hold_ns = 2ull * cfg->interval_s * 1000000000ull;
 	d->max_tcp_streams = 4096;
+	d->warn_interval_ns = (uint64_t)cfg->interval_s * 1000000000ull;
 }
 
 static int new_conntrack(const struct config *cfg, struct ct_nat **out)
@@ -250,6 +251,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		.debug = cfg->tracer_debug,
 		.cgroup_root = attach_path,
 		.cgroup_v1_mount = mode.mode == CGROUP_MODE_V1 ? mode.v1_memory_mount : NULL,
+		.warn_interval_ns = (uint64_t)cfg->interval_s * 1000000000ull,
 	};
 
 	switch (tracer_collector_create(&topts, &a->tracer, err, sizeof(err))) {
