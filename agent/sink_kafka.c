@@ -19,7 +19,8 @@
  * producer from the same configuration and sends on through it, so the agent keeps buffering
  * and delivering; the failed one is kept ("retiring") until its messages in flight have their
  * delivery reports or flush_timeout_ms has passed, then purged and destroyed. Every record it
- * did not deliver is counted as lost (lost_fatal, and failed or dropped_error). A producer that
+ * lost (lost_to_fatal(): by the message's own error) is counted in lost_fatal, and in failed or
+ * dropped_error. A producer that
  * fails again before it delivered anything waits 1 s, doubling to 60 s, before the next one.
  */
 #ifndef _GNU_SOURCE
