@@ -13,7 +13,8 @@
 ARG DEBIAN_RELEASE=bookworm
 
 FROM debian:${DEBIAN_RELEASE} AS build
-# scripts/setup.sh's build_pkgs, without the test framework (cmocka).
+# scripts/setup.sh's build_pkgs, without the test framework (cmocka) and ccache; the test
+# style_dockerfile checks that the two lists agree.
 RUN apt-get update \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		build-essential cmake pkg-config clang llvm bpftool \
@@ -21,7 +22,8 @@ RUN apt-get update \
 		libinih-dev uthash-dev \
 		libnetfilter-conntrack-dev libmnl-dev \
 		librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
-		libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev \
+		libmicrohttpd-dev libjansson-dev \
+		libyaml-dev libcurl4-openssl-dev \
 	&& rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -34,12 +36,14 @@ RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	&& strip /build/agent/flowscope
 
 FROM debian:${DEBIAN_RELEASE}-slim
-# The libraries flowscope links (libelf and zlib come with libbpf), and CA certificates for Kafka
+# The libraries flowscope links (libelf and zlib come with libbpf; style_dockerfile checks that
+# every library the binary names has its package here), and CA certificates for Kafka
 # over TLS with a public CA (librdkafka reads the system store).
 RUN apt-get update \
 	&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		libbpf1 libelf1 zlib1g libinih1 libnetfilter-conntrack3 libmnl0 \
-		librdkafka1 libprotobuf-c1 libmicrohttpd12 libjansson4 libcurl4 ca-certificates \
+		librdkafka1 libprotobuf-c1 libmicrohttpd12 libjansson4 libyaml-0-2 libcurl4 \
+		ca-certificates \
 	&& rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/agent/flowscope /usr/local/bin/flowscope
 COPY LICENSE /usr/share/doc/flowscope/

@@ -91,6 +91,9 @@ struct dns_collector {
 	bool closing; /* dns_collector_destroy(): tearing down, emit nothing */
 	struct dns_parse_stats parse_stats;
 	struct dns_collector_stats stats;
+	/* the ring-full warning: when the last window began, the kernel's count then */
+	uint64_t ring_warn_from_ns;
+	uint64_t ring_full_seen;
 	/* the event being handled, for the TCP reassembly callback */
 	const struct dns_event *cur;
 	/* scratch: one parsed message and its rendered answers, grown to the largest seen */
@@ -637,12 +640,39 @@ static void on_ringbuf(struct loop *l, int fd, uint32_t events, void *arg)
 	dns_collector_consume(arg);
 }
 
+/*
+ * At most once per warn_interval_ns: a warning when the kernel dropped DNS packets because the
+ * ring buffer was full since the last window (the counter alone is easy to miss).
+ */
+static void warn_ring_full(struct dns_collector *dc, uint64_t now_ns)
+{
+	uint64_t window = dc->opts.warn_interval_ns ? dc->opts.warn_interval_ns : 1000000000ull;
+	uint64_t k[FLOW_STAT_MAX];
+
+	/* the 1 s timer may fire a little early: 100 ms of slack */
+	if (now_ns + 100000000ull - dc->ring_warn_from_ns < window)
+		return;
+	if (flow_collector_stats(dc->flows, k))
+		return;
+	if (k[FLOW_STAT_DNS_RINGBUF_FULL] > dc->ring_full_seen)
+		LOG_WARN("DNS ring buffer full: %llu DNS packets dropped in the last %llu s "
+			 "(flowscope_dns_dropped_total{reason=\"ringbuf_full\"}); raise "
+			 "--dns-ringbuf-bytes (now %u)",
+			 (unsigned long long)(k[FLOW_STAT_DNS_RINGBUF_FULL] - dc->ring_full_seen),
+			 (unsigned long long)((now_ns - dc->ring_warn_from_ns + 500000000ull) /
+					      1000000000ull),
+			 bpf_map__max_entries(flow_collector_skel(dc->flows)->maps.dns_events));
+	dc->ring_full_seen = k[FLOW_STAT_DNS_RINGBUF_FULL];
+	dc->ring_warn_from_ns = now_ns;
+}
+
 /* Once a second: what the ring buffer holds (wakeups can be late), then the timeouts. */
 static void on_tick(struct loop *l, uint64_t expirations, void *arg)
 {
 	(void)l, (void)expirations;
 	dns_collector_consume(arg);
 	dns_collector_expire(arg, clock_boot_ns());
+	warn_ring_full(arg, clock_mono_ns());
 }
 
 int dns_collector_attach(struct dns_collector *dc, struct loop *l, struct pipeline *p)
@@ -658,6 +688,7 @@ int dns_collector_attach(struct dns_collector *dc, struct loop *l, struct pipeli
 	if (ret < 0)
 		return ret;
 	dc->timer = ret;
+	dc->ring_warn_from_ns = clock_mono_ns();
 	return 0;
 }
 

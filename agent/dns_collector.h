@@ -23,6 +23,9 @@ struct dns_collector_opts {
 	uint32_t max_names; /* IP -> name entries over all cgroups */
 	uint64_t min_hold_ns; /* an address keeps its name at least this long */
 	uint32_t max_tcp_streams; /* DNS-over-TCP streams reassembled at once */
+	/* at most one warning per this many ns when DNS packets were dropped because the ring
+	 * buffer was full (the export interval); 0: 1 s */
+	uint64_t warn_interval_ns;
 };
 
 struct dns_collector_stats {

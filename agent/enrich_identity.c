@@ -12,8 +12,10 @@
  * the interval's end: only with all of an interval's flows indexed can one end of a local
  * connection find the other (identity_peers, by the inverse of the actual, post-NAT tuple). A
  * flow that a stage in between resumes after the end (an asynchronous conntrack lookup) finds the
- * complete index at once; the index lives until the next interval begins. Strings the stage points records at live in the identity cache, which
- * frees nothing but in identity_process(), and that runs from the loop, never during an export.
+ * complete index at once; the index lives until the next interval begins. Strings the stage
+ * points records at live in the identity cache, which frees nothing but in identity_process(),
+ * and that runs from the loop, never during an export. A held flow borrows its cgroup_path only
+ * when it is cgroup_paths' string of the current generation (hold()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -73,6 +75,11 @@ static void copy_out(const struct identity_workload *iw, struct record_workload 
 	out->pod_name = iw->pod_name;
 }
 
+static struct cgroup_paths *paths_of(const struct enrich_identity *e, uint8_t cgroup_version)
+{
+	return cgroup_version == 1 && e->paths->v1 ? e->paths->v1 : e->paths->v2;
+}
+
 static void tuple_of(const struct flow_record *r, bool actual, struct identity_flow_tuple *t)
 {
 	size_t alen = r->ip_version == 4 ? 4 : 16;
@@ -97,8 +104,7 @@ static void enrich_flow(struct enrich_identity *e, struct flow_record *r,
 	r->workload = storage;
 	tuple_of(r, true, &t);
 	if (identity_peers_find(e->peers, &t, &peer) == IDENTITY_PEER_FOUND) {
-		struct cgroup_paths *cp = (peer & V1_BIT) && e->paths->v1 ? e->paths->v1
-									  : e->paths->v2;
+		struct cgroup_paths *cp = paths_of(e, (peer & V1_BIT) ? 1 : 2);
 		const char *path = cgroup_paths_lookup(cp, peer & ~V1_BIT);
 		const struct identity_workload *pw = resolve(e, peer, path, now_ns);
 
@@ -124,19 +130,25 @@ static bool hold(struct enrich_identity *e, struct flow_record *r)
 		e->cap_held = cap;
 	}
 	/*
-	 * The path is cgroup_paths' string (the cgroup_path stage, earlier in the pipeline), valid
-	 * until the next interval begins (cgroup_paths.h); held flows go at this interval's end or
-	 * flush, before that, so the copy points at it instead of copying it: a kubepods path is
-	 * about 160 of the ~380 bytes a held flow would take.
+	 * A path that is the string cgroup_paths hands out for the id in this generation stays
+	 * valid until the next interval begins (cgroup_paths.h), and held flows go before that (at
+	 * this interval's end or flush; index_interval_begin() lets go of any left): the copy
+	 * points at it instead of copying it (a kubepods path is about 160 of the ~380 bytes of a
+	 * held flow). Any other string, such as a deferring stage's copy of the record (freed once
+	 * it resumed the record), or one from an earlier generation, is copied with the record.
 	 */
 	const char *path = r->cgroup_path;
+	bool borrow = path &&
+		      path == cgroup_paths_lookup(paths_of(e, r->cgroup_version), r->cgroup_id);
 
-	r->cgroup_path = NULL;
+	if (borrow)
+		r->cgroup_path = NULL;
 	copy = record_arena_dup(e->held_mem, &r->hdr);
 	r->cgroup_path = path;
 	if (!copy)
 		return false;
-	copy->cgroup_path = path;
+	if (borrow)
+		copy->cgroup_path = path;
 	e->held[e->n_held++] = RECORD_OF(copy, struct flow_record);
 	return true;
 }
@@ -203,11 +215,17 @@ static enum stage_verdict index_stage_process(void *arg, struct record *r)
 	return STAGE_PASS;
 }
 
-/* A new interval's flows: the last interval's tuples go. */
+/*
+ * A new interval's flows: the last interval's tuples go. First of all stages, so before the
+ * cgroup_path stage starts a new generation: flows still held (an interval that began without
+ * its end) go on now, while the cgroup_paths strings they point at are valid.
+ */
 static void index_interval_begin(void *arg)
 {
 	struct enrich_identity *e = arg;
 
+	if (e->n_held)
+		release(e);
 	identity_peers_reset(e->peers);
 }
 

@@ -36,6 +36,7 @@
 #include "policy.h"
 #include "prereq.h"
 #include "kafka_config.h"
+#include "schema_registry.h"
 #include "sink_stdout.h"
 
 #define EXIT_RUNTIME 1
@@ -105,6 +106,7 @@ static void dns_opts_of(const struct config *cfg, struct dns_collector_opts *d)
 	if (d->min_hold_ns < 2ull * cfg->interval_s * 1000000000ull)
 		d->min_hold_ns = 2ull * cfg->interval_s * 1000000000ull;
 	d->max_tcp_streams = 4096;
+	d->warn_interval_ns = (uint64_t)cfg->interval_s * 1000000000ull;
 }
 
 static int new_conntrack(const struct config *cfg, struct ct_nat **out)
@@ -249,6 +251,7 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		.debug = cfg->tracer_debug,
 		.cgroup_root = attach_path,
 		.cgroup_v1_mount = mode.mode == CGROUP_MODE_V1 ? mode.v1_memory_mount : NULL,
+		.warn_interval_ns = (uint64_t)cfg->interval_s * 1000000000ull,
 	};
 
 	switch (tracer_collector_create(&topts, &a->tracer, err, sizeof(err))) {
@@ -467,9 +470,18 @@ int main(int argc, char **argv)
 	libbpf_debug = cfg.libbpf_debug;
 	libbpf_set_print(libbpf_print);
 	signal(SIGPIPE, SIG_IGN);
+	/* libcurl's global set-up while this is the only thread: librdkafka's and libmicrohttpd's
+	 * threads start in run() */
+	if (cfg.kafka_schema_registry && schema_registry_global_init(err, sizeof(err))) {
+		LOG_ERR("%s", err);
+		config_free(&cfg);
+		return EXIT_RUNTIME;
+	}
 
 	run(&cfg, &a, &exit_code);
 	teardown(&a);
+	/* after teardown: every client and every other thread is gone */
+	schema_registry_global_cleanup();
 	config_free(&cfg);
 	return exit_code;
 }

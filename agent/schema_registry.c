@@ -97,6 +97,33 @@ int schema_registry_check_url(const char *url, char *err, size_t errsz)
 	return ret;
 }
 
+/*
+ * Whether schema_registry_global_init() succeeded (and cleanup has not run since). Written only
+ * by those two, which the header requires to run on the one thread of a process's start and
+ * exit, so no lock.
+ */
+static bool curl_ready;
+
+int schema_registry_global_init(char *err, size_t errsz)
+{
+	if (curl_ready)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		snprintf(err, errsz, "schema registry: libcurl cannot be initialised");
+		return -ENOMEM;
+	}
+	curl_ready = true;
+	return 0;
+}
+
+void schema_registry_global_cleanup(void)
+{
+	if (!curl_ready)
+		return;
+	curl_global_cleanup();
+	curl_ready = false;
+}
+
 struct schema_registry *schema_registry_create(const char *url, uint32_t timeout_ms, char *err,
 					       size_t errsz)
 {
@@ -106,8 +133,10 @@ struct schema_registry *schema_registry_create(const char *url, uint32_t timeout
 
 	if (schema_registry_check_url(url, err, errsz))
 		return NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		snprintf(err, errsz, "schema registry: libcurl cannot be initialised");
+	if (!curl_ready) {
+		/* a bug of the caller, not of the input: said plainly rather than racing */
+		snprintf(err, errsz,
+			 "schema registry: schema_registry_global_init() was not called");
 		return NULL;
 	}
 	sr = calloc(1, sizeof(*sr));
@@ -133,8 +162,6 @@ struct schema_registry *schema_registry_create(const char *url, uint32_t timeout
 	return sr;
 nomem:
 	schema_registry_destroy(sr);
-	if (!sr)
-		curl_global_cleanup();
 	snprintf(err, errsz, "schema registry: out of memory");
 	return NULL;
 }
@@ -148,7 +175,6 @@ void schema_registry_destroy(struct schema_registry *sr)
 	free(sr->base);
 	free(sr->shown);
 	free(sr);
-	curl_global_cleanup();
 }
 
 const char *schema_registry_url(const struct schema_registry *sr)

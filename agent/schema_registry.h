@@ -36,9 +36,23 @@ extern const char flowscope_records_proto[];
 int schema_registry_check_url(const char *url, char *err, size_t errsz);
 
 /*
+ * libcurl's process-wide set-up (curl_global_init()), once per process: call it from main()
+ * before any thread starts (librdkafka's, libmicrohttpd's), since curl_global_init() is not
+ * thread-safe in every libcurl build (libcurl 7.84 and later only with CURL_VERSION_THREADSAFE)
+ * and it initialises libraries (OpenSSL) that other threads may be using. A second call is a
+ * no-op. Returns 0, or -ENOMEM with the reason in err.
+ */
+int schema_registry_global_init(char *err, size_t errsz);
+
+/* Undo schema_registry_global_init() at exit, after every client is destroyed and every other
+ * thread has ended. A no-op without a successful init. */
+void schema_registry_global_cleanup(void);
+
+/*
  * A client of the registry at url (as schema_registry_check_url() accepts). timeout_ms bounds
  * each request as a whole, connection included (milliseconds, at least 1). Returns NULL with
- * the reason in err on a bad URL or when libcurl cannot be initialised.
+ * the reason in err on a bad URL, without schema_registry_global_init() first, or when libcurl
+ * cannot be initialised.
  */
 struct schema_registry *schema_registry_create(const char *url, uint32_t timeout_ms, char *err,
 					       size_t errsz);

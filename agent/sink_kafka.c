@@ -19,7 +19,8 @@
  * producer from the same configuration and sends on through it, so the agent keeps buffering
  * and delivering; the failed one is kept ("retiring") until its messages in flight have their
  * delivery reports or flush_timeout_ms has passed, then purged and destroyed. Every record it
- * did not deliver is counted as lost (lost_fatal, and failed or dropped_error). A producer that
+ * lost (lost_to_fatal(): by the message's own error) is counted in lost_fatal, and in failed or
+ * dropped_error. A producer that
  * fails again before it delivered anything waits 1 s, doubling to 60 s, before the next one.
  */
 #ifndef _GNU_SOURCE
@@ -385,6 +386,29 @@ static struct producer *producer_of(struct kafka_sink *ks, const rd_kafka_t *rk)
 	return NULL;
 }
 
+/*
+ * Whether a message that failed with err on producer rk was lost to rk's fatal error: it carries
+ * the fatal error (_FATAL, or the code rd_kafka_fatal_error() names, which the message that
+ * caused it gets), or it was purged (_PURGE_QUEUE, _PURGE_INFLIGHT) from a producer that had
+ * failed fatally (by librdkafka or by retire_now()). A message that failed for its own reason
+ * (_MSG_TIMED_OUT, a broker's refusal of it) failed whatever the producer's state: not lost.
+ */
+static bool lost_to_fatal(rd_kafka_t *rk, rd_kafka_resp_err_t err)
+{
+	rd_kafka_resp_err_t fatal;
+	char reason[8];
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL)
+		return true;
+	fatal = rd_kafka_fatal_error(rk, reason, sizeof(reason));
+	if (!fatal)
+		return false;
+	return err == fatal || err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+	       err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+}
+
+/* Counts each message once: delivered, or failed under its own error (and then lost with its
+ * producer when lost_to_fatal()). */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct kafka_sink *ks = opaque;
@@ -393,7 +417,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	enum record_type type = tag & ((1u << TAG_TYPE_BITS) - 1);
 	uint64_t n = tag >> TAG_TYPE_BITS;
 	struct kafka_sink_type_stats *ts = &ks->st.type[type];
-	char fatal[8];
 
 	if (!p)
 		return;
@@ -403,8 +426,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	if (m->err) {
 		ts->failed += n;
 		count_failure(ks, m->err, type, n);
-		/* a failed producer gives up what it holds: lost with it */
-		if (rd_kafka_fatal_error(rk, fatal, sizeof(fatal)))
+		if (lost_to_fatal(rk, m->err))
 			ts->lost_fatal += n;
 		LOG_DEBUG("kafka: %" PRIu64 " records to %s failed: %s", n, ks->topic_names[type],
 			  rd_kafka_err2str(m->err));

@@ -80,8 +80,9 @@ struct kafka_sink_type_stats {
 	uint64_t failed; /* records whose delivery report carried an error */
 	uint64_t dropped_queue_full; /* records dropped: buffer_bytes or librdkafka's queue full */
 	uint64_t dropped_error; /* records dropped: encoding failed or too large, produce error */
-	/* of failed and dropped_error: records a producer that failed fatally did not deliver
-	 * (held in it, or refused by it before a new one could take them) */
+	/* of failed and dropped_error: records lost to a producer's fatal error (failed with it,
+	 * purged from the failed producer, or refused by it before a new one could take them);
+	 * a record that failed for its own reason (a timeout) is failed only */
 	uint64_t lost_fatal;
 };
 

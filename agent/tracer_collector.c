@@ -27,6 +27,11 @@ struct tracer_collector {
 	const char *comms[POLICY_EV_COUNT][POLICY_MAX_COMM];
 	uint64_t records;
 	uint64_t records_dropped; /* refused by the pipeline */
+	/* the ring-full warning: its window, the kernel's lost count when the window began */
+	uint64_t warn_interval_ns;
+	uint32_t ringbuf_bytes;
+	uint64_t ring_warn_from_ns;
+	uint64_t lost_seen;
 };
 
 /*
@@ -475,6 +480,8 @@ enum tracer_collector_status tracer_collector_create(const struct tracer_collect
 	eo.programs = tc->progs;
 	eo.n_programs = n;
 	eo.ringbuf_bytes = o->ringbuf_bytes;
+	tc->ringbuf_bytes = o->ringbuf_bytes;
+	tc->warn_interval_ns = o->warn_interval_ns ? o->warn_interval_ns : 1000000000ull;
 	eo.cgroup_cleanup_delay_ns = o->cleanup_delay_ns;
 	eo.debug = o->debug;
 	eo.cgroup_root = o->cgroup_root;
@@ -508,12 +515,55 @@ void tracer_collector_drain(struct tracer_collector *tc)
 		;
 }
 
+/* The kernel's counts of one enabled, exported event of the policy into *k; false otherwise. */
+static bool event_counts(const struct tracer_collector *tc, int id, struct event_tracer_counts *k)
+{
+	const struct policy_event_def *d = policy_event_def(id);
+	const struct policy_event_conf *c = policy_event(tc->policy, id);
+
+	if (!d || !c || !c->enabled || (d->flags & POLICY_EVF_INTERNAL))
+		return false;
+	if (d->flags & POLICY_EVF_SYSCALL)
+		event_tracer_counts(tc->et, TR_EV_SYSCALL, d->syscall_nr, k);
+	else
+		event_tracer_counts(tc->et, event_tracer_event_id(d->name, NULL), 0, k);
+	return true;
+}
+
+/*
+ * At most once per warn_interval_ns: a warning when records were lost because the events ring
+ * was full since the last window (flowscope_tracer_events_lost_total alone is easy to miss).
+ */
+static void warn_ring_full(struct tracer_collector *tc, uint64_t now_ns)
+{
+	struct event_tracer_counts k;
+	uint64_t lost = 0;
+
+	/* the 1 s timer may fire a little early: 100 ms of slack */
+	if (now_ns + 100000000ull - tc->ring_warn_from_ns < tc->warn_interval_ns)
+		return;
+	for (int id = 1; id < POLICY_EV_COUNT; id++)
+		if (event_counts(tc, id, &k))
+			lost += k.lost;
+	if (lost > tc->lost_seen)
+		LOG_WARN("tracer events ring full: %llu records lost in the last %llu s "
+			 "(flowscope_tracer_events_lost_total); raise --events-ringbuf-bytes "
+			 "(now %u)",
+			 (unsigned long long)(lost - tc->lost_seen),
+			 (unsigned long long)((now_ns - tc->ring_warn_from_ns + 500000000ull) /
+					      1000000000ull),
+			 tc->ringbuf_bytes);
+	tc->lost_seen = lost;
+	tc->ring_warn_from_ns = now_ns;
+}
+
 static void on_tick(struct loop *l, uint64_t expirations, void *arg)
 {
 	struct tracer_collector *tc = arg;
 
 	(void)l, (void)expirations;
 	event_tracer_tick(tc->et, clock_boot_ns());
+	warn_ring_full(tc, clock_mono_ns());
 }
 
 int tracer_collector_attach(struct tracer_collector *tc, struct loop *l, struct pipeline *p)
@@ -524,6 +574,7 @@ int tracer_collector_attach(struct tracer_collector *tc, struct loop *l, struct 
 	ret = loop_add_fd(l, event_tracer_fd(tc->et), EPOLLIN, on_ring, tc);
 	if (ret)
 		return ret;
+	tc->ring_warn_from_ns = clock_mono_ns();
 	ret = loop_add_timer(l, 1000, on_tick, tc);
 	return ret < 0 ? ret : 0;
 }
@@ -609,25 +660,19 @@ static void tracer_dynamic(void *arg, const void *snap, struct counters_out *out
 	(void)snap;
 	for (int f = 0; f < 5; f++) {
 		for (int id = 1; id < POLICY_EV_COUNT; id++) {
-			const struct policy_event_def *d = policy_event_def(id);
-			const struct policy_event_conf *c = policy_event(tc->policy, id);
 			struct event_tracer_counts k;
 			char labels[96];
 			uint64_t v;
 
-			if (!d || !c || !c->enabled || (d->flags & POLICY_EVF_INTERNAL))
+			if (!event_counts(tc, id, &k))
 				continue;
-			if (d->flags & POLICY_EVF_SYSCALL)
-				event_tracer_counts(tc->et, TR_EV_SYSCALL, d->syscall_nr, &k);
-			else
-				event_tracer_counts(tc->et, event_tracer_event_id(d->name, NULL), 0,
-						    &k);
 			v = f == 0   ? k.emitted
 			    : f == 1 ? k.lost
 			    : f == 2 ? k.suppressed
 			    : f == 3 ? k.kernel_filtered
 				     : k.decode_errors;
-			snprintf(labels, sizeof(labels), "event=\"%s\"", d->name);
+			snprintf(labels, sizeof(labels), "event=\"%s\"",
+				 policy_event_def(id)->name);
 			counters_sample(out, &tracer_families[f], labels, v);
 		}
 	}

@@ -27,6 +27,9 @@ struct tracer_collector_opts {
 	/* --cgroup-mode v1: the v1 memory hierarchy's mount, which events are attributed to (as
 	 * flows, cgroup_version 1); NULL: cgroup v2 */
 	const char *cgroup_v1_mount;
+	/* at most one warning per this many ns when records were lost because the events ring
+	 * was full (the export interval); 0: 1 s */
+	uint64_t warn_interval_ns;
 };
 
 enum tracer_collector_status {

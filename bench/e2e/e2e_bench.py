@@ -10,7 +10,7 @@ Configurations, one after another in each repetition: none, flowscope with bpf_s
 (records to a file, counted), flowscope with bpf_stats off (stdout to /dev/null: throughput),
 flowscope to Kafka (only with --kafka), pmacctd (libpcap, 5-tuple, 1 s), softflowd.
 
-  sudo bench/e2e/e2e_bench.py [--reps 3] [--seconds 5] [--kafka HOST:PORT] [--smoke]
+  sudo bench/e2e/e2e_bench.py [--reps 3] [--seconds 5] [--kafka local|HOST:PORT] [--smoke]
                               [--scale] [--baseline BIN] [--floor] [--loads udp,tcp,...]
 
 --baseline BIN adds 'baseline (stats on/off)', another flowscope binary (e.g. main's) run in
@@ -27,6 +27,7 @@ counters exactly. --scale: 100k concurrent flows, 10k new connections/s, 5k cgro
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -42,14 +43,17 @@ import fslib  # noqa: E402
 
 SND, RCV = "192.0.2.1", "192.0.2.2"
 PORTS = {"udp": 5000, "udpmix": 5100, "tcp": 5201, "connect": 8080, "dns": 53}
-NPORTS = {"udpmix": 64}  # loads on a range of destination ports PORTS[load]..+NPORTS[load]-1
+# destination ports per load, PORTS[load]..PORTS[load]+PORT_SPAN[load]-1
+PORT_SPAN = {"udpmix": 64}
 ALL_LOADS = ("udp", "udpmix", "tcp", "connect", "dns")
 LOADS = list(ALL_LOADS)  # the loads run (--loads)
 LOAD_TITLE = {"udp": "UDP, 64 flows, 64-byte payload, full speed",
-              "udpmix": "UDP, 64 flows interleaved packet by packet (one socket, 64 ports)",
+              "udpmix": "UDP, 64 flows interleaved packet by packet, 64-byte payload, full speed",
               "tcp": "one TCP bulk stream",
               "connect": "connect/close loop", "dns": "DNS queries against dnsmasq"}
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
+# the venv of scripts/setup.sh --test: kafka-python for --kafka local
+VENV_PY = os.environ.get("FLOWSCOPE_VENV_PY", "/var/cache/flowscope/venv/bin/python3")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -250,24 +254,25 @@ class Bench:
                 env.cgroups.append(cg)
                 self.cg[(load, side)] = cg
         self.servers = []
+        self.pin = None if args.pin == "none" else args.pin
 
     def start_servers(self):
         """The receivers, started once and idle between loads (they send nothing then)."""
         env = self.env
         for cmd, load in (([self.load_bin, "udp-recv", RCV, str(PORTS["udp"]), "1"], "udp"),
                           ([self.load_bin, "udp-recv", RCV, str(PORTS["udpmix"]),
-                            str(NPORTS["udpmix"])], "udpmix"),
+                            str(PORT_SPAN["udpmix"])], "udpmix"),
                           ([self.load_bin, "tcp-accept", RCV, str(PORTS["connect"])], "connect")):
-            p = env.spawn(cmd, cgroup=self.cg[(load, "r")], ns=self.rns)
+            p = env.spawn(self.pinned(cmd), cgroup=self.cg[(load, "r")], ns=self.rns)
             if "ready" not in p.stdout.readline():
                 raise RuntimeError("%s did not start: %s" % (cmd, p.stderr.read()))
-        env.spawn(["iperf3", "-s", "-B", RCV, "-p", str(PORTS["tcp"])],
+        env.spawn(self.pinned(["iperf3", "-s", "-B", RCV, "-p", str(PORTS["tcp"])]),
                   cgroup=self.cg[("tcp", "r")], ns=self.rns, stdout=subprocess.DEVNULL)
-        env.spawn(["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
-                   "--no-hosts", "--pid-file=", "--user=root", "--bind-interfaces",
+        env.spawn(self.pinned(["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
+                               "--no-resolv", "--no-hosts", "--pid-file=", "--user=root", "--bind-interfaces",
                    "--listen-address=" + RCV, "--port=53", "--log-facility=/dev/null",
                    "--local=/bench.test/", "--host-record=web.bench.test,198.51.100.7",
-                   "--cache-size=0"], cgroup=self.cg[("dns", "r")], ns=self.rns)
+                   "--cache-size=0"]), cgroup=self.cg[("dns", "r")], ns=self.rns)
         # servers up: iperf3 and dnsmasq answer (probes outside any measured window)
         deadline = time.time() + 10
         while True:
@@ -281,14 +286,21 @@ class Bench:
             time.sleep(0.2)
         time.sleep(0.5)
 
+    def pinned(self, cmd):
+        """cmd run on the CPUs of --pin (taskset), or as it is with --pin none."""
+        if self.pin is None:
+            return cmd
+        return ["taskset", "-c", self.pin] + list(cmd)
+
     def load_cmd(self, load, seconds):
         s = str(seconds)
         if load == "udp":
             return [self.load_bin, "udp-send", RCV, str(PORTS["udp"]), "1", "64", "64", s]
         if load == "udpmix":
-            # one socket to 64 ports: each sendmmsg batch of 64 holds one packet per flow
+            # one socket, each sendmmsg() batch cycles through the 64 ports: consecutive
+            # packets belong to different flows, as on a busy node
             return [self.load_bin, "udp-send", RCV, str(PORTS["udpmix"]),
-                    str(NPORTS["udpmix"]), "1", "64", s]
+                    str(PORT_SPAN["udpmix"]), "1", "64", s]
         if load == "tcp":
             return ["iperf3", "-c", RCV, "-p", str(PORTS["tcp"]), "-t", s, "-J"]
         if load == "connect":
@@ -300,7 +312,8 @@ class Bench:
         {prog name: (run_time_ns, run_cnt)} when the programs are not held by tool_pids[0]."""
         env = self.env
         before = self.readings(tool_pids, bpf_reader)
-        p = env.spawn(self.load_cmd(load, seconds), cgroup=self.cg[(load, "s")], ns=self.sns)
+        p = env.spawn(self.pinned(self.load_cmd(load, seconds)), cgroup=self.cg[(load, "s")],
+                      ns=self.sns)
         out, err = p.communicate(timeout=seconds + 60)
         if p.returncode != 0:
             raise RuntimeError("load %s failed (%d): %s" % (load, p.returncode, err))
@@ -357,6 +370,51 @@ class NoAgent(Tool):
     counted = False
 
 
+class LocalKafka:
+    """--kafka local: Apache Kafka's own broker (tests/e2e/kafka_broker.py run as a script,
+    KRaft, on loopback), one flow topic per flowscope+kafka run, read back with kafka-python
+    (not librdkafka) to count the records the agent delivered."""
+
+    def __init__(self, env, topics):
+        self.env, self.topics = env, list(topics)
+        self.proc = env.spawn([VENV_PY, os.path.join(REPO, "tests", "e2e", "kafka_broker.py")] +
+                              ["%s:1" % t for t in self.topics], stdout=subprocess.PIPE)
+        line = self.proc.stdout.readline().strip()
+        if not re.match(r"^127\.0\.0\.1:\d+$", line):
+            raise RuntimeError("the Kafka broker did not start: %s %s"
+                               % (line, self.proc.stderr.read()))
+        self.bootstrap = line
+
+    def topic(self):
+        """The next unused topic (one per run, so that each run's records are its own)."""
+        return self.topics.pop(0)
+
+    def records(self, topic):
+        """Every flow record on topic (JSON, one or more per message), as dicts."""
+        code = ("import json, sys\n"
+                "sys.path.insert(0, %r)\n"
+                "import kafka_broker\n"
+                "for m in kafka_broker.read_topic(sys.argv[1], sys.argv[2]):\n"
+                "    sys.stdout.write(m.payload.decode())\n" % os.path.join(REPO, "tests", "e2e"))
+        out = subprocess.run([VENV_PY, "-c", code, self.bootstrap, topic], check=True,
+                             capture_output=True, text=True, timeout=180).stdout
+        return [json.loads(line) for line in out.splitlines() if line]
+
+
+class ExternalKafka:
+    """--kafka HOST:PORT: a broker of the user's; the agent writes to it, nothing is read back
+    (the bench has no client for it outside the venv), so its records are not counted."""
+
+    def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
+
+    def topic(self):
+        return None  # the agent's default flow topic
+
+    def records(self, topic):
+        return None
+
+
 class Flowscope(Tool):
     def __init__(self, bench, stats, kafka=None, agent_bin=None):
         super().__init__(bench)
@@ -364,7 +422,8 @@ class Flowscope(Tool):
         self.agent_bin = agent_bin or bench.agent_bin
         self.name = ("baseline" if agent_bin else "flowscope") + ("+kafka" if kafka else "") + \
             (" (stats on)" if stats else " (stats off)")
-        self.counted = stats and not kafka
+        self.counted = stats or kafka
+        self.topic = None
         self.maps = []
 
     def start(self):
@@ -383,10 +442,13 @@ class Flowscope(Tool):
                 self.metrics_port = s.getsockname()[1]
             args += ["--metrics-addr", "127.0.0.1:%d" % self.metrics_port]
         if self.kafka:
-            args += ["--kafka-brokers", self.kafka]
+            self.topic = self.kafka.topic()
+            args += ["--kafka-brokers", self.kafka.bootstrap, "--kafka-records-per-message", "100"]
+            if self.topic:
+                args += ["--kafka-topic-flows", self.topic]
         self.out_path = os.path.join(self.env.tmp, "flowscope-%d.out" % len(self.env.procs))
         self.err_path = self.out_path[:-4] + ".err"
-        out = open(self.out_path if self.counted else os.devnull, "w")
+        out = open(self.out_path if self.counted and not self.kafka else os.devnull, "w")
         self.err = open(self.err_path, "w")
         self.proc = subprocess.Popen(args, stdout=out, stderr=self.err,
                                      preexec_fn=b.tool_cg.enter_fn())
@@ -426,7 +488,11 @@ class Flowscope(Tool):
                                         if "counters:" in line or "warn" in line)
         if rc != 0:
             raise RuntimeError("flowscope exited %d: %s" % (rc, open(self.err_path).read()))
-        if self.counted:
+        if self.kafka:
+            recs = self.kafka.records(self.topic)
+            self.counted = recs is not None
+            self.records = [r for r in recs or () if r["type"] == "flow"]
+        elif self.counted:
             self.records = []
             with open(self.out_path) as f:
                 for line in f:
@@ -487,7 +553,7 @@ class Pmacctd(Tool):
 
     def count(self, load):
         lo = PORTS[load]
-        hi = lo + NPORTS.get(load, 1)
+        hi = lo + PORT_SPAN.get(load, 1)
         return [sum(n for sp, dp, n in self.rows if lo <= sp < hi or lo <= dp < hi)]
 
 
@@ -613,6 +679,17 @@ def med_min(vals):
     return statistics.median(vals), min(vals)
 
 
+def fmt_range(vals, spec="%.3f"):
+    """median [min, max] of vals, the spread the targets are judged against."""
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "-"
+    if len(vals) == 1:
+        return spec % vals[0]
+    return (spec + " [" + spec + ", " + spec + "]") % (statistics.median(vals), min(vals),
+                                                       max(vals))
+
+
 def fmt(mm, spec="%.3f"):
     if mm is None:
         return "-"
@@ -669,17 +746,22 @@ def print_tables(results, configs, idle_rss, out=sys.stdout):
 
             def col(key, spec="%.3f"):
                 return fmt(med_min([f.get(key) for f in fs]), spec)
+
+            def spread(key, spec="%.3f"):
+                return fmt_range([f.get(key) for f in fs], spec)
             progs = sorted({p for f in fs for p in f.get("bpf_prog", {})})
             prog_txt = ", ".join("%s %s" % (p, fmt(med_min([f["bpf_prog"].get(p) for f in fs
                                                             if "bpf_prog" in f]), "%.0f"))
                                  for p in progs) or "-"
             print("| %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s |"
-                  % (name, col("pps", "%.0f"), col("thr", "%.1f%%"), col("thr_cpu", "%.1f%%"),
-                     col("stack"), col("stack_inc"), col("machine_inc"), col("tool"),
+                  % (name, col("pps", "%.0f"), col("thr", "%.1f%%"),
+                     spread("thr_cpu", "%.1f%%"), col("stack"), spread("stack_inc"),
+                     col("machine_inc"), col("tool"),
                      col("bpf_agent"), col("bpf_wire", "%.0f"), prog_txt,
                      col("counted_pct", "%.2f%%"), col("drops", "%.0f"), col("rss", "%.1f"),
                      col("maps", "%.1f")), file=out)
-    print("\nmedian (min) of %d repetition(s); CPU-s per million wire packets (both directions "
+    print("\nmedian (min) of %d repetition(s), or median [min, max] for the CPU-normalised "
+          "throughput and the stack increase; CPU-s per million wire packets (both directions "
           "of the veth); stack = the load's cgroups + the tool's processes, machine = "
           "/proc/stat; BPF figures only with bpf_stats on." % len(results), file=out)
     if idle_rss:
@@ -704,13 +786,14 @@ def smoke_check(results, configs):
                 if r is None or r["wire"] <= 0:
                     errors.append("%s did not run %s" % (name, load))
                     continue
-                if name == "flowscope (stats on)":
+                if name in ("flowscope (stats on)", "flowscope+kafka (stats off)") and \
+                        r.get("counted") is not None:
                     c = r["counted"]
                     # sender's tx and rx against its veth, receiver's rx and tx against its own
                     want = [r["veth"][0], r["veth"][1], r["veth_r"][1], r["veth_r"][0]]
                     if c != want:
-                        errors.append("%s: flowscope counted %s (sender tx, rx, receiver rx, "
-                                      "tx), veth says %s" % (load, c, want))
+                        errors.append("%s: %s counted %s (sender tx, rx, receiver rx, "
+                                      "tx), veth says %s" % (load, name, c, want))
                 elif r.get("counted") is not None and r["counted"][0] <= 0:
                     errors.append("%s counted nothing of %s" % (name, load))
     return errors
@@ -824,8 +907,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5, help="length of each load")
-    ap.add_argument("--kafka", metavar="HOST:PORT", default=os.environ.get("FLOWSCOPE_KAFKA"),
-                    help="a local broker for the flowscope+kafka configuration")
+    ap.add_argument("--kafka", metavar="local|HOST:PORT", default=os.environ.get("FLOWSCOPE_KAFKA"),
+                    help="the flowscope+kafka configuration: 'local' starts Apache Kafka's "
+                         "broker (scripts/setup.sh --test installs it), HOST:PORT uses yours "
+                         "(its records are then not counted)")
     ap.add_argument("--interval", type=int, default=1, help="flowscope's --interval")
     ap.add_argument("--only", help="comma-separated configurations to run (none always runs)")
     ap.add_argument("--baseline", metavar="BIN",
@@ -835,6 +920,9 @@ def main():
                     help="also run 'empty programs (stats on)': an empty cgroup_skb program at "
                     "ingress and egress, the floor of a program run in this traffic")
     ap.add_argument("--loads", help="comma-separated loads to run, of " + ",".join(LOADS))
+    ap.add_argument("--pin", default="none", metavar="CPUS",
+                    help="CPU list (taskset -c) for the loads' senders and receivers; 'none' "
+                         "leaves them to the scheduler (the default; the tools are never pinned)")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--scale", action="store_true")
     args = ap.parse_args()
@@ -863,18 +951,28 @@ def main():
         if args.baseline:
             configs += ["baseline (stats on)", "baseline (stats off)"]
         configs += ["flowscope (stats on)", "flowscope (stats off)"]
-        if args.kafka:
+        kafka = None
+        if args.kafka == "local":
+            kafka = LocalKafka(env, ["fsbench-%s-r%d" % (env.prefix, i)
+                                     for i in range(args.reps)])
+            print("note: flowscope+kafka: a local Apache Kafka broker at " + kafka.bootstrap)
+        elif args.kafka:
+            kafka = ExternalKafka(args.kafka)
+        if kafka:
             configs.append("flowscope+kafka (stats off)")
         else:
-            print("note: flowscope+kafka skipped: no broker (pass --kafka HOST:PORT or set "
-                  "FLOWSCOPE_KAFKA)")
+            print("note: flowscope+kafka skipped: no broker (pass --kafka local, or --kafka "
+                  "HOST:PORT or FLOWSCOPE_KAFKA for a broker of your own)")
         configs += ["pmacctd", "softflowd"]
         if args.only:
             configs = ["none"] + [c for c in configs if c != "none" and c in args.only.split(",")]
         results = []
         for rep in range(args.reps):
             res = {}
-            for name in configs:
+            # rotated by one each repetition, so that a drift of the machine over the run
+            # (other work, frequency, caches) does not always fall on the same configuration
+            order = configs[rep % len(configs):] + configs[:rep % len(configs)]
+            for name in order:
                 tool = {"none": lambda: NoAgent(bench),
                         "empty programs (stats on)": lambda: EmptyProgs(bench),
                         "baseline (stats on)": lambda: Flowscope(bench, True,
@@ -883,8 +981,7 @@ def main():
                                                                   agent_bin=args.baseline),
                         "flowscope (stats on)": lambda: Flowscope(bench, True),
                         "flowscope (stats off)": lambda: Flowscope(bench, False),
-                        "flowscope+kafka (stats off)": lambda: Flowscope(bench, False,
-                                                                         args.kafka),
+                        "flowscope+kafka (stats off)": lambda: Flowscope(bench, False, kafka),
                         "pmacctd": lambda: Pmacctd(bench),
                         "softflowd": lambda: Softflowd(bench)}[name]()
                 print("rep %d/%d: %s" % (rep + 1, args.reps, name), file=sys.stderr)
@@ -893,7 +990,7 @@ def main():
         print_tables(results, configs, bench.idle_rss)
         if args.smoke:
             errors = smoke_check(results, configs)
-            if errors and all(": flowscope counted " in e for e in errors):
+            if errors and all(": flowscope (stats on) counted " in e for e in errors):
                 # Known and not yet explained (see docs/benchmarks.md): on a loaded machine a
                 # TCP run once in a few saw tens of the sender's ingress packets on its veth
                 # that its cgroup_skb ingress never counted. Once more: that run must equal the

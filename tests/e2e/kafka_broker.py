@@ -229,31 +229,8 @@ class KafkaBroker:
         self.close()
 
     def messages(self, topic, timeout=60):
-        """Every message of topic, all partitions, from the beginning to the end offsets of
-        now, read with kafka-python (an implementation of the protocol independent of
-        librdkafka): [Message] sorted by partition and offset."""
-        from kafka import KafkaConsumer, TopicPartition
-        c = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                          group_id=None, client_id="fs-e2e-consumer",
-                          max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
-        try:
-            parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic)
-                                                                or ())]
-            if not parts:
-                raise RuntimeError("topic %s does not exist" % topic)
-            c.assign(parts)
-            c.seek_to_beginning(*parts)
-            end = c.end_offsets(parts)
-            out, deadline = [], time.time() + timeout
-            while any(c.position(tp) < end[tp] for tp in parts):
-                if time.time() > deadline:
-                    raise RuntimeError("%s: not at the end offsets %s within %d s"
-                                       % (topic, end, timeout))
-                for tp, recs in c.poll(timeout_ms=500).items():
-                    out += [Message(r) for r in recs if r.offset < end[tp]]
-            return sorted(out, key=lambda m: (m.partition, m.offset))
-        finally:
-            c.close()
+        """Every message of topic: read_topic() of this broker."""
+        return read_topic(self.bootstrap, topic, timeout)
 
     def batch_codecs(self, topic):
         """{partition: set of compression codec names} of the record batches on disk, as the
@@ -279,6 +256,34 @@ class KafkaBroker:
             for codec in re.findall(r"compresscodec: (\w+)", line):
                 out[part].add(codec.lower())
         return out
+
+
+def read_topic(bootstrap, topic, timeout=60):
+    """Every message of topic on the broker at bootstrap, all partitions, from the beginning to
+    the end offsets of now, read with kafka-python (an implementation of the protocol
+    independent of librdkafka): [Message] sorted by partition and offset."""
+    from kafka import KafkaConsumer, TopicPartition
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                      group_id=None, client_id="fs-e2e-consumer",
+                      max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic)
+                                                            or ())]
+        if not parts:
+            raise RuntimeError("topic %s does not exist" % topic)
+        c.assign(parts)
+        c.seek_to_beginning(*parts)
+        end = c.end_offsets(parts)
+        out, deadline = [], time.time() + timeout
+        while any(c.position(tp) < end[tp] for tp in parts):
+            if time.time() > deadline:
+                raise RuntimeError("%s: not at the end offsets %s within %d s"
+                                   % (topic, end, timeout))
+            for tp, recs in c.poll(timeout_ms=500).items():
+                out += [Message(r) for r in recs if r.offset < end[tp]]
+        return sorted(out, key=lambda m: (m.partition, m.offset))
+    finally:
+        c.close()
 
 
 def _die_with_parent():

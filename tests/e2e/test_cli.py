@@ -101,6 +101,37 @@ class RuntimeErrors(unittest.TestCase):
                 self.assertIn(name, p.stderr)
                 self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
 
+    def test_kafka_setup_error_exits_before_running(self):
+        """A Kafka error found only when the sink is made (librdkafka refuses the producer, the
+        Schema Registry cannot be reached) ends the agent before it says it runs: stderr is the
+        cgroup mode line and the error, exactly, and the exit code says whose fault it is."""
+        mode = ("flowscope: info: cgroup mode v2 (--cgroup-mode v2): flows are attributed to "
+                "cgroup v2 groups under " + fslib.cgroup2_mount())
+        port = fslib.free_tcp_port()  # nothing listens there
+        brokers = ["--kafka-brokers", "127.0.0.1:%d" % port]
+        cases = (
+            # an option librdkafka accepts alone but not with the sink's idempotent producer
+            (brokers + ["--kafka-option", "acks=1"], 2,
+             r"flowscope: error: kafka producer: `acks` must be set to `all` when "
+             r"`enable\.idempotence` is true"),
+            (brokers + ["--kafka-format", "protobuf-sr", "--kafka-schema-registry",
+                        "http://127.0.0.1:%d" % port, "--kafka-schema-registry-timeout", "1000"],
+             1,
+             r"flowscope: error: schema registry http://127\.0\.0\.1:%d: registering subject "
+             r"flowscope\.flows-value: Failed to connect to 127\.0\.0\.1 port %d after \d+ ms: "
+             r"Couldn't connect to server \(timeout 1000 ms\)" % (port, port)),
+        )
+        for args, code, error in cases:
+            with self.subTest(args=args):
+                p = run([self.agent, "--cgroup-mode", "v2", "--no-conntrack", "--duration", "5"]
+                        + args)
+                self.assertEqual(p.returncode, code, p.stderr)
+                self.assertEqual(p.stdout, "")
+                lines = p.stderr.splitlines()
+                self.assertEqual(len(lines), 2, p.stderr)
+                self.assertEqual(lines[0], mode)
+                self.assertRegex(lines[1], "^" + error + "$")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -7,6 +7,7 @@ dnsmasq (or dns_server.py, for the large answers) runs in the server namespace; 
 client run in the client's cgroup.
 """
 import os
+import re
 import subprocess
 import sys
 import unittest
@@ -122,6 +123,9 @@ class DnsRecords(unittest.TestCase):
         # a query nobody answers
         self.dig("@" + DNS, "-p", str(SILENT_PORT), "silent.example.test", "A")
         self.assertEqual(agent.stop(), 0, agent.stderr())
+        # no drop, no warning
+        self.assertEqual(agent.counter("dns_dropped_ringbuf_full"), 0)
+        self.assertNotIn("ring buffer full", agent.stderr())
 
         dns = [r for r in agent.records("dns") if r["cgroup_id"] == self.client_cg.id]
         self.assertTrue(dns, "no dns records: " + agent.stderr())
@@ -256,6 +260,15 @@ class DnsRecords(unittest.TestCase):
         self.assertGreater(lost, 0, line)
         self.assertEqual(handed + lost, burst, line)
         self.assertEqual(scraped[("flowscope_dns_dropped_total", 'reason="ringbuf_full"')], lost)
+        # the drops are also said in the log, at most once per interval, naming the counter
+        # and the option that sizes the ring
+        warned = [int(m.group(1)) for m in re.finditer(
+            r"warning: DNS ring buffer full: (\d+) DNS packets dropped in the last 1 s "
+            r"\(flowscope_dns_dropped_total\{reason=\"ringbuf_full\"\}\); raise "
+            r"--dns-ringbuf-bytes \(now 8192\)", agent.stderr())]
+        self.assertGreater(len(warned), 0, agent.stderr())
+        self.assertLessEqual(len(warned), 4, agent.stderr())
+        self.assertLessEqual(sum(warned), lost)
 
 
 class LargeAnswers(unittest.TestCase):

@@ -3,6 +3,7 @@
 exact argv (an empty argument included), exit codes, and TCP listen/accept/connect/connect_error
 over loopback in a namespace of the test's own. Also: --events with an unknown name exits 2."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -97,6 +98,30 @@ class TracerEvents(unittest.TestCase):
         self.assertEqual((cerr[0]["args"]["errno"], cerr[0]["args"]["dst_port"], cerr[0]["pid"]),
                          (111, 8081, pid))
         self.assertEqual(agent.counter("tracer_events_lost_sched_process_exec"), 0)
+        self.assertNotIn("ring full", agent.stderr())
+
+    def test_full_ring_is_warned(self):
+        """A 4 KiB events ring under a burst of openat events: the records lost are counted
+        and said in the log at most once per interval, naming the counter and the option."""
+        env = self.env
+        cg = env.cgroup("burst")
+        agent = env.agent("--events", "openat", "--events-ringbuf-bytes", "4096",
+                          "--no-conntrack", "--interval", "1", "--duration", "4")
+        agent.wait_attached()
+        burst = env.spawn([sys.executable, "-c", "import os\nfor i in range(50000):\n"
+                           "    os.close(os.open('/dev/null', os.O_RDONLY))\n"], cgroup=cg)
+        burst.communicate(timeout=60)
+        self.assertEqual(burst.returncode, 0)
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        lost = agent.counter("tracer_events_lost_openat")
+        self.assertGreater(lost, 0, agent.stderr())
+        warned = [int(m.group(1)) for m in re.finditer(
+            r"warning: tracer events ring full: (\d+) records lost in the last 1 s "
+            r"\(flowscope_tracer_events_lost_total\); raise --events-ringbuf-bytes "
+            r"\(now 4096\)", agent.stderr())]
+        self.assertGreater(len(warned), 0, agent.stderr())
+        self.assertLessEqual(len(warned), 4, agent.stderr())
+        self.assertLessEqual(sum(warned), lost)
 
     def test_unknown_event_exits_2(self):
         p = subprocess.run([fslib.agent_binary(), "--events", "sched_process_exec,nosuch"],

@@ -323,8 +323,34 @@ static void test_unreachable_and_silent_registries(void **state)
 	stub_stop(&s);
 }
 
+/* Before schema_registry_global_init() (and after its cleanup) a client is refused by name;
+ * a second init is a no-op that needs no second cleanup. */
+static void test_create_needs_the_global_init(void **state)
+{
+	struct schema_registry *sr;
+	char err[256];
+
+	(void)state;
+	err[0] = '\0';
+	assert_null(schema_registry_create("http://127.0.0.1:1", 100, err, sizeof(err)));
+	assert_string_equal(err, "schema registry: schema_registry_global_init() was not called");
+	assert_int_equal(schema_registry_global_init(err, sizeof(err)), 0);
+	assert_int_equal(schema_registry_global_init(err, sizeof(err)), 0);
+	sr = schema_registry_create("http://127.0.0.1:1", 100, err, sizeof(err));
+	assert_non_null(sr);
+	schema_registry_destroy(sr);
+	/* one cleanup undoes both inits */
+	schema_registry_global_cleanup();
+	assert_null(schema_registry_create("http://127.0.0.1:1", 100, err, sizeof(err)));
+	schema_registry_global_cleanup();
+}
+
 int main(void)
 {
+	/* first, while no stub server thread runs, as the header asks */
+	const struct CMUnitTest before_init[] = {
+		cmocka_unit_test(test_create_needs_the_global_init),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wire_prefix),
 		cmocka_unit_test(test_message_index_of_records_proto),
@@ -335,5 +361,15 @@ int main(void)
 		cmocka_unit_test(test_unreachable_and_silent_registries),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	char err[256];
+	int failed;
+
+	failed = cmocka_run_group_tests(before_init, NULL, NULL);
+	if (schema_registry_global_init(err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	failed += cmocka_run_group_tests(tests, NULL, NULL);
+	schema_registry_global_cleanup();
+	return failed;
 }

@@ -7,7 +7,8 @@
  * The faults are librdkafka's own: rd_kafka_test_fatal_error() on the sink's producer (whose
  * handle the test learns by wrapping rd_kafka_new() with -Wl,--wrap: the sink under test is
  * the real one) and a Produce error the mock cluster injects, which the idempotent producer
- * cannot repair.
+ * cannot repair. A record that failed for its own reason on a producer that then failed fatally is
+ * failed, not lost.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -334,6 +335,93 @@ static void test_broker_sequence_error(void **state)
 	check_accounting(mk, s, 600, 400);
 }
 
+/* Records that failed with err, by the sink's own per-reason counts. */
+static uint64_t failed_with(const struct kafka_sink_stats *st, rd_kafka_resp_err_t err)
+{
+	for (size_t i = 0; i < st->n_reasons; i++)
+		if (st->reasons[i].err == (int)err)
+			return st->reasons[i].failed[RECORD_FLOW];
+	return 0;
+}
+
+/*
+ * A message that failed for its own reason is not lost to a fatal error that the producer
+ * raised before its delivery report was served: records time out (brokers down,
+ * message.timeout.ms 300), then the producer fails fatally, then the sink polls. They count as
+ * failed with _MSG_TIMED_OUT only; each record exactly once (delivered or failed, with one
+ * reason), and the topic has every delivered one.
+ */
+static void test_own_error_on_fatal_producer_is_not_lost(void **state)
+{
+	static const char *const options[] = { "message.timeout.ms=300", "reconnect.backoff.max.ms="
+									 "100" };
+	struct mock_kafka *mk = *state;
+	struct kafka_sink_config cfg;
+	struct kafka_sink_stats st;
+	uint32_t *seen, total;
+	char errstr[512];
+	struct sink *s;
+
+	kafka_sink_config_init(&cfg);
+	cfg.brokers = mk->bootstraps;
+	cfg.format = KAFKA_FORMAT_PROTOBUF;
+	cfg.node_name = "node-a";
+	cfg.flush_timeout_ms = 2000;
+	cfg.options = options;
+	cfg.n_options = 2;
+	s = sink_kafka_create(&cfg, errstr, sizeof(errstr));
+	if (!s)
+		fail_msg("sink_kafka_create: %s", errstr);
+
+	emit_flows(s, 0, 100);
+	settle(s);
+	mock_kafka_set_all(mk, false);
+	emit_flows(s, 100, 150);
+	/* no poll: librdkafka times them out (its timeout scan runs every second) and queues
+	 * their reports */
+	sleep_ms(2500);
+	assert_int_equal(rd_kafka_test_fatal_error(last_producer, RD_KAFKA_RESP_ERR__FATAL,
+						   "after the timeouts"),
+			 RD_KAFKA_RESP_ERR_NO_ERROR);
+	settle(s);
+	sink_kafka_stats(s, &st);
+	assert_int_equal(st.fatal_errors, 1);
+	assert_int_equal(st.type[RECORD_FLOW].delivered, 100);
+	assert_int_equal(st.type[RECORD_FLOW].failed, 50);
+	assert_int_equal(failed_with(&st, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT), 50);
+	assert_int_equal(st.type[RECORD_FLOW].lost_fatal, 0);
+
+	/* the new producer delivers what follows, once it reaches the brokers again (within
+	 * message.timeout.ms of each record) */
+	mock_kafka_set_all(mk, true);
+	for (int i = 0; i < 20; i++) {
+		sink_poll(s);
+		sleep_ms(100);
+	}
+	emit_flows(s, 150, 250);
+	settle(s);
+	assert_int_equal(sink_flush(s), 50);
+	sink_kafka_stats(s, &st);
+	assert_int_equal(st.producer_restarts, 1);
+	assert_int_equal(st.type[RECORD_FLOW].produced, 250);
+	assert_int_equal(st.type[RECORD_FLOW].delivered, 200);
+	assert_int_equal(st.type[RECORD_FLOW].failed, 50);
+	assert_int_equal(failed_with(&st, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT), 50);
+	assert_int_equal(st.n_reasons, 1);
+	assert_int_equal(st.type[RECORD_FLOW].lost_fatal, 0);
+	assert_int_equal(metric(s, "flowscope_kafka_records_lost_total{type=\"flow\","
+				   "reason=\"fatal_error\"}"),
+			 0);
+	assert_int_equal(sink_destroy(s), 50);
+
+	seen = read_flows(mk, 250, &total);
+	assert_int_equal(total, 200);
+	for (uint32_t i = 0; i < 250; i++)
+		if (seen[i] != (i >= 100 && i < 150 ? 0u : 1u))
+			fail_msg("flow %u on the topic %u times", i, seen[i]);
+	free(seen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +430,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repeated_fatal_error_backs_off, setup,
 						mock_kafka_state_stop),
 		cmocka_unit_test_setup_teardown(test_broker_sequence_error, setup,
+						mock_kafka_state_stop),
+		cmocka_unit_test_setup_teardown(test_own_error_on_fatal_producer_is_not_lost, setup,
 						mock_kafka_state_stop),
 	};
 
