@@ -30,6 +30,7 @@ struct flow_collector {
 	bool installed[FLOW_MAPS]; /* flows[i] in the outer map is the skeleton's (empty) map i */
 	uint64_t lost_drain_error; /* flows left unread by a failed batch lookup */
 	uint64_t cache_orphans; /* packets of cache slots whose flow was not in the drained map */
+	uint64_t cache_packets; /* FLOW_STAT_PACKETS' share of the flow_cache entries folded */
 	uint32_t max_flows;
 	struct flow_key *keys;
 	struct flow_value *values;
@@ -282,7 +283,7 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 	if (ret)
 		return ret;
 	for (int c = 0; c < fc->ncpus; c++) {
-		for (int i = 0; i < 2 * FLOW_CACHE_WAYS; i++) {
+		for (int i = 0; i < FLOW_CACHE_SLOTS; i++) {
 			const struct flow_cache_slot *s = &fc->cache[c].slot[i];
 			struct flow_value v;
 
@@ -306,10 +307,18 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 			}
 		}
 	}
+	uint64_t packets = 0;
+
+	for (int c = 0; c < fc->ncpus; c++)
+		packets += fc->cache[c].packets;
 	/* always, also when no slot held counts: a slot keeps its flow's key, which must not
 	 * outlive the map the flow's entry was in (the programs count a hit without a lookup) */
 	memset(fc->cache, 0, (size_t)fc->ncpus * sizeof(*fc->cache));
-	return bpf_map_update_elem(cache_fd, &parity, fc->cache, BPF_ANY);
+	ret = bpf_map_update_elem(cache_fd, &parity, fc->cache, BPF_ANY);
+	if (!ret)
+		fc->cache_packets +=
+			packets; /* else still in the entry: counted when next folded */
+	return ret;
 }
 
 /*
@@ -408,6 +417,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 int flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX])
 {
 	int fd = bpf_map__fd(fc->skel->maps.stats);
+	int cache_fd = bpf_map__fd(fc->skel->maps.flow_cache);
 	uint64_t sum[FLOW_STAT_MAX] = { 0 };
 
 	for (uint32_t i = 0; i < FLOW_STAT_MAX; i++) {
@@ -417,6 +427,20 @@ int flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX])
 			return ret;
 		for (int c = 0; c < fc->ncpus; c++)
 			sum[i] += fc->percpu[c];
+	}
+	/*
+	 * The programs count most packets in their flow_cache entry: those folded so far, and
+	 * every parity's entry as it is now (all but the one in use were emptied by their fold,
+	 * or hold what a failed fold left, which is not in cache_packets).
+	 */
+	sum[FLOW_STAT_PACKETS] += fc->cache_packets;
+	for (uint32_t p = 0; p < FLOW_MAPS; p++) {
+		int ret = bpf_map_lookup_elem(cache_fd, &p, fc->cache);
+
+		if (ret)
+			return ret;
+		for (int c = 0; c < fc->ncpus; c++)
+			sum[FLOW_STAT_PACKETS] += fc->cache[c].packets;
 	}
 	memcpy(out, sum, sizeof(sum));
 	return 0;

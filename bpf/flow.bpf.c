@@ -303,17 +303,34 @@ static __always_inline __u32 key_hash(const struct flow_key *k)
 	return (__u32)(h >> 32);
 }
 
-static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
+static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 {
 	struct flow_key key = {};
 	struct pkt_info pi = {};
 	struct flow_cache *cache;
 	struct flow_cache_slot *slot;
-	__u32 segs, parity, h;
+	__u32 segs, parity, h, tag, set, first, i, way, free_way;
 	__u64 now, jiffies, bytes, packets;
 	int ret;
 
-	stats_add(&stats, FLOW_STAT_PACKETS, 1);
+	/*
+	 * Read once per packet, so that the map and the cache slots a run uses belong together.
+	 * A run nested in another on this CPU (softirq over task context) finds the slots busy
+	 * and uses the map only: cache NULL.
+	 */
+	parity = *(volatile __u32 *)&flow_parity;
+	if (parity >= FLOW_MAPS)
+		parity = 0; /* never: the agent writes 0..FLOW_MAPS-1 */
+	cache = bpf_map_lookup_elem(&flow_cache, &parity);
+	if (cache && !cache->busy) {
+		cache->busy = 1;
+		barrier();
+		/* FLOW_STAT_PACKETS' share in the cache's first line, not a second per-CPU map's */
+		cache->packets++;
+	} else {
+		cache = NULL;
+		stats_add(&stats, FLOW_STAT_PACKETS, 1);
+	}
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		ret = parse_ipv4(skb, key.laddr, key.raddr, &pi, egress);
@@ -321,15 +338,15 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 		ret = parse_ipv6(skb, key.laddr, key.raddr, &pi, egress);
 	} else {
 		stats_add(&stats, FLOW_STAT_NON_IP, 1);
-		return 1;
+		goto out;
 	}
 	if (ret < 0) {
 		stats_add(&stats, FLOW_STAT_MALFORMED, 1);
-		return 1;
+		goto out;
 	}
 	if (ret > 0) {
 		stats_add(&stats, FLOW_STAT_OTHER_PROTO, 1);
-		return 1;
+		goto out;
 	}
 	if (pi.fragment)
 		stats_add(&stats, FLOW_STAT_FRAGMENTS, 1);
@@ -363,21 +380,43 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 		bytes += (__u64)(segs - 1) * (pi.l3_len + pi.l4_len);
 	}
 
-	parity = *(volatile __u32 *)&flow_parity;
-	if (parity >= FLOW_MAPS)
-		parity = 0; /* never: the agent writes 0..FLOW_MAPS-1 */
-	cache = bpf_map_lookup_elem(&flow_cache, &parity);
-	if (!cache || cache->busy) {
-		/* nested in a run on this CPU (softirq over task context): the map only */
+	if (!cache) {
 		account(skb, &key, &pi, parity, egress, bytes, packets, bpf_ktime_get_coarse_ns());
-		return 1;
+		return;
 	}
-	cache->busy = 1;
-	barrier();
 	h = key_hash(&key);
-	slot = &cache->slot[((egress ? 0 : FLOW_CACHE_WAYS) + (h & (FLOW_CACHE_WAYS - 1))) &
-			    (2 * FLOW_CACHE_WAYS - 1)];
-	if (key_equal(&slot->key, &key)) {
+	tag = h | 1;
+	set = (h >> 1) & (FLOW_CACHE_SETS - 1);
+	first = set * FLOW_CACHE_WAYS;
+	/*
+	 * CLOCK_MONOTONIC_COARSE, the flows' clock, advances once per tick, when jiffies does:
+	 * read it when the tick has changed since this CPU last read it. A plain load of jiffies
+	 * is cheaper than the clock's seqcount read, which cost ~25 ns per packet in real traffic
+	 * (docs/benchmarks.md).
+	 */
+	jiffies = bpf_jiffies64();
+	if (jiffies != cache->jiffies) {
+		cache->jiffies = jiffies;
+		cache->now_ns = bpf_ktime_get_coarse_ns();
+	}
+	now = cache->now_ns;
+
+	way = FLOW_CACHE_WAYS;
+	free_way = FLOW_CACHE_WAYS;
+#pragma unroll
+	for (i = 0; i < FLOW_CACHE_WAYS; i++) {
+		__u32 t = cache->tag[(first + i) & (FLOW_CACHE_SLOTS - 1)];
+
+		if (t == tag &&
+		    key_equal(&cache->slot[(first + i) & (FLOW_CACHE_SLOTS - 1)].key, &key)) {
+			way = i;
+			break;
+		}
+		if (!t && free_way == FLOW_CACHE_WAYS)
+			free_way = i;
+	}
+	if (way < FLOW_CACHE_WAYS) {
+		slot = &cache->slot[(first + way) & (FLOW_CACHE_SLOTS - 1)];
 		if (egress) {
 			slot->tx_bytes += bytes;
 			slot->tx_packets += packets;
@@ -385,49 +424,48 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 			slot->rx_bytes += bytes;
 			slot->rx_packets += packets;
 		}
-		/*
-		 * CLOCK_MONOTONIC_COARSE, the flows' clock, advances once per tick, when jiffies
-		 * does: read it when the tick has changed since the slot's last packet. A plain
-		 * load of jiffies is cheaper than the clock's seqcount read, which cost ~25 ns
-		 * per packet in real traffic (docs/benchmarks.md).
-		 */
-		jiffies = bpf_jiffies64();
-		if (jiffies != slot->last_jiffies) {
-			slot->last_jiffies = jiffies;
-			now = bpf_ktime_get_coarse_ns();
-			if (now > slot->last_ns)
-				slot->last_ns = now;
-		}
+		slot->last_ns = now;
 		slot->tcp_flags |= pi.tcp_flags;
 	} else {
-		bool empty = !(slot->tx_packets | slot->rx_packets);
-		/* a slot in use goes to another flow on that flow's second miss in a row, so
-		 * that flows interleaved packet by packet do not evict each other for nothing */
-		bool take = empty || slot->cand == h;
-
 		/*
-		 * CLOCK_MONOTONIC_COARSE: one tick of resolution (1-10 ms) is plenty for flow
-		 * start/end in intervals of seconds, and it costs ~3 ns against ~21 ns for
-		 * bpf_ktime_get_boot_ns() under BPF_PROG_TEST_RUN (bench/bpf).
+		 * A free slot of the set, or, when the set is full, one of its slots on the flow's
+		 * second miss in a row (the set's candidate), so that more flows than ways
+		 * interleaved packet by packet do not evict each other at every packet.
 		 */
-		now = bpf_ktime_get_coarse_ns();
-		if (!take)
-			slot->cand = h;
-		else if (!empty)
-			fold_slot(slot, parity);
-		if (account(skb, &key, &pi, parity, egress, bytes, packets, now) && take) {
+		bool take = free_way < FLOW_CACHE_WAYS || cache->cand[set] == tag;
+
+		if (free_way < FLOW_CACHE_WAYS) {
+			way = free_way;
+		} else if (take) {
+			way = (h >> 16) & (FLOW_CACHE_WAYS - 1); /* a pseudo-random victim */
+			slot = &cache->slot[(first + way) & (FLOW_CACHE_SLOTS - 1)];
+			if (slot->tx_packets | slot->rx_packets)
+				fold_slot(slot, parity);
+		} else {
+			cache->cand[set] = tag;
+		}
+		/*
+		 * A fresh read, not now: a new flow's first_ns is what the clock says at its first
+		 * packet (within the tick, as before the cache).
+		 */
+		if (account(skb, &key, &pi, parity, egress, bytes, packets,
+			    bpf_ktime_get_coarse_ns()) &&
+		    take) {
+			slot = &cache->slot[(first + way) & (FLOW_CACHE_SLOTS - 1)];
 			__builtin_memcpy(&slot->key, &key, sizeof(key));
 			slot->tx_bytes = slot->tx_packets = 0;
 			slot->rx_bytes = slot->rx_packets = 0;
 			slot->last_ns = 0;
-			slot->last_jiffies = 0;
 			slot->tcp_flags = 0;
-			slot->cand = 0;
+			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] = tag;
+			cache->cand[set] = 0;
 		}
 	}
-	barrier();
-	cache->busy = 0;
-	return 1;
+out:
+	if (cache) {
+		barrier();
+		cache->busy = 0;
+	}
 }
 
 SEC("cgroup_skb/ingress")

@@ -49,12 +49,20 @@ struct flow_value {
 /*
  * The per-CPU flow cache (`flow_cache`): a packet of a flow that one of its CPU's slots holds
  * is counted in the slot, with no hash map lookup and no atomic; the flow's entry in the flow
- * map exists all the same (the packet that took the slot created or found it). A slot's counts
- * are added to that entry when another flow takes the slot over (in BPF), and for the interval
- * at its end (by the agent, after the programs have switched to the next parity), so that the
+ * map exists all the same (the packet that took the slot created or found it). A slot holds a
+ * flow's both directions (the key is the same for egress and ingress). A slot's counts are
+ * added to that entry when another flow takes the slot over (in BPF), and for the interval at
+ * its end (by the agent, after the programs have switched to the next parity), so that the
  * flow map, once folded, holds exactly what the packets imply.
+ *
+ * Set-associative: FLOW_CACHE_SETS sets of FLOW_CACHE_WAYS slots, the set chosen by the key's
+ * hash. Each slot has a 32-bit tag (the hash, bit 0 set; 0: the slot is free) kept apart from
+ * the slots, so that a lookup reads the set's four tags from one cache line and the one key
+ * whose tag matches, not four keys.
  */
-#define FLOW_CACHE_WAYS 4 /* slots per direction (egress, ingress) and CPU */
+#define FLOW_CACHE_WAYS 4 /* slots per set */
+#define FLOW_CACHE_SETS 64 /* sets per CPU and parity: a power of two */
+#define FLOW_CACHE_SLOTS (FLOW_CACHE_SETS * FLOW_CACHE_WAYS)
 
 /*
  * Flow maps in rotation (flows[0..FLOW_MAPS-1], flow_parity the one in use): with three, one
@@ -69,17 +77,26 @@ struct flow_cache_slot {
 	__u64 tx_packets;
 	__u64 rx_bytes;
 	__u64 rx_packets; /* tx_packets + rx_packets == 0: the slot holds nothing to fold */
-	__u64 last_ns; /* bpf_ktime_get_coarse_ns(), read once per tick (last_jiffies) */
-	__u64 last_jiffies; /* bpf_jiffies64() when last_ns was read */
+	__u64 last_ns; /* bpf_ktime_get_coarse_ns() of the slot's last packet (flow_cache.now_ns) */
 	__u32 tcp_flags;
-	__u32 cand; /* hash of the last flow that missed this slot: a second miss takes it over */
+	__u32 pad;
 };
 
 /* One CPU's slots for one parity (flow_parity: the flow map in use, flows[parity]). */
 struct flow_cache {
 	__u32 busy; /* a run of the programs holds the slots: one nested on this CPU skips them */
 	__u32 pad;
-	struct flow_cache_slot slot[2 * FLOW_CACHE_WAYS];
+	/* CLOCK_MONOTONIC_COARSE moves once per tick: now_ns is what it read during tick
+	 * `jiffies` (bpf_jiffies64()), read again when the tick changed */
+	__u64 jiffies;
+	__u64 now_ns;
+	/* packets the skb programs saw on this CPU with this parity's slots (FLOW_STAT_PACKETS'
+	 * share kept here; the agent adds it to the counter when it folds the slots) */
+	__u64 packets;
+	__u32 cand[FLOW_CACHE_SETS]; /* tag of the last flow that missed a full set: a second
+					miss in a row takes a slot */
+	__u32 tag[FLOW_CACHE_SLOTS]; /* slot[i]'s tag: the key's hash | 1; 0: free */
+	struct flow_cache_slot slot[FLOW_CACHE_SLOTS];
 };
 
 /* Kept across intervals per flow key (the `flow_meta` LRU map). */

@@ -129,7 +129,7 @@ int fx_flow_lookup(int map_fd, int cache_fd, uint32_t parity, const struct flow_
 	assert_non_null(cache);
 	assert_int_equal(bpf_map_lookup_elem(cache_fd, &parity, cache), 0);
 	for (int c = 0; c < ncpus; c++) {
-		for (int i = 0; i < 2 * FLOW_CACHE_WAYS; i++) {
+		for (int i = 0; i < FLOW_CACHE_SLOTS; i++) {
 			const struct flow_cache_slot *s = &cache[c].slot[i];
 
 			if (memcmp(&s->key, k, sizeof(*k)))
@@ -147,9 +147,10 @@ int fx_flow_lookup(int map_fd, int cache_fd, uint32_t parity, const struct flow_
 	return 0;
 }
 
-void fx_stats(int stats_fd, uint64_t out[FLOW_STAT_MAX])
+void fx_stats(int stats_fd, int cache_fd, uint64_t out[FLOW_STAT_MAX])
 {
 	int ncpus = libbpf_num_possible_cpus();
+	struct flow_cache *cache;
 	uint64_t *percpu;
 
 	assert_true(ncpus > 0);
@@ -162,6 +163,15 @@ void fx_stats(int stats_fd, uint64_t out[FLOW_STAT_MAX])
 			out[i] += percpu[c];
 	}
 	free(percpu);
+	/* the programs count FLOW_STAT_PACKETS in their flow_cache entry, but when nested */
+	cache = calloc((size_t)ncpus, sizeof(*cache));
+	assert_non_null(cache);
+	for (uint32_t p = 0; p < FLOW_MAPS; p++) {
+		assert_int_equal(bpf_map_lookup_elem(cache_fd, &p, cache), 0);
+		for (int c = 0; c < ncpus; c++)
+			out[FLOW_STAT_PACKETS] += cache[c].packets;
+	}
+	free(cache);
 }
 
 const char *fx_stat_name(unsigned int idx)

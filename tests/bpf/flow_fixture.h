@@ -52,8 +52,12 @@ unsigned int fx_flow_count(int map_fd);
 int fx_flow_lookup(int map_fd, int cache_fd, uint32_t parity, const struct flow_key *k,
 		   struct flow_value *v);
 
-/* Sum over CPUs of every slot of the `stats` per-CPU array. */
-void fx_stats(int stats_fd, uint64_t out[FLOW_STAT_MAX]);
+/*
+ * Sum over CPUs of every slot of the `stats` per-CPU array, FLOW_STAT_PACKETS with what the
+ * `flow_cache` entries (the map behind cache_fd, every parity) hold of it. Before a drain only:
+ * a drain folds and empties the entries (flow_collector_stats() then has the whole count).
+ */
+void fx_stats(int stats_fd, int cache_fd, uint64_t out[FLOW_STAT_MAX]);
 
 /* Name of a FLOW_STAT_* slot, for messages. */
 const char *fx_stat_name(unsigned int idx);

@@ -200,7 +200,7 @@ static void test_udp_pieces(void **state)
 	int stats_fd = bpf_map__fd(fx->skel->maps.stats);
 	struct pkt p;
 
-	fx_stats(stats_fd, before);
+	fx_stats(stats_fd, bpf_map__fd(fx->skel->maps.flow_cache), before);
 	pkt_udp4(&p, "198.51.100.53", 53, "192.0.2.1", 40003, 3000);
 	run(fx, &p);
 	check_udp_pieces(fx, &p, 3000, 3000);
@@ -210,7 +210,7 @@ static void test_udp_pieces(void **state)
 	run(fx, &p);
 	check_udp_pieces(fx, &p, 2 * DNS_CAPTURE_MAX, 2 * DNS_CAPTURE_MAX);
 	assert_int_equal(fx->events[0].ip_version, 6);
-	fx_stats(stats_fd, after);
+	fx_stats(stats_fd, bpf_map__fd(fx->skel->maps.flow_cache), after);
 	assert_int_equal(after[FLOW_STAT_DNS_EVENTS] - before[FLOW_STAT_DNS_EVENTS], 4);
 	assert_int_equal(after[FLOW_STAT_DNS_TRUNCATED], before[FLOW_STAT_DNS_TRUNCATED]);
 	assert_int_equal(after[FLOW_STAT_DNS_RINGBUF_FULL], before[FLOW_STAT_DNS_RINGBUF_FULL]);
@@ -253,7 +253,7 @@ static void test_udp_bound(void **state)
 	pkt_udp4(&p, "198.51.100.53", 53, "192.0.2.1", 40005, 3000);
 	run(fx, &p);
 	check_udp_pieces(fx, &p, 3000, 2000);
-	fx_stats(bpf_map__fd(fx->skel->maps.stats), st);
+	fx_stats(bpf_map__fd(fx->skel->maps.stats), bpf_map__fd(fx->skel->maps.flow_cache), st);
 	assert_int_equal(st[FLOW_STAT_DNS_TRUNCATED], 1);
 	assert_int_equal(st[FLOW_STAT_DNS_EVENTS], 2);
 
@@ -267,7 +267,7 @@ static void test_udp_bound(void **state)
 	pkt_udp4(&p, "198.51.100.53", 53, "192.0.2.1", 40005, 100);
 	run(fx, &p);
 	check_udp_pieces(fx, &p, 100, 100);
-	fx_stats(bpf_map__fd(fx->skel->maps.stats), st);
+	fx_stats(bpf_map__fd(fx->skel->maps.stats), bpf_map__fd(fx->skel->maps.flow_cache), st);
 	assert_int_equal(st[FLOW_STAT_DNS_TRUNCATED], 1);
 	close_fx(fx);
 }
@@ -303,7 +303,7 @@ static void test_tcp_bound(void **state)
 	assert_true(fx->events[1].tcp_flags & TH_FIN);
 	assert_memory_equal(fx->events[1].payload, p.data + p.len - payload + DNS_CAPTURE_MAX,
 			    2000 - DNS_CAPTURE_MAX);
-	fx_stats(bpf_map__fd(fx->skel->maps.stats), st);
+	fx_stats(bpf_map__fd(fx->skel->maps.stats), bpf_map__fd(fx->skel->maps.flow_cache), st);
 	assert_int_equal(st[FLOW_STAT_DNS_TRUNCATED], 1);
 	close_fx(fx);
 }
@@ -331,7 +331,7 @@ static void test_udp_ring_full_mid_datagram(void **state)
 	assert_int_equal(fx->events[1].payload_len, 3000);
 	assert_int_equal(fx->events[1].cap_len, DNS_CAPTURE_MAX);
 	assert_int_equal(fx->events[1].piece_flags, 0);
-	fx_stats(bpf_map__fd(fx->skel->maps.stats), st);
+	fx_stats(bpf_map__fd(fx->skel->maps.stats), bpf_map__fd(fx->skel->maps.flow_cache), st);
 	assert_int_equal(st[FLOW_STAT_DNS_RINGBUF_FULL], 1);
 	assert_int_equal(st[FLOW_STAT_DNS_EVENTS], 2);
 	close_fx(fx);
