@@ -88,13 +88,32 @@ struct {
 	__type(value, struct flow_meta);
 } flow_meta SEC(".maps");
 
+/*
+ * Socket owners, keyed by socket cookie: written at cgroup/sock_create, deleted at
+ * cgroup/sock_release (close()). Preallocated: sock_create allocates nothing, and a socket's end
+ * frees nothing by RCU (socket storage cost ~1.1 us per socket in two memcg-charged allocations,
+ * docs/benchmarks.md). A full map refuses the owner: counted (FLOW_STAT_OWNER_MAP_FULL).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	/* BPF_F_CLONE: accepted sockets inherit the listener's owner. */
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FLOW_SOCK_OWNERS);
+	__type(key, __u64);
 	__type(value, struct sock_owner);
 } sock_owner SEC(".maps");
+
+/*
+ * Accepted connections: sock_create never sees an accepted socket, and its packets after the
+ * handshake show it, not the listener. The SYN's ingress run shows the listener: it leaves the
+ * listener's owner here under the connection's addresses, which the accepted socket's packets
+ * then find. An LRU: a SYN that never becomes a connection is forgotten in time, and an owner
+ * forgotten too early leaves a later flow of the connection without one (FLOW_STAT_NO_OWNER).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FLOW_ACCEPT_OWNERS);
+	__type(key, struct accept_key);
+	__type(value, struct sock_owner);
+} accept_owner SEC(".maps");
 
 /* Per-CPU counters, enum flow_stat; every way a packet or DNS event goes uncounted has one. */
 STATS_MAP(stats, FLOW_STAT_MAX);
@@ -102,23 +121,54 @@ STATS_MAP(stats, FLOW_STAT_MAX);
 #define DNS_CAPTURE_STATS stats
 #include "dns_capture.bpf.h"
 
-static __always_inline struct sock_owner *owner_of(struct __sk_buff *skb)
+/*
+ * The owner of the packet's socket: the record sock_create wrote for it, or for an accepted
+ * socket its listener's (see accept_owner); NULL for sockets older than the agent, request and
+ * time-wait sockets. key holds the packet's addresses (laddr, raddr) and ip_version may be unset.
+ */
+static __always_inline struct sock_owner *
+owner_of(struct __sk_buff *skb, const struct flow_key *key, const struct pkt_info *pi, bool egress)
 {
 	struct bpf_sock *sk = skb->sk;
+	struct sock_owner *owner;
+	struct accept_key ak;
+	__u64 cookie;
 
 	if (!sk)
 		return NULL;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return NULL;
-	return bpf_sk_storage_get(&sock_owner, sk, 0, 0);
+	cookie = bpf_get_socket_cookie(skb);
+	owner = bpf_map_lookup_elem(&sock_owner, &cookie);
+	if (pi->proto != IPPROTO_TCP)
+		return owner;
+	if (owner && sk->state != BPF_TCP_LISTEN)
+		return owner;
+	if (!owner && sk->state == BPF_TCP_LISTEN)
+		return NULL;
+	__builtin_memcpy(ak.laddr, key->laddr, sizeof(ak.laddr));
+	__builtin_memcpy(ak.raddr, key->raddr, sizeof(ak.raddr));
+	ak.cgroup_id = bpf_skb_cgroup_id(skb);
+	ak.lport = egress ? pi->sport : pi->dport;
+	ak.rport = egress ? pi->dport : pi->sport;
+	ak.pad = 0;
+	if (owner) {
+		/* a listener's: its SYNs start accepted connections */
+		if (!egress && (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
+		    bpf_map_update_elem(&accept_owner, &ak, owner, BPF_ANY))
+			stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
+		return owner;
+	}
+	return bpf_map_lookup_elem(&accept_owner, &ak);
 }
 
 /* The cgroup a packet is accounted to: see cgroup_mode. */
-static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *key)
+static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *key,
+				       const struct pkt_info *pi, bool egress)
 {
 	if (cgroup_mode == FLOW_CGROUP_MODE_V1) {
-		struct sock_owner *owner = owner_of(skb);
+		struct sock_owner *owner = owner_of(skb, key, pi, egress);
 
 		if (owner && owner->v1_cgroup_id) {
 			key->cgroup_id = owner->v1_cgroup_id;
@@ -130,9 +180,11 @@ static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *k
 	key->cgroup_version = 2;
 }
 
-static __always_inline void fill_owner(struct __sk_buff *skb, struct flow_value *val)
+static __always_inline void fill_owner(struct __sk_buff *skb, const struct flow_key *key,
+				       const struct pkt_info *pi, bool egress,
+				       struct flow_value *val)
 {
-	struct sock_owner *owner = owner_of(skb);
+	struct sock_owner *owner = owner_of(skb, key, pi, egress);
 
 	if (!owner)
 		return;
@@ -204,7 +256,7 @@ static __always_inline bool account(struct __sk_buff *skb, const struct flow_key
 	if (!val) {
 		struct flow_value init = {};
 
-		fill_owner(skb, &init);
+		fill_owner(skb, key, pi, egress, &init);
 		if (init.pid && init.pid == self_tgid) {
 			stats_add(&stats, FLOW_STAT_SELF, 1);
 			return false;
@@ -334,7 +386,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 	if (pi.fragment)
 		stats_add(&stats, FLOW_STAT_FRAGMENTS, 1);
 
-	set_cgroup(skb, &key);
+	set_cgroup(skb, &key, &pi, egress);
 	key.ip_version = pi.ip_version;
 	key.proto = pi.proto;
 	if (egress) {
@@ -347,7 +399,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, bool egress)
 	if (pi.proto == IPPROTO_ICMP || pi.proto == IPPROTO_ICMPV6)
 		key.rport = 0;
 	else if (!pi.fragment && dns_port(pi.sport, pi.dport) && dns_has_payload(skb, &pi)) {
-		struct sock_owner *owner = owner_of(skb);
+		struct sock_owner *owner = owner_of(skb, &key, &pi, egress);
 
 		/* the agent's own lookups are not its users' */
 		if (!owner || owner->tgid != self_tgid)
@@ -447,23 +499,37 @@ int flow_egress(struct __sk_buff *skb)
 SEC("cgroup/sock_create")
 int flow_sock_create(struct bpf_sock *sk)
 {
-	struct sock_owner *owner;
+	struct task_struct *task;
+	struct sock_owner owner;
+	__u64 cookie;
 
 	if (sk->family != AF_INET && sk->family != AF_INET6)
 		return 1;
-	owner = bpf_sk_storage_get(&sock_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (owner) {
-		struct task_struct *task = bpf_get_current_task_btf();
-
-		owner->tgid = bpf_get_current_pid_tgid() >> 32;
-		/* the process's name (its main thread's), not the creating thread's: a resolver
-		 * or client-library thread would otherwise name the flow */
-		if (BPF_CORE_READ_STR_INTO(&owner->comm, task, group_leader, comm) < 0)
-			bpf_get_current_comm(owner->comm, sizeof(owner->comm));
-		owner->v1_cgroup_id = cgroup_mode == FLOW_CGROUP_MODE_V1 ? v1_memory_cgroup_id(task)
-									 : 0;
-	}
+	task = bpf_get_current_task_btf();
+	owner.tgid = bpf_get_current_pid_tgid() >> 32;
+	owner.pad = 0;
+	/* the process's name (its main thread's), not the creating thread's: a resolver or
+	 * client-library thread would otherwise name the flow; read through the task's BTF
+	 * pointers (a plain load, no probe-read helper) */
+	__builtin_memcpy(owner.comm, task->group_leader->comm, sizeof(owner.comm));
+	owner.v1_cgroup_id = cgroup_mode == FLOW_CGROUP_MODE_V1 ? v1_memory_cgroup_id(task) : 0;
+	cookie = bpf_get_socket_cookie(sk);
+	if (bpf_map_update_elem(&sock_owner, &cookie, &owner, BPF_ANY))
+		stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
 	return 1; /* 0 would refuse the socket */
+}
+
+/* close(): the socket's owner record goes with it (sockets older than the agent have none). */
+SEC("cgroup/sock_release")
+int flow_sock_release(struct bpf_sock *sk)
+{
+	__u64 cookie;
+
+	if (sk->family != AF_INET && sk->family != AF_INET6)
+		return 1;
+	cookie = bpf_get_socket_cookie(sk);
+	bpf_map_delete_elem(&sock_owner, &cookie);
+	return 1;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

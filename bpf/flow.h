@@ -5,6 +5,10 @@
 
 #define FLOW_COMM_LEN 16
 #define FLOW_DEFAULT_MAX_FLOWS 65536
+/* Live sockets with an owner record (`sock_owner`, preallocated: ~100 bytes each). */
+#define FLOW_SOCK_OWNERS 131072
+/* Accepted connections whose listener's owner is kept (`accept_owner`, an LRU). */
+#define FLOW_ACCEPT_OWNERS 32768
 
 /* Bits of flow_value.flags. */
 #define FLOW_F_INITIATOR_SRC 0x01 /* the local endpoint opened the flow */
@@ -89,7 +93,7 @@ struct flow_meta {
 	char comm[FLOW_COMM_LEN];
 };
 
-/* Recorded by cgroup/sock_create in the creating process's context. */
+/* Recorded by cgroup/sock_create in the creating process's context, keyed by socket cookie. */
 struct sock_owner {
 	__u32 tgid;
 	__u32 pad;
@@ -97,6 +101,20 @@ struct sock_owner {
 	/* --cgroup-mode v1: the creator's v1 memory cgroup (its kernfs node id, the inode number of
 	 * its directory in the memory hierarchy's mount); 0 when not recorded */
 	__u64 v1_cgroup_id;
+};
+
+/*
+ * An accepted connection as its listener's SYN showed it (`accept_owner`): the local side's
+ * addresses and ports (network order addresses, host order ports, as in flow_key) and the
+ * listener's v2 cgroup, which the accepted socket inherits.
+ */
+struct accept_key {
+	__u64 cgroup_id;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u32 pad;
 };
 
 /* Values of the programs' cgroup_mode (--cgroup-mode after auto is decided). */
@@ -121,6 +139,8 @@ enum flow_stat {
 	FLOW_STAT_CACHE_ORPHAN, /* packets counted in a flow cache slot whose flow entry was gone
 				   when the slot was folded (cannot happen: counted, never lost
 				   silently) */
+	FLOW_STAT_OWNER_MAP_FULL, /* socket owners not recorded: sock_owner or accept_owner
+				     refused the entry (full) */
 	FLOW_STAT_MAX,
 };
 
