@@ -25,6 +25,7 @@ struct flow_collector {
 	struct flow_bpf *skel;
 	int cgroup_fd;
 	struct bpf_link *links[4];
+	struct bpf_link *state_link; /* flow_sock_state: accepted sockets, TCP_CLOSE */
 	int active; /* flow_parity: 0 flows_a, 1 flows_b, 2 flows_c */
 	bool stale[FLOW_MAPS]; /* holds flows already drained (or lost): emptied before use */
 	bool installed[FLOW_MAPS]; /* flows[i] in the outer map is the skeleton's (empty) map i */
@@ -145,6 +146,14 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 		snprintf(err, errsz, "opening cgroup %s: %s", opts->cgroup_path, strerror(-ret));
 		goto fail;
 	}
+	/* first of all: the owner records' lifecycle for TCP sockets (see flow.bpf.c) */
+	fc->state_link = bpf_program__attach(fc->skel->progs.flow_sock_state);
+	if (!fc->state_link) {
+		ret = -errno;
+		snprintf(err, errsz, "attaching flow_sock_state (tp_btf/inet_sock_set_state): %s%s",
+			 strerror(-ret), errno_hint(-ret));
+		goto fail;
+	}
 	/*
 	 * sock_release before sock_create, so that no socket gets an owner record that its
 	 * close() does not delete; both before the skb programs, so that sockets created while
@@ -181,6 +190,7 @@ void flow_collector_destroy(struct flow_collector *fc)
 		loop_del_timer(fc->loop, fc->timer);
 	for (int i = 3; i >= 0; i--)
 		bpf_link__destroy(fc->links[i]);
+	bpf_link__destroy(fc->state_link);
 	if (fc->cgroup_fd >= 0)
 		close(fc->cgroup_fd);
 	flow_bpf__destroy(fc->skel);

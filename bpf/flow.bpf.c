@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include "flow.h"
 #include "cgroup_v1.bpf.h"
 #include "maps.bpf.h"
@@ -102,11 +103,12 @@ struct {
 } sock_owner SEC(".maps");
 
 /*
- * Accepted connections: sock_create never sees an accepted socket, and its packets after the
- * handshake show it, not the listener. The SYN's ingress run shows the listener: it leaves the
- * listener's owner here under the connection's addresses, which the accepted socket's packets
- * then find. An LRU: a SYN that never becomes a connection is forgotten in time, and an owner
- * forgotten too early leaves a later flow of the connection without one (FLOW_STAT_NO_OWNER).
+ * Accepted connections: sock_create never sees an accepted socket. The SYN's ingress run shows
+ * the listener: it leaves the listener's owner here under the connection's addresses, and the
+ * accepted socket's SYN_RECV -> ESTABLISHED transition (flow_sock_state) moves it into
+ * sock_owner under the new socket's cookie. An LRU: an entry lives from the SYN to the
+ * handshake's last ACK, and a SYN that never becomes a connection is forgotten in time; an owner
+ * forgotten too early leaves the connection's flows without one (FLOW_STAT_NO_OWNER).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -122,9 +124,10 @@ STATS_MAP(stats, FLOW_STAT_MAX);
 #include "dns_capture.bpf.h"
 
 /*
- * The owner of the packet's socket: the record sock_create wrote for it, or for an accepted
- * socket its listener's (see accept_owner); NULL for sockets older than the agent, request and
- * time-wait sockets. key holds the packet's addresses (laddr, raddr) and ip_version may be unset.
+ * The owner of the packet's socket: the record sock_create wrote for it (flow_sock_state for an
+ * accepted socket); NULL for sockets older than the agent, request and time-wait sockets. A
+ * listener's SYN leaves its owner for the connection it starts (accept_owner). key holds the
+ * packet's addresses (laddr, raddr); its other fields may be unset.
  */
 static __always_inline struct sock_owner *
 owner_of(struct __sk_buff *skb, const struct flow_key *key, const struct pkt_info *pi, bool egress)
@@ -141,26 +144,18 @@ owner_of(struct __sk_buff *skb, const struct flow_key *key, const struct pkt_inf
 		return NULL;
 	cookie = bpf_get_socket_cookie(skb);
 	owner = bpf_map_lookup_elem(&sock_owner, &cookie);
-	if (pi->proto != IPPROTO_TCP)
+	if (!owner || egress || pi->proto != IPPROTO_TCP || sk->state != BPF_TCP_LISTEN ||
+	    (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
 		return owner;
-	if (owner && sk->state != BPF_TCP_LISTEN)
-		return owner;
-	if (!owner && sk->state == BPF_TCP_LISTEN)
-		return NULL;
 	__builtin_memcpy(ak.laddr, key->laddr, sizeof(ak.laddr));
 	__builtin_memcpy(ak.raddr, key->raddr, sizeof(ak.raddr));
 	ak.cgroup_id = bpf_skb_cgroup_id(skb);
-	ak.lport = egress ? pi->sport : pi->dport;
-	ak.rport = egress ? pi->dport : pi->sport;
+	ak.lport = pi->dport;
+	ak.rport = pi->sport;
 	ak.pad = 0;
-	if (owner) {
-		/* a listener's: its SYNs start accepted connections */
-		if (!egress && (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
-		    bpf_map_update_elem(&accept_owner, &ak, owner, BPF_ANY))
-			stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
-		return owner;
-	}
-	return bpf_map_lookup_elem(&accept_owner, &ak);
+	if (bpf_map_update_elem(&accept_owner, &ak, owner, BPF_ANY))
+		stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
+	return owner;
 }
 
 /* The cgroup a packet is accounted to: see cgroup_mode. */
@@ -519,7 +514,11 @@ int flow_sock_create(struct bpf_sock *sk)
 	return 1; /* 0 would refuse the socket */
 }
 
-/* close(): the socket's owner record goes with it (sockets older than the agent have none). */
+/*
+ * close(): the socket's owner record goes with it, unless it is a TCP socket that still has
+ * packets to send (FIN, the last ACKs): flow_sock_state drops that one when it reaches
+ * TCP_CLOSE. Sockets older than the agent have no record.
+ */
 SEC("cgroup/sock_release")
 int flow_sock_release(struct bpf_sock *sk)
 {
@@ -527,9 +526,61 @@ int flow_sock_release(struct bpf_sock *sk)
 
 	if (sk->family != AF_INET && sk->family != AF_INET6)
 		return 1;
+	if (sk->protocol == IPPROTO_TCP && sk->state != BPF_TCP_CLOSE)
+		return 1;
 	cookie = bpf_get_socket_cookie(sk);
 	bpf_map_delete_elem(&sock_owner, &cookie);
 	return 1;
+}
+
+/* An IPv4 connection on an AF_INET6 socket (::ffff:a.b.c.d) has IPv4 packets. */
+static __always_inline bool v4_mapped(const struct in6_addr *a)
+{
+	return !a->in6_u.u6_addr32[0] && !a->in6_u.u6_addr32[1] &&
+	       a->in6_u.u6_addr32[2] == bpf_htonl(0xffff);
+}
+
+/*
+ * TCP state changes (every TCP socket on the host): an accepted socket becoming ESTABLISHED
+ * takes its listener's owner from accept_owner; a socket reaching TCP_CLOSE sends nothing more
+ * as a full socket, and its owner record goes. A socket that never had a cookie has no record.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(flow_sock_state, struct sock *sk, int oldstate, int newstate)
+{
+	const struct sock_common *c = &sk->__sk_common;
+	struct sock_owner *owner;
+	struct accept_key ak = {};
+	__u64 cookie;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_CLOSE) {
+		cookie = c->skc_cookie.counter;
+		if (cookie)
+			bpf_map_delete_elem(&sock_owner, &cookie);
+		return 0;
+	}
+	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
+		return 0;
+	if (c->skc_family == AF_INET || v4_mapped(&c->skc_v6_daddr)) {
+		*(__u32 *)ak.laddr = c->skc_rcv_saddr;
+		*(__u32 *)ak.raddr = c->skc_daddr;
+	} else {
+		__builtin_memcpy(ak.laddr, &c->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(ak.raddr, &c->skc_v6_daddr, 16);
+	}
+	ak.lport = c->skc_num;
+	ak.rport = bpf_ntohs(c->skc_dport);
+	ak.cgroup_id = sk->sk_cgrp_data.cgroup->kn->id;
+	owner = bpf_map_lookup_elem(&accept_owner, &ak);
+	if (!owner)
+		return 0;
+	cookie = bpf_get_socket_cookie(sk);
+	if (bpf_map_update_elem(&sock_owner, &cookie, owner, BPF_ANY))
+		stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
+	bpf_map_delete_elem(&accept_owner, &ak);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
