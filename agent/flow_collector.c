@@ -65,16 +65,24 @@ static const char *errno_hint(int err)
  */
 static void learn_self_tgid(struct flow_collector *fc)
 {
-	struct sock_owner owner;
+	struct sock_owner_slot slot;
 	uint64_t cookie = 0;
 	socklen_t len = sizeof(cookie);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int map = bpf_map__fd(fc->skel->maps.sock_owner);
 
-	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0 &&
-	    bpf_map_lookup_elem(bpf_map__fd(fc->skel->maps.sock_owner), &cookie, &owner) == 0)
-		fc->skel->bss->self_tgid = owner.tgid;
-	else
-		fc->skel->bss->self_tgid = (uint32_t)getpid();
+	fc->skel->bss->self_tgid = (uint32_t)getpid();
+	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0 && cookie) {
+		/* the table's probe sequence (flow.bpf.c owner_find()) */
+		for (uint32_t i = 0; i < FLOW_OWNER_PROBES; i++) {
+			uint32_t idx = (uint32_t)(cookie + i) & (FLOW_SOCK_OWNERS - 1);
+
+			if (bpf_map_lookup_elem(map, &idx, &slot) == 0 && slot.cookie == cookie) {
+				fc->skel->bss->self_tgid = slot.owner.tgid;
+				break;
+			}
+		}
+	}
 	if (fd >= 0)
 		close(fd);
 	LOG_DEBUG("own tgid as the kernel sees it: %u", fc->skel->bss->self_tgid);

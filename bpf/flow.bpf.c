@@ -90,16 +90,20 @@ struct {
 } flow_meta SEC(".maps");
 
 /*
- * Socket owners, keyed by socket cookie: written at cgroup/sock_create, deleted at
- * cgroup/sock_release (close()). Preallocated: sock_create allocates nothing, and a socket's end
- * frees nothing by RCU (socket storage cost ~1.1 us per socket in two memcg-charged allocations,
- * docs/benchmarks.md). A full map refuses the owner: counted (FLOW_STAT_OWNER_MAP_FULL).
+ * Socket owners, by socket cookie: written at cgroup/sock_create, dropped at cgroup/sock_release
+ * (close()) or, for TCP, when the socket reaches TCP_CLOSE. An open-addressed table in an array:
+ * a socket takes the first free slot of FLOW_OWNER_PROBES from cookie mod FLOW_SOCK_OWNERS
+ * (claimed with a compare-and-swap of the cookie), and a lookup compares at most as many
+ * cookies. No lock, no allocation and no RCU free per socket: a hash map update cost ~430 ns
+ * per sock_create in the connect/close loop (docs/benchmarks.md), socket storage ~1.1 us.
+ * Cookies grow by one per socket, so live sockets only collide once the table has wrapped
+ * around them; a socket that finds its slots taken has no owner (FLOW_STAT_OWNER_MAP_FULL).
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, FLOW_SOCK_OWNERS);
-	__type(key, __u64);
-	__type(value, struct sock_owner);
+	__type(key, __u32);
+	__type(value, struct sock_owner_slot);
 } sock_owner SEC(".maps");
 
 /*
@@ -123,6 +127,60 @@ STATS_MAP(stats, FLOW_STAT_MAX);
 #define DNS_CAPTURE_STATS stats
 #include "dns_capture.bpf.h"
 
+/* The owner record of the socket with this cookie, or NULL. */
+static __always_inline struct sock_owner *owner_find(__u64 cookie)
+{
+	struct sock_owner_slot *slot;
+	__u32 idx;
+
+	if (!cookie)
+		return NULL;
+	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
+		idx = (__u32)(cookie + i) & (FLOW_SOCK_OWNERS - 1);
+		slot = bpf_map_lookup_elem(&sock_owner, &idx);
+		if (slot && slot->cookie == cookie)
+			return &slot->owner;
+	}
+	return NULL;
+}
+
+/* Records owner for the socket with this cookie; counted when its slots are all taken. */
+static __always_inline void owner_insert(__u64 cookie, const struct sock_owner *owner)
+{
+	struct sock_owner_slot *slot;
+	__u32 idx;
+
+	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
+		idx = (__u32)(cookie + i) & (FLOW_SOCK_OWNERS - 1);
+		slot = bpf_map_lookup_elem(&sock_owner, &idx);
+		if (slot && __sync_val_compare_and_swap(&slot->cookie, 0, cookie) == 0) {
+			/* only this socket's packets read it, and they come after sock_create */
+			__builtin_memcpy(&slot->owner, owner, sizeof(slot->owner));
+			return;
+		}
+	}
+	stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
+}
+
+/* Frees the slot of the socket with this cookie, if it has one. */
+static __always_inline void owner_delete(__u64 cookie)
+{
+	struct sock_owner_slot *slot;
+	__u32 idx;
+
+	if (!cookie)
+		return;
+	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
+		idx = (__u32)(cookie + i) & (FLOW_SOCK_OWNERS - 1);
+		slot = bpf_map_lookup_elem(&sock_owner, &idx);
+		if (slot && slot->cookie == cookie) {
+			/* nobody else claims a slot that is not free */
+			slot->cookie = 0;
+			return;
+		}
+	}
+}
+
 /*
  * The owner of the packet's socket: the record sock_create wrote for it (flow_sock_state for an
  * accepted socket); NULL for sockets older than the agent, request and time-wait sockets. A
@@ -143,7 +201,7 @@ owner_of(struct __sk_buff *skb, const struct flow_key *key, const struct pkt_inf
 	if (!sk)
 		return NULL;
 	cookie = bpf_get_socket_cookie(skb);
-	owner = bpf_map_lookup_elem(&sock_owner, &cookie);
+	owner = owner_find(cookie);
 	if (!owner || egress || pi->proto != IPPROTO_TCP || sk->state != BPF_TCP_LISTEN ||
 	    (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
 		return owner;
@@ -509,8 +567,7 @@ int flow_sock_create(struct bpf_sock *sk)
 	__builtin_memcpy(owner.comm, task->group_leader->comm, sizeof(owner.comm));
 	owner.v1_cgroup_id = cgroup_mode == FLOW_CGROUP_MODE_V1 ? v1_memory_cgroup_id(task) : 0;
 	cookie = bpf_get_socket_cookie(sk);
-	if (bpf_map_update_elem(&sock_owner, &cookie, &owner, BPF_ANY))
-		stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
+	owner_insert(cookie, &owner);
 	return 1; /* 0 would refuse the socket */
 }
 
@@ -522,14 +579,11 @@ int flow_sock_create(struct bpf_sock *sk)
 SEC("cgroup/sock_release")
 int flow_sock_release(struct bpf_sock *sk)
 {
-	__u64 cookie;
-
 	if (sk->family != AF_INET && sk->family != AF_INET6)
 		return 1;
 	if (sk->protocol == IPPROTO_TCP && sk->state != BPF_TCP_CLOSE)
 		return 1;
-	cookie = bpf_get_socket_cookie(sk);
-	bpf_map_delete_elem(&sock_owner, &cookie);
+	owner_delete(bpf_get_socket_cookie(sk));
 	return 1;
 }
 
@@ -551,14 +605,11 @@ int BPF_PROG(flow_sock_state, struct sock *sk, int oldstate, int newstate)
 	const struct sock_common *c = &sk->__sk_common;
 	struct sock_owner *owner;
 	struct accept_key ak = {};
-	__u64 cookie;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_CLOSE) {
-		cookie = c->skc_cookie.counter;
-		if (cookie)
-			bpf_map_delete_elem(&sock_owner, &cookie);
+		owner_delete(c->skc_cookie.counter);
 		return 0;
 	}
 	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
@@ -576,9 +627,7 @@ int BPF_PROG(flow_sock_state, struct sock *sk, int oldstate, int newstate)
 	owner = bpf_map_lookup_elem(&accept_owner, &ak);
 	if (!owner)
 		return 0;
-	cookie = bpf_get_socket_cookie(sk);
-	if (bpf_map_update_elem(&sock_owner, &cookie, owner, BPF_ANY))
-		stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
+	owner_insert(bpf_get_socket_cookie(sk), owner);
 	bpf_map_delete_elem(&accept_owner, &ak);
 	return 0;
 }

@@ -5,10 +5,12 @@
 
 #define FLOW_COMM_LEN 16
 #define FLOW_DEFAULT_MAX_FLOWS 65536
-/* Live sockets with an owner record (`sock_owner`, preallocated: ~100 bytes each). */
+/* Slots of the socket owner table (`sock_owner`, 40 bytes each; a power of two), and how many
+ * of them from cookie mod FLOW_SOCK_OWNERS a socket may take or a lookup compares. */
 #define FLOW_SOCK_OWNERS 131072
+#define FLOW_OWNER_PROBES 4
 /* Accepted connections whose listener's owner is kept (`accept_owner`, an LRU). */
-#define FLOW_ACCEPT_OWNERS 32768
+#define FLOW_ACCEPT_OWNERS 8192
 
 /* Bits of flow_value.flags. */
 #define FLOW_F_INITIATOR_SRC 0x01 /* the local endpoint opened the flow */
@@ -117,6 +119,12 @@ struct accept_key {
 	__u32 pad;
 };
 
+/* One slot of the `sock_owner` table. */
+struct sock_owner_slot {
+	__u64 cookie; /* the socket's cookie; 0: the slot is free */
+	struct sock_owner owner;
+};
+
 /* Values of the programs' cgroup_mode (--cgroup-mode after auto is decided). */
 #define FLOW_CGROUP_MODE_V1 1
 #define FLOW_CGROUP_MODE_V2 2
@@ -139,8 +147,8 @@ enum flow_stat {
 	FLOW_STAT_CACHE_ORPHAN, /* packets counted in a flow cache slot whose flow entry was gone
 				   when the slot was folded (cannot happen: counted, never lost
 				   silently) */
-	FLOW_STAT_OWNER_MAP_FULL, /* socket owners not recorded: sock_owner or accept_owner
-				     refused the entry (full) */
+	FLOW_STAT_OWNER_MAP_FULL, /* socket owners not recorded: the socket's sock_owner
+				     slots were taken, or accept_owner refused the entry */
 	FLOW_STAT_MAX,
 };
 
