@@ -75,7 +75,7 @@ static void learn_self_tgid(struct flow_collector *fc)
 	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0 && cookie) {
 		/* the table's probe sequence (flow.bpf.c owner_find()) */
 		for (uint32_t i = 0; i < FLOW_OWNER_PROBES; i++) {
-			uint32_t idx = (uint32_t)(cookie + i) & (FLOW_SOCK_OWNERS - 1);
+			uint32_t idx = FLOW_OWNER_SLOT(cookie, i);
 
 			if (bpf_map_lookup_elem(map, &idx, &slot) == 0 && slot.cookie == cookie) {
 				fc->skel->bss->self_tgid = slot.owner.tgid;

@@ -92,8 +92,8 @@ struct {
 /*
  * Socket owners, by socket cookie: written at cgroup/sock_create, dropped at cgroup/sock_release
  * (close()) or, for TCP, when the socket reaches TCP_CLOSE. An open-addressed table in an array:
- * a socket takes the first free slot of FLOW_OWNER_PROBES from cookie mod FLOW_SOCK_OWNERS
- * (claimed with a compare-and-swap of the cookie), and a lookup compares at most as many
+ * a socket takes the first free of its FLOW_OWNER_PROBES slots (flow.h FLOW_OWNER_SLOT,
+ * claimed with a compare-and-swap of the cookie), and a lookup compares at most as many
  * cookies. No lock, no allocation and no RCU free per socket: a hash map update cost ~430 ns
  * per sock_create in the connect/close loop (docs/benchmarks.md), socket storage ~1.1 us.
  * Cookies grow by one per socket, so live sockets only collide once the table has wrapped
@@ -136,7 +136,7 @@ static __always_inline struct sock_owner *owner_find(__u64 cookie)
 	if (!cookie)
 		return NULL;
 	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
-		idx = (__u32)(cookie + i) & (FLOW_SOCK_OWNERS - 1);
+		idx = FLOW_OWNER_SLOT(cookie, i);
 		slot = bpf_map_lookup_elem(&sock_owner, &idx);
 		if (slot && slot->cookie == cookie)
 			return &slot->owner;
@@ -151,7 +151,7 @@ static __always_inline void owner_insert(__u64 cookie, const struct sock_owner *
 	__u32 idx;
 
 	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
-		idx = (__u32)(cookie + i) & (FLOW_SOCK_OWNERS - 1);
+		idx = FLOW_OWNER_SLOT(cookie, i);
 		slot = bpf_map_lookup_elem(&sock_owner, &idx);
 		if (slot && __sync_val_compare_and_swap(&slot->cookie, 0, cookie) == 0) {
 			/* only this socket's packets read it, and they come after sock_create */
@@ -171,7 +171,7 @@ static __always_inline void owner_delete(__u64 cookie)
 	if (!cookie)
 		return;
 	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
-		idx = (__u32)(cookie + i) & (FLOW_SOCK_OWNERS - 1);
+		idx = FLOW_OWNER_SLOT(cookie, i);
 		slot = bpf_map_lookup_elem(&sock_owner, &idx);
 		if (slot && slot->cookie == cookie) {
 			/* nobody else claims a slot that is not free */

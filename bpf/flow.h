@@ -5,10 +5,19 @@
 
 #define FLOW_COMM_LEN 16
 #define FLOW_DEFAULT_MAX_FLOWS 65536
-/* Slots of the socket owner table (`sock_owner`, 40 bytes each; a power of two), and how many
- * of them from cookie mod FLOW_SOCK_OWNERS a socket may take or a lookup compares. */
+/*
+ * The socket owner table (`sock_owner`, 40 bytes a slot; a power of two of slots): a socket's
+ * record is in one of FLOW_OWNER_PROBES slots, FLOW_OWNER_SLOT(cookie, 0..PROBES-1). Slot 0 is
+ * cookie mod FLOW_SOCK_OWNERS, so that sockets created one after the other (consecutive
+ * cookies) never collide before the table wraps; the others lie a quarter of the table apart,
+ * so that a run of long-lived sockets (a connection pool) does not also take a newer socket's
+ * other slots when it wraps.
+ */
 #define FLOW_SOCK_OWNERS 131072
 #define FLOW_OWNER_PROBES 4
+#define FLOW_OWNER_STRIDE (FLOW_SOCK_OWNERS / 4 + 1)
+#define FLOW_OWNER_SLOT(cookie, i) \
+	((__u32)((cookie) + (__u64)(i)*FLOW_OWNER_STRIDE) & (FLOW_SOCK_OWNERS - 1))
 /* Accepted connections whose listener's owner is kept (`accept_owner`, an LRU). */
 #define FLOW_ACCEPT_OWNERS 8192
 
