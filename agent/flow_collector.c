@@ -24,7 +24,8 @@
 struct flow_collector {
 	struct flow_bpf *skel;
 	int cgroup_fd;
-	struct bpf_link *links[3];
+	struct bpf_link *links[4];
+	struct bpf_link *state_link; /* flow_sock_state: accepted sockets, TCP_CLOSE */
 	int active; /* flow_parity: 0 flows_a, 1 flows_b, 2 flows_c */
 	bool stale[FLOW_MAPS]; /* holds flows already drained (or lost): emptied before use */
 	bool installed[FLOW_MAPS]; /* flows[i] in the outer map is the skeleton's (empty) map i */
@@ -60,19 +61,29 @@ static const char *errno_hint(int err)
 /*
  * The kernel knows the agent by its tgid in the initial PID namespace, which getpid() does not
  * give inside a container: ask sock_create, through the owner record of a socket of our own
- * (user space reads sk_storage with the socket's fd as the key). Falls back to getpid() when the
+ * (keyed by the socket's cookie, SO_COOKIE). Falls back to getpid() when the
  * socket does not land under the attached cgroup (--cgroup-root elsewhere).
  */
 static void learn_self_tgid(struct flow_collector *fc)
 {
-	struct sock_owner owner;
+	struct sock_owner_slot slot;
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int map = bpf_map__fd(fc->skel->maps.sock_owner);
 
-	if (fd >= 0 &&
-	    bpf_map_lookup_elem(bpf_map__fd(fc->skel->maps.sock_owner), &fd, &owner) == 0)
-		fc->skel->bss->self_tgid = owner.tgid;
-	else
-		fc->skel->bss->self_tgid = (uint32_t)getpid();
+	fc->skel->bss->self_tgid = (uint32_t)getpid();
+	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0 && cookie) {
+		/* the table's probe sequence (flow.bpf.c owner_find()) */
+		for (uint32_t i = 0; i < FLOW_OWNER_PROBES; i++) {
+			uint32_t idx = FLOW_OWNER_SLOT(cookie, i);
+
+			if (bpf_map_lookup_elem(map, &idx, &slot) == 0 && slot.cookie == cookie) {
+				fc->skel->bss->self_tgid = slot.owner.tgid;
+				break;
+			}
+		}
+	}
 	if (fd >= 0)
 		close(fd);
 	LOG_DEBUG("own tgid as the kernel sees it: %u", fc->skel->bss->self_tgid);
@@ -82,7 +93,7 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 			  char *err, size_t errsz)
 {
 	struct flow_collector *fc;
-	struct bpf_program *progs[3];
+	struct bpf_program *progs[4];
 	int ret = 0;
 
 	fc = calloc(1, sizeof(*fc));
@@ -144,12 +155,25 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 		snprintf(err, errsz, "opening cgroup %s: %s", opts->cgroup_path, strerror(-ret));
 		goto fail;
 	}
-	/* sock_create first, so sockets created while the skb programs attach have owners */
-	progs[0] = fc->skel->progs.flow_sock_create;
-	progs[1] = fc->skel->progs.flow_egress;
-	progs[2] = fc->skel->progs.flow_ingress;
-	for (int i = 0; i < 3; i++) {
-		if (i == 1)
+	/* first of all: the owner records' lifecycle for TCP sockets (see flow.bpf.c) */
+	fc->state_link = bpf_program__attach(fc->skel->progs.flow_sock_state);
+	if (!fc->state_link) {
+		ret = -errno;
+		snprintf(err, errsz, "attaching flow_sock_state (tp_btf/inet_sock_set_state): %s%s",
+			 strerror(-ret), errno_hint(-ret));
+		goto fail;
+	}
+	/*
+	 * sock_release before sock_create, so that no socket gets an owner record that its
+	 * close() does not delete; both before the skb programs, so that sockets created while
+	 * those attach have owners
+	 */
+	progs[0] = fc->skel->progs.flow_sock_release;
+	progs[1] = fc->skel->progs.flow_sock_create;
+	progs[2] = fc->skel->progs.flow_egress;
+	progs[3] = fc->skel->progs.flow_ingress;
+	for (int i = 0; i < 4; i++) {
+		if (i == 2)
 			learn_self_tgid(fc);
 		fc->links[i] = bpf_program__attach_cgroup(progs[i], fc->cgroup_fd);
 		if (!fc->links[i]) {
@@ -173,8 +197,9 @@ void flow_collector_destroy(struct flow_collector *fc)
 		return;
 	if (fc->timer)
 		loop_del_timer(fc->loop, fc->timer);
-	for (int i = 2; i >= 0; i--)
+	for (int i = 3; i >= 0; i--)
 		bpf_link__destroy(fc->links[i]);
+	bpf_link__destroy(fc->state_link);
 	if (fc->cgroup_fd >= 0)
 		close(fc->cgroup_fd);
 	flow_bpf__destroy(fc->skel);
@@ -563,6 +588,9 @@ static const struct counter_desc flow_counters[] = {
 	    "Non-first IP fragments, accounted with ports 0.", "", k[FLOW_STAT_FRAGMENTS]),
 	ROW("flowscope_flows_without_owner_total", COUNTER_COUNTER,
 	    "Flows whose socket had no owner record (pid 0).", "", k[FLOW_STAT_NO_OWNER]),
+	ROW("flowscope_socket_owners_not_recorded_total", COUNTER_COUNTER,
+	    "Socket owners not recorded because the owner map was full.", "",
+	    k[FLOW_STAT_OWNER_MAP_FULL]),
 	ROW("flowscope_flow_records_total", COUNTER_COUNTER, "Flow records exported.", "", records),
 	ROW("flowscope_flow_records_lost_total", COUNTER_COUNTER,
 	    "Flows drained from the kernel that gave no record, by reason.",

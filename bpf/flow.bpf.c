@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include "flow.h"
 #include "cgroup_v1.bpf.h"
 #include "maps.bpf.h"
@@ -88,13 +89,37 @@ struct {
 	__type(value, struct flow_meta);
 } flow_meta SEC(".maps");
 
+/*
+ * Socket owners, by socket cookie: written at cgroup/sock_create, dropped at cgroup/sock_release
+ * (close()) or, for TCP, when the socket reaches TCP_CLOSE. An open-addressed table in an array:
+ * a socket takes the first free of its FLOW_OWNER_PROBES slots (flow.h FLOW_OWNER_SLOT,
+ * claimed with a compare-and-swap of the cookie), and a lookup compares at most as many
+ * cookies. No lock, no allocation and no RCU free per socket: a hash map update cost ~430 ns
+ * per sock_create in the connect/close loop (docs/benchmarks.md), socket storage ~1.1 us.
+ * Cookies grow by one per socket, so live sockets only collide once the table has wrapped
+ * around them; a socket that finds its slots taken has no owner (FLOW_STAT_OWNER_MAP_FULL).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	/* BPF_F_CLONE: accepted sockets inherit the listener's owner. */
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
-	__type(value, struct sock_owner);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FLOW_SOCK_OWNERS);
+	__type(key, __u32);
+	__type(value, struct sock_owner_slot);
 } sock_owner SEC(".maps");
+
+/*
+ * Accepted connections: sock_create never sees an accepted socket. The SYN's ingress run shows
+ * the listener: it leaves the listener's owner here under the connection's addresses, and the
+ * accepted socket's SYN_RECV -> ESTABLISHED transition (flow_sock_state) moves it into
+ * sock_owner under the new socket's cookie. An LRU: an entry lives from the SYN to the
+ * handshake's last ACK, and a SYN that never becomes a connection is forgotten in time; an owner
+ * forgotten too early leaves the connection's flows without one (FLOW_STAT_NO_OWNER).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FLOW_ACCEPT_OWNERS);
+	__type(key, struct accept_key);
+	__type(value, struct sock_owner);
+} accept_owner SEC(".maps");
 
 /* Per-CPU counters, enum flow_stat; every way a packet or DNS event goes uncounted has one. */
 STATS_MAP(stats, FLOW_STAT_MAX);
@@ -102,23 +127,101 @@ STATS_MAP(stats, FLOW_STAT_MAX);
 #define DNS_CAPTURE_STATS stats
 #include "dns_capture.bpf.h"
 
-static __always_inline struct sock_owner *owner_of(struct __sk_buff *skb)
+/* The owner record of the socket with this cookie, or NULL. */
+static __always_inline struct sock_owner *owner_find(__u64 cookie)
+{
+	struct sock_owner_slot *slot;
+	__u32 idx;
+
+	if (!cookie)
+		return NULL;
+	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
+		idx = FLOW_OWNER_SLOT(cookie, i);
+		slot = bpf_map_lookup_elem(&sock_owner, &idx);
+		if (slot && slot->cookie == cookie)
+			return &slot->owner;
+	}
+	return NULL;
+}
+
+/* Records owner for the socket with this cookie; counted when its slots are all taken. */
+static __always_inline void owner_insert(__u64 cookie, const struct sock_owner *owner)
+{
+	struct sock_owner_slot *slot;
+	__u32 idx;
+
+	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
+		idx = FLOW_OWNER_SLOT(cookie, i);
+		slot = bpf_map_lookup_elem(&sock_owner, &idx);
+		if (slot && __sync_val_compare_and_swap(&slot->cookie, 0, cookie) == 0) {
+			/* only this socket's packets read it, and they come after sock_create */
+			__builtin_memcpy(&slot->owner, owner, sizeof(slot->owner));
+			return;
+		}
+	}
+	stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
+}
+
+/* Frees the slot of the socket with this cookie, if it has one. */
+static __always_inline void owner_delete(__u64 cookie)
+{
+	struct sock_owner_slot *slot;
+	__u32 idx;
+
+	if (!cookie)
+		return;
+	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
+		idx = FLOW_OWNER_SLOT(cookie, i);
+		slot = bpf_map_lookup_elem(&sock_owner, &idx);
+		if (slot && slot->cookie == cookie) {
+			/* nobody else claims a slot that is not free */
+			slot->cookie = 0;
+			return;
+		}
+	}
+}
+
+/*
+ * The owner of the packet's socket: the record sock_create wrote for it (flow_sock_state for an
+ * accepted socket); NULL for sockets older than the agent, request and time-wait sockets. A
+ * listener's SYN leaves its owner for the connection it starts (accept_owner). key holds the
+ * packet's addresses (laddr, raddr); its other fields may be unset.
+ */
+static __always_inline struct sock_owner *
+owner_of(struct __sk_buff *skb, const struct flow_key *key, const struct pkt_info *pi, bool egress)
 {
 	struct bpf_sock *sk = skb->sk;
+	struct sock_owner *owner;
+	struct accept_key ak;
+	__u64 cookie;
 
 	if (!sk)
 		return NULL;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return NULL;
-	return bpf_sk_storage_get(&sock_owner, sk, 0, 0);
+	cookie = bpf_get_socket_cookie(skb);
+	owner = owner_find(cookie);
+	if (!owner || egress || pi->proto != IPPROTO_TCP || sk->state != BPF_TCP_LISTEN ||
+	    (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
+		return owner;
+	__builtin_memcpy(ak.laddr, key->laddr, sizeof(ak.laddr));
+	__builtin_memcpy(ak.raddr, key->raddr, sizeof(ak.raddr));
+	ak.cgroup_id = bpf_skb_cgroup_id(skb);
+	ak.lport = pi->dport;
+	ak.rport = pi->sport;
+	ak.pad = 0;
+	if (bpf_map_update_elem(&accept_owner, &ak, owner, BPF_ANY))
+		stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
+	return owner;
 }
 
 /* The cgroup a packet is accounted to: see cgroup_mode. */
-static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *key)
+static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *key,
+				       const struct pkt_info *pi, bool egress)
 {
 	if (cgroup_mode == FLOW_CGROUP_MODE_V1) {
-		struct sock_owner *owner = owner_of(skb);
+		struct sock_owner *owner = owner_of(skb, key, pi, egress);
 
 		if (owner && owner->v1_cgroup_id) {
 			key->cgroup_id = owner->v1_cgroup_id;
@@ -130,9 +233,11 @@ static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *k
 	key->cgroup_version = 2;
 }
 
-static __always_inline void fill_owner(struct __sk_buff *skb, struct flow_value *val)
+static __always_inline void fill_owner(struct __sk_buff *skb, const struct flow_key *key,
+				       const struct pkt_info *pi, bool egress,
+				       struct flow_value *val)
 {
-	struct sock_owner *owner = owner_of(skb);
+	struct sock_owner *owner = owner_of(skb, key, pi, egress);
 
 	if (!owner)
 		return;
@@ -204,7 +309,7 @@ static __always_inline bool account(struct __sk_buff *skb, const struct flow_key
 	if (!val) {
 		struct flow_value init = {};
 
-		fill_owner(skb, &init);
+		fill_owner(skb, key, pi, egress, &init);
 		if (init.pid && init.pid == self_tgid) {
 			stats_add(&stats, FLOW_STAT_SELF, 1);
 			return false;
@@ -351,7 +456,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 	if (pi.fragment)
 		stats_add(&stats, FLOW_STAT_FRAGMENTS, 1);
 
-	set_cgroup(skb, &key);
+	set_cgroup(skb, &key, &pi, egress);
 	key.ip_version = pi.ip_version;
 	key.proto = pi.proto;
 	if (egress) {
@@ -364,7 +469,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 	if (pi.proto == IPPROTO_ICMP || pi.proto == IPPROTO_ICMPV6)
 		key.rport = 0;
 	else if (!pi.fragment && dns_port(pi.sport, pi.dport) && dns_has_payload(skb, &pi)) {
-		struct sock_owner *owner = owner_of(skb);
+		struct sock_owner *owner = owner_of(skb, &key, &pi, egress);
 
 		/* the agent's own lookups are not its users' */
 		if (!owner || owner->tgid != self_tgid)
@@ -485,23 +590,84 @@ int flow_egress(struct __sk_buff *skb)
 SEC("cgroup/sock_create")
 int flow_sock_create(struct bpf_sock *sk)
 {
-	struct sock_owner *owner;
+	struct task_struct *task;
+	struct sock_owner owner;
+	__u64 cookie;
 
 	if (sk->family != AF_INET && sk->family != AF_INET6)
 		return 1;
-	owner = bpf_sk_storage_get(&sock_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (owner) {
-		struct task_struct *task = bpf_get_current_task_btf();
-
-		owner->tgid = bpf_get_current_pid_tgid() >> 32;
-		/* the process's name (its main thread's), not the creating thread's: a resolver
-		 * or client-library thread would otherwise name the flow */
-		if (BPF_CORE_READ_STR_INTO(&owner->comm, task, group_leader, comm) < 0)
-			bpf_get_current_comm(owner->comm, sizeof(owner->comm));
-		owner->v1_cgroup_id = cgroup_mode == FLOW_CGROUP_MODE_V1 ? v1_memory_cgroup_id(task)
-									 : 0;
-	}
+	task = bpf_get_current_task_btf();
+	owner.tgid = bpf_get_current_pid_tgid() >> 32;
+	owner.pad = 0;
+	/* the process's name (its main thread's), not the creating thread's: a resolver or
+	 * client-library thread would otherwise name the flow; read through the task's BTF
+	 * pointers (a plain load, no probe-read helper) */
+	__builtin_memcpy(owner.comm, task->group_leader->comm, sizeof(owner.comm));
+	owner.v1_cgroup_id = cgroup_mode == FLOW_CGROUP_MODE_V1 ? v1_memory_cgroup_id(task) : 0;
+	cookie = bpf_get_socket_cookie(sk);
+	owner_insert(cookie, &owner);
 	return 1; /* 0 would refuse the socket */
+}
+
+/*
+ * close(): the socket's owner record goes with it, unless it is a TCP socket that still has
+ * packets to send (FIN, the last ACKs): flow_sock_state drops that one when it reaches
+ * TCP_CLOSE. Sockets older than the agent have no record.
+ */
+SEC("cgroup/sock_release")
+int flow_sock_release(struct bpf_sock *sk)
+{
+	if (sk->family != AF_INET && sk->family != AF_INET6)
+		return 1;
+	if (sk->protocol == IPPROTO_TCP && sk->state != BPF_TCP_CLOSE)
+		return 1;
+	owner_delete(bpf_get_socket_cookie(sk));
+	return 1;
+}
+
+/* An IPv4 connection on an AF_INET6 socket (::ffff:a.b.c.d) has IPv4 packets. */
+static __always_inline bool v4_mapped(const struct in6_addr *a)
+{
+	return !a->in6_u.u6_addr32[0] && !a->in6_u.u6_addr32[1] &&
+	       a->in6_u.u6_addr32[2] == bpf_htonl(0xffff);
+}
+
+/*
+ * TCP state changes (every TCP socket on the host): an accepted socket becoming ESTABLISHED
+ * takes its listener's owner from accept_owner; a socket reaching TCP_CLOSE sends nothing more
+ * as a full socket, and its owner record goes. A socket that never had a cookie has no record.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(flow_sock_state, struct sock *sk, int oldstate, int newstate)
+{
+	const struct sock_common *c = &sk->__sk_common;
+	struct sock_owner *owner;
+	struct accept_key ak = {};
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_CLOSE) {
+		owner_delete(c->skc_cookie.counter);
+		return 0;
+	}
+	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
+		return 0;
+	if (c->skc_family == AF_INET || v4_mapped(&c->skc_v6_daddr)) {
+		*(__u32 *)ak.laddr = c->skc_rcv_saddr;
+		*(__u32 *)ak.raddr = c->skc_daddr;
+	} else {
+		__builtin_memcpy(ak.laddr, &c->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(ak.raddr, &c->skc_v6_daddr, 16);
+	}
+	ak.lport = c->skc_num;
+	ak.rport = bpf_ntohs(c->skc_dport);
+	ak.cgroup_id = sk->sk_cgrp_data.cgroup->kn->id;
+	owner = bpf_map_lookup_elem(&accept_owner, &ak);
+	if (!owner)
+		return 0;
+	owner_insert(bpf_get_socket_cookie(sk), owner);
+	bpf_map_delete_elem(&accept_owner, &ak);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

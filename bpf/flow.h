@@ -5,6 +5,21 @@
 
 #define FLOW_COMM_LEN 16
 #define FLOW_DEFAULT_MAX_FLOWS 65536
+/*
+ * The socket owner table (`sock_owner`, 40 bytes a slot; a power of two of slots): a socket's
+ * record is in one of FLOW_OWNER_PROBES slots, FLOW_OWNER_SLOT(cookie, 0..PROBES-1). Slot 0 is
+ * cookie mod FLOW_SOCK_OWNERS, so that sockets created one after the other (consecutive
+ * cookies) never collide before the table wraps; the others lie a quarter of the table apart,
+ * so that a run of long-lived sockets (a connection pool) does not also take a newer socket's
+ * other slots when it wraps.
+ */
+#define FLOW_SOCK_OWNERS 131072
+#define FLOW_OWNER_PROBES 4
+#define FLOW_OWNER_STRIDE (FLOW_SOCK_OWNERS / 4 + 1)
+#define FLOW_OWNER_SLOT(cookie, i) \
+	((__u32)((cookie) + (__u64)(i)*FLOW_OWNER_STRIDE) & (FLOW_SOCK_OWNERS - 1))
+/* Accepted connections whose listener's owner is kept (`accept_owner`, an LRU). */
+#define FLOW_ACCEPT_OWNERS 8192
 
 /* Bits of flow_value.flags. */
 #define FLOW_F_INITIATOR_SRC 0x01 /* the local endpoint opened the flow */
@@ -106,7 +121,7 @@ struct flow_meta {
 	char comm[FLOW_COMM_LEN];
 };
 
-/* Recorded by cgroup/sock_create in the creating process's context. */
+/* Recorded by cgroup/sock_create in the creating process's context, keyed by socket cookie. */
 struct sock_owner {
 	__u32 tgid;
 	__u32 pad;
@@ -114,6 +129,26 @@ struct sock_owner {
 	/* --cgroup-mode v1: the creator's v1 memory cgroup (its kernfs node id, the inode number of
 	 * its directory in the memory hierarchy's mount); 0 when not recorded */
 	__u64 v1_cgroup_id;
+};
+
+/*
+ * An accepted connection as its listener's SYN showed it (`accept_owner`): the local side's
+ * addresses and ports (network order addresses, host order ports, as in flow_key) and the
+ * listener's v2 cgroup, which the accepted socket inherits.
+ */
+struct accept_key {
+	__u64 cgroup_id;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u32 pad;
+};
+
+/* One slot of the `sock_owner` table. */
+struct sock_owner_slot {
+	__u64 cookie; /* the socket's cookie; 0: the slot is free */
+	struct sock_owner owner;
 };
 
 /* Values of the programs' cgroup_mode (--cgroup-mode after auto is decided). */
@@ -138,6 +173,8 @@ enum flow_stat {
 	FLOW_STAT_CACHE_ORPHAN, /* packets counted in a flow cache slot whose flow entry was gone
 				   when the slot was folded (cannot happen: counted, never lost
 				   silently) */
+	FLOW_STAT_OWNER_MAP_FULL, /* socket owners not recorded: the socket's sock_owner
+				     slots were taken, or accept_owner refused the entry */
 	FLOW_STAT_MAX,
 };
 

@@ -113,6 +113,56 @@ class CgroupV1Mode(unittest.TestCase):
                           {(1, self.cg_a.id), (1, self.cg_b.id), (2, self.server_cg.id),
                            (2, env.cgroup_root.id)}, r)
 
+    def test_accepted_sockets_take_the_listeners_v1_group(self):
+        """A server started after the agent in a v1 group of its own: its accepted sockets'
+        packets (which no sock_create saw) are counted under the listener's v1 group with its
+        pid, in every interval, and match nftables exactly, v4 (on an AF_INET6 listener) and v6."""
+        env = self.env
+        port = PORT_A + 10
+        env.nft(env.router_ns, """
+table inet fsacc {
+    counter v4_up {}
+    counter v4_down {}
+    counter v6_up {}
+    counter v6_down {}
+    chain forward_count {
+        type filter hook forward priority 0; policy accept;
+        ip saddr 192.0.2.2 ip daddr 198.51.100.2 tcp dport %(p)d counter name v4_up
+        ip saddr 198.51.100.2 ip daddr 192.0.2.2 tcp sport %(p)d counter name v4_down
+        ip6 saddr 2001:db8:1::2 ip6 daddr 2001:db8:2::2 tcp dport %(p)d counter name v6_up
+        ip6 saddr 2001:db8:2::2 ip6 daddr 2001:db8:1::2 tcp sport %(p)d counter name v6_down
+    }
+}
+""" % {"p": port})
+        srv_cg = fslib.Cgroup(os.path.join(self.v1_root.path, "srv"), also=[self.server_cg])
+        env.cgroups.append(srv_cg)
+        agent = env.agent("--cgroup-mode", "v1", "--cgroup-root", env.cgroup_root.path,
+                          "--interval", "1", "--duration", "6")
+        agent.wait_attached()
+        server = env.server("tcp-server", env.server_ns, "::", port, cgroup=srv_cg)
+        clients = {v: env.client(["tcp-client", addr, str(port), "--send", "40000", "--recv",
+                                  "30000", "--bursts", "3", "--gap", "1.2"], env.client_ns,
+                                 self.cg_a)
+                   for v, addr in ((4, "198.51.100.2"), (6, "2001:db8:2::2"))}
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        truth = env.nft_counters(env.router_ns, table="fsacc")
+        recs = agent.records("flow")
+        for v, info in clients.items():
+            with self.subTest(ip_version=v):
+                served = [r for r in recs if r["proto"] == "tcp" and r["ip_version"] == v
+                          and r["src_port"] == port and r["dst_port"] == info["port"]]
+                self.assertGreaterEqual(len(served), 3, "one record per active interval")
+                for r in served:
+                    self.assertEqual((r["cgroup_version"], r["cgroup_id"]), (1, srv_cg.id), r)
+                    self.assertEqual((r["pid"], r["comm"]), (server["pid"], "python3"), r)
+                up_p, up_b = truth["v%d_up" % v]
+                down_p, down_b = truth["v%d_down" % v]
+                self.assertGreater(up_p, 0)
+                self.assertEqual(fslib.sum_fields(served, "rx_bytes", "rx_packets"),
+                                 (up_b, up_p))
+                self.assertEqual(fslib.sum_fields(served, "tx_bytes", "tx_packets"),
+                                 (down_b, down_p))
+
     def test_v2_mode_still_sees_the_v2_group(self):
         """--cgroup-mode v2 on the same host: the clients' v2 group, as before."""
         env = self.env

@@ -137,6 +137,35 @@ class FlowRecords(unittest.TestCase):
         for r in server_tcp4:
             self.assertEqual(r["initiator"], "dst")
 
+    def test_accepted_sockets_carry_the_listeners_owner(self):
+        """A server started after the agent: the flows of its accepted sockets (which
+        cgroup/sock_create never sees) carry the listener's pid and comm in every interval, the
+        client's flows the client's."""
+        env = self.env
+        port = TCP_PORT + 1
+        agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "1",
+                          "--duration", "7")
+        agent.wait_attached()
+        server = env.server("tcp-server", env.server_ns, "::", port, cgroup=self.server_cg)
+        clients = [env.client(["tcp-client", addr, str(port), "--send", "50000", "--recv",
+                               "20000", "--bursts", "3", "--gap", "1.3"], env.client_ns,
+                              self.client_cg) for addr in ("198.51.100.2", "2001:db8:2::2")]
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        recs = agent.records("flow")
+        for version, info in zip((4, 6), clients):
+            with self.subTest(ip_version=version):
+                served = [r for r in recs if r["cgroup_id"] == self.server_cg.id
+                          and r["proto"] == "tcp" and r["ip_version"] == version
+                          and r["src_port"] == port and r["dst_port"] == info["port"]]
+                self.assertGreaterEqual(len(served), 3, "one record per active interval")
+                for r in served:
+                    self.assertEqual((r["pid"], r["comm"]), (server["pid"], "python3"), r)
+                    self.assertEqual(r["initiator"], "dst")
+                mine = self.flows_of(recs, self.client_cg, "tcp", version, port)
+                self.assertGreaterEqual(len(mine), 3)
+                for r in mine:
+                    self.assertEqual((r["pid"], r["comm"]), (info["pid"], "python3"), r)
+
     def test_sigterm_exports_the_last_interval(self):
         env = self.env
         agent = env.agent("--cgroup-root", env.cgroup_root.path, "--interval", "60")
