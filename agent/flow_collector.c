@@ -30,6 +30,8 @@ struct flow_collector {
 	bool installed[FLOW_MAPS]; /* flows[i] in the outer map is the skeleton's (empty) map i */
 	uint64_t lost_drain_error; /* flows left unread by a failed batch lookup */
 	uint64_t cache_orphans; /* packets of cache slots whose flow was not in the drained map */
+	uint64_t meta_written; /* flow_meta entries written (or mended) by the drain */
+	uint64_t meta_errors; /* flow_meta entries the drain could not write or read */
 	uint32_t max_flows;
 	struct flow_key *keys;
 	struct flow_value *values;
@@ -122,7 +124,7 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 	if (bpf_map__set_max_entries(fc->skel->maps.flows_a, opts->max_flows) ||
 	    bpf_map__set_max_entries(fc->skel->maps.flows_b, opts->max_flows) ||
 	    bpf_map__set_max_entries(fc->skel->maps.flows_c, opts->max_flows) ||
-	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, 2 * opts->max_flows) ||
+	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, opts->max_flows) ||
 	    (opts->dns_ringbuf_bytes &&
 	     bpf_map__set_max_entries(fc->skel->maps.dns_events, opts->dns_ringbuf_bytes))) {
 		ret = -EINVAL;
@@ -312,6 +314,64 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 	return bpf_map_update_elem(cache_fd, &parity, fc->cache, BPF_ANY);
 }
 
+#define TCP_FIN 0x01
+#define TCP_RST 0x04
+#define FLOW_F_INITIATOR (FLOW_F_INITIATOR_SRC | FLOW_F_INITIATOR_DST)
+
+/*
+ * The programs only look flow_meta up (bpf/flow.bpf.c, remember()); this writes it, for a flow
+ * drained from the interval just ended: one still open (not TCP that saw FIN or RST) and not
+ * found there by the kernel (no FLOW_F_REMEMBERED) gets its initiator and owner remembered for
+ * its later intervals. If the flow has an entry after all (the previous drain wrote it after
+ * this interval's first packet of the flow), the drain does what the kernel would have done:
+ * the memory's initiator replaces the packet's unless that was a SYN (then the SYN's verdict
+ * replaces the memory), a known owner wins over none; `v` is mended in place for the record.
+ * Failures are counted in meta_errors (flowscope_flow_meta_errors_total): a later interval of
+ * that flow may then lack its initiator or owner, its counts are exact all the same.
+ */
+static void feed_meta(struct flow_collector *fc, const struct flow_key *k, struct flow_value *v)
+{
+	int fd = bpf_map__fd(fc->skel->maps.flow_meta);
+	struct flow_meta m = { .flags = v->flags & ~(uint32_t)FLOW_F_REMEMBERED, .pid = v->pid };
+	bool mended = false;
+	int ret;
+
+	if (v->flags & FLOW_F_REMEMBERED)
+		return;
+	if (k->proto == IPPROTO_TCP && (v->tcp_flags & (TCP_FIN | TCP_RST)))
+		return;
+	memcpy(m.comm, v->comm, sizeof(m.comm));
+	ret = bpf_map_update_elem(fd, k, &m, BPF_NOEXIST);
+	if (ret == 0) {
+		fc->meta_written++;
+		return;
+	}
+	if (ret != -EEXIST || bpf_map_lookup_elem(fd, k, &m)) {
+		fc->meta_errors++;
+		return;
+	}
+	if ((m.flags & FLOW_F_INITIATOR) && !(v->flags & FLOW_F_FROM_SYN)) {
+		v->flags = m.flags;
+	} else if (m.flags != v->flags) {
+		m.flags = v->flags;
+		mended = true;
+	}
+	if (!v->pid && m.pid) {
+		v->pid = m.pid;
+		memcpy(v->comm, m.comm, sizeof(v->comm));
+	} else if (v->pid && !m.pid) {
+		m.pid = v->pid;
+		memcpy(m.comm, v->comm, sizeof(m.comm));
+		mended = true;
+	}
+	if (!mended)
+		return;
+	if (bpf_map_update_elem(fd, k, &m, BPF_ANY))
+		fc->meta_errors++;
+	else
+		fc->meta_written++;
+}
+
 /*
  * Transactional: the map the programs are switched to is always empty (a map that could not be
  * emptied after its drain is marked stale, and emptied before it is used again; if that fails
@@ -389,6 +449,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 		for (__u32 i = 0; i < count; i++) {
 			struct flow_record r;
 
+			feed_meta(fc, &fc->keys[i], &fc->values[i]);
 			to_record(&fc->keys[i], &fc->values[i], mono_to_epoch, &r);
 			cb(ctx, &r);
 		}
@@ -511,6 +572,7 @@ struct flow_snap {
 	uint64_t lost_drain_error;
 	uint64_t exports, export_us, export_max_us, export_max_flows;
 	uint64_t cache_orphans; /* the kernel's FLOW_STAT_CACHE_ORPHAN and the drain's */
+	uint64_t meta_written, meta_errors;
 };
 
 #define ROW(name, type, help, labels, field) \
@@ -543,6 +605,12 @@ static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_flow_records_lost_total", COUNTER_COUNTER,
 	    "Flows drained from the kernel that gave no record, by reason.",
 	    "reason=\"drain_error\"", lost_drain_error),
+	ROW("flowscope_flow_meta_written_total", COUNTER_COUNTER,
+	    "Flows whose initiator and owner the drain remembered for their later intervals.", "",
+	    meta_written),
+	ROW("flowscope_flow_meta_errors_total", COUNTER_COUNTER,
+	    "Flows whose memory for later intervals the drain could not write or read.", "",
+	    meta_errors),
 	ROW("flowscope_flow_exports_total", COUNTER_COUNTER,
 	    "Intervals whose flows were exported (drains of the flow map).", "", exports),
 	ROW("flowscope_flow_export_microseconds_total", COUNTER_COUNTER,
@@ -571,6 +639,8 @@ static int snapshot(void *arg, void *out)
 
 	s->records = fc->records;
 	s->lost_drain_error = fc->lost_drain_error;
+	s->meta_written = fc->meta_written;
+	s->meta_errors = fc->meta_errors;
 	s->exports = fc->exports;
 	s->export_us = fc->export_us;
 	s->export_max_us = fc->export_max_us;
