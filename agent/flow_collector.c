@@ -35,6 +35,11 @@ struct flow_collector {
 	uint32_t max_flows;
 	struct flow_key *keys;
 	struct flow_value *values;
+	struct flow_key *meta_keys; /* DRAIN_CHUNK: the drain's flow_meta batch (feed_meta) */
+	struct flow_meta *metas;
+	/* CLOCK_MONOTONIC when the last drain's flow_meta writes ended: flows of the interval
+	 * drained next that started by then may have missed an entry written after their start */
+	uint64_t meta_race_ns;
 	int ncpus;
 	uint64_t *percpu; /* ncpus values: one stats slot read back (allocated once) */
 	struct flow_cache *cache; /* ncpus values: one flow_cache entry read back */
@@ -96,11 +101,13 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 	fc->ncpus = libbpf_num_possible_cpus();
 	fc->keys = calloc(DRAIN_CHUNK, sizeof(*fc->keys));
 	fc->values = calloc(DRAIN_CHUNK, sizeof(*fc->values));
+	fc->meta_keys = calloc(DRAIN_CHUNK, sizeof(*fc->meta_keys));
+	fc->metas = calloc(DRAIN_CHUNK, sizeof(*fc->metas));
 	fc->percpu = fc->ncpus > 0 ? calloc((size_t)fc->ncpus, sizeof(uint64_t)) : NULL;
 	/* a per-CPU value is laid out in 8-byte multiples: struct flow_cache is one */
 	_Static_assert(sizeof(struct flow_cache) % 8 == 0, "flow_cache is 8-byte aligned");
 	fc->cache = fc->ncpus > 0 ? calloc((size_t)fc->ncpus, sizeof(*fc->cache)) : NULL;
-	if (!fc->keys || !fc->values || !fc->percpu || !fc->cache) {
+	if (!fc->keys || !fc->values || !fc->meta_keys || !fc->metas || !fc->percpu || !fc->cache) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -181,6 +188,8 @@ void flow_collector_destroy(struct flow_collector *fc)
 	flow_bpf__destroy(fc->skel);
 	free(fc->keys);
 	free(fc->values);
+	free(fc->meta_keys);
+	free(fc->metas);
 	free(fc->percpu);
 	free(fc->cache);
 	free(fc);
@@ -319,35 +328,19 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 #define FLOW_F_INITIATOR (FLOW_F_INITIATOR_SRC | FLOW_F_INITIATOR_DST)
 
 /*
- * The programs only look flow_meta up (bpf/flow.bpf.c, remember()); this writes it, for a flow
- * drained from the interval just ended: one still open (not TCP that saw FIN or RST) and not
- * found there by the kernel (no FLOW_F_REMEMBERED) gets its initiator and owner remembered for
- * its later intervals. If the flow has an entry after all (the previous drain wrote it after
- * this interval's first packet of the flow), the drain does what the kernel would have done:
- * the memory's initiator replaces the packet's unless that was a SYN (then the SYN's verdict
- * replaces the memory), a known owner wins over none; `v` is mended in place for the record.
- * Failures are counted in meta_errors (flowscope_flow_meta_errors_total): a later interval of
- * that flow may then lack its initiator or owner, its counts are exact all the same.
+ * A flow whose flow_meta entry the batch found already there (the previous drain wrote it after
+ * this interval's first packet of the flow): what the kernel would have done. The memory's
+ * initiator replaces the packet's unless that was a SYN (then the SYN's verdict replaces the
+ * memory), a known owner wins over none; `v` is mended in place for the record.
  */
-static void feed_meta(struct flow_collector *fc, const struct flow_key *k, struct flow_value *v)
+static void mend_meta(struct flow_collector *fc, int fd, const struct flow_key *k,
+		      struct flow_value *v)
 {
-	int fd = bpf_map__fd(fc->skel->maps.flow_meta);
-	struct flow_meta m = { .flags = v->flags & ~(uint32_t)FLOW_F_REMEMBERED, .pid = v->pid };
+	struct flow_meta m;
 	bool mended = false;
-	int ret;
 
-	if (v->flags & FLOW_F_REMEMBERED)
-		return;
-	if (k->proto == IPPROTO_TCP && (v->tcp_flags & (TCP_FIN | TCP_RST)))
-		return;
-	memcpy(m.comm, v->comm, sizeof(m.comm));
-	ret = bpf_map_update_elem(fd, k, &m, BPF_NOEXIST);
-	if (ret == 0) {
-		fc->meta_written++;
-		return;
-	}
-	if (ret != -EEXIST || bpf_map_lookup_elem(fd, k, &m)) {
-		fc->meta_errors++;
+	if (bpf_map_lookup_elem(fd, k, &m)) {
+		fc->meta_errors++; /* evicted meanwhile */
 		return;
 	}
 	if ((m.flags & FLOW_F_INITIATOR) && !(v->flags & FLOW_F_FROM_SYN)) {
@@ -366,10 +359,72 @@ static void feed_meta(struct flow_collector *fc, const struct flow_key *k, struc
 	}
 	if (!mended)
 		return;
-	if (bpf_map_update_elem(fd, k, &m, BPF_ANY))
+	if (bpf_map_update_elem(fd, k, &m, BPF_EXIST))
 		fc->meta_errors++;
 	else
 		fc->meta_written++;
+}
+
+/*
+ * The programs only look flow_meta up (bpf/flow.bpf.c, remember()); this writes it, for the
+ * `n` flows of one chunk drained from the interval just ended: each still open (not TCP that saw
+ * FIN or RST) and not found there by the kernel (no FLOW_F_REMEMBERED) gets its initiator and
+ * owner remembered for its later intervals. A flow whose first packet came before the previous
+ * drain's writes ended (first_ns, a coarse stamp, is then at most meta_race_ns) may have missed
+ * an entry written after it: it is written alone (BPF_NOEXIST), and mended by mend_meta if there
+ * (a batch takes no BPF_NOEXIST). For the others no entry can exist (the kernel would have found
+ * it; only the drain writes entries): they are written in one batch. Failures are counted in
+ * meta_errors (flowscope_flow_meta_errors_total): a later interval of that flow may then lack
+ * its initiator or owner; its counts are exact all the same.
+ */
+static void feed_meta(struct flow_collector *fc, uint32_t n)
+{
+	int fd = bpf_map__fd(fc->skel->maps.flow_meta);
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	uint32_t nm = 0, done = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct flow_key *k = &fc->keys[i];
+		struct flow_value *v = &fc->values[i];
+		struct flow_meta *m = &fc->metas[nm];
+		int ret;
+
+		if (v->flags & FLOW_F_REMEMBERED)
+			continue;
+		if (k->proto == IPPROTO_TCP && (v->tcp_flags & (TCP_FIN | TCP_RST)))
+			continue;
+		m->flags = v->flags;
+		m->pid = v->pid;
+		memcpy(m->comm, v->comm, sizeof(m->comm));
+		if (v->first_ns > fc->meta_race_ns) {
+			fc->meta_keys[nm++] = *k;
+			continue;
+		}
+		ret = bpf_map_update_elem(fd, k, m, BPF_NOEXIST);
+		if (ret == 0)
+			fc->meta_written++;
+		else if (ret == -EEXIST)
+			mend_meta(fc, fd, k, v);
+		else
+			fc->meta_errors++;
+	}
+	while (done < nm) {
+		__u32 count = nm - done;
+		int ret = bpf_map_update_batch(fd, &fc->meta_keys[done], &fc->metas[done], &count,
+					       &bopts);
+
+		if (count > nm - done)
+			count = nm - done;
+		fc->meta_written += count;
+		done += count;
+		if (!ret)
+			break;
+		if (done < nm) {
+			/* fc->meta_keys[done] stopped the batch: count it, go on after it */
+			fc->meta_errors++;
+			done++;
+		}
+	}
 }
 
 /*
@@ -446,10 +501,10 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			fc->lost_drain_error += count_entries(bpf_map__fd(old)) - (uint64_t)total;
 			break;
 		}
+		feed_meta(fc, count);
 		for (__u32 i = 0; i < count; i++) {
 			struct flow_record r;
 
-			feed_meta(fc, &fc->keys[i], &fc->values[i]);
 			to_record(&fc->keys[i], &fc->values[i], mono_to_epoch, &r);
 			cb(ctx, &r);
 		}
@@ -458,6 +513,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 		if (ret == -ENOENT)
 			break;
 	}
+	fc->meta_race_ns = clock_mono_ns();
 	ret = renew_map(old, fc->max_flows);
 	if (!ret)
 		fc->stale[cur] = false;
