@@ -32,9 +32,16 @@ struct flow_collector {
 	uint64_t lost_drain_error; /* flows left unread by a failed batch lookup */
 	uint64_t cache_orphans; /* packets of cache slots whose flow was not in the drained map */
 	uint64_t cache_packets; /* FLOW_STAT_PACKETS' share of the flow_cache entries folded */
+	uint64_t meta_written; /* flow_meta entries written (or mended) by the drain */
+	uint64_t meta_errors; /* flow_meta entries the drain could not write or read */
 	uint32_t max_flows;
 	struct flow_key *keys;
 	struct flow_value *values;
+	struct flow_key *meta_keys; /* DRAIN_CHUNK: the drain's flow_meta batch (feed_meta) */
+	struct flow_meta *metas;
+	/* CLOCK_MONOTONIC when the last drain's flow_meta writes ended: flows of the interval
+	 * drained next that started by then may have missed an entry written after their start */
+	uint64_t meta_race_ns;
 	int ncpus;
 	uint64_t *percpu; /* ncpus values: one stats slot read back (allocated once) */
 	struct flow_cache *cache; /* ncpus values: one flow_cache entry read back */
@@ -106,11 +113,13 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 	fc->ncpus = libbpf_num_possible_cpus();
 	fc->keys = calloc(DRAIN_CHUNK, sizeof(*fc->keys));
 	fc->values = calloc(DRAIN_CHUNK, sizeof(*fc->values));
+	fc->meta_keys = calloc(DRAIN_CHUNK, sizeof(*fc->meta_keys));
+	fc->metas = calloc(DRAIN_CHUNK, sizeof(*fc->metas));
 	fc->percpu = fc->ncpus > 0 ? calloc((size_t)fc->ncpus, sizeof(uint64_t)) : NULL;
 	/* a per-CPU value is laid out in 8-byte multiples: struct flow_cache is one */
 	_Static_assert(sizeof(struct flow_cache) % 8 == 0, "flow_cache is 8-byte aligned");
 	fc->cache = fc->ncpus > 0 ? calloc((size_t)fc->ncpus, sizeof(*fc->cache)) : NULL;
-	if (!fc->keys || !fc->values || !fc->percpu || !fc->cache) {
+	if (!fc->keys || !fc->values || !fc->meta_keys || !fc->metas || !fc->percpu || !fc->cache) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -134,7 +143,7 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 	if (bpf_map__set_max_entries(fc->skel->maps.flows_a, opts->max_flows) ||
 	    bpf_map__set_max_entries(fc->skel->maps.flows_b, opts->max_flows) ||
 	    bpf_map__set_max_entries(fc->skel->maps.flows_c, opts->max_flows) ||
-	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, 2 * opts->max_flows) ||
+	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, opts->max_flows) ||
 	    (opts->dns_ringbuf_bytes &&
 	     bpf_map__set_max_entries(fc->skel->maps.dns_events, opts->dns_ringbuf_bytes))) {
 		ret = -EINVAL;
@@ -205,6 +214,8 @@ void flow_collector_destroy(struct flow_collector *fc)
 	flow_bpf__destroy(fc->skel);
 	free(fc->keys);
 	free(fc->values);
+	free(fc->meta_keys);
+	free(fc->metas);
 	free(fc->percpu);
 	free(fc->cache);
 	free(fc);
@@ -346,6 +357,110 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 	return ret;
 }
 
+#define TCP_FIN 0x01
+#define TCP_RST 0x04
+#define FLOW_F_INITIATOR (FLOW_F_INITIATOR_SRC | FLOW_F_INITIATOR_DST)
+
+/*
+ * A flow whose flow_meta entry the batch found already there (the previous drain wrote it after
+ * this interval's first packet of the flow): what the kernel would have done. The memory's
+ * initiator replaces the packet's unless that was a SYN (then the SYN's verdict replaces the
+ * memory), a known owner wins over none; `v` is mended in place for the record.
+ */
+static void mend_meta(struct flow_collector *fc, int fd, const struct flow_key *k,
+		      struct flow_value *v)
+{
+	struct flow_meta m;
+	bool mended = false;
+
+	if (bpf_map_lookup_elem(fd, k, &m)) {
+		fc->meta_errors++; /* evicted meanwhile */
+		return;
+	}
+	if ((m.flags & FLOW_F_INITIATOR) && !(v->flags & FLOW_F_FROM_SYN)) {
+		v->flags = m.flags;
+	} else if (m.flags != v->flags) {
+		m.flags = v->flags;
+		mended = true;
+	}
+	if (!v->pid && m.pid) {
+		v->pid = m.pid;
+		memcpy(v->comm, m.comm, sizeof(v->comm));
+	} else if (v->pid && !m.pid) {
+		m.pid = v->pid;
+		memcpy(m.comm, v->comm, sizeof(m.comm));
+		mended = true;
+	}
+	if (!mended)
+		return;
+	if (bpf_map_update_elem(fd, k, &m, BPF_EXIST))
+		fc->meta_errors++;
+	else
+		fc->meta_written++;
+}
+
+/*
+ * The programs only look flow_meta up (bpf/flow.bpf.c, remember()); this writes it, for the
+ * `n` flows of one chunk drained from the interval just ended: each still open (not TCP that saw
+ * FIN or RST) and not found there by the kernel (no FLOW_F_REMEMBERED) gets its initiator and
+ * owner remembered for its later intervals. A flow whose first packet came before the previous
+ * drain's writes ended (first_ns, a coarse stamp, is then at most meta_race_ns) may have missed
+ * an entry written after it: it is written alone (BPF_NOEXIST), and mended by mend_meta if there
+ * (a batch takes no BPF_NOEXIST). For the others no entry can exist (the kernel would have found
+ * it; only the drain writes entries): they are written in one batch. Failures are counted in
+ * meta_errors (flowscope_flow_meta_errors_total): a later interval of that flow may then lack
+ * its initiator or owner; its counts are exact all the same.
+ */
+static void feed_meta(struct flow_collector *fc, uint32_t n)
+{
+	int fd = bpf_map__fd(fc->skel->maps.flow_meta);
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	uint32_t nm = 0, done = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct flow_key *k = &fc->keys[i];
+		struct flow_value *v = &fc->values[i];
+		struct flow_meta *m = &fc->metas[nm];
+		int ret;
+
+		if (v->flags & FLOW_F_REMEMBERED)
+			continue;
+		if (k->proto == IPPROTO_TCP && (v->tcp_flags & (TCP_FIN | TCP_RST)))
+			continue;
+		m->flags = v->flags;
+		m->pid = v->pid;
+		memcpy(m->comm, v->comm, sizeof(m->comm));
+		if (v->first_ns > fc->meta_race_ns) {
+			fc->meta_keys[nm++] = *k;
+			continue;
+		}
+		ret = bpf_map_update_elem(fd, k, m, BPF_NOEXIST);
+		if (ret == 0)
+			fc->meta_written++;
+		else if (ret == -EEXIST)
+			mend_meta(fc, fd, k, v);
+		else
+			fc->meta_errors++;
+	}
+	while (done < nm) {
+		__u32 count = nm - done;
+		int ret = bpf_map_update_batch(fd, &fc->meta_keys[done], &fc->metas[done], &count,
+					       &bopts);
+
+		if (count > nm - done)
+			count = nm - done;
+		fc->meta_written += count;
+		done += count;
+		if (!ret)
+			break;
+		if (done < nm) {
+			/* fc->meta_keys[done] stopped the batch: count it, go on after it */
+			fc->meta_errors++;
+			done++;
+		}
+	}
+}
+
 /*
  * Transactional: the map the programs are switched to is always empty (a map that could not be
  * emptied after its drain is marked stale, and emptied before it is used again; if that fails
@@ -420,6 +535,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			fc->lost_drain_error += count_entries(bpf_map__fd(old)) - (uint64_t)total;
 			break;
 		}
+		feed_meta(fc, count);
 		for (__u32 i = 0; i < count; i++) {
 			struct flow_record r;
 
@@ -431,6 +547,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 		if (ret == -ENOENT)
 			break;
 	}
+	fc->meta_race_ns = clock_mono_ns();
 	ret = renew_map(old, fc->max_flows);
 	if (!ret)
 		fc->stale[cur] = false;
@@ -560,6 +677,7 @@ struct flow_snap {
 	uint64_t lost_drain_error;
 	uint64_t exports, export_us, export_max_us, export_max_flows;
 	uint64_t cache_orphans; /* the kernel's FLOW_STAT_CACHE_ORPHAN and the drain's */
+	uint64_t meta_written, meta_errors;
 };
 
 #define ROW(name, type, help, labels, field) \
@@ -595,6 +713,12 @@ static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_flow_records_lost_total", COUNTER_COUNTER,
 	    "Flows drained from the kernel that gave no record, by reason.",
 	    "reason=\"drain_error\"", lost_drain_error),
+	ROW("flowscope_flow_meta_written_total", COUNTER_COUNTER,
+	    "Flows whose initiator and owner the drain remembered for their later intervals.", "",
+	    meta_written),
+	ROW("flowscope_flow_meta_errors_total", COUNTER_COUNTER,
+	    "Flows whose memory for later intervals the drain could not write or read.", "",
+	    meta_errors),
 	ROW("flowscope_flow_exports_total", COUNTER_COUNTER,
 	    "Intervals whose flows were exported (drains of the flow map).", "", exports),
 	ROW("flowscope_flow_export_microseconds_total", COUNTER_COUNTER,
@@ -623,6 +747,8 @@ static int snapshot(void *arg, void *out)
 
 	s->records = fc->records;
 	s->lost_drain_error = fc->lost_drain_error;
+	s->meta_written = fc->meta_written;
+	s->meta_errors = fc->meta_errors;
 	s->exports = fc->exports;
 	s->export_us = fc->export_us;
 	s->export_max_us = fc->export_max_us;

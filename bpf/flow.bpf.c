@@ -78,13 +78,17 @@ struct {
 } flow_cache SEC(".maps");
 
 /*
- * What a flow's first interval learnt (initiator, owner), for its later intervals, which start
- * with an empty flow map. Touched once per flow and interval, on the new-entry path only. An LRU
- * map: forgetting a long-idle flow only costs a later interval its initiator.
+ * What a flow's earlier intervals learnt (initiator, owner), for its later intervals, which start
+ * with an empty flow map. The programs only look it up, once per flow and interval, on the
+ * new-entry path (and mend an entry in place: a SYN's verdict, an owner learnt). The agent writes
+ * it at each drain, for the flows still open at the interval's end that it did not hold yet
+ * (agent/flow_collector.c, feed_meta): a flow that opens and closes within one interval never
+ * costs an insert, nor the LRU's list lock, on the packet path. An LRU map: forgetting a long-idle
+ * flow only costs a later interval its initiator. Sized to --max-flows by the agent.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 2 * FLOW_DEFAULT_MAX_FLOWS);
+	__uint(max_entries, FLOW_DEFAULT_MAX_FLOWS);
 	__type(key, struct flow_key);
 	__type(value, struct flow_meta);
 } flow_meta SEC(".maps");
@@ -260,20 +264,15 @@ static __always_inline __u32 initiator_flags(const struct pkt_info *pi, bool egr
 
 /*
  * A flow new to this interval: carry the initiator and owner over from an earlier interval,
- * unless this packet is a SYN; a known owner wins over none.
+ * unless this packet is a SYN; a known owner wins over none. Only a lookup: FLOW_F_REMEMBERED
+ * tells the agent's drain that the memory holds the flow (it writes it for the flows without).
  */
 static __always_inline void remember(const struct flow_key *key, struct flow_value *val)
 {
 	struct flow_meta *meta = bpf_map_lookup_elem(&flow_meta, key);
-	struct flow_meta fresh = {};
 
-	if (!meta) {
-		fresh.flags = val->flags;
-		fresh.pid = val->pid;
-		__builtin_memcpy(fresh.comm, val->comm, sizeof(fresh.comm));
-		bpf_map_update_elem(&flow_meta, key, &fresh, BPF_ANY);
+	if (!meta)
 		return;
-	}
 	/* a SYN now is a new connection on the same 5-tuple: its verdict replaces the memory */
 	if ((meta->flags & (FLOW_F_INITIATOR_SRC | FLOW_F_INITIATOR_DST)) &&
 	    !(val->flags & FLOW_F_FROM_SYN))
@@ -287,6 +286,7 @@ static __always_inline void remember(const struct flow_key *key, struct flow_val
 		meta->pid = val->pid;
 		__builtin_memcpy(meta->comm, val->comm, sizeof(meta->comm));
 	}
+	val->flags |= FLOW_F_REMEMBERED;
 }
 
 /*

@@ -25,6 +25,8 @@
 #define FLOW_F_INITIATOR_SRC 0x01 /* the local endpoint opened the flow */
 #define FLOW_F_INITIATOR_DST 0x02 /* the remote peer opened it */
 #define FLOW_F_FROM_SYN 0x04 /* the initiator comes from a SYN, not from the first packet */
+/* flow_value only: the flow's entry in flow_meta was found (the drain need not write one) */
+#define FLOW_F_REMEMBERED 0x08
 
 /*
  * One flow as seen by one cgroup: the local endpoint is the socket's side, so egress packets are
@@ -116,7 +118,7 @@ struct flow_cache {
 
 /* Kept across intervals per flow key (the `flow_meta` LRU map). */
 struct flow_meta {
-	__u32 flags; /* FLOW_F_* of the flow's first interval, or a later SYN's */
+	__u32 flags; /* FLOW_F_* of the flow's first interval, or a later SYN's; never REMEMBERED */
 	__u32 pid;
 	char comm[FLOW_COMM_LEN];
 };

@@ -316,11 +316,102 @@ static void test_cache_folded(void **state)
 	assert_int_equal(stats[FLOW_STAT_PACKETS], 23);
 }
 
+/*
+ * flow_meta is written by the drain, not by the programs. Interval 1: a connection that opens
+ * and closes (SYN, then FIN) and a UDP flow that stays open: only the open one is remembered.
+ * Interval 2: the UDP flow's first packet comes in (a reply: the kernel alone would say the
+ * peer initiated it) and finds the memory (FLOW_F_REMEMBERED, the local end initiated it, the
+ * owner the memory holds). Then the race: entries the previous drain wrote after the interval's
+ * first packet of their flow. A datagram in, whose flow the drain finds remembered: its record
+ * takes the memory's initiator and owner; a SYN in, whose verdict replaces the memory's.
+ */
+static void test_meta_fed_by_drain(void **state)
+{
+	struct fx *fx = *state;
+	int meta_fd = bpf_map__fd(fx->skel->maps.flow_meta);
+	struct flow_key tcp = fx_key(fx->cgid, IPPROTO_TCP, L4, 40010, R4, 80);
+	struct flow_key udp = fx_key(fx->cgid, IPPROTO_UDP, L4, 40011, R4, 53);
+	struct flow_key late = fx_key(fx->cgid, IPPROTO_UDP, L4, 40012, R4, 53);
+	struct flow_key syn = fx_key(fx->cgid, IPPROTO_TCP, L4, 40013, R4, 80);
+	struct flow_meta m = { 0 };
+	struct flow_value v = { 0 };
+	const struct flow_record *r;
+	struct pkt p;
+	int fd;
+
+	pkt_tcp4(&p, L4, 40010, R4, 80, TH_SYN, 0);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	pkt_tcp4(&p, L4, 40010, R4, 80, TH_FIN | TH_ACK, 0);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	pkt_udp4(&p, L4, 40011, R4, 53, 20);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	/* nothing written by the programs */
+	assert_int_equal(fx_flow_count(meta_fd), 0);
+	assert_int_equal(drain(fx), 2);
+	assert_int_equal(fx_flow_count(meta_fd), 1);
+	assert_int_equal(bpf_map_lookup_elem(meta_fd, &tcp, &m), -ENOENT);
+	assert_int_equal(bpf_map_lookup_elem(meta_fd, &udp, &m), 0);
+	assert_int_equal(m.flags, FLOW_F_INITIATOR_SRC);
+
+	/* interval 2 (flows_b): the reply finds the memory; give it an owner to carry */
+	m.pid = 4242;
+	strcpy(m.comm, "resolver");
+	assert_int_equal(bpf_map_update_elem(meta_fd, &udp, &m, BPF_EXIST), 0);
+	pkt_udp4(&p, R4, 53, L4, 40011, 80);
+	fx_run(fx->skel->progs.flow_ingress, &p, 0, 0);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.flows_b), &udp, &v), 0);
+	assert_int_equal(v.flags, FLOW_F_INITIATOR_SRC | FLOW_F_REMEMBERED);
+	assert_int_equal(v.pid, 4242);
+	assert_string_equal(v.comm, "resolver");
+
+	/* the race: flows of interval 2 that the kernel did not find, remembered since */
+	fd = bpf_map__fd(fx->skel->maps.flows_b);
+	v = (struct flow_value){ .rx_bytes = 80, .rx_packets = 1, .flags = FLOW_F_INITIATOR_DST };
+	assert_int_equal(bpf_map_update_elem(fd, &late, &v, BPF_NOEXIST), 0);
+	m = (struct flow_meta){ .flags = FLOW_F_INITIATOR_SRC, .pid = 77 };
+	strcpy(m.comm, "client");
+	assert_int_equal(bpf_map_update_elem(meta_fd, &late, &m, BPF_NOEXIST), 0);
+	v = (struct flow_value){ .rx_bytes = 40,
+				 .rx_packets = 1,
+				 .tcp_flags = TH_SYN,
+				 .pid = 88,
+				 .flags = FLOW_F_INITIATOR_DST | FLOW_F_FROM_SYN };
+	strcpy(v.comm, "server");
+	assert_int_equal(bpf_map_update_elem(fd, &syn, &v, BPF_NOEXIST), 0);
+	m = (struct flow_meta){ .flags = FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN };
+	assert_int_equal(bpf_map_update_elem(meta_fd, &syn, &m, BPF_NOEXIST), 0);
+
+	assert_int_equal(drain(fx), 3);
+	r = find(fx, IPPROTO_UDP, 40011);
+	assert_int_equal(r->initiator, INITIATOR_SRC);
+	assert_int_equal(r->pid, 4242);
+	assert_string_equal(r->comm, "resolver");
+	r = find(fx, IPPROTO_UDP, 40012);
+	assert_int_equal(r->initiator, INITIATOR_SRC);
+	assert_int_equal(r->pid, 77);
+	assert_string_equal(r->comm, "client");
+	assert_int_equal(r->rx_packets, 1);
+	r = find(fx, IPPROTO_TCP, 40013);
+	assert_int_equal(r->initiator, INITIATOR_DST);
+	assert_int_equal(r->pid, 88);
+	/* the SYN's verdict and owner replaced the memory */
+	assert_int_equal(bpf_map_lookup_elem(meta_fd, &syn, &m), 0);
+	assert_int_equal(m.flags, FLOW_F_INITIATOR_DST | FLOW_F_FROM_SYN);
+	assert_int_equal(m.pid, 88);
+	assert_string_equal(m.comm, "server");
+	/* the late flow's memory is unchanged; nothing else was added */
+	assert_int_equal(bpf_map_lookup_elem(meta_fd, &late, &m), 0);
+	assert_int_equal(m.flags, FLOW_F_INITIATOR_SRC);
+	assert_int_equal(m.pid, 77);
+	assert_int_equal(fx_flow_count(meta_fd), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_swap_and_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_fed_by_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_folded, setup, teardown),
 	};
 
