@@ -186,6 +186,26 @@ static __always_inline void owner_delete(__u64 cookie)
 }
 
 /*
+ * Leaves a listener's owner for the connection its SYN starts (accept_owner). Not inlined: its
+ * key would otherwise sit in the frame of every program that inlines owner_of(), and the flow
+ * programs' frame plus dns_capture()'s must stay within the 512-byte BPF stack.
+ */
+static __noinline void accept_leave(struct __sk_buff *skb, const struct flow_key *key,
+				    const struct pkt_info *pi, struct sock_owner *owner)
+{
+	struct accept_key ak;
+
+	__builtin_memcpy(ak.laddr, key->laddr, sizeof(ak.laddr));
+	__builtin_memcpy(ak.raddr, key->raddr, sizeof(ak.raddr));
+	ak.cgroup_id = bpf_skb_cgroup_id(skb);
+	ak.lport = pi->dport;
+	ak.rport = pi->sport;
+	ak.pad = 0;
+	if (bpf_map_update_elem(&accept_owner, &ak, owner, BPF_ANY))
+		stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
+}
+
+/*
  * The owner of the packet's socket: the record sock_create wrote for it (flow_sock_state for an
  * accepted socket); NULL for sockets older than the agent, request and time-wait sockets. A
  * listener's SYN leaves its owner for the connection it starts (accept_owner). key holds the
@@ -196,7 +216,6 @@ owner_of(struct __sk_buff *skb, const struct flow_key *key, const struct pkt_inf
 {
 	struct bpf_sock *sk = skb->sk;
 	struct sock_owner *owner;
-	struct accept_key ak;
 	__u64 cookie;
 
 	if (!sk)
@@ -209,14 +228,7 @@ owner_of(struct __sk_buff *skb, const struct flow_key *key, const struct pkt_inf
 	if (!owner || egress || pi->proto != IPPROTO_TCP || sk->state != BPF_TCP_LISTEN ||
 	    (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
 		return owner;
-	__builtin_memcpy(ak.laddr, key->laddr, sizeof(ak.laddr));
-	__builtin_memcpy(ak.raddr, key->raddr, sizeof(ak.raddr));
-	ak.cgroup_id = bpf_skb_cgroup_id(skb);
-	ak.lport = pi->dport;
-	ak.rport = pi->sport;
-	ak.pad = 0;
-	if (bpf_map_update_elem(&accept_owner, &ak, owner, BPF_ANY))
-		stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
+	accept_leave(skb, key, pi, owner);
 	return owner;
 }
 
