@@ -16,7 +16,8 @@ flowscope to Kafka (only with --kafka), pmacctd (libpcap, 5-tuple, 1 s), softflo
 --baseline BIN adds 'baseline (stats on/off)', another flowscope binary (e.g. main's) run in
 the same repetitions: before/after in one run. --floor adds 'empty programs (stats on)', an
 empty cgroup_skb program (build/bpf-gen/bench_empty.bpf.o, or BENCH_EMPTY_OBJ) at ingress and
-egress: the floor of a program run in this traffic, bpf_stats' own cost included.
+egress, and 'empty programs (stats off)': the floor of a program run in this traffic (bpf_stats'
+own cost included), and the whole-stack cost of the hooks alone.
 
 FLOWSCOPE and E2E_LOAD name the binaries (default: build/agent/flowscope and
 build/bench/e2e/e2e_load). kernel.bpf_stats_enabled is the only sysctl changed; its value is
@@ -599,10 +600,15 @@ class Softflowd(Tool):
 
 class EmptyProgs(Tool):
     """The floor: bench/bpf's empty cgroup_skb program attached at ingress and egress where
-    flowscope attaches, with bpf_stats on: what a program run costs in this traffic, with the
-    stats' own cost, before it does anything."""
-    name = "empty programs (stats on)"
+    flowscope attaches. With bpf_stats on: what a program run costs in this traffic, with the
+    stats' own cost, before it does anything; with them off, the whole-stack cost of the hooks
+    alone, which no program can go below."""
     counted = False
+
+    def __init__(self, bench, stats):
+        super().__init__(bench)
+        self.stats = stats
+        self.name = "empty programs" + (" (stats on)" if stats else " (stats off)")
 
     def start(self):
         b = self.bench
@@ -611,7 +617,7 @@ class EmptyProgs(Tool):
         if not os.path.exists(obj):
             raise RuntimeError("%s: no such object (build bpf_bench, or set BENCH_EMPTY_OBJ)"
                                % obj)
-        b.bpf_stats.set(True)
+        b.bpf_stats.set(self.stats)
         self.pins = []
         for direction in ("ingress", "egress"):
             pin = "/sys/fs/bpf/%s_empty_%s" % (self.env.prefix, direction)
@@ -619,7 +625,8 @@ class EmptyProgs(Tool):
             self.pins.append(pin)
             fslib.sh("bpftool", "cgroup", "attach", b.load_cg.path, direction, "pinned", pin,
                      "multi")
-        self.bpf_reader = self.read
+        if self.stats:
+            self.bpf_reader = self.read
 
     def read(self):
         res = {}
@@ -917,8 +924,9 @@ def main():
                     help="another flowscope binary (e.g. main's) run as 'baseline (stats on)' "
                     "and 'baseline (stats off)' beside flowscope, for before/after in one run")
     ap.add_argument("--floor", action="store_true",
-                    help="also run 'empty programs (stats on)': an empty cgroup_skb program at "
-                    "ingress and egress, the floor of a program run in this traffic")
+                    help="also run 'empty programs (stats on)' and '(stats off)': an empty "
+                    "cgroup_skb program at ingress and egress, the floor of a program run in "
+                    "this traffic and the hooks' own whole-stack cost")
     ap.add_argument("--loads", help="comma-separated loads to run, of " + ",".join(LOADS))
     ap.add_argument("--pin", default="none", metavar="CPUS",
                     help="CPU list (taskset -c) for the loads' senders and receivers; 'none' "
@@ -947,7 +955,7 @@ def main():
             return 0
         configs = ["none"]
         if args.floor:
-            configs.append("empty programs (stats on)")
+            configs += ["empty programs (stats on)", "empty programs (stats off)"]
         if args.baseline:
             configs += ["baseline (stats on)", "baseline (stats off)"]
         configs += ["flowscope (stats on)", "flowscope (stats off)"]
@@ -974,7 +982,8 @@ def main():
             order = configs[rep % len(configs):] + configs[:rep % len(configs)]
             for name in order:
                 tool = {"none": lambda: NoAgent(bench),
-                        "empty programs (stats on)": lambda: EmptyProgs(bench),
+                        "empty programs (stats on)": lambda: EmptyProgs(bench, True),
+                        "empty programs (stats off)": lambda: EmptyProgs(bench, False),
                         "baseline (stats on)": lambda: Flowscope(bench, True,
                                                                  agent_bin=args.baseline),
                         "baseline (stats off)": lambda: Flowscope(bench, False,
