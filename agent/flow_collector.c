@@ -362,19 +362,22 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 #define FLOW_F_INITIATOR (FLOW_F_INITIATOR_SRC | FLOW_F_INITIATOR_DST)
 
 /*
- * A flow whose flow_meta entry the batch found already there (the previous drain wrote it after
- * this interval's first packet of the flow): what the kernel would have done. The memory's
- * initiator replaces the packet's unless that was a SYN (then the SYN's verdict replaces the
- * memory), a known owner wins over none; `v` is mended in place for the record.
+ * A flow whose flow_meta entry the previous drain may have written after this interval's first
+ * packet of the flow: what the kernel would have done. The memory's initiator replaces the
+ * packet's unless that was a SYN (then the SYN's verdict replaces the memory), a known owner
+ * wins over none; `v` is mended in place for the record. With `write`, the entry is known to be
+ * there (BPF_NOEXIST refused) and what the flow adds to it is written back; without, for a
+ * closed flow, which is not remembered, the entry is only read, and may be absent.
  */
 static void mend_meta(struct flow_collector *fc, int fd, const struct flow_key *k,
-		      struct flow_value *v)
+		      struct flow_value *v, bool write)
 {
 	struct flow_meta m;
 	bool mended = false;
 
 	if (bpf_map_lookup_elem(fd, k, &m)) {
-		fc->meta_errors++; /* evicted meanwhile */
+		if (write)
+			fc->meta_errors++; /* evicted meanwhile */
 		return;
 	}
 	if ((m.flags & FLOW_F_INITIATOR) && !(v->flags & FLOW_F_FROM_SYN)) {
@@ -391,7 +394,7 @@ static void mend_meta(struct flow_collector *fc, int fd, const struct flow_key *
 		memcpy(m.comm, v->comm, sizeof(m.comm));
 		mended = true;
 	}
-	if (!mended)
+	if (!mended || !write)
 		return;
 	if (bpf_map_update_elem(fd, k, &m, BPF_EXIST))
 		fc->meta_errors++;
@@ -406,7 +409,8 @@ static void mend_meta(struct flow_collector *fc, int fd, const struct flow_key *
  * owner remembered for its later intervals. A flow whose first packet came before the previous
  * drain's writes ended (first_ns, a coarse stamp, is then at most meta_race_ns) may have missed
  * an entry written after it: it is written alone (BPF_NOEXIST), and mended by mend_meta if there
- * (a batch takes no BPF_NOEXIST). For the others no entry can exist (the kernel would have found
+ * (a batch takes no BPF_NOEXIST); such a flow that has closed since is not written, but still
+ * takes the entry's initiator and owner for its record. For the others no entry can exist (the kernel would have found
  * it; only the drain writes entries): they are written in one batch. Failures are counted in
  * meta_errors (flowscope_flow_meta_errors_total): a later interval of that flow may then lack
  * its initiator or owner; its counts are exact all the same.
@@ -425,8 +429,11 @@ static void feed_meta(struct flow_collector *fc, uint32_t n)
 
 		if (v->flags & FLOW_F_REMEMBERED)
 			continue;
-		if (k->proto == IPPROTO_TCP && (v->tcp_flags & (TCP_FIN | TCP_RST)))
+		if (k->proto == IPPROTO_TCP && (v->tcp_flags & (TCP_FIN | TCP_RST))) {
+			if (v->first_ns <= fc->meta_race_ns)
+				mend_meta(fc, fd, k, v, false);
 			continue;
+		}
 		m->flags = v->flags;
 		m->pid = v->pid;
 		memcpy(m->comm, v->comm, sizeof(m->comm));
@@ -438,7 +445,7 @@ static void feed_meta(struct flow_collector *fc, uint32_t n)
 		if (ret == 0)
 			fc->meta_written++;
 		else if (ret == -EEXIST)
-			mend_meta(fc, fd, k, v);
+			mend_meta(fc, fd, k, v, true);
 		else
 			fc->meta_errors++;
 	}

@@ -323,7 +323,9 @@ static void test_cache_folded(void **state)
  * peer initiated it) and finds the memory (FLOW_F_REMEMBERED, the local end initiated it, the
  * owner the memory holds). Then the race: entries the previous drain wrote after the interval's
  * first packet of their flow. A datagram in, whose flow the drain finds remembered: its record
- * takes the memory's initiator and owner; a SYN in, whose verdict replaces the memory's.
+ * takes the memory's initiator and owner; a SYN in, whose verdict replaces the memory's; the
+ * last packets of a connection (FIN, no SYN seen this interval): its record takes the memory's
+ * initiator and owner too, and the memory is left as it was (a closed flow is not written).
  */
 static void test_meta_fed_by_drain(void **state)
 {
@@ -333,6 +335,7 @@ static void test_meta_fed_by_drain(void **state)
 	struct flow_key udp = fx_key(fx->cgid, IPPROTO_UDP, L4, 40011, R4, 53);
 	struct flow_key late = fx_key(fx->cgid, IPPROTO_UDP, L4, 40012, R4, 53);
 	struct flow_key syn = fx_key(fx->cgid, IPPROTO_TCP, L4, 40013, R4, 80);
+	struct flow_key fin = fx_key(fx->cgid, IPPROTO_TCP, L4, 40014, R4, 80);
 	struct flow_meta m = { 0 };
 	struct flow_value v = { 0 };
 	const struct flow_record *r;
@@ -380,8 +383,13 @@ static void test_meta_fed_by_drain(void **state)
 	assert_int_equal(bpf_map_update_elem(fd, &syn, &v, BPF_NOEXIST), 0);
 	m = (struct flow_meta){ .flags = FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN };
 	assert_int_equal(bpf_map_update_elem(meta_fd, &syn, &m, BPF_NOEXIST), 0);
+	v = (struct flow_value){ .tx_bytes = 52, .tx_packets = 1, .tcp_flags = TH_FIN | TH_ACK };
+	assert_int_equal(bpf_map_update_elem(fd, &fin, &v, BPF_NOEXIST), 0);
+	m = (struct flow_meta){ .flags = FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN, .pid = 99 };
+	strcpy(m.comm, "keepalive");
+	assert_int_equal(bpf_map_update_elem(meta_fd, &fin, &m, BPF_NOEXIST), 0);
 
-	assert_int_equal(drain(fx), 3);
+	assert_int_equal(drain(fx), 4);
 	r = find(fx, IPPROTO_UDP, 40011);
 	assert_int_equal(r->initiator, INITIATOR_SRC);
 	assert_int_equal(r->pid, 4242);
@@ -399,11 +407,19 @@ static void test_meta_fed_by_drain(void **state)
 	assert_int_equal(m.flags, FLOW_F_INITIATOR_DST | FLOW_F_FROM_SYN);
 	assert_int_equal(m.pid, 88);
 	assert_string_equal(m.comm, "server");
-	/* the late flow's memory is unchanged; nothing else was added */
+	r = find(fx, IPPROTO_TCP, 40014);
+	assert_int_equal(r->initiator, INITIATOR_SRC);
+	assert_int_equal(r->pid, 99);
+	assert_string_equal(r->comm, "keepalive");
+	assert_int_equal(r->tx_packets, 1);
+	/* the late flows' memory is unchanged; nothing else was added */
 	assert_int_equal(bpf_map_lookup_elem(meta_fd, &late, &m), 0);
 	assert_int_equal(m.flags, FLOW_F_INITIATOR_SRC);
 	assert_int_equal(m.pid, 77);
-	assert_int_equal(fx_flow_count(meta_fd), 3);
+	assert_int_equal(bpf_map_lookup_elem(meta_fd, &fin, &m), 0);
+	assert_int_equal(m.flags, FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN);
+	assert_int_equal(m.pid, 99);
+	assert_int_equal(fx_flow_count(meta_fd), 4);
 }
 
 int main(void)
