@@ -25,7 +25,8 @@ struct flow_collector {
 	struct flow_bpf *skel;
 	int cgroup_fd;
 	struct bpf_link *links[4];
-	struct bpf_link *state_link; /* flow_sock_state: accepted sockets, TCP_CLOSE */
+	struct bpf_link *state_link; /* flow_sock_state: accepted sockets */
+	struct bpf_link *destroy_link; /* flow_sock_destroy: a TCP socket's owner record goes */
 	int active; /* flow_parity: 0 flows_a, 1 flows_b, 2 flows_c */
 	bool stale[FLOW_MAPS]; /* holds flows already drained (or lost): emptied before use */
 	bool installed[FLOW_MAPS]; /* flows[i] in the outer map is the skeleton's (empty) map i */
@@ -165,6 +166,13 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 		goto fail;
 	}
 	/* first of all: the owner records' lifecycle for TCP sockets (see flow.bpf.c) */
+	fc->destroy_link = bpf_program__attach(fc->skel->progs.flow_sock_destroy);
+	if (!fc->destroy_link) {
+		ret = -errno;
+		snprintf(err, errsz, "attaching flow_sock_destroy (tp_btf/tcp_destroy_sock): %s%s",
+			 strerror(-ret), errno_hint(-ret));
+		goto fail;
+	}
 	fc->state_link = bpf_program__attach(fc->skel->progs.flow_sock_state);
 	if (!fc->state_link) {
 		ret = -errno;
@@ -209,6 +217,7 @@ void flow_collector_destroy(struct flow_collector *fc)
 	for (int i = 3; i >= 0; i--)
 		bpf_link__destroy(fc->links[i]);
 	bpf_link__destroy(fc->state_link);
+	bpf_link__destroy(fc->destroy_link);
 	if (fc->cgroup_fd >= 0)
 		close(fc->cgroup_fd);
 	flow_bpf__destroy(fc->skel);

@@ -622,16 +622,16 @@ int flow_sock_create(struct bpf_sock *sk)
 }
 
 /*
- * close(): the socket's owner record goes with it, unless it is a TCP socket that still has
- * packets to send (FIN, the last ACKs): flow_sock_state drops that one when it reaches
- * TCP_CLOSE. Sockets older than the agent have no record.
+ * close(): the socket's owner record goes with it, unless it is a TCP socket: close() runs this
+ * before the socket sends its FIN (or its RST, with unread data), so flow_sock_destroy drops
+ * that one when the kernel destroys the socket. Sockets older than the agent have no record.
  */
 SEC("cgroup/sock_release")
 int flow_sock_release(struct bpf_sock *sk)
 {
 	if (sk->family != AF_INET && sk->family != AF_INET6)
 		return 1;
-	if (sk->protocol == IPPROTO_TCP && sk->state != BPF_TCP_CLOSE)
+	if (sk->protocol == IPPROTO_TCP)
 		return 1;
 	owner_delete(bpf_get_socket_cookie(sk));
 	return 1;
@@ -646,8 +646,7 @@ static __always_inline bool v4_mapped(const struct in6_addr *a)
 
 /*
  * TCP state changes (every TCP socket on the host): an accepted socket becoming ESTABLISHED
- * takes its listener's owner from accept_owner; a socket reaching TCP_CLOSE sends nothing more
- * as a full socket, and its owner record goes. A socket that never had a cookie has no record.
+ * takes its listener's owner from accept_owner.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(flow_sock_state, struct sock *sk, int oldstate, int newstate)
@@ -656,13 +655,8 @@ int BPF_PROG(flow_sock_state, struct sock *sk, int oldstate, int newstate)
 	struct sock_owner *owner;
 	struct accept_key ak = {};
 
-	if (sk->sk_protocol != IPPROTO_TCP)
-		return 0;
-	if (newstate == TCP_CLOSE) {
-		owner_delete(c->skc_cookie.counter);
-		return 0;
-	}
-	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
+	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED ||
+	    sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (c->skc_family == AF_INET || v4_mapped(&c->skc_v6_daddr)) {
 		*(__u32 *)ak.laddr = c->skc_rcv_saddr;
@@ -679,6 +673,20 @@ int BPF_PROG(flow_sock_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	owner_insert(bpf_get_socket_cookie(sk), owner);
 	bpf_map_delete_elem(&accept_owner, &ak);
+	return 0;
+}
+
+/*
+ * A TCP socket destroyed (tcp_v4_destroy_sock(), for IPv6 too): after its last packet as a full
+ * socket (the FIN and last ACKs, or a close()'s RST, both sent before; a time-wait or request
+ * socket has no record), so its owner record goes. Not at TCP_CLOSE, which the kernel sets
+ * before an abortive close sends its RST, and which a socket may leave again (connect() after
+ * a refused one). A socket that never had a cookie has no record.
+ */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(flow_sock_destroy, struct sock *sk)
+{
+	owner_delete(sk->__sk_common.skc_cookie.counter);
 	return 0;
 }
 

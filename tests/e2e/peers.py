@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import socket
+import struct
 import sys
 import time
 
@@ -76,6 +77,18 @@ def tcp_client(args):
         # connection on it may linger in a closing state)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("::" if ":" in args.host else "0.0.0.0", args.sport))
+    refused = None
+    if args.refused_first:
+        # a connect() the peer refuses first, then the real one on the same socket; blocking,
+        # so that the kernel resets the socket for another connect() (a non-blocking one that
+        # failed leaves it connecting: ECONNABORTED)
+        s.settimeout(None)
+        try:
+            s.connect((args.host, args.refused_first))
+            sys.exit("port %d did not refuse" % args.refused_first)
+        except ConnectionRefusedError:
+            refused = s.getsockname()[1]
+        s.settimeout(10)
     s.connect((args.host, args.port))
     local = s.getsockname()
     for i in range(args.bursts):
@@ -84,13 +97,20 @@ def tcp_client(args):
         s.sendall(b"%08d%08d" % (args.send, args.recv) + b"c" * args.send)
         if recv_exact(s, args.recv) != args.recv:
             sys.exit("short read")
-    s.sendall(b"%08d%08d" % (0, 0))
-    # wait for the server's FIN so this side ends in LAST_ACK, not TIME_WAIT
-    s.settimeout(10)
-    while s.recv(65536):
-        pass
+    if args.abort:
+        # an abortive close: SO_LINGER 0 makes close() send an RST instead of a FIN
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    else:
+        s.sendall(b"%08d%08d" % (0, 0))
+        # wait for the server's FIN so this side ends in LAST_ACK, not TIME_WAIT
+        s.settimeout(10)
+        while s.recv(65536):
+            pass
     s.close()
-    print(json.dumps({"pid": os.getpid(), "addr": local[0], "port": local[1]}), flush=True)
+    out = {"pid": os.getpid(), "addr": local[0], "port": local[1]}
+    if refused is not None:
+        out["refused_port"] = refused
+    print(json.dumps(out), flush=True)
 
 
 def udp_client(args):
@@ -157,6 +177,9 @@ def main():
     a.add_argument("--bursts", type=int, default=1)
     a.add_argument("--gap", type=float, default=0)
     a.add_argument("--sport", type=int, default=0, help="local port (default: any)")
+    a.add_argument("--abort", action="store_true", help="end with an RST (SO_LINGER 0)")
+    a.add_argument("--refused-first", type=int, default=0, metavar="PORT",
+                   help="connect() to this closed port first, on the same socket")
     a.set_defaults(fn=tcp_client)
     a = sub.add_parser("udp-client")
     a.add_argument("host")

@@ -17,6 +17,7 @@ import fslib  # noqa: E402
 PORT_A = 8080
 PORT_B = 8081
 UDP_PORT = 5353
+CLOSED_PORT = 9  # nothing listens there: the server's kernel refuses with an RST
 
 RULESET = """
 table inet fs {
@@ -162,6 +163,36 @@ table inet fsacc {
                                  (up_b, up_p))
                 self.assertEqual(fslib.sum_fields(served, "tx_bytes", "tx_packets"),
                                  (down_b, down_p))
+
+    def test_owner_outlives_tcp_close(self):
+        """The kernel sets TCP_CLOSE before an abortive close (SO_LINGER 0) sends its RST, and a
+        socket whose connect() was refused goes CLOSE, then SYN_SENT again: every packet of
+        both connections, the RST too, is counted under the client's v1 group with its pid
+        (the owner record lives until the socket is destroyed), exact against nftables."""
+        env = self.env
+        agent = env.agent("--cgroup-mode", "v1", "--cgroup-root", env.cgroup_root.path,
+                          "--interval", "1", "--duration", "4")
+        agent.wait_attached()
+        info = env.client(["tcp-client", "198.51.100.2", str(PORT_A), "--send", "5000",
+                           "--recv", "3000", "--refused-first", str(CLOSED_PORT), "--abort"],
+                          env.client_ns, self.cg_a)
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        truth = env.nft_counters(env.router_ns)
+        recs = agent.records("flow")
+        refused = [r for r in recs if r["proto"] == "tcp" and r["dst_port"] == CLOSED_PORT
+                   and r["src_port"] == info["refused_port"]]
+        served = [r for r in recs if r["proto"] == "tcp" and r["dst_port"] == PORT_A
+                  and r["src_port"] == info["port"]]
+        self.assertTrue(refused, agent.stderr())
+        self.assertTrue(served, agent.stderr())
+        for r in refused + served:
+            self.assertEqual((r["cgroup_version"], r["cgroup_id"], r["pid"]),
+                             (1, self.cg_a.id, info["pid"]), r)
+        self.assertIn("RST", {f for r in served for f in r["tcp_flags"]})
+        self.assertEqual(fslib.sum_fields(served, "tx_bytes", "tx_packets"),
+                         tuple(reversed(truth["a_up"])))
+        self.assertEqual(fslib.sum_fields(served, "rx_bytes", "rx_packets"),
+                         tuple(reversed(truth["a_down"])))
 
     def test_v2_mode_still_sees_the_v2_group(self):
         """--cgroup-mode v2 on the same host: the clients' v2 group, as before."""
