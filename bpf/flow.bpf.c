@@ -95,13 +95,15 @@ struct {
 
 /*
  * Socket owners, by socket cookie: written at cgroup/sock_create, dropped at cgroup/sock_release
- * (close()) or, for TCP, when the socket reaches TCP_CLOSE. An open-addressed table in an array:
+ * (close()) or, for TCP, when the kernel destroys the socket. An open-addressed table in an array:
  * a socket takes the first free of its FLOW_OWNER_PROBES slots (flow.h FLOW_OWNER_SLOT,
  * claimed with a compare-and-swap of the cookie), and a lookup compares at most as many
  * cookies. No lock, no allocation and no RCU free per socket: a hash map update cost ~430 ns
  * per sock_create in the connect/close loop (docs/benchmarks.md), socket storage ~1.1 us.
- * Cookies grow by one per socket, so live sockets only collide once the table has wrapped
- * around them; a socket that finds its slots taken has no owner (FLOW_STAT_OWNER_MAP_FULL).
+ * The kernel hands cookies out in per-CPU batches of 4,096, consecutive within a batch, so the
+ * sockets of one CPU only collide once the table has wrapped around them; with more than 32
+ * CPUs making sockets at once, batches 32 apart share their first slot and take the other
+ * probes. A socket that finds its slots taken has no owner (FLOW_STAT_OWNER_MAP_FULL).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
