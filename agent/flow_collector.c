@@ -33,6 +33,9 @@ struct flow_collector {
 	uint64_t lost_drain_error; /* flows left unread by a failed batch lookup */
 	uint64_t cache_orphans; /* packets of cache slots whose flow was not in the drained map */
 	uint64_t cache_packets; /* FLOW_STAT_PACKETS' share of the flow_cache entries folded */
+	/* a fold of parity i failed: its entries still hold their slots (cache_dirty), unread by
+	 * the fold (cache_unread) or already added to the drained map; emptied before reuse */
+	bool cache_dirty[FLOW_MAPS], cache_unread[FLOW_MAPS];
 	uint64_t meta_written; /* flow_meta entries written (or mended) by the drain */
 	uint64_t meta_errors; /* flow_meta entries the drain could not write or read */
 	uint32_t max_flows;
@@ -317,16 +320,18 @@ static uint64_t count_entries(int fd)
  * behind map_fd, then empties the slots. Only for a parity no program uses any more (after the
  * switch and its wait): nothing writes the slots or the map meanwhile. A slot whose flow is not
  * in the map (cannot happen: the packet that took the slot created the entry) is counted in
- * cache_orphans. Returns 0 or a negative errno (the slots may then be left as they were: what
- * they hold is counted as orphans when next folded).
+ * cache_orphans. Returns 0 or a negative errno: the entries are then left as they were, marked
+ * cache_dirty, and clear_cache() empties them before the programs use this parity again.
  */
 static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 {
 	int cache_fd = bpf_map__fd(fc->skel->maps.flow_cache);
 	int ret = bpf_map_lookup_elem(cache_fd, &parity, fc->cache);
 
-	if (ret)
+	if (ret) {
+		fc->cache_dirty[parity] = fc->cache_unread[parity] = true;
 		return ret;
+	}
 	for (int c = 0; c < fc->ncpus; c++) {
 		for (int i = 0; i < FLOW_CACHE_SLOTS; i++) {
 			const struct flow_cache_slot *s = &fc->cache[c].slot[i];
@@ -360,10 +365,44 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 	 * outlive the map the flow's entry was in (the programs count a hit without a lookup) */
 	memset(fc->cache, 0, (size_t)fc->ncpus * sizeof(*fc->cache));
 	ret = bpf_map_update_elem(cache_fd, &parity, fc->cache, BPF_ANY);
-	if (!ret)
-		fc->cache_packets +=
-			packets; /* else still in the entry: counted when next folded */
-	return ret;
+	if (ret) {
+		/* the slots' counts are in the map; `packets` is still in the entry */
+		fc->cache_dirty[parity] = true;
+		return ret;
+	}
+	fc->cache_packets += packets;
+	return 0;
+}
+
+/*
+ * Empties the flow cache entries of `parity` that a failed fold left (cache_dirty), before the
+ * programs are switched to it: a slot's key must not outlive the map its flow's entry was in
+ * (the programs count a hit without a lookup, and the next fold would add it to a later
+ * interval's entry). What the fold could not read (cache_unread) is counted in cache_orphans,
+ * the entries' packet counts in cache_packets. Returns 0 or a negative errno (still dirty).
+ */
+static int clear_cache(struct flow_collector *fc, uint32_t parity)
+{
+	int cache_fd = bpf_map__fd(fc->skel->maps.flow_cache);
+	uint64_t packets = 0, orphans = 0;
+	int ret = bpf_map_lookup_elem(cache_fd, &parity, fc->cache);
+
+	if (ret)
+		return ret;
+	for (int c = 0; c < fc->ncpus; c++) {
+		packets += fc->cache[c].packets;
+		for (int i = 0; fc->cache_unread[parity] && i < FLOW_CACHE_SLOTS; i++)
+			orphans +=
+				fc->cache[c].slot[i].tx_packets + fc->cache[c].slot[i].rx_packets;
+	}
+	memset(fc->cache, 0, (size_t)fc->ncpus * sizeof(*fc->cache));
+	ret = bpf_map_update_elem(cache_fd, &parity, fc->cache, BPF_ANY);
+	if (ret)
+		return ret;
+	fc->cache_packets += packets;
+	fc->cache_orphans += orphans;
+	fc->cache_dirty[parity] = fc->cache_unread[parity] = false;
+	return 0;
 }
 
 #define TCP_FIN 0x01
@@ -517,6 +556,11 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 		if (ret)
 			return ret;
 		fc->installed[next] = true;
+	}
+	if (fc->cache_dirty[next]) {
+		ret = clear_cache(fc, next);
+		if (ret)
+			return ret;
 	}
 	__atomic_store_n(&fc->skel->bss->flow_parity, next, __ATOMIC_RELEASE);
 	/* Waits for running programs (synchronize_rcu): nothing writes the old map or the old

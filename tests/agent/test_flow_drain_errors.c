@@ -57,6 +57,17 @@ void *__wrap_calloc(size_t n, size_t size)
 	return fail_calloc ? NULL : __real_calloc(n, size);
 }
 
+/* While >= 0: the update of this map fd fails. */
+static int fail_update_fd = -1;
+
+int __real_bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags);
+int __wrap_bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags)
+{
+	if (fd == fail_update_fd)
+		return -EFAULT;
+	return __real_bpf_map_update_elem(fd, key, value, flags);
+}
+
 int __real_bpf_map_lookup_elem(int fd, const void *key, void *value);
 int __wrap_bpf_map_lookup_elem(int fd, const void *key, void *value)
 {
@@ -70,6 +81,7 @@ struct fx {
 	uint64_t cgid;
 	uint16_t *seen; /* per src_port: times exported */
 	unsigned int n_recs;
+	uint64_t tx_packets; /* of every record exported */
 	bool scrape_without_calloc, scrape_without_lookup;
 };
 
@@ -85,6 +97,7 @@ static int setup(void **state)
 	*state = fx;
 	fail_lookup_batch_at = fail_map_create_at = 0;
 	fail_calloc = fail_lookup_elem = false;
+	fail_update_fd = -1;
 	fx->seen = calloc(65536, sizeof(*fx->seen));
 	fx->cgid = fx_self_cgroup_id();
 	if (!fx->cgid || fx_cgroup2_mount(mnt, sizeof(mnt)))
@@ -159,6 +172,7 @@ static void collect(void *ctx, struct flow_record *r)
 
 	fx->seen[r->src_port]++;
 	fx->n_recs++;
+	fx->tx_packets += r->tx_packets;
 }
 
 static int drain(struct fx *fx)
@@ -224,6 +238,71 @@ static void test_lookup_error_midway(void **state)
 		assert_true(fx->seen[p] <= 1);
 	assert_exported_once(fx, 20000, 20100);
 	assert_exported_once(fx, 30000, 30010);
+}
+
+/*
+ * A fold of the flow cache that fails, at its last write (the emptied entries) or at its read:
+ * the entries keep their slots, and must be emptied before the programs use that parity again
+ * (a slot's key must not outlive its flow's entry). Every packet counted once: in the records
+ * (the write failed after the slots were added) or as cache orphans (the read failed).
+ */
+static void test_cache_fold_fails(void **state)
+{
+	struct fx *fx = *state;
+	int cache_fd = bpf_map__fd(fx->skel->maps.flow_cache), ncpus = libbpf_num_possible_cpus();
+	struct flow_cache *c = calloc((size_t)ncpus, sizeof(*c));
+	uint64_t stats[FLOW_STAT_MAX];
+
+	assert_non_null(c);
+	for (int round = 0; round < 2; round++) {
+		uint32_t parity = fx->skel->bss->flow_parity;
+		uint16_t port = (uint16_t)(4000 + round);
+		struct flow_key k =
+			fx_key(fx->cgid, IPPROTO_UDP, "192.0.2.1", port, "198.51.100.7", 53);
+		struct flow_value v = { .first_ns = 1, .last_ns = 2, .tx_packets = 1 };
+		uint64_t before;
+
+		assert_int_equal(flow_collector_stats(fx->fc, stats), 0);
+		before = stats[FLOW_STAT_PACKETS];
+		/* what the programs leave: the flow's entry (1 packet), 2 more in CPU 0's slot 0 */
+		assert_int_equal(bpf_map_update_elem(active_fd(fx), &k, &v, BPF_NOEXIST), 0);
+		assert_int_equal(bpf_map_lookup_elem(cache_fd, &parity, c), 0);
+		c[0].tag[0] = 1;
+		c[0].slot[0].key = k;
+		c[0].slot[0].tx_packets = 2;
+		c[0].packets += 3;
+		assert_int_equal(bpf_map_update_elem(cache_fd, &parity, c, BPF_ANY), 0);
+
+		fx->tx_packets = 0;
+		if (round == 0)
+			fail_update_fd = cache_fd; /* the fold's last write */
+		else
+			fail_lookup_elem = true; /* the fold's read */
+		assert_int_equal(drain(fx), -EFAULT);
+		fail_update_fd = -1;
+		fail_lookup_elem = false;
+		assert_int_equal(fx->n_recs, 1);
+		assert_int_equal(fx->tx_packets, round == 0 ? 3 : 1);
+		assert_int_equal(flow_collector_stats(fx->fc, stats), 0);
+		assert_int_equal(stats[FLOW_STAT_PACKETS], before + 3);
+
+		/* two more intervals: the programs are back on `parity`, its slots empty */
+		assert_int_equal(drain(fx), 0);
+		assert_int_equal(drain(fx), 0);
+		assert_int_equal(fx->skel->bss->flow_parity, parity);
+		assert_int_equal(bpf_map_lookup_elem(cache_fd, &parity, c), 0);
+		assert_int_equal(c[0].tag[0], 0);
+		assert_int_equal(c[0].slot[0].tx_packets, 0);
+		assert_int_equal(c[0].packets, 0);
+		assert_int_equal(drain(fx), 0);
+		assert_int_equal(fx->tx_packets, round == 0 ? 3 : 1);
+		assert_int_equal(flow_collector_stats(fx->fc, stats), 0);
+		assert_int_equal(stats[FLOW_STAT_PACKETS], before + 3);
+		assert_int_equal(sample(fx, "flowscope_packets_not_accounted_total{reason=\"cache_"
+					    "orphan\"}"),
+				 round == 0 ? 0 : 2);
+	}
+	free(c);
 }
 
 static void test_replacement_map_fails(void **state)
@@ -310,6 +389,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lookup_error_midway, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_fold_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replacement_map_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replacement_map_fails_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scrape_under_failures, setup, teardown),
