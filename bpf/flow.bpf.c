@@ -435,15 +435,16 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 	/*
 	 * Read once per packet, so that the map and the cache slots a run uses belong together.
 	 * A run nested in another on this CPU (softirq over task context) finds the slots busy
-	 * and uses the map only: cache NULL.
+	 * and uses the map only: cache NULL. Taken with a compare-and-swap, not a load and a
+	 * store: on a preemptible kernel (preempt=full, PREEMPT_RT) a run in task context can be
+	 * preempted between the two, with migration off, by another task whose run then shares
+	 * the slots.
 	 */
 	parity = *(volatile __u32 *)&flow_parity;
 	if (parity >= FLOW_MAPS)
 		parity = 0; /* never: the agent writes 0..FLOW_MAPS-1 */
 	cache = bpf_map_lookup_elem(&flow_cache, &parity);
-	if (cache && !cache->busy) {
-		cache->busy = 1;
-		barrier();
+	if (cache && __sync_val_compare_and_swap(&cache->busy, 0, 1) == 0) {
 		/* FLOW_STAT_PACKETS' share in the cache's first line, not a second per-CPU map's */
 		cache->packets++;
 	} else {
