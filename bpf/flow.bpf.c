@@ -159,9 +159,15 @@ static __always_inline void owner_insert(__u64 cookie, const struct sock_owner *
 	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
 		idx = FLOW_OWNER_SLOT(cookie, i);
 		slot = bpf_map_lookup_elem(&sock_owner, &idx);
-		if (slot && __sync_val_compare_and_swap(&slot->cookie, 0, cookie) == 0) {
-			/* only this socket's packets read it, and they come after sock_create */
+		/*
+		 * Claimed first, the cookie published after the owner: an accepted socket's packets
+		 * on another CPU may look it up while flow_sock_state writes it, and must find it
+		 * whole or not at all (the exchange is a full barrier).
+		 */
+		if (slot &&
+		    __sync_val_compare_and_swap(&slot->cookie, 0, FLOW_OWNER_CLAIMED) == 0) {
 			__builtin_memcpy(&slot->owner, owner, sizeof(slot->owner));
+			__sync_lock_test_and_set(&slot->cookie, cookie);
 			return;
 		}
 	}

@@ -16,6 +16,8 @@
 #define FLOW_SOCK_OWNERS 131072
 #define FLOW_OWNER_PROBES 4
 #define FLOW_OWNER_STRIDE (FLOW_SOCK_OWNERS / 4 + 1)
+/* A slot's cookie while its owner is being written (no socket has this cookie). */
+#define FLOW_OWNER_CLAIMED (~0ull)
 #define FLOW_OWNER_SLOT(cookie, i) \
 	((__u32)((cookie) + (__u64)(i)*FLOW_OWNER_STRIDE) & (FLOW_SOCK_OWNERS - 1))
 /* Accepted connections whose listener's owner is kept (`accept_owner`, an LRU). */
