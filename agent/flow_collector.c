@@ -21,6 +21,23 @@
 /* Flows drained per batch syscall. */
 #define DRAIN_CHUNK 4096
 
+/* Where an export's time goes (flowscope_flow_export_phase_microseconds_total). */
+enum export_phase {
+	PHASE_BEGIN, /* pipeline_begin_interval(): the stages catch up (conntrack, DNS, paths) */
+	PHASE_SWAP, /* flow_parity switched, the outer map updated (waits for an RCU grace period) */
+	PHASE_FOLD, /* the flow cache's slots added into the drained map */
+	PHASE_READ, /* bpf_map_lookup_batch() */
+	PHASE_META, /* feed_meta(): flow_meta written */
+	PHASE_SUBMIT, /* records made and submitted: the stages until one holds them */
+	PHASE_RENEW, /* the drained map replaced by an empty one */
+	PHASE_END, /* pipeline_end_interval(): held flows enriched and through the sink */
+	PHASE_MAX,
+};
+
+static const char *const phase_names[PHASE_MAX] = {
+	"begin", "swap", "fold", "read", "meta", "submit", "renew", "end",
+};
+
 struct flow_collector {
 	struct flow_bpf *skel;
 	int cgroup_fd;
@@ -55,6 +72,12 @@ struct flow_collector {
 	uint64_t export_us; /* time spent in them: map swap, drain, pipeline, sink; microseconds */
 	uint64_t export_max_us; /* the longest of them */
 	uint64_t export_max_flows; /* flows of the largest drain */
+	uint64_t export_cpu_us; /* the loop thread's CPU time in exports */
+	uint64_t export_wait_us; /* waiting for a CPU in them (schedstat's run queue time) */
+	uint64_t phase_us[PHASE_MAX]; /* wall time per phase */
+	uint64_t phase_ns[PHASE_MAX]; /* this export's, ns */
+	uint64_t phase_t; /* CLOCK_MONOTONIC at the last phase_mark() */
+	int schedstat_fd; /* /proc/thread-self/schedstat, or -1 */
 	uint64_t last_stats[FLOW_STAT_MAX]; /* at the previous export: per-interval warnings */
 };
 
@@ -107,6 +130,7 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 	if (!fc)
 		return -ENOMEM;
 	fc->cgroup_fd = -1;
+	fc->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	fc->max_flows = opts->max_flows;
 	for (int i = 0; i < FLOW_MAPS; i++)
 		fc->installed[i] = true; /* the object's .values put each map in its slot */
@@ -211,6 +235,8 @@ void flow_collector_destroy(struct flow_collector *fc)
 	bpf_link__destroy(fc->state_link);
 	if (fc->cgroup_fd >= 0)
 		close(fc->cgroup_fd);
+	if (fc->schedstat_fd >= 0)
+		close(fc->schedstat_fd);
 	flow_bpf__destroy(fc->skel);
 	free(fc->keys);
 	free(fc->values);
@@ -461,6 +487,15 @@ static void feed_meta(struct flow_collector *fc, uint32_t n)
 	}
 }
 
+/* The time since the last mark goes to phase `ph`. */
+static void phase_mark(struct flow_collector *fc, enum export_phase ph)
+{
+	uint64_t now = clock_mono_ns();
+
+	fc->phase_ns[ph] += now - fc->phase_t;
+	fc->phase_t = now;
+}
+
 /*
  * Transactional: the map the programs are switched to is always empty (a map that could not be
  * emptied after its drain is marked stale, and emptied before it is used again; if that fails
@@ -520,8 +555,10 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 	fc->active = (int)next;
 	fc->stale[cur] = true;
 	fc->installed[cur] = false;
+	phase_mark(fc, PHASE_SWAP);
 	mono_to_epoch = clock_mono_to_epoch_offset();
 	err = fold_cache(fc, cur, bpf_map__fd(old));
+	phase_mark(fc, PHASE_FOLD);
 
 	for (;;) {
 		__u32 count = DRAIN_CHUNK;
@@ -529,6 +566,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 		/* hash maps take a bucket index as the batch token */
 		ret = bpf_map_lookup_batch(bpf_map__fd(old), first ? NULL : &batch_token,
 					   &batch_token, fc->keys, fc->values, &count, &bopts);
+		phase_mark(fc, PHASE_READ);
 		if (ret && ret != -ENOENT) {
 			err = ret;
 			/* what is left cannot be read in order: count it, then drop it */
@@ -536,12 +574,14 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			break;
 		}
 		feed_meta(fc, count);
+		phase_mark(fc, PHASE_META);
 		for (__u32 i = 0; i < count; i++) {
 			struct flow_record r;
 
 			to_record(&fc->keys[i], &fc->values[i], mono_to_epoch, &r);
 			cb(ctx, &r);
 		}
+		phase_mark(fc, PHASE_SUBMIT);
 		total += (int)count;
 		first = false;
 		if (ret == -ENOENT)
@@ -549,6 +589,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 	}
 	fc->meta_race_ns = clock_mono_ns();
 	ret = renew_map(old, fc->max_flows);
+	phase_mark(fc, PHASE_RENEW);
 	if (!ret)
 		fc->stale[cur] = false;
 	if (err)
@@ -619,19 +660,80 @@ static void warn_kernel_drops(struct flow_collector *fc, uint32_t max_flows)
 	memcpy(fc->last_stats, now, sizeof(now));
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The loop thread's time waiting on a run queue so far, ns (schedstat's second field). */
+static uint64_t runqueue_wait_ns(struct flow_collector *fc)
+{
+	char buf[96];
+	unsigned long long run, wait;
+	ssize_t n;
+
+	if (fc->schedstat_fd < 0)
+		return 0;
+	n = pread(fc->schedstat_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &run, &wait) != 2)
+		return 0;
+	return wait;
+}
+
+/* At --log-level debug: this export's phases, CPU and waits, and the pipeline's stages. */
+static void log_export(struct flow_collector *fc, int n, uint64_t wall_ns, uint64_t cpu_ns,
+		       uint64_t wait_ns)
+{
+	struct pipeline_stage_time st[16];
+	char line[512];
+	size_t off = 0;
+	int ns;
+
+	for (int i = 0; i < PHASE_MAX && off < sizeof(line); i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%.1f", phase_names[i],
+					fc->phase_ns[i] / 1e6);
+	ns = pipeline_stage_times(fc->pipeline, st, 16);
+	for (int i = 0; i < ns && off < sizeof(line); i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " stage.%s=%.1f",
+					st[i].name, st[i].ns / 1e6);
+	LOG_DEBUG("interval exported: %d flows in %.1f ms (cpu %.1f, run queue %.1f), ms:%s", n,
+		  wall_ns / 1e6, cpu_ns / 1e6, wait_ns / 1e6, line);
+}
+
 int flow_collector_export(struct flow_collector *fc)
 {
-	uint64_t t0 = clock_mono_ns(), us;
+	uint64_t t0 = clock_mono_ns(), us, wall;
+	uint64_t cpu0 = thread_cpu_ns(), wait0 = runqueue_wait_ns(fc), cpu, wait;
 	int n;
 
+	memset(fc->phase_ns, 0, sizeof(fc->phase_ns));
+	fc->phase_t = t0;
 	pipeline_begin_interval(fc->pipeline);
+	phase_mark(fc, PHASE_BEGIN);
 	n = flow_collector_drain(fc, submit, fc);
 	pipeline_end_interval(fc->pipeline);
-	us = (clock_mono_ns() - t0) / 1000;
+	phase_mark(fc, PHASE_END);
+	wall = fc->phase_t - t0;
+	cpu = thread_cpu_ns() - cpu0;
+	wait = runqueue_wait_ns(fc) - wait0;
+	us = wall / 1000;
 	fc->exports++;
 	fc->export_us += us;
+	fc->export_cpu_us += cpu / 1000;
+	fc->export_wait_us += wait / 1000;
+	for (int i = 0; i < PHASE_MAX; i++)
+		fc->phase_us[i] += fc->phase_ns[i] / 1000;
 	if (us > fc->export_max_us)
 		fc->export_max_us = us;
+	if (log_get_level() >= LOG_LEVEL_DEBUG)
+		log_export(fc, n, wall, cpu, wait);
 	if (n < 0) {
 		LOG_ERR("draining the flow map: %s", strerror(-n));
 		return n;
@@ -639,7 +741,6 @@ int flow_collector_export(struct flow_collector *fc)
 	if ((uint64_t)n > fc->export_max_flows)
 		fc->export_max_flows = (uint64_t)n;
 	fc->last_export_ns = clock_mono_ns();
-	LOG_DEBUG("interval exported: %d flows", n);
 	warn_kernel_drops(fc, fc->max_flows);
 	return 0;
 }
@@ -664,6 +765,8 @@ int flow_collector_attach(struct flow_collector *fc, struct loop *l, struct pipe
 
 	fc->loop = l;
 	fc->pipeline = p;
+	/* per-stage times for the debug log of each export */
+	pipeline_set_timing(p, log_get_level() >= LOG_LEVEL_DEBUG);
 	ret = loop_add_timer(l, (uint64_t)interval_s * 1000, on_interval, fc);
 	if (ret < 0)
 		return ret;
@@ -676,6 +779,7 @@ struct flow_snap {
 	uint64_t records;
 	uint64_t lost_drain_error;
 	uint64_t exports, export_us, export_max_us, export_max_flows;
+	uint64_t export_cpu_us, export_wait_us, phase_us[PHASE_MAX];
 	uint64_t cache_orphans; /* the kernel's FLOW_STAT_CACHE_ORPHAN and the drain's */
 	uint64_t meta_written, meta_errors;
 };
@@ -683,6 +787,7 @@ struct flow_snap {
 #define ROW(name, type, help, labels, field) \
 	COUNTER_ROW(name, type, help, labels, struct flow_snap, field)
 #define NOT_ACCOUNTED "Packets not in any flow record, by reason."
+#define PHASE_HELP "Time interval exports spent per phase, microseconds."
 
 static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_packets_total", COUNTER_COUNTER, "Packets seen by the cgroup_skb programs.",
@@ -724,6 +829,27 @@ static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_flow_export_microseconds_total", COUNTER_COUNTER,
 	    "Time spent exporting intervals: map swap, drain, pipeline and sink of every flow.", "",
 	    export_us),
+	ROW("flowscope_flow_export_cpu_microseconds_total", COUNTER_COUNTER,
+	    "CPU time (user and system) of the agent's loop thread in interval exports.", "",
+	    export_cpu_us),
+	ROW("flowscope_flow_export_runqueue_wait_microseconds_total", COUNTER_COUNTER,
+	    "Time interval exports waited for a CPU (runnable, not running).", "", export_wait_us),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"begin\"", phase_us[PHASE_BEGIN]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"swap\"", phase_us[PHASE_SWAP]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"fold\"", phase_us[PHASE_FOLD]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"read\"", phase_us[PHASE_READ]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"meta\"", phase_us[PHASE_META]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"submit\"", phase_us[PHASE_SUBMIT]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"renew\"", phase_us[PHASE_RENEW]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"end\"", phase_us[PHASE_END]),
 	ROW("flowscope_flow_export_max_microseconds", COUNTER_GAUGE,
 	    "The longest interval export since start.", "", export_max_us),
 	ROW("flowscope_flow_export_max_flows", COUNTER_GAUGE,
@@ -753,6 +879,9 @@ static int snapshot(void *arg, void *out)
 	s->export_us = fc->export_us;
 	s->export_max_us = fc->export_max_us;
 	s->export_max_flows = fc->export_max_flows;
+	s->export_cpu_us = fc->export_cpu_us;
+	s->export_wait_us = fc->export_wait_us;
+	memcpy(s->phase_us, fc->phase_us, sizeof(s->phase_us));
 	ret = flow_collector_stats(fc, s->k);
 	s->cache_orphans = s->k[FLOW_STAT_CACHE_ORPHAN] + fc->cache_orphans;
 	return ret;
