@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -20,6 +21,12 @@
 
 /* Flows drained per batch syscall. */
 #define DRAIN_CHUNK 4096
+/*
+ * flow_meta entries an export leaves for the loop to write after it (feed_meta()): a burst of
+ * new flows (100k in one interval) would otherwise spend ~1.5 us per entry inside the export.
+ * Beyond this many the drain writes them itself; 72 bytes each, returned once written.
+ */
+#define META_PENDING_MAX 65536
 
 /* Where an export's time goes (flowscope_flow_export_phase_microseconds_total). */
 enum export_phase {
@@ -54,8 +61,12 @@ struct flow_collector {
 	uint32_t max_flows;
 	struct flow_key *keys;
 	struct flow_value *values;
-	struct flow_key *meta_keys; /* DRAIN_CHUNK: the drain's flow_meta batch (feed_meta) */
+	/* META_PENDING_MAX (mmap'd): flow_meta entries to write, [meta_done, n_meta) not yet */
+	struct flow_key *meta_keys;
 	struct flow_meta *metas;
+	uint32_t n_meta, meta_done;
+	bool defer_meta; /* in flow_collector_export() with a loop: the loop writes them after */
+	int meta_timer; /* the oneshot writing the next slice of them; 0: none */
 	/* CLOCK_MONOTONIC when the last drain's flow_meta writes ended: flows of the interval
 	 * drained next that started by then may have missed an entry written after their start */
 	uint64_t meta_race_ns;
@@ -137,8 +148,14 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 	fc->ncpus = libbpf_num_possible_cpus();
 	fc->keys = calloc(DRAIN_CHUNK, sizeof(*fc->keys));
 	fc->values = calloc(DRAIN_CHUNK, sizeof(*fc->values));
-	fc->meta_keys = calloc(DRAIN_CHUNK, sizeof(*fc->meta_keys));
-	fc->metas = calloc(DRAIN_CHUNK, sizeof(*fc->metas));
+	fc->meta_keys = mmap(NULL, META_PENDING_MAX * sizeof(*fc->meta_keys),
+			     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fc->metas = mmap(NULL, META_PENDING_MAX * sizeof(*fc->metas), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fc->meta_keys == MAP_FAILED)
+		fc->meta_keys = NULL;
+	if (fc->metas == MAP_FAILED)
+		fc->metas = NULL;
 	fc->percpu = fc->ncpus > 0 ? calloc((size_t)fc->ncpus, sizeof(uint64_t)) : NULL;
 	/* a per-CPU value is laid out in 8-byte multiples: struct flow_cache is one */
 	_Static_assert(sizeof(struct flow_cache) % 8 == 0, "flow_cache is 8-byte aligned");
@@ -230,6 +247,8 @@ void flow_collector_destroy(struct flow_collector *fc)
 		return;
 	if (fc->timer)
 		loop_del_timer(fc->loop, fc->timer);
+	if (fc->meta_timer)
+		loop_del_timer(fc->loop, fc->meta_timer);
 	for (int i = 3; i >= 0; i--)
 		bpf_link__destroy(fc->links[i]);
 	bpf_link__destroy(fc->state_link);
@@ -240,8 +259,10 @@ void flow_collector_destroy(struct flow_collector *fc)
 	flow_bpf__destroy(fc->skel);
 	free(fc->keys);
 	free(fc->values);
-	free(fc->meta_keys);
-	free(fc->metas);
+	if (fc->meta_keys)
+		munmap(fc->meta_keys, META_PENDING_MAX * sizeof(*fc->meta_keys));
+	if (fc->metas)
+		munmap(fc->metas, META_PENDING_MAX * sizeof(*fc->metas));
 	free(fc->percpu);
 	free(fc->cache);
 	free(fc);
@@ -425,6 +446,92 @@ static void mend_meta(struct flow_collector *fc, int fd, const struct flow_key *
 		fc->meta_written++;
 }
 
+/* Writes flow_meta entries [from, to) of the pending ones in batches; failures counted. */
+static void write_meta(struct flow_collector *fc, uint32_t from, uint32_t to)
+{
+	int fd = bpf_map__fd(fc->skel->maps.flow_meta);
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	uint32_t done = from;
+
+	while (done < to) {
+		__u32 count = to - done;
+		int ret = bpf_map_update_batch(fd, &fc->meta_keys[done], &fc->metas[done], &count,
+					       &bopts);
+
+		if (count > to - done)
+			count = to - done;
+		fc->meta_written += count;
+		done += count;
+		if (!ret)
+			break;
+		if (done < to) {
+			/* fc->meta_keys[done] stopped the batch: count it, go on after it */
+			fc->meta_errors++;
+			done++;
+		}
+	}
+}
+
+/*
+ * The pending entries are all written: flows that started before now may have missed one
+ * (meta_race_ns), and the buffers' pages go back to the system.
+ */
+static void meta_written_all(struct flow_collector *fc)
+{
+	bool touched = fc->n_meta > 0;
+
+	fc->n_meta = fc->meta_done = 0;
+	fc->meta_race_ns = clock_mono_ns();
+	if (touched && fc->n_meta == 0) {
+		madvise(fc->meta_keys, META_PENDING_MAX * sizeof(*fc->meta_keys), MADV_DONTNEED);
+		madvise(fc->metas, META_PENDING_MAX * sizeof(*fc->metas), MADV_DONTNEED);
+	}
+}
+
+/* Writes what is still pending now (the next drain begins), and stops the slices. */
+static void meta_finish(struct flow_collector *fc)
+{
+	if (fc->meta_timer) {
+		loop_del_timer(fc->loop, fc->meta_timer);
+		fc->meta_timer = 0;
+	}
+	if (fc->meta_done < fc->n_meta)
+		write_meta(fc, fc->meta_done, fc->n_meta);
+	if (fc->n_meta)
+		meta_written_all(fc);
+}
+
+static void on_meta_slice(struct loop *l, uint64_t expirations, void *arg);
+
+/* The next DRAIN_CHUNK of the pending entries from the loop, a millisecond from now. */
+static void meta_arm(struct flow_collector *fc)
+{
+	int id = loop_add_oneshot(fc->loop, 1, on_meta_slice, fc);
+
+	if (id > 0) {
+		fc->meta_timer = id;
+		return;
+	}
+	meta_finish(fc); /* no timer: all of them now */
+}
+
+static void on_meta_slice(struct loop *l, uint64_t expirations, void *arg)
+{
+	struct flow_collector *fc = arg;
+	uint32_t to = fc->meta_done + DRAIN_CHUNK;
+
+	(void)l, (void)expirations;
+	fc->meta_timer = 0; /* a oneshot removes itself */
+	if (to > fc->n_meta)
+		to = fc->n_meta;
+	write_meta(fc, fc->meta_done, to);
+	fc->meta_done = to;
+	if (fc->meta_done < fc->n_meta)
+		meta_arm(fc);
+	else
+		meta_written_all(fc);
+}
+
 /*
  * The programs only look flow_meta up (bpf/flow.bpf.c, remember()); this writes it, for the
  * `n` flows of one chunk drained from the interval just ended: each still open (not TCP that saw
@@ -433,31 +540,39 @@ static void mend_meta(struct flow_collector *fc, int fd, const struct flow_key *
  * drain's writes ended (first_ns, a coarse stamp, is then at most meta_race_ns) may have missed
  * an entry written after it: it is written alone (BPF_NOEXIST), and mended by mend_meta if there
  * (a batch takes no BPF_NOEXIST). For the others no entry can exist (the kernel would have found
- * it; only the drain writes entries): they are written in one batch. Failures are counted in
- * meta_errors (flowscope_flow_meta_errors_total): a later interval of that flow may then lack
- * its initiator or owner; its counts are exact all the same.
+ * it; only the drain writes entries): they are written in batches, from the loop after the
+ * export when it has one (defer_meta: up to META_PENDING_MAX of them, DRAIN_CHUNK per loop
+ * turn; the next drain first writes what is left, and meta_race_ns is when the last was
+ * written), else before this returns. Failures are counted in meta_errors
+ * (flowscope_flow_meta_errors_total): a later interval of that flow may then lack its initiator
+ * or owner; its counts are exact all the same.
  */
 static void feed_meta(struct flow_collector *fc, uint32_t n)
 {
 	int fd = bpf_map__fd(fc->skel->maps.flow_meta);
-	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
-	uint32_t nm = 0, done = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
 		const struct flow_key *k = &fc->keys[i];
 		struct flow_value *v = &fc->values[i];
-		struct flow_meta *m = &fc->metas[nm];
+		struct flow_meta *m = &fc->metas[fc->n_meta], one;
 		int ret;
 
 		if (v->flags & FLOW_F_REMEMBERED)
 			continue;
 		if (k->proto == IPPROTO_TCP && (v->tcp_flags & (TCP_FIN | TCP_RST)))
 			continue;
+		if (v->first_ns <= fc->meta_race_ns)
+			m = &one;
 		m->flags = v->flags;
 		m->pid = v->pid;
 		memcpy(m->comm, v->comm, sizeof(m->comm));
 		if (v->first_ns > fc->meta_race_ns) {
-			fc->meta_keys[nm++] = *k;
+			fc->meta_keys[fc->n_meta++] = *k;
+			if (fc->n_meta == META_PENDING_MAX) {
+				/* a burst beyond what waits for the loop: written now */
+				write_meta(fc, fc->meta_done, fc->n_meta);
+				fc->n_meta = fc->meta_done = 0;
+			}
 			continue;
 		}
 		ret = bpf_map_update_elem(fd, k, m, BPF_NOEXIST);
@@ -468,22 +583,9 @@ static void feed_meta(struct flow_collector *fc, uint32_t n)
 		else
 			fc->meta_errors++;
 	}
-	while (done < nm) {
-		__u32 count = nm - done;
-		int ret = bpf_map_update_batch(fd, &fc->meta_keys[done], &fc->metas[done], &count,
-					       &bopts);
-
-		if (count > nm - done)
-			count = nm - done;
-		fc->meta_written += count;
-		done += count;
-		if (!ret)
-			break;
-		if (done < nm) {
-			/* fc->meta_keys[done] stopped the batch: count it, go on after it */
-			fc->meta_errors++;
-			done++;
-		}
+	if (!fc->defer_meta && fc->meta_done < fc->n_meta) {
+		write_meta(fc, fc->meta_done, fc->n_meta);
+		fc->n_meta = fc->meta_done = 0;
 	}
 }
 
@@ -523,6 +625,8 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 	bool first = true;
 	int total = 0, fd, ret, err = 0;
 
+	/* the previous drain's flow_meta entries first: meta_race_ns must be final */
+	meta_finish(fc);
 	if (!fc->installed[next]) {
 		/* only after a failure: the previous drain could not install it */
 		if (fc->stale[next]) {
@@ -587,7 +691,8 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 		if (ret == -ENOENT)
 			break;
 	}
-	fc->meta_race_ns = clock_mono_ns();
+	if (!fc->n_meta)
+		fc->meta_race_ns = clock_mono_ns(); /* else once the loop wrote them */
 	ret = renew_map(old, fc->max_flows);
 	phase_mark(fc, PHASE_RENEW);
 	if (!ret)
@@ -717,9 +822,13 @@ int flow_collector_export(struct flow_collector *fc)
 	fc->phase_t = t0;
 	pipeline_begin_interval(fc->pipeline);
 	phase_mark(fc, PHASE_BEGIN);
+	fc->defer_meta = fc->loop != NULL;
 	n = flow_collector_drain(fc, submit, fc);
+	fc->defer_meta = false;
 	pipeline_end_interval(fc->pipeline);
 	phase_mark(fc, PHASE_END);
+	if (fc->meta_done < fc->n_meta)
+		meta_arm(fc);
 	wall = fc->phase_t - t0;
 	cpu = thread_cpu_ns() - cpu0;
 	wait = runqueue_wait_ns(fc) - wait0;
