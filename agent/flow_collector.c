@@ -409,21 +409,17 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 #define FLOW_F_INITIATOR (FLOW_F_INITIATOR_SRC | FLOW_F_INITIATOR_DST)
 
 /*
- * A flow whose flow_meta entry the batch found already there (the previous drain wrote it after
- * this interval's first packet of the flow): what the kernel would have done. The memory's
- * initiator replaces the packet's unless that was a SYN (then the SYN's verdict replaces the
- * memory), a known owner wins over none; `v` is mended in place for the record.
+ * A flow whose flow_meta entry m the drain found there although the kernel did not (the previous
+ * drain wrote it after this interval's first packet of the flow): what the kernel would have
+ * done. The memory's initiator replaces the packet's unless that was a SYN (then the SYN's
+ * verdict replaces the memory), a known owner wins over none; `v` is mended in place for the
+ * record, the entry rewritten only when it changed.
  */
 static void mend_meta(struct flow_collector *fc, int fd, const struct flow_key *k,
-		      struct flow_value *v)
+		      struct flow_value *v, struct flow_meta m)
 {
-	struct flow_meta m;
 	bool mended = false;
 
-	if (bpf_map_lookup_elem(fd, k, &m)) {
-		fc->meta_errors++; /* evicted meanwhile */
-		return;
-	}
 	if ((m.flags & FLOW_F_INITIATOR) && !(v->flags & FLOW_F_FROM_SYN)) {
 		v->flags = m.flags;
 	} else if (m.flags != v->flags) {
@@ -538,9 +534,9 @@ static void on_meta_slice(struct loop *l, uint64_t expirations, void *arg)
  * FIN or RST) and not found there by the kernel (no FLOW_F_REMEMBERED) gets its initiator and
  * owner remembered for its later intervals. A flow whose first packet came before the previous
  * drain's writes ended (first_ns, a coarse stamp, is then at most meta_race_ns) may have missed
- * an entry written after it: it is written alone (BPF_NOEXIST), and mended by mend_meta if there
- * (a batch takes no BPF_NOEXIST). For the others no entry can exist (the kernel would have found
- * it; only the drain writes entries): they are written in batches, from the loop after the
+ * an entry written after it: it is looked up, and mended by mend_meta if there; if not, it is
+ * written with the others. For those no entry can exist (the kernel would have found it, and
+ * only the drain adds entries; the programs only change found ones): they are written in batches, from the loop after the
  * export when it has one (defer_meta: up to META_PENDING_MAX of them, DRAIN_CHUNK per loop
  * turn; the next drain first writes what is left, and meta_race_ns is when the last was
  * written), else before this returns. Failures are counted in meta_errors
@@ -554,34 +550,33 @@ static void feed_meta(struct flow_collector *fc, uint32_t n)
 	for (uint32_t i = 0; i < n; i++) {
 		const struct flow_key *k = &fc->keys[i];
 		struct flow_value *v = &fc->values[i];
-		struct flow_meta *m = &fc->metas[fc->n_meta], one;
+		struct flow_meta *m = &fc->metas[fc->n_meta], found;
 		int ret;
 
 		if (v->flags & FLOW_F_REMEMBERED)
 			continue;
 		if (k->proto == IPPROTO_TCP && (v->tcp_flags & (TCP_FIN | TCP_RST)))
 			continue;
-		if (v->first_ns <= fc->meta_race_ns)
-			m = &one;
+		if (v->first_ns <= fc->meta_race_ns) {
+			ret = bpf_map_lookup_elem(fd, k, &found);
+			if (ret == 0) {
+				mend_meta(fc, fd, k, v, found);
+				continue;
+			}
+			if (ret != -ENOENT) {
+				fc->meta_errors++;
+				continue;
+			}
+		}
 		m->flags = v->flags;
 		m->pid = v->pid;
 		memcpy(m->comm, v->comm, sizeof(m->comm));
-		if (v->first_ns > fc->meta_race_ns) {
-			fc->meta_keys[fc->n_meta++] = *k;
-			if (fc->n_meta == META_PENDING_MAX) {
-				/* a burst beyond what waits for the loop: written now */
-				write_meta(fc, fc->meta_done, fc->n_meta);
-				fc->n_meta = fc->meta_done = 0;
-			}
-			continue;
+		fc->meta_keys[fc->n_meta++] = *k;
+		if (fc->n_meta == META_PENDING_MAX) {
+			/* a burst beyond what waits for the loop: written now */
+			write_meta(fc, fc->meta_done, fc->n_meta);
+			fc->n_meta = fc->meta_done = 0;
 		}
-		ret = bpf_map_update_elem(fd, k, m, BPF_NOEXIST);
-		if (ret == 0)
-			fc->meta_written++;
-		else if (ret == -EEXIST)
-			mend_meta(fc, fd, k, v);
-		else
-			fc->meta_errors++;
 	}
 	if (!fc->defer_meta && fc->meta_done < fc->n_meta) {
 		write_meta(fc, fc->meta_done, fc->n_meta);
