@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -20,6 +21,29 @@
 
 /* Flows drained per batch syscall. */
 #define DRAIN_CHUNK 4096
+/*
+ * flow_meta entries an export leaves for the loop to write after it (feed_meta()): a burst of
+ * new flows (100k in one interval) would otherwise spend ~1.5 us per entry inside the export.
+ * Beyond this many the drain writes them itself; 72 bytes each, returned once written.
+ */
+#define META_PENDING_MAX 65536
+
+/* Where an export's time goes (flowscope_flow_export_phase_microseconds_total). */
+enum export_phase {
+	PHASE_BEGIN, /* pipeline_begin_interval(): the stages catch up (conntrack, DNS, paths) */
+	PHASE_SWAP, /* flow_parity switched, the outer map updated (waits for an RCU grace period) */
+	PHASE_FOLD, /* the flow cache's slots added into the drained map */
+	PHASE_READ, /* bpf_map_lookup_batch() */
+	PHASE_META, /* feed_meta(): flow_meta written */
+	PHASE_SUBMIT, /* records made and submitted: the stages until one holds them */
+	PHASE_RENEW, /* the drained map replaced by an empty one */
+	PHASE_END, /* pipeline_end_interval(): held flows enriched and through the sink */
+	PHASE_MAX,
+};
+
+static const char *const phase_names[PHASE_MAX] = {
+	"begin", "swap", "fold", "read", "meta", "submit", "renew", "end",
+};
 
 struct flow_collector {
 	struct flow_bpf *skel;
@@ -41,8 +65,12 @@ struct flow_collector {
 	uint32_t max_flows;
 	struct flow_key *keys;
 	struct flow_value *values;
-	struct flow_key *meta_keys; /* DRAIN_CHUNK: the drain's flow_meta batch (feed_meta) */
+	/* META_PENDING_MAX (mmap'd): flow_meta entries to write, [meta_done, n_meta) not yet */
+	struct flow_key *meta_keys;
 	struct flow_meta *metas;
+	uint32_t n_meta, meta_done;
+	bool defer_meta; /* in flow_collector_export() with a loop: the loop writes them after */
+	int meta_timer; /* the oneshot writing the next slice of them; 0: none */
 	/* CLOCK_MONOTONIC when the last drain's flow_meta writes ended: flows of the interval
 	 * drained next that started by then may have missed an entry written after their start */
 	uint64_t meta_race_ns;
@@ -59,6 +87,12 @@ struct flow_collector {
 	uint64_t export_us; /* time spent in them: map swap, drain, pipeline, sink; microseconds */
 	uint64_t export_max_us; /* the longest of them */
 	uint64_t export_max_flows; /* flows of the largest drain */
+	uint64_t export_cpu_us; /* the loop thread's CPU time in exports */
+	uint64_t export_wait_us; /* waiting for a CPU in them (schedstat's run queue time) */
+	uint64_t phase_us[PHASE_MAX]; /* wall time per phase */
+	uint64_t phase_ns[PHASE_MAX]; /* this export's, ns */
+	uint64_t phase_t; /* CLOCK_MONOTONIC at the last phase_mark() */
+	int schedstat_fd; /* /proc/thread-self/schedstat, or -1 */
 	uint64_t last_stats[FLOW_STAT_MAX]; /* at the previous export: per-interval warnings */
 };
 
@@ -111,14 +145,21 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 	if (!fc)
 		return -ENOMEM;
 	fc->cgroup_fd = -1;
+	fc->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	fc->max_flows = opts->max_flows;
 	for (int i = 0; i < FLOW_MAPS; i++)
 		fc->installed[i] = true; /* the object's .values put each map in its slot */
 	fc->ncpus = libbpf_num_possible_cpus();
 	fc->keys = calloc(DRAIN_CHUNK, sizeof(*fc->keys));
 	fc->values = calloc(DRAIN_CHUNK, sizeof(*fc->values));
-	fc->meta_keys = calloc(DRAIN_CHUNK, sizeof(*fc->meta_keys));
-	fc->metas = calloc(DRAIN_CHUNK, sizeof(*fc->metas));
+	fc->meta_keys = mmap(NULL, META_PENDING_MAX * sizeof(*fc->meta_keys),
+			     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fc->metas = mmap(NULL, META_PENDING_MAX * sizeof(*fc->metas), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fc->meta_keys == MAP_FAILED)
+		fc->meta_keys = NULL;
+	if (fc->metas == MAP_FAILED)
+		fc->metas = NULL;
 	fc->percpu = fc->ncpus > 0 ? calloc((size_t)fc->ncpus, sizeof(uint64_t)) : NULL;
 	/* a per-CPU value is laid out in 8-byte multiples: struct flow_cache is one */
 	_Static_assert(sizeof(struct flow_cache) % 8 == 0, "flow_cache is 8-byte aligned");
@@ -217,17 +258,23 @@ void flow_collector_destroy(struct flow_collector *fc)
 		return;
 	if (fc->timer)
 		loop_del_timer(fc->loop, fc->timer);
+	if (fc->meta_timer)
+		loop_del_timer(fc->loop, fc->meta_timer);
 	for (int i = 3; i >= 0; i--)
 		bpf_link__destroy(fc->links[i]);
 	bpf_link__destroy(fc->state_link);
 	bpf_link__destroy(fc->destroy_link);
 	if (fc->cgroup_fd >= 0)
 		close(fc->cgroup_fd);
+	if (fc->schedstat_fd >= 0)
+		close(fc->schedstat_fd);
 	flow_bpf__destroy(fc->skel);
 	free(fc->keys);
 	free(fc->values);
-	free(fc->meta_keys);
-	free(fc->metas);
+	if (fc->meta_keys)
+		munmap(fc->meta_keys, META_PENDING_MAX * sizeof(*fc->meta_keys));
+	if (fc->metas)
+		munmap(fc->metas, META_PENDING_MAX * sizeof(*fc->metas));
 	free(fc->percpu);
 	free(fc->cache);
 	free(fc);
@@ -410,24 +457,18 @@ static int clear_cache(struct flow_collector *fc, uint32_t parity)
 #define FLOW_F_INITIATOR (FLOW_F_INITIATOR_SRC | FLOW_F_INITIATOR_DST)
 
 /*
- * A flow whose flow_meta entry the previous drain may have written after this interval's first
- * packet of the flow: what the kernel would have done. The memory's initiator replaces the
- * packet's unless that was a SYN (then the SYN's verdict replaces the memory), a known owner
- * wins over none; `v` is mended in place for the record. With `write`, the entry is known to be
- * there (BPF_NOEXIST refused) and what the flow adds to it is written back; without, for a
- * closed flow, which is not remembered, the entry is only read, and may be absent.
+ * A flow whose flow_meta entry m the drain found there although the kernel did not (the previous
+ * drain wrote it after this interval's first packet of the flow): what the kernel would have
+ * done. The memory's initiator replaces the packet's unless that was a SYN (then the SYN's
+ * verdict replaces the memory), a known owner wins over none; `v` is mended in place for the
+ * record. With `write`, the entry is rewritten when it changed; without (a closed flow, which
+ * is not remembered), it is only read.
  */
 static void mend_meta(struct flow_collector *fc, int fd, const struct flow_key *k,
-		      struct flow_value *v, bool write)
+		      struct flow_value *v, struct flow_meta m, bool write)
 {
-	struct flow_meta m;
 	bool mended = false;
 
-	if (bpf_map_lookup_elem(fd, k, &m)) {
-		if (write)
-			fc->meta_errors++; /* evicted meanwhile */
-		return;
-	}
 	if ((m.flags & FLOW_F_INITIATOR) && !(v->flags & FLOW_F_FROM_SYN)) {
 		v->flags = m.flags;
 	} else if (m.flags != v->flags) {
@@ -450,70 +491,160 @@ static void mend_meta(struct flow_collector *fc, int fd, const struct flow_key *
 		fc->meta_written++;
 }
 
+/* Writes flow_meta entries [from, to) of the pending ones in batches; failures counted. */
+static void write_meta(struct flow_collector *fc, uint32_t from, uint32_t to)
+{
+	int fd = bpf_map__fd(fc->skel->maps.flow_meta);
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	uint32_t done = from;
+
+	while (done < to) {
+		__u32 count = to - done;
+		int ret = bpf_map_update_batch(fd, &fc->meta_keys[done], &fc->metas[done], &count,
+					       &bopts);
+
+		if (count > to - done)
+			count = to - done;
+		fc->meta_written += count;
+		done += count;
+		if (!ret)
+			break;
+		if (done < to) {
+			/* fc->meta_keys[done] stopped the batch: count it, go on after it */
+			fc->meta_errors++;
+			done++;
+		}
+	}
+}
+
+/*
+ * The pending entries are all written: flows that started before now may have missed one
+ * (meta_race_ns), and the buffers' pages go back to the system.
+ */
+static void meta_written_all(struct flow_collector *fc)
+{
+	bool touched = fc->n_meta > 0;
+
+	fc->n_meta = fc->meta_done = 0;
+	fc->meta_race_ns = clock_mono_ns();
+	if (touched && fc->n_meta == 0) {
+		madvise(fc->meta_keys, META_PENDING_MAX * sizeof(*fc->meta_keys), MADV_DONTNEED);
+		madvise(fc->metas, META_PENDING_MAX * sizeof(*fc->metas), MADV_DONTNEED);
+	}
+}
+
+/* Writes what is still pending now (the next drain begins), and stops the slices. */
+static void meta_finish(struct flow_collector *fc)
+{
+	if (fc->meta_timer) {
+		loop_del_timer(fc->loop, fc->meta_timer);
+		fc->meta_timer = 0;
+	}
+	if (fc->meta_done < fc->n_meta)
+		write_meta(fc, fc->meta_done, fc->n_meta);
+	if (fc->n_meta)
+		meta_written_all(fc);
+}
+
+static void on_meta_slice(struct loop *l, uint64_t expirations, void *arg);
+
+/* The next DRAIN_CHUNK of the pending entries from the loop, a millisecond from now. */
+static void meta_arm(struct flow_collector *fc)
+{
+	int id = loop_add_oneshot(fc->loop, 1, on_meta_slice, fc);
+
+	if (id > 0) {
+		fc->meta_timer = id;
+		return;
+	}
+	meta_finish(fc); /* no timer: all of them now */
+}
+
+static void on_meta_slice(struct loop *l, uint64_t expirations, void *arg)
+{
+	struct flow_collector *fc = arg;
+	uint32_t to = fc->meta_done + DRAIN_CHUNK;
+
+	(void)l, (void)expirations;
+	fc->meta_timer = 0; /* a oneshot removes itself */
+	if (to > fc->n_meta)
+		to = fc->n_meta;
+	write_meta(fc, fc->meta_done, to);
+	fc->meta_done = to;
+	if (fc->meta_done < fc->n_meta)
+		meta_arm(fc);
+	else
+		meta_written_all(fc);
+}
+
 /*
  * The programs only look flow_meta up (bpf/flow.bpf.c, remember()); this writes it, for the
  * `n` flows of one chunk drained from the interval just ended: each still open (not TCP that saw
  * FIN or RST) and not found there by the kernel (no FLOW_F_REMEMBERED) gets its initiator and
  * owner remembered for its later intervals. A flow whose first packet came before the previous
  * drain's writes ended (first_ns, a coarse stamp, is then at most meta_race_ns) may have missed
- * an entry written after it: it is written alone (BPF_NOEXIST), and mended by mend_meta if there
- * (a batch takes no BPF_NOEXIST); such a flow that has closed since is not written, but still
- * takes the entry's initiator and owner for its record. For the others no entry can exist (the kernel would have found
- * it; only the drain writes entries): they are written in one batch. Failures are counted in
- * meta_errors (flowscope_flow_meta_errors_total): a later interval of that flow may then lack
- * its initiator or owner; its counts are exact all the same.
+ * an entry written after it: it is looked up, and mended by mend_meta if there; if not, it is
+ * written with the others; such a flow that has closed since is not written, but still takes the
+ * entry's initiator and owner for its record. For those no entry can exist (the kernel would have
+ * found it, and only the drain adds entries; the programs only change found ones): they are
+ * written in batches, from the loop after the export when it has one (defer_meta: up to
+ * META_PENDING_MAX of them, DRAIN_CHUNK per loop turn; the next drain first writes what is
+ * left, and meta_race_ns is when the last was written), else before this returns. Failures are
+ * counted in meta_errors (flowscope_flow_meta_errors_total): a later interval of that flow may
+ * then lack its initiator or owner; its counts are exact all the same.
  */
 static void feed_meta(struct flow_collector *fc, uint32_t n)
 {
 	int fd = bpf_map__fd(fc->skel->maps.flow_meta);
-	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
-	uint32_t nm = 0, done = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
 		const struct flow_key *k = &fc->keys[i];
 		struct flow_value *v = &fc->values[i];
-		struct flow_meta *m = &fc->metas[nm];
+		struct flow_meta *m = &fc->metas[fc->n_meta], found;
 		int ret;
 
 		if (v->flags & FLOW_F_REMEMBERED)
 			continue;
 		if (k->proto == IPPROTO_TCP && (v->tcp_flags & (TCP_FIN | TCP_RST))) {
-			if (v->first_ns <= fc->meta_race_ns)
-				mend_meta(fc, fd, k, v, false);
+			if (v->first_ns <= fc->meta_race_ns &&
+			    bpf_map_lookup_elem(fd, k, &found) == 0)
+				mend_meta(fc, fd, k, v, found, false);
 			continue;
+		}
+		if (v->first_ns <= fc->meta_race_ns) {
+			ret = bpf_map_lookup_elem(fd, k, &found);
+			if (ret == 0) {
+				mend_meta(fc, fd, k, v, found, true);
+				continue;
+			}
+			if (ret != -ENOENT) {
+				fc->meta_errors++;
+				continue;
+			}
 		}
 		m->flags = v->flags;
 		m->pid = v->pid;
 		memcpy(m->comm, v->comm, sizeof(m->comm));
-		if (v->first_ns > fc->meta_race_ns) {
-			fc->meta_keys[nm++] = *k;
-			continue;
+		fc->meta_keys[fc->n_meta++] = *k;
+		if (fc->n_meta == META_PENDING_MAX) {
+			/* a burst beyond what waits for the loop: written now */
+			write_meta(fc, fc->meta_done, fc->n_meta);
+			fc->n_meta = fc->meta_done = 0;
 		}
-		ret = bpf_map_update_elem(fd, k, m, BPF_NOEXIST);
-		if (ret == 0)
-			fc->meta_written++;
-		else if (ret == -EEXIST)
-			mend_meta(fc, fd, k, v, true);
-		else
-			fc->meta_errors++;
 	}
-	while (done < nm) {
-		__u32 count = nm - done;
-		int ret = bpf_map_update_batch(fd, &fc->meta_keys[done], &fc->metas[done], &count,
-					       &bopts);
+	if (!fc->defer_meta && fc->meta_done < fc->n_meta) {
+		write_meta(fc, fc->meta_done, fc->n_meta);
+		fc->n_meta = fc->meta_done = 0;
+	}
+}
 
-		if (count > nm - done)
-			count = nm - done;
-		fc->meta_written += count;
-		done += count;
-		if (!ret)
-			break;
-		if (done < nm) {
-			/* fc->meta_keys[done] stopped the batch: count it, go on after it */
-			fc->meta_errors++;
-			done++;
-		}
-	}
+/* The time since the last mark goes to phase `ph`. */
+static void phase_mark(struct flow_collector *fc, enum export_phase ph)
+{
+	uint64_t now = clock_mono_ns();
+
+	fc->phase_ns[ph] += now - fc->phase_t;
+	fc->phase_t = now;
 }
 
 /*
@@ -543,6 +674,8 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 	bool first = true;
 	int total = 0, fd, ret, err = 0;
 
+	/* the previous drain's flow_meta entries first: meta_race_ns must be final */
+	meta_finish(fc);
 	if (!fc->installed[next]) {
 		/* only after a failure: the previous drain could not install it */
 		if (fc->stale[next]) {
@@ -580,8 +713,10 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 	fc->active = (int)next;
 	fc->stale[cur] = true;
 	fc->installed[cur] = false;
+	phase_mark(fc, PHASE_SWAP);
 	mono_to_epoch = clock_mono_to_epoch_offset();
 	err = fold_cache(fc, cur, bpf_map__fd(old));
+	phase_mark(fc, PHASE_FOLD);
 
 	for (;;) {
 		__u32 count = DRAIN_CHUNK;
@@ -589,6 +724,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 		/* hash maps take a bucket index as the batch token */
 		ret = bpf_map_lookup_batch(bpf_map__fd(old), first ? NULL : &batch_token,
 					   &batch_token, fc->keys, fc->values, &count, &bopts);
+		phase_mark(fc, PHASE_READ);
 		if (ret && ret != -ENOENT) {
 			err = ret;
 			/* what is left cannot be read in order: count it, then drop it */
@@ -596,19 +732,23 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			break;
 		}
 		feed_meta(fc, count);
+		phase_mark(fc, PHASE_META);
 		for (__u32 i = 0; i < count; i++) {
 			struct flow_record r;
 
 			to_record(&fc->keys[i], &fc->values[i], mono_to_epoch, &r);
 			cb(ctx, &r);
 		}
+		phase_mark(fc, PHASE_SUBMIT);
 		total += (int)count;
 		first = false;
 		if (ret == -ENOENT)
 			break;
 	}
-	fc->meta_race_ns = clock_mono_ns();
+	if (!fc->n_meta)
+		fc->meta_race_ns = clock_mono_ns(); /* else once the loop wrote them */
 	ret = renew_map(old, fc->max_flows);
+	phase_mark(fc, PHASE_RENEW);
 	if (!ret)
 		fc->stale[cur] = false;
 	if (err)
@@ -679,19 +819,84 @@ static void warn_kernel_drops(struct flow_collector *fc, uint32_t max_flows)
 	memcpy(fc->last_stats, now, sizeof(now));
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The loop thread's time waiting on a run queue so far, ns (schedstat's second field). */
+static uint64_t runqueue_wait_ns(struct flow_collector *fc)
+{
+	char buf[96];
+	unsigned long long run, wait;
+	ssize_t n;
+
+	if (fc->schedstat_fd < 0)
+		return 0;
+	n = pread(fc->schedstat_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &run, &wait) != 2)
+		return 0;
+	return wait;
+}
+
+/* At --log-level debug: this export's phases, CPU and waits, and the pipeline's stages. */
+static void log_export(struct flow_collector *fc, int n, uint64_t wall_ns, uint64_t cpu_ns,
+		       uint64_t wait_ns)
+{
+	struct pipeline_stage_time st[16];
+	char line[512];
+	size_t off = 0;
+	int ns;
+
+	for (int i = 0; i < PHASE_MAX && off < sizeof(line); i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%.1f", phase_names[i],
+					fc->phase_ns[i] / 1e6);
+	ns = pipeline_stage_times(fc->pipeline, st, 16);
+	for (int i = 0; i < ns && off < sizeof(line); i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " stage.%s=%.1f",
+					st[i].name, st[i].ns / 1e6);
+	LOG_DEBUG("interval exported: %d flows in %.1f ms (cpu %.1f, run queue %.1f), ms:%s", n,
+		  wall_ns / 1e6, cpu_ns / 1e6, wait_ns / 1e6, line);
+}
+
 int flow_collector_export(struct flow_collector *fc)
 {
-	uint64_t t0 = clock_mono_ns(), us;
+	uint64_t t0 = clock_mono_ns(), us, wall;
+	uint64_t cpu0 = thread_cpu_ns(), wait0 = runqueue_wait_ns(fc), cpu, wait;
 	int n;
 
+	memset(fc->phase_ns, 0, sizeof(fc->phase_ns));
+	fc->phase_t = t0;
 	pipeline_begin_interval(fc->pipeline);
+	phase_mark(fc, PHASE_BEGIN);
+	fc->defer_meta = fc->loop != NULL;
 	n = flow_collector_drain(fc, submit, fc);
+	fc->defer_meta = false;
 	pipeline_end_interval(fc->pipeline);
-	us = (clock_mono_ns() - t0) / 1000;
+	phase_mark(fc, PHASE_END);
+	if (fc->meta_done < fc->n_meta)
+		meta_arm(fc);
+	wall = fc->phase_t - t0;
+	cpu = thread_cpu_ns() - cpu0;
+	wait = runqueue_wait_ns(fc) - wait0;
+	us = wall / 1000;
 	fc->exports++;
 	fc->export_us += us;
+	fc->export_cpu_us += cpu / 1000;
+	fc->export_wait_us += wait / 1000;
+	for (int i = 0; i < PHASE_MAX; i++)
+		fc->phase_us[i] += fc->phase_ns[i] / 1000;
 	if (us > fc->export_max_us)
 		fc->export_max_us = us;
+	if (log_get_level() >= LOG_LEVEL_DEBUG)
+		log_export(fc, n, wall, cpu, wait);
 	if (n < 0) {
 		LOG_ERR("draining the flow map: %s", strerror(-n));
 		return n;
@@ -699,7 +904,6 @@ int flow_collector_export(struct flow_collector *fc)
 	if ((uint64_t)n > fc->export_max_flows)
 		fc->export_max_flows = (uint64_t)n;
 	fc->last_export_ns = clock_mono_ns();
-	LOG_DEBUG("interval exported: %d flows", n);
 	warn_kernel_drops(fc, fc->max_flows);
 	return 0;
 }
@@ -724,6 +928,8 @@ int flow_collector_attach(struct flow_collector *fc, struct loop *l, struct pipe
 
 	fc->loop = l;
 	fc->pipeline = p;
+	/* per-stage times for the debug log of each export */
+	pipeline_set_timing(p, log_get_level() >= LOG_LEVEL_DEBUG);
 	ret = loop_add_timer(l, (uint64_t)interval_s * 1000, on_interval, fc);
 	if (ret < 0)
 		return ret;
@@ -736,6 +942,7 @@ struct flow_snap {
 	uint64_t records;
 	uint64_t lost_drain_error;
 	uint64_t exports, export_us, export_max_us, export_max_flows;
+	uint64_t export_cpu_us, export_wait_us, phase_us[PHASE_MAX];
 	uint64_t cache_orphans; /* the kernel's FLOW_STAT_CACHE_ORPHAN and the drain's */
 	uint64_t meta_written, meta_errors;
 };
@@ -743,6 +950,7 @@ struct flow_snap {
 #define ROW(name, type, help, labels, field) \
 	COUNTER_ROW(name, type, help, labels, struct flow_snap, field)
 #define NOT_ACCOUNTED "Packets not in any flow record, by reason."
+#define PHASE_HELP "Time interval exports spent per phase, microseconds."
 
 static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_packets_total", COUNTER_COUNTER, "Packets seen by the cgroup_skb programs.",
@@ -784,6 +992,27 @@ static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_flow_export_microseconds_total", COUNTER_COUNTER,
 	    "Time spent exporting intervals: map swap, drain, pipeline and sink of every flow.", "",
 	    export_us),
+	ROW("flowscope_flow_export_cpu_microseconds_total", COUNTER_COUNTER,
+	    "CPU time (user and system) of the agent's loop thread in interval exports.", "",
+	    export_cpu_us),
+	ROW("flowscope_flow_export_runqueue_wait_microseconds_total", COUNTER_COUNTER,
+	    "Time interval exports waited for a CPU (runnable, not running).", "", export_wait_us),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"begin\"", phase_us[PHASE_BEGIN]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"swap\"", phase_us[PHASE_SWAP]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"fold\"", phase_us[PHASE_FOLD]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"read\"", phase_us[PHASE_READ]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"meta\"", phase_us[PHASE_META]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"submit\"", phase_us[PHASE_SUBMIT]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"renew\"", phase_us[PHASE_RENEW]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"end\"", phase_us[PHASE_END]),
 	ROW("flowscope_flow_export_max_microseconds", COUNTER_GAUGE,
 	    "The longest interval export since start.", "", export_max_us),
 	ROW("flowscope_flow_export_max_flows", COUNTER_GAUGE,
@@ -813,6 +1042,9 @@ static int snapshot(void *arg, void *out)
 	s->export_us = fc->export_us;
 	s->export_max_us = fc->export_max_us;
 	s->export_max_flows = fc->export_max_flows;
+	s->export_cpu_us = fc->export_cpu_us;
+	s->export_wait_us = fc->export_wait_us;
+	memcpy(s->phase_us, fc->phase_us, sizeof(s->phase_us));
 	ret = flow_collector_stats(fc, s->k);
 	s->cache_orphans = s->k[FLOW_STAT_CACHE_ORPHAN] + fc->cache_orphans;
 	return ret;

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "clock.h"
 #include "pipeline.h"
 #include "record_codec.h"
 
@@ -19,6 +21,8 @@ struct pipeline {
 	struct pipeline_stage *stages;
 	int n_stages, cap_stages;
 	bool end_pending; /* an interval ended while records were deferred */
+	bool timing; /* pipeline_set_timing(): time spent per stage, in stage_ns */
+	uint64_t *stage_ns; /* cap_stages + 1: per stage, then the sink's emit */
 	struct pipeline_stats st;
 };
 
@@ -37,6 +41,7 @@ void pipeline_destroy(struct pipeline *p)
 	if (!p)
 		return;
 	free(p->stages);
+	free(p->stage_ns);
 	free(p);
 }
 
@@ -45,10 +50,16 @@ int pipeline_add_stage(struct pipeline *p, const struct pipeline_stage *s)
 	if (p->n_stages == p->cap_stages) {
 		int cap = p->cap_stages ? 2 * p->cap_stages : 8;
 		struct pipeline_stage *ns = realloc(p->stages, (size_t)cap * sizeof(*ns));
+		uint64_t *t;
 
 		if (!ns)
 			return -ENOMEM;
 		p->stages = ns;
+		t = realloc(p->stage_ns, (size_t)(cap + 1) * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		memset(t + p->cap_stages, 0, (size_t)(cap + 1 - p->cap_stages) * sizeof(*t));
+		p->stage_ns = t;
 		p->cap_stages = cap;
 	}
 	p->stages[p->n_stages] = *s;
@@ -65,11 +76,44 @@ static void maybe_end_interval(struct pipeline *p)
 	}
 }
 
+/* run(), timing each stage and the sink (pipeline_set_timing()). */
+static int run_timed(struct pipeline *p, int from, struct record *r)
+{
+	uint64_t t = clock_mono_ns(), now;
+	int ret;
+
+	for (int i = from; i < p->n_stages; i++) {
+		enum stage_verdict v = p->stages[i].process(p->stages[i].arg, r);
+
+		now = clock_mono_ns();
+		p->stage_ns[i] += now - t;
+		t = now;
+		switch (v) {
+		case STAGE_PASS:
+			continue;
+		case STAGE_DEFER:
+			p->st.deferred_total++;
+			p->st.deferred++;
+			return 0;
+		case STAGE_DROP:
+			p->st.dropped_stage++;
+			return -ECANCELED;
+		}
+	}
+	ret = sink_emit(p->sink, r);
+	p->stage_ns[p->n_stages] += clock_mono_ns() - t;
+	if (ret)
+		p->st.refused_by_sink++;
+	return ret;
+}
+
 /* Stages from `from` on, then the sink. */
 static int run(struct pipeline *p, int from, struct record *r)
 {
 	int ret;
 
+	if (p->timing && p->stage_ns)
+		return run_timed(p, from, r);
 	for (int i = from; i < p->n_stages; i++) {
 		switch (p->stages[i].process(p->stages[i].arg, r)) {
 		case STAGE_PASS:
@@ -132,6 +176,25 @@ void pipeline_flush(struct pipeline *p)
 			p->stages[i].flush(p->stages[i].arg);
 	p->end_pending = false;
 	sink_end_interval(p->sink);
+}
+
+void pipeline_set_timing(struct pipeline *p, bool on)
+{
+	p->timing = on;
+}
+
+int pipeline_stage_times(struct pipeline *p, struct pipeline_stage_time *out, int max)
+{
+	int n = 0;
+
+	if (!p->stage_ns)
+		return 0;
+	for (int i = 0; i <= p->n_stages && n < max; i++, n++) {
+		out[n].name = i < p->n_stages ? p->stages[i].name : "sink";
+		out[n].ns = p->stage_ns[i];
+		p->stage_ns[i] = 0;
+	}
+	return n;
 }
 
 uint64_t pipeline_deferred(const struct pipeline *p)

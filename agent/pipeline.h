@@ -20,6 +20,7 @@
 #ifndef FLOWSCOPE_PIPELINE_H
 #define FLOWSCOPE_PIPELINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "counters.h"
@@ -90,6 +91,24 @@ void pipeline_end_interval(struct pipeline *p);
 
 /* At exit: every stage flushes (in order), then the sink's end_interval runs. */
 void pipeline_flush(struct pipeline *p);
+
+/*
+ * Times every stage's process() and the sink's emit per record (two clock reads per stage and
+ * record: for --log-level debug, not for production). Off at creation.
+ */
+void pipeline_set_timing(struct pipeline *p, bool on);
+
+/* Time spent in one stage (or, last, "sink": sink_emit()) since the previous call, ns. */
+struct pipeline_stage_time {
+	const char *name;
+	uint64_t ns;
+};
+
+/*
+ * Fills out with at most max entries, the stages in order then the sink, and resets the times.
+ * Returns the number filled (0 before any stage was added and with timing never on: all 0).
+ */
+int pipeline_stage_times(struct pipeline *p, struct pipeline_stage_time *out, int max);
 
 /* Records held by stages now. */
 uint64_t pipeline_deferred(const struct pipeline *p);

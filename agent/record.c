@@ -101,17 +101,16 @@ static struct arena_chunk *chunk_new(size_t data_bytes)
 	return ch;
 }
 
-struct record *record_arena_dup(struct record_arena *a, const struct record *r)
+/* n bytes at a multiple of align (a power of two, at most max_align_t's) in the arena. */
+static void *arena_alloc(struct record_arena *a, size_t n, size_t align)
 {
-	const size_t align = alignof(max_align_t);
-	const struct record_codec *c;
-	size_t n = copy_size(r, &c);
 	struct arena_chunk *ch = a->chunks;
 
-	if (!n)
-		return NULL;
 	n = (n + align - 1) & ~(align - 1);
-	if (!ch || ch->size - offsetof(struct arena_chunk, data) - ch->used < n) {
+	if (ch)
+		ch->used = (ch->used + align - 1) & ~(align - 1);
+	if (!ch || ch->used > ch->size - offsetof(struct arena_chunk, data) ||
+	    ch->size - offsetof(struct arena_chunk, data) - ch->used < n) {
 		ch = chunk_new(n);
 		if (!ch)
 			return NULL;
@@ -119,7 +118,24 @@ struct record *record_arena_dup(struct record_arena *a, const struct record *r)
 		a->chunks = ch;
 	}
 	ch->used += n;
-	return copy_into(c, r, ch->data + ch->used - n);
+	return ch->data + ch->used - n;
+}
+
+void *record_arena_alloc(struct record_arena *a, size_t n)
+{
+	return arena_alloc(a, n, 8);
+}
+
+struct record *record_arena_dup(struct record_arena *a, const struct record *r)
+{
+	const struct record_codec *c;
+	size_t n = copy_size(r, &c);
+	void *mem;
+
+	if (!n)
+		return NULL;
+	mem = arena_alloc(a, n, alignof(max_align_t));
+	return mem ? copy_into(c, r, mem) : NULL;
 }
 
 void record_arena_reset(struct record_arena *a)

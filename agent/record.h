@@ -229,6 +229,12 @@ struct record_arena *record_arena_create(void);
  */
 struct record *record_arena_dup(struct record_arena *a, const struct record *r);
 
+/*
+ * n bytes of the arena at a multiple of 8, for a stage's own packed copies; valid as the
+ * arena's copies are. NULL with errno ENOMEM.
+ */
+void *record_arena_alloc(struct record_arena *a, size_t n);
+
 /* Every copy goes; all chunks but the first are unmapped. */
 void record_arena_reset(struct record_arena *a);
 

@@ -60,6 +60,7 @@ struct sink_stdout {
 	bool failed; /* a write error other than EAGAIN: nothing more is written */
 	bool want_out; /* EPOLLOUT asked of the loop */
 	bool watched; /* the fd is registered with the loop */
+	bool flushed; /* flush() ran: the counters are final, nothing more is emitted */
 	struct loop *loop; /* NULL until attached */
 };
 
@@ -184,7 +185,7 @@ static int emit(struct sink *base, const struct record *r)
 		s->stats.encode_errors++;
 		return (int)n;
 	}
-	if (s->failed) {
+	if (s->failed || s->flushed) {
 		s->stats.dropped++;
 		return -EPIPE;
 	}
@@ -276,14 +277,23 @@ static int register_counters(struct sink *base, struct counters *reg)
 	return counters_register(reg, &g);
 }
 
-/* At exit: what is left goes out within EXIT_FLUSH_MS; what the reader does not take then is
- * counted as dropped. */
-static uint64_t free_sink(struct sink *base)
+static uint64_t lost_records(const struct sink_stdout *s)
+{
+	return s->stats.dropped + s->stats.encode_errors + s->stats.buffer_full;
+}
+
+/*
+ * At exit, before the counters are logged (main.c): what is left goes out within
+ * EXIT_FLUSH_MS; what the reader does not take by then is counted as dropped, so that the
+ * exit log's counts are final. Returns the records not delivered.
+ */
+static uint64_t flush(struct sink *base)
 {
 	struct sink_stdout *s = (struct sink_stdout *)base;
 	uint64_t deadline = clock_mono_ns() + EXIT_FLUSH_MS * 1000000ull;
-	uint64_t lost;
 
+	if (s->flushed)
+		return lost_records(s);
 	while (!write_some(s)) {
 		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
 		uint64_t now = clock_mono_ns();
@@ -294,13 +304,22 @@ static uint64_t free_sink(struct sink *base)
 		}
 		poll(&pfd, 1, (int)((deadline - now) / 1000000ull) + 1);
 	}
+	s->flushed = true;
+	return lost_records(s);
+}
+
+/* Flushes unless flush() ran, then frees; returns the records not delivered. */
+static uint64_t free_sink(struct sink *base)
+{
+	struct sink_stdout *s = (struct sink_stdout *)base;
+	uint64_t lost = flush(base);
+
 	if (s->watched)
 		loop_del_fd(s->loop, s->fd);
 	if (s->own_fd)
 		close(s->fd);
 	else if (s->fd_flags >= 0)
 		fcntl(s->fd, F_SETFL, s->fd_flags);
-	lost = s->stats.dropped + s->stats.encode_errors + s->stats.buffer_full;
 	free(s->buf);
 	free(s->line);
 	free(s->node_name);
@@ -341,6 +360,7 @@ static const struct sink_ops stdout_ops = {
 	.end_interval = end_interval,
 	.attach = attach,
 	.register_counters = register_counters,
+	.flush = flush,
 	.destroy = free_sink,
 };
 

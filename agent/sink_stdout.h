@@ -3,8 +3,9 @@
  * The embedded default sink: NDJSON, one record per line, on a file descriptor (stdout), made
  * non-blocking: emit never waits for the reader. Lines wait in a bounded buffer (32 MiB) that
  * the loop writes out on EPOLLOUT; when it is full a record is dropped whole and counted
- * (buffer_full); the reader only ever gets whole lines. At exit sink_destroy() waits up to 5 s for
- * the reader to take what is left.
+ * (buffer_full); the reader only ever gets whole lines. At exit sink_flush() (or sink_destroy(),
+ * when it was not called) waits up to 5 s for the reader to take what is left, counts what it did
+ * not take as dropped, and refuses records from then on (counted as dropped too).
  */
 #ifndef FLOWSCOPE_SINK_STDOUT_H
 #define FLOWSCOPE_SINK_STDOUT_H

@@ -436,6 +436,8 @@ class Flowscope(Tool):
                 "--events", "none", "--interval", str(b.args.interval)]
         if getattr(b.args, "max_flows", None):
             args += ["--max-flows", str(b.args.max_flows)]
+        if getattr(b.args, "agent_log_level", None):
+            args += ["--log-level", b.args.agent_log_level]
         self.metrics_port = None
         if getattr(b.args, "metrics", False):
             with socket.socket() as s:
@@ -819,12 +821,18 @@ LOSS_METRICS = [
 ]
 
 
+SCALE_LOADS = ("flows", "connect", "cgroups")
+PHASES = ("begin", "swap", "fold", "read", "meta", "submit", "renew", "end")
+
+
 def run_scale(bench, seconds):
     """100k concurrent UDP flows, 10k new connections/s, 5k cgroups, one flowscope (stats on,
-    --interval 1, --max-flows 262144) over the three: records per second, the agent's CPU per
-    interval, the export time per interval from its /metrics (map swap, drain, pipeline and
-    sink of every flow: flowscope_flow_export_*; bpf_bench measures the drain alone), RSS
-    (VmHWM, and what is resident at the end by kind) and BPF map memory."""
+    --interval 1, --max-flows 262144) over the three: records per second and per agent
+    CPU-second, the agent's CPU per interval, the export time per interval from its /metrics
+    (map swap, drain, pipeline and sink of every flow: flowscope_flow_export_*, by phase where
+    the agent has them; bpf_bench measures the drain alone), RSS (VmHWM, and what is resident at
+    the end by kind) and BPF map memory. With --baseline the same loads run under that binary
+    first, then under flowscope, in one run."""
     env = bench.env
     ngroups = 5000
     scg = bench.cg[("scale", "s")]
@@ -837,77 +845,113 @@ def run_scale(bench, seconds):
     recv.stdout.readline()
     bench.args.max_flows = 262144
     bench.args.metrics = True
-    tool = Flowscope(bench, stats=True)
-    tool.start()
     cmds = [
-        ("100k concurrent UDP flows (1000 sockets x 100 ports)",
+        ("flows", "100k concurrent UDP flows (1000 sockets x 100 ports)",
          [bench.load_bin, "udp-send", RCV, "6000", "100", "1000", "16", str(seconds)], scg),
-        ("connect/close at 10k/s", [bench.load_bin, "connect", RCV, str(PORTS["connect"]),
-                                    str(seconds), "10000"], scg),
+        ("connect", "connect/close at 10k/s", [bench.load_bin, "connect", RCV,
+                                               str(PORTS["connect"]), str(seconds), "10000"], scg),
         # nsenter, not ip netns exec: that mounts a sysfs of its own, without the cgroup tree
-        ("%d cgroups, one UDP socket each" % ngroups,
+        ("cgroups", "%d cgroups, one UDP socket each" % ngroups,
          ["nsenter", "--net=/run/netns/" + bench.sns, bench.load_bin, "cgroup-send", RCV,
           "6000", gdir.path, str(ngroups), str(seconds)], None),
     ]
+    if bench.args.scale_loads:
+        cmds = [c for c in cmds if c[0] in bench.args.scale_loads.split(",")]
     print("\n### scale (flowscope, --interval 1, --max-flows 262144, %d s each)\n" % seconds)
-    idle = bench.idle_rss[-1]
-    print("idle before the loads (attached, one interval, no traffic): VmRSS %.1f MiB, "
-          "RssAnon %.1f MiB; %s\n" % (idle["VmRSS"] / 1024.0, idle["RssAnon"] / 1024.0,
-                                      fmt_rss({k: idle[k] for k in ("anon", "bpf", "file")})))
     sender_ids = {scg.id} | {c.id for c in env.cgroups if c.path.startswith(gdir.path + "/")}
-    print("| load | load's own figures | wire pkt | senders' packets in records | connections "
-          "in records | records lost | flow records | largest interval since start, flows | "
-          "records/s | agent CPU ms per interval | export ms per interval: mean / max since "
-          "start | RSS (VmHWM) MiB | RSS at the end | BPF maps MiB |")
-    print("|" + " --- |" * 14)
-    for title, cmd, cg in cmds:
-        before = veth_counters(env, bench.sns, bench.sdev)
-        nrec0 = sum(1 for _ in open(tool.out_path))
-        m0 = tool.metrics()
-        cpu0, t0 = procs_cpu_s(tool.pids), time.monotonic()
-        p = env.spawn(cmd, cgroup=cg, ns=None if cg is None else bench.sns)
-        out, err = p.communicate(timeout=seconds + 120)
-        if p.returncode != 0:
-            raise RuntimeError("%s failed: %s" % (title, err))
-        time.sleep(2.5)  # the last interval drains
-        lines = open(tool.out_path).readlines()[nrec0:]
-        nrec = len(lines)
-        counted = conns = 0
-        for line in lines:
-            rec = json.loads(line)
-            if rec["type"] == "flow" and rec["cgroup_id"] in sender_ids:
-                counted += rec["tx_packets"] + rec["rx_packets"]
-                # a connection of the connect load receives exactly one packet (the SYN-ACK;
-                # it sends SYN, ACK, RST), so this is exact even when a port is reused
-                if rec["proto"] == "tcp" and rec["dst_port"] == PORTS["connect"]:
-                    conns += rec["rx_packets"]
-        wall, cpu = time.monotonic() - t0, procs_cpu_s(tool.pids) - cpu0
-        after = veth_counters(env, bench.sns, bench.sdev)
-        maps = bpf_maps(tool.proc.pid)
-        m1 = tool.metrics()
-        wire = sum(after[:2]) - sum(before[:2])
-        exports = m1["flowscope_flow_exports_total"] - m0["flowscope_flow_exports_total"]
-        export_us = (m1["flowscope_flow_export_microseconds_total"] -
-                     m0["flowscope_flow_export_microseconds_total"])
-        lost = sum(m1[k] - m0[k] for k in LOSS_METRICS)  # KeyError: a renamed counter
-        conn_txt = "-"
-        if "connect" in cmd:
-            made = json.loads(out.strip().splitlines()[-1])["sent"]
-            conn_txt = "%d of %d%s" % (conns, made, " (exact)" if conns == made else "")
-        print("| %s | %s | %d | %d%s | %s | %d | %d | %d | %.0f | %.0f | %.1f / %.1f | %.1f | %s "
-              "| %.1f |" % (
-            title, out.strip().splitlines()[-1], wire, counted,
-            " (exact)" if counted == wire else " (%+d)" % (counted - wire), conn_txt, lost, nrec,
-            m1["flowscope_flow_export_max_flows"],
-            nrec / wall, 1000 * cpu / wall, export_us / 1000.0 / max(exports, 1),
-            m1["flowscope_flow_export_max_microseconds"] / 1000.0,
-            procs_hwm_kib(tool.pids) / 1024.0, fmt_rss(rss_breakdown_kib(tool.proc.pid)),
-            sum(m[0] for m in maps) / 2**20))
-        sys.stdout.flush()
-    tool.stop()
-    for line in bench.fs_log.splitlines():
-        if " counters: packets=" in line:
-            print("\nagent's counters at exit:" + line.split("counters:", 1)[1])
+    agents = [("baseline", bench.args.baseline)] if bench.args.baseline else []
+    agents.append(("flowscope", None))
+    phase_rows = []
+    print("| agent | load | load's own figures | wire pkt | senders' packets in records | "
+          "connections in records | records lost | flow records | largest interval since "
+          "start, flows | records/s | records per agent CPU-s | agent CPU ms per interval | "
+          "export ms per interval: mean / max since start | export CPU ms per interval | "
+          "RSS (VmHWM) MiB | RSS at the end | BPF maps MiB |")
+    print("|" + " --- |" * 17)
+    for agent, agent_bin in agents:
+        tool = Flowscope(bench, stats=True, agent_bin=agent_bin)
+        tool.start()
+        idle = bench.idle_rss[-1]
+        print("| %s | idle (attached, one interval, no traffic) | | | | | | | | | | | | | %.1f "
+              "(VmRSS) | %s | |" % (agent, idle["VmRSS"] / 1024.0,
+                                   fmt_rss({k: idle[k] for k in ("anon", "bpf", "file")})))
+        for _, title, cmd, cg in cmds:
+            before = veth_counters(env, bench.sns, bench.sdev)
+            nrec0 = sum(1 for _ in open(tool.out_path))
+            m0 = tool.metrics()
+            cpu0, t0 = procs_cpu_s(tool.pids), time.monotonic()
+            p = env.spawn(cmd, cgroup=cg, ns=None if cg is None else bench.sns)
+            out, err = p.communicate(timeout=seconds + 120)
+            if p.returncode != 0:
+                raise RuntimeError("%s failed: %s" % (title, err))
+            time.sleep(2.5)  # the last interval drains
+            lines = open(tool.out_path).readlines()[nrec0:]
+            nrec = len(lines)
+            counted = conns = 0
+            for line in lines:
+                rec = json.loads(line)
+                if rec["type"] == "flow" and rec["cgroup_id"] in sender_ids:
+                    counted += rec["tx_packets"] + rec["rx_packets"]
+                    # a connection of the connect load receives exactly one packet (the
+                    # SYN-ACK; it sends SYN, ACK, RST), so this is exact even when a port is
+                    # reused
+                    if rec["proto"] == "tcp" and rec["dst_port"] == PORTS["connect"]:
+                        conns += rec["rx_packets"]
+            wall, cpu = time.monotonic() - t0, procs_cpu_s(tool.pids) - cpu0
+            after = veth_counters(env, bench.sns, bench.sdev)
+            maps = bpf_maps(tool.proc.pid)
+            m1 = tool.metrics()
+            wire = sum(after[:2]) - sum(before[:2])
+
+            def delta(k):
+                return m1.get(k, 0) - m0.get(k, 0)
+            exports = max(delta("flowscope_flow_exports_total"), 1)
+            export_us = delta("flowscope_flow_export_microseconds_total")
+            cpu_key = "flowscope_flow_export_cpu_microseconds_total"
+            export_cpu = "%.1f" % (delta(cpu_key) / 1000.0 / exports) if cpu_key in m1 else "-"
+            if cpu_key in m1:
+                phase_rows.append((agent, title, export_us / 1000.0 / exports,
+                                   delta(cpu_key) / 1000.0 / exports,
+                                   delta("flowscope_flow_export_runqueue_wait_microseconds_total")
+                                   / 1000.0 / exports,
+                                   [delta('flowscope_flow_export_phase_microseconds_total'
+                                          '{phase="%s"}' % ph) / 1000.0 / exports
+                                    for ph in PHASES]))
+            lost = sum(m1[k] - m0[k] for k in LOSS_METRICS)  # KeyError: a renamed counter
+            conn_txt = "-"
+            if "connect" in cmd:
+                made = json.loads(out.strip().splitlines()[-1])["sent"]
+                conn_txt = "%d of %d%s" % (conns, made, " (exact)" if conns == made else "")
+            print("| %s | %s | %s | %d | %d%s | %s | %d | %d | %d | %.0f | %.0f | %.0f | "
+                  "%.1f / %.1f | %s | %.1f | %s | %.1f |" % (
+                      agent, title, out.strip().splitlines()[-1], wire, counted,
+                      " (exact)" if counted == wire else " (%+d)" % (counted - wire), conn_txt,
+                      lost, nrec, m1["flowscope_flow_export_max_flows"], nrec / wall,
+                      nrec / cpu if cpu > 0 else 0, 1000 * cpu / wall, export_us / 1000.0 / exports,
+                      m1["flowscope_flow_export_max_microseconds"] / 1000.0, export_cpu,
+                      procs_hwm_kib(tool.pids) / 1024.0, fmt_rss(rss_breakdown_kib(tool.proc.pid)),
+                      sum(m[0] for m in maps) / 2**20))
+            sys.stdout.flush()
+        tool.stop()
+        for line in bench.fs_log.splitlines():
+            if " counters: packets=" in line:
+                print("\n%s's counters at exit:%s\n" % (agent, line.split("counters:", 1)[1]))
+        if bench.args.agent_log_level == "debug":
+            worst = None
+            for line in open(tool.err_path):
+                m = re.search(r"interval exported: (\d+) flows in ([0-9.]+) ms", line)
+                if m and (worst is None or float(m.group(2)) > worst[0]):
+                    worst = (float(m.group(2)), line.strip())
+            if worst:
+                print("%s's longest export (debug log): %s\n" % (agent, worst[1]))
+    if phase_rows:
+        print("\nexport per interval by phase, ms (flowscope_flow_export_*, means over the "
+              "load's exports):\n")
+        print("| agent | load | wall | CPU | run queue wait | " + " | ".join(PHASES) + " |")
+        print("|" + " --- |" * (5 + len(PHASES)))
+        for agent, title, w, c, q, ph in phase_rows:
+            print("| %s | %s | %.1f | %.1f | %.1f | %s |" % (
+                agent, title, w, c, q, " | ".join("%.1f" % x for x in ph)))
 
 
 def main():
@@ -933,6 +977,11 @@ def main():
                          "leaves them to the scheduler (the default; the tools are never pinned)")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--scale", action="store_true")
+    ap.add_argument("--scale-loads", metavar="flows,connect,cgroups",
+                    help="with --scale: run only these of its loads")
+    ap.add_argument("--agent-log-level", choices=("error", "warn", "info", "debug"),
+                    help="flowscope's --log-level (debug: --scale prints each agent's longest "
+                    "export, by phase and pipeline stage)")
     args = ap.parse_args()
     if args.loads:
         unknown = set(args.loads.split(",")) - set(LOADS)

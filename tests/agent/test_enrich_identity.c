@@ -34,6 +34,8 @@ struct got {
 	struct sink base;
 	uint16_t port[8];
 	char path[8][PATH_MAX];
+	struct flow_record rec[8]; /* as emitted, strings and workload left out */
+	char domain[8][64];
 	int n;
 };
 
@@ -46,6 +48,12 @@ static int got_emit(struct sink *s, const struct record *r)
 	g->port[g->n] = CONST_RECORD_OF(r, struct flow_record)->src_port;
 	snprintf(g->path[g->n], sizeof(g->path[0]), "%s",
 		 r->cgroup_path ? r->cgroup_path : "(null)");
+	memcpy(&g->rec[g->n], r, sizeof(g->rec[0]));
+	snprintf(g->domain[g->n], sizeof(g->domain[0]), "%s",
+		 g->rec[g->n].dst_domain ? g->rec[g->n].dst_domain : "(null)");
+	g->rec[g->n].cgroup_path = NULL;
+	g->rec[g->n].workload = NULL;
+	g->rec[g->n].dst_domain = NULL;
 	g->n++;
 	return 0;
 }
@@ -282,11 +290,98 @@ static void test_deferred_flow_keeps_its_path_across_a_rename(void **state)
 	assert_int_equal(fx->sink.n, 4);
 }
 
+/* A flow whose every field is set, different in each of them; src_port even (not deferred). */
+static void full_flow(struct flow_record *r, uint64_t id, int i)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = RECORD_FLOW;
+	r->start_ns = 1796002743672000000ull + (uint64_t)i;
+	r->end_ns = r->start_ns + 12000000 + (uint64_t)i;
+	r->cgroup_id = id;
+	r->cgroup_version = 1;
+	r->pid = 7331u + (uint32_t)i;
+	snprintf(r->comm, sizeof(r->comm), "comm-%d-fifteen", i);
+	r->ip_version = i == 2 ? 6 : 4;
+	r->proto = i == 1 ? 17 : 6;
+	r->initiator = (uint8_t)(i % 3);
+	r->tcp_flags = (uint8_t)(0x13 + i);
+	for (int b = 0; b < (i == 2 ? 16 : 4); b++) {
+		r->src_addr.bytes[b] = (uint8_t)(0x20 + b + i);
+		r->dst_addr.bytes[b] = (uint8_t)(0x40 + b + i);
+	}
+	r->src_port = (uint16_t)(39298 + 2 * i);
+	r->dst_port = (uint16_t)(443 + i);
+	r->tx_bytes = 5268ull << 33 | (uint64_t)i;
+	r->tx_packets = 5ull << 40 | (uint64_t)i;
+	r->rx_bytes = 164ull << 35 | (uint64_t)i;
+	r->rx_packets = 3ull << 45 | (uint64_t)i;
+	r->src_actual_addr = r->src_addr;
+	r->dst_actual_addr = r->dst_addr;
+	r->src_actual_port = r->src_port;
+	r->dst_actual_port = r->dst_port;
+	if (i >= 1) { /* translated: the actual endpoints differ */
+		r->nat = true;
+		r->dst_actual_addr.bytes[3] ^= 0x55;
+		r->dst_actual_port = (uint16_t)(8080 + i);
+		r->src_actual_port = (uint16_t)(1024 + i);
+	}
+	if (i == 3) /* an IPv4 flow with bytes past the fourth (kept whole) */
+		r->src_actual_addr.bytes[9] = 0x99;
+	if (i == 4) /* nat set, nothing translated */
+		r->src_actual_port = r->src_port, r->dst_actual_port = r->dst_port,
+		r->dst_actual_addr = r->dst_addr;
+}
+
+/*
+ * The workload stage holds the interval's flows packed (enrich_identity.c, struct held_flow):
+ * each goes out field for field as it came in, IPv4 and IPv6, translated or not, with its
+ * strings (a dst_domain whose buffer is gone by then).
+ */
+static void test_held_flows_go_out_as_they_came(void **state)
+{
+	struct fx *fx = *state;
+	struct flow_record want[5];
+	char domain[5][64];
+
+	pipeline_begin_interval(fx->p);
+	for (int i = 0; i < 5; i++) {
+		struct flow_record r;
+
+		full_flow(&want[i], fx->id, i);
+		r = want[i];
+		snprintf(domain[i], sizeof(domain[i]), "svc-%d.example", i);
+		r.dst_domain = i == 1 ? NULL : domain[i];
+		assert_int_equal(pipeline_submit(fx->p, &r.hdr), 0);
+		memset(&r, 0xee, sizeof(r)); /* the caller's record is gone after submit */
+	}
+	char kept[5][64];
+
+	memcpy(kept, domain, sizeof(kept));
+	memset(domain, 'Z', sizeof(domain));
+	assert_int_equal(fx->sink.n, 0); /* held until the interval's end */
+	pipeline_end_interval(fx->p);
+	assert_int_equal(fx->sink.n, 5);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(fx->sink.port[i], want[i].src_port);
+		assert_string_equal(fx->sink.path[i], fx->rel);
+		assert_string_equal(fx->sink.domain[i], i == 1 ? "(null)" : kept[i]);
+		assert_int_equal(fx->sink.rec[i].start_ns, want[i].start_ns);
+		assert_int_equal(fx->sink.rec[i].tx_bytes, want[i].tx_bytes);
+		assert_int_equal(fx->sink.rec[i].src_actual_port, want[i].src_actual_port);
+		assert_memory_equal(&fx->sink.rec[i].src_actual_addr, &want[i].src_actual_addr,
+				    sizeof(want[i].src_actual_addr));
+		assert_memory_equal(&fx->sink.rec[i], &want[i], sizeof(want[i]));
+	}
+	pipeline_flush(fx->p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_deferred_flow_keeps_its_path_across_a_rename,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_flows_go_out_as_they_came, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -197,6 +198,68 @@ static void test_reader_gone(void **state)
 	loop_destroy(l);
 }
 
+/*
+ * At exit main.c calls sink_flush() before it logs the counters: after it, every record the
+ * reader took is counted as written (none left in the buffer), so the exit log is final.
+ */
+static void test_flush_makes_counts_final(void **state)
+{
+	struct sink_stdout_stats st;
+	struct flow_record r;
+	char buf[65536];
+	uint64_t got = 0;
+	int fds[2], status;
+	pid_t reader;
+
+	(void)state;
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	fcntl(fds[1], F_SETPIPE_SZ, 4096);
+	struct sink *s = sink_stdout_create(fds[1], "node-t");
+
+	assert_non_null(s);
+	/* nobody reads yet: most of the 200 lines (~100 kB) wait in the sink's buffer */
+	for (uint32_t i = 0; i < 200; i++) {
+		make_flow(&r, i);
+		assert_int_equal(sink_emit(s, &r.hdr), 0);
+	}
+	sink_end_interval(s);
+	sink_stdout_stats(s, &st);
+	assert_true(st.buffered_bytes > 0);
+	assert_true(st.records < 200);
+	/* a reader that takes the 200 lines and exits (the sink's own description of the pipe is
+	 * open in it too: it would never see the end of the pipe) */
+	reader = fork();
+	assert_true(reader >= 0);
+	if (reader == 0) {
+		ssize_t n = 1;
+
+		alarm(20);
+		close(fds[1]);
+		while (got < 200 && (n = read(fds[0], buf, sizeof(buf))) > 0)
+			for (ssize_t i = 0; i < n; i++)
+				got += buf[i] == '\n';
+		_exit(got == 200 ? 0 : 1);
+	}
+	close(fds[0]);
+	alarm(30);
+	assert_int_equal(sink_flush(s), 0);
+	sink_stdout_stats(s, &st);
+	assert_int_equal(st.records, 200);
+	assert_int_equal(st.buffered_bytes, 0);
+	assert_int_equal(st.dropped, 0);
+	/* nothing is emitted after the flush: refused, and counted */
+	make_flow(&r, 200);
+	assert_int_equal(sink_emit(s, &r.hdr), -EPIPE);
+	sink_stdout_stats(s, &st);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(sink_destroy(s), 1);
+	close(fds[1]);
+	assert_int_equal(waitpid(reader, &status, 0), reader);
+	alarm(0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static bool nonblocking(int fd)
 {
 	int flags = fcntl(fd, F_GETFL);
@@ -343,6 +406,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stopped_then_slow_reader),
 		cmocka_unit_test(test_reader_gone),
+		cmocka_unit_test(test_flush_makes_counts_final),
 		cmocka_unit_test(test_shared_description_stays_blocking),
 		cmocka_unit_test(test_socket_flags_restored),
 		cmocka_unit_test(test_huge_dns_record),

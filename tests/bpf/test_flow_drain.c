@@ -20,6 +20,8 @@
 #include "flow.skel.h"
 #include "flow_collector.h"
 #include "flow_fixture.h"
+#include "loop.h"
+#include "pipeline.h"
 
 #define L4 "192.0.2.1"
 #define R4 "198.51.100.7"
@@ -422,12 +424,89 @@ static void test_meta_fed_by_drain(void **state)
 	assert_int_equal(fx_flow_count(meta_fd), 4);
 }
 
+/* A sink that keeps the flow records it is given in the fixture's array. */
+struct rec_sink {
+	struct sink base;
+	struct fx *fx;
+};
+
+static int rec_emit(struct sink *s, const struct record *r)
+{
+	collect(((struct rec_sink *)s)->fx, RECORD_OF(r, struct flow_record));
+	return 0;
+}
+
+static uint64_t rec_destroy(struct sink *s)
+{
+	(void)s;
+	return 0;
+}
+
+static void on_stop(struct loop *l, uint64_t expirations, void *arg)
+{
+	(void)expirations, (void)arg;
+	loop_stop(l, 0);
+}
+
+/*
+ * With a loop (the agent), an export leaves the flow_meta writes of its new flows to the loop,
+ * after the export. Interval 1: a datagram leaves; once exported nothing is written yet.
+ * Interval 2: the reply arrives before the loop wrote the memory, so the kernel does not find it
+ * (it would say the peer initiated the flow); the loop then writes it. The next export mends the
+ * flow from the memory: the local end initiated it, as in interval 1.
+ */
+static void test_meta_written_after_the_export(void **state)
+{
+	const struct sink_ops ops = { .emit = rec_emit, .destroy = rec_destroy };
+	struct fx *fx = *state;
+	int meta_fd = bpf_map__fd(fx->skel->maps.flow_meta);
+	struct flow_key udp = fx_key(fx->cgid, IPPROTO_UDP, L4, 40020, R4, 53);
+	struct rec_sink sink = { .base.ops = &ops, .fx = fx };
+	struct loop *l = loop_create();
+	struct pipeline *p = pipeline_create(&sink.base);
+	struct flow_meta m = { 0 };
+	const struct flow_record *r;
+	struct pkt pk;
+
+	assert_non_null(l);
+	assert_non_null(p);
+	assert_int_equal(flow_collector_attach(fx->fc, l, p, 3600), 0);
+	pkt_udp4(&pk, L4, 40020, R4, 53, 20);
+	fx_run(fx->skel->progs.flow_egress, &pk, 0, 0);
+	fx->n_recs = 0;
+	assert_int_equal(flow_collector_export(fx->fc), 0);
+	assert_int_equal(fx->n_recs, 1);
+	assert_int_equal(fx->recs[0].initiator, INITIATOR_SRC);
+	assert_int_equal(fx_flow_count(meta_fd), 0); /* not yet: the loop writes it */
+
+	pkt_udp4(&pk, R4, 53, L4, 40020, 80);
+	fx_run(fx->skel->progs.flow_ingress, &pk, 0, 0);
+	assert_true(loop_add_oneshot(l, 50, on_stop, NULL) > 0);
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(fx_flow_count(meta_fd), 1);
+	assert_int_equal(bpf_map_lookup_elem(meta_fd, &udp, &m), 0);
+	assert_int_equal(m.flags, FLOW_F_INITIATOR_SRC);
+
+	fx->n_recs = 0;
+	assert_int_equal(flow_collector_export(fx->fc), 0);
+	r = find(fx, IPPROTO_UDP, 40020);
+	assert_int_equal(r->rx_packets, 1);
+	assert_int_equal(r->initiator, INITIATOR_SRC);
+	/* the collector's timers are the loop's: it goes first */
+	flow_collector_destroy(fx->fc);
+	fx->fc = NULL;
+	pipeline_destroy(p);
+	loop_destroy(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_swap_and_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta_fed_by_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_written_after_the_export, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_cache_folded, setup, teardown),
 	};
 
