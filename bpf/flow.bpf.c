@@ -95,19 +95,21 @@ struct {
 
 /*
  * Socket owners, by socket cookie: written at cgroup/sock_create, dropped at cgroup/sock_release
- * (close()) or, for TCP, when the socket reaches TCP_CLOSE. An open-addressed table in an array:
- * a socket takes the first free of its FLOW_OWNER_PROBES slots (flow.h FLOW_OWNER_SLOT,
- * claimed with a compare-and-swap of the cookie), and a lookup compares at most as many
- * cookies. No lock, no allocation and no RCU free per socket: a hash map update cost ~430 ns
- * per sock_create in the connect/close loop (docs/benchmarks.md), socket storage ~1.1 us.
- * Cookies grow by one per socket, so live sockets only collide once the table has wrapped
- * around them; a socket that finds its slots taken has no owner (FLOW_STAT_OWNER_MAP_FULL).
+ * (close()) or, for TCP, when the socket reaches TCP_CLOSE. A set-associative table in an
+ * array: a socket takes the first free way of its bucket (flow.h FLOW_OWNER_BUCKET, claimed with
+ * a compare-and-swap of the cookie), and a lookup compares the bucket's cookies, which share one
+ * cache line: a miss (sock_release of a socket whose record went at TCP_CLOSE) reads one line,
+ * not one per probe. No lock, no allocation and no RCU free per socket: a hash map update cost
+ * ~430 ns per sock_create in the connect/close loop (docs/benchmarks.md), socket storage ~1.1 us.
+ * Cookies grow by one per socket, so live sockets only share a bucket once the cookies have
+ * wrapped around the buckets; a socket that finds its bucket full has no owner
+ * (FLOW_STAT_OWNER_MAP_FULL).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, FLOW_SOCK_OWNERS);
+	__uint(max_entries, FLOW_OWNER_BUCKETS);
 	__type(key, __u32);
-	__type(value, struct sock_owner_slot);
+	__type(value, struct sock_owner_bucket);
 } sock_owner SEC(".maps");
 
 /*
@@ -131,55 +133,58 @@ STATS_MAP(stats, FLOW_STAT_MAX);
 #define DNS_CAPTURE_STATS stats
 #include "dns_capture.bpf.h"
 
-/* The owner record of the socket with this cookie, or NULL. */
+/* The owner record of the socket with this cookie, or NULL: one bucket, its cookies' line. */
 static __always_inline struct sock_owner *owner_find(__u64 cookie)
 {
-	struct sock_owner_slot *slot;
-	__u32 idx;
+	__u32 idx = FLOW_OWNER_BUCKET(cookie);
+	struct sock_owner_bucket *b;
 
 	if (!cookie)
 		return NULL;
-	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
-		idx = FLOW_OWNER_SLOT(cookie, i);
-		slot = bpf_map_lookup_elem(&sock_owner, &idx);
-		if (slot && slot->cookie == cookie)
-			return &slot->owner;
+	b = bpf_map_lookup_elem(&sock_owner, &idx);
+	if (!b)
+		return NULL;
+	for (__u32 i = 0; i < FLOW_OWNER_WAYS; i++) {
+		if (b->cookie[i] == cookie)
+			return &b->owner[i];
 	}
 	return NULL;
 }
 
-/* Records owner for the socket with this cookie; counted when its slots are all taken. */
+/* Records owner for the socket with this cookie; counted when its bucket is full. */
 static __always_inline void owner_insert(__u64 cookie, const struct sock_owner *owner)
 {
-	struct sock_owner_slot *slot;
-	__u32 idx;
+	__u32 idx = FLOW_OWNER_BUCKET(cookie);
+	struct sock_owner_bucket *b;
 
-	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
-		idx = FLOW_OWNER_SLOT(cookie, i);
-		slot = bpf_map_lookup_elem(&sock_owner, &idx);
-		if (slot && __sync_val_compare_and_swap(&slot->cookie, 0, cookie) == 0) {
+	b = bpf_map_lookup_elem(&sock_owner, &idx);
+	if (!b)
+		return;
+	for (__u32 i = 0; i < FLOW_OWNER_WAYS; i++) {
+		if (!b->cookie[i] && __sync_val_compare_and_swap(&b->cookie[i], 0, cookie) == 0) {
 			/* only this socket's packets read it, and they come after sock_create */
-			__builtin_memcpy(&slot->owner, owner, sizeof(slot->owner));
+			__builtin_memcpy(&b->owner[i], owner, sizeof(b->owner[i]));
 			return;
 		}
 	}
 	stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
 }
 
-/* Frees the slot of the socket with this cookie, if it has one. */
+/* Frees the way of the socket with this cookie, if it has one. */
 static __always_inline void owner_delete(__u64 cookie)
 {
-	struct sock_owner_slot *slot;
-	__u32 idx;
+	__u32 idx = FLOW_OWNER_BUCKET(cookie);
+	struct sock_owner_bucket *b;
 
 	if (!cookie)
 		return;
-	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
-		idx = FLOW_OWNER_SLOT(cookie, i);
-		slot = bpf_map_lookup_elem(&sock_owner, &idx);
-		if (slot && slot->cookie == cookie) {
-			/* nobody else claims a slot that is not free */
-			slot->cookie = 0;
+	b = bpf_map_lookup_elem(&sock_owner, &idx);
+	if (!b)
+		return;
+	for (__u32 i = 0; i < FLOW_OWNER_WAYS; i++) {
+		if (b->cookie[i] == cookie) {
+			/* nobody else claims a way that is not free */
+			b->cookie[i] = 0;
 			return;
 		}
 	}
@@ -281,8 +286,12 @@ static __always_inline __u32 initiator_flags(const struct pkt_info *pi, bool egr
  */
 static __always_inline void remember(const struct flow_key *key, struct flow_value *val)
 {
-	struct flow_meta *meta = bpf_map_lookup_elem(&flow_meta, key);
+	struct flow_meta *meta;
 
+#ifdef VARIANT_NOMETA
+	return;
+#endif
+	meta = bpf_map_lookup_elem(&flow_meta, key);
 	if (!meta)
 		return;
 	/* a SYN now is a new connection on the same 5-tuple: its verdict replaces the memory */
@@ -317,7 +326,16 @@ static __always_inline bool account(struct __sk_buff *skb, const struct flow_key
 	map = bpf_map_lookup_elem(&flows, &parity);
 	if (!map)
 		return false;
-	val = bpf_map_lookup_elem(map, key);
+	/*
+	 * A connection's first SYN is its flow's first packet: insert without the lookup (one hash
+	 * of the key and one cold bucket less per new connection); a SYN sent again finds its entry
+	 * through the insert's -EEXIST.
+	 */
+	if (pi->proto == IPPROTO_TCP &&
+	    (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
+		val = NULL;
+	else
+		val = bpf_map_lookup_elem(map, key);
 	if (!val) {
 		struct flow_value init = {};
 
@@ -502,7 +520,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		return;
 	}
 	h = key_hash(&key);
-	tag = h | 1;
+	tag = h | FLOW_CACHE_TAG_USED | FLOW_CACHE_TAG_OPEN;
 	set = (h >> 1) & (FLOW_CACHE_SETS - 1);
 	first = set * FLOW_CACHE_WAYS;
 	/*
@@ -524,7 +542,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 	for (i = 0; i < FLOW_CACHE_WAYS; i++) {
 		__u32 t = cache->tag[(first + i) & (FLOW_CACHE_SLOTS - 1)];
 
-		if (t == tag &&
+		if ((t | FLOW_CACHE_TAG_OPEN) == tag &&
 		    key_equal(&cache->slot[(first + i) & (FLOW_CACHE_SLOTS - 1)].key, &key)) {
 			way = i;
 			break;
@@ -543,23 +561,34 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		}
 		slot->last_ns = now;
 		slot->tcp_flags |= pi.tcp_flags;
+		/* a connection that ends: its slot goes first to the next flow that misses */
+		if (pi.tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST))
+			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] = tag &
+									     ~FLOW_CACHE_TAG_OPEN;
 	} else {
 		/*
-		 * A free slot of the set, or, when the set is full, one of its slots on the flow's
-		 * second miss in a row (the set's candidate), so that more flows than ways
-		 * interleaved packet by packet do not evict each other at every packet.
+		 * A free slot of the set; when the set is full, a slot chosen by hash bits (a
+		 * pseudo-random victim): at once when its TCP connection saw FIN or RST (it has at
+		 * most a few packets left, and a short connection's next packets then hit), else on
+		 * the flow's second miss in a row (the set's candidate), so that more flows than
+		 * ways interleaved packet by packet do not evict each other at every packet.
 		 */
-		bool take = free_way < FLOW_CACHE_WAYS || cache->cand[set] == tag;
+		bool take = true;
 
 		if (free_way < FLOW_CACHE_WAYS) {
 			way = free_way;
-		} else if (take) {
-			way = (h >> 16) & (FLOW_CACHE_WAYS - 1); /* a pseudo-random victim */
-			slot = &cache->slot[(first + way) & (FLOW_CACHE_SLOTS - 1)];
-			if (slot->tx_packets | slot->rx_packets)
-				fold_slot(slot, parity);
 		} else {
-			cache->cand[set] = tag;
+			way = (h >> 16) & (FLOW_CACHE_WAYS - 1);
+			take = !(cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] &
+				 FLOW_CACHE_TAG_OPEN) ||
+			       cache->cand[set] == tag;
+			if (take) {
+				slot = &cache->slot[(first + way) & (FLOW_CACHE_SLOTS - 1)];
+				if (slot->tx_packets | slot->rx_packets)
+					fold_slot(slot, parity);
+			} else {
+				cache->cand[set] = tag;
+			}
 		}
 		/*
 		 * A fresh read, not now: a new flow's first_ns is what the clock says at its first
@@ -574,7 +603,10 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 			slot->rx_bytes = slot->rx_packets = 0;
 			slot->last_ns = 0;
 			slot->tcp_flags = 0;
-			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] = tag;
+			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] =
+				pi.tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)
+					? tag & ~FLOW_CACHE_TAG_OPEN
+					: tag;
 			cache->cand[set] = 0;
 		}
 	}
@@ -656,14 +688,15 @@ int BPF_PROG(flow_sock_state, struct sock *sk, int oldstate, int newstate)
 	struct sock_owner *owner;
 	struct accept_key ak = {};
 
+	/* the two transitions it acts on first, from the arguments: most runs end here */
+	if (newstate != TCP_CLOSE && (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED))
+		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_CLOSE) {
 		owner_delete(c->skc_cookie.counter);
 		return 0;
 	}
-	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
-		return 0;
 	if (c->skc_family == AF_INET || v4_mapped(&c->skc_v6_daddr)) {
 		*(__u32 *)ak.laddr = c->skc_rcv_saddr;
 		*(__u32 *)ak.raddr = c->skc_daddr;
