@@ -73,7 +73,7 @@ static const char *errno_hint(int err)
  */
 static void learn_self_tgid(struct flow_collector *fc)
 {
-	struct sock_owner_bucket b;
+	struct sock_owner_slot slot;
 	uint64_t cookie = 0;
 	socklen_t len = sizeof(cookie);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -81,15 +81,13 @@ static void learn_self_tgid(struct flow_collector *fc)
 
 	fc->skel->bss->self_tgid = (uint32_t)getpid();
 	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0 && cookie) {
-		/* the table's bucket of the cookie (flow.bpf.c owner_find()) */
-		uint32_t idx = FLOW_OWNER_BUCKET(cookie);
+		/* the table's probe sequence (flow.bpf.c owner_find()) */
+		for (uint32_t i = 0; i < FLOW_OWNER_PROBES; i++) {
+			uint32_t idx = FLOW_OWNER_SLOT(cookie, i);
 
-		if (bpf_map_lookup_elem(map, &idx, &b) == 0) {
-			for (uint32_t i = 0; i < FLOW_OWNER_WAYS; i++) {
-				if (b.cookie[i] == cookie) {
-					fc->skel->bss->self_tgid = b.owner[i].tgid;
-					break;
-				}
+			if (bpf_map_lookup_elem(map, &idx, &slot) == 0 && slot.cookie == cookie) {
+				fc->skel->bss->self_tgid = slot.owner.tgid;
+				break;
 			}
 		}
 	}

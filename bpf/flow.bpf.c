@@ -95,21 +95,19 @@ struct {
 
 /*
  * Socket owners, by socket cookie: written at cgroup/sock_create, dropped at cgroup/sock_release
- * (close()) or, for TCP, when the socket reaches TCP_CLOSE. A set-associative table in an
- * array: a socket takes the first free way of its bucket (flow.h FLOW_OWNER_BUCKET, claimed with
- * a compare-and-swap of the cookie), and a lookup compares the bucket's cookies, which share one
- * cache line: a miss (sock_release of a socket whose record went at TCP_CLOSE) reads one line,
- * not one per probe. No lock, no allocation and no RCU free per socket: a hash map update cost
- * ~430 ns per sock_create in the connect/close loop (docs/benchmarks.md), socket storage ~1.1 us.
- * Cookies grow by one per socket, so live sockets only share a bucket once the cookies have
- * wrapped around the buckets; a socket that finds its bucket full has no owner
- * (FLOW_STAT_OWNER_MAP_FULL).
+ * (close()) or, for TCP, when the socket reaches TCP_CLOSE. An open-addressed table in an array:
+ * a socket takes the first free of its FLOW_OWNER_PROBES slots (flow.h FLOW_OWNER_SLOT,
+ * claimed with a compare-and-swap of the cookie), and a lookup compares at most as many
+ * cookies. No lock, no allocation and no RCU free per socket: a hash map update cost ~430 ns
+ * per sock_create in the connect/close loop (docs/benchmarks.md), socket storage ~1.1 us.
+ * Cookies grow by one per socket, so live sockets only collide once the table has wrapped
+ * around them; a socket that finds its slots taken has no owner (FLOW_STAT_OWNER_MAP_FULL).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, FLOW_OWNER_BUCKETS);
+	__uint(max_entries, FLOW_SOCK_OWNERS);
 	__type(key, __u32);
-	__type(value, struct sock_owner_bucket);
+	__type(value, struct sock_owner_slot);
 } sock_owner SEC(".maps");
 
 /*
@@ -133,58 +131,55 @@ STATS_MAP(stats, FLOW_STAT_MAX);
 #define DNS_CAPTURE_STATS stats
 #include "dns_capture.bpf.h"
 
-/* The owner record of the socket with this cookie, or NULL: one bucket, its cookies' line. */
+/* The owner record of the socket with this cookie, or NULL. */
 static __always_inline struct sock_owner *owner_find(__u64 cookie)
 {
-	__u32 idx = FLOW_OWNER_BUCKET(cookie);
-	struct sock_owner_bucket *b;
+	struct sock_owner_slot *slot;
+	__u32 idx;
 
 	if (!cookie)
 		return NULL;
-	b = bpf_map_lookup_elem(&sock_owner, &idx);
-	if (!b)
-		return NULL;
-	for (__u32 i = 0; i < FLOW_OWNER_WAYS; i++) {
-		if (b->cookie[i] == cookie)
-			return &b->owner[i];
+	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
+		idx = FLOW_OWNER_SLOT(cookie, i);
+		slot = bpf_map_lookup_elem(&sock_owner, &idx);
+		if (slot && slot->cookie == cookie)
+			return &slot->owner;
 	}
 	return NULL;
 }
 
-/* Records owner for the socket with this cookie; counted when its bucket is full. */
+/* Records owner for the socket with this cookie; counted when its slots are all taken. */
 static __always_inline void owner_insert(__u64 cookie, const struct sock_owner *owner)
 {
-	__u32 idx = FLOW_OWNER_BUCKET(cookie);
-	struct sock_owner_bucket *b;
+	struct sock_owner_slot *slot;
+	__u32 idx;
 
-	b = bpf_map_lookup_elem(&sock_owner, &idx);
-	if (!b)
-		return;
-	for (__u32 i = 0; i < FLOW_OWNER_WAYS; i++) {
-		if (!b->cookie[i] && __sync_val_compare_and_swap(&b->cookie[i], 0, cookie) == 0) {
+	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
+		idx = FLOW_OWNER_SLOT(cookie, i);
+		slot = bpf_map_lookup_elem(&sock_owner, &idx);
+		if (slot && __sync_val_compare_and_swap(&slot->cookie, 0, cookie) == 0) {
 			/* only this socket's packets read it, and they come after sock_create */
-			__builtin_memcpy(&b->owner[i], owner, sizeof(b->owner[i]));
+			__builtin_memcpy(&slot->owner, owner, sizeof(slot->owner));
 			return;
 		}
 	}
 	stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
 }
 
-/* Frees the way of the socket with this cookie, if it has one. */
+/* Frees the slot of the socket with this cookie, if it has one. */
 static __always_inline void owner_delete(__u64 cookie)
 {
-	__u32 idx = FLOW_OWNER_BUCKET(cookie);
-	struct sock_owner_bucket *b;
+	struct sock_owner_slot *slot;
+	__u32 idx;
 
 	if (!cookie)
 		return;
-	b = bpf_map_lookup_elem(&sock_owner, &idx);
-	if (!b)
-		return;
-	for (__u32 i = 0; i < FLOW_OWNER_WAYS; i++) {
-		if (b->cookie[i] == cookie) {
-			/* nobody else claims a way that is not free */
-			b->cookie[i] = 0;
+	for (__u32 i = 0; i < FLOW_OWNER_PROBES; i++) {
+		idx = FLOW_OWNER_SLOT(cookie, i);
+		slot = bpf_map_lookup_elem(&sock_owner, &idx);
+		if (slot && slot->cookie == cookie) {
+			/* nobody else claims a slot that is not free */
+			slot->cookie = 0;
 			return;
 		}
 	}

@@ -6,16 +6,18 @@
 #define FLOW_COMM_LEN 16
 #define FLOW_DEFAULT_MAX_FLOWS 65536
 /*
- * The socket owner table (`sock_owner`): FLOW_SOCK_OWNERS owners in buckets of FLOW_OWNER_WAYS,
- * an array of FLOW_OWNER_BUCKETS buckets (160 bytes each). A socket's record is in one of the
- * ways of bucket FLOW_OWNER_BUCKET(cookie), cookie mod FLOW_OWNER_BUCKETS: sockets created one
- * after the other (consecutive cookies) fall in consecutive buckets, and a bucket's four cookies
- * share one cache line, so that a lookup, found or not, reads one line of cookies.
+ * The socket owner table (`sock_owner`, 40 bytes a slot; a power of two of slots): a socket's
+ * record is in one of FLOW_OWNER_PROBES slots, FLOW_OWNER_SLOT(cookie, 0..PROBES-1). Slot 0 is
+ * cookie mod FLOW_SOCK_OWNERS, so that sockets created one after the other (consecutive
+ * cookies) never collide before the table wraps; the others lie a quarter of the table apart,
+ * so that a run of long-lived sockets (a connection pool) does not also take a newer socket's
+ * other slots when it wraps.
  */
 #define FLOW_SOCK_OWNERS 131072
-#define FLOW_OWNER_WAYS 4
-#define FLOW_OWNER_BUCKETS (FLOW_SOCK_OWNERS / FLOW_OWNER_WAYS)
-#define FLOW_OWNER_BUCKET(cookie) ((__u32)(cookie) & (FLOW_OWNER_BUCKETS - 1))
+#define FLOW_OWNER_PROBES 4
+#define FLOW_OWNER_STRIDE (FLOW_SOCK_OWNERS / 4 + 1)
+#define FLOW_OWNER_SLOT(cookie, i) \
+	((__u32)((cookie) + (__u64)(i)*FLOW_OWNER_STRIDE) & (FLOW_SOCK_OWNERS - 1))
 /* Accepted connections whose listener's owner is kept (`accept_owner`, an LRU). */
 #define FLOW_ACCEPT_OWNERS 8192
 
@@ -113,7 +115,7 @@ struct flow_cache {
 	__u64 packets;
 	__u32 cand[FLOW_CACHE_SETS]; /* tag of the last flow that missed a full set: a second
 					miss in a row takes a slot */
-	__u32 tag[FLOW_CACHE_SLOTS]; /* slot[i]'s tag: the key's hash | USED (| OPEN); 0: free */
+	__u32 tag[FLOW_CACHE_SLOTS]; /* slot[i]'s tag: the key's hash | 1; 0: free */
 	struct flow_cache_slot slot[FLOW_CACHE_SLOTS];
 };
 
@@ -148,10 +150,10 @@ struct accept_key {
 	__u32 pad;
 };
 
-/* One bucket of the `sock_owner` table: way i holds owner[i] of the socket cookie[i]. */
-struct sock_owner_bucket {
-	__u64 cookie[FLOW_OWNER_WAYS]; /* the sockets' cookies; 0: the way is free */
-	struct sock_owner owner[FLOW_OWNER_WAYS];
+/* One slot of the `sock_owner` table. */
+struct sock_owner_slot {
+	__u64 cookie; /* the socket's cookie; 0: the slot is free */
+	struct sock_owner owner;
 };
 
 /* Values of the programs' cgroup_mode (--cgroup-mode after auto is decided). */
