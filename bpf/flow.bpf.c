@@ -289,12 +289,8 @@ static __always_inline __u32 initiator_flags(const struct pkt_info *pi, bool egr
  */
 static __always_inline void remember(const struct flow_key *key, struct flow_value *val)
 {
-	struct flow_meta *meta;
+	struct flow_meta *meta = bpf_map_lookup_elem(&flow_meta, key);
 
-#ifdef VARIANT_NOMETA
-	return;
-#endif
-	meta = bpf_map_lookup_elem(&flow_meta, key);
 	if (!meta)
 		return;
 	/* a SYN now is a new connection on the same 5-tuple: its verdict replaces the memory */
@@ -329,16 +325,7 @@ static __always_inline bool account(struct __sk_buff *skb, const struct flow_key
 	map = bpf_map_lookup_elem(&flows, &parity);
 	if (!map)
 		return false;
-	/*
-	 * A connection's first SYN is its flow's first packet: insert without the lookup (one hash
-	 * of the key and one cold bucket less per new connection); a SYN sent again finds its entry
-	 * through the insert's -EEXIST.
-	 */
-	if (pi->proto == IPPROTO_TCP &&
-	    (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
-		val = NULL;
-	else
-		val = bpf_map_lookup_elem(map, key);
+	val = bpf_map_lookup_elem(map, key);
 	if (!val) {
 		struct flow_value init = {};
 
@@ -524,7 +511,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		return;
 	}
 	h = key_hash(&key);
-	tag = h | FLOW_CACHE_TAG_USED | FLOW_CACHE_TAG_OPEN;
+	tag = h | 1;
 	set = (h >> 1) & (FLOW_CACHE_SETS - 1);
 	first = set * FLOW_CACHE_WAYS;
 	/*
@@ -546,7 +533,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 	for (i = 0; i < FLOW_CACHE_WAYS; i++) {
 		__u32 t = cache->tag[(first + i) & (FLOW_CACHE_SLOTS - 1)];
 
-		if ((t | FLOW_CACHE_TAG_OPEN) == tag &&
+		if (t == tag &&
 		    key_equal(&cache->slot[(first + i) & (FLOW_CACHE_SLOTS - 1)].key, &key)) {
 			way = i;
 			break;
@@ -565,34 +552,23 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		}
 		slot->last_ns = now;
 		slot->tcp_flags |= pi.tcp_flags;
-		/* a connection that ends: its slot goes first to the next flow that misses */
-		if (pi.tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST))
-			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] = tag &
-									     ~FLOW_CACHE_TAG_OPEN;
 	} else {
 		/*
-		 * A free slot of the set; when the set is full, a slot chosen by hash bits (a
-		 * pseudo-random victim): at once when its TCP connection saw FIN or RST (it has at
-		 * most a few packets left, and a short connection's next packets then hit), else on
-		 * the flow's second miss in a row (the set's candidate), so that more flows than
-		 * ways interleaved packet by packet do not evict each other at every packet.
+		 * A free slot of the set, or, when the set is full, one of its slots on the flow's
+		 * second miss in a row (the set's candidate), so that more flows than ways
+		 * interleaved packet by packet do not evict each other at every packet.
 		 */
-		bool take = true;
+		bool take = free_way < FLOW_CACHE_WAYS || cache->cand[set] == tag;
 
 		if (free_way < FLOW_CACHE_WAYS) {
 			way = free_way;
+		} else if (take) {
+			way = (h >> 16) & (FLOW_CACHE_WAYS - 1); /* a pseudo-random victim */
+			slot = &cache->slot[(first + way) & (FLOW_CACHE_SLOTS - 1)];
+			if (slot->tx_packets | slot->rx_packets)
+				fold_slot(slot, parity);
 		} else {
-			way = (h >> 16) & (FLOW_CACHE_WAYS - 1);
-			take = !(cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] &
-				 FLOW_CACHE_TAG_OPEN) ||
-			       cache->cand[set] == tag;
-			if (take) {
-				slot = &cache->slot[(first + way) & (FLOW_CACHE_SLOTS - 1)];
-				if (slot->tx_packets | slot->rx_packets)
-					fold_slot(slot, parity);
-			} else {
-				cache->cand[set] = tag;
-			}
+			cache->cand[set] = tag;
 		}
 		/*
 		 * A fresh read, not now: a new flow's first_ns is what the clock says at its first
@@ -607,10 +583,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 			slot->rx_bytes = slot->rx_packets = 0;
 			slot->last_ns = 0;
 			slot->tcp_flags = 0;
-			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] =
-				pi.tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)
-					? tag & ~FLOW_CACHE_TAG_OPEN
-					: tag;
+			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] = tag;
 			cache->cand[set] = 0;
 		}
 	}
@@ -691,7 +664,6 @@ int BPF_PROG(flow_sock_state, struct sock *sk, int oldstate, int newstate)
 	struct sock_owner *owner;
 	struct accept_key ak = {};
 
-	/* from the arguments first: most runs end here */
 	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED ||
 	    sk->sk_protocol != IPPROTO_TCP)
 		return 0;

@@ -75,13 +75,10 @@ struct flow_value {
  * flow map, once folded, holds exactly what the packets imply.
  *
  * Set-associative: FLOW_CACHE_SETS sets of FLOW_CACHE_WAYS slots, the set chosen by the key's
- * hash. Each slot has a 32-bit tag (the hash with FLOW_CACHE_TAG_USED set; 0: the slot is free)
- * kept apart from the slots, so that a lookup reads the set's four tags from one cache line and
- * the one key whose tag matches, not four keys. FLOW_CACHE_TAG_OPEN is cleared once the slot's
- * TCP flow showed FIN or RST: the set's first victim when another flow misses.
+ * hash. Each slot has a 32-bit tag (the hash, bit 0 set; 0: the slot is free) kept apart from
+ * the slots, so that a lookup reads the set's four tags from one cache line and the one key
+ * whose tag matches, not four keys.
  */
-#define FLOW_CACHE_TAG_USED 0x1
-#define FLOW_CACHE_TAG_OPEN 0x2
 #define FLOW_CACHE_WAYS 4 /* slots per set */
 #define FLOW_CACHE_SETS 64 /* sets per CPU and parity: a power of two */
 #define FLOW_CACHE_SLOTS (FLOW_CACHE_SETS * FLOW_CACHE_WAYS)

@@ -906,58 +906,6 @@ static void test_cache_many_flows(void **state)
 										      FLOWS));
 }
 
-/*
- * Short connections through full sets: every connection is SYN, SYN-ACK, ACK, RST, each on its
- * own port, more connections than slots, each port used again in a later round (a SYN on a flow
- * that has its entry: counted there through the insert's -EEXIST). A slot whose connection saw
- * RST goes to the next connection that misses its set, at that connection's first packet, its
- * counts folded first: every flow exact, and the last connections of the sets took a slot at
- * the SYN (the map's entry holds the SYN alone of their round, the slot the three after it).
- */
-static void test_cache_short_connections(void **state)
-{
-	struct fx *fx = *state;
-	enum { FLOWS = FLOW_CACHE_SLOTS + FLOW_CACHE_SLOTS / 2, ROUNDS = 3 };
-	struct pkt p;
-
-	for (int r = 0; r < ROUNDS; r++) {
-		for (int f = 0; f < FLOWS; f++) {
-			pkt_tcp4(&p, L4, 20000 + f, R4, 80, TH_SYN, 0);
-			egress(fx, &p);
-			pkt_tcp4(&p, R4, 80, L4, 20000 + f, TCP_SYNACK, 0);
-			ingress(fx, &p);
-			pkt_tcp4(&p, L4, 20000 + f, R4, 80, TH_ACK, 10);
-			egress(fx, &p);
-			pkt_tcp4(&p, L4, 20000 + f, R4, 80, TH_RST, 0);
-			egress(fx, &p);
-		}
-	}
-	assert_int_equal(fx_flow_count(fx->flows_fd), FLOWS);
-	unsigned int in_slot = 0;
-
-	for (int f = 0; f < FLOWS; f++) {
-		struct flow_key k = key(fx, IPPROTO_TCP, L4, 20000 + f, R4, 80);
-		struct flow_value v;
-
-		assert_flow(fx, &k,
-			    &(struct want){ .tx_bytes = ROUNDS * (40 + 50 + 40),
-					    .tx_packets = ROUNDS * 3,
-					    .rx_bytes = ROUNDS * 40,
-					    .rx_packets = ROUNDS,
-					    .tcp_flags = TH_SYN | TH_ACK | TH_RST,
-					    .flags = FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN });
-		/* the map alone (no slot added): what the slots did not count */
-		assert_int_equal(bpf_map_lookup_elem(fx->flows_fd, &k, &v), 0);
-		if (v.tx_packets + v.rx_packets == ROUNDS * 4 - 3)
-			in_slot++;
-	}
-	/* a closed connection's slot goes to the set's next connection: the last one of each set
-	 * holds it (a slot taken at the second packet, as for other flows, would leave none) */
-	assert_true(in_slot >= FLOW_CACHE_SETS / 2);
-	assert_stats(fx,
-		     STATS([FLOW_STAT_PACKETS] = ROUNDS * 4 * FLOWS, [FLOW_STAT_NO_OWNER] = FLOWS));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -980,7 +928,6 @@ int main(void)
 		cmocka_unit_test(test_v1_mode_falls_back_to_v2),
 		cmocka_unit_test_setup_teardown(test_random_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_many_flows, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cache_short_connections, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("flow_prog", tests, NULL, NULL);
