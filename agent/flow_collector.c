@@ -363,6 +363,30 @@ static uint64_t count_entries(int fd)
 }
 
 /*
+ * Writes the flow cache entries of `parity` back empty; the packet counts of the entries as
+ * read into fc->cache go to cache_packets. On failure the entries stay as they were, marked
+ * cache_dirty (clear_cache() empties them before the programs use this parity again).
+ */
+static int empty_cache(struct flow_collector *fc, uint32_t parity)
+{
+	int cache_fd = bpf_map__fd(fc->skel->maps.flow_cache);
+	uint64_t packets = 0;
+	int ret;
+
+	for (int c = 0; c < fc->ncpus; c++)
+		packets += fc->cache[c].packets;
+	memset(fc->cache, 0, (size_t)fc->ncpus * sizeof(*fc->cache));
+	ret = bpf_map_update_elem(cache_fd, &parity, fc->cache, BPF_ANY);
+	if (ret) {
+		fc->cache_dirty[parity] = true;
+		return ret;
+	}
+	fc->cache_packets += packets;
+	fc->cache_dirty[parity] = fc->cache_unread[parity] = false;
+	return 0;
+}
+
+/*
  * Adds what the CPUs' flow cache slots of `parity` hold to their flows' entries in the map
  * behind map_fd, then empties the slots. Only for a parity no program uses any more (after the
  * switch and its wait): nothing writes the slots or the map meanwhile. A slot whose flow is not
@@ -404,52 +428,34 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 			}
 		}
 	}
-	uint64_t packets = 0;
-
-	for (int c = 0; c < fc->ncpus; c++)
-		packets += fc->cache[c].packets;
 	/* always, also when no slot held counts: a slot keeps its flow's key, which must not
 	 * outlive the map the flow's entry was in (the programs count a hit without a lookup) */
-	memset(fc->cache, 0, (size_t)fc->ncpus * sizeof(*fc->cache));
-	ret = bpf_map_update_elem(cache_fd, &parity, fc->cache, BPF_ANY);
-	if (ret) {
-		/* the slots' counts are in the map; `packets` is still in the entry */
-		fc->cache_dirty[parity] = true;
-		return ret;
-	}
-	fc->cache_packets += packets;
-	return 0;
+	return empty_cache(fc, parity);
 }
 
 /*
  * Empties the flow cache entries of `parity` that a failed fold left (cache_dirty), before the
  * programs are switched to it: a slot's key must not outlive the map its flow's entry was in
  * (the programs count a hit without a lookup, and the next fold would add it to a later
- * interval's entry). What the fold could not read (cache_unread) is counted in cache_orphans,
- * the entries' packet counts in cache_packets. Returns 0 or a negative errno (still dirty).
+ * interval's entry). What the fold could not read (cache_unread) is counted in cache_orphans.
+ * Returns 0 or a negative errno (still dirty).
  */
 static int clear_cache(struct flow_collector *fc, uint32_t parity)
 {
 	int cache_fd = bpf_map__fd(fc->skel->maps.flow_cache);
-	uint64_t packets = 0, orphans = 0;
+	uint64_t orphans = 0;
 	int ret = bpf_map_lookup_elem(cache_fd, &parity, fc->cache);
 
 	if (ret)
 		return ret;
-	for (int c = 0; c < fc->ncpus; c++) {
-		packets += fc->cache[c].packets;
-		for (int i = 0; fc->cache_unread[parity] && i < FLOW_CACHE_SLOTS; i++)
+	for (int c = 0; fc->cache_unread[parity] && c < fc->ncpus; c++)
+		for (int i = 0; i < FLOW_CACHE_SLOTS; i++)
 			orphans +=
 				fc->cache[c].slot[i].tx_packets + fc->cache[c].slot[i].rx_packets;
-	}
-	memset(fc->cache, 0, (size_t)fc->ncpus * sizeof(*fc->cache));
-	ret = bpf_map_update_elem(cache_fd, &parity, fc->cache, BPF_ANY);
-	if (ret)
-		return ret;
-	fc->cache_packets += packets;
-	fc->cache_orphans += orphans;
-	fc->cache_dirty[parity] = fc->cache_unread[parity] = false;
-	return 0;
+	ret = empty_cache(fc, parity);
+	if (!ret)
+		fc->cache_orphans += orphans;
+	return ret;
 }
 
 #define TCP_FIN 0x01
@@ -527,7 +533,7 @@ static void meta_written_all(struct flow_collector *fc)
 
 	fc->n_meta = fc->meta_done = 0;
 	fc->meta_race_ns = clock_mono_ns();
-	if (touched && fc->n_meta == 0) {
+	if (touched) {
 		madvise(fc->meta_keys, META_PENDING_MAX * sizeof(*fc->meta_keys), MADV_DONTNEED);
 		madvise(fc->metas, META_PENDING_MAX * sizeof(*fc->metas), MADV_DONTNEED);
 	}
@@ -1031,7 +1037,6 @@ static int snapshot(void *arg, void *out)
 {
 	struct flow_collector *fc = arg;
 	struct flow_snap *s = out;
-
 	int ret;
 
 	s->records = fc->records;
