@@ -70,9 +70,10 @@ struct flow_value {
  * is counted in the slot, with no hash map lookup and no atomic; the flow's entry in the flow
  * map exists all the same (the packet that took the slot created or found it). A slot holds a
  * flow's both directions (the key is the same for egress and ingress). A slot's counts are
- * added to that entry when another flow takes the slot over (in BPF), and for the interval at
- * its end (by the agent, after the programs have switched to the next parity), so that the
- * flow map, once folded, holds exactly what the packets imply.
+ * added to that entry when another flow takes the slot over or a RST hits it (in BPF; the RST
+ * also frees the slot), and for the interval at its end (by the agent, after the programs
+ * have switched to the next parity), so that the flow map, once folded, holds exactly what the
+ * packets imply.
  *
  * Set-associative: FLOW_CACHE_SETS sets of FLOW_CACHE_WAYS slots, the set chosen by the key's
  * hash. Each slot has a 32-bit tag (the hash, bit 0 set; 0: the slot is free) kept apart from
