@@ -569,16 +569,20 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		slot->last_ns = now;
 		slot->tcp_flags |= pi.tcp_flags;
 		/*
-		 * A RST ends the connection: the slot's counts go to the flow's entry now, while
-		 * its lines are still in this CPU's caches, and the slot is freed, so that the
-		 * next new flow of the set takes it at its first packet and its later packets hit
-		 * (a full set gives a slot only at a flow's second miss, after a fold of the
-		 * victim's long-cold entry). A later packet of the flow misses and is counted in
-		 * the entry.
+		 * A RST, or the first packet (the last ACK) after a FIN each way, ends the
+		 * connection: the slot's counts go to the flow's entry now, while its lines are
+		 * still in this CPU's caches, and the slot is freed, so that the next new flow of
+		 * the set takes it at its first packet and its later packets hit (a full set gives
+		 * a slot only at a flow's second miss, after a fold of the victim's long-cold
+		 * entry). A later packet of the flow misses and is counted in the entry.
 		 */
-		if (pi.tcp_flags & TCP_FLAG_RST) {
+		if ((pi.tcp_flags & TCP_FLAG_RST) ||
+		    (slot->fin_dirs == (FLOW_SLOT_FIN_TX | FLOW_SLOT_FIN_RX) &&
+		     !(pi.tcp_flags & TCP_FLAG_FIN))) {
 			fold_slot(slot, parity);
 			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] = 0;
+		} else if (pi.tcp_flags & TCP_FLAG_FIN) {
+			slot->fin_dirs |= egress ? FLOW_SLOT_FIN_TX : FLOW_SLOT_FIN_RX;
 		}
 	} else if (FLOW_CUT == 4) {
 		goto out;
@@ -613,6 +617,9 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 			slot->rx_bytes = slot->rx_packets = 0;
 			slot->last_ns = 0;
 			slot->tcp_flags = 0;
+			slot->fin_dirs = 0;
+			if (pi.tcp_flags & TCP_FLAG_FIN)
+				slot->fin_dirs = egress ? FLOW_SLOT_FIN_TX : FLOW_SLOT_FIN_RX;
 			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] = tag;
 			cache->cand[set] = 0;
 		}
