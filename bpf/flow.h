@@ -70,9 +70,10 @@ struct flow_value {
  * is counted in the slot, with no hash map lookup and no atomic; the flow's entry in the flow
  * map exists all the same (the packet that took the slot created or found it). A slot holds a
  * flow's both directions (the key is the same for egress and ingress). A slot's counts are
- * added to that entry when another flow takes the slot over (in BPF), and for the interval at
- * its end (by the agent, after the programs have switched to the next parity), so that the
- * flow map, once folded, holds exactly what the packets imply.
+ * added to that entry when another flow takes the slot over, or when a RST or the first packet
+ * after a FIN each way hits it (in BPF; these also free the slot), and for the interval at its
+ * end (by the agent, after the programs have switched to the next parity), so that the flow
+ * map, once folded, holds exactly what the packets imply.
  *
  * Set-associative: FLOW_CACHE_SETS sets of FLOW_CACHE_WAYS slots, the set chosen by the key's
  * hash. Each slot has a 32-bit tag (the hash, bit 0 set; 0: the slot is free) kept apart from
@@ -98,8 +99,12 @@ struct flow_cache_slot {
 	__u64 rx_packets; /* tx_packets + rx_packets == 0: the slot holds nothing to fold */
 	__u64 last_ns; /* bpf_ktime_get_coarse_ns() of the slot's last packet (flow_cache.now_ns) */
 	__u32 tcp_flags;
-	__u32 pad;
+	__u32 fin_dirs; /* FLOW_SLOT_FIN_*: the directions a FIN went in while the slot held it */
 };
+
+/* Bits of flow_cache_slot.fin_dirs. */
+#define FLOW_SLOT_FIN_TX 0x1
+#define FLOW_SLOT_FIN_RX 0x2
 
 /* One CPU's slots for one parity (flow_parity: the flow map in use, flows[parity]). */
 struct flow_cache {

@@ -5,6 +5,7 @@
  * must hold exactly what the packets imply. Needs root; fails, never skips, without it.
  */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -906,6 +907,151 @@ static void test_cache_many_flows(void **state)
 										      FLOWS));
 }
 
+/*
+ * Short connections ended by a RST, twice as many as the cache has slots, on one CPU: the RST's
+ * hit folds the slot into the flow's entry at once and frees it, so that each entry alone (no
+ * slot) holds its whole connection, no slot keeps counts, and the next connection's first
+ * packet finds a free slot. A straggler after the RST misses and is counted in the entry.
+ */
+static void test_cache_rst_frees_slot(void **state)
+{
+	struct fx *fx = *state;
+	enum { CONNS = 2 * FLOW_CACHE_SLOTS };
+	int ncpus = libbpf_num_possible_cpus();
+	struct flow_cache *cache;
+	cpu_set_t one, old;
+	struct pkt p;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	for (int c = 0; c < CONNS; c++) {
+		pkt_tcp4(&p, L4, 20000 + c, R4, 80, TH_SYN, 0);
+		egress(fx, &p);
+		pkt_tcp4(&p, R4, 80, L4, 20000 + c, TCP_SYNACK, 0);
+		ingress(fx, &p);
+		pkt_tcp4(&p, L4, 20000 + c, R4, 80, TH_ACK, 0);
+		egress(fx, &p);
+		pkt_tcp4(&p, L4, 20000 + c, R4, 80, TH_RST, 0);
+		egress(fx, &p);
+	}
+	pkt_tcp4(&p, R4, 80, L4, 20000, TH_RST | TH_ACK, 0);
+	ingress(fx, &p);
+	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+
+	assert_int_equal(fx_flow_count(fx->flows_fd), CONNS);
+	for (int c = 0; c < CONNS; c++) {
+		struct flow_key k = key(fx, IPPROTO_TCP, L4, 20000 + c, R4, 80);
+		struct flow_value v;
+
+		assert_int_equal(bpf_map_lookup_elem(fx->flows_fd, &k, &v), 0);
+		assert_int_equal(v.tx_packets, 3);
+		assert_int_equal(v.tx_bytes, 3 * 40);
+		assert_int_equal(v.rx_packets, c ? 1 : 2);
+		assert_int_equal(v.rx_bytes, c ? 40 : 80);
+		assert_int_equal(v.tcp_flags, TH_SYN | TH_ACK | TH_RST);
+		assert_flow(fx, &k,
+			    &(struct want){ .tx_bytes = 3 * 40,
+					    .tx_packets = 3,
+					    .rx_bytes = c ? 40 : 80,
+					    .rx_packets = c ? 1 : 2,
+					    .tcp_flags = TH_SYN | TH_ACK | TH_RST,
+					    .flags = FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN });
+	}
+	assert_true(ncpus > 0);
+	cache = calloc((size_t)ncpus, sizeof(*cache));
+	assert_non_null(cache);
+	assert_int_equal(bpf_map_lookup_elem(fx->cache_fd, &(uint32_t){ 0 }, cache), 0);
+	for (int c = 0; c < ncpus; c++)
+		for (int i = 0; i < FLOW_CACHE_SLOTS; i++)
+			assert_int_equal(cache[c].slot[i].tx_packets + cache[c].slot[i].rx_packets,
+					 0);
+	free(cache);
+	assert_stats(fx, STATS([FLOW_STAT_PACKETS] = 4 * CONNS + 1, [FLOW_STAT_NO_OWNER] = CONNS));
+}
+
+/*
+ * Connections closed with a FIN each way, twice as many as the cache has slots, on one CPU: the
+ * last ACK after both FINs folds the slot into the flow's entry and frees it, so that each entry
+ * alone holds its whole connection and no slot keeps counts. Each side's close is played: we
+ * close first (FIN out, FIN-ACK in, last ACK out) on even ports, the peer does on odd ones (FIN
+ * in, ACK and FIN out, last ACK in).
+ */
+static void test_cache_fin_frees_slot(void **state)
+{
+	struct fx *fx = *state;
+	enum { CONNS = 2 * FLOW_CACHE_SLOTS };
+	int ncpus = libbpf_num_possible_cpus();
+	struct flow_cache *cache;
+	cpu_set_t one, old;
+	struct pkt p;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	for (int c = 0; c < CONNS; c++) {
+		uint16_t port = 30000 + c;
+
+		pkt_tcp4(&p, L4, port, R4, 80, TH_SYN, 0);
+		egress(fx, &p);
+		pkt_tcp4(&p, R4, 80, L4, port, TCP_SYNACK, 0);
+		ingress(fx, &p);
+		pkt_tcp4(&p, L4, port, R4, 80, TH_ACK, 0);
+		egress(fx, &p);
+		if (c % 2 == 0) {
+			pkt_tcp4(&p, L4, port, R4, 80, TH_FIN | TH_ACK, 0);
+			egress(fx, &p);
+			pkt_tcp4(&p, R4, 80, L4, port, TH_FIN | TH_ACK, 0);
+			ingress(fx, &p);
+			pkt_tcp4(&p, L4, port, R4, 80, TH_ACK, 0);
+			egress(fx, &p);
+		} else {
+			pkt_tcp4(&p, R4, 80, L4, port, TH_FIN | TH_ACK, 0);
+			ingress(fx, &p);
+			pkt_tcp4(&p, L4, port, R4, 80, TH_ACK, 0);
+			egress(fx, &p);
+			pkt_tcp4(&p, L4, port, R4, 80, TH_FIN | TH_ACK, 0);
+			egress(fx, &p);
+			pkt_tcp4(&p, R4, 80, L4, port, TH_ACK, 0);
+			ingress(fx, &p);
+		}
+	}
+	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+
+	assert_int_equal(fx_flow_count(fx->flows_fd), CONNS);
+	for (int c = 0; c < CONNS; c++) {
+		struct flow_key k = key(fx, IPPROTO_TCP, L4, 30000 + c, R4, 80);
+		uint64_t tx = 4, rx = c % 2 ? 3 : 2;
+		struct flow_value v;
+
+		assert_int_equal(bpf_map_lookup_elem(fx->flows_fd, &k, &v), 0);
+		assert_int_equal(v.tx_packets, tx);
+		assert_int_equal(v.tx_bytes, tx * 40);
+		assert_int_equal(v.rx_packets, rx);
+		assert_int_equal(v.rx_bytes, rx * 40);
+		assert_flow(fx, &k,
+			    &(struct want){ .tx_bytes = tx * 40,
+					    .tx_packets = tx,
+					    .rx_bytes = rx * 40,
+					    .rx_packets = rx,
+					    .tcp_flags = TH_SYN | TH_ACK | TH_FIN,
+					    .flags = FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN });
+	}
+	assert_true(ncpus > 0);
+	cache = calloc((size_t)ncpus, sizeof(*cache));
+	assert_non_null(cache);
+	assert_int_equal(bpf_map_lookup_elem(fx->cache_fd, &(uint32_t){ 0 }, cache), 0);
+	for (int c = 0; c < ncpus; c++)
+		for (int i = 0; i < FLOW_CACHE_SLOTS; i++)
+			assert_int_equal(cache[c].slot[i].tx_packets + cache[c].slot[i].rx_packets,
+					 0);
+	free(cache);
+	assert_stats(fx, STATS([FLOW_STAT_PACKETS] = 6 * CONNS + CONNS / 2, [FLOW_STAT_NO_OWNER] =
+										    CONNS));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -928,6 +1074,8 @@ int main(void)
 		cmocka_unit_test(test_v1_mode_falls_back_to_v2),
 		cmocka_unit_test_setup_teardown(test_random_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_many_flows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_rst_frees_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_fin_frees_slot, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("flow_prog", tests, NULL, NULL);
