@@ -217,6 +217,7 @@ struct walk_netns {
 /* The walk's second pass in one network namespace: iterator fds made by a thread inside it. */
 struct walk_enter {
 	const struct walk_netns *ns;
+	uint64_t own_inum; /* the agent's own network namespace: no setns() */
 	struct bpf_link *links[2]; /* flow_owner_walk_tcp, _udp */
 	int fds[2];
 	int err; /* a positive errno */
@@ -233,15 +234,25 @@ static void *walk_enter_thread(void *arg)
 	char path[64];
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%u/ns/net", we->ns->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
-		we->err = errno;
-		if (fd >= 0)
-			close(fd);
-		return NULL;
+	if (we->ns->inum != we->own_inum) {
+		struct stat st;
+
+		/* the kernel's pid, which names another process (or none) when the agent has a
+		 * PID namespace of its own: the namespace's inode number tells */
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", we->ns->pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			we->err = errno;
+			return NULL;
+		}
+		if (fstat(fd, &st) || st.st_ino != we->ns->inum)
+			we->err = ESRCH;
+		else if (setns(fd, CLONE_NEWNET))
+			we->err = errno;
+		close(fd);
+		if (we->err)
+			return NULL;
 	}
-	close(fd);
 	for (int i = 0; i < 2; i++) {
 		we->fds[i] = bpf_iter_create(bpf_link__fd(we->links[i]));
 		if (we->fds[i] < 0) {
@@ -347,7 +358,7 @@ static void owner_walk(struct flow_collector *fc)
 	struct bpf_program *pass2[2] = { fc->skel->progs.flow_owner_walk_tcp,
 					 fc->skel->progs.flow_owner_walk_udp };
 	struct bpf_link *link = NULL, *links[2] = { NULL, NULL };
-	uint64_t t0 = clock_mono_ns(), resolved = 0, pending, t, key;
+	uint64_t t0 = clock_mono_ns(), resolved = 0, pending, t, key, own_inum;
 	struct walk_pass1 p1 = { 0 };
 	const char *why = NULL;
 	struct stat st;
@@ -372,6 +383,7 @@ static void owner_walk(struct flow_collector *fc)
 	bpf_link__destroy(link);
 	if (p1.oom)
 		fc->walk_incomplete[WALK_ERROR] = 1, why = "out of memory";
+	own_inum = stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
 	for (int i = 0; i < 2 && !ret && p1.n_ns; i++) {
 		links[i] = bpf_program__attach_iter(pass2[i], NULL);
 		if (!links[i])
@@ -379,6 +391,7 @@ static void owner_walk(struct flow_collector *fc)
 	}
 	for (size_t k = 0; k < p1.n_ns && !ret; k++) {
 		struct walk_enter we = { .ns = &p1.ns[k],
+					 .own_inum = own_inum,
 					 .links = { links[0], links[1] },
 					 .fds = { -1, -1 } };
 		pthread_t th;
@@ -393,8 +406,8 @@ static void owner_walk(struct flow_collector *fc)
 			if (we.fds[i] >= 0)
 				close(we.fds[i]);
 		if (we.err) {
-			/* EPERM without CAP_SYS_ADMIN; ENOENT: the process is gone (or not in our
-			 * PID namespace) */
+			/* EPERM without CAP_SYS_ADMIN; ENOENT, ESRCH: the process is gone, or not
+			 * in the agent's PID namespace */
 			fc->walk_incomplete[WALK_NETNS]++;
 			LOG_DEBUG("socket owner walk: network namespace %u (pid %u): %s",
 				  p1.ns[k].inum, p1.ns[k].pid, strerror(we.err));
@@ -424,13 +437,14 @@ static void owner_walk(struct flow_collector *fc)
 			 why);
 	LOG_INFO("socket owner walk: %llu sockets found, %llu owners recorded, %llu had one, "
 		 "%llu not recorded (owner table full), %llu not reached, %llu outside the cgroup "
-		 "root, %zu network namespaces, %.1f ms",
+		 "root, %zu network namespaces (%llu not entered), %.1f ms",
 		 (unsigned long long)fc->walk[0],
 		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_INSERTED],
 		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_EXISTING],
 		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_TABLE_FULL],
 		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_PENDING],
-		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_OUTSIDE], p1.n_ns, (double)t / 1e6);
+		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_OUTSIDE], p1.n_ns,
+		 (unsigned long long)fc->walk_incomplete[WALK_NETNS], (double)t / 1e6);
 }
 
 int flow_collector_create(const struct flow_collector_opts *opts, struct flow_collector **out,

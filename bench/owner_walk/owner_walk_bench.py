@@ -54,7 +54,7 @@ sys.stdin.read()
 FILES_PER_PROC = 18000
 LINE = re.compile(r"socket owner walk: (\d+) sockets found, (\d+) owners recorded, (\d+) had "
                   r"one, (\d+) not recorded \(owner table full\), (\d+) not reached, (\d+) "
-                  r"outside the cgroup root, (\d+) network namespaces, ([0-9.]+) ms")
+                  r"outside the cgroup root, (\d+) network namespaces \((\d+) not entered\), ([0-9.]+) ms")
 
 
 def cgroup2_mount():
@@ -126,10 +126,11 @@ def main():
             for name, binary in agents:
                 m, attached, text = run_agent(binary, cg)
                 if m:
-                    ms = float(m.group(8))
+                    ms = float(m.group(9))
                     print("%s rep %d: walk %.1f ms, found %s recorded %s had_owner %s "
-                          "table_full %s not_reached %s outside %s netns %s; attached after "
-                          "%.0f ms" % ((name, rep, ms) + m.groups()[:7] + (attached * 1e3,)))
+                          "table_full %s not_reached %s outside %s netns %s (%s not entered); "
+                          "attached after %.0f ms" % ((name, rep, ms) + m.groups()[:8]
+                                                      + (attached * 1e3,)))
                     res[name].append((ms, attached * 1e3))
                 elif attached is not None:
                     print("%s rep %d: no walk; attached after %.0f ms" % (name, rep,

@@ -133,14 +133,16 @@ def udp_client(args):
 
 
 def held_client(args):
-    """Opens a TCP connection and a connected UDP socket, prints their ports, then waits for a
+    """Opens a TCP connection (unless tcp_port is 0) and a connected UDP socket, prints their ports, then waits for a
     byte on stdin before it uses them: sockets older than whatever starts in between. Then
     `count` requests of (send, recv) bytes on each, a zero request that makes the TCP server
     close first, and a last JSON line. With --fork, a child process holds the same sockets
     during the wait (it exits with them unused)."""
-    t = socket.socket(family_of(args.host), socket.SOCK_STREAM)
-    t.settimeout(10)
-    t.connect((args.host, args.tcp_port))
+    t = None
+    if args.tcp_port:  # 0: a UDP socket only
+        t = socket.socket(family_of(args.host), socket.SOCK_STREAM)
+        t.settimeout(10)
+        t.connect((args.host, args.tcp_port))
     u = socket.socket(family_of(args.host), socket.SOCK_DGRAM)
     u.settimeout(5)
     u.connect((args.host, args.udp_port))
@@ -150,18 +152,21 @@ def held_client(args):
         if child == 0:
             os.read(0, 1)
             os._exit(0)
-    print(json.dumps({"pid": os.getpid(), "child": child, "tcp_port": t.getsockname()[1],
+    print(json.dumps({"pid": os.getpid(), "child": child,
+                      "tcp_port": t.getsockname()[1] if t else 0,
                       "udp_port": u.getsockname()[1]}), flush=True)
     os.read(0, 1)  # one byte each for this process and the child, unbuffered
     for _ in range(args.count):
-        t.sendall(b"%08d%08d" % (args.send, args.recv) + b"c" * args.send)
-        if recv_exact(t, args.recv) != args.recv:
-            sys.exit("short read")
+        if t:
+            t.sendall(b"%08d%08d" % (args.send, args.recv) + b"c" * args.send)
+            if recv_exact(t, args.recv) != args.recv:
+                sys.exit("short read")
         u.send(b"u" * args.send)
         u.recv(65536)
-    t.sendall(b"%08d%08d" % (0, 0))
-    recv_exact(t, 1)  # the server closes first
-    t.close()
+    if t:
+        t.sendall(b"%08d%08d" % (0, 0))
+        recv_exact(t, 1)  # the server closes first
+        t.close()
     u.close()
     if child:
         os.waitpid(child, 0)

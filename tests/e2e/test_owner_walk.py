@@ -12,6 +12,7 @@ recorded and the child's two as already owned. Without the walk every one of the
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -56,6 +57,52 @@ class OwnerWalk(unittest.TestCase):
         self.addCleanup(env.close)
         env.routed_topology()
         env.nft(env.router_ns, RULESET)
+
+    def test_agents_own_namespace(self):
+        """Sockets in the agent's own network namespace (a hostNetwork pod's case): the second
+        pass creates its iterators without entering a namespace. A UDP client and echo server
+        on loopback, both older than the agent: exact pid, comm, cgroup and counts (three
+        1200-byte datagrams each way: IPv4 + UDP headers 28 bytes)."""
+        env = self.env
+        client_cg, server_cg = env.cgroup("old"), env.cgroup("server")
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        server = env.server("udp-echo", None, "127.0.0.1", port, cgroup=server_cg)
+        self.client = subprocess.Popen(
+            [sys.executable, fslib.PEERS, "held-client", "127.0.0.1", "0", str(port),
+             "--count", "3", "--send", "1200"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=client_cg.enter_fn())
+        env.procs.append(self.client)
+        self.info = json.loads(self.client.stdout.readline())
+        agent = env.agent("--cgroup-mode", "v2", "--cgroup-root", env.cgroup_root.path,
+                          "--interval", "1", "--duration", "4")
+        agent.wait_attached()
+        self.client.stdin.write("x")
+        self.client.stdin.flush()
+        out, err = self.client.communicate(timeout=30)
+        self.assertEqual(self.client.returncode, 0, err)
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        recs = agent.records("flow")
+        for name, sport, dport, pid, cg in (
+                ("client", self.info["udp_port"], port, self.info["pid"], client_cg),
+                ("server", port, self.info["udp_port"], server["pid"], server_cg)):
+            with self.subTest(side=name):
+                mine = [r for r in recs if r["proto"] == "udp" and r["src_port"] == sport
+                        and r["dst_port"] == dport and r["src_addr"] == "127.0.0.1"]
+                self.assertTrue(mine, agent.stderr())
+                for r in mine:
+                    self.assertEqual((r["pid"], r["comm"]), (pid, "python3"), r)
+                    self.assertEqual((r["cgroup_version"], r["cgroup_id"]), (2, cg.id), r)
+                self.assertEqual(fslib.sum_fields(mine, "tx_bytes", "tx_packets"),
+                                 (3 * 1228, 3))
+                self.assertEqual(fslib.sum_fields(mine, "rx_bytes", "rx_packets"),
+                                 (3 * 1228, 3))
+        self.assertEqual(agent.counter("socket_owner_walk_sockets_recorded"), 2)
+        self.assertEqual(agent.counter("socket_owner_walk_sockets_not_reached"), 0)
+        self.assertEqual(agent.counter("socket_owner_walk_incomplete_netns_not_entered"), 0)
 
     def start_old_sockets(self, client_cg):
         env = self.env
@@ -133,7 +180,7 @@ class OwnerWalk(unittest.TestCase):
         self.assertEqual(found, 7 + agent.counter("socket_owner_walk_sockets_outside_cgroup_root"))
         self.assertRegex(err, r"socket owner walk: %d sockets found, 5 owners recorded, 2 had "
                          r"one, 0 not recorded \(owner table full\), 0 not reached, \d+ outside "
-                         r"the cgroup root, \d+ network namespaces, [0-9.]+ ms" % found)
+                         r"the cgroup root, \d+ network namespaces \(0 not entered\), [0-9.]+ ms" % found)
 
     def test_v2_owner_and_cgroup(self):
         client_cg = self.env.cgroup("old")
