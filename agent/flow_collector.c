@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -27,6 +30,25 @@
  * Beyond this many the drain writes them itself; 72 bytes each, returned once written.
  */
 #define META_PENDING_MAX 65536
+/*
+ * The start-up walk of open sockets (owner_walk()) stops after this long, counted, so that a node
+ * with millions of open files does not hold the agent's start (docs/benchmarks.md has the
+ * walk's rate). The kernel returns to user space at least every 4,096 sockets (the read
+ * buffer) or 1M files (MAX_ITER_OBJECTS, -EAGAIN), where the bound is checked.
+ */
+#define OWNER_WALK_BOUND_NS (2 * 1000000000ull)
+
+/*
+ * Why the start-up walk of open sockets did not cover them all
+ * (flowscope_socket_owner_walk_incomplete_total).
+ */
+enum owner_walk_incomplete {
+	WALK_UNAVAILABLE, /* the kernel refused the iterator program (iter/task_file) */
+	WALK_ERROR, /* attaching or reading the iterator failed */
+	WALK_TIME_BOUND, /* stopped at OWNER_WALK_BOUND_NS */
+	WALK_NETNS, /* network namespaces the second pass could not enter (per namespace) */
+	WALK_INCOMPLETE_MAX,
+};
 
 /* Where an export's time goes (flowscope_flow_export_phase_microseconds_total). */
 enum export_phase {
@@ -94,6 +116,10 @@ struct flow_collector {
 	uint64_t phase_t; /* CLOCK_MONOTONIC at the last phase_mark() */
 	int schedstat_fd; /* /proc/thread-self/schedstat, or -1 */
 	uint64_t last_stats[FLOW_STAT_MAX]; /* at the previous export: per-interval warnings */
+	/* the start-up walk of open sockets: sockets by enum flow_owner_walk_result (0: found) */
+	uint64_t walk[FLOW_OWNER_WALK_PENDING + 1]; /* PENDING at the end: not reached */
+	uint64_t walk_us; /* its wall time */
+	uint64_t walk_incomplete[WALK_INCOMPLETE_MAX];
 };
 
 static const char *errno_hint(int err)
@@ -134,6 +160,293 @@ static void learn_self_tgid(struct flow_collector *fc)
 	LOG_DEBUG("own tgid as the kernel sees it: %u", fc->skel->bss->self_tgid);
 }
 
+/*
+ * open -> rodata and map sizes -> load, into fc->skel (a skeleton there is destroyed first);
+ * with_walk: the start-up iterator flow_owner_walk too. A negative errno, err written.
+ */
+static int open_and_load(struct flow_collector *fc, const struct flow_collector_opts *opts,
+			 bool with_walk, char *err, size_t errsz)
+{
+	int ret;
+
+	flow_bpf__destroy(fc->skel);
+	fc->skel = flow_bpf__open();
+	if (!fc->skel) {
+		ret = -errno;
+		snprintf(err, errsz, "opening BPF object: %s", strerror(-ret));
+		return ret;
+	}
+	fc->skel->rodata->cgroup_mode = opts->cgroup_mode == FLOW_CGROUP_MODE_V1
+						? FLOW_CGROUP_MODE_V1
+						: FLOW_CGROUP_MODE_V2;
+	for (size_t i = 0; i < opts->n_dns_ports; i++)
+		fc->skel->rodata->dns_port_bitmap[opts->dns_ports[i] >> 5] |=
+			1u << (opts->dns_ports[i] & 31);
+	if (opts->dns_capture_max_bytes)
+		fc->skel->rodata->dns_capture_max_bytes = opts->dns_capture_max_bytes;
+	/* The outer map's inner template keeps its size: the kernel does not compare max_entries
+	 * of inner hash maps (bpf_map_meta_equal). */
+	if (bpf_map__set_max_entries(fc->skel->maps.flows_a, opts->max_flows) ||
+	    bpf_map__set_max_entries(fc->skel->maps.flows_b, opts->max_flows) ||
+	    bpf_map__set_max_entries(fc->skel->maps.flows_c, opts->max_flows) ||
+	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, opts->max_flows) ||
+	    (opts->dns_ringbuf_bytes &&
+	     bpf_map__set_max_entries(fc->skel->maps.dns_events, opts->dns_ringbuf_bytes))) {
+		ret = -EINVAL;
+		snprintf(err, errsz, "sizing the flow maps to %u entries", opts->max_flows);
+		return ret;
+	}
+
+	bpf_program__set_autoload(fc->skel->progs.flow_owner_walk, with_walk);
+	ret = flow_bpf__load(fc->skel);
+	if (ret) {
+		snprintf(err, errsz, "loading BPF programs: %s%s", strerror(-ret),
+			 errno_hint(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* A network namespace the walk's second pass enters, by inode number, and a process in it. */
+struct walk_netns {
+	uint32_t inum;
+	uint32_t pid;
+	uint64_t pending; /* sockets left to it by the first pass */
+};
+
+/* The walk's second pass in one network namespace: iterator fds made by a thread inside it. */
+struct walk_enter {
+	const struct walk_netns *ns;
+	uint64_t own_inum; /* the agent's own network namespace: no setns() */
+	struct bpf_link *links[2]; /* flow_owner_walk_tcp, _udp */
+	int fds[2];
+	int err; /* a positive errno */
+};
+
+/*
+ * Thread body: setns() into the namespace, then the iterators (the kernel's tcp and udp
+ * iterators walk the namespace of the thread that creates them). Its own thread, so that the
+ * loop's thread never changes namespace; it ends as soon as the fds are made.
+ */
+static void *walk_enter_thread(void *arg)
+{
+	struct walk_enter *we = arg;
+	char path[64];
+	int fd;
+
+	if (we->ns->inum != we->own_inum) {
+		struct stat st;
+
+		/* the kernel's pid, which names another process (or none) when the agent has a
+		 * PID namespace of its own: the namespace's inode number tells */
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", we->ns->pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			we->err = errno;
+			return NULL;
+		}
+		if (fstat(fd, &st) || st.st_ino != we->ns->inum)
+			we->err = ESRCH;
+		else if (setns(fd, CLONE_NEWNET))
+			we->err = errno;
+		close(fd);
+		if (we->err)
+			return NULL;
+	}
+	for (int i = 0; i < 2; i++) {
+		we->fds[i] = bpf_iter_create(bpf_link__fd(we->links[i]));
+		if (we->fds[i] < 0) {
+			we->err = errno;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* Adds one second-pass result byte per socket to fc->walk[]; returns how many. */
+static uint64_t walk_count(struct flow_collector *fc, const uint8_t *buf, ssize_t n)
+{
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] >= FLOW_OWNER_WALK_INSERTED && buf[i] <= FLOW_OWNER_WALK_TABLE_FULL)
+			fc->walk[buf[i]]++;
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+/*
+ * Reads an iterator to its end, each chunk to cb, until the walk's time bound (from t0).
+ * Returns 0, or -ETIME at the bound, or a negative errno.
+ */
+static int walk_read(struct flow_collector *fc, int fd, size_t rec_size, uint64_t t0,
+		     void (*cb)(struct flow_collector *, const void *, size_t, void *), void *arg)
+{
+	_Alignas(8) uint8_t buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf) - sizeof(buf) % rec_size);
+		if (n > 0)
+			cb(fc, buf, (size_t)n / rec_size, arg);
+		if (n == 0)
+			return 0;
+		/* EAGAIN: 1M files without a socket in one read; the next one goes on from there */
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (clock_mono_ns() - t0 > OWNER_WALK_BOUND_NS)
+			return -ETIME;
+	}
+}
+
+struct walk_pass1 {
+	struct walk_netns *ns;
+	size_t n_ns, cap_ns;
+	bool oom;
+};
+
+static void walk_pass1_cb(struct flow_collector *fc, const void *data, size_t n, void *arg)
+{
+	const struct flow_owner_walk_rec *r = data;
+	struct walk_pass1 *p = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+
+		fc->walk[0]++;
+		if (r[i].result >= FLOW_OWNER_WALK_INSERTED &&
+		    r[i].result <= FLOW_OWNER_WALK_OUTSIDE)
+			fc->walk[r[i].result]++;
+		if (r[i].result != FLOW_OWNER_WALK_PENDING)
+			continue;
+		for (k = 0; k < p->n_ns && p->ns[k].inum != r[i].netns; k++)
+			;
+		if (k == p->n_ns) {
+			if (p->n_ns == p->cap_ns) {
+				size_t cap = p->cap_ns ? 2 * p->cap_ns : 16;
+				struct walk_netns *ns = realloc(p->ns, cap * sizeof(*ns));
+
+				if (!ns) {
+					p->oom = true;
+					continue;
+				}
+				p->ns = ns;
+				p->cap_ns = cap;
+			}
+			p->ns[k] = (struct walk_netns){ .inum = r[i].netns, .pid = r[i].pid };
+			p->n_ns++;
+		}
+		p->ns[k].pending++;
+	}
+}
+
+static void walk_pass2_cb(struct flow_collector *fc, const void *data, size_t n, void *arg)
+{
+	uint64_t *resolved = arg;
+
+	*resolved += walk_count(fc, data, (ssize_t)n);
+}
+
+/*
+ * Owner records for the sockets that existed before the agent (flow.bpf.c flow_owner_walk):
+ * run after every program is attached, so that a socket created meanwhile has sock_create's
+ * record, which the walk keeps. The first pass (iter/task_file) goes over every process's
+ * files; the sockets it found without a cookie get theirs in a second pass (iter/tcp, iter/udp)
+ * in each network namespace they are in. Counts what it found and did (fc->walk[]) and logs one
+ * line. Bounded by OWNER_WALK_BOUND_NS; a failure leaves the sockets it did not reach without
+ * an owner, counted, and the agent goes on.
+ */
+static void owner_walk(struct flow_collector *fc)
+{
+	struct bpf_program *pass2[2] = { fc->skel->progs.flow_owner_walk_tcp,
+					 fc->skel->progs.flow_owner_walk_udp };
+	struct bpf_link *link = NULL, *links[2] = { NULL, NULL };
+	uint64_t t0 = clock_mono_ns(), resolved = 0, pending, t, key, own_inum;
+	struct walk_pass1 p1 = { 0 };
+	const char *why = NULL;
+	struct stat st;
+	int fd, ret, seed;
+
+	if (fc->walk_incomplete[WALK_UNAVAILABLE])
+		return; /* warned at load */
+	/* a v2 cgroup directory's inode number is its cgroup id */
+	fc->skel->bss->walk_cgroup_root_id = fstat(fc->cgroup_fd, &st) == 0 ? st.st_ino : 0;
+	link = bpf_program__attach_iter(fc->skel->progs.flow_owner_walk, NULL);
+	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
+	if (fd < 0) {
+		fc->walk_incomplete[WALK_ERROR] = 1;
+		LOG_WARN("socket owner walk: creating the task_file iterator: %s: sockets opened "
+			 "before the agent keep pid 0",
+			 strerror(errno));
+		bpf_link__destroy(link);
+		return;
+	}
+	ret = walk_read(fc, fd, sizeof(struct flow_owner_walk_rec), t0, walk_pass1_cb, &p1);
+	close(fd);
+	bpf_link__destroy(link);
+	if (p1.oom)
+		fc->walk_incomplete[WALK_ERROR] = 1, why = "out of memory";
+	own_inum = stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
+	for (int i = 0; i < 2 && !ret && p1.n_ns; i++) {
+		links[i] = bpf_program__attach_iter(pass2[i], NULL);
+		if (!links[i])
+			ret = -errno;
+	}
+	for (size_t k = 0; k < p1.n_ns && !ret; k++) {
+		struct walk_enter we = { .ns = &p1.ns[k],
+					 .own_inum = own_inum,
+					 .links = { links[0], links[1] },
+					 .fds = { -1, -1 } };
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, walk_enter_thread, &we) == 0)
+			pthread_join(th, NULL);
+		else
+			we.err = EAGAIN;
+		for (int i = 0; i < 2 && !we.err && !ret; i++)
+			ret = walk_read(fc, we.fds[i], 1, t0, walk_pass2_cb, &resolved);
+		for (int i = 0; i < 2; i++)
+			if (we.fds[i] >= 0)
+				close(we.fds[i]);
+		if (we.err) {
+			/* EPERM without CAP_SYS_ADMIN; ENOENT, ESRCH: the process is gone, or not
+			 * in the agent's PID namespace */
+			fc->walk_incomplete[WALK_NETNS]++;
+			LOG_DEBUG("socket owner walk: network namespace %u (pid %u): %s",
+				  p1.ns[k].inum, p1.ns[k].pid, strerror(we.err));
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		bpf_link__destroy(links[i]);
+	if (ret == -ETIME) {
+		why = "stopped at its time bound";
+		fc->walk_incomplete[WALK_TIME_BOUND] = 1;
+	} else if (ret) {
+		why = strerror(-ret);
+		fc->walk_incomplete[WALK_ERROR] = 1;
+	}
+	/* owners the second pass did not take: sockets it did not reach */
+	pending = fc->walk[FLOW_OWNER_WALK_PENDING];
+	fc->walk[FLOW_OWNER_WALK_PENDING] = pending > resolved ? pending - resolved : 0;
+	seed = bpf_map__fd(fc->skel->maps.owner_seed);
+	while (bpf_map_get_next_key(seed, NULL, &key) == 0 && bpf_map_delete_elem(seed, &key) == 0)
+		;
+	free(p1.ns);
+	t = clock_mono_ns() - t0;
+	fc->walk_us = t / 1000;
+	if (why)
+		LOG_WARN("socket owner walk incomplete (%s): the sockets it did not reach keep pid "
+			 "0",
+			 why);
+	LOG_INFO("socket owner walk: %llu sockets found, %llu owners recorded, %llu had one, "
+		 "%llu not recorded (owner table full), %llu not reached, %llu outside the cgroup "
+		 "root, %zu network namespaces (%llu not entered), %.1f ms",
+		 (unsigned long long)fc->walk[0],
+		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_INSERTED],
+		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_EXISTING],
+		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_TABLE_FULL],
+		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_PENDING],
+		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_OUTSIDE], p1.n_ns,
+		 (unsigned long long)fc->walk_incomplete[WALK_NETNS], (double)t / 1e6);
+}
+
 int flow_collector_create(const struct flow_collector_opts *opts, struct flow_collector **out,
 			  char *err, size_t errsz)
 {
@@ -169,38 +482,22 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 		goto fail;
 	}
 
-	fc->skel = flow_bpf__open();
-	if (!fc->skel) {
-		ret = -errno;
-		snprintf(err, errsz, "opening BPF object: %s", strerror(-ret));
-		goto fail;
-	}
-	fc->skel->rodata->cgroup_mode = opts->cgroup_mode == FLOW_CGROUP_MODE_V1
-						? FLOW_CGROUP_MODE_V1
-						: FLOW_CGROUP_MODE_V2;
-	for (size_t i = 0; i < opts->n_dns_ports; i++)
-		fc->skel->rodata->dns_port_bitmap[opts->dns_ports[i] >> 5] |=
-			1u << (opts->dns_ports[i] & 31);
-	if (opts->dns_capture_max_bytes)
-		fc->skel->rodata->dns_capture_max_bytes = opts->dns_capture_max_bytes;
-	/* The outer map's inner template keeps its size: the kernel does not compare max_entries
-	 * of inner hash maps (bpf_map_meta_equal). */
-	if (bpf_map__set_max_entries(fc->skel->maps.flows_a, opts->max_flows) ||
-	    bpf_map__set_max_entries(fc->skel->maps.flows_b, opts->max_flows) ||
-	    bpf_map__set_max_entries(fc->skel->maps.flows_c, opts->max_flows) ||
-	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, opts->max_flows) ||
-	    (opts->dns_ringbuf_bytes &&
-	     bpf_map__set_max_entries(fc->skel->maps.dns_events, opts->dns_ringbuf_bytes))) {
-		ret = -EINVAL;
-		snprintf(err, errsz, "sizing the flow maps to %u entries", opts->max_flows);
-		goto fail;
-	}
-
-	ret = flow_bpf__load(fc->skel);
+	/*
+	 * The socket owner walk's iterator is an optional extra: a kernel that refuses it (no
+	 * iter/task_file, no bpf_sock_from_file) gets the object again without it.
+	 */
+	ret = open_and_load(fc, opts, true, err, errsz);
 	if (ret) {
-		snprintf(err, errsz, "loading BPF programs: %s%s", strerror(-ret),
-			 errno_hint(-ret));
-		goto fail;
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		ret = open_and_load(fc, opts, false, err, errsz);
+		if (ret)
+			goto fail;
+		fc->walk_incomplete[WALK_UNAVAILABLE] = 1;
+		LOG_WARN("the kernel refused the socket owner walk (iter/task_file; %s): sockets "
+			 "opened before the agent keep pid 0",
+			 why);
 	}
 
 	fc->cgroup_fd = open(opts->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -245,6 +542,7 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 			goto fail;
 		}
 	}
+	owner_walk(fc);
 	*out = fc;
 	return 0;
 fail:
@@ -951,12 +1249,16 @@ struct flow_snap {
 	uint64_t export_cpu_us, export_wait_us, phase_us[PHASE_MAX];
 	uint64_t cache_orphans; /* the kernel's FLOW_STAT_CACHE_ORPHAN and the drain's */
 	uint64_t meta_written, meta_errors;
+	uint64_t walk[FLOW_OWNER_WALK_PENDING + 1], walk_us, walk_incomplete[WALK_INCOMPLETE_MAX];
 };
 
 #define ROW(name, type, help, labels, field) \
 	COUNTER_ROW(name, type, help, labels, struct flow_snap, field)
 #define NOT_ACCOUNTED "Packets not in any flow record, by reason."
 #define PHASE_HELP "Time interval exports spent per phase, microseconds."
+#define WALK_HELP "Sockets of the start-up walk by what it did with their owner."
+#define WALK_INCOMPLETE_HELP \
+	"Start-up walks of open sockets that did not cover them all, by reason."
 
 static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_packets_total", COUNTER_COUNTER, "Packets seen by the cgroup_skb programs.",
@@ -983,6 +1285,28 @@ static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_socket_owners_not_recorded_total", COUNTER_COUNTER,
 	    "Socket owners not recorded because the owner map was full.", "",
 	    k[FLOW_STAT_OWNER_MAP_FULL]),
+	ROW("flowscope_socket_owner_walk_sockets_found_total", COUNTER_COUNTER,
+	    "IPv4/IPv6 socket files the start-up walk found open in processes.", "", walk[0]),
+	ROW("flowscope_socket_owner_walk_sockets_total", COUNTER_COUNTER, WALK_HELP,
+	    "result=\"recorded\"", walk[FLOW_OWNER_WALK_INSERTED]),
+	ROW("flowscope_socket_owner_walk_sockets_total", COUNTER_COUNTER, WALK_HELP,
+	    "result=\"had_owner\"", walk[FLOW_OWNER_WALK_EXISTING]),
+	ROW("flowscope_socket_owner_walk_sockets_total", COUNTER_COUNTER, WALK_HELP,
+	    "result=\"table_full\"", walk[FLOW_OWNER_WALK_TABLE_FULL]),
+	ROW("flowscope_socket_owner_walk_sockets_total", COUNTER_COUNTER, WALK_HELP,
+	    "result=\"not_reached\"", walk[FLOW_OWNER_WALK_PENDING]),
+	ROW("flowscope_socket_owner_walk_sockets_total", COUNTER_COUNTER, WALK_HELP,
+	    "result=\"outside_cgroup_root\"", walk[FLOW_OWNER_WALK_OUTSIDE]),
+	ROW("flowscope_socket_owner_walk_microseconds", COUNTER_GAUGE,
+	    "Wall time of the start-up walk of open sockets.", "", walk_us),
+	ROW("flowscope_socket_owner_walk_incomplete_total", COUNTER_COUNTER, WALK_INCOMPLETE_HELP,
+	    "reason=\"unavailable\"", walk_incomplete[WALK_UNAVAILABLE]),
+	ROW("flowscope_socket_owner_walk_incomplete_total", COUNTER_COUNTER, WALK_INCOMPLETE_HELP,
+	    "reason=\"error\"", walk_incomplete[WALK_ERROR]),
+	ROW("flowscope_socket_owner_walk_incomplete_total", COUNTER_COUNTER, WALK_INCOMPLETE_HELP,
+	    "reason=\"time_bound\"", walk_incomplete[WALK_TIME_BOUND]),
+	ROW("flowscope_socket_owner_walk_incomplete_total", COUNTER_COUNTER, WALK_INCOMPLETE_HELP,
+	    "reason=\"netns_not_entered\"", walk_incomplete[WALK_NETNS]),
 	ROW("flowscope_flow_records_total", COUNTER_COUNTER, "Flow records exported.", "", records),
 	ROW("flowscope_flow_records_lost_total", COUNTER_COUNTER,
 	    "Flows drained from the kernel that gave no record, by reason.",
@@ -1050,6 +1374,9 @@ static int snapshot(void *arg, void *out)
 	s->export_cpu_us = fc->export_cpu_us;
 	s->export_wait_us = fc->export_wait_us;
 	memcpy(s->phase_us, fc->phase_us, sizeof(s->phase_us));
+	memcpy(s->walk, fc->walk, sizeof(s->walk));
+	s->walk_us = fc->walk_us;
+	memcpy(s->walk_incomplete, fc->walk_incomplete, sizeof(s->walk_incomplete));
 	ret = flow_collector_stats(fc, s->k);
 	s->cache_orphans = s->k[FLOW_STAT_CACHE_ORPHAN] + fc->cache_orphans;
 	return ret;

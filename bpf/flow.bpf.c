@@ -736,4 +736,160 @@ int BPF_PROG(flow_sock_destroy, struct sock *sk)
 	return 0;
 }
 
+/*
+ * The cgroup the programs are attached to (--cgroup-root), by id: the start-up walk records only
+ * sockets under it, whose packets the skb programs see (and whose UDP records the attached
+ * sock_release deletes). 0 or 1 (the v2 root): every socket. Set by the agent before the walk.
+ */
+__u64 walk_cgroup_root_id = 0;
+
+/* Whether the socket's v2 cgroup is walk_cgroup_root_id or below it (at most 64 levels up). */
+static __always_inline bool walk_under_root(struct sock *sk)
+{
+	struct cgroup *cg;
+
+	if (walk_cgroup_root_id <= 1)
+		return true;
+	cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	for (int i = 0; i < 64 && cg; i++) {
+		if (BPF_CORE_READ(cg, kn, id) == walk_cgroup_root_id)
+			return true;
+		cg = BPF_CORE_READ(cg, self.parent, cgroup);
+	}
+	return false;
+}
+
+/*
+ * Owners noted by the walk's first pass for sockets that had no cookie yet, by socket inode:
+ * the second pass (iter/tcp, iter/udp) reaches the socket through a pointer the cookie helper
+ * takes and moves the owner into sock_owner. Emptied by the agent after the walk.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FLOW_SOCK_OWNERS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct sock_owner);
+} owner_seed SEC(".maps");
+
+/* Records owner for cookie unless the socket has an owner record: enum flow_owner_walk_result. */
+static __always_inline __u8 walk_insert(__u64 cookie, const struct sock_owner *owner)
+{
+	if (owner_find(cookie))
+		return FLOW_OWNER_WALK_EXISTING;
+	/* owner_insert() counts a table that is full in FLOW_STAT_OWNER_MAP_FULL too */
+	owner_insert(cookie, owner);
+	return owner_find(cookie) ? FLOW_OWNER_WALK_INSERTED : FLOW_OWNER_WALK_TABLE_FULL;
+}
+
+/*
+ * Owners of sockets opened before the agent, first pass: run once at start, after every other
+ * program is attached (agent/flow_collector.c), over every process's open files. A socket file
+ * of the IPv4/IPv6 families gets an owner record naming the process that holds it, made as
+ * sock_create makes it (tgid, the main thread's comm, the v1 memory cgroup in v1 mode), unless it
+ * has one: sock_create's (a socket created during the walk), or the first holder's of a socket
+ * several processes share (tasks come in pid order: the lowest pid holding it). A socket whose
+ * cookie the kernel has not made yet cannot get it here (a socket reached through a file is not
+ * a pointer the cookie helper takes): its owner waits in owner_seed for the second pass.
+ */
+SEC("iter/task_file")
+int flow_owner_walk(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct flow_owner_walk_rec rec = {};
+	struct sock_owner owner;
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+	__u64 cookie, ino;
+	long ret;
+
+	if (!task || !file)
+		return 0;
+	sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	rec.pid = task->tgid;
+	if (!walk_under_root(sk)) {
+		rec.result = FLOW_OWNER_WALK_OUTSIDE;
+		goto out;
+	}
+	owner.tgid = task->tgid;
+	owner.pad = 0;
+	__builtin_memcpy(owner.comm, task->group_leader->comm, sizeof(owner.comm));
+	owner.v1_cgroup_id = cgroup_mode == FLOW_CGROUP_MODE_V1 ? v1_memory_cgroup_id(task) : 0;
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (cookie) {
+		rec.result = walk_insert(cookie, &owner);
+		goto out;
+	}
+	ino = BPF_CORE_READ(file, f_inode, i_ino);
+	/* BPF_NOEXIST: the first holder's, as above */
+	ret = bpf_map_update_elem(&owner_seed, &ino, &owner, BPF_NOEXIST);
+	if (ret) {
+		rec.result = ret == -EEXIST ? FLOW_OWNER_WALK_EXISTING : FLOW_OWNER_WALK_TABLE_FULL;
+		goto out;
+	}
+	rec.result = FLOW_OWNER_WALK_PENDING;
+	rec.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+out:
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	return 0;
+}
+
+/* Second pass, per socket of one network namespace: the owner the first pass noted, if any. */
+static __always_inline void walk_adopt(struct seq_file *seq, struct sock *sk)
+{
+	struct sock_owner *owner;
+	__u8 result;
+	__u64 ino;
+
+	ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+	if (!ino)
+		return;
+	owner = bpf_map_lookup_elem(&owner_seed, &ino);
+	if (!owner)
+		return;
+	/* the kernel makes the socket's cookie here, the one the skb programs will see */
+	result = walk_insert(bpf_get_socket_cookie(sk), owner);
+	bpf_map_delete_elem(&owner_seed, &ino);
+	bpf_seq_write(seq, &result, sizeof(result));
+}
+
+/*
+ * The walk's second pass over the TCP and UDP sockets of the network namespace the agent's
+ * thread is in when it creates the iterator (the kernel's tcp and udp iterators go one
+ * namespace at a time): one byte per owner moved, enum flow_owner_walk_result.
+ */
+SEC("iter/tcp")
+int flow_owner_walk_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc); /* a full socket: not a time-wait or request one */
+	if (tp)
+		walk_adopt(ctx->meta->seq, (struct sock *)tp);
+	return 0;
+}
+
+SEC("iter/udp")
+int flow_owner_walk_udp(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *udp = ctx->udp_sk;
+
+	if (udp)
+		walk_adopt(ctx->meta->seq, (struct sock *)udp);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

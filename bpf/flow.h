@@ -160,6 +160,29 @@ struct sock_owner_slot {
 	struct sock_owner owner;
 };
 
+/*
+ * What the start-up walk of open sockets (flow.bpf.c flow_owner_walk and flow_owner_walk_tcp,
+ * _udp) did with a socket of the IPv4/IPv6 families, in the records it writes to the iterators'
+ * output.
+ */
+enum flow_owner_walk_result {
+	FLOW_OWNER_WALK_INSERTED = 1, /* the holding process recorded as the socket's owner */
+	FLOW_OWNER_WALK_EXISTING, /* the socket had an owner record already (sock_create's, or an
+				     earlier holder's in this walk) */
+	FLOW_OWNER_WALK_TABLE_FULL, /* the socket's sock_owner slots were all taken */
+	FLOW_OWNER_WALK_OUTSIDE, /* the socket's cgroup is not under the attached one */
+	FLOW_OWNER_WALK_PENDING, /* no cookie yet: owner noted in owner_seed for the second pass */
+};
+
+/* One record of the walk's first pass (iter/task_file), per socket file. */
+struct flow_owner_walk_rec {
+	__u8 result; /* enum flow_owner_walk_result */
+	__u8 pad[3];
+	__u32 pid; /* the holding process (tgid) */
+	__u32 netns; /* the socket's network namespace (inode number), for a PENDING one */
+	__u32 pad2;
+};
+
 /* Values of the programs' cgroup_mode (--cgroup-mode after auto is decided). */
 #define FLOW_CGROUP_MODE_V1 1
 #define FLOW_CGROUP_MODE_V2 2

@@ -132,6 +132,47 @@ def udp_client(args):
     print(json.dumps({"pid": os.getpid(), "addr": local[0], "port": local[1]}), flush=True)
 
 
+def held_client(args):
+    """Opens a TCP connection (unless tcp_port is 0) and a connected UDP socket, prints their ports, then waits for a
+    byte on stdin before it uses them: sockets older than whatever starts in between. Then
+    `count` requests of (send, recv) bytes on each, a zero request that makes the TCP server
+    close first, and a last JSON line. With --fork, a child process holds the same sockets
+    during the wait (it exits with them unused)."""
+    t = None
+    if args.tcp_port:  # 0: a UDP socket only
+        t = socket.socket(family_of(args.host), socket.SOCK_STREAM)
+        t.settimeout(10)
+        t.connect((args.host, args.tcp_port))
+    u = socket.socket(family_of(args.host), socket.SOCK_DGRAM)
+    u.settimeout(5)
+    u.connect((args.host, args.udp_port))
+    child = 0
+    if args.fork:
+        child = os.fork()
+        if child == 0:
+            os.read(0, 1)
+            os._exit(0)
+    print(json.dumps({"pid": os.getpid(), "child": child,
+                      "tcp_port": t.getsockname()[1] if t else 0,
+                      "udp_port": u.getsockname()[1]}), flush=True)
+    os.read(0, 1)  # one byte each for this process and the child, unbuffered
+    for _ in range(args.count):
+        if t:
+            t.sendall(b"%08d%08d" % (args.send, args.recv) + b"c" * args.send)
+            if recv_exact(t, args.recv) != args.recv:
+                sys.exit("short read")
+        u.send(b"u" * args.send)
+        u.recv(65536)
+    if t:
+        t.sendall(b"%08d%08d" % (0, 0))
+        recv_exact(t, 1)  # the server closes first
+        t.close()
+    u.close()
+    if child:
+        os.waitpid(child, 0)
+    print(json.dumps({"done": True}), flush=True)
+
+
 def udp_spray(args):
     """One datagram from each of `count` fresh sockets: `count` distinct flows."""
     ports = []
@@ -190,6 +231,15 @@ def main():
     a.add_argument("--gap", type=float, default=0, help="seconds between datagrams")
     a.add_argument("--sport", type=int, default=0, help="local port (default: any)")
     a.set_defaults(fn=udp_client)
+    a = sub.add_parser("held-client")
+    a.add_argument("host")
+    a.add_argument("tcp_port", type=int)
+    a.add_argument("udp_port", type=int)
+    a.add_argument("--count", type=int, default=3)
+    a.add_argument("--send", type=int, default=1000)
+    a.add_argument("--recv", type=int, default=2000)
+    a.add_argument("--fork", action="store_true")
+    a.set_defaults(fn=held_client)
     a = sub.add_parser("udp-spray")
     a.add_argument("host")
     a.add_argument("port", type=int)

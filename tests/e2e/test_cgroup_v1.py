@@ -5,7 +5,8 @@ Two clients in two v1 memory cgroups that the test creates (and, to keep the age
 test's own processes, in one v2 group under the test's subtree, which --cgroup-root names) get
 two different cgroup_id/cgroup_path values, with cgroup_version 1, and their bytes and packets
 match nftables counters in the router exactly. The servers' sockets exist before the agent
-starts: those have no owner record and fall back to their v2 cgroup (cgroup_version 2).
+starts: their owner comes from the agent's start-up walk of open sockets, so they are counted
+under the server process's v1 memory cgroup with its pid too (test_owner_walk.py has more).
 """
 import os
 import sys
@@ -40,6 +41,16 @@ table inet fs {
 """ % {"a": PORT_A, "b": PORT_B, "u": UDP_PORT}
 
 
+def v1_memory_group(pid):
+    """(id, path) of the process's cgroup in the v1 memory hierarchy."""
+    with open("/proc/%d/cgroup" % pid) as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if "memory" in ctrls.split(","):
+                return os.stat(fslib.cgroup_v1_memory_mount() + path).st_ino, path
+    raise RuntimeError("no v1 memory cgroup for pid %d" % pid)
+
+
 class CgroupV1Mode(unittest.TestCase):
     def setUp(self):
         self.env = env = fslib.Env()
@@ -54,9 +65,11 @@ class CgroupV1Mode(unittest.TestCase):
         self.cg_b = fslib.Cgroup(os.path.join(self.v1_root.path, "b"), also=[v2_clients])
         env.cgroups += [self.cg_a, self.cg_b]
         self.server_cg = env.cgroup("server")
+        self.server_pids = {}
         for kind, port in (("tcp-server", PORT_A), ("tcp-server", PORT_B),
                            ("udp-echo", UDP_PORT)):
-            env.server(kind, env.server_ns, "::", port, cgroup=self.server_cg)
+            self.server_pids[port] = env.server(kind, env.server_ns, "::", port,
+                                                cgroup=self.server_cg)["pid"]
 
     def test_two_v1_groups_match_nftables(self):
         env = self.env
@@ -97,21 +110,25 @@ class CgroupV1Mode(unittest.TestCase):
                 self.assertEqual(fslib.sum_fields(mine, "rx_bytes", "rx_packets"),
                                  (down_b, down_p))
 
-        # the servers' sockets predate the agent: no owner record, so their v2 group
+        # the servers' sockets predate the agent: the start-up walk recorded their owners, so
+        # the server processes' v1 memory cgroup (the one they inherited) and pids
+        server_v1 = {v1_memory_group(pid) for pid in self.server_pids.values()}
+        self.assertEqual(len(server_v1), 1)
+        server_v1_id, server_v1_path = server_v1.pop()
         server_side = [r for r in recs if r["src_port"] in (PORT_A, PORT_B, UDP_PORT)]
         self.assertTrue(server_side)
         for r in server_side:
-            self.assertEqual(r["cgroup_version"], 2, r)
-            self.assertEqual(r["cgroup_id"], self.server_cg.id, r)
-            self.assertEqual(r["cgroup_path"], rel + "server")
-            self.assertEqual(r["pid"], 0)
+            self.assertEqual(r["cgroup_version"], 1, r)
+            self.assertEqual(r["cgroup_id"], server_v1_id, r)
+            self.assertEqual(r["cgroup_path"], server_v1_path)
+            self.assertEqual((r["pid"], r["comm"]), (self.server_pids[r["src_port"]], "python3"))
         srv_a = [r for r in server_side if r["src_port"] == PORT_A]
         self.assertEqual(fslib.sum_fields(srv_a, "rx_bytes", "rx_packets"),
                          (truth["a_up"][1], truth["a_up"][0]))
         # nothing of the test's own traffic is attributed anywhere else
         for r in recs:
             self.assertIn((r["cgroup_version"], r["cgroup_id"]),
-                          {(1, self.cg_a.id), (1, self.cg_b.id), (2, self.server_cg.id),
+                          {(1, self.cg_a.id), (1, self.cg_b.id), (1, server_v1_id),
                            (2, env.cgroup_root.id)}, r)
 
     def test_accepted_sockets_take_the_listeners_v1_group(self):

@@ -104,7 +104,9 @@ class RuntimeErrors(unittest.TestCase):
     def test_kafka_setup_error_exits_before_running(self):
         """A Kafka error found only when the sink is made (librdkafka refuses the producer, the
         Schema Registry cannot be reached) ends the agent before it says it runs: stderr is the
-        cgroup mode line and the error, exactly, and the exit code says whose fault it is."""
+        cgroup mode line, the start-up socket owner walk's line (the flow programs are attached
+        before the sink is made) and the error, exactly, and the exit code says whose fault it
+        is."""
         mode = ("flowscope: info: cgroup mode v2 (--cgroup-mode v2): flows are attributed to "
                 "cgroup v2 groups under " + fslib.cgroup2_mount())
         port = fslib.free_tcp_port()  # nothing listens there
@@ -128,9 +130,11 @@ class RuntimeErrors(unittest.TestCase):
                 self.assertEqual(p.returncode, code, p.stderr)
                 self.assertEqual(p.stdout, "")
                 lines = p.stderr.splitlines()
-                self.assertEqual(len(lines), 2, p.stderr)
+                self.assertEqual(len(lines), 3, p.stderr)
                 self.assertEqual(lines[0], mode)
-                self.assertRegex(lines[1], "^" + error + "$")
+                self.assertRegex(lines[1], r"^flowscope: info: socket owner walk: \d+ sockets "
+                                 r"found, \d+ owners recorded, .* [0-9.]+ ms$")
+                self.assertRegex(lines[2], "^" + error + "$")
 
 
 if __name__ == "__main__":
