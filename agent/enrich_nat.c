@@ -3,8 +3,10 @@
  * Pipeline stage "nat": the actual endpoints of a flow from conntrack (conntrack/ct.h), and the
  * conntrack socket's loop wiring and counters.
  *
- * A flow found in the table (hit, or known untranslated) passes at once. On a miss where a point
- * GET is allowed (policy, rate and in-flight bounds of ct_nat_resolve()), the GET is sent without
+ * A flow found in the table (hit, or known untranslated) passes at once, and so does a miss while
+ * conntrack's event stream is known whole since before the export's drain (ct_nat_resolve():
+ * the flow is not translated). On another miss where a point GET is allowed (policy, rate and
+ * in-flight bounds of ct_nat_resolve()), the GET is sent without
  * waiting and the record is deferred (a copy, record_dup()); it resumes from the loop when the
  * answer comes (ct_nat_process() on the conntrack fd) or at the GET's deadline, 250 ms
  * (ct_netlink_opts.get_timeout_ns), then untranslated. Nothing here waits on netlink.
@@ -33,6 +35,15 @@ struct enrich_nat {
 	struct nat_wait *spare; /* reused while no record is deferred with it */
 	uint64_t deferred; /* records waiting for a GET now */
 	int64_t epoch_to_mono_ns; /* add to a record's epoch time for CLOCK_MONOTONIC; per interval */
+	/*
+	 * CLOCK_MONOTONIC at this export's first flow record, 0 until it came: flow records come
+	 * from the drain, which reads a map only after the programs stopped writing it (the parity
+	 * switch of flow_collector_drain()), so every packet of the export's flows was counted by
+	 * then (ct_window.counted_by_ns). 0 outside an export (records submitted without
+	 * interval_begin): the window's first packet plus a slack is used instead.
+	 */
+	uint64_t counted_by_ns;
+	bool exporting; /* between interval_begin and the first flow record */
 	uint64_t lookup_errors; /* flows the library refused to look up */
 	uint64_t defer_errors; /* could not copy a record to defer it: it went on untranslated */
 	bool sync_logged;
@@ -164,6 +175,11 @@ static enum stage_verdict nat_process(void *arg, struct record *hdr)
 		n->epoch_to_mono_ns = -clock_mono_to_epoch_offset();
 	win.first_ns = (uint64_t)((int64_t)r->start_ns + n->epoch_to_mono_ns);
 	win.last_ns = (uint64_t)((int64_t)r->end_ns + n->epoch_to_mono_ns);
+	if (n->exporting) {
+		n->exporting = false;
+		n->counted_by_ns = clock_mono_ns();
+	}
+	win.counted_by_ns = n->counted_by_ns;
 	w = n->spare ? n->spare : calloc(1, sizeof(*w));
 	n->spare = NULL;
 	if (!w) {
@@ -202,6 +218,8 @@ static void nat_interval_begin(void *arg)
 
 	process(n);
 	n->epoch_to_mono_ns = -clock_mono_to_epoch_offset();
+	n->exporting = true;
+	n->counted_by_ns = 0;
 }
 
 /* At exit: every deferred record goes on now, untranslated unless its answer is queued. */
@@ -220,6 +238,7 @@ struct ct_snap {
 	uint64_t entries;
 	uint64_t negative_entries;
 	uint64_t deferred; /* flow records waiting for a GET answer now */
+	uint64_t events_complete; /* 1 while a miss needs no GET (ct_netlink_events_complete_ns()) */
 };
 
 #define ROW(name, type, help, labels, field) \
@@ -236,6 +255,7 @@ struct ct_snap {
 static const struct counter_desc ct_counters[] = {
 	LOOKUP("hit", cs.hit),
 	LOOKUP("miss", cs.miss),
+	LOOKUP("not_translated", cs.not_translated),
 	LOOKUP("fallback_hit", cs.fallback_hit),
 	LOOKUP("fallback_miss", cs.fallback_miss),
 	LOOKUP("fallback_ratelimited", cs.fallback_ratelimited),
@@ -258,6 +278,10 @@ static const struct counter_desc ct_counters[] = {
 	ROW("flowscope_conntrack_negative_entries", COUNTER_GAUGE,
 	    "Untranslated conntrack entries cached because they share a tuple with a cached one.",
 	    "", negative_entries),
+	ROW("flowscope_conntrack_events_complete", COUNTER_GAUGE,
+	    "1 while the conntrack event stream is known whole (synced, no loss since, events on): "
+	    "a cache miss then needs no point GET.",
+	    "", events_complete),
 	ROW("flowscope_conntrack_flows_waiting", COUNTER_GAUGE,
 	    "Flow records deferred until a conntrack GET answers (at most 250 ms).", "", deferred),
 };
@@ -279,6 +303,7 @@ static int snapshot(void *arg, void *out)
 	s->entries = s->cs.table.entries;
 	s->negative_entries = s->cs.table.negative_entries;
 	s->deferred = n->deferred;
+	s->events_complete = s->cs.events_complete;
 	return 0;
 }
 
