@@ -260,4 +260,13 @@ int identity_peers_add(struct identity_peers *peers, const struct identity_flow_
 int identity_peers_find(const struct identity_peers *peers,
 			const struct identity_flow_tuple *actual, uint64_t *peer_cgroup_id);
 
+/*
+ * identity_peers_find() for n flows at once: status[i] and, for IDENTITY_PEER_FOUND,
+ * peer_cgroup_id[i] for actual[i]. The same answers, faster for many: the memory reads of a
+ * batch of lookups overlap instead of following one another.
+ */
+void identity_peers_find_many(const struct identity_peers *peers,
+			      const struct identity_flow_tuple *actual, size_t n, int *status,
+			      uint64_t *peer_cgroup_id);
+
 #endif /* FLOWSCOPE_IDENTITY_H */
