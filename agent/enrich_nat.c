@@ -25,6 +25,12 @@
 
 struct nat_wait;
 
+/*
+ * Flow records of an export share a clock reading this many at a time: microseconds apart, for
+ * grace periods of a minute and GET deadlines of 250 ms (a deadline is then early by as much).
+ */
+#define NOW_REUSE 64
+
 struct enrich_nat {
 	struct ct_nat *ct;
 	struct loop *loop;
@@ -39,11 +45,13 @@ struct enrich_nat {
 	 * CLOCK_MONOTONIC at this export's first flow record, 0 until it came: flow records come
 	 * from the drain, which reads a map only after the programs stopped writing it (the parity
 	 * switch of flow_collector_drain()), so every packet of the export's flows was counted by
-	 * then (ct_window.counted_by_ns). 0 outside an export (records submitted without
-	 * interval_begin): the window's first packet plus a slack is used instead.
+	 * then (ct_window.counted_by_ns). 0 outside an export (after interval_end, or records
+	 * submitted without interval_begin): the window's first packet plus a slack is used.
 	 */
 	uint64_t counted_by_ns;
 	bool exporting; /* between interval_begin and the first flow record */
+	uint64_t now_ns; /* during an export: the clock, read again every NOW_REUSE records */
+	uint32_t now_uses;
 	uint64_t lookup_errors; /* flows the library refused to look up */
 	uint64_t defer_errors; /* could not copy a record to defer it: it went on untranslated */
 	bool sync_logged;
@@ -149,6 +157,18 @@ static void on_resolved(void *arg, int status, const struct ct_result *res, uint
 	free(w);
 }
 
+/* CLOCK_MONOTONIC for a lookup: read per record outside an export, per NOW_REUSE in one. */
+static uint64_t lookup_now(struct enrich_nat *n)
+{
+	if (!n->counted_by_ns)
+		return clock_mono_ns();
+	if (++n->now_uses >= NOW_REUSE) {
+		n->now_uses = 0;
+		n->now_ns = clock_mono_ns();
+	}
+	return n->now_ns;
+}
+
 static enum stage_verdict nat_process(void *arg, struct record *hdr)
 {
 	struct enrich_nat *n = arg;
@@ -178,6 +198,8 @@ static enum stage_verdict nat_process(void *arg, struct record *hdr)
 	if (n->exporting) {
 		n->exporting = false;
 		n->counted_by_ns = clock_mono_ns();
+		n->now_ns = n->counted_by_ns;
+		n->now_uses = 0;
 	}
 	win.counted_by_ns = n->counted_by_ns;
 	w = n->spare ? n->spare : calloc(1, sizeof(*w));
@@ -188,7 +210,7 @@ static enum stage_verdict nat_process(void *arg, struct record *hdr)
 	}
 	w->n = n;
 	w->r = NULL;
-	ret = ct_nat_resolve(n->ct, &t, &win, clock_mono_ns(), on_resolved, w, &res);
+	ret = ct_nat_resolve(n->ct, &t, &win, lookup_now(n), on_resolved, w, &res);
 	if (ret == CT_PENDING) {
 		/* w belongs to the pending GET now */
 		w->r = record_dup(hdr);
@@ -219,6 +241,15 @@ static void nat_interval_begin(void *arg)
 	process(n);
 	n->epoch_to_mono_ns = -clock_mono_to_epoch_offset();
 	n->exporting = true;
+	n->counted_by_ns = 0;
+}
+
+/* After the export's last flow record: what comes next is not from its drain. */
+static void nat_interval_end(void *arg)
+{
+	struct enrich_nat *n = arg;
+
+	n->exporting = false;
 	n->counted_by_ns = 0;
 }
 
@@ -369,6 +400,7 @@ struct pipeline_stage enrich_nat_stage(struct enrich_nat *n)
 		.name = "nat",
 		.process = nat_process,
 		.interval_begin = nat_interval_begin,
+		.interval_end = nat_interval_end,
 		.flush = nat_flush,
 		.added = nat_added,
 		.arg = n,
