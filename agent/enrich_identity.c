@@ -29,6 +29,8 @@
 #include "record.h"
 
 #define V1_BIT (1ull << 63)
+/* tuples the peer_index stage gathers before adding them at once (identity_peers_add_many()) */
+#define INDEX_BATCH 16
 
 struct enrich_identity {
 	struct identity *id;
@@ -40,6 +42,10 @@ struct enrich_identity {
 	struct pipeline *pipeline;
 	int index;
 	bool exporting; /* between interval_begin and interval_end: flows are held */
+	/* tuples not yet in peers: added before any lookup (index_flush()) */
+	struct identity_flow_tuple pend_t[INDEX_BATCH];
+	uint64_t pend_cgroup[INDEX_BATCH];
+	size_t n_pend;
 	/* the interval's flows, held (packed copies in held_mem, let go of at the interval's end) */
 	struct record_arena *held_mem;
 	struct held_flow **held;
@@ -256,6 +262,18 @@ static void enrich_found(struct enrich_identity *e, struct flow_record *r,
 	}
 }
 
+/* The gathered tuples go into the index: before every lookup, so none misses one. */
+static void index_flush(struct enrich_identity *e)
+{
+	size_t not_added;
+
+	if (!e->n_pend)
+		return;
+	identity_peers_add_many(e->peers, e->pend_t, e->pend_cgroup, e->n_pend, &not_added);
+	e->not_indexed += not_added;
+	e->n_pend = 0;
+}
+
 static void enrich_flow(struct enrich_identity *e, struct flow_record *r,
 			struct record_workload *storage, uint64_t now_ns)
 {
@@ -264,6 +282,7 @@ static void enrich_flow(struct enrich_identity *e, struct flow_record *r,
 	int status;
 
 	tuple_of(r, true, &t);
+	index_flush(e);
 	status = identity_peers_find(e->peers, &t, &peer);
 	enrich_found(e, r, storage, now_ns, status, peer);
 }
@@ -338,6 +357,7 @@ static void release(void *arg)
 	struct enrich_identity *e = arg;
 	uint64_t now = clock_mono_ns();
 
+	index_flush(e);
 	for (size_t base = 0; base < e->n_held; base += RELEASE_BATCH) {
 		size_t m = e->n_held - base < RELEASE_BATCH ? e->n_held - base : RELEASE_BATCH;
 		struct identity_flow_tuple t[RELEASE_BATCH];
@@ -372,15 +392,15 @@ static void identity_interval_begin(void *arg)
 static enum stage_verdict index_stage_process(void *arg, struct record *r)
 {
 	struct enrich_identity *e = arg;
-	struct identity_flow_tuple t;
 	const struct flow_record *f;
 
 	if (r->type != RECORD_FLOW)
 		return STAGE_PASS;
 	f = CONST_RECORD_OF(r, struct flow_record);
-	tuple_of(f, false, &t);
-	if (identity_peers_add(e->peers, &t, key_of(f->cgroup_id, f->cgroup_version)))
-		e->not_indexed++;
+	tuple_of(f, false, &e->pend_t[e->n_pend]);
+	e->pend_cgroup[e->n_pend++] = key_of(f->cgroup_id, f->cgroup_version);
+	if (e->n_pend == INDEX_BATCH)
+		index_flush(e);
 	return STAGE_PASS;
 }
 
@@ -395,6 +415,7 @@ static void index_interval_begin(void *arg)
 
 	if (e->n_held)
 		release(e);
+	index_flush(e); /* counted in not_indexed, then forgotten */
 	identity_peers_reset(e->peers);
 }
 

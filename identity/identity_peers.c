@@ -187,10 +187,10 @@ void identity_peers_reset(struct identity_peers *p)
 		memset(p->slots, 0, 2 * (size_t)p->cap * sizeof(*p->slots));
 }
 
-int identity_peers_add(struct identity_peers *p, const struct identity_flow_tuple *t,
-		       uint64_t cgroup_id)
+static int add_hashed(struct identity_peers *p, const struct identity_flow_tuple *t,
+		      uint64_t cgroup_id, uint64_t h)
 {
-	uint64_t h = hash_tuple(t), *s = probe(p, t, h);
+	uint64_t *s = probe(p, t, h);
 	struct peer_entry *e;
 	int err;
 
@@ -214,6 +214,39 @@ int identity_peers_add(struct identity_peers *p, const struct identity_flow_tupl
 	e->cgroup_id = cgroup_id;
 	*s = slot_of(h, p->used++);
 	return 0;
+}
+
+int identity_peers_add(struct identity_peers *p, const struct identity_flow_tuple *t,
+		       uint64_t cgroup_id)
+{
+	return add_hashed(p, t, cgroup_id, hash_tuple(t));
+}
+
+int identity_peers_add_many(struct identity_peers *p, const struct identity_flow_tuple *t,
+			    const uint64_t *cgroup_id, size_t n, size_t *not_added)
+{
+	uint64_t h[FIND_BATCH];
+	int err = 0, ret;
+
+	*not_added = 0;
+	for (size_t base = 0; base < n; base += FIND_BATCH) {
+		size_t m = n - base < FIND_BATCH ? n - base : FIND_BATCH;
+		uint32_t mask = 2 * p->cap - 1; /* an add below may grow the table: prefetch only */
+
+		for (size_t k = 0; k < m; k++) {
+			h[k] = hash_tuple(&t[base + k]);
+			__builtin_prefetch(&p->slots[(uint32_t)h[k] & mask]);
+		}
+		for (size_t k = 0; k < m; k++) {
+			ret = add_hashed(p, &t[base + k], cgroup_id[base + k], h[k]);
+			if (ret) {
+				(*not_added)++;
+				if (!err || err == -ENOSPC)
+					err = ret; /* -ENOMEM outranks -ENOSPC */
+			}
+		}
+	}
+	return err;
 }
 
 static void inverse_of(const struct identity_flow_tuple *actual, struct identity_flow_tuple *inv)

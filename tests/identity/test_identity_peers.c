@@ -256,6 +256,47 @@ static void test_find_many(void **state)
 	identity_peers_destroy(p);
 }
 
+/*
+ * identity_peers_add_many() adds in order, as identity_peers_add() would: a repeated tuple from
+ * another cgroup is ambiguous, and past the bound (20 tuples) the rest are counted, not added.
+ */
+static void test_add_many(void **state)
+{
+	struct identity_flow_tuple t[37], q;
+	uint64_t cg[37], got;
+	struct identity_peers *p;
+	size_t not_added = 99;
+	char addr[32];
+
+	(void)state;
+	assert_int_equal(identity_peers_create(20, &p), 0);
+	for (int i = 0; i < 37; i++) {
+		snprintf(addr, sizeof(addr), "192.0.2.%d", 1 + (i == 36 ? 0 : i));
+		t[i] = tuple("198.51.100.1", 80, addr, (uint16_t)(30000 + (i == 36 ? 0 : i)),
+			     IPPROTO_TCP);
+		cg[i] = 100 + (uint64_t)i;
+	}
+	/* t[36] repeats t[0] from another cgroup: ambiguous, and no room taken */
+	assert_int_equal(identity_peers_add_many(p, t, cg, 37, &not_added), -ENOSPC);
+	assert_int_equal(not_added, 37 - 1 - 20);
+	for (int i = 0; i < 36; i++) {
+		snprintf(addr, sizeof(addr), "192.0.2.%d", 1 + i);
+		q = tuple(addr, (uint16_t)(30000 + i), "198.51.100.1", 80, IPPROTO_TCP);
+		got = 0;
+		if (i == 0)
+			assert_int_equal(identity_peers_find(p, &q, &got), IDENTITY_PEER_AMBIGUOUS);
+		else if (i < 20) {
+			assert_int_equal(identity_peers_find(p, &q, &got), IDENTITY_PEER_FOUND);
+			assert_int_equal(got, 100 + (uint64_t)i);
+		} else {
+			assert_int_equal(identity_peers_find(p, &q, &got), IDENTITY_PEER_NONE);
+		}
+	}
+	assert_int_equal(identity_peers_add_many(p, t, cg, 0, &not_added), 0);
+	assert_int_equal(not_added, 0);
+	identity_peers_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_shrink_after_burst),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_find_many),
+		cmocka_unit_test(test_add_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
