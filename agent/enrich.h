@@ -18,6 +18,7 @@
 struct loop;
 struct ct_nat;
 struct dns_collector;
+struct enrich_domain;
 
 /* The hierarchies' paths: v2, and with --cgroup-mode v1 the v1 memory hierarchy's (else NULL). */
 struct enrich_cgroup_paths {
@@ -60,8 +61,8 @@ const struct counter_desc *enrich_identity_counter_descs(size_t *n);
 
 /*
  * nat: the actual endpoints of flows from conntrack (ct stays the caller's). A flow the table
- * does not know is deferred while a point GET asks the kernel (at most 250 ms, the GET's
- * deadline), then resumed. Registers the conntrack socket and a 1 s timer (grace-period expiry,
+ * does not know while conntrack's event stream is not known whole is deferred while a point GET
+ * asks the kernel (at most 250 ms, the GET's deadline), then resumed (ct_nat_resolve()). Registers the conntrack socket and a 1 s timer (grace-period expiry,
  * refresh dumps) with l, and the conntrack counters with reg. Returns NULL on ENOMEM or -errno
  * from the loop (errno set).
  */
@@ -70,8 +71,14 @@ struct enrich_nat *enrich_nat_create(struct ct_nat *ct, struct loop *l, struct c
 void enrich_nat_destroy(struct enrich_nat *n);
 struct pipeline_stage enrich_nat_stage(struct enrich_nat *n);
 
-/* dst_domain of flows: the name the flow's cgroup resolved to its destination (dc's cache). */
-struct pipeline_stage enrich_domain_stage(struct dns_collector *dc);
+/*
+ * dst_domain of flows: the name the flow's cgroup resolved to its destination (dc's cache, which
+ * stays the caller's). Returns NULL with errno ENOMEM.
+ */
+struct enrich_domain *enrich_domain_create(struct dns_collector *dc);
+/* NULL is accepted. */
+void enrich_domain_destroy(struct enrich_domain *d);
+struct pipeline_stage enrich_domain_stage(struct enrich_domain *d);
 
 /* The conntrack counters' table, as registered (for tests/agent/test_counters.c). */
 const struct counter_desc *enrich_nat_counter_descs(size_t *n);

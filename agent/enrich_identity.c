@@ -29,6 +29,8 @@
 #include "record.h"
 
 #define V1_BIT (1ull << 63)
+/* tuples the peer_index stage gathers before adding them at once (identity_peers_add_many()) */
+#define INDEX_BATCH 16
 
 struct enrich_identity {
 	struct identity *id;
@@ -40,6 +42,10 @@ struct enrich_identity {
 	struct pipeline *pipeline;
 	int index;
 	bool exporting; /* between interval_begin and interval_end: flows are held */
+	/* tuples not yet in peers: added before any lookup (index_flush()) */
+	struct identity_flow_tuple pend_t[INDEX_BATCH];
+	uint64_t pend_cgroup[INDEX_BATCH];
+	size_t n_pend;
 	/* the interval's flows, held (packed copies in held_mem, let go of at the interval's end) */
 	struct record_arena *held_mem;
 	struct held_flow **held;
@@ -237,17 +243,15 @@ static void tuple_of(const struct flow_record *r, bool actual, struct identity_f
 	t->proto = r->proto;
 }
 
-static void enrich_flow(struct enrich_identity *e, struct flow_record *r,
-			struct record_workload *storage, uint64_t now_ns)
+/* The workload of r and, when status is IDENTITY_PEER_FOUND, of its local peer. */
+static void enrich_found(struct enrich_identity *e, struct flow_record *r,
+			 struct record_workload *storage, uint64_t now_ns, int status,
+			 uint64_t peer)
 {
-	struct identity_flow_tuple t;
-	uint64_t peer;
-
 	copy_out(resolve(e, key_of(r->cgroup_id, r->cgroup_version), r->cgroup_path, now_ns),
 		 storage);
 	r->workload = storage;
-	tuple_of(r, true, &t);
-	if (identity_peers_find(e->peers, &t, &peer) == IDENTITY_PEER_FOUND) {
+	if (status == IDENTITY_PEER_FOUND) {
 		struct cgroup_paths *cp = paths_of(e, (peer & V1_BIT) ? 1 : 2);
 		const char *path = cgroup_paths_lookup(cp, peer & ~V1_BIT);
 		const struct identity_workload *pw = resolve(e, peer, path, now_ns);
@@ -256,6 +260,31 @@ static void enrich_flow(struct enrich_identity *e, struct flow_record *r,
 		r->dst_pod_name = pw->pod_name;
 		e->local_peers++;
 	}
+}
+
+/* The gathered tuples go into the index: before every lookup, so none misses one. */
+static void index_flush(struct enrich_identity *e)
+{
+	size_t not_added;
+
+	if (!e->n_pend)
+		return;
+	identity_peers_add_many(e->peers, e->pend_t, e->pend_cgroup, e->n_pend, &not_added);
+	e->not_indexed += not_added;
+	e->n_pend = 0;
+}
+
+static void enrich_flow(struct enrich_identity *e, struct flow_record *r,
+			struct record_workload *storage, uint64_t now_ns)
+{
+	struct identity_flow_tuple t;
+	uint64_t peer = 0;
+	int status;
+
+	tuple_of(r, true, &t);
+	index_flush(e);
+	status = identity_peers_find(e->peers, &t, &peer);
+	enrich_found(e, r, storage, now_ns, status, peer);
 }
 
 static bool hold(struct enrich_identity *e, struct flow_record *r)
@@ -299,25 +328,28 @@ static bool hold(struct enrich_identity *e, struct flow_record *r)
 static enum stage_verdict identity_stage_process(void *arg, struct record *r)
 {
 	struct enrich_identity *e = arg;
-	uint64_t now = clock_mono_ns();
 
 	if (r->type == RECORD_FLOW) {
 		struct flow_record *f = RECORD_OF(r, struct flow_record);
 
 		/* a flow that an earlier stage resumed after its interval ended goes on alone */
 		if (e->exporting && e->pipeline && hold(e, f))
-			return STAGE_DEFER;
+			return STAGE_DEFER; /* no clock read for a held flow: release() has one */
 		if (e->exporting)
 			e->not_held++;
 		/* the record outlives this call only until the sink has it: the stage is last */
-		enrich_flow(e, f, &e->dns_workload, now);
+		enrich_flow(e, f, &e->dns_workload, clock_mono_ns());
 		return STAGE_PASS;
 	}
-	copy_out(resolve(e, key_of(r->cgroup_id, r->cgroup_version), r->cgroup_path, now),
+	copy_out(resolve(e, key_of(r->cgroup_id, r->cgroup_version), r->cgroup_path,
+			 clock_mono_ns()),
 		 &e->dns_workload);
 	r->workload = &e->dns_workload;
 	return STAGE_PASS;
 }
+
+/* held flows unpacked and looked up in the peer index at a time (identity_peers_find_many()) */
+#define RELEASE_BATCH 16
 
 /* Every held flow, enriched now that the interval's flows are all known, goes on. */
 static void release(void *arg)
@@ -325,13 +357,25 @@ static void release(void *arg)
 	struct enrich_identity *e = arg;
 	uint64_t now = clock_mono_ns();
 
-	for (size_t i = 0; i < e->n_held; i++) {
-		struct record_workload wl;
-		struct flow_record r;
+	index_flush(e);
+	for (size_t base = 0; base < e->n_held; base += RELEASE_BATCH) {
+		size_t m = e->n_held - base < RELEASE_BATCH ? e->n_held - base : RELEASE_BATCH;
+		struct identity_flow_tuple t[RELEASE_BATCH];
+		struct flow_record r[RELEASE_BATCH];
+		uint64_t peer[RELEASE_BATCH];
+		int status[RELEASE_BATCH];
 
-		unpack(e->held[i], &r);
-		enrich_flow(e, &r, &wl, now);
-		pipeline_resume(e->pipeline, e->index, &r.hdr);
+		for (size_t k = 0; k < m; k++) {
+			unpack(e->held[base + k], &r[k]);
+			tuple_of(&r[k], true, &t[k]);
+		}
+		identity_peers_find_many(e->peers, t, m, status, peer);
+		for (size_t k = 0; k < m; k++) {
+			struct record_workload wl;
+
+			enrich_found(e, &r[k], &wl, now, status[k], peer[k]);
+			pipeline_resume(e->pipeline, e->index, &r[k].hdr);
+		}
 	}
 	e->n_held = 0;
 	record_arena_reset(e->held_mem);
@@ -348,15 +392,15 @@ static void identity_interval_begin(void *arg)
 static enum stage_verdict index_stage_process(void *arg, struct record *r)
 {
 	struct enrich_identity *e = arg;
-	struct identity_flow_tuple t;
 	const struct flow_record *f;
 
 	if (r->type != RECORD_FLOW)
 		return STAGE_PASS;
 	f = CONST_RECORD_OF(r, struct flow_record);
-	tuple_of(f, false, &t);
-	if (identity_peers_add(e->peers, &t, key_of(f->cgroup_id, f->cgroup_version)))
-		e->not_indexed++;
+	tuple_of(f, false, &e->pend_t[e->n_pend]);
+	e->pend_cgroup[e->n_pend++] = key_of(f->cgroup_id, f->cgroup_version);
+	if (e->n_pend == INDEX_BATCH)
+		index_flush(e);
 	return STAGE_PASS;
 }
 
@@ -371,6 +415,7 @@ static void index_interval_begin(void *arg)
 
 	if (e->n_held)
 		release(e);
+	index_flush(e); /* counted in not_indexed, then forgotten */
 	identity_peers_reset(e->peers);
 }
 

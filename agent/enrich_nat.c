@@ -3,8 +3,10 @@
  * Pipeline stage "nat": the actual endpoints of a flow from conntrack (conntrack/ct.h), and the
  * conntrack socket's loop wiring and counters.
  *
- * A flow found in the table (hit, or known untranslated) passes at once. On a miss where a point
- * GET is allowed (policy, rate and in-flight bounds of ct_nat_resolve()), the GET is sent without
+ * A flow found in the table (hit, or known untranslated) passes at once, and so does a miss while
+ * conntrack's event stream is known whole since before the export's drain (ct_nat_resolve():
+ * the flow is not translated). On another miss where a point GET is allowed (policy, rate and
+ * in-flight bounds of ct_nat_resolve()), the GET is sent without
  * waiting and the record is deferred (a copy, record_dup()); it resumes from the loop when the
  * answer comes (ct_nat_process() on the conntrack fd) or at the GET's deadline, 250 ms
  * (ct_netlink_opts.get_timeout_ns), then untranslated. Nothing here waits on netlink.
@@ -23,6 +25,12 @@
 
 struct nat_wait;
 
+/*
+ * Flow records of an export share a clock reading this many at a time: microseconds apart, for
+ * grace periods of a minute and GET deadlines of 250 ms (a deadline is then early by as much).
+ */
+#define NOW_REUSE 64
+
 struct enrich_nat {
 	struct ct_nat *ct;
 	struct loop *loop;
@@ -33,6 +41,17 @@ struct enrich_nat {
 	struct nat_wait *spare; /* reused while no record is deferred with it */
 	uint64_t deferred; /* records waiting for a GET now */
 	int64_t epoch_to_mono_ns; /* add to a record's epoch time for CLOCK_MONOTONIC; per interval */
+	/*
+	 * CLOCK_MONOTONIC at this export's first flow record, 0 until it came: flow records come
+	 * from the drain, which reads a map only after the programs stopped writing it (the parity
+	 * switch of flow_collector_drain()), so every packet of the export's flows was counted by
+	 * then (ct_window.counted_by_ns). 0 outside an export (after interval_end, or records
+	 * submitted without interval_begin): the window's first packet plus a slack is used.
+	 */
+	uint64_t counted_by_ns;
+	bool exporting; /* between interval_begin and the first flow record */
+	uint64_t now_ns; /* during an export: the clock, read again every NOW_REUSE records */
+	uint32_t now_uses;
 	uint64_t lookup_errors; /* flows the library refused to look up */
 	uint64_t defer_errors; /* could not copy a record to defer it: it went on untranslated */
 	bool sync_logged;
@@ -138,6 +157,18 @@ static void on_resolved(void *arg, int status, const struct ct_result *res, uint
 	free(w);
 }
 
+/* CLOCK_MONOTONIC for a lookup: read per record outside an export, per NOW_REUSE in one. */
+static uint64_t lookup_now(struct enrich_nat *n)
+{
+	if (!n->counted_by_ns)
+		return clock_mono_ns();
+	if (++n->now_uses >= NOW_REUSE) {
+		n->now_uses = 0;
+		n->now_ns = clock_mono_ns();
+	}
+	return n->now_ns;
+}
+
 static enum stage_verdict nat_process(void *arg, struct record *hdr)
 {
 	struct enrich_nat *n = arg;
@@ -164,6 +195,13 @@ static enum stage_verdict nat_process(void *arg, struct record *hdr)
 		n->epoch_to_mono_ns = -clock_mono_to_epoch_offset();
 	win.first_ns = (uint64_t)((int64_t)r->start_ns + n->epoch_to_mono_ns);
 	win.last_ns = (uint64_t)((int64_t)r->end_ns + n->epoch_to_mono_ns);
+	if (n->exporting) {
+		n->exporting = false;
+		n->counted_by_ns = clock_mono_ns();
+		n->now_ns = n->counted_by_ns;
+		n->now_uses = 0;
+	}
+	win.counted_by_ns = n->counted_by_ns;
 	w = n->spare ? n->spare : calloc(1, sizeof(*w));
 	n->spare = NULL;
 	if (!w) {
@@ -172,7 +210,7 @@ static enum stage_verdict nat_process(void *arg, struct record *hdr)
 	}
 	w->n = n;
 	w->r = NULL;
-	ret = ct_nat_resolve(n->ct, &t, &win, clock_mono_ns(), on_resolved, w, &res);
+	ret = ct_nat_resolve(n->ct, &t, &win, lookup_now(n), on_resolved, w, &res);
 	if (ret == CT_PENDING) {
 		/* w belongs to the pending GET now */
 		w->r = record_dup(hdr);
@@ -202,6 +240,17 @@ static void nat_interval_begin(void *arg)
 
 	process(n);
 	n->epoch_to_mono_ns = -clock_mono_to_epoch_offset();
+	n->exporting = true;
+	n->counted_by_ns = 0;
+}
+
+/* After the export's last flow record: what comes next is not from its drain. */
+static void nat_interval_end(void *arg)
+{
+	struct enrich_nat *n = arg;
+
+	n->exporting = false;
+	n->counted_by_ns = 0;
 }
 
 /* At exit: every deferred record goes on now, untranslated unless its answer is queued. */
@@ -220,6 +269,7 @@ struct ct_snap {
 	uint64_t entries;
 	uint64_t negative_entries;
 	uint64_t deferred; /* flow records waiting for a GET answer now */
+	uint64_t events_complete; /* 1 while a miss needs no GET (ct_netlink_events_complete_ns()) */
 };
 
 #define ROW(name, type, help, labels, field) \
@@ -236,6 +286,7 @@ struct ct_snap {
 static const struct counter_desc ct_counters[] = {
 	LOOKUP("hit", cs.hit),
 	LOOKUP("miss", cs.miss),
+	LOOKUP("not_translated", cs.not_translated),
 	LOOKUP("fallback_hit", cs.fallback_hit),
 	LOOKUP("fallback_miss", cs.fallback_miss),
 	LOOKUP("fallback_ratelimited", cs.fallback_ratelimited),
@@ -258,6 +309,10 @@ static const struct counter_desc ct_counters[] = {
 	ROW("flowscope_conntrack_negative_entries", COUNTER_GAUGE,
 	    "Untranslated conntrack entries cached because they share a tuple with a cached one.",
 	    "", negative_entries),
+	ROW("flowscope_conntrack_events_complete", COUNTER_GAUGE,
+	    "1 while the conntrack event stream is known whole (synced, no loss since, events on): "
+	    "a cache miss then needs no point GET.",
+	    "", events_complete),
 	ROW("flowscope_conntrack_flows_waiting", COUNTER_GAUGE,
 	    "Flow records deferred until a conntrack GET answers (at most 250 ms).", "", deferred),
 };
@@ -279,6 +334,7 @@ static int snapshot(void *arg, void *out)
 	s->entries = s->cs.table.entries;
 	s->negative_entries = s->cs.table.negative_entries;
 	s->deferred = n->deferred;
+	s->events_complete = s->cs.events_complete;
 	return 0;
 }
 
@@ -344,6 +400,7 @@ struct pipeline_stage enrich_nat_stage(struct enrich_nat *n)
 		.name = "nat",
 		.process = nat_process,
 		.interval_begin = nat_interval_begin,
+		.interval_end = nat_interval_end,
 		.flush = nat_flush,
 		.added = nat_added,
 		.arg = n,

@@ -146,6 +146,7 @@ struct agent {
 	struct tracer_collector *tracer; /* NULL with --events none */
 	struct ct_nat *ct; /* NULL with --no-conntrack */
 	struct enrich_nat *nat;
+	struct enrich_domain *domain;
 	struct enrich_identity *identity;
 	struct pipeline *pipeline;
 	struct metrics_server *metrics;
@@ -304,7 +305,10 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 		if (pipeline_add_stage(a->pipeline, &stage) < 0)
 			goto nomem;
 	}
-	stage = enrich_domain_stage(a->dns);
+	a->domain = enrich_domain_create(a->dns);
+	if (!a->domain)
+		goto nomem;
+	stage = enrich_domain_stage(a->domain);
 	if (pipeline_add_stage(a->pipeline, &stage) < 0)
 		goto nomem;
 	/* last: it holds each interval's flows until all are known (local peers) */
@@ -385,6 +389,7 @@ static void teardown(struct agent *a)
 	flow_collector_destroy(a->flows);
 	pipeline_destroy(a->pipeline);
 	enrich_identity_destroy(a->identity);
+	enrich_domain_destroy(a->domain);
 	enrich_nat_destroy(a->nat);
 	ct_nat_destroy(a->ct);
 	cgroup_paths_destroy(a->cgroup_paths_v1);

@@ -9,11 +9,16 @@
 
 #include "ct.h"
 
+/* the coarse flow clock's tick (at most 10 ms) and the epoch/monotonic conversion, with room */
+#define CT_EVENTS_SLACK_NS (20ULL * 1000000ULL)
+
 struct ct_nat {
 	struct ct_nat_opts opts;
 	struct ct_table *table;
 	struct ct_netlink *nl; /* NULL for a no_netlink handle */
 	uint32_t pending; /* resolutions waiting for a GET */
+	uint64_t dump_evictions; /* the table's evictions when the running dump began */
+	uint64_t synced_evictions; /* the same, of the last complete dump */
 	struct ct_stats stats;
 };
 
@@ -49,10 +54,19 @@ static void on_destroyed(void *arg, const struct ct_tuple *orig, uint64_t now_ns
 	ct_table_forget(nat->table, orig, now_ns);
 }
 
+static uint64_t table_evictions(const struct ct_nat *nat)
+{
+	struct ct_table_stats ts;
+
+	ct_table_stats(nat->table, &ts);
+	return ts.evictions;
+}
+
 static void on_dump_begin(void *arg)
 {
 	struct ct_nat *nat = arg;
 
+	nat->dump_evictions = table_evictions(nat);
 	ct_table_sync_begin(nat->table);
 }
 
@@ -61,6 +75,8 @@ static void on_dump_end(void *arg, bool complete, uint64_t now_ns)
 	struct ct_nat *nat = arg;
 
 	ct_table_sync_end(nat->table, complete, now_ns);
+	if (complete)
+		nat->synced_evictions = nat->dump_evictions;
 }
 
 static const struct ct_netlink_ops nat_ops = {
@@ -180,6 +196,25 @@ static bool want_get(const struct ct_nat *nat, const struct ct_tuple *t, ct_reso
 	return !nat->opts.translatable || nat->opts.translatable(t, nat->opts.translatable_arg);
 }
 
+/*
+ * Did the event stream see every translated entry alive in the window? Whole since the last
+ * complete dump, no eviction since that dump began (an evicted entry is a miss a GET would
+ * answer), and emptied after the flow's first packet: an entry's NEW event is queued at its
+ * confirmation, before the packet that confirmed it reaches a cgroup_skb program. That packet
+ * was counted before window->counted_by_ns when given, else by first_ns plus a tick of the
+ * coarse flow clock (the slack).
+ */
+static bool events_cover(const struct ct_nat *nat, const struct ct_window *window)
+{
+	uint64_t since = ct_netlink_events_complete_ns(nat->nl);
+
+	if (!since || table_evictions(nat) != nat->synced_evictions)
+		return false;
+	if (window->counted_by_ns)
+		return since >= window->counted_by_ns;
+	return window->first_ns < since && since - window->first_ns > CT_EVENTS_SLACK_NS;
+}
+
 int ct_nat_resolve(struct ct_nat *nat, const struct ct_tuple *tuple, const struct ct_window *window,
 		   uint64_t now_ns, ct_resolved_fn done, void *arg, struct ct_result *out)
 {
@@ -197,6 +232,20 @@ int ct_nat_resolve(struct ct_nat *nat, const struct ct_tuple *tuple, const struc
 	}
 	if (!want_get(nat, &out->actual, done)) {
 		nat->stats.miss++;
+		return CT_NOT_FOUND;
+	}
+	if (!nat->opts.get_every_miss && !events_cover(nat, window) &&
+	    ct_netlink_events_complete_ns(nat->nl) &&
+	    ct_netlink_read_events(nat->nl, now_ns) == 0) {
+		/* read too early for this window: what came since, then the table again */
+		ret = ct_table_lookup(nat->table, tuple, window, now_ns, out);
+		if (ret == CT_OK) {
+			nat->stats.hit++;
+			return CT_OK;
+		}
+	}
+	if (!nat->opts.get_every_miss && events_cover(nat, window)) {
+		nat->stats.not_translated++;
 		return CT_NOT_FOUND;
 	}
 	p = malloc(sizeof(*p));
@@ -240,6 +289,8 @@ void ct_nat_stats(const struct ct_nat *nat, struct ct_stats *out)
 		ct_netlink_stats(nat->nl, &out->netlink);
 	else
 		memset(&out->netlink, 0, sizeof(out->netlink));
+	out->events_complete = nat->nl && ct_netlink_events_complete_ns(nat->nl) &&
+			       out->table.evictions == nat->synced_evictions;
 	out->mem_bytes = sizeof(*nat) + out->table.mem_bytes + out->netlink.mem_bytes +
 			 (uint64_t)nat->pending * sizeof(struct ct_pending);
 }

@@ -35,6 +35,12 @@ struct ct_nat_opts {
 	struct ct_table_opts table; /* bounds of the table (ct_table.h) */
 	struct ct_netlink_opts netlink; /* netns, buffers, refresh, GET rate/in-flight/deadline */
 	bool no_fallback; /* never send a GET on a miss */
+	/*
+	 * Send a GET on every miss, even while the event stream is whole (see ct_nat_resolve());
+	 * for tests of the GET path, and for tables where events of translated entries may be
+	 * filtered (a CT target's --ctevents).
+	 */
+	bool get_every_miss;
 	ct_translatable_fn translatable; /* see ct_translatable_fn */
 	void *translatable_arg;
 	/* Table only: no sockets, no dump, no events, no GET. For tests and offline use. */
@@ -43,11 +49,12 @@ struct ct_nat_opts {
 
 /*
  * Counters, monotonic since new. Every ct_nat_resolve() that passes its argument checks ends in
- * exactly one of the first seven (a pending one when its answer comes).
+ * exactly one of the first eight (a pending one when its answer comes).
  */
 struct ct_stats {
 	uint64_t hit; /* answered from the table */
 	uint64_t miss; /* not in the table and no GET sent (no callback, policy said no, disabled) */
+	uint64_t not_translated; /* not in the table while the event stream covered the flow: no GET */
 	uint64_t fallback_hit; /* not in the table; a GET found the flow's entry */
 	uint64_t fallback_miss; /* not in the table; a GET found none (or not this flow's) */
 	uint64_t fallback_ratelimited; /* not in the table; GET rate or in-flight bound reached */
@@ -56,6 +63,8 @@ struct ct_stats {
 	struct ct_table_stats table; /* the table's own counters (ct_table.h) */
 	struct ct_netlink_stats netlink; /* the sockets' counters (ct_netlink.h); zero no_netlink */
 	uint64_t mem_bytes; /* table, sockets and GETs in flight */
+	/* gauge: the event stream is whole and the table evicted nothing since (ct_nat_resolve()) */
+	bool events_complete;
 };
 
 /*
@@ -114,12 +123,22 @@ uint64_t ct_nat_next_deadline(const struct ct_nat *nat);
  * the local socket saw, local endpoint first: src = local, dst = remote (ct_table_lookup()).
  * Returns, with *out filled:
  *   CT_OK           found in the table (nat may be false: the tuple is known untranslated);
- *   CT_NOT_FOUND    not in the table, and no GET: done is NULL, fallback off or not translatable;
+ *   CT_NOT_FOUND    not in the table, and no GET: done is NULL, fallback off or not translatable,
+ *                   or the event stream covers the flow (below);
  *   CT_RATELIMITED  not in the table, and no GET budget or in-flight slot left;
  *   CT_PENDING      not in the table; a GET was sent without waiting and done(arg, ...) will be
  *                   called exactly once with the answer; *out holds the input meanwhile;
  *   -EINVAL, -EAFNOSUPPORT, -EPROTONOSUPPORT for a bad argument; -ENOMEM or -errno of the send
  *                   (counted in fallback_errors), *out holds the input.
+ * A miss sends no GET while the event stream is whole up to after the flow began
+ * (ct_netlink_events_complete_ns() at or after window->counted_by_ns, or when that is 0, later
+ * than window->first_ns + 20 ms: the coarse flow clock and the clock conversion; an entry's NEW
+ * event is queued at its confirmation, before its first packet reaches a cgroup_skb program)
+ * and the table has evicted nothing since the complete dump that began that stream: every
+ * translated entry alive in the window is then in the table, so the flow is not translated
+ * (counted in not_translated). When the stream was last read too early for the
+ * window, the queued events are read once (ct_netlink_read_events()) and the table looked up
+ * again. Otherwise, and always with opts.get_every_miss, a miss sends a GET as above.
  * Never blocks. A table hit costs ~300 ns on a 200k-entry table; a GET ~9 µs of kernel time.
  */
 int ct_nat_resolve(struct ct_nat *nat, const struct ct_tuple *tuple, const struct ct_window *window,

@@ -28,6 +28,8 @@
 
 #include "ct_netlink.h"
 
+#define NSEC_PER_SEC 1000000000ULL
+
 #define CT_DEFAULT_EVENT_RCVBUF (8U << 20)
 #define CT_DEFAULT_DUMP_BUDGET 64
 #define CT_DEFAULT_REFRESH_NS (300ULL * 1000000000ULL)
@@ -37,9 +39,10 @@
 #define CT_MAX_INFLIGHT 4096
 /* event datagrams per ct_netlink_process() call; epoll is level-triggered, the rest waits */
 #define CT_EVENT_BUDGET 4096
+/* nf_conntrack_events is read again at most this often */
+#define CT_SYSCTL_PERIOD_NS NSEC_PER_SEC
 /* large enough for any dump skb the kernel builds (it caps them at 32 KiB) */
 #define CT_RECV_BUF (64U << 10)
-#define NSEC_PER_SEC 1000000000ULL
 
 struct ct_get_req {
 	uint32_t seq;
@@ -62,6 +65,11 @@ struct ct_netlink {
 	bool dumping;
 	bool dump_intr; /* the running dump saw NLM_F_DUMP_INTR: its result is not a snapshot */
 	bool resync_pending; /* events were lost while a dump was running: dump again after it */
+	bool stream_ok; /* a complete dump ended and no event was lost since it began */
+	bool events_enabled; /* the namespace's nf_conntrack_events was non-zero when last read */
+	int sysctl_fd; /* that sysctl, opened inside the namespace; -1: could not */
+	uint64_t sysctl_ns; /* when it was last read */
+	uint64_t caught_up_ns; /* start of the latest event read that emptied the socket; 0: none */
 	uint64_t dump_start_ns;
 	uint64_t last_now_ns; /* now_ns of the latest call, for completions from close */
 	double tokens; /* GET budget */
@@ -136,6 +144,8 @@ static void *open_sockets(void *arg)
 		}
 		close(fd);
 	}
+	/* /proc/sys/net answers for the namespace of the thread that opens it */
+	nl->sysctl_fd = open("/proc/sys/net/netfilter/nf_conntrack_events", O_RDONLY | O_CLOEXEC);
 	a->err = open_socket(&nl->events, groups, SOCK_NONBLOCK);
 	if (a->err)
 		return NULL;
@@ -145,6 +155,22 @@ static void *open_sockets(void *arg)
 		return NULL;
 	a->err = open_socket(&nl->get, 0, SOCK_NONBLOCK);
 	return NULL;
+}
+
+/* nf_conntrack_events: 0 turns events off (1: on, 2: on while someone listens, as we do) */
+static void sysctl_read(struct ct_netlink *nl, uint64_t now_ns)
+{
+	char buf[16];
+	ssize_t n;
+
+	nl->sysctl_ns = now_ns;
+	n = nl->sysctl_fd >= 0 ? pread(nl->sysctl_fd, buf, sizeof(buf) - 1, 0) : -1;
+	if (n <= 0) {
+		nl->events_enabled = false; /* unknown: do not rely on events */
+		return;
+	}
+	buf[n] = 0;
+	nl->events_enabled = atoi(buf) != 0;
 }
 
 static int dump_start(struct ct_netlink *nl, uint64_t now_ns)
@@ -218,6 +244,9 @@ static int dump_finish(struct ct_netlink *nl, bool complete, uint64_t now_ns)
 	if (complete) {
 		nl->stats.synced = true;
 		nl->stats.last_sync_ns = now_ns - nl->dump_start_ns;
+		/* a loss during this dump left resync_pending: the stream is whole after the next */
+		if (!nl->resync_pending)
+			nl->stream_ok = true;
 	} else {
 		nl->resync_pending = true;
 	}
@@ -287,14 +316,18 @@ static int events_read(struct ct_netlink *nl, uint64_t now_ns)
 	for (int i = 0; i < CT_EVENT_BUDGET; i++) {
 		n = mnl_socket_recvfrom(nl->events, nl->buf, sizeof(nl->buf));
 		if (n < 0) {
-			if (errno == EAGAIN)
+			if (errno == EAGAIN) {
+				/* everything queued before now_ns was read (ENOBUFS comes first) */
+				nl->caught_up_ns = now_ns;
 				return 0;
+			}
 			if (errno == EINTR)
 				continue;
 			if (errno != ENOBUFS)
 				return -errno;
 			/* the socket overran and dropped events: our view is stale */
 			nl->stats.enobufs++;
+			nl->stream_ok = false;
 			err = ct_netlink_resync(nl, now_ns);
 			if (err)
 				return err;
@@ -433,6 +466,8 @@ int ct_netlink_process(struct ct_netlink *nl, uint64_t now_ns)
 	if (!nl)
 		return -EINVAL;
 	nl->last_now_ns = now_ns;
+	if (now_ns < nl->sysctl_ns || now_ns - nl->sysctl_ns >= CT_SYSCTL_PERIOD_NS)
+		sysctl_read(nl, now_ns);
 	err = events_read(nl, now_ns);
 	gerr = gets_read(nl, now_ns);
 	if (!err && !nl->dumping && now_ns >= nl->dump_start_ns &&
@@ -444,6 +479,21 @@ int ct_netlink_process(struct ct_netlink *nl, uint64_t now_ns)
 		err = dump_read(nl, now_ns);
 	ct_netlink_expire(nl, now_ns);
 	return err ? err : gerr;
+}
+
+int ct_netlink_read_events(struct ct_netlink *nl, uint64_t now_ns)
+{
+	if (!nl)
+		return -EINVAL;
+	nl->last_now_ns = now_ns;
+	return events_read(nl, now_ns);
+}
+
+uint64_t ct_netlink_events_complete_ns(const struct ct_netlink *nl)
+{
+	if (!nl || !nl->stream_ok || !nl->events_enabled)
+		return 0;
+	return nl->caught_up_ns;
 }
 
 static bool take_token(struct ct_netlink *nl, uint64_t now_ns)
@@ -557,6 +607,7 @@ int ct_netlink_fd(const struct ct_netlink *nl)
 void ct_netlink_stats(const struct ct_netlink *nl, struct ct_netlink_stats *out)
 {
 	*out = nl->stats;
+	out->events_complete = ct_netlink_events_complete_ns(nl) != 0;
 	out->mem_bytes = sizeof(*nl) + sizeof(*nl->reqs) * nl->opts.get_max_inflight;
 }
 
@@ -583,6 +634,7 @@ int ct_netlink_create(const struct ct_netlink_opts *opts, const struct ct_netlin
 	if (!nl)
 		return -ENOMEM;
 	nl->epfd = -1;
+	nl->sysctl_fd = -1;
 	if (opts)
 		nl->opts = *opts;
 	else
@@ -619,6 +671,7 @@ int ct_netlink_create(const struct ct_netlink_opts *opts, const struct ct_netlin
 	err = args.err;
 	if (err)
 		goto cleanup;
+	sysctl_read(nl, now_ns);
 	nl->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (nl->epfd < 0) {
 		err = -errno;
@@ -650,6 +703,8 @@ void ct_netlink_destroy(struct ct_netlink *nl)
 			get_complete(nl, &nl->reqs[i], -ECANCELED, NULL, NULL, nl->last_now_ns);
 	if (nl->epfd >= 0)
 		close(nl->epfd);
+	if (nl->sysctl_fd >= 0)
+		close(nl->sysctl_fd);
 	if (nl->get)
 		mnl_socket_close(nl->get);
 	if (nl->dump)

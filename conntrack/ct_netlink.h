@@ -77,6 +77,7 @@ struct ct_netlink_stats {
 	uint64_t get_stale; /* answers matching no request in flight (late or foreign): dropped */
 	uint32_t get_inflight; /* gauge: GETs waiting for their answer */
 	bool synced; /* gauge: a complete dump has been read */
+	bool events_complete; /* gauge: ct_netlink_events_complete_ns() is not 0 */
 	bool dumping; /* gauge: a dump is in progress */
 	uint64_t mem_bytes; /* gauge: bytes allocated by the handle */
 };
@@ -166,6 +167,24 @@ int ct_netlink_resync(struct ct_netlink *nl, uint64_t now_ns);
  */
 int ct_netlink_get(struct ct_netlink *nl, const struct ct_tuple *tuple, uint64_t now_ns,
 		   ct_get_done_fn done, void *arg);
+
+/*
+ * Read the queued events only (no GET answers, no dump, no deadlines: the callbacks called are
+ * ops.entry, ops.destroyed and, when ENOBUFS starts a resync, ops.dump_begin). Returns 0 or
+ * -errno of the socket.
+ */
+int ct_netlink_read_events(struct ct_netlink *nl, uint64_t now_ns);
+
+/*
+ * Whether the event stream is known whole, and up to when: the now_ns of the latest event read
+ * that emptied the socket, provided that a complete dump has ended with no event lost (ENOBUFS)
+ * since it began, and that the namespace's net.netfilter.nf_conntrack_events was non-zero when
+ * last read (at create, then at most once a second from ct_netlink_process()). Every entry
+ * confirmed before that time was then seen, by the dump or by its NEW event. 0 otherwise:
+ * before the first sync, after an overrun until the resync dump completes, with events off,
+ * or when the sysctl cannot be read.
+ */
+uint64_t ct_netlink_events_complete_ns(const struct ct_netlink *nl);
 
 /* Copy the counters. */
 void ct_netlink_stats(const struct ct_netlink *nl, struct ct_netlink_stats *out);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The translation table (see ct_table.h): two hash indexes (by orig_tuple and by reply_tuple) over
- * a slot array, an LRU list of live entries and a list of destroyed entries in destroy order.
+ * a slot array, sharing one bucket array (a bucket holds both chain heads, so a lookup, which
+ * walks both chains of its tuple's bucket, reads one cache line) and a bitmap of non-empty
+ * buckets; an LRU list of live entries and a list of destroyed entries in destroy order.
  * Several entries may share a tuple (a reused tuple: the old one in its grace period, the new
  * one live); a lookup walks the whole chain and picks by time. No I/O and no clocks here.
  */
@@ -53,7 +55,8 @@ struct ct_list {
 struct ct_table {
 	struct ct_table_opts opts;
 	struct ct_entry *entries; /* max_entries slots; pages are touched only once used */
-	uint32_t *buckets[2]; /* heads, [CT_DIR_ORIG] and [CT_DIR_REPLY] */
+	uint32_t (*buckets)[2]; /* chain heads per bucket: [CT_DIR_ORIG] and [CT_DIR_REPLY] */
+	uint64_t *nonempty; /* a bit per bucket: one of its two chains holds an entry */
 	uint32_t nbuckets; /* power of two */
 	uint32_t used; /* slots handed out at least once; beyond it all are free */
 	uint32_t free_head; /* freed slots, chained through next */
@@ -162,34 +165,54 @@ static uint32_t chain_match(const struct ct_table *table, int dir, const struct 
 	return CT_NIL;
 }
 
-static uint32_t chain_head(const struct ct_table *table, int dir, const struct ct_tuple *t)
+static bool bucket_nonempty(const struct ct_table *table, uint32_t b)
 {
-	return table->buckets[dir][tuple_bucket(table, t)];
+	return table->nonempty[b / 64] >> (b % 64) & 1;
 }
 
-/* Iterate over the entries whose dir key is t. */
-#define for_each_match(table, dir, t, idx)                                               \
-	for (idx = chain_match(table, dir, t, chain_head(table, dir, t)); idx != CT_NIL; \
+/*
+ * The head of dir's chain in bucket b. A bucket whose bit says empty is not read at all: with
+ * at most max_entries entries in 2 * max_entries buckets, most lookups that miss (flows conntrack
+ * does not translate) stop at the bitmap, a few KiB that stay in cache, instead of a cache miss
+ * on a random bucket of the MiB-sized head array.
+ */
+static uint32_t chain_head(const struct ct_table *table, int dir, uint32_t b)
+{
+	return bucket_nonempty(table, b) ? table->buckets[b][dir] : CT_NIL;
+}
+
+/* Iterate over the entries whose dir key is t, which hashes to bucket b. */
+#define for_each_match_in(table, dir, t, b, idx)                                         \
+	for (idx = chain_match(table, dir, t, chain_head(table, dir, b)); idx != CT_NIL; \
 	     idx = chain_match(table, dir, t, (table)->entries[idx].hnext[dir]))
+
+/* Iterate over the entries whose dir key is t. */
+#define for_each_match(table, dir, t, idx) \
+	for_each_match_in(table, dir, t, tuple_bucket(table, t), idx)
 
 static void hash_add(struct ct_table *table, int dir, uint32_t idx)
 {
 	struct ct_entry *e = &table->entries[idx];
-	uint32_t *head = &table->buckets[dir][tuple_bucket(table, entry_key(e, dir))];
+	uint32_t b = tuple_bucket(table, entry_key(e, dir));
+	uint32_t *head = &table->buckets[b][dir];
 
 	e->hnext[dir] = *head;
 	*head = idx;
+	table->nonempty[b / 64] |= 1ULL << (b % 64);
 }
 
 static void hash_del(struct ct_table *table, int dir, uint32_t idx)
 {
 	struct ct_entry *e = &table->entries[idx];
-	uint32_t *link = &table->buckets[dir][tuple_bucket(table, entry_key(e, dir))];
+	uint32_t b = tuple_bucket(table, entry_key(e, dir));
+	uint32_t *link = &table->buckets[b][dir];
 
 	while (*link != CT_NIL && *link != idx)
 		link = &table->entries[*link].hnext[dir];
 	if (*link == idx)
 		*link = e->hnext[dir];
+	if (table->buckets[b][CT_DIR_ORIG] == CT_NIL && table->buckets[b][CT_DIR_REPLY] == CT_NIL)
+		table->nonempty[b / 64] &= ~(1ULL << (b % 64));
 }
 
 /* Unlink an entry from everything and return its slot to the free chain. */
@@ -508,7 +531,7 @@ int ct_table_lookup(struct ct_table *table, const struct ct_tuple *tuple,
 		    const struct ct_window *window, uint64_t now_ns, struct ct_result *out)
 {
 	/* [CT_ALIVE_SLACK], [CT_ALIVE]: the newest candidate of each kind */
-	uint32_t best[3] = { CT_NIL, CT_NIL, CT_NIL }, idx;
+	uint32_t best[3] = { CT_NIL, CT_NIL, CT_NIL }, idx, b;
 	int best_dir[3] = { CT_DIR_ORIG, CT_DIR_ORIG, CT_DIR_ORIG };
 	struct ct_tuple t;
 	int err, k;
@@ -521,8 +544,10 @@ int ct_table_lookup(struct ct_table *table, const struct ct_tuple *tuple,
 		return err;
 	memset(out, 0, sizeof(*out));
 	out->actual = t;
-	for (int dir = 0; dir < 2; dir++) {
-		for_each_match(table, dir, &t, idx)
+	/* both indexes hash the same key the same way: one bucket, both chains */
+	b = tuple_bucket(table, &t);
+	for (int dir = 0; dir < 2 && bucket_nonempty(table, b); dir++) {
+		for_each_match_in(table, dir, &t, b, idx)
 		{
 			const struct ct_entry *e = &table->entries[idx];
 			enum ct_alive a;
@@ -560,11 +585,16 @@ found:
 	return CT_OK;
 }
 
+static size_t nonempty_bytes(const struct ct_table *table)
+{
+	return (table->nbuckets + 63) / 64 * sizeof(uint64_t);
+}
+
 void ct_table_stats(const struct ct_table *table, struct ct_table_stats *out)
 {
 	*out = table->stats;
 	out->mem_bytes = sizeof(*table) + (uint64_t)table->used * sizeof(struct ct_entry) +
-			 2ULL * table->nbuckets * sizeof(uint32_t);
+			 2ULL * table->nbuckets * sizeof(uint32_t) + nonempty_bytes(table);
 }
 
 /*
@@ -620,14 +650,13 @@ int ct_table_create(const struct ct_table_opts *opts, struct ct_table **out)
 	while (table->nbuckets < 2 * table->opts.max_entries)
 		table->nbuckets <<= 1;
 	table->entries = table_alloc(sizeof(*table->entries) * table->opts.max_entries);
-	table->buckets[0] = table_alloc(sizeof(uint32_t) * table->nbuckets);
-	table->buckets[1] = table_alloc(sizeof(uint32_t) * table->nbuckets);
-	if (!table->entries || !table->buckets[0] || !table->buckets[1]) {
+	table->buckets = table_alloc(sizeof(*table->buckets) * table->nbuckets);
+	table->nonempty = table_alloc(nonempty_bytes(table)); /* zero: all empty */
+	if (!table->entries || !table->buckets || !table->nonempty) {
 		ct_table_destroy(table);
 		return -ENOMEM;
 	}
-	memset(table->buckets[0], 0xff, sizeof(uint32_t) * table->nbuckets);
-	memset(table->buckets[1], 0xff, sizeof(uint32_t) * table->nbuckets);
+	memset(table->buckets, 0xff, sizeof(*table->buckets) * table->nbuckets);
 	table->free_head = CT_NIL;
 	table->live.first = table->live.last = CT_NIL;
 	table->destroyed.first = table->destroyed.last = CT_NIL;
@@ -642,8 +671,8 @@ void ct_table_destroy(struct ct_table *table)
 {
 	if (!table)
 		return;
-	table_unmap(table->buckets[1], sizeof(uint32_t) * table->nbuckets);
-	table_unmap(table->buckets[0], sizeof(uint32_t) * table->nbuckets);
+	table_unmap(table->nonempty, nonempty_bytes(table));
+	table_unmap(table->buckets, sizeof(*table->buckets) * table->nbuckets);
 	table_unmap(table->entries, sizeof(*table->entries) * table->opts.max_entries);
 	free(table);
 }

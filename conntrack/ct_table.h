@@ -46,9 +46,15 @@ enum ct_status {
 struct ct_window {
 	uint64_t first_ns;
 	uint64_t last_ns;
+	/*
+	 * A time (same clock) by which every packet of the window had been counted, such as the
+	 * start of the drain that read the flow; 0: unknown. Only ct_nat_resolve()'s choice of
+	 * whether a miss needs a GET reads it; the table ignores it.
+	 */
+	uint64_t counted_by_ns;
 };
 
-#define CT_WINDOW_ANY ((struct ct_window){ 0, UINT64_MAX })
+#define CT_WINDOW_ANY ((struct ct_window){ 0, UINT64_MAX, 0 })
 
 struct ct_result {
 	/*

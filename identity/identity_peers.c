@@ -2,8 +2,11 @@
 /*
  * One interval's flows by tuple, for matching the two local ends of a connection. The tuples sit
  * in a dense array in the order they came (48 bytes each, grown by doubling up to the bound, so
- * memory follows the flows); an open-addressing table of 4-byte entry numbers (linear probing,
- * at most half full) finds them. A reset forgets the entries and clears the table; after an
+ * memory follows the flows); an open-addressing table of 8-byte slots (linear probing, at most
+ * half full) finds them: the entry number and 32 bits of the tuple's hash, so that a probe past
+ * another tuple's slot reads no entry (each entry read is a cache miss once the interval's
+ * flows outgrow the cache). identity_peers_find_many() prefetches the slots, then the entries,
+ * of a batch of lookups before it compares any, so their misses overlap. A reset forgets the entries and clears the table; after an
  * interval that used less than a quarter of the room, both shrink, so one burst of flows does
  * not stay resident.
  */
@@ -19,8 +22,9 @@
 #define IPPROTO_ICMP_ 1
 #define IPPROTO_ICMPV6_ 58
 
-/* 0 in a slot: empty; otherwise the entry's index + 1 */
+/* 0 in a slot: empty; otherwise the hash's upper 32 bits << 32 | the entry's index + 1 */
 #define SLOT_EMPTY 0u
+#define FIND_BATCH 16
 
 struct peer_entry {
 	struct identity_flow_tuple t;
@@ -30,7 +34,7 @@ struct peer_entry {
 
 struct identity_peers {
 	struct peer_entry *entries; /* [0, used) live */
-	uint32_t *slots; /* n_slots = 2 * cap entry numbers */
+	uint64_t *slots; /* n_slots = 2 * cap */
 	uint32_t cap; /* entries allocated; a power of two */
 	uint32_t used;
 	uint32_t max_flows;
@@ -66,12 +70,22 @@ static uint64_t hash_key(const struct key_bytes *k)
 	return h ^ (h >> 29);
 }
 
-static uint32_t hash_tuple(const struct identity_flow_tuple *t)
+static uint64_t hash_tuple(const struct identity_flow_tuple *t)
 {
 	struct key_bytes k;
 
 	key_of(t, &k);
-	return (uint32_t)hash_key(&k);
+	return hash_key(&k);
+}
+
+static uint32_t slot_tag(uint64_t s)
+{
+	return (uint32_t)(s >> 32);
+}
+
+static uint32_t slot_entry(uint64_t s)
+{
+	return (uint32_t)s - 1;
 }
 
 static bool same(const struct identity_flow_tuple *a, const struct identity_flow_tuple *b)
@@ -81,24 +95,31 @@ static bool same(const struct identity_flow_tuple *a, const struct identity_flow
 	       !memcmp(a->src_addr, b->src_addr, 16) && !memcmp(a->dst_addr, b->dst_addr, 16);
 }
 
-/* The slot holding t, or the empty slot where it goes. */
-static uint32_t *probe(const struct identity_peers *p, const struct identity_flow_tuple *t)
+/* The slot holding t (whose hash is h), or the empty slot where it goes. */
+static uint64_t *probe(const struct identity_peers *p, const struct identity_flow_tuple *t,
+		       uint64_t h)
 {
-	uint32_t mask = 2 * p->cap - 1, i = hash_tuple(t) & mask;
+	uint32_t mask = 2 * p->cap - 1, i = (uint32_t)h & mask, tag = (uint32_t)(h >> 32);
 
 	for (;;) {
-		uint32_t *s = &p->slots[i];
+		uint64_t *s = &p->slots[i];
 
-		if (*s == SLOT_EMPTY || same(&p->entries[*s - 1].t, t))
+		if (*s == SLOT_EMPTY ||
+		    (slot_tag(*s) == tag && same(&p->entries[slot_entry(*s)].t, t)))
 			return s;
 		i = (i + 1) & mask;
 	}
 }
 
+static uint64_t slot_of(uint64_t h, uint32_t entry)
+{
+	return (h >> 32) << 32 | (entry + 1);
+}
+
 /* Room for cap entries (a power of two, >= used), the live ones kept and their slots rebuilt. */
 static int resize(struct identity_peers *p, uint32_t cap)
 {
-	uint32_t *slots = calloc(2 * (size_t)cap, sizeof(*slots));
+	uint64_t *slots = calloc(2 * (size_t)cap, sizeof(*slots));
 	struct peer_entry *entries;
 
 	if (!slots)
@@ -115,8 +136,11 @@ static int resize(struct identity_peers *p, uint32_t cap)
 	free(p->slots);
 	p->slots = slots;
 	p->cap = cap;
-	for (uint32_t e = 0; e < p->used; e++)
-		*probe(p, &p->entries[e].t) = e + 1;
+	for (uint32_t e = 0; e < p->used; e++) {
+		uint64_t h = hash_tuple(&p->entries[e].t);
+
+		*probe(p, &p->entries[e].t, h) = slot_of(h, e);
+	}
 	return 0;
 }
 
@@ -163,15 +187,15 @@ void identity_peers_reset(struct identity_peers *p)
 		memset(p->slots, 0, 2 * (size_t)p->cap * sizeof(*p->slots));
 }
 
-int identity_peers_add(struct identity_peers *p, const struct identity_flow_tuple *t,
-		       uint64_t cgroup_id)
+static int add_hashed(struct identity_peers *p, const struct identity_flow_tuple *t,
+		      uint64_t cgroup_id, uint64_t h)
 {
-	uint32_t *s = probe(p, t);
+	uint64_t *s = probe(p, t, h);
 	struct peer_entry *e;
 	int err;
 
 	if (*s != SLOT_EMPTY) {
-		e = &p->entries[*s - 1];
+		e = &p->entries[slot_entry(*s)];
 		if (e->cgroup_id != cgroup_id)
 			e->ambiguous = true;
 		return 0;
@@ -182,35 +206,107 @@ int identity_peers_add(struct identity_peers *p, const struct identity_flow_tupl
 		err = resize(p, 2 * p->cap);
 		if (err)
 			return err;
-		s = probe(p, t);
+		s = probe(p, t, h);
 	}
 	e = &p->entries[p->used];
 	memset(e, 0, sizeof(*e));
 	e->t = *t;
 	e->cgroup_id = cgroup_id;
-	*s = ++p->used;
+	*s = slot_of(h, p->used++);
 	return 0;
+}
+
+int identity_peers_add(struct identity_peers *p, const struct identity_flow_tuple *t,
+		       uint64_t cgroup_id)
+{
+	return add_hashed(p, t, cgroup_id, hash_tuple(t));
+}
+
+int identity_peers_add_many(struct identity_peers *p, const struct identity_flow_tuple *t,
+			    const uint64_t *cgroup_id, size_t n, size_t *not_added)
+{
+	uint64_t h[FIND_BATCH];
+	int err = 0, ret;
+
+	*not_added = 0;
+	for (size_t base = 0; base < n; base += FIND_BATCH) {
+		size_t m = n - base < FIND_BATCH ? n - base : FIND_BATCH;
+		uint32_t mask = 2 * p->cap - 1; /* an add below may grow the table: prefetch only */
+
+		for (size_t k = 0; k < m; k++) {
+			h[k] = hash_tuple(&t[base + k]);
+			__builtin_prefetch(&p->slots[(uint32_t)h[k] & mask]);
+		}
+		for (size_t k = 0; k < m; k++) {
+			ret = add_hashed(p, &t[base + k], cgroup_id[base + k], h[k]);
+			if (ret) {
+				(*not_added)++;
+				if (!err || err == -ENOSPC)
+					err = ret; /* -ENOMEM outranks -ENOSPC */
+			}
+		}
+	}
+	return err;
+}
+
+static void inverse_of(const struct identity_flow_tuple *actual, struct identity_flow_tuple *inv)
+{
+	*inv = *actual;
+	memcpy(inv->src_addr, actual->dst_addr, 16);
+	memcpy(inv->dst_addr, actual->src_addr, 16);
+	if (actual->proto != IPPROTO_ICMP_ && actual->proto != IPPROTO_ICMPV6_) {
+		inv->src_port = actual->dst_port;
+		inv->dst_port = actual->src_port;
+	}
+}
+
+static int status_of(const struct identity_peers *p, const uint64_t *s, uint64_t *peer_cgroup_id)
+{
+	const struct peer_entry *e;
+
+	if (*s == SLOT_EMPTY)
+		return IDENTITY_PEER_NONE;
+	e = &p->entries[slot_entry(*s)];
+	if (e->ambiguous)
+		return IDENTITY_PEER_AMBIGUOUS;
+	*peer_cgroup_id = e->cgroup_id;
+	return IDENTITY_PEER_FOUND;
 }
 
 int identity_peers_find(const struct identity_peers *p, const struct identity_flow_tuple *actual,
 			uint64_t *peer_cgroup_id)
 {
-	struct identity_flow_tuple inv = *actual;
-	const uint32_t *s;
-	const struct peer_entry *e;
+	struct identity_flow_tuple inv;
 
-	memcpy(inv.src_addr, actual->dst_addr, 16);
-	memcpy(inv.dst_addr, actual->src_addr, 16);
-	if (actual->proto != IPPROTO_ICMP_ && actual->proto != IPPROTO_ICMPV6_) {
-		inv.src_port = actual->dst_port;
-		inv.dst_port = actual->src_port;
+	inverse_of(actual, &inv);
+	return status_of(p, probe(p, &inv, hash_tuple(&inv)), peer_cgroup_id);
+}
+
+void identity_peers_find_many(const struct identity_peers *p,
+			      const struct identity_flow_tuple *actual, size_t n, int *status,
+			      uint64_t *peer_cgroup_id)
+{
+	struct identity_flow_tuple inv[FIND_BATCH];
+	uint64_t h[FIND_BATCH];
+	uint32_t mask = 2 * p->cap - 1;
+
+	for (size_t base = 0; base < n; base += FIND_BATCH) {
+		size_t m = n - base < FIND_BATCH ? n - base : FIND_BATCH;
+
+		for (size_t k = 0; k < m; k++) {
+			inverse_of(&actual[base + k], &inv[k]);
+			h[k] = hash_tuple(&inv[k]);
+			__builtin_prefetch(&p->slots[(uint32_t)h[k] & mask]);
+		}
+		/* the first slot's entry when its tag matches: almost always the one compared */
+		for (size_t k = 0; k < m; k++) {
+			uint64_t s = p->slots[(uint32_t)h[k] & mask];
+
+			if (s != SLOT_EMPTY && slot_tag(s) == (uint32_t)(h[k] >> 32))
+				__builtin_prefetch(&p->entries[slot_entry(s)]);
+		}
+		for (size_t k = 0; k < m; k++)
+			status[base + k] =
+				status_of(p, probe(p, &inv[k], h[k]), &peer_cgroup_id[base + k]);
 	}
-	s = probe(p, &inv);
-	if (*s == SLOT_EMPTY)
-		return IDENTITY_PEER_NONE;
-	e = &p->entries[*s - 1];
-	if (e->ambiguous)
-		return IDENTITY_PEER_AMBIGUOUS;
-	*peer_cgroup_id = e->cgroup_id;
-	return IDENTITY_PEER_FOUND;
 }

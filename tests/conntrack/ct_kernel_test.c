@@ -5,7 +5,9 @@
  * from the inverse of the original, as a DNAT (and SNAT) rule would leave them. Checks the
  * initial sync, resolution against what was created, the grace period after conntrack -D,
  * a resync after ENOBUFS, and the asynchronous point GET: answers matched by sequence number
- * (a late answer left in the socket breaks nothing), deadlines, the in-flight and rate bounds.
+ * (a late answer left in the socket breaks nothing), deadlines, the in-flight and rate bounds
+ * (with get_every_miss), and when a miss needs a GET at all: only while the event stream is not
+ * known whole (before the first sync, after ENOBUFS until the resync, nf_conntrack_events=0).
  * Fails (never skips) when it cannot set up.
  */
 #include <errno.h>
@@ -181,6 +183,138 @@ static struct ct_tuple burst_reply(int i)
 	return fx_tuple(IPPROTO_TCP, "203.0.113.20", 8443, src, 20000 + i / 250);
 }
 
+static struct ct_window window_counted_by(uint64_t counted_by_ns)
+{
+	struct ct_window w = { counted_by_ns - 1000000000ULL, counted_by_ns, counted_by_ns };
+
+	return w;
+}
+
+/* Resolve in window w with a GET allowed; a GET's answer is waited for. */
+static int resolve_in(struct ct_nat *cache, const struct ct_tuple *t, const struct ct_window *w,
+		      struct answer *a, struct ct_result *res)
+{
+	uint64_t start = fx_now_ns();
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	ret = ct_nat_resolve(cache, t, w, fx_now_ns(), on_resolved, a, res);
+	if (ret != CT_PENDING)
+		return ret;
+	while (!a->calls && fx_now_ns() - start < 2000000000ULL)
+		ct_nat_process(cache, fx_now_ns());
+	ASSERT_EQ(a->calls, 1, "one completion");
+	*res = a->res;
+	return CT_PENDING;
+}
+
+/*
+ * The default policy: a miss sends a GET only while the event stream is not known whole. Before
+ * the first sync a miss is asked of the kernel; after it, a miss of a flow counted before the
+ * stream was last emptied is not translated, without a GET, and a NAT'd entry created just
+ * before the lookup (its NEW event still queued) is found from the table by reading the queued
+ * events; with nf_conntrack_events=0 in the namespace misses go to the kernel again.
+ */
+static bool check_get_policy(struct ct_fixture *fx)
+{
+	struct nat_case fresh = {
+		"tcp4 dnat just before the lookup",
+		fx_tuple(IPPROTO_TCP, "192.0.2.202", 50020, "198.51.100.80", 80),
+		fx_tuple(IPPROTO_TCP, "203.0.113.14", 8080, "192.0.2.202", 50020),
+	};
+	int failed = failures, events_was = -1, ret;
+	struct ct_nat *cache = NULL;
+	struct ct_nat_opts opts;
+	struct ct_window w;
+	struct ct_result res;
+	struct ct_stats st;
+	struct answer a;
+	struct ct_tuple t;
+	char cmd[256];
+	FILE *f;
+
+	ct_nat_opts_init(&opts);
+	opts.netlink.netns_path = netns_path;
+	if (!ASSERT_OK(ct_nat_create(&opts, fx_now_ns(), &cache), "ct_nat_create (policy)"))
+		return false;
+	ct_nat_stats(cache, &st);
+	ASSERT_TRUE(!st.events_complete, "events not complete before the first sync");
+	t = unrelated(500);
+	w = window_counted_by(fx_now_ns());
+	ASSERT_EQ(resolve_in(cache, &t, &w, &a, &res), CT_PENDING, "before the sync: a GET");
+	ASSERT_EQ(a.status, CT_OK, "before the sync: the GET finds the untranslated entry");
+	ASSERT_TRUE(!a.res.nat, "before the sync: not translated");
+	if (!ASSERT_TRUE(wait_synced(cache, NULL), "sync (policy)"))
+		goto out;
+	ct_nat_stats(cache, &st);
+	ASSERT_TRUE(st.events_complete, "events complete after the sync");
+
+	/* a flow counted before the stream was last emptied: a miss is final */
+	ASSERT_OK(ct_nat_process(cache, fx_now_ns()), "process (policy)");
+	t = unrelated(501);
+	w = window_counted_by(fx_now_ns() - 1000000ULL);
+	ASSERT_EQ(resolve_in(cache, &t, &w, &a, &res), CT_NOT_FOUND, "after the sync: no GET");
+	ASSERT_EQ(memcmp(&res.actual, &t, sizeof(t)), 0, "not translated: actual = input");
+	t = unrelated(502);
+	ASSERT_EQ(resolve_in(cache, &t, &CT_WINDOW_ANY, &a, &res), CT_NOT_FOUND,
+		  "no GET for a window long before the stream was read (first packet + slack)");
+	ct_nat_stats(cache, &st);
+	ASSERT_EQ(st.not_translated, 2, "not_translated");
+	ASSERT_EQ(st.netlink.get_sent, 1, "no GET after the sync");
+
+	/* NEW queued after the last read, flow counted after it: read once, found, no GET */
+	ASSERT_OK(fx_create(fx, &fresh.orig_tuple, &fresh.reply_tuple), "create fresh entry");
+	ASSERT_OK(fx_flush(fx), "flush fresh entry");
+	w = window_counted_by(fx_now_ns());
+	ASSERT_EQ(resolve_in(cache, &fresh.orig_tuple, &w, &a, &res), CT_OK,
+		  "fresh entry found by reading the queued events");
+	ASSERT_TRUE(res.nat, "fresh entry translated");
+	ASSERT_EQ(res.actual.dst_port, 8080, "fresh entry backend port");
+	ct_nat_stats(cache, &st);
+	ASSERT_EQ(st.netlink.get_sent, 1, "fresh entry: no GET");
+	ASSERT_EQ(st.hit, 1, "fresh entry: a table hit");
+
+	/* a flow counted after every read so far (a window in the future): a GET */
+	t = unrelated(503);
+	w = window_counted_by(fx_now_ns() + 60000000000ULL);
+	ASSERT_EQ(resolve_in(cache, &t, &w, &a, &res), CT_PENDING,
+		  "a window the stream was not read past: a GET");
+	ASSERT_EQ(a.status, CT_OK, "that GET finds the untranslated entry");
+
+	/* events off in the namespace: misses go to the kernel again */
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s sysctl -n net.netfilter.nf_conntrack_events",
+		 netns_name);
+	f = popen(cmd, "r");
+	if (f) {
+		if (fscanf(f, "%d", &events_was) != 1)
+			events_was = -1;
+		pclose(f);
+	}
+	if (!ASSERT_TRUE(events_was >= 0, "read nf_conntrack_events"))
+		goto out;
+	ASSERT_OK(sh("ip netns exec %s sysctl -qw net.netfilter.nf_conntrack_events=0", netns_name),
+		  "nf_conntrack_events=0");
+	ASSERT_OK(ct_nat_process(cache, fx_now_ns() + 2000000000ULL), "process (sysctl read)");
+	ct_nat_stats(cache, &st);
+	ASSERT_TRUE(!st.events_complete, "events off: not complete");
+	t = unrelated(504);
+	w = window_counted_by(fx_now_ns() - 1000000ULL);
+	ret = resolve_in(cache, &t, &w, &a, &res);
+	ASSERT_EQ(ret, CT_PENDING, "events off: a GET");
+	ASSERT_EQ(a.status, CT_OK, "events off: the GET finds the untranslated entry");
+	ct_nat_stats(cache, &st);
+	ASSERT_EQ(st.netlink.get_sent, 3, "GETs: before the sync, future window, events off");
+	ASSERT_EQ(st.not_translated, 2, "not_translated unchanged");
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns exec %%s sysctl -qw net.netfilter.nf_conntrack_events=%d", events_was);
+	ASSERT_OK(sh(cmd, netns_name), "nf_conntrack_events restored");
+out:
+	ct_nat_destroy(cache);
+	fx_delete(fx, &fresh.orig_tuple);
+	fx_flush(fx);
+	return failures == failed;
+}
+
 int main(void)
 {
 	struct nat_case cases[] = {
@@ -250,6 +384,7 @@ int main(void)
 	opts.netlink.netns_path = "/nonexistent/netns";
 	ASSERT_EQ(ct_nat_create(&opts, fx_now_ns(), &cache), -ENOENT, "missing netns path");
 	opts.netlink.netns_path = netns_path;
+	opts.get_every_miss = true; /* the GET path below; the default policy is tested last */
 	err = ct_nat_create(&opts, fx_now_ns(), &cache);
 	if (!ASSERT_OK(err, "ct_nat_create in netns"))
 		goto cleanup;
@@ -397,6 +532,7 @@ int main(void)
 	/* bounds: two in flight at most, and two GETs per second */
 	ct_nat_opts_init(&opts);
 	opts.netlink.netns_path = netns_path;
+	opts.get_every_miss = true;
 	opts.netlink.get_max_inflight = 2;
 	opts.netlink.get_per_sec = 3;
 	err = ct_nat_create(&opts, 0, &cache);
@@ -452,9 +588,16 @@ int main(void)
 		err = fx_flush(fx);
 	if (!ASSERT_OK(err, "burst of entries"))
 		goto cleanup;
+	ct_nat_stats(cache, &st);
+	ASSERT_TRUE(st.events_complete, "events complete before the overrun is read");
+	ASSERT_OK(ct_nat_process(cache, fx_now_ns()), "read the overrun");
+	ct_nat_stats(cache, &st);
+	ASSERT_TRUE(st.netlink.enobufs >= 1 && st.netlink.dumping, "ENOBUFS read, resync running");
+	ASSERT_TRUE(!st.events_complete, "events not complete until the resync completes");
 	if (!ASSERT_TRUE(wait_synced(cache, NULL), "resync completes"))
 		goto cleanup;
 	ct_nat_stats(cache, &st);
+	ASSERT_TRUE(st.events_complete, "events complete again after the resync");
 	printf("after burst: enobufs %" PRIu64 ", resyncs %" PRIu64 ", events %" PRIu64 ", %u "
 	       "cached\n",
 	       st.netlink.enobufs, st.netlink.resyncs, st.netlink.events, st.table.entries);
@@ -477,6 +620,12 @@ int main(void)
 		  "entry deleted before create is unknown");
 	ct_nat_stats(cache, &st);
 	ASSERT_EQ(st.netlink.parse_errors, 0, "parse errors");
+	ct_nat_destroy(cache);
+	cache = NULL;
+	err = 0;
+
+	if (!check_get_policy(fx))
+		err = -1;
 
 cleanup:
 	ct_nat_destroy(cache);

@@ -178,7 +178,7 @@ static int lookup(struct ct_table *t, const struct ct_tuple *tuple, uint64_t now
 static int lookup_in(struct ct_table *t, const struct ct_tuple *tuple, uint64_t first,
 		     uint64_t last, uint64_t now, struct ct_result *res)
 {
-	struct ct_window w = { first, last };
+	struct ct_window w = { first, last, 0 };
 
 	return ct_table_lookup(t, tuple, &w, now, res);
 }

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -197,6 +198,105 @@ static void test_shrink_after_burst(void **state)
 	identity_peers_destroy(p);
 }
 
+/*
+ * identity_peers_find_many() gives exactly identity_peers_find()'s answers: found, none and
+ * ambiguous, ICMP and IPv6, over batches that do not fill the last one (37 = 2 * 16 + 5).
+ */
+static void test_find_many(void **state)
+{
+	struct identity_flow_tuple q[37];
+	int status[37];
+	uint64_t cg[37];
+	struct identity_peers *p;
+	char addr[32];
+
+	(void)state;
+	assert_int_equal(identity_peers_create(0, &p), 0);
+	for (int i = 0; i < 37; i++) {
+		snprintf(addr, sizeof(addr), "192.0.2.%d", 1 + i);
+		q[i] = tuple(addr, (uint16_t)(30000 + i), "198.51.100.1", 80, IPPROTO_TCP);
+		struct identity_flow_tuple server =
+			tuple("198.51.100.1", 80, addr, (uint16_t)(30000 + i), IPPROTO_TCP);
+
+		if (i % 3 == 0)
+			continue; /* no local peer */
+		assert_int_equal(identity_peers_add(p, &server, 100 + (uint64_t)i), 0);
+		if (i % 5 == 0) /* claimed by two cgroups */
+			assert_int_equal(identity_peers_add(p, &server, 999), 0);
+	}
+	q[4] = tuple("2001:db8::1", 5, "2001:db8::2", 6, IPPROTO_UDP);
+	struct identity_flow_tuple v6 = tuple("2001:db8::2", 6, "2001:db8::1", 5, IPPROTO_UDP);
+	assert_int_equal(identity_peers_add(p, &v6, 6), 0);
+	q[7] = tuple("192.0.2.99", 77, "198.51.100.9", 0, IPPROTO_ICMP);
+	struct identity_flow_tuple echo = tuple("198.51.100.9", 77, "192.0.2.99", 0, IPPROTO_ICMP);
+	assert_int_equal(identity_peers_add(p, &echo, 7), 0);
+	memset(cg, 0, sizeof(cg));
+	identity_peers_find_many(p, q, 37, status, cg);
+	int found = 0, none = 0, ambiguous = 0;
+
+	for (int i = 0; i < 37; i++) {
+		uint64_t want_cg = 0;
+		int want = identity_peers_find(p, &q[i], &want_cg);
+
+		assert_int_equal(status[i], want);
+		if (want == IDENTITY_PEER_FOUND)
+			assert_int_equal(cg[i], want_cg);
+		found += want == IDENTITY_PEER_FOUND;
+		none += want == IDENTITY_PEER_NONE;
+		ambiguous += want == IDENTITY_PEER_AMBIGUOUS;
+	}
+	/* i % 3 == 0: 13 without a peer; of the rest, i % 5 == 0 (5 10 20 25 35): ambiguous */
+	assert_int_equal(none, 13);
+	assert_int_equal(ambiguous, 5);
+	assert_int_equal(found, 37 - 13 - 5);
+	assert_int_equal(status[4], IDENTITY_PEER_FOUND);
+	assert_int_equal(cg[4], 6);
+	assert_int_equal(status[7], IDENTITY_PEER_FOUND);
+	assert_int_equal(cg[7], 7);
+	identity_peers_destroy(p);
+}
+
+/*
+ * identity_peers_add_many() adds in order, as identity_peers_add() would: a repeated tuple from
+ * another cgroup is ambiguous, and past the bound (20 tuples) the rest are counted, not added.
+ */
+static void test_add_many(void **state)
+{
+	struct identity_flow_tuple t[37], q;
+	uint64_t cg[37], got;
+	struct identity_peers *p;
+	size_t not_added = 99;
+	char addr[32];
+
+	(void)state;
+	assert_int_equal(identity_peers_create(20, &p), 0);
+	for (int i = 0; i < 37; i++) {
+		snprintf(addr, sizeof(addr), "192.0.2.%d", 1 + (i == 36 ? 0 : i));
+		t[i] = tuple("198.51.100.1", 80, addr, (uint16_t)(30000 + (i == 36 ? 0 : i)),
+			     IPPROTO_TCP);
+		cg[i] = 100 + (uint64_t)i;
+	}
+	/* t[36] repeats t[0] from another cgroup: ambiguous, and no room taken */
+	assert_int_equal(identity_peers_add_many(p, t, cg, 37, &not_added), -ENOSPC);
+	assert_int_equal(not_added, 37 - 1 - 20);
+	for (int i = 0; i < 36; i++) {
+		snprintf(addr, sizeof(addr), "192.0.2.%d", 1 + i);
+		q = tuple(addr, (uint16_t)(30000 + i), "198.51.100.1", 80, IPPROTO_TCP);
+		got = 0;
+		if (i == 0)
+			assert_int_equal(identity_peers_find(p, &q, &got), IDENTITY_PEER_AMBIGUOUS);
+		else if (i < 20) {
+			assert_int_equal(identity_peers_find(p, &q, &got), IDENTITY_PEER_FOUND);
+			assert_int_equal(got, 100 + (uint64_t)i);
+		} else {
+			assert_int_equal(identity_peers_find(p, &q, &got), IDENTITY_PEER_NONE);
+		}
+	}
+	assert_int_equal(identity_peers_add_many(p, t, cg, 0, &not_added), 0);
+	assert_int_equal(not_added, 0);
+	identity_peers_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +306,8 @@ int main(void)
 		cmocka_unit_test(test_ambiguous_and_bounds),
 		cmocka_unit_test(test_shrink_after_burst),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_find_many),
+		cmocka_unit_test(test_add_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
