@@ -48,6 +48,16 @@ def cgroup_v1_memory_mount():
                        "a hybrid or legacy host")
 
 
+def v1_memory_group(pid):
+    """(id, path) of the process's cgroup in the v1 memory hierarchy."""
+    with open("/proc/%d/cgroup" % pid) as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if "memory" in ctrls.split(","):
+                return os.stat(cgroup_v1_memory_mount() + path).st_ino, path
+    raise RuntimeError("no v1 memory cgroup for pid %d" % pid)
+
+
 def unique_prefix():
     # interface names are at most 15 bytes: "fs" + 6 digits + a 2-byte suffix
     return "fs%06d" % ((os.getpid() * 7919 + random.randrange(10**6)) % 10**6)

@@ -41,16 +41,6 @@ table inet fs {
 """ % {"a": PORT_A, "b": PORT_B, "u": UDP_PORT}
 
 
-def v1_memory_group(pid):
-    """(id, path) of the process's cgroup in the v1 memory hierarchy."""
-    with open("/proc/%d/cgroup" % pid) as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            if "memory" in ctrls.split(","):
-                return os.stat(fslib.cgroup_v1_memory_mount() + path).st_ino, path
-    raise RuntimeError("no v1 memory cgroup for pid %d" % pid)
-
-
 class CgroupV1Mode(unittest.TestCase):
     def setUp(self):
         self.env = env = fslib.Env()
@@ -112,7 +102,7 @@ class CgroupV1Mode(unittest.TestCase):
 
         # the servers' sockets predate the agent: the start-up walk recorded their owners, so
         # the server processes' v1 memory cgroup (the one they inherited) and pids
-        server_v1 = {v1_memory_group(pid) for pid in self.server_pids.values()}
+        server_v1 = {fslib.v1_memory_group(pid) for pid in self.server_pids.values()}
         self.assertEqual(len(server_v1), 1)
         server_v1_id, server_v1_path = server_v1.pop()
         server_side = [r for r in recs if r["src_port"] in (PORT_A, PORT_B, UDP_PORT)]

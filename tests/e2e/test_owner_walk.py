@@ -41,16 +41,6 @@ table inet fs {
 """ % {"t": TCP_PORT, "u": UDP_PORT}
 
 
-def v1_memory_group(pid):
-    """(id, path) of the process's cgroup in the v1 memory hierarchy."""
-    with open("/proc/%d/cgroup" % pid) as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            if "memory" in ctrls.split(","):
-                return os.stat(fslib.cgroup_v1_memory_mount() + path).st_ino, path
-    raise RuntimeError("no v1 memory cgroup for pid %d" % pid)
-
-
 class OwnerWalk(unittest.TestCase):
     def setUp(self):
         self.env = env = fslib.Env()
@@ -199,8 +189,8 @@ class OwnerWalk(unittest.TestCase):
         client_cg = fslib.Cgroup(os.path.join(v1.path, "old"), also=[v2_old])
         env.cgroups.append(client_cg)
         self.start_old_sockets(client_cg)
-        server_v1 = v1_memory_group(self.tcp_server["pid"])[0]
-        self.assertEqual(server_v1, v1_memory_group(self.udp_server["pid"])[0])
+        server_v1 = fslib.v1_memory_group(self.tcp_server["pid"])[0]
+        self.assertEqual(server_v1, fslib.v1_memory_group(self.udp_server["pid"])[0])
         agent = self.run_agent("v1")
         self.check(agent, (1, client_cg.id), (1, server_v1))
 
