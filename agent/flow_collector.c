@@ -312,7 +312,7 @@ static void walk_pass1_cb(struct flow_collector *fc, const void *data, size_t n,
 
 		fc->walk[0]++;
 		if (r[i].result >= FLOW_OWNER_WALK_INSERTED &&
-		    r[i].result <= FLOW_OWNER_WALK_OUTSIDE)
+		    r[i].result <= FLOW_OWNER_WALK_PENDING)
 			fc->walk[r[i].result]++;
 		if (r[i].result != FLOW_OWNER_WALK_PENDING)
 			continue;
@@ -437,7 +437,7 @@ static void owner_walk(struct flow_collector *fc)
 			 why);
 	LOG_INFO("socket owner walk: %llu sockets found, %llu owners recorded, %llu had one, "
 		 "%llu not recorded (owner table full), %llu not reached, %llu outside the cgroup "
-		 "root, %zu network namespaces (%llu not entered), %.1f ms",
+		 "root, second pass in %zu network namespaces (%llu not entered), %.1f ms",
 		 (unsigned long long)fc->walk[0],
 		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_INSERTED],
 		 (unsigned long long)fc->walk[FLOW_OWNER_WALK_EXISTING],

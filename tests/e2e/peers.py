@@ -137,7 +137,8 @@ def held_client(args):
     byte on stdin before it uses them: sockets older than whatever starts in between. Then
     `count` requests of (send, recv) bytes on each, a zero request that makes the TCP server
     close first, and a last JSON line. With --fork, a child process holds the same sockets
-    during the wait (it exits with them unused)."""
+    during the wait (it exits with them unused). With --unbound, a UDP socket never bound or
+    connected is held too, unused."""
     t = None
     if args.tcp_port:  # 0: a UDP socket only
         t = socket.socket(family_of(args.host), socket.SOCK_STREAM)
@@ -146,6 +147,8 @@ def held_client(args):
     u = socket.socket(family_of(args.host), socket.SOCK_DGRAM)
     u.settimeout(5)
     u.connect((args.host, args.udp_port))
+    # never bound nor connected: in no socket table, so the walk cannot reach it
+    unbound = socket.socket(family_of(args.host), socket.SOCK_DGRAM) if args.unbound else None
     child = 0
     if args.fork:
         child = os.fork()
@@ -168,6 +171,8 @@ def held_client(args):
         recv_exact(t, 1)  # the server closes first
         t.close()
     u.close()
+    if unbound:
+        unbound.close()
     if child:
         os.waitpid(child, 0)
     print(json.dumps({"done": True}), flush=True)
@@ -239,6 +244,8 @@ def main():
     a.add_argument("--send", type=int, default=1000)
     a.add_argument("--recv", type=int, default=2000)
     a.add_argument("--fork", action="store_true")
+    a.add_argument("--unbound", action="store_true",
+                   help="also hold a UDP socket that is never bound or connected")
     a.set_defaults(fn=held_client)
     a = sub.add_parser("udp-spray")
     a.add_argument("host")

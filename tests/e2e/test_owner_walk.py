@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Owners of sockets opened before the agent (issue 11): the start-up walk of open sockets.
 
-A client process in a cgroup of the test's own opens a TCP connection and a connected UDP
-socket, and forks a child that holds both, before the agent starts; the servers' sockets (a
-listener, its accepted connection, a UDP echo socket) are older than the agent too. Once the
+A client process in a cgroup of the test's own opens a TCP connection, a connected UDP socket
+and an unbound UDP socket, and forks a child that holds them, before the agent starts; the
+servers' sockets (a listener, its accepted connection, a UDP echo socket) are older than the
+agent too. Once the
 agent has attached, the client uses its sockets: the records of both sides must carry the exact
 pid and comm of the process holding the socket (the parent, not its child: the lowest pid wins)
 and the cgroup id of its cgroup (its v1 memory cgroup under --cgroup-mode v1), their counts must
 equal the router's nftables counters, and the walk's counters must show the five sockets
-recorded and the child's two as already owned. Without the walk every one of them has pid 0.
+recorded, the child's three as already owned, and the client's unbound UDP socket (in no socket
+table) as not reached. Without the walk every one of them has pid 0.
 """
 import json
 import os
@@ -104,7 +106,7 @@ class OwnerWalk(unittest.TestCase):
         self.client = subprocess.Popen(
             ["ip", "netns", "exec", env.client_ns, sys.executable, fslib.PEERS, "held-client",
              "198.51.100.2", str(TCP_PORT), str(UDP_PORT), "--count", "3", "--send", "1200",
-             "--recv", "3000", "--fork"],
+             "--recv", "3000", "--fork", "--unbound"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             preexec_fn=client_cg.enter_fn())
         env.procs.append(self.client)
@@ -160,17 +162,19 @@ class OwnerWalk(unittest.TestCase):
                                  tuple(reversed(truth[down])))
         # client: TCP and UDP; servers: listener, accepted connection, UDP socket
         self.assertEqual(agent.counter("socket_owner_walk_sockets_recorded"), 5, err)
-        # the client's child holds the same two sockets
-        self.assertEqual(agent.counter("socket_owner_walk_sockets_had_owner"), 2, err)
-        for k in ("table_full", "not_reached"):
-            self.assertEqual(agent.counter("socket_owner_walk_sockets_" + k), 0, err)
+        # the client's child holds the same three sockets
+        self.assertEqual(agent.counter("socket_owner_walk_sockets_had_owner"), 3, err)
+        # the client's unbound UDP socket is in neither the TCP nor the UDP table
+        self.assertEqual(agent.counter("socket_owner_walk_sockets_not_reached"), 1, err)
+        self.assertEqual(agent.counter("socket_owner_walk_sockets_table_full"), 0, err)
         for k in ("unavailable", "error", "time_bound", "netns_not_entered"):
             self.assertEqual(agent.counter("socket_owner_walk_incomplete_" + k), 0, err)
         found = agent.counter("socket_owner_walk_sockets_found")
-        self.assertEqual(found, 7 + agent.counter("socket_owner_walk_sockets_outside_cgroup_root"))
-        self.assertRegex(err, r"socket owner walk: %d sockets found, 5 owners recorded, 2 had "
-                         r"one, 0 not recorded \(owner table full\), 0 not reached, \d+ outside "
-                         r"the cgroup root, \d+ network namespaces \(0 not entered\), [0-9.]+ ms" % found)
+        self.assertEqual(found, 9 + agent.counter("socket_owner_walk_sockets_outside_cgroup_root"))
+        self.assertRegex(err, r"socket owner walk: %d sockets found, 5 owners recorded, 3 had "
+                         r"one, 0 not recorded \(owner table full\), 1 not reached, \d+ outside "
+                         r"the cgroup root, second pass in \d+ network namespaces \(0 not entered\), "
+                         r"[0-9.]+ ms" % found)
 
     def test_v2_owner_and_cgroup(self):
         client_cg = self.env.cgroup("old")
