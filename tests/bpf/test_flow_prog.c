@@ -907,6 +907,34 @@ static void test_cache_many_flows(void **state)
 										      FLOWS));
 }
 
+/* Pins the caller to the CPU it runs on (one CPU's flow cache); *old: the affinity to restore. */
+static void pin_this_cpu(cpu_set_t *old)
+{
+	cpu_set_t one;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(*old), old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+}
+
+/* No slot of parity 0's flow cache, on any CPU, holds a packet. */
+static void assert_cache_holds_no_counts(struct fx *fx)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct flow_cache *cache;
+
+	assert_true(ncpus > 0);
+	cache = calloc((size_t)ncpus, sizeof(*cache));
+	assert_non_null(cache);
+	assert_int_equal(bpf_map_lookup_elem(fx->cache_fd, &(uint32_t){ 0 }, cache), 0);
+	for (int c = 0; c < ncpus; c++)
+		for (int i = 0; i < FLOW_CACHE_SLOTS; i++)
+			assert_int_equal(cache[c].slot[i].tx_packets + cache[c].slot[i].rx_packets,
+					 0);
+	free(cache);
+}
+
 /*
  * Short connections ended by a RST, twice as many as the cache has slots, on one CPU: the RST's
  * hit folds the slot into the flow's entry at once and frees it, so that each entry alone (no
@@ -917,15 +945,10 @@ static void test_cache_rst_frees_slot(void **state)
 {
 	struct fx *fx = *state;
 	enum { CONNS = 2 * FLOW_CACHE_SLOTS };
-	int ncpus = libbpf_num_possible_cpus();
-	struct flow_cache *cache;
-	cpu_set_t one, old;
+	cpu_set_t old;
 	struct pkt p;
 
-	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	pin_this_cpu(&old);
 	for (int c = 0; c < CONNS; c++) {
 		pkt_tcp4(&p, L4, 20000 + c, R4, 80, TH_SYN, 0);
 		egress(fx, &p);
@@ -959,15 +982,7 @@ static void test_cache_rst_frees_slot(void **state)
 					    .tcp_flags = TH_SYN | TH_ACK | TH_RST,
 					    .flags = FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN });
 	}
-	assert_true(ncpus > 0);
-	cache = calloc((size_t)ncpus, sizeof(*cache));
-	assert_non_null(cache);
-	assert_int_equal(bpf_map_lookup_elem(fx->cache_fd, &(uint32_t){ 0 }, cache), 0);
-	for (int c = 0; c < ncpus; c++)
-		for (int i = 0; i < FLOW_CACHE_SLOTS; i++)
-			assert_int_equal(cache[c].slot[i].tx_packets + cache[c].slot[i].rx_packets,
-					 0);
-	free(cache);
+	assert_cache_holds_no_counts(fx);
 	assert_stats(fx, STATS([FLOW_STAT_PACKETS] = 4 * CONNS + 1, [FLOW_STAT_NO_OWNER] = CONNS));
 }
 
@@ -982,15 +997,10 @@ static void test_cache_fin_frees_slot(void **state)
 {
 	struct fx *fx = *state;
 	enum { CONNS = 2 * FLOW_CACHE_SLOTS };
-	int ncpus = libbpf_num_possible_cpus();
-	struct flow_cache *cache;
-	cpu_set_t one, old;
+	cpu_set_t old;
 	struct pkt p;
 
-	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	pin_this_cpu(&old);
 	for (int c = 0; c < CONNS; c++) {
 		uint16_t port = 30000 + c;
 
@@ -1039,15 +1049,7 @@ static void test_cache_fin_frees_slot(void **state)
 					    .tcp_flags = TH_SYN | TH_ACK | TH_FIN,
 					    .flags = FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN });
 	}
-	assert_true(ncpus > 0);
-	cache = calloc((size_t)ncpus, sizeof(*cache));
-	assert_non_null(cache);
-	assert_int_equal(bpf_map_lookup_elem(fx->cache_fd, &(uint32_t){ 0 }, cache), 0);
-	for (int c = 0; c < ncpus; c++)
-		for (int i = 0; i < FLOW_CACHE_SLOTS; i++)
-			assert_int_equal(cache[c].slot[i].tx_packets + cache[c].slot[i].rx_packets,
-					 0);
-	free(cache);
+	assert_cache_holds_no_counts(fx);
 	assert_stats(fx, STATS([FLOW_STAT_PACKETS] = 6 * CONNS + CONNS / 2, [FLOW_STAT_NO_OWNER] =
 										    CONNS));
 }
