@@ -349,13 +349,13 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 			 cfg->metrics_addr);
 	}
 	{
-		char msg[PATH_MAX + 64], interval[16];
+		char msg[PATH_MAX + 64];
 
 		snprintf(msg, sizeof(msg), "attached to cgroup %s; exporting every %u s",
 			 attach_path, cfg->interval_s);
-		snprintf(interval, sizeof(interval), "%u", cfg->interval_s);
-		log_fields(LOG_LEVEL_INFO, msg, "cgroup", attach_path, "interval_s", interval,
-			   "sink", cfg->kafka_brokers ? "kafka" : "stdout", NULL);
+		LOG_FIELDS(LOG_LEVEL_INFO, msg, LOG_STR("cgroup", attach_path),
+			   LOG_U64("interval_s", cfg->interval_s),
+			   LOG_STR("sink", cfg->kafka_brokers ? "kafka" : "stdout"));
 	}
 
 	ret = loop_run(a->loop);
