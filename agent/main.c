@@ -368,6 +368,9 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	pipeline_flush(a->pipeline);
 	/* the sink's flush before the exit log, so that its delivered/failed counts are final */
 	sink_flush(a->sink);
+	/* a closed stdout reader is a normal end (`| head`); a write error is not */
+	if (sink_failed(a->sink))
+		*exit_code = EXIT_RUNTIME;
 	dns_collector_log_parse_errors(a->dns);
 	counters_log(a->counters);
 	return 0;
