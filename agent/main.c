@@ -399,8 +399,13 @@ static void teardown(struct agent *a)
 	cgroup_paths_destroy(a->cgroup_paths);
 	if (a->sink) {
 		lost = sink_destroy(a->sink);
-		if (lost)
-			LOG_WARN("%llu records could not be delivered", (unsigned long long)lost);
+		if (lost) {
+			char msg[64];
+
+			snprintf(msg, sizeof(msg), "%llu records could not be delivered",
+				 (unsigned long long)lost);
+			LOG_FIELDS(LOG_LEVEL_WARN, msg, LOG_U64("records", lost));
+		}
 	}
 	if (a->signal_fd >= 0)
 		close(a->signal_fd);

@@ -7,6 +7,7 @@
    and how many flows, DNS records and events were not written, which are the exit counters'
    reader_closed drops (and every flow record exported is either written or one of them); its
    programs are detached from the cgroup.
+   With --log-format json, that line's counts are JSON numbers.
 2. `flowscope >/dev/full`: a write error (ENOSPC) is an error line and exit status 1.
 """
 import os
@@ -67,9 +68,11 @@ class Stdout(unittest.TestCase):
                     out[k] = int(v)
         return out
 
-    def test_head_closes_the_pipe(self):
+    def run_under_head(self, *extra):
+        """The agent's stdout into `head -1`; returns head's output and the agent's status."""
         with open(self.err_path, "w") as err:
-            agent = subprocess.Popen(self.agent_args(), stdout=subprocess.PIPE, stderr=err)
+            agent = subprocess.Popen(self.agent_args() + list(extra), stdout=subprocess.PIPE,
+                                     stderr=err)
         self.env.procs.append(agent)
         head = subprocess.Popen(["head", "-1"], stdin=agent.stdout, stdout=subprocess.PIPE)
         self.env.procs.append(head)
@@ -77,7 +80,10 @@ class Stdout(unittest.TestCase):
         self.wait_attached(agent)
         self.traffic()
         first, _ = head.communicate(timeout=30)
-        rc = agent.wait(timeout=30)
+        return first, agent.wait(timeout=30)
+
+    def test_head_closes_the_pipe(self):
+        first, rc = self.run_under_head()
         stderr = self.stderr()
 
         # head's line: one whole record, of the test's flow
@@ -117,6 +123,24 @@ class Stdout(unittest.TestCase):
         # detached: no program left on the cgroup
         out = fslib.sh("bpftool", "-j", "cgroup", "show", self.env.cgroup_root.path)
         self.assertIn(out.strip(), ("", "[]"), out)
+
+    def test_head_closes_the_pipe_json_log(self):
+        """The same line with --log-format json: its counts are JSON numbers."""
+        first, rc = self.run_under_head("--log-format", "json")
+        stderr = self.stderr()
+        self.assertEqual(json.loads(first)["type"], "flow", first)
+        self.assertEqual(rc, 0, stderr)
+        objs = [json.loads(line) for line in stderr.splitlines()]
+        self.assertEqual([o for o in objs if o["level"] not in ("info", "debug")], [], stderr)
+        about = [o for o in objs if "closed" in o["msg"]]
+        self.assertEqual(len(about), 1, stderr)
+        self.assertEqual(about[0]["msg"], "stdout was closed by its reader; records not written:")
+        fields = about[0]["fields"]
+        self.assertEqual(sorted(fields), ["dns", "events", "flows"])
+        for v in fields.values():
+            self.assertIs(type(v), int, fields)
+        (sink,) = [o["fields"] for o in objs if o["msg"] == "stdout counters:"]
+        self.assertEqual(sink["sink_records_dropped_stdout_flow_reader_closed"], fields["flows"])
 
     def test_write_error_dev_full(self):
         with open(self.err_path, "w") as err, open("/dev/full", "w") as full:
