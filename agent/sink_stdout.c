@@ -104,7 +104,6 @@ static void reader_gone(struct sink_stdout *s)
 	s->stats.reader_gone = true;
 	s->failed = true;
 	drop_buffered(s);
-	LOG_DEBUG("stdout: the reader closed the pipe; stopping");
 	if (s->loop)
 		loop_stop(s->loop, 0);
 }
