@@ -7,7 +7,11 @@
 #include "counters.h"
 #include "log.h"
 
-#define LOG_LINE_MAX 900 /* log_msg() keeps 1023 bytes */
+/* An exit log line takes about this much text (or this many fields) before it continues on
+ * another line, so that a line stays readable and far below a pipe's atomic write size. */
+#define LOG_LINE_MAX 900
+#define LOG_FIELDS_MAX 64
+#define LOG_KEY_MAX 160
 
 struct counters {
 	struct counters_group *groups;
@@ -18,10 +22,11 @@ struct counters {
 struct counters_out {
 	FILE *prom;
 	const char *last_family;
-	/* exit log */
+	/* exit log: the samples of one line, as typed fields (numbers) */
 	const char *group;
-	char line[LOG_LINE_MAX + 128];
-	size_t len;
+	struct log_field fields[LOG_FIELDS_MAX];
+	char keys[LOG_FIELDS_MAX][LOG_KEY_MAX];
+	size_t n, len;
 };
 
 struct counters *counters_create(void)
@@ -85,10 +90,13 @@ void counters_log_key(const char *name, const char *labels, char *buf, size_t si
 
 static void log_flush(struct counters_out *o)
 {
-	if (!o->len)
+	char msg[128];
+
+	if (!o->n)
 		return;
-	LOG_INFO("%s%scounters:%s", o->group, *o->group ? " " : "", o->line);
-	o->len = 0;
+	snprintf(msg, sizeof(msg), "%s%scounters:", o->group, *o->group ? " " : "");
+	log_fields(LOG_LEVEL_INFO, msg, o->fields, o->n);
+	o->n = o->len = 0;
 }
 
 void counters_sample(struct counters_out *o, const struct counter_desc *d, const char *labels,
@@ -107,15 +115,16 @@ void counters_sample(struct counters_out *o, const struct counter_desc *d, const
 			fprintf(o->prom, "%s %llu\n", d->name, (unsigned long long)value);
 		return;
 	}
-	char key[160];
-
-	counters_log_key(d->name, labels, key, sizeof(key));
-	if (o->len > LOG_LINE_MAX)
+	if (o->n == LOG_FIELDS_MAX || o->len > LOG_LINE_MAX)
 		log_flush(o);
-	o->len += (size_t)snprintf(o->line + o->len, sizeof(o->line) - o->len, " %s=%llu", key,
-				   (unsigned long long)value);
-	if (o->len >= sizeof(o->line))
-		o->len = sizeof(o->line) - 1;
+	counters_log_key(d->name, labels, o->keys[o->n], LOG_KEY_MAX);
+	o->fields[o->n] = (struct log_field)LOG_U64(o->keys[o->n], value);
+	/* " key=value": the text line's length */
+	o->len += strlen(o->keys[o->n]) + 2;
+	do
+		o->len++;
+	while (value /= 10);
+	o->n++;
 }
 
 static void render_group(const struct counters_group *g, struct counters_out *o)

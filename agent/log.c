@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -129,13 +129,47 @@ static void put_ts(FILE *f)
 	fprintf(f, "\"%s.%03ldZ\"", buf, ts.tv_nsec / 1000000);
 }
 
-/* One line from msg and the key/value pairs in ap, written with a single write to stderr. */
-static void emit(enum log_level level, const char *msg, va_list ap)
+/* A field's value: JSON of its type, or text. */
+static void put_value(FILE *f, const struct log_field *fl, bool json)
+{
+	switch (fl->type) {
+	case LOG_FIELD_STR:
+		if (!fl->str)
+			fputs("null", f);
+		else if (json)
+			put_json_string(f, fl->str);
+		else
+			put_text(f, fl->str);
+		break;
+	case LOG_FIELD_U64:
+		fprintf(f, "%llu", (unsigned long long)fl->u64);
+		break;
+	case LOG_FIELD_I64:
+		fprintf(f, "%lld", (long long)fl->i64);
+		break;
+	case LOG_FIELD_F64:
+		/* JSON has no NaN or infinity */
+		if (isfinite(fl->f64))
+			fprintf(f, "%.15g", fl->f64);
+		else if (json)
+			fputs("null", f);
+		else
+			fprintf(f, "%g", fl->f64);
+		break;
+	case LOG_FIELD_BOOL:
+		fputs(fl->b ? "true" : "false", f);
+		break;
+	default:
+		fputs("null", f);
+		break;
+	}
+}
+
+/* One line from msg and the fields, written with a single write to stderr. */
+static void emit(enum log_level level, const char *msg, const struct log_field *fields, size_t n)
 {
 	char *line = NULL;
 	size_t len = 0;
-	const char *k, *v;
-	bool first = true;
 	FILE *f = open_memstream(&line, &len);
 
 	if (!f) {
@@ -149,27 +183,21 @@ static void emit(enum log_level level, const char *msg, va_list ap)
 		put_ts(f);
 		fprintf(f, ",\"level\":\"%s\",\"msg\":", level_names[level]);
 		put_json_string(f, msg);
-		while ((k = va_arg(ap, const char *))) {
-			v = va_arg(ap, const char *);
-			fputs(first ? ",\"fields\":{" : ",", f);
-			first = false;
-			put_json_string(f, k);
+		for (size_t i = 0; i < n; i++) {
+			fputs(i ? "," : ",\"fields\":{", f);
+			put_json_string(f, fields[i].key);
 			fputc(':', f);
-			if (v)
-				put_json_string(f, v);
-			else
-				fputs("null", f);
+			put_value(f, &fields[i], true);
 		}
-		fputs(first ? "}" : "}}", f);
+		fputs(n ? "}}" : "}", f);
 	} else {
 		fprintf(f, "flowscope: %s: ", level_names[level]);
 		put_text(f, msg);
-		while ((k = va_arg(ap, const char *))) {
-			v = va_arg(ap, const char *);
+		for (size_t i = 0; i < n; i++) {
 			fputc(' ', f);
-			put_text(f, k);
+			put_text(f, fields[i].key);
 			fputc('=', f);
-			put_text(f, v ? v : "null");
+			put_value(f, &fields[i], false);
 		}
 	}
 	fputc('\n', f);
@@ -177,15 +205,6 @@ static void emit(enum log_level level, const char *msg, va_list ap)
 		fwrite(line, 1, len, stderr);
 	free(line);
 	fflush(stderr);
-}
-
-static void emit_fields(enum log_level level, const char *msg, ...)
-{
-	va_list ap;
-
-	va_start(ap, msg);
-	emit(level, msg, ap);
-	va_end(ap);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -203,16 +222,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	emit_fields(level, msg, NULL);
+	emit(level, msg, NULL, 0);
 }
 
-void log_fields(enum log_level level, const char *msg, ...)
+void log_fields(enum log_level level, const char *msg, const struct log_field *fields, size_t n)
 {
-	va_list ap;
-
 	if (level > current_level)
 		return;
-	va_start(ap, msg);
-	emit(level, msg, ap);
-	va_end(ap);
+	emit(level, msg, fields, n);
 }

@@ -349,13 +349,13 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 			 cfg->metrics_addr);
 	}
 	{
-		char msg[PATH_MAX + 64], interval[16];
+		char msg[PATH_MAX + 64];
 
 		snprintf(msg, sizeof(msg), "attached to cgroup %s; exporting every %u s",
 			 attach_path, cfg->interval_s);
-		snprintf(interval, sizeof(interval), "%u", cfg->interval_s);
-		log_fields(LOG_LEVEL_INFO, msg, "cgroup", attach_path, "interval_s", interval,
-			   "sink", cfg->kafka_brokers ? "kafka" : "stdout", NULL);
+		LOG_FIELDS(LOG_LEVEL_INFO, msg, LOG_STR("cgroup", attach_path),
+			   LOG_U64("interval_s", cfg->interval_s),
+			   LOG_STR("sink", cfg->kafka_brokers ? "kafka" : "stdout"));
 	}
 
 	ret = loop_run(a->loop);
@@ -368,6 +368,9 @@ static int run(const struct config *cfg, struct agent *a, int *exit_code)
 	pipeline_flush(a->pipeline);
 	/* the sink's flush before the exit log, so that its delivered/failed counts are final */
 	sink_flush(a->sink);
+	/* a closed stdout reader is a normal end (`| head`); a write error is not */
+	if (sink_failed(a->sink))
+		*exit_code = EXIT_RUNTIME;
 	dns_collector_log_parse_errors(a->dns);
 	counters_log(a->counters);
 	return 0;
@@ -396,8 +399,13 @@ static void teardown(struct agent *a)
 	cgroup_paths_destroy(a->cgroup_paths);
 	if (a->sink) {
 		lost = sink_destroy(a->sink);
-		if (lost)
-			LOG_WARN("%llu records could not be delivered", (unsigned long long)lost);
+		if (lost) {
+			char msg[64];
+
+			snprintf(msg, sizeof(msg), "%llu records could not be delivered",
+				 (unsigned long long)lost);
+			LOG_FIELDS(LOG_LEVEL_WARN, msg, LOG_U64("records", lost));
+		}
 	}
 	if (a->signal_fd >= 0)
 		close(a->signal_fd);

@@ -40,6 +40,9 @@ struct sink_ops {
 	 * timeout), give up what is left and count it; the sink's counters are final after it and
 	 * no record may be emitted any more. Returns the records not delivered. */
 	uint64_t (*flush)(struct sink *s);
+	/* Optional (absent: never): true once the sink gave up writing because of an error
+	 * (stdout: EIO, ENOSPC); the agent then exits with status 1. */
+	bool (*failed)(struct sink *s);
 	/* Flush (when flush was not called) and free. Returns the number of records that could
 	 * not be delivered. */
 	uint64_t (*destroy)(struct sink *s);
@@ -90,6 +93,12 @@ static inline bool sink_ready(struct sink *s, char *why, size_t size)
 static inline uint64_t sink_flush(struct sink *s)
 {
 	return s->ops->flush ? s->ops->flush(s) : 0;
+}
+
+/* True when the sink gave up writing because of an error: the exit status is then 1. */
+static inline bool sink_failed(struct sink *s)
+{
+	return s->ops->failed ? s->ops->failed(s) : false;
 }
 
 /*

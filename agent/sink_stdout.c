@@ -42,6 +42,13 @@
 #define LINE_INITIAL (64u << 10)
 /* How long sink_destroy() waits for the reader to take what is left. */
 #define EXIT_FLUSH_MS 5000
+/*
+ * The record types of the buffered lines, oldest first (a ring), so that what a closed reader
+ * did not get is counted per type. A line is longer than 64 bytes (its fixed keys alone), so
+ * OUT_BUF_SIZE / 64 entries are enough for a full buffer; were they not, a record would be
+ * dropped as buffer_full, never uncounted.
+ */
+#define TYPES_CAP (OUT_BUF_SIZE / 64)
 
 struct sink_stdout {
 	struct sink base;
@@ -55,23 +62,61 @@ struct sink_stdout {
 	char *line; /* line_cap bytes of scratch */
 	size_t line_cap;
 	uint64_t lines; /* complete lines in [off, used) */
+	uint8_t *types; /* TYPES_CAP: the types of those lines, from types_head on */
+	size_t types_head;
 	struct sink_stdout_stats stats;
-	bool write_failed_logged;
-	bool failed; /* a write error other than EAGAIN: nothing more is written */
+	bool failed; /* the reader closed, or a write error: nothing more is written */
+	bool reader_gone_logged; /* the exit line of a closed reader was written */
 	bool want_out; /* EPOLLOUT asked of the loop */
 	bool watched; /* the fd is registered with the loop */
 	bool flushed; /* flush() ran: the counters are final, nothing more is emitted */
 	struct loop *loop; /* NULL until attached */
 };
 
-/* Like `yes | head`: when nobody reads the records any more, the agent stops. */
+/* A record the sink will never write: counted under its reason (and type). */
+static void count_lost(struct sink_stdout *s, unsigned int type)
+{
+	if (s->stats.reader_gone)
+		s->stats.reader_closed[type < RECORD_TYPE_MAX ? type : RECORD_FLOW]++;
+	else
+		s->stats.dropped++;
+}
+
+/* What is buffered is lost (the reader closed, or a write error): counted, buffer emptied. */
+static void drop_buffered(struct sink_stdout *s)
+{
+	for (uint64_t i = 0; i < s->lines; i++)
+		count_lost(s, s->types[(s->types_head + i) % TYPES_CAP]);
+	s->lines = 0;
+	s->types_head = 0;
+	s->off = s->used = 0;
+}
+
+/*
+ * Like `yes | head`: when nobody reads the records any more, the agent stops; a normal end, not
+ * a failure. What was not written is counted (reason reader_closed) and logged once at the
+ * flush, when the count is final.
+ */
 static void reader_gone(struct sink_stdout *s)
 {
+	if (s->stats.reader_gone)
+		return;
 	s->stats.reader_gone = true;
-	if (s->loop) {
-		LOG_INFO("stdout was closed by its reader; exiting");
+	s->failed = true;
+	drop_buffered(s);
+	if (s->loop)
 		loop_stop(s->loop, 0);
-	}
+}
+
+/* A write error (EIO, ENOSPC): nothing more can be written, the agent stops with status 1. */
+static void write_failed(struct sink_stdout *s, int err)
+{
+	s->stats.write_failed = true;
+	s->failed = true;
+	drop_buffered(s);
+	LOG_ERR("stdout: write failed: %s; records cannot be written, stopping", strerror(err));
+	if (s->loop)
+		loop_stop(s->loop, 0);
 }
 
 static uint64_t count_lines(const char *p, size_t n)
@@ -94,14 +139,6 @@ static void want_out(struct sink_stdout *s, bool on)
 		s->want_out = on;
 }
 
-/* What is buffered is lost (write error): counted, and the buffer emptied. */
-static void drop_buffered(struct sink_stdout *s)
-{
-	s->stats.dropped += s->lines;
-	s->lines = 0;
-	s->off = s->used = 0;
-}
-
 /*
  * Writes what the fd takes now. A partial write leaves the rest (of a line too) for later; on
  * EAGAIN the loop is asked for EPOLLOUT. Returns true when the buffer is empty.
@@ -117,24 +154,21 @@ static bool write_some(struct sink_stdout *s)
 			want_out(s, true);
 			return false;
 		}
+		if (n < 0 && errno == EPIPE) {
+			reader_gone(s);
+			break;
+		}
 		if (n <= 0) {
-			if (n < 0 && errno == EPIPE)
-				reader_gone(s);
-			if (!s->write_failed_logged)
-				LOG_ERR("stdout: write failed: %s; records are being dropped",
-					strerror(n < 0 ? errno : EIO));
-			s->write_failed_logged = true;
-			s->failed = true;
+			write_failed(s, n < 0 ? errno : EIO);
 			break;
 		}
 		uint64_t done = count_lines(s->buf + s->off, (size_t)n);
 
 		s->stats.records += done;
 		s->lines -= done;
+		s->types_head = (s->types_head + done) % TYPES_CAP;
 		s->off += (size_t)n;
 	}
-	if (s->failed)
-		drop_buffered(s);
 	if (s->off == s->used) {
 		s->off = s->used = 0;
 		want_out(s, false);
@@ -186,20 +220,25 @@ static int emit(struct sink *base, const struct record *r)
 		return (int)n;
 	}
 	if (s->failed || s->flushed) {
-		s->stats.dropped++;
+		count_lost(s, r->type);
 		return -EPIPE;
 	}
 	s->line[n++] = '\n';
-	if (!make_room(s, (size_t)n)) {
+	if (!make_room(s, (size_t)n) || s->lines == TYPES_CAP) {
 		/* the reader is slow: try once more, then drop this record whole */
 		write_some(s);
-		if (!make_room(s, (size_t)n)) {
+		if (s->failed) {
+			count_lost(s, r->type);
+			return -EPIPE;
+		}
+		if (!make_room(s, (size_t)n) || s->lines == TYPES_CAP) {
 			s->stats.buffer_full++;
 			return -ENOBUFS;
 		}
 	}
 	memcpy(s->buf + s->used, s->line, (size_t)n);
 	s->used += (size_t)n;
+	s->types[(s->types_head + s->lines) % TYPES_CAP] = (uint8_t)r->type;
 	s->lines++;
 	if (s->used - s->off >= WRITE_CHUNK)
 		write_some(s);
@@ -218,10 +257,11 @@ static void on_stdout(struct loop *l, int fd, uint32_t events, void *arg)
 	(void)l, (void)fd;
 	if (events & EPOLLOUT)
 		write_some(s);
-	/* EPOLLERR on a pipe: its reader closed */
+	/* EPOLLERR on a pipe: its reader closed (a write then fails with EPIPE, counted there) */
 	if (events & (EPOLLERR | EPOLLHUP)) {
-		write_some(s); /* fails with EPIPE: counts what was left */
-		reader_gone(s);
+		write_some(s);
+		if (!s->failed)
+			reader_gone(s);
 	}
 }
 
@@ -240,7 +280,14 @@ static int attach(struct sink *base, struct loop *l)
 
 struct stdout_snap {
 	uint64_t records, dropped, encode_errors, buffer_full;
+	uint64_t reader_closed[RECORD_TYPE_MAX];
 };
+
+#define READER_CLOSED_ROW(type_name, type)                                             \
+	COUNTER_ROW("flowscope_sink_records_dropped_total", COUNTER_COUNTER,           \
+		    "Records the sink could not write.",                               \
+		    "sink=\"stdout\",type=\"" type_name "\",reason=\"reader_closed\"", \
+		    struct stdout_snap, reader_closed[type])
 
 static const struct counter_desc stdout_counters[] = {
 	COUNTER_ROW("flowscope_sink_records_total", COUNTER_COUNTER, "Records written by the sink.",
@@ -254,6 +301,9 @@ static const struct counter_desc stdout_counters[] = {
 	COUNTER_ROW("flowscope_sink_records_dropped_total", COUNTER_COUNTER,
 		    "Records the sink could not write.", "sink=\"stdout\",reason=\"buffer_full\"",
 		    struct stdout_snap, buffer_full),
+	READER_CLOSED_ROW("flow", RECORD_FLOW),
+	READER_CLOSED_ROW("dns", RECORD_DNS),
+	READER_CLOSED_ROW("event", RECORD_EVENT),
 };
 
 static int snapshot(void *arg, void *out)
@@ -265,6 +315,7 @@ static int snapshot(void *arg, void *out)
 	snap->dropped = s->stats.dropped;
 	snap->encode_errors = s->stats.encode_errors;
 	snap->buffer_full = s->stats.buffer_full;
+	memcpy(snap->reader_closed, s->stats.reader_closed, sizeof(snap->reader_closed));
 	return 0;
 }
 
@@ -277,15 +328,30 @@ static int register_counters(struct sink *base, struct counters *reg)
 	return counters_register(reg, &g);
 }
 
+/* The records lost to a failure; those a closed reader did not take are not a failure. */
 static uint64_t lost_records(const struct sink_stdout *s)
 {
 	return s->stats.dropped + s->stats.encode_errors + s->stats.buffer_full;
 }
 
+/* The one line of a closed reader, with the final counts of what it did not get. */
+static void log_reader_gone(struct sink_stdout *s)
+{
+	const uint64_t *c = s->stats.reader_closed;
+
+	if (!s->stats.reader_gone || s->reader_gone_logged)
+		return;
+	s->reader_gone_logged = true;
+	LOG_FIELDS(LOG_LEVEL_INFO, "stdout was closed by its reader; records not written:",
+		   LOG_U64("flows", c[RECORD_FLOW]), LOG_U64("dns", c[RECORD_DNS]),
+		   LOG_U64("events", c[RECORD_EVENT]));
+}
+
 /*
  * At exit, before the counters are logged (main.c): what is left goes out within
  * EXIT_FLUSH_MS; what the reader does not take by then is counted as dropped, so that the
- * exit log's counts are final. Returns the records not delivered.
+ * exit log's counts are final. A closed reader's line is logged here, once. Returns the records
+ * lost to a failure (not those a closed reader did not take).
  */
 static uint64_t flush(struct sink *base)
 {
@@ -294,7 +360,7 @@ static uint64_t flush(struct sink *base)
 
 	if (s->flushed)
 		return lost_records(s);
-	while (!write_some(s)) {
+	while (!s->failed && !write_some(s)) {
 		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
 		uint64_t now = clock_mono_ns();
 
@@ -305,7 +371,13 @@ static uint64_t flush(struct sink *base)
 		poll(&pfd, 1, (int)((deadline - now) / 1000000ull) + 1);
 	}
 	s->flushed = true;
+	log_reader_gone(s);
 	return lost_records(s);
+}
+
+static bool failed(struct sink *base)
+{
+	return ((struct sink_stdout *)base)->stats.write_failed;
 }
 
 /* Flushes unless flush() ran, then frees; returns the records not delivered. */
@@ -321,6 +393,7 @@ static uint64_t free_sink(struct sink *base)
 	else if (s->fd_flags >= 0)
 		fcntl(s->fd, F_SETFL, s->fd_flags);
 	free(s->buf);
+	free(s->types);
 	free(s->line);
 	free(s->node_name);
 	free(s);
@@ -361,6 +434,7 @@ static const struct sink_ops stdout_ops = {
 	.attach = attach,
 	.register_counters = register_counters,
 	.flush = flush,
+	.failed = failed,
 	.destroy = free_sink,
 };
 
@@ -372,11 +446,13 @@ struct sink *sink_stdout_create(int fd, const char *node_name)
 		return NULL;
 	/* pages are touched only as the buffer fills */
 	s->buf = malloc(OUT_BUF_SIZE);
+	s->types = malloc(TYPES_CAP);
 	s->line = malloc(LINE_INITIAL);
 	s->line_cap = LINE_INITIAL;
 	s->node_name = strdup(node_name);
-	if (!s->buf || !s->line || !s->node_name) {
+	if (!s->buf || !s->types || !s->line || !s->node_name) {
 		free(s->buf);
+		free(s->types);
 		free(s->line);
 		free(s->node_name);
 		free(s);

@@ -6,6 +6,12 @@
  * (buffer_full); the reader only ever gets whole lines. At exit sink_flush() (or sink_destroy(),
  * when it was not called) waits up to 5 s for the reader to take what is left, counts what it did
  * not take as dropped, and refuses records from then on (counted as dropped too).
+ *
+ * A reader that closes the pipe (`flowscope | head -1`) is a normal end, as for any Unix filter:
+ * the sink stops the loop, counts what the reader did not get under reason reader_closed (per
+ * record type), and its flush logs one info line with those counts; sink_flush() and
+ * sink_destroy() do not count them as lost. A write error (EIO, ENOSPC) is a failure: an error
+ * line, the loop stopped, what is left counted as write_error, and sink_failed() true.
  */
 #ifndef FLOWSCOPE_SINK_STDOUT_H
 #define FLOWSCOPE_SINK_STDOUT_H
@@ -16,12 +22,15 @@
 
 struct sink_stdout_stats {
 	uint64_t records; /* records written out whole */
-	uint64_t dropped; /* records lost to write errors (e.g. a closed pipe) */
+	uint64_t dropped; /* records lost to write errors (EIO, ENOSPC), or refused after flush */
 	uint64_t encode_errors; /* records that could not be encoded: a type without a codec, or
 				   no memory for a long one's line */
 	uint64_t buffer_full; /* records dropped: the buffer was full (a slow or stopped reader) */
 	uint64_t buffered_bytes; /* waiting to be written */
+	/* records not written because the reader closed the pipe, by record type */
+	uint64_t reader_closed[RECORD_TYPE_MAX];
 	bool reader_gone; /* the reading end of the pipe closed (EPIPE): nothing will be read */
+	bool write_failed; /* a write error: nothing more is written; exit status 1 */
 };
 
 /*

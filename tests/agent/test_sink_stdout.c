@@ -167,11 +167,16 @@ static void test_stopped_then_slow_reader(void **state)
 	free(rd.data);
 }
 
-/* The reader goes away with records in the buffer: they are counted as dropped. */
+/*
+ * The reader goes away with records in the buffer (`| head`): a normal end. They, and what is
+ * emitted after, are counted per type under reader_closed, not as lost, the loop is asked to
+ * stop, and the sink has not failed (exit status 0).
+ */
 static void test_reader_gone(void **state)
 {
 	struct sink_stdout_stats st;
 	struct flow_record r;
+	struct dns_record d;
 	struct loop *l = loop_create();
 	int fds[2];
 
@@ -186,16 +191,71 @@ static void test_reader_gone(void **state)
 		make_flow(&r, i);
 		assert_int_equal(sink_emit(s, &r.hdr), 0);
 	}
+	memset(&d, 0, sizeof(d));
+	d.type = RECORD_DNS;
+	d.qname = "example.org";
+	assert_int_equal(sink_emit(s, &d.hdr), 0);
 	sink_end_interval(s);
 	sink_stdout_stats(s, &st);
 	assert_true(st.reader_gone);
+	assert_false(st.write_failed);
 	assert_int_equal(st.records, 0);
-	assert_int_equal(st.dropped, 5);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(st.reader_closed[RECORD_FLOW], 5);
+	assert_int_equal(st.reader_closed[RECORD_DNS], 1);
+	assert_int_equal(st.reader_closed[RECORD_EVENT], 0);
 	assert_int_equal(st.buffered_bytes, 0);
 	/* the loop was asked to stop */
 	assert_int_equal(loop_run(l), 0);
-	assert_int_equal(sink_destroy(s), 5);
+	/* the last interval, exported after the loop stopped: refused, counted the same way */
+	make_flow(&r, 5);
+	assert_int_equal(sink_emit(s, &r.hdr), -EPIPE);
+	sink_stdout_stats(s, &st);
+	assert_int_equal(st.reader_closed[RECORD_FLOW], 6);
+	assert_int_equal(st.dropped, 0);
+	/* not a failure: nothing lost to an error */
+	assert_int_equal(sink_flush(s), 0);
+	assert_false(sink_failed(s));
+	assert_int_equal(sink_destroy(s), 0);
 	loop_destroy(l);
+}
+
+/*
+ * A write error (/dev/full: ENOSPC) is a failure: the records are counted as write_error, the
+ * loop is asked to stop and sink_failed() makes the exit status 1.
+ */
+static void test_write_error(void **state)
+{
+	struct sink_stdout_stats st;
+	struct flow_record r;
+	struct loop *l = loop_create();
+	int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0);
+	struct sink *s = sink_stdout_create(fd, "node-t");
+
+	assert_non_null(s);
+	assert_int_equal(sink_attach(s, l), 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		make_flow(&r, i);
+		assert_int_equal(sink_emit(s, &r.hdr), 0);
+	}
+	sink_end_interval(s);
+	sink_stdout_stats(s, &st);
+	assert_true(st.write_failed);
+	assert_false(st.reader_gone);
+	assert_int_equal(st.records, 0);
+	assert_int_equal(st.dropped, 3);
+	assert_int_equal(st.reader_closed[RECORD_FLOW], 0);
+	assert_true(sink_failed(s));
+	assert_int_equal(loop_run(l), 0);
+	make_flow(&r, 3);
+	assert_int_equal(sink_emit(s, &r.hdr), -EPIPE);
+	assert_int_equal(sink_flush(s), 4);
+	assert_int_equal(sink_destroy(s), 4);
+	loop_destroy(l);
+	close(fd);
 }
 
 /*
@@ -406,6 +466,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stopped_then_slow_reader),
 		cmocka_unit_test(test_reader_gone),
+		cmocka_unit_test(test_write_error),
 		cmocka_unit_test(test_flush_makes_counts_final),
 		cmocka_unit_test(test_shared_description_stays_blocking),
 		cmocka_unit_test(test_socket_flags_restored),

@@ -2,7 +2,9 @@
 """Issue 14: --log-format text|json, --log-level, and no secrets in any log line.
 
 1. json: every stderr line of a real run is one JSON object with ts (RFC 3339, UTC), level and
-   msg; the attach line carries its fields. --log-level warn drops the info lines.
+   msg; the attach line carries its fields, typed (the interval a number, the cgroup a
+   string), and the exit counters are fields whose values are all JSON numbers. --log-level
+   warn drops the info lines.
 2. Bytes in messages are escaped: a --cgroup-root with a quote, a newline, a control byte and
    invalid UTF-8 gives one parseable JSON line (and one text line) that names the path.
 3. A Kafka password never appears: not on config errors (bad option next to it, a mistyped
@@ -52,8 +54,22 @@ class Logs(unittest.TestCase):
         lines = json_lines(p.stderr)
         attach = [o for o in lines if o["msg"].startswith("attached to cgroup")]
         self.assertEqual(len(attach), 1, lines)
+        # typed fields: the interval a JSON number, the cgroup and sink strings
         self.assertEqual(attach[0]["fields"], {"cgroup": env.cgroup_root.path,
-                                               "interval_s": "1", "sink": "stdout"})
+                                               "interval_s": 1, "sink": "stdout"})
+        self.assertIs(type(attach[0]["fields"]["interval_s"]), int)
+        # the exit counters are fields too, every value a JSON number (jq/Loki compare them)
+        counters = [o for o in lines if o["msg"].endswith("counters:")]
+        groups = {o["msg"] for o in counters}
+        self.assertTrue({"counters:", "dns counters:", "pipeline counters:",
+                         "stdout counters:"} <= groups, groups)
+        for o in counters:
+            self.assertTrue(o["fields"], o)
+            for k, v in o["fields"].items():
+                self.assertIs(type(v), int, (k, v))
+        stdout_counters = [o["fields"] for o in counters if o["msg"] == "stdout counters:"]
+        self.assertEqual(stdout_counters[0]["sink_records_dropped_stdout_write_error"], 0)
+        self.assertGreaterEqual(stdout_counters[0]["sink_records_stdout"], 0)
         self.assertIn("info", [o["level"] for o in lines])
         # ts is now, within the run
         p = run("--cgroup-root", env.cgroup_root.path, "--duration", "1", "--log-format",
