@@ -1088,6 +1088,101 @@ static void test_cache_fin_frees_slot(void **state)
 										    CONNS));
 }
 
+/*
+ * More TCP flows than cache slots, joined mid-connection (ACKs, no SYN) and interleaved: each
+ * flow's first packet on a free slot keeps it cache-only (no map entry); when a set is full a
+ * flow takes a slot over on its second miss in a row, and the cache-only victim is inserted
+ * into the flow map (or added to its entry there, when it had one since an earlier eviction).
+ * Every flow's counts stay exact across map entries and slots, with nothing counted as orphan
+ * or lost, and NO_OWNER once per flow.
+ */
+static void test_cache_only_eviction(void **state)
+{
+	struct fx *fx = *state;
+	enum { FLOWS = FLOW_CACHE_SLOTS + FLOW_CACHE_SLOTS / 2, ROUNDS = 5, BOTH = 100 };
+	unsigned int in_map;
+	struct pkt p;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int f = 0; f < FLOWS; f++) {
+			pkt_tcp4(&p, L4, 10000 + f, R4, 443, TH_ACK, 10);
+			egress(fx, &p);
+			egress(fx, &p);
+			if (f < BOTH) {
+				pkt_tcp4(&p, R4, 443, L4, 10000 + f, TH_ACK, 20);
+				ingress(fx, &p);
+			}
+		}
+	}
+	/* the victims went to the map; the slots still hold cache-only flows */
+	in_map = fx_flow_count(fx->flows_fd);
+	assert_in_range(in_map, 1, FLOWS - 1);
+	assert_int_equal(flows(fx), FLOWS);
+	for (int f = 0; f < FLOWS; f++) {
+		struct flow_key k = key(fx, IPPROTO_TCP, L4, 10000 + f, R4, 443);
+
+		assert_flow(fx, &k,
+			    &(struct want){ .tx_bytes = 2 * ROUNDS * 50,
+					    .tx_packets = 2 * ROUNDS,
+					    .rx_bytes = f < BOTH ? ROUNDS * 60 : 0,
+					    .rx_packets = f < BOTH ? ROUNDS : 0,
+					    .tcp_flags = TH_ACK,
+					    .flags = 0 });
+	}
+	assert_stats(fx,
+		     STATS([FLOW_STAT_PACKETS] = ROUNDS * (2 * FLOWS + BOTH), [FLOW_STAT_NO_OWNER] =
+										      FLOWS));
+}
+
+/*
+ * A flow_done ring with room for fewer records than connections end: the records that do not
+ * fit go to the flow map instead (DONE_RING_FULL counts them), nothing is lost, and every
+ * connection is exact, from the ring or from the map.
+ */
+static void test_ring_full_falls_back_to_map(void **state)
+{
+	enum { CONNS = 40, RING = 4096 };
+	/* a record takes its size plus the ring's 8-byte header, rounded to 8 bytes */
+	const unsigned int fit = RING / ((sizeof(struct flow_done) + 8 + 7) / 8 * 8);
+	struct fx fx;
+	cpu_set_t old;
+	struct pkt p;
+
+	(void)state;
+	if (fx_open_opts(&fx, 0, FLOW_CGROUP_MODE_V2, true, RING))
+		fail_msg("loading the flow programs with a %u-byte flow_done ring", RING);
+	pin_this_cpu(&old);
+	for (int c = 0; c < CONNS; c++) {
+		pkt_tcp4(&p, L4, 21000 + c, R4, 80, TH_SYN, 0);
+		egress(&fx, &p);
+		pkt_tcp4(&p, R4, 80, L4, 21000 + c, TCP_SYNACK, 0);
+		ingress(&fx, &p);
+		pkt_tcp4(&p, L4, 21000 + c, R4, 80, TH_RST, 0);
+		egress(&fx, &p);
+	}
+	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+
+	assert_true(fit < CONNS);
+	assert_int_equal(fx_flow_count(fx.flows_fd), CONNS - fit);
+	assert_int_equal(flows(&fx), CONNS);
+	for (int c = 0; c < CONNS; c++) {
+		struct flow_key k = key(&fx, IPPROTO_TCP, L4, 21000 + c, R4, 80);
+
+		assert_flow(&fx, &k,
+			    &(struct want){ .tx_bytes = 2 * 40,
+					    .tx_packets = 2,
+					    .rx_bytes = 40,
+					    .rx_packets = 1,
+					    .tcp_flags = TH_SYN | TH_ACK | TH_RST,
+					    .flags = FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN });
+	}
+	assert_cache_holds_no_counts(&fx);
+	assert_stats(&fx, STATS([FLOW_STAT_PACKETS] = 3 * CONNS, [FLOW_STAT_NO_OWNER] = CONNS,
+				[FLOW_STAT_DONE_RING_FULL] = CONNS - fit));
+	fx_ring_close();
+	flow_bpf__destroy(fx.skel);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1112,6 +1207,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cache_many_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_rst_frees_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_fin_frees_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_only_eviction, setup, teardown),
+		cmocka_unit_test(test_ring_full_falls_back_to_map),
 	};
 
 	return cmocka_run_group_tests_name("flow_prog", tests, NULL, NULL);
