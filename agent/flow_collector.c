@@ -30,7 +30,7 @@
  * How often the loop reads the flow_done ring (ms): the programs wake the agent only when it is
  * more than half full, so that a connection storm costs no wakeup per record.
  */
-#define FLOW_DONE_POLL_MS 200
+#define FLOW_DONE_POLL_MS 100
 /*
  * flow_meta entries an export leaves for the loop to write after it (feed_meta()): a burst of
  * new flows (100k in one interval) would otherwise spend ~1.5 us per entry inside the export.

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Open addressing with linear probing over a power-of-two array of entries, at most 3/4 full,
- * in its own anonymous mapping (mmap), so that the pages of a burst go back to the system at the
- * reset after the drain (MADV_DONTNEED, or munmap of a grown table) rather than stay in the
- * allocator's heap.
+ * in its own anonymous mapping (mmap). An entry is in use when its generation is the table's:
+ * a reset is a new generation, with no pass over the entries and no page faults in the next
+ * interval. A table grown for a burst shrinks back (munmap: the pages go back to the system,
+ * not to the allocator's heap) after SHRINK_AFTER resets that each used less than an eighth of
+ * it.
  */
 #include <errno.h>
 #include <string.h>
@@ -11,16 +13,17 @@
 
 #include "flow_table.h"
 
-#define TABLE_MIN 1024 /* entries of a new or reset table */
+#define TABLE_MIN 1024 /* entries of a new or shrunk table */
+#define SHRINK_AFTER 8 /* resets with little use before a grown table shrinks */
 
-#define E_USED 0x1
-#define E_WHOLE 0x2
-#define E_TAKEN 0x4
+#define E_WHOLE 0x1
+#define E_TAKEN 0x2
 
 struct entry {
 	struct flow_key key;
 	struct flow_value val;
-	uint32_t state; /* E_*; 0: free */
+	uint16_t gen; /* in use when the table's gen */
+	uint16_t state; /* E_* */
 };
 
 struct flow_table {
@@ -28,6 +31,8 @@ struct flow_table {
 	uint32_t cap; /* a power of two */
 	uint32_t n; /* keys in it */
 	uint32_t max; /* keys allowed */
+	uint16_t gen; /* never 0: entries of a fresh mapping are free */
+	uint32_t idle; /* resets in a row that used less than an eighth of cap */
 };
 
 #define FLOW_F_INITIATOR (FLOW_F_INITIATOR_SRC | FLOW_F_INITIATOR_DST)
@@ -86,6 +91,8 @@ struct flow_table *flow_table_create(uint32_t max_flows)
 	t->cap = TABLE_MIN;
 	t->max = max_flows;
 	t->n = 0;
+	t->gen = 1;
+	t->idle = 0;
 	t->e = map_entries(t->cap);
 	if (!t->e) {
 		munmap(t, sizeof(*t));
@@ -103,11 +110,11 @@ void flow_table_destroy(struct flow_table *t)
 }
 
 /* The entry of k, or the free one where it would go. */
-static struct entry *slot_of(struct entry *e, uint32_t cap, const struct flow_key *k)
+static struct entry *slot_of(struct entry *e, uint32_t cap, uint16_t gen, const struct flow_key *k)
 {
 	uint32_t i = key_hash(k) & (cap - 1);
 
-	while (e[i].state && memcmp(&e[i].key, k, sizeof(*k)))
+	while (e[i].gen == gen && memcmp(&e[i].key, k, sizeof(*k)))
 		i = (i + 1) & (cap - 1);
 	return &e[i];
 }
@@ -122,9 +129,15 @@ static int grow(struct flow_table *t)
 	e = map_entries(cap);
 	if (!e)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < t->cap; i++)
-		if (t->e[i].state)
-			*slot_of(e, cap, &t->e[i].key) = t->e[i];
+	for (uint32_t i = 0; i < t->cap; i++) {
+		if (t->e[i].gen == t->gen) {
+			struct entry *to = slot_of(e, cap, 1, &t->e[i].key);
+
+			*to = t->e[i];
+			to->gen = 1;
+		}
+	}
+	t->gen = 1;
 	munmap(t->e, (size_t)t->cap * sizeof(struct entry));
 	t->e = e;
 	t->cap = cap;
@@ -134,9 +147,9 @@ static int grow(struct flow_table *t)
 int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct flow_value *v,
 		   bool whole)
 {
-	struct entry *e = slot_of(t->e, t->cap, k);
+	struct entry *e = slot_of(t->e, t->cap, t->gen, k);
 
-	if (e->state) {
+	if (e->gen == t->gen) {
 		flow_value_merge(&e->val, v);
 		if (whole)
 			e->state |= E_WHOLE;
@@ -147,11 +160,12 @@ int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct 
 	if ((uint64_t)(t->n + 1) * 4 > (uint64_t)t->cap * 3) {
 		if (grow(t))
 			return -ENOMEM;
-		e = slot_of(t->e, t->cap, k);
+		e = slot_of(t->e, t->cap, t->gen, k);
 	}
 	e->key = *k;
 	e->val = *v;
-	e->state = E_USED | (whole ? E_WHOLE : 0);
+	e->gen = t->gen;
+	e->state = whole ? E_WHOLE : 0;
 	t->n++;
 	return 0;
 }
@@ -163,8 +177,8 @@ int flow_table_take(struct flow_table *t, const struct flow_key *k, struct flow_
 
 	if (!t->n)
 		return -ENOENT;
-	e = slot_of(t->e, t->cap, k);
-	if (!e->state || (e->state & E_TAKEN))
+	e = slot_of(t->e, t->cap, t->gen, k);
+	if (e->gen != t->gen || (e->state & E_TAKEN))
 		return -ENOENT;
 	e->state |= E_TAKEN;
 	*out = e->val;
@@ -178,7 +192,7 @@ bool flow_table_next(const struct flow_table *t, uint32_t *pos, struct flow_key 
 	for (uint32_t i = *pos; t->n && i < t->cap; i++) {
 		const struct entry *e = &t->e[i];
 
-		if (!e->state || (e->state & E_TAKEN))
+		if (e->gen != t->gen || (e->state & E_TAKEN))
 			continue;
 		*k = e->key;
 		*v = e->val;
@@ -197,23 +211,26 @@ uint32_t flow_table_count(const struct flow_table *t)
 
 void flow_table_reset(struct flow_table *t)
 {
-	if (t->cap > TABLE_MIN) {
+	t->idle = t->n < t->cap / 8 ? t->idle + 1 : 0;
+	if (t->cap > TABLE_MIN && t->idle >= SHRINK_AFTER) {
 		struct entry *e = map_entries(TABLE_MIN);
 
 		if (e) {
 			munmap(t->e, (size_t)t->cap * sizeof(struct entry));
 			t->e = e;
 			t->cap = TABLE_MIN;
+			t->gen = 1;
 			t->n = 0;
+			t->idle = 0;
 			return;
 		}
 	}
-	if (t->n) {
-		/* zero pages on the next touch, and none held meanwhile */
-		if (madvise(t->e, (size_t)t->cap * sizeof(struct entry), MADV_DONTNEED))
-			memset(t->e, 0, (size_t)t->cap * sizeof(struct entry));
-	}
 	t->n = 0;
+	if (++t->gen == 0) {
+		/* wrapped: entries of every older generation are free again */
+		memset(t->e, 0, (size_t)t->cap * sizeof(struct entry));
+		t->gen = 1;
+	}
 }
 
 uint64_t flow_table_bytes(const struct flow_table *t)

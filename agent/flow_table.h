@@ -24,8 +24,8 @@ struct flow_table;
 void flow_value_merge(struct flow_value *a, const struct flow_value *b);
 
 /*
- * An empty table for up to max_flows keys; it grows as pieces come (anonymous memory, given
- * back by flow_table_reset()). NULL with errno set on failure.
+ * An empty table for up to max_flows keys; it grows as pieces come (anonymous memory; see
+ * flow_table_reset()). NULL with errno set on failure.
  */
 struct flow_table *flow_table_create(uint32_t max_flows);
 
@@ -58,7 +58,10 @@ bool flow_table_next(const struct flow_table *t, uint32_t *pos, struct flow_key 
 /* Keys in the table (taken ones included). */
 uint32_t flow_table_count(const struct flow_table *t);
 
-/* Empties the table; its memory beyond the initial size goes back to the system. */
+/*
+ * Empties the table. A table that grew keeps its size for the next interval, and gives its
+ * memory back to the system after a few intervals with far fewer keys.
+ */
 void flow_table_reset(struct flow_table *t);
 
 /* Bytes of memory the table holds now (its slots). */
