@@ -90,7 +90,9 @@ struct flow_collector {
 	 * the fold (cache_unread) or already added to the drained map; emptied before reuse */
 	bool cache_dirty[FLOW_MAPS], cache_unread[FLOW_MAPS];
 	/* flow_done: whole flows of cache-only slots whose connection ended, read from the
-	 * loop and at each drain into pieces[parity], merged there per flow key */
+	 * loop and at each drain into pieces[parity], merged there per flow key. Two tables:
+	 * the active parity's and the next one's (the programs' transient one at a switch);
+	 * the drained one moves on to the parity after next (NULL) */
 	struct ring_buffer *done_rb;
 	struct flow_table *pieces[FLOW_MAPS];
 	int done_timer; /* the loop's FLOW_DONE_POLL_MS timer; 0: none */
@@ -482,7 +484,7 @@ static int on_done(void *ctx, void *data, size_t size)
 	struct flow_collector *fc = ctx;
 	const struct flow_done *d = data;
 
-	if (size < sizeof(*d) || d->parity >= FLOW_MAPS) {
+	if (size < sizeof(*d) || d->parity >= FLOW_MAPS || !fc->pieces[d->parity]) {
 		fc->done_bad++;
 		return 0;
 	}
@@ -531,10 +533,11 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 	/* a per-CPU value is laid out in 8-byte multiples: struct flow_cache is one */
 	_Static_assert(sizeof(struct flow_cache) % 8 == 0, "flow_cache is 8-byte aligned");
 	fc->cache = fc->ncpus > 0 ? calloc((size_t)fc->ncpus, sizeof(*fc->cache)) : NULL;
-	for (int i = 0; i < FLOW_MAPS; i++)
-		fc->pieces[i] = flow_table_create(opts->max_flows);
+	/* parity 0 is active first; 1 is next */
+	fc->pieces[0] = flow_table_create(opts->max_flows);
+	fc->pieces[1] = flow_table_create(opts->max_flows);
 	if (!fc->keys || !fc->values || !fc->meta_keys || !fc->metas || !fc->percpu || !fc->cache ||
-	    !fc->pieces[0] || !fc->pieces[1] || !fc->pieces[2]) {
+	    !fc->pieces[0] || !fc->pieces[1]) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -1166,6 +1169,9 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			break;
 	}
 	flow_table_reset(pieces);
+	/* no program runs with `spare` before the next drain's switch */
+	fc->pieces[spare] = pieces;
+	fc->pieces[cur] = NULL;
 	if (!fc->n_meta)
 		fc->meta_race_ns = clock_mono_ns(); /* else once the loop wrote them */
 	ret = renew_map(old, fc->max_flows);

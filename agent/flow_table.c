@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Open addressing with linear probing over a power-of-two array of entries, at most 3/4 full,
- * in its own anonymous mapping (mmap). An entry is in use when its generation is the table's:
- * a reset is a new generation, with no pass over the entries and no page faults in the next
- * interval. A table grown for a burst shrinks back (munmap: the pages go back to the system,
- * not to the allocator's heap) after SHRINK_AFTER resets that each used less than an eighth of
- * it.
+ * The pieces lie densely in insertion order in one array (so that the drain reads them in one
+ * sequential pass, and the memory a table holds is what its pieces take), found through an
+ * index: open addressing with linear probing over a power-of-two array of entry numbers (+1; 0:
+ * free), at most half full. Both are anonymous mappings of their own (mmap): the pieces' array
+ * grows with mremap (no copy), and a table grown for a burst is unmapped (its pages go back to
+ * the system, not to the allocator's heap) after SHRINK_AFTER resets that each used less than an
+ * eighth of it.
  */
 #include <errno.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 
 #include "flow_table.h"
 
-#define TABLE_MIN 1024 /* entries of a new or shrunk table */
+#define TABLE_MIN 1024 /* pieces of a new or shrunk table */
 #define SHRINK_AFTER 8 /* resets with little use before a grown table shrinks */
 
 #define E_WHOLE 0x1
@@ -22,16 +23,15 @@
 struct entry {
 	struct flow_key key;
 	struct flow_value val;
-	uint16_t gen; /* in use when the table's gen */
-	uint16_t state; /* E_* */
+	uint32_t state; /* E_* */
 };
 
 struct flow_table {
-	struct entry *e;
-	uint32_t cap; /* a power of two */
-	uint32_t n; /* keys in it */
+	struct entry *e; /* e[0..n) */
+	uint32_t n, cap; /* pieces in e, and its room */
+	uint32_t *idx; /* idx_cap entry numbers + 1; 0: free */
+	uint32_t idx_cap; /* a power of two, at least 2 * cap */
 	uint32_t max; /* keys allowed */
-	uint16_t gen; /* never 0: entries of a fresh mapping are free */
 	uint32_t idle; /* resets in a row that used less than an eighth of cap */
 };
 
@@ -73,29 +73,49 @@ static uint32_t key_hash(const struct flow_key *k)
 	return (uint32_t)(h >> 32);
 }
 
-static struct entry *map_entries(uint32_t cap)
+static void *map_anon(size_t bytes)
 {
-	void *p = mmap(NULL, (size_t)cap * sizeof(struct entry), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* Maps a table's arrays for cap pieces; 0 or -ENOMEM (t unchanged). */
+static int map_arrays(struct flow_table *t, uint32_t cap)
+{
+	struct entry *e = map_anon((size_t)cap * sizeof(*e));
+	uint32_t *idx = e ? map_anon((size_t)cap * 2 * sizeof(*idx)) : NULL;
+
+	if (!idx) {
+		if (e)
+			munmap(e, (size_t)cap * sizeof(*e));
+		return -ENOMEM;
+	}
+	t->e = e;
+	t->cap = cap;
+	t->idx = idx;
+	t->idx_cap = cap * 2;
+	return 0;
+}
+
+static void unmap_arrays(struct flow_table *t)
+{
+	munmap(t->e, (size_t)t->cap * sizeof(*t->e));
+	munmap(t->idx, (size_t)t->idx_cap * sizeof(*t->idx));
+}
+
 struct flow_table *flow_table_create(uint32_t max_flows)
 {
-	struct flow_table *t =
-		mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct flow_table *t = map_anon(sizeof(*t));
 
-	if (t == MAP_FAILED)
+	if (!t)
 		return NULL;
-	t->cap = TABLE_MIN;
-	t->max = max_flows;
 	t->n = 0;
-	t->gen = 1;
+	t->max = max_flows;
 	t->idle = 0;
-	t->e = map_entries(t->cap);
-	if (!t->e) {
+	if (map_arrays(t, TABLE_MIN)) {
 		munmap(t, sizeof(*t));
+		errno = ENOMEM;
 		return NULL;
 	}
 	return t;
@@ -105,51 +125,55 @@ void flow_table_destroy(struct flow_table *t)
 {
 	if (!t)
 		return;
-	munmap(t->e, (size_t)t->cap * sizeof(struct entry));
+	unmap_arrays(t);
 	munmap(t, sizeof(*t));
 }
 
-/* The entry of k, or the free one where it would go. */
-static struct entry *slot_of(struct entry *e, uint32_t cap, uint16_t gen, const struct flow_key *k)
+/* The index slot of k: holding its entry number + 1, or 0 where it would go. */
+static uint32_t *slot_of(const struct flow_table *t, const struct flow_key *k)
 {
-	uint32_t i = key_hash(k) & (cap - 1);
+	uint32_t mask = t->idx_cap - 1, i = key_hash(k) & mask;
 
-	while (e[i].gen == gen && memcmp(&e[i].key, k, sizeof(*k)))
-		i = (i + 1) & (cap - 1);
-	return &e[i];
+	while (t->idx[i] && memcmp(&t->e[t->idx[i] - 1].key, k, sizeof(*k)))
+		i = (i + 1) & mask;
+	return &t->idx[i];
 }
 
+/* Doubles the room: the pieces' array moves (mremap), the index is made anew. */
 static int grow(struct flow_table *t)
 {
-	uint32_t cap = t->cap * 2;
-	struct entry *e;
+	uint32_t cap = t->cap * 2, *idx, *old_idx = t->idx, old_idx_cap = t->idx_cap;
+	void *e;
 
-	if (cap < t->cap)
+	if (cap < t->cap || cap > UINT32_MAX / 2)
 		return -ENOMEM;
-	e = map_entries(cap);
-	if (!e)
+	idx = map_anon((size_t)cap * 2 * sizeof(*idx));
+	if (!idx)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < t->cap; i++) {
-		if (t->e[i].gen == t->gen) {
-			struct entry *to = slot_of(e, cap, 1, &t->e[i].key);
-
-			*to = t->e[i];
-			to->gen = 1;
-		}
+	e = mremap(t->e, (size_t)t->cap * sizeof(*t->e), (size_t)cap * sizeof(*t->e),
+		   MREMAP_MAYMOVE);
+	if (e == MAP_FAILED) {
+		munmap(idx, (size_t)cap * 2 * sizeof(*idx));
+		return -ENOMEM;
 	}
-	t->gen = 1;
-	munmap(t->e, (size_t)t->cap * sizeof(struct entry));
 	t->e = e;
 	t->cap = cap;
+	t->idx = idx;
+	t->idx_cap = cap * 2;
+	for (uint32_t i = 0; i < t->n; i++)
+		*slot_of(t, &t->e[i].key) = i + 1;
+	munmap(old_idx, (size_t)old_idx_cap * sizeof(*old_idx));
 	return 0;
 }
 
 int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct flow_value *v,
 		   bool whole)
 {
-	struct entry *e = slot_of(t->e, t->cap, t->gen, k);
+	uint32_t *slot = slot_of(t, k);
+	struct entry *e;
 
-	if (e->gen == t->gen) {
+	if (*slot) {
+		e = &t->e[*slot - 1];
 		flow_value_merge(&e->val, v);
 		if (whole)
 			e->state |= E_WHOLE;
@@ -157,28 +181,32 @@ int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct 
 	}
 	if (t->n >= t->max)
 		return -ENOSPC;
-	if ((uint64_t)(t->n + 1) * 4 > (uint64_t)t->cap * 3) {
+	if (t->n == t->cap) {
 		if (grow(t))
 			return -ENOMEM;
-		e = slot_of(t->e, t->cap, t->gen, k);
+		slot = slot_of(t, k);
 	}
+	e = &t->e[t->n];
 	e->key = *k;
 	e->val = *v;
-	e->gen = t->gen;
 	e->state = whole ? E_WHOLE : 0;
-	t->n++;
+	*slot = ++t->n;
 	return 0;
 }
 
 int flow_table_take(struct flow_table *t, const struct flow_key *k, struct flow_value *out,
 		    bool *whole)
 {
+	uint32_t *slot;
 	struct entry *e;
 
 	if (!t->n)
 		return -ENOENT;
-	e = slot_of(t->e, t->cap, t->gen, k);
-	if (e->gen != t->gen || (e->state & E_TAKEN))
+	slot = slot_of(t, k);
+	if (!*slot)
+		return -ENOENT;
+	e = &t->e[*slot - 1];
+	if (e->state & E_TAKEN)
 		return -ENOENT;
 	e->state |= E_TAKEN;
 	*out = e->val;
@@ -189,10 +217,10 @@ int flow_table_take(struct flow_table *t, const struct flow_key *k, struct flow_
 bool flow_table_next(const struct flow_table *t, uint32_t *pos, struct flow_key *k,
 		     struct flow_value *v, bool *whole)
 {
-	for (uint32_t i = *pos; t->n && i < t->cap; i++) {
+	for (uint32_t i = *pos; i < t->n; i++) {
 		const struct entry *e = &t->e[i];
 
-		if (e->gen != t->gen || (e->state & E_TAKEN))
+		if (e->state & E_TAKEN)
 			continue;
 		*k = e->key;
 		*v = e->val;
@@ -200,7 +228,7 @@ bool flow_table_next(const struct flow_table *t, uint32_t *pos, struct flow_key 
 		*pos = i + 1;
 		return true;
 	}
-	*pos = t->cap;
+	*pos = t->n;
 	return false;
 }
 
@@ -211,29 +239,21 @@ uint32_t flow_table_count(const struct flow_table *t)
 
 void flow_table_reset(struct flow_table *t)
 {
-	t->idle = t->n < t->cap / 8 ? t->idle + 1 : 0;
-	if (t->cap > TABLE_MIN && t->idle >= SHRINK_AFTER) {
-		struct entry *e = map_entries(TABLE_MIN);
+	struct flow_table small = *t;
 
-		if (e) {
-			munmap(t->e, (size_t)t->cap * sizeof(struct entry));
-			t->e = e;
-			t->cap = TABLE_MIN;
-			t->gen = 1;
-			t->n = 0;
-			t->idle = 0;
-			return;
-		}
+	t->idle = t->n < t->cap / 8 ? t->idle + 1 : 0;
+	if (t->cap > TABLE_MIN && t->idle >= SHRINK_AFTER && map_arrays(&small, TABLE_MIN) == 0) {
+		unmap_arrays(t);
+		*t = small;
+		t->idle = 0;
+	} else if (t->n) {
+		/* the index only (a few bytes a piece): the pieces are written over */
+		memset(t->idx, 0, (size_t)t->idx_cap * sizeof(*t->idx));
 	}
 	t->n = 0;
-	if (++t->gen == 0) {
-		/* wrapped: entries of every older generation are free again */
-		memset(t->e, 0, (size_t)t->cap * sizeof(struct entry));
-		t->gen = 1;
-	}
 }
 
 uint64_t flow_table_bytes(const struct flow_table *t)
 {
-	return (uint64_t)t->cap * sizeof(struct entry);
+	return (uint64_t)t->cap * sizeof(*t->e) + (uint64_t)t->idx_cap * sizeof(*t->idx);
 }

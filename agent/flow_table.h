@@ -64,7 +64,7 @@ uint32_t flow_table_count(const struct flow_table *t);
  */
 void flow_table_reset(struct flow_table *t);
 
-/* Bytes of memory the table holds now (its slots). */
+/* Bytes of memory the table has mapped now (pieces and index). */
 uint64_t flow_table_bytes(const struct flow_table *t);
 
 #endif /* FLOWSCOPE_FLOW_TABLE_H */
