@@ -3,7 +3,8 @@
  * The pieces lie densely in insertion order in one array (so that the drain reads them in one
  * sequential pass, and the memory a table holds is what its pieces take), found through an
  * index: open addressing with linear probing over a power-of-two array of entry numbers (+1; 0:
- * free), at most half full. Both are anonymous mappings of their own (mmap): the pieces' array
+ * free) beside their keys' hashes, at most half full, so that a probe reads an entry's key only
+ * when its hash matches (the entries are the cache misses: a probe of the index is not). Both are anonymous mappings of their own (mmap): the pieces' array
  * grows with mremap (no copy), and a table grown for a burst is unmapped (its pages go back to
  * the system, not to the allocator's heap) after SHRINK_AFTER resets that each used less than an
  * eighth of it.
@@ -29,7 +30,7 @@ struct entry {
 struct flow_table {
 	struct entry *e; /* e[0..n) */
 	uint32_t n, cap; /* pieces in e, and its room */
-	uint32_t *idx; /* idx_cap entry numbers + 1; 0: free */
+	uint64_t *idx; /* idx_cap of (key hash << 32 | entry number + 1); 0: free */
 	uint32_t idx_cap; /* a power of two, at least 2 * cap */
 	uint32_t max; /* keys allowed */
 	uint32_t idle; /* resets in a row that used less than an eighth of cap */
@@ -84,7 +85,7 @@ static void *map_anon(size_t bytes)
 static int map_arrays(struct flow_table *t, uint32_t cap)
 {
 	struct entry *e = map_anon((size_t)cap * sizeof(*e));
-	uint32_t *idx = e ? map_anon((size_t)cap * 2 * sizeof(*idx)) : NULL;
+	uint64_t *idx = e ? map_anon((size_t)cap * 2 * sizeof(*idx)) : NULL;
 
 	if (!idx) {
 		if (e)
@@ -129,12 +130,16 @@ void flow_table_destroy(struct flow_table *t)
 	munmap(t, sizeof(*t));
 }
 
-/* The index slot of k: holding its entry number + 1, or 0 where it would go. */
-static uint32_t *slot_of(const struct flow_table *t, const struct flow_key *k)
-{
-	uint32_t mask = t->idx_cap - 1, i = key_hash(k) & mask;
+#define IDX_ENTRY(v) ((uint32_t)(v)) /* entry number + 1 */
+#define IDX_HASH(v) ((uint32_t)((v) >> 32))
 
-	while (t->idx[i] && memcmp(&t->e[t->idx[i] - 1].key, k, sizeof(*k)))
+/* The index slot of k (hash h): holding its entry, or 0 where it would go. */
+static uint64_t *slot_of(const struct flow_table *t, const struct flow_key *k, uint32_t h)
+{
+	uint32_t mask = t->idx_cap - 1, i = h & mask;
+
+	while (t->idx[i] && (IDX_HASH(t->idx[i]) != h ||
+			     memcmp(&t->e[IDX_ENTRY(t->idx[i]) - 1].key, k, sizeof(*k))))
 		i = (i + 1) & mask;
 	return &t->idx[i];
 }
@@ -142,7 +147,8 @@ static uint32_t *slot_of(const struct flow_table *t, const struct flow_key *k)
 /* Doubles the room: the pieces' array moves (mremap), the index is made anew. */
 static int grow(struct flow_table *t)
 {
-	uint32_t cap = t->cap * 2, *idx, *old_idx = t->idx, old_idx_cap = t->idx_cap;
+	uint32_t cap = t->cap * 2, old_idx_cap = t->idx_cap;
+	uint64_t *idx, *old_idx = t->idx;
 	void *e;
 
 	if (cap < t->cap || cap > UINT32_MAX / 2)
@@ -160,8 +166,16 @@ static int grow(struct flow_table *t)
 	t->cap = cap;
 	t->idx = idx;
 	t->idx_cap = cap * 2;
-	for (uint32_t i = 0; i < t->n; i++)
-		*slot_of(t, &t->e[i].key) = i + 1;
+	for (uint32_t i = 0; i < old_idx_cap; i++) {
+		uint64_t v = old_idx[i];
+		uint32_t j = IDX_HASH(v) & (t->idx_cap - 1);
+
+		if (!v)
+			continue;
+		while (t->idx[j])
+			j = (j + 1) & (t->idx_cap - 1);
+		t->idx[j] = v;
+	}
 	munmap(old_idx, (size_t)old_idx_cap * sizeof(*old_idx));
 	return 0;
 }
@@ -169,11 +183,12 @@ static int grow(struct flow_table *t)
 int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct flow_value *v,
 		   bool whole)
 {
-	uint32_t *slot = slot_of(t, k);
+	uint32_t h = key_hash(k);
+	uint64_t *slot = slot_of(t, k, h);
 	struct entry *e;
 
 	if (*slot) {
-		e = &t->e[*slot - 1];
+		e = &t->e[IDX_ENTRY(*slot) - 1];
 		flow_value_merge(&e->val, v);
 		if (whole)
 			e->state |= E_WHOLE;
@@ -184,28 +199,28 @@ int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct 
 	if (t->n == t->cap) {
 		if (grow(t))
 			return -ENOMEM;
-		slot = slot_of(t, k);
+		slot = slot_of(t, k, h);
 	}
 	e = &t->e[t->n];
 	e->key = *k;
 	e->val = *v;
 	e->state = whole ? E_WHOLE : 0;
-	*slot = ++t->n;
+	*slot = (uint64_t)h << 32 | ++t->n;
 	return 0;
 }
 
 int flow_table_take(struct flow_table *t, const struct flow_key *k, struct flow_value *out,
 		    bool *whole)
 {
-	uint32_t *slot;
+	uint64_t *slot;
 	struct entry *e;
 
 	if (!t->n)
 		return -ENOENT;
-	slot = slot_of(t, k);
+	slot = slot_of(t, k, key_hash(k));
 	if (!*slot)
 		return -ENOENT;
-	e = &t->e[*slot - 1];
+	e = &t->e[IDX_ENTRY(*slot) - 1];
 	if (e->state & E_TAKEN)
 		return -ENOENT;
 	e->state |= E_TAKEN;
