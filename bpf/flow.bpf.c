@@ -19,7 +19,9 @@
  * Cut-down builds for measuring what a new flow costs (docs/benchmarks.md, "New flows in the
  * flow cache"); 0 in every real build. 1: a new flow returns right after the flow map's lookup
  * missed (no entry, the cache slot is taken all the same); 2: after the owner lookup; 3: after
- * the flow_meta lookup; 4: a cache miss returns at once, before the flow map. Counts are then
+ * the flow_meta lookup (1-3: the flow map's path, account(): since cache-only slots, UDP and
+ * ICMP flows, a TCP flow's miss in a full set, nested runs); 4: a cache miss returns at once,
+ * before the flow map. Counts are then
  * wrong by design: for bench builds only, never committed with another value.
  */
 #ifndef FLOW_CUT
