@@ -1062,8 +1062,11 @@ static void emit(struct flow_collector *fc, uint32_t n, int64_t mono_to_epoch, f
  * The switch: flow_parity becomes next (its map is empty and installed: by the previous drain's
  * update, or here after a failure), then one update of the outer map waits for the programs
  * still running with the old parity (a map-in-map update returns after synchronize_rcu) and
- * installs the map drained last time, emptied since, in its slot for the next drain. The old
- * parity's flow cache slots are then folded into the old map, which is read and replaced.
+ * installs the map drained last time, emptied since, in its slot for the next drain. Then the
+ * flow_done ring is read to its end (every record of the old parity is in it), the old parity's
+ * flow cache slots are taken into its table of pieces, and the old map is read, each entry merged
+ * with its key's pieces, and replaced; the pieces left (flows the map does not hold) become
+ * records of their own.
  */
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx)
 {

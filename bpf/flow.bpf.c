@@ -21,8 +21,8 @@
  * missed (no entry, the cache slot is taken all the same); 2: after the owner lookup; 3: after
  * the flow_meta lookup (1-3: the flow map's path, account(): since cache-only slots, UDP and
  * ICMP flows, a TCP flow's miss in a full set, nested runs); 4: a cache miss returns at once,
- * before the flow map. Counts are then
- * wrong by design: for bench builds only, never committed with another value.
+ * before the flow map. Counts are then wrong by design: for bench builds only, never committed
+ * with another value.
  */
 #ifndef FLOW_CUT
 #define FLOW_CUT 0
@@ -785,11 +785,13 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		slot->tcp_flags |= pi.tcp_flags;
 		/*
 		 * A RST, or the first packet (the last ACK) after a FIN each way, ends the
-		 * connection: the slot's counts go to the flow's entry now, while its lines are
-		 * still in this CPU's caches, and the slot is freed, so that the next new flow of
-		 * the set takes it at its first packet and its later packets hit (a full set gives
-		 * a slot only at a flow's second miss, after a fold of the victim's long-cold
-		 * entry). A later packet of the flow misses and is counted in the entry.
+		 * connection: a cache-only slot goes whole to the flow_done ring, a mapped one's
+		 * counts to the flow's entry, while its lines are still in this CPU's caches, and
+		 * the slot is freed, so that the next new flow of the set takes it at its first
+		 * packet and its later packets hit (a full set gives a slot only at a flow's second
+		 * miss, after a fold or spill of the victim). A later packet of the flow misses and
+		 * starts a piece of its own (or is counted in the flow's entry), which the agent
+		 * merges with the rest.
 		 */
 		if ((pi.tcp_flags & TCP_FLAG_RST) ||
 		    (slot->fin_dirs == (FLOW_SLOT_FIN_TX | FLOW_SLOT_FIN_RX) &&
