@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -18,12 +19,20 @@
 #include "clock.h"
 #include "flow.skel.h"
 #include "flow_collector.h"
+#include "flow_table.h"
 #include "log.h"
 #include "loop.h"
 #include "pipeline.h"
 
 /* Flows drained per batch syscall. */
 #define DRAIN_CHUNK 4096
+/*
+ * How often the loop reads the flow_done ring (ms): the programs wake the agent only when it is
+ * more than half full, so that a connection storm costs no wakeup per record. At 50 ms the
+ * default 2 MiB ring takes ~140k records a second before it wakes the agent (a record is
+ * 144 bytes): 70k connections a second of two local flows each.
+ */
+#define FLOW_DONE_POLL_MS 50
 /*
  * flow_meta entries an export leaves for the loop to write after it (feed_meta()): a burst of
  * new flows (100k in one interval) would otherwise spend ~1.5 us per entry inside the export.
@@ -82,6 +91,20 @@ struct flow_collector {
 	/* a fold of parity i failed: its entries still hold their slots (cache_dirty), unread by
 	 * the fold (cache_unread) or already added to the drained map; emptied before reuse */
 	bool cache_dirty[FLOW_MAPS], cache_unread[FLOW_MAPS];
+	/* flow_done: whole flows of cache-only slots whose connection ended, read from the
+	 * loop and at each drain into pieces[parity], merged there per flow key. Two tables:
+	 * the active parity's and the next one's (the programs' transient one at a switch);
+	 * the drained one moves on to the parity after next (NULL) */
+	struct ring_buffer *done_rb;
+	struct flow_table *pieces[FLOW_MAPS];
+	int done_timer; /* the loop's FLOW_DONE_POLL_MS timer; 0: none */
+	bool done_fd_added; /* the ring's epoll fd is in the loop */
+	uint64_t done_records; /* flow_done records read */
+	uint64_t done_wakeups; /* reads of flow_done the programs woke the loop for (half full) */
+	uint64_t done_bad; /* flow_done records of a wrong size or parity (cannot happen) */
+	/* packets and bytes of whole flow pieces pieces[] had no room for (--max-flows keys):
+	 * counted with the flow map's refusals (FLOW_STAT_MAP_FULL, _BYTES) */
+	uint64_t table_full_packets, table_full_bytes;
 	uint64_t meta_written; /* flow_meta entries written (or mended) by the drain */
 	uint64_t meta_errors; /* flow_meta entries the drain could not write or read */
 	uint32_t max_flows;
@@ -191,12 +214,16 @@ static int open_and_load(struct flow_collector *fc, const struct flow_collector_
 	    bpf_map__set_max_entries(fc->skel->maps.flows_c, opts->max_flows) ||
 	    bpf_map__set_max_entries(fc->skel->maps.flow_meta, opts->max_flows) ||
 	    (opts->dns_ringbuf_bytes &&
-	     bpf_map__set_max_entries(fc->skel->maps.dns_events, opts->dns_ringbuf_bytes))) {
+	     bpf_map__set_max_entries(fc->skel->maps.dns_events, opts->dns_ringbuf_bytes)) ||
+	    (opts->done_ringbuf_bytes &&
+	     bpf_map__set_max_entries(fc->skel->maps.flow_done, opts->done_ringbuf_bytes))) {
 		ret = -EINVAL;
 		snprintf(err, errsz, "sizing the flow maps to %u entries", opts->max_flows);
 		return ret;
 	}
 
+	fc->skel->rodata->flow_done_wake_bytes =
+		(opts->done_ringbuf_bytes ? opts->done_ringbuf_bytes : FLOW_DONE_RINGBUF_BYTES) / 2;
 	bpf_program__set_autoload(fc->skel->progs.flow_owner_walk, with_walk);
 	ret = flow_bpf__load(fc->skel);
 	if (ret) {
@@ -447,6 +474,38 @@ static void owner_walk(struct flow_collector *fc)
 		 (unsigned long long)fc->walk_incomplete[WALK_NETNS], (double)t / 1e6);
 }
 
+/* A whole flow piece that found no room in the pieces table: its packets are not accounted. */
+static void table_full(struct flow_collector *fc, const struct flow_value *v)
+{
+	fc->table_full_packets += v->tx_packets + v->rx_packets;
+	fc->table_full_bytes += v->tx_bytes + v->rx_bytes;
+}
+
+/* One flow_done record: the whole flow of a cache-only slot, into its parity's pieces. */
+static int on_done(void *ctx, void *data, size_t size)
+{
+	struct flow_collector *fc = ctx;
+	const struct flow_done *d = data;
+
+	if (size < sizeof(*d) || d->parity >= FLOW_MAPS || !fc->pieces[d->parity]) {
+		fc->done_bad++;
+		return 0;
+	}
+	fc->done_records++;
+	if (flow_table_add(fc->pieces[d->parity], &d->key, &d->val, true))
+		table_full(fc, &d->val);
+	return 0;
+}
+
+/* Reads the flow_done ring to its end. */
+static void done_consume(struct flow_collector *fc)
+{
+	int ret = ring_buffer__consume(fc->done_rb);
+
+	if (ret < 0)
+		LOG_WARN("reading the flow_done ring: %s", strerror(-ret));
+}
+
 int flow_collector_create(const struct flow_collector_opts *opts, struct flow_collector **out,
 			  char *err, size_t errsz)
 {
@@ -477,7 +536,11 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 	/* a per-CPU value is laid out in 8-byte multiples: struct flow_cache is one */
 	_Static_assert(sizeof(struct flow_cache) % 8 == 0, "flow_cache is 8-byte aligned");
 	fc->cache = fc->ncpus > 0 ? calloc((size_t)fc->ncpus, sizeof(*fc->cache)) : NULL;
-	if (!fc->keys || !fc->values || !fc->meta_keys || !fc->metas || !fc->percpu || !fc->cache) {
+	/* parity 0 is active first; 1 is next */
+	fc->pieces[0] = flow_table_create(opts->max_flows);
+	fc->pieces[1] = flow_table_create(opts->max_flows);
+	if (!fc->keys || !fc->values || !fc->meta_keys || !fc->metas || !fc->percpu || !fc->cache ||
+	    !fc->pieces[0] || !fc->pieces[1]) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -498,6 +561,13 @@ int flow_collector_create(const struct flow_collector_opts *opts, struct flow_co
 		LOG_WARN("the kernel refused the socket owner walk (iter/task_file; %s): sockets "
 			 "opened before the agent keep pid 0",
 			 why);
+	}
+
+	fc->done_rb = ring_buffer__new(bpf_map__fd(fc->skel->maps.flow_done), on_done, fc, NULL);
+	if (!fc->done_rb) {
+		ret = -errno;
+		snprintf(err, errsz, "opening the flow_done ring buffer: %s", strerror(-ret));
+		goto fail;
 	}
 
 	fc->cgroup_fd = open(opts->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -558,6 +628,10 @@ void flow_collector_destroy(struct flow_collector *fc)
 		loop_del_timer(fc->loop, fc->timer);
 	if (fc->meta_timer)
 		loop_del_timer(fc->loop, fc->meta_timer);
+	if (fc->done_timer)
+		loop_del_timer(fc->loop, fc->done_timer);
+	if (fc->done_fd_added)
+		loop_del_fd(fc->loop, ring_buffer__epoll_fd(fc->done_rb));
 	for (int i = 3; i >= 0; i--)
 		bpf_link__destroy(fc->links[i]);
 	bpf_link__destroy(fc->state_link);
@@ -566,7 +640,10 @@ void flow_collector_destroy(struct flow_collector *fc)
 		close(fc->cgroup_fd);
 	if (fc->schedstat_fd >= 0)
 		close(fc->schedstat_fd);
+	ring_buffer__free(fc->done_rb);
 	flow_bpf__destroy(fc->skel);
+	for (int i = 0; i < FLOW_MAPS; i++)
+		flow_table_destroy(fc->pieces[i]);
 	free(fc->keys);
 	free(fc->values);
 	if (fc->meta_keys)
@@ -685,14 +762,16 @@ static int empty_cache(struct flow_collector *fc, uint32_t parity)
 }
 
 /*
- * Adds what the CPUs' flow cache slots of `parity` hold to their flows' entries in the map
- * behind map_fd, then empties the slots. Only for a parity no program uses any more (after the
- * switch and its wait): nothing writes the slots or the map meanwhile. A slot whose flow is not
- * in the map (cannot happen: the packet that took the slot created the entry) is counted in
- * cache_orphans. Returns 0 or a negative errno: the entries are then left as they were, marked
- * cache_dirty, and clear_cache() empties them before the programs use this parity again.
+ * Takes what the CPUs' flow cache slots of `parity` hold into pieces[parity], then empties the
+ * slots: a cache-only slot's whole flow, a mapped slot's counts (merged with its flow's map
+ * entry when the map is read). Only for a parity no program uses any more (after the switch and
+ * its wait): nothing writes the slots meanwhile. A piece that finds no room (max_flows keys) is
+ * counted: a whole flow's packets as the flow map's refusals (table_full()), a mapped slot's in
+ * cache_orphans. Returns 0
+ * or a negative errno: the entries are then left as they were, marked cache_dirty, and
+ * clear_cache() empties them before the programs use this parity again.
  */
-static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
+static int fold_cache(struct flow_collector *fc, uint32_t parity)
 {
 	int cache_fd = bpf_map__fd(fc->skel->maps.flow_cache);
 	int ret = bpf_map_lookup_elem(cache_fd, &parity, fc->cache);
@@ -704,26 +783,30 @@ static int fold_cache(struct flow_collector *fc, uint32_t parity, int map_fd)
 	for (int c = 0; c < fc->ncpus; c++) {
 		for (int i = 0; i < FLOW_CACHE_SLOTS; i++) {
 			const struct flow_cache_slot *s = &fc->cache[c].slot[i];
-			struct flow_value v;
+			bool whole = !(s->flags & FLOW_F_MAPPED);
+			struct flow_value v = {
+				.first_ns = whole ? s->first_ns : UINT64_MAX,
+				.last_ns = s->last_ns,
+				.tx_bytes = s->tx_bytes,
+				.tx_packets = s->tx_packets,
+				.rx_bytes = s->rx_bytes,
+				.rx_packets = s->rx_packets,
+				.tcp_flags = s->tcp_flags,
+			};
 
 			if (!s->tx_packets && !s->rx_packets)
 				continue;
-			if (bpf_map_lookup_elem(map_fd, &s->key, &v)) {
-				fc->cache_orphans += s->tx_packets + s->rx_packets;
-				continue;
+			if (whole) {
+				v.flags = s->flags;
+				v.pid = s->pid;
+				memcpy(v.comm, s->comm, sizeof(v.comm));
 			}
-			v.tx_bytes += s->tx_bytes;
-			v.tx_packets += s->tx_packets;
-			v.rx_bytes += s->rx_bytes;
-			v.rx_packets += s->rx_packets;
-			if (s->last_ns > v.last_ns)
-				v.last_ns = s->last_ns;
-			v.tcp_flags |= s->tcp_flags;
-			ret = bpf_map_update_elem(map_fd, &s->key, &v, BPF_EXIST);
-			if (ret) {
-				fc->cache_orphans += s->tx_packets + s->rx_packets;
+			if (!flow_table_add(fc->pieces[parity], &s->key, &v, whole))
 				continue;
-			}
+			if (whole)
+				table_full(fc, &v);
+			else
+				fc->cache_orphans += s->tx_packets + s->rx_packets;
 		}
 	}
 	/* always, also when no slot held counts: a slot keeps its flow's key, which must not
@@ -952,6 +1035,24 @@ static void phase_mark(struct flow_collector *fc, enum export_phase ph)
 }
 
 /*
+ * The n flows in fc->keys and fc->values as records: their flow_meta first (feed_meta), then cb
+ * for each.
+ */
+static void emit(struct flow_collector *fc, uint32_t n, int64_t mono_to_epoch, flow_record_cb cb,
+		 void *ctx)
+{
+	feed_meta(fc, n);
+	phase_mark(fc, PHASE_META);
+	for (uint32_t i = 0; i < n; i++) {
+		struct flow_record r;
+
+		to_record(&fc->keys[i], &fc->values[i], mono_to_epoch, &r);
+		cb(ctx, &r);
+	}
+	phase_mark(fc, PHASE_SUBMIT);
+}
+
+/*
  * Transactional: the map the programs are switched to is always empty (a map that could not be
  * emptied after its drain is marked stale, and emptied before it is used again; if that fails
  * too, the programs stay where they are and this interval's flows wait for the next drain). A
@@ -961,8 +1062,11 @@ static void phase_mark(struct flow_collector *fc, enum export_phase ph)
  * The switch: flow_parity becomes next (its map is empty and installed: by the previous drain's
  * update, or here after a failure), then one update of the outer map waits for the programs
  * still running with the old parity (a map-in-map update returns after synchronize_rcu) and
- * installs the map drained last time, emptied since, in its slot for the next drain. The old
- * parity's flow cache slots are then folded into the old map, which is read and replaced.
+ * installs the map drained last time, emptied since, in its slot for the next drain. Then the
+ * flow_done ring is read to its end (every record of the old parity is in it), the old parity's
+ * flow cache slots are taken into its table of pieces, and the old map is read, each entry merged
+ * with its key's pieces, and replaced; the pieces left (flows the map does not hold) become
+ * records of their own.
  */
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx)
 {
@@ -973,9 +1077,10 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 	struct bpf_map *old = maps[cur];
 	int outer_fd = bpf_map__fd(fc->skel->maps.flows);
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	struct flow_table *pieces = fc->pieces[cur];
 	uint32_t batch_token = 0;
 	int64_t mono_to_epoch;
-	bool first = true;
+	bool first = true, whole;
 	int total = 0, fd, ret, err = 0;
 
 	/* the previous drain's flow_meta entries first: meta_race_ns must be final */
@@ -1019,7 +1124,9 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 	fc->installed[cur] = false;
 	phase_mark(fc, PHASE_SWAP);
 	mono_to_epoch = clock_mono_to_epoch_offset();
-	err = fold_cache(fc, cur, bpf_map__fd(old));
+	/* every record of the old parity is in the ring now: no program of it runs */
+	done_consume(fc);
+	err = fold_cache(fc, cur);
 	phase_mark(fc, PHASE_FOLD);
 
 	for (;;) {
@@ -1035,20 +1142,42 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			fc->lost_drain_error += count_entries(bpf_map__fd(old)) - (uint64_t)total;
 			break;
 		}
-		feed_meta(fc, count);
-		phase_mark(fc, PHASE_META);
 		for (__u32 i = 0; i < count; i++) {
-			struct flow_record r;
+			struct flow_value piece;
+			bool whole;
 
-			to_record(&fc->keys[i], &fc->values[i], mono_to_epoch, &r);
-			cb(ctx, &r);
+			if (!flow_table_take(pieces, &fc->keys[i], &piece, &whole))
+				flow_value_merge(&fc->values[i], &piece);
 		}
-		phase_mark(fc, PHASE_SUBMIT);
+		emit(fc, count, mono_to_epoch, cb, ctx);
 		total += (int)count;
 		first = false;
 		if (ret == -ENOENT)
 			break;
 	}
+	/* the flows the map does not hold: the ring's and the cache-only slots' */
+	for (uint32_t pos = 0, n = 0;;) {
+		bool more = flow_table_next(pieces, &pos, &fc->keys[n], &fc->values[n], &whole);
+
+		if (more && !whole) {
+			/* a mapped slot's counts whose entry is gone (cannot happen) */
+			fc->cache_orphans += fc->values[n].tx_packets + fc->values[n].rx_packets;
+			continue;
+		}
+		if (more)
+			n++;
+		if (n == DRAIN_CHUNK || (!more && n)) {
+			emit(fc, n, mono_to_epoch, cb, ctx);
+			total += (int)n;
+			n = 0;
+		}
+		if (!more)
+			break;
+	}
+	flow_table_reset(pieces);
+	/* no program runs with `spare` before the next drain's switch */
+	fc->pieces[spare] = pieces;
+	fc->pieces[cur] = NULL;
 	if (!fc->n_meta)
 		fc->meta_race_ns = clock_mono_ns(); /* else once the loop wrote them */
 	ret = renew_map(old, fc->max_flows);
@@ -1080,6 +1209,9 @@ int flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX])
 	 * or hold what a failed fold left, which is not in cache_packets).
 	 */
 	sum[FLOW_STAT_PACKETS] += fc->cache_packets;
+	/* flows beyond --max-flows are refused by the flow map or by the agent's pieces table */
+	sum[FLOW_STAT_MAP_FULL] += fc->table_full_packets;
+	sum[FLOW_STAT_MAP_FULL_BYTES] += fc->table_full_bytes;
 	for (uint32_t p = 0; p < FLOW_MAPS; p++) {
 		int ret = bpf_map_lookup_elem(cache_fd, &p, fc->cache);
 
@@ -1219,6 +1351,22 @@ uint64_t flow_collector_last_export_ns(const struct flow_collector *fc)
 	return fc->last_export_ns;
 }
 
+static void on_done_poll(struct loop *l, uint64_t expirations, void *arg)
+{
+	(void)l, (void)expirations;
+	done_consume(arg);
+}
+
+/* The programs' forced wakeup: the ring is more than half full. */
+static void on_done_ready(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct flow_collector *fc = arg;
+
+	(void)l, (void)fd, (void)events;
+	fc->done_wakeups++;
+	done_consume(fc);
+}
+
 static void on_interval(struct loop *l, uint64_t expirations, void *arg)
 {
 	(void)l, (void)expirations;
@@ -1238,6 +1386,14 @@ int flow_collector_attach(struct flow_collector *fc, struct loop *l, struct pipe
 	if (ret < 0)
 		return ret;
 	fc->timer = ret;
+	ret = loop_add_timer(l, FLOW_DONE_POLL_MS, on_done_poll, fc);
+	if (ret < 0)
+		return ret;
+	fc->done_timer = ret;
+	ret = loop_add_fd(l, ring_buffer__epoll_fd(fc->done_rb), EPOLLIN, on_done_ready, fc);
+	if (ret < 0)
+		return ret;
+	fc->done_fd_added = true;
 	return 0;
 }
 
@@ -1248,6 +1404,7 @@ struct flow_snap {
 	uint64_t exports, export_us, export_max_us, export_max_flows;
 	uint64_t export_cpu_us, export_wait_us, phase_us[PHASE_MAX];
 	uint64_t cache_orphans; /* the kernel's FLOW_STAT_CACHE_ORPHAN and the drain's */
+	uint64_t done_records, done_bad, done_wakeups;
 	uint64_t meta_written, meta_errors;
 	uint64_t walk[FLOW_OWNER_WALK_PENDING + 1], walk_us, walk_incomplete[WALK_INCOMPLETE_MAX];
 };
@@ -1311,6 +1468,20 @@ static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_flow_records_lost_total", COUNTER_COUNTER,
 	    "Flows drained from the kernel that gave no record, by reason.",
 	    "reason=\"drain_error\"", lost_drain_error),
+	ROW("flowscope_flow_records_lost_total", COUNTER_COUNTER,
+	    "Flows drained from the kernel that gave no record, by reason.",
+	    "reason=\"bad_ring_record\"", done_bad),
+	ROW("flowscope_flow_done_records_total", COUNTER_COUNTER,
+	    "Ended flows read from the flow_done ring (short flows that never had a flow map "
+	    "entry).",
+	    "", done_records),
+	ROW("flowscope_flow_done_wakeups_total", COUNTER_COUNTER,
+	    "Reads of the flow_done ring the programs woke the agent for (the ring more than half "
+	    "full between two of its timed reads).",
+	    "", done_wakeups),
+	ROW("flowscope_flow_done_ring_full_total", COUNTER_COUNTER,
+	    "Ended flows that found the flow_done ring full and went to the flow map instead.", "",
+	    k[FLOW_STAT_DONE_RING_FULL]),
 	ROW("flowscope_flow_meta_written_total", COUNTER_COUNTER,
 	    "Flows whose initiator and owner the drain remembered for their later intervals.", "",
 	    meta_written),
@@ -1365,6 +1536,9 @@ static int snapshot(void *arg, void *out)
 
 	s->records = fc->records;
 	s->lost_drain_error = fc->lost_drain_error;
+	s->done_records = fc->done_records;
+	s->done_bad = fc->done_bad;
+	s->done_wakeups = fc->done_wakeups;
 	s->meta_written = fc->meta_written;
 	s->meta_errors = fc->meta_errors;
 	s->exports = fc->exports;

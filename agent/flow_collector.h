@@ -27,6 +27,8 @@ struct flow_collector_opts {
 	uint32_t dns_ringbuf_bytes; /* 0: the default, DNS_RINGBUF_BYTES */
 	uint8_t cgroup_mode; /* FLOW_CGROUP_MODE_V2 (0 means the same) or FLOW_CGROUP_MODE_V1 */
 	uint32_t dns_capture_max_bytes; /* 0: the default, DNS_CAPTURE_MAX_BYTES_DEFAULT */
+	/* the flow_done ring's size in bytes, a power of two of pages; 0: FLOW_DONE_RINGBUF_BYTES */
+	uint32_t done_ringbuf_bytes;
 };
 
 /*
@@ -51,17 +53,20 @@ struct flow_bpf *flow_collector_skel(struct flow_collector *fc);
 typedef void (*flow_record_cb)(void *ctx, struct flow_record *r);
 
 /*
- * Ends the interval: makes the next flow map active, reads the one that was (batch lookup),
- * calls cb for each flow, and replaces it with an empty map. Returns the number of flows drained
- * or a negative errno. Transactional: the programs are only ever switched to an empty map, and
+ * Ends the interval: makes the next flow map active, reads the flow_done ring to its end and the
+ * old parity's flow cache slots, reads the map that was active (batch lookup), calls cb once per
+ * flow key (the pieces of a flow from the ring, the slots and the map merged), and replaces the
+ * map with an empty one. Returns the number of flows drained or a negative errno. Transactional: the programs are only ever switched to an empty map, and
  * no flow is handed to cb twice; flows that a failed lookup left unread are counted
  * (flowscope_flow_records_lost_total{reason="drain_error"}).
  */
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx);
 
 /*
- * Sum over CPUs of the BPF-side counters (enum flow_stat). Returns 0, or a negative errno from
- * the map lookup, in which case out is left as it was (never a partial or zeroed read).
+ * Sum over CPUs of the BPF-side counters (enum flow_stat), with the agent's shares: the packets
+ * the flow cache counted (FLOW_STAT_PACKETS) and the flows beyond --max-flows its table of flow
+ * pieces refused (FLOW_STAT_MAP_FULL, _BYTES). Returns 0, or a negative errno from the map
+ * lookup, in which case out is left as it was (never a partial or zeroed read).
  */
 int flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX]);
 

@@ -19,8 +19,10 @@
  * Cut-down builds for measuring what a new flow costs (docs/benchmarks.md, "New flows in the
  * flow cache"); 0 in every real build. 1: a new flow returns right after the flow map's lookup
  * missed (no entry, the cache slot is taken all the same); 2: after the owner lookup; 3: after
- * the flow_meta lookup; 4: a cache miss returns at once, before the flow map. Counts are then
- * wrong by design: for bench builds only, never committed with another value.
+ * the flow_meta lookup (1-3: the flow map's path, account(): since cache-only slots, UDP and
+ * ICMP flows, a TCP flow's miss in a full set, nested runs); 4: a cache miss returns at once,
+ * before the flow map. Counts are then wrong by design: for bench builds only, never committed
+ * with another value.
  */
 #ifndef FLOW_CUT
 #define FLOW_CUT 0
@@ -86,6 +88,26 @@ struct {
 	__type(key, __u32);
 	__type(value, struct flow_cache);
 } flow_cache SEC(".maps");
+
+/*
+ * Whole flows of cache-only slots whose connection ended (struct flow_done), for the agent,
+ * which reads them from its loop every FLOW_DONE_POLL_MS and at each drain; sized by the agent.
+ * A record wakes the agent only when the ring is more than half full (flow_done_wake_bytes):
+ * the agent must not wake per record.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FLOW_DONE_RINGBUF_BYTES);
+} flow_done SEC(".maps");
+
+/* Unread bytes in flow_done beyond which a record wakes the agent: half the ring's size. */
+const volatile __u64 flow_done_wake_bytes = FLOW_DONE_RINGBUF_BYTES / 2;
+/*
+ * true: a new flow's first packet that takes a cache slot keeps the flow in the slot alone
+ * (cache-only, flow.h), without a flow map entry. false: it creates the entry, the slot only
+ * adds counts to it (the behaviour before cache-only slots; for tests of the map's own paths).
+ */
+const volatile bool cache_only_flows = true;
 
 /*
  * What a flow's earlier intervals learnt (initiator, owner), for its later intervals, which start
@@ -267,16 +289,17 @@ static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *k
 	key->cgroup_version = 2;
 }
 
+/* The packet's socket's owner into pid and comm (both left as they are without one). */
 static __always_inline void fill_owner(struct __sk_buff *skb, const struct flow_key *key,
-				       const struct pkt_info *pi, bool egress,
-				       struct flow_value *val)
+				       const struct pkt_info *pi, bool egress, __u32 *pid,
+				       char *comm)
 {
 	struct sock_owner *owner = owner_of(skb, key, pi, egress);
 
 	if (!owner)
 		return;
-	val->pid = owner->tgid;
-	__builtin_memcpy(val->comm, owner->comm, sizeof(val->comm));
+	*pid = owner->tgid;
+	__builtin_memcpy(comm, owner->comm, FLOW_COMM_LEN);
 }
 
 static __always_inline __u32 initiator_flags(const struct pkt_info *pi, bool egress)
@@ -293,11 +316,14 @@ static __always_inline __u32 initiator_flags(const struct pkt_info *pi, bool egr
 }
 
 /*
- * A flow new to this interval: carry the initiator and owner over from an earlier interval,
- * unless this packet is a SYN; a known owner wins over none. Only a lookup: FLOW_F_REMEMBERED
- * tells the agent's drain that the memory holds the flow (it writes it for the flows without).
+ * A flow new to this interval (a new flow map entry, or a cache-only slot): carry the initiator
+ * and owner over from an earlier interval, unless this packet is a SYN; a known owner wins over
+ * none. Only a lookup: FLOW_F_REMEMBERED tells the agent's drain that the memory holds the flow
+ * (it writes it for the flows without). flags, pid and comm are the new flow's (flow_value's or
+ * the slot's).
  */
-static __always_inline void remember(const struct flow_key *key, struct flow_value *val)
+static __always_inline void remember(const struct flow_key *key, __u32 *flags, __u32 *pid,
+				     char *comm)
 {
 	struct flow_meta *meta = bpf_map_lookup_elem(&flow_meta, key);
 
@@ -305,18 +331,35 @@ static __always_inline void remember(const struct flow_key *key, struct flow_val
 		return;
 	/* a SYN now is a new connection on the same 5-tuple: its verdict replaces the memory */
 	if ((meta->flags & (FLOW_F_INITIATOR_SRC | FLOW_F_INITIATOR_DST)) &&
-	    !(val->flags & FLOW_F_FROM_SYN))
-		val->flags = meta->flags;
+	    !(*flags & FLOW_F_FROM_SYN))
+		*flags = meta->flags;
 	else
-		meta->flags = val->flags;
-	if (!val->pid && meta->pid) {
-		val->pid = meta->pid;
-		__builtin_memcpy(val->comm, meta->comm, sizeof(val->comm));
-	} else if (val->pid && !meta->pid) {
-		meta->pid = val->pid;
-		__builtin_memcpy(meta->comm, val->comm, sizeof(meta->comm));
+		meta->flags = *flags;
+	if (!*pid && meta->pid) {
+		*pid = meta->pid;
+		__builtin_memcpy(comm, meta->comm, FLOW_COMM_LEN);
+	} else if (*pid && !meta->pid) {
+		meta->pid = *pid;
+		__builtin_memcpy(meta->comm, comm, FLOW_COMM_LEN);
 	}
-	val->flags |= FLOW_F_REMEMBERED;
+	*flags |= FLOW_F_REMEMBERED;
+}
+
+/* Adds a packet to a flow map entry (shared between CPUs: atomics). */
+static __always_inline void count_in(struct flow_value *val, bool egress, __u64 bytes,
+				     __u64 packets, __u64 now, __u32 tcp_flags)
+{
+	if (egress) {
+		__sync_fetch_and_add(&val->tx_bytes, bytes);
+		__sync_fetch_and_add(&val->tx_packets, packets);
+	} else {
+		__sync_fetch_and_add(&val->rx_bytes, bytes);
+		__sync_fetch_and_add(&val->rx_packets, packets);
+	}
+	if (now > val->last_ns)
+		val->last_ns = now;
+	if ((val->tcp_flags & tcp_flags) != tcp_flags)
+		__sync_fetch_and_or(&val->tcp_flags, tcp_flags);
 }
 
 /*
@@ -341,7 +384,7 @@ static __always_inline bool account(struct __sk_buff *skb, const struct flow_key
 
 		if (FLOW_CUT == 1)
 			return true;
-		fill_owner(skb, key, pi, egress, &init);
+		fill_owner(skb, key, pi, egress, &init.pid, init.comm);
 		if (FLOW_CUT == 2)
 			return true;
 		if (init.pid && init.pid == self_tgid) {
@@ -351,7 +394,7 @@ static __always_inline bool account(struct __sk_buff *skb, const struct flow_key
 		init.first_ns = now;
 		init.last_ns = now;
 		init.flags = initiator_flags(pi, egress);
-		remember(key, &init);
+		remember(key, &init.flags, &init.pid, init.comm);
 		if (FLOW_CUT == 3)
 			return true;
 		init.tcp_flags = pi->tcp_flags;
@@ -377,24 +420,14 @@ static __always_inline bool account(struct __sk_buff *skb, const struct flow_key
 		}
 	}
 
-	if (egress) {
-		__sync_fetch_and_add(&val->tx_bytes, bytes);
-		__sync_fetch_and_add(&val->tx_packets, packets);
-	} else {
-		__sync_fetch_and_add(&val->rx_bytes, bytes);
-		__sync_fetch_and_add(&val->rx_packets, packets);
-	}
-	if (now > val->last_ns)
-		val->last_ns = now;
-	if ((val->tcp_flags & pi->tcp_flags) != pi->tcp_flags)
-		__sync_fetch_and_or(&val->tcp_flags, (__u32)pi->tcp_flags);
+	count_in(val, egress, bytes, packets, now, pi->tcp_flags);
 	return true;
 }
 
 /*
- * Adds a cache slot's counts to its flow's entry in flows[parity] and empties the slot. The
- * entry exists (the packet that took the slot found or created it, and entries leave the map
- * only once it is no longer in use); if not, the packets are counted as orphans.
+ * Adds a mapped cache slot's counts to its flow's entry in flows[parity] and empties the slot.
+ * The entry exists (the slot was taken when it did, and entries leave the map only once it is
+ * no longer in use); if not, the packets are counted as orphans.
  */
 static __always_inline void fold_slot(struct flow_cache_slot *slot, __u32 parity)
 {
@@ -421,6 +454,188 @@ static __always_inline void fold_slot(struct flow_cache_slot *slot, __u32 parity
 	}
 	slot->tx_bytes = slot->tx_packets = 0;
 	slot->rx_bytes = slot->rx_packets = 0;
+}
+
+/*
+ * A cache-only slot's flow into flows[parity] (another flow takes the slot over, or the flow
+ * ended and found the flow_done ring full): inserted as a new entry, or added to the entry
+ * another CPU made meanwhile (-EEXIST; its initiator yields to the slot's when only the slot's
+ * comes from a SYN, its owner to the slot's when it has none); the map full, the slot's packets
+ * are counted in FLOW_STAT_MAP_FULL. Not inlined: its flow_value lives in its own frame, not in
+ * the programs' (512-byte stack).
+ */
+static __noinline void slot_spill(struct flow_cache_slot *slot, __u32 parity)
+{
+	struct flow_value v, *val;
+	void *map;
+	int ret;
+
+	v.first_ns = slot->first_ns;
+	v.last_ns = slot->last_ns;
+	v.tx_bytes = slot->tx_bytes;
+	v.tx_packets = slot->tx_packets;
+	v.rx_bytes = slot->rx_bytes;
+	v.rx_packets = slot->rx_packets;
+	v.tcp_flags = slot->tcp_flags;
+	v.pid = slot->pid;
+	v.flags = slot->flags & ~FLOW_F_MAPPED;
+	__builtin_memcpy(v.comm, slot->comm, sizeof(v.comm));
+	map = bpf_map_lookup_elem(&flows, &parity);
+	ret = map ? map_try_insert(map, &slot->key, &v, (void **)&val) : -ENOENT;
+	if (ret == 0)
+		return;
+	if (ret == -EEXIST && val) {
+		if (v.tx_packets) {
+			__sync_fetch_and_add(&val->tx_bytes, v.tx_bytes);
+			__sync_fetch_and_add(&val->tx_packets, v.tx_packets);
+		}
+		if (v.rx_packets) {
+			__sync_fetch_and_add(&val->rx_bytes, v.rx_bytes);
+			__sync_fetch_and_add(&val->rx_packets, v.rx_packets);
+		}
+		if (v.last_ns > val->last_ns)
+			val->last_ns = v.last_ns;
+		if (v.first_ns < val->first_ns)
+			val->first_ns = v.first_ns;
+		if ((val->tcp_flags & v.tcp_flags) != v.tcp_flags)
+			__sync_fetch_and_or(&val->tcp_flags, v.tcp_flags);
+		if ((v.flags & FLOW_F_FROM_SYN) && !(val->flags & FLOW_F_FROM_SYN))
+			val->flags = v.flags | (val->flags & FLOW_F_REMEMBERED);
+		if (!val->pid && v.pid) {
+			__builtin_memcpy(val->comm, v.comm, sizeof(val->comm));
+			val->pid = v.pid;
+		}
+		return;
+	}
+	stats_add(&stats, FLOW_STAT_MAP_FULL, v.tx_packets + v.rx_packets);
+	stats_add(&stats, FLOW_STAT_MAP_FULL_BYTES, v.tx_bytes + v.rx_bytes);
+}
+
+/* A spilled or ended slot holds nothing for the agent's fold any more. */
+static __always_inline void slot_empty(struct flow_cache_slot *slot)
+{
+	slot->tx_bytes = slot->tx_packets = 0;
+	slot->rx_bytes = slot->rx_packets = 0;
+}
+
+/*
+ * A cache-only slot's flow has ended: written whole to the flow_done ring for the agent (the
+ * ring full: into the flow map, counted in FLOW_STAT_DONE_RING_FULL). The slot is then free.
+ */
+static __always_inline void slot_done(struct flow_cache_slot *slot, __u32 parity)
+{
+	struct flow_done *rec = bpf_ringbuf_reserve(&flow_done, sizeof(*rec), 0);
+	__u64 avail;
+
+	if (!rec) {
+		stats_add(&stats, FLOW_STAT_DONE_RING_FULL, 1);
+		slot_spill(slot, parity);
+		slot_empty(slot);
+		return;
+	}
+	__builtin_memcpy(&rec->key, &slot->key, sizeof(rec->key));
+	rec->val.first_ns = slot->first_ns;
+	rec->val.last_ns = slot->last_ns;
+	rec->val.tx_bytes = slot->tx_bytes;
+	rec->val.tx_packets = slot->tx_packets;
+	rec->val.rx_bytes = slot->rx_bytes;
+	rec->val.rx_packets = slot->rx_packets;
+	rec->val.tcp_flags = slot->tcp_flags;
+	rec->val.pid = slot->pid;
+	rec->val.flags = slot->flags & ~FLOW_F_MAPPED;
+	__builtin_memcpy(rec->val.comm, slot->comm, sizeof(rec->val.comm));
+	rec->parity = parity;
+	rec->pad = 0;
+	/* no wakeup per record: the agent reads the ring on a timer, unless it fills up */
+	avail = bpf_ringbuf_query(&flow_done, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(rec,
+			   avail > flow_done_wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	slot_empty(slot);
+}
+
+/* A slot that adds counts to its flow's map entry (FLOW_F_MAPPED), empty. */
+static __always_inline void slot_init_mapped(struct flow_cache_slot *slot,
+					     const struct flow_key *key)
+{
+	__builtin_memcpy(&slot->key, key, sizeof(*key));
+	slot->tx_bytes = slot->tx_packets = 0;
+	slot->rx_bytes = slot->rx_packets = 0;
+	slot->last_ns = 0;
+	slot->tcp_flags = 0;
+	slot->flags = FLOW_F_MAPPED;
+}
+
+/*
+ * A flow's first packet on this CPU takes `slot` (free, or its victim just spilled or folded).
+ * With cache_only_flows, a TCP flow's slot then holds the whole flow, unless the flow map has
+ * an entry for it (another CPU's: packets of one flow on several CPUs are normal with RSS),
+ * which the packet is counted in and the slot adds to (mapped). A SYN without ACK opens a new
+ * connection: it skips the map lookup (the pieces of it on other CPUs, if any, the agent
+ * merges). Other flows (and all without cache_only_flows) make or find their map entry and the
+ * slot adds to it. Returns true when the slot holds the flow afterwards (the caller sets its
+ * tag), false when the packet is not accounted (the agent's own, or the flow map full: counted
+ * in stats). fin_dirs is the caller's.
+ */
+static __always_inline bool slot_take(struct __sk_buff *skb, const struct flow_key *key,
+				      const struct pkt_info *pi, __u32 parity, bool egress,
+				      __u64 bytes, __u64 packets, struct flow_cache_slot *slot)
+{
+	/* a fresh read, not the tick's: a new flow's first_ns is what the clock says at its first
+	 * packet (within the tick, as before the cache) */
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct flow_value *val;
+	__u32 flags;
+	void *map;
+
+	/*
+	 * TCP only: a UDP or ICMP flow's initiator is the direction of its first packet, which
+	 * the map entry that packet creates keeps (the reply, on another CPU, finds it); two
+	 * cache-only pieces on two CPUs could not tell which came first (their first_ns share a
+	 * tick of the coarse clock). A TCP flow's verdict is its SYN's, which wins in any order.
+	 */
+	if (!cache_only_flows || pi->proto != IPPROTO_TCP) {
+		if (!account(skb, key, pi, parity, egress, bytes, packets, now))
+			return false;
+		slot_init_mapped(slot, key);
+		return true;
+	}
+	if ((pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN) {
+		map = bpf_map_lookup_elem(&flows, &parity);
+		val = map ? bpf_map_lookup_elem(map, key) : NULL;
+		if (val) {
+			count_in(val, egress, bytes, packets, now, pi->tcp_flags);
+			slot_init_mapped(slot, key);
+			return true;
+		}
+	}
+	slot->pid = 0;
+	__builtin_memset(slot->comm, 0, sizeof(slot->comm));
+	fill_owner(skb, key, pi, egress, &slot->pid, slot->comm);
+	if (slot->pid && slot->pid == self_tgid) {
+		stats_add(&stats, FLOW_STAT_SELF, 1);
+		return false;
+	}
+	__builtin_memcpy(&slot->key, key, sizeof(*key));
+	slot->first_ns = now;
+	slot->last_ns = now;
+	flags = initiator_flags(pi, egress);
+	remember(key, &flags, &slot->pid, slot->comm);
+	slot->flags = (__u16)flags;
+	slot->tcp_flags = pi->tcp_flags;
+	slot->tx_bytes = slot->tx_packets = 0;
+	slot->rx_bytes = slot->rx_packets = 0;
+	if (egress) {
+		slot->tx_bytes = bytes;
+		slot->tx_packets = packets;
+	} else {
+		slot->rx_bytes = bytes;
+		slot->rx_packets = packets;
+	}
+	/* once per flow piece: a flow that a CPU holds in a slot, or whose first packets came
+	 * after its connection ended, counts again */
+	if (!slot->pid)
+		stats_add(&stats, FLOW_STAT_NO_OWNER, 1);
+	return true;
 }
 
 /* Whether two flow keys are equal: six 8-byte words (the key has no padding left unset). */
@@ -570,16 +785,21 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		slot->tcp_flags |= pi.tcp_flags;
 		/*
 		 * A RST, or the first packet (the last ACK) after a FIN each way, ends the
-		 * connection: the slot's counts go to the flow's entry now, while its lines are
-		 * still in this CPU's caches, and the slot is freed, so that the next new flow of
-		 * the set takes it at its first packet and its later packets hit (a full set gives
-		 * a slot only at a flow's second miss, after a fold of the victim's long-cold
-		 * entry). A later packet of the flow misses and is counted in the entry.
+		 * connection: a cache-only slot goes whole to the flow_done ring, a mapped one's
+		 * counts to the flow's entry, while its lines are still in this CPU's caches, and
+		 * the slot is freed, so that the next new flow of the set takes it at its first
+		 * packet and its later packets hit (a full set gives a slot only at a flow's second
+		 * miss, after a fold or spill of the victim). A later packet of the flow misses and
+		 * starts a piece of its own (or is counted in the flow's entry), which the agent
+		 * merges with the rest.
 		 */
 		if ((pi.tcp_flags & TCP_FLAG_RST) ||
 		    (slot->fin_dirs == (FLOW_SLOT_FIN_TX | FLOW_SLOT_FIN_RX) &&
 		     !(pi.tcp_flags & TCP_FLAG_FIN))) {
-			fold_slot(slot, parity);
+			if (slot->flags & FLOW_F_MAPPED)
+				fold_slot(slot, parity);
+			else
+				slot_done(slot, parity);
 			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] = 0;
 		} else if (pi.tcp_flags & TCP_FLAG_FIN) {
 			slot->fin_dirs |= egress ? FLOW_SLOT_FIN_TX : FLOW_SLOT_FIN_RX;
@@ -592,36 +812,33 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		 * second miss in a row (the set's candidate), so that more flows than ways
 		 * interleaved packet by packet do not evict each other at every packet.
 		 */
-		bool take = free_way < FLOW_CACHE_WAYS || cache->cand[set] == tag;
+		__u32 idx;
 
-		if (free_way < FLOW_CACHE_WAYS) {
-			way = free_way;
-		} else if (take) {
-			way = (h >> 16) & (FLOW_CACHE_WAYS - 1); /* a pseudo-random victim */
-			slot = &cache->slot[(first + way) & (FLOW_CACHE_SLOTS - 1)];
-			if (slot->tx_packets | slot->rx_packets)
-				fold_slot(slot, parity);
-		} else {
+		if (free_way == FLOW_CACHE_WAYS && cache->cand[set] != tag) {
 			cache->cand[set] = tag;
+			account(skb, &key, &pi, parity, egress, bytes, packets,
+				bpf_ktime_get_coarse_ns());
+			goto out;
 		}
-		/*
-		 * A fresh read, not now: a new flow's first_ns is what the clock says at its first
-		 * packet (within the tick, as before the cache).
-		 */
-		if (account(skb, &key, &pi, parity, egress, bytes, packets,
-			    bpf_ktime_get_coarse_ns()) &&
-		    take) {
-			slot = &cache->slot[(first + way) & (FLOW_CACHE_SLOTS - 1)];
-			__builtin_memcpy(&slot->key, &key, sizeof(key));
-			slot->tx_bytes = slot->tx_packets = 0;
-			slot->rx_bytes = slot->rx_packets = 0;
-			slot->last_ns = 0;
-			slot->tcp_flags = 0;
+		way = free_way < FLOW_CACHE_WAYS ? free_way : (h >> 16) & (FLOW_CACHE_WAYS - 1);
+		idx = (first + way) & (FLOW_CACHE_SLOTS - 1);
+		slot = &cache->slot[idx];
+		if (free_way == FLOW_CACHE_WAYS) {
+			/* the victim (a pseudo-random way) goes to the flow map */
+			if (!(slot->flags & FLOW_F_MAPPED)) {
+				slot_spill(slot, parity);
+				slot_empty(slot);
+			} else if (slot->tx_packets | slot->rx_packets) {
+				fold_slot(slot, parity);
+			}
+			cache->tag[idx] = 0;
+		}
+		cache->cand[set] = 0;
+		if (slot_take(skb, &key, &pi, parity, egress, bytes, packets, slot)) {
 			slot->fin_dirs = 0;
 			if (pi.tcp_flags & TCP_FLAG_FIN)
 				slot->fin_dirs = egress ? FLOW_SLOT_FIN_TX : FLOW_SLOT_FIN_RX;
-			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] = tag;
-			cache->cand[set] = 0;
+			cache->tag[idx] = tag;
 		}
 	}
 out:

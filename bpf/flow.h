@@ -29,6 +29,9 @@
 #define FLOW_F_FROM_SYN 0x04 /* the initiator comes from a SYN, not from the first packet */
 /* flow_value only: the flow's entry in flow_meta was found (the drain need not write one) */
 #define FLOW_F_REMEMBERED 0x08
+/* flow_cache_slot only: the flow has an entry in the flow map (the slot holds counts to add to
+ * it); without, the slot holds the whole flow (first_ns, flags, pid, comm) */
+#define FLOW_F_MAPPED 0x10
 
 /*
  * One flow as seen by one cgroup: the local endpoint is the socket's side, so egress packets are
@@ -67,13 +70,22 @@ struct flow_value {
 
 /*
  * The per-CPU flow cache (`flow_cache`): a packet of a flow that one of its CPU's slots holds
- * is counted in the slot, with no hash map lookup and no atomic; the flow's entry in the flow
- * map exists all the same (the packet that took the slot created or found it). A slot holds a
- * flow's both directions (the key is the same for egress and ingress). A slot's counts are
- * added to that entry when another flow takes the slot over, or when a RST or the first packet
- * after a FIN each way hits it (in BPF; these also free the slot), and for the interval at its
- * end (by the agent, after the programs have switched to the next parity), so that the flow
- * map, once folded, holds exactly what the packets imply.
+ * is counted in the slot, with no hash map lookup and no atomic. A slot holds a flow's both
+ * directions (the key is the same for egress and ingress), in one of two ways:
+ * - cache-only (no FLOW_F_MAPPED; TCP only, see flow.bpf.c slot_take()): the flow's first
+ *   packet on this CPU took the slot, and the slot holds the whole flow as a flow_value would (first_ns, flags, pid, comm); the flow map
+ *   has no entry for it from this CPU. A short connection lives and ends here: its RST, or the
+ *   first packet after a FIN each way, writes the slot whole to the `flow_done` ring
+ *   (struct flow_done) and frees it; the ring full, or the slot taken over by another flow,
+ *   the slot goes into the flow map (inserted, or added to the entry another CPU made).
+ * - mapped (FLOW_F_MAPPED): the flow had an entry in the flow map when the slot was taken (made
+ *   by another CPU, by an earlier packet of the flow, or by this one: UDP, ICMP), and the slot
+ *   holds counts to add to
+ *   it: in BPF when another flow takes the slot over or the connection ends as above, and by
+ *   the agent at the interval's end.
+ * The agent merges, per flow key and interval, the ring's records, the slots of the interval's
+ * parity (after the programs switched to the next one) and the flow map's entries into one
+ * record (agent/flow_table.c), so that what it exports holds exactly what the packets imply.
  *
  * Set-associative: FLOW_CACHE_SETS sets of FLOW_CACHE_WAYS slots, the set chosen by the key's
  * hash. Each slot has a 32-bit tag (the hash, bit 0 set; 0: the slot is free) kept apart from
@@ -91,16 +103,39 @@ struct flow_value {
  */
 #define FLOW_MAPS 3
 
+/*
+ * 120 bytes: 256 of them, their tags and candidates fit the 32 KiB a per-CPU array's value may
+ * have (PCPU_MIN_UNIT_SIZE), hence the narrow tcp_flags, fin_dirs and flags.
+ */
 struct flow_cache_slot {
 	struct flow_key key;
+	__u64 first_ns; /* cache-only: as flow_value's; mapped: unset */
+	__u64 last_ns; /* bpf_ktime_get_coarse_ns() of the slot's last packet (flow_cache.now_ns) */
 	__u64 tx_bytes;
 	__u64 tx_packets;
 	__u64 rx_bytes;
 	__u64 rx_packets; /* tx_packets + rx_packets == 0: the slot holds nothing to fold */
-	__u64 last_ns; /* bpf_ktime_get_coarse_ns() of the slot's last packet (flow_cache.now_ns) */
-	__u32 tcp_flags;
-	__u32 fin_dirs; /* FLOW_SLOT_FIN_*: the directions a FIN went in while the slot held it */
+	__u8 tcp_flags; /* OR of TCP header byte 13 */
+	__u8 fin_dirs; /* FLOW_SLOT_FIN_*: the directions a FIN went in while the slot held it */
+	__u16 flags; /* FLOW_F_*: FLOW_F_MAPPED, and for a cache-only slot flow_value's flags */
+	__u32 pid; /* cache-only: as flow_value's */
+	char comm[FLOW_COMM_LEN]; /* cache-only: as flow_value's */
 };
+
+/*
+ * A record of the `flow_done` ring buffer: a cache-only slot's whole flow, written when its
+ * connection ended (RST, or the first packet after a FIN each way). parity: the flow map and
+ * interval the packets belong to (flow_parity of the run that wrote it).
+ */
+struct flow_done {
+	struct flow_key key;
+	struct flow_value val;
+	__u32 parity;
+	__u32 pad;
+};
+
+/* The flow_done ring buffer's size when the agent does not set one (bytes, a power of two). */
+#define FLOW_DONE_RINGBUF_BYTES (2u << 20)
 
 /* Bits of flow_cache_slot.fin_dirs. */
 #define FLOW_SLOT_FIN_TX 0x1
@@ -207,6 +242,8 @@ enum flow_stat {
 				   silently) */
 	FLOW_STAT_OWNER_MAP_FULL, /* socket owners not recorded: the socket's sock_owner
 				     slots were taken, or accept_owner refused the entry */
+	FLOW_STAT_DONE_RING_FULL, /* ended flows of cache-only slots that found the flow_done
+				     ring full: put into the flow map instead (not a loss) */
 	FLOW_STAT_MAX,
 };
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "flow_fixture.h"
+#include "flow_table.h"
 
 int fx_cgroup2_mount(char *buf, size_t size)
 {
@@ -116,14 +117,56 @@ unsigned int fx_flow_count(int map_fd)
 	return n;
 }
 
-int fx_flow_lookup(int map_fd, int cache_fd, uint32_t parity, const struct flow_key *k,
-		   struct flow_value *v)
+/* The flow_done records read so far (fx_ring_open()). */
+static struct ring_buffer *fx_rb;
+static struct flow_done *fx_done;
+static size_t fx_n_done, fx_cap_done;
+
+static int fx_on_done(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	assert_int_equal(size, sizeof(struct flow_done));
+	if (fx_n_done == fx_cap_done) {
+		fx_cap_done = fx_cap_done ? 2 * fx_cap_done : 256;
+		fx_done = realloc(fx_done, fx_cap_done * sizeof(*fx_done));
+		assert_non_null(fx_done);
+	}
+	memcpy(&fx_done[fx_n_done++], data, sizeof(*fx_done));
+	return 0;
+}
+
+int fx_ring_open(int ring_fd)
+{
+	fx_ring_close();
+	fx_rb = ring_buffer__new(ring_fd, fx_on_done, NULL, NULL);
+	return fx_rb ? 0 : -errno;
+}
+
+void fx_ring_close(void)
+{
+	ring_buffer__free(fx_rb);
+	fx_rb = NULL;
+	free(fx_done);
+	fx_done = NULL;
+	fx_n_done = fx_cap_done = 0;
+}
+
+struct flow_table *fx_flows_collect(int map_fd, int cache_fd, uint32_t parity)
 {
 	int ncpus = libbpf_num_possible_cpus();
+	struct flow_table *t = flow_table_create(1u << 20);
 	struct flow_cache *cache;
+	struct flow_key k, next;
+	struct flow_value v;
+	void *prev = NULL;
 
-	if (bpf_map_lookup_elem(map_fd, k, v))
-		return -1;
+	assert_non_null(t);
+	while (!bpf_map_get_next_key(map_fd, prev, &next)) {
+		assert_int_equal(bpf_map_lookup_elem(map_fd, &next, &v), 0);
+		assert_int_equal(flow_table_add(t, &next, &v, true), 0);
+		k = next;
+		prev = &k;
+	}
 	assert_true(ncpus > 0);
 	cache = calloc((size_t)ncpus, sizeof(*cache));
 	assert_non_null(cache);
@@ -131,20 +174,59 @@ int fx_flow_lookup(int map_fd, int cache_fd, uint32_t parity, const struct flow_
 	for (int c = 0; c < ncpus; c++) {
 		for (int i = 0; i < FLOW_CACHE_SLOTS; i++) {
 			const struct flow_cache_slot *s = &cache[c].slot[i];
+			bool whole = !(s->flags & FLOW_F_MAPPED);
 
-			if (memcmp(&s->key, k, sizeof(*k)))
+			if (!s->tx_packets && !s->rx_packets)
 				continue;
-			v->tx_bytes += s->tx_bytes;
-			v->tx_packets += s->tx_packets;
-			v->rx_bytes += s->rx_bytes;
-			v->rx_packets += s->rx_packets;
-			v->tcp_flags |= s->tcp_flags;
-			if (s->last_ns > v->last_ns)
-				v->last_ns = s->last_ns;
+			v = (struct flow_value){ .first_ns = whole ? s->first_ns : UINT64_MAX,
+						 .last_ns = s->last_ns,
+						 .tx_bytes = s->tx_bytes,
+						 .tx_packets = s->tx_packets,
+						 .rx_bytes = s->rx_bytes,
+						 .rx_packets = s->rx_packets,
+						 .tcp_flags = s->tcp_flags };
+			if (whole) {
+				v.flags = s->flags;
+				v.pid = s->pid;
+				memcpy(v.comm, s->comm, sizeof(v.comm));
+			}
+			assert_int_equal(flow_table_add(t, &s->key, &v, whole), 0);
 		}
 	}
 	free(cache);
-	return 0;
+	if (fx_rb)
+		assert_true(ring_buffer__consume(fx_rb) >= 0);
+	for (size_t i = 0; i < fx_n_done; i++)
+		if (fx_done[i].parity == parity)
+			assert_int_equal(flow_table_add(t, &fx_done[i].key, &fx_done[i].val, true),
+					 0);
+	return t;
+}
+
+unsigned int fx_flows_count(int map_fd, int cache_fd, uint32_t parity)
+{
+	struct flow_table *t = fx_flows_collect(map_fd, cache_fd, parity);
+	unsigned int n = 0;
+	struct flow_key k;
+	struct flow_value v;
+	uint32_t pos = 0;
+	bool whole;
+
+	while (flow_table_next(t, &pos, &k, &v, &whole))
+		n += whole;
+	flow_table_destroy(t);
+	return n;
+}
+
+int fx_flow_lookup(int map_fd, int cache_fd, uint32_t parity, const struct flow_key *k,
+		   struct flow_value *v)
+{
+	struct flow_table *t = fx_flows_collect(map_fd, cache_fd, parity);
+	bool whole = false;
+	int ret = flow_table_take(t, k, v, &whole);
+
+	flow_table_destroy(t);
+	return ret == 0 && whole ? 0 : -1;
 }
 
 void fx_stats(int stats_fd, int cache_fd, uint64_t out[FLOW_STAT_MAX])
@@ -191,6 +273,7 @@ const char *fx_stat_name(unsigned int idx)
 		[FLOW_STAT_DNS_RINGBUF_FULL] = "DNS_RINGBUF_FULL",
 		[FLOW_STAT_DNS_TRUNCATED] = "DNS_TRUNCATED",
 		[FLOW_STAT_CACHE_ORPHAN] = "CACHE_ORPHAN",
+		[FLOW_STAT_DONE_RING_FULL] = "DONE_RING_FULL",
 	};
 
 	return idx < FLOW_STAT_MAX && names[idx] ? names[idx] : "?";

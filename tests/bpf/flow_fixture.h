@@ -45,9 +45,30 @@ struct flow_key fx_key(uint64_t cgroup_id, uint8_t proto, const char *laddr, uin
 unsigned int fx_flow_count(int map_fd);
 
 /*
- * The flow under k as the agent's drain would read it: the entry in the map behind map_fd plus
- * what every CPU's flow cache slots of `parity` (the `flow_cache` map behind cache_fd) hold for
- * it. Returns 0, or -1 when the map has no entry for k.
+ * Reads the flow_done ring behind ring_fd from now on, as the agent does: fx_flows_collect()
+ * takes its records (kept until fx_ring_close()). One ring at a time. Returns 0 or a negative
+ * errno.
+ */
+int fx_ring_open(int ring_fd);
+
+/* Stops reading the ring and forgets its records. */
+void fx_ring_close(void);
+
+/*
+ * Every flow of `parity` as the agent's drain would see it, merged per key into a new table
+ * (agent/flow_table.h; flow_table_destroy() it): the entries of the map behind map_fd, what
+ * every CPU's flow cache slots of `parity` (the `flow_cache` map behind cache_fd) hold, and the
+ * flow_done records of `parity` read since fx_ring_open(). A piece that is only a mapped slot's
+ * counts (no map entry, no whole piece: an orphan) is in the table not whole.
+ */
+struct flow_table *fx_flows_collect(int map_fd, int cache_fd, uint32_t parity);
+
+/* The number of flows (keys with a whole piece) fx_flows_collect() finds. */
+unsigned int fx_flows_count(int map_fd, int cache_fd, uint32_t parity);
+
+/*
+ * The flow under k as the agent's drain would read it (fx_flows_collect()). Returns 0, or -1
+ * when there is no whole piece of it (no map entry, no cache-only slot, no ring record).
  */
 int fx_flow_lookup(int map_fd, int cache_fd, uint32_t parity, const struct flow_key *k,
 		   struct flow_value *v);

@@ -6,6 +6,7 @@
  * turn every entry into exactly one record. Needs root; fails, never skips, without it.
  */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +37,11 @@ struct fx {
 };
 
 static int teardown(void **state);
+
+static int cache_fd(struct fx *fx)
+{
+	return bpf_map__fd(fx->skel->maps.flow_cache);
+}
 
 static int setup(void **state)
 {
@@ -208,11 +214,13 @@ static void test_swap_and_drain(void **state)
 	assert_int_equal(r->rx_packets, 1);
 	assert_int_equal(r->initiator, INITIATOR_SRC);
 
-	/* interval 2: counters restart at zero in the other map */
+	/* interval 2: counters restart at zero in the other map and parity (the ACK is the
+	 * flow's first packet there: a cache-only slot of parity 1, no map entry) */
 	pkt_tcp4(&p, R4, 80, L4, 40000, TH_ACK, 0);
 	fx_run(fx->skel->progs.flow_ingress, &p, 0, 0);
 	assert_int_equal(fx_flow_count(bpf_map__fd(fx->skel->maps.flows_a)), 0);
-	assert_int_equal(fx_flow_count(bpf_map__fd(fx->skel->maps.flows_b)), 1);
+	assert_int_equal(fx_flow_count(bpf_map__fd(fx->skel->maps.flows_b)), 0);
+	assert_int_equal(fx_flows_count(bpf_map__fd(fx->skel->maps.flows_b), cache_fd(fx), 1), 1);
 	assert_int_equal(drain(fx), 1);
 	/* three maps in rotation: flows_c, installed empty by the first drain */
 	assert_int_equal(active_map_id(fx), map_id(fx->skel->maps.flows_c));
@@ -364,7 +372,8 @@ static void test_meta_fed_by_drain(void **state)
 	assert_int_equal(bpf_map_update_elem(meta_fd, &udp, &m, BPF_EXIST), 0);
 	pkt_udp4(&p, R4, 53, L4, 40011, 80);
 	fx_run(fx->skel->progs.flow_ingress, &p, 0, 0);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.flows_b), &udp, &v), 0);
+	assert_int_equal(
+		fx_flow_lookup(bpf_map__fd(fx->skel->maps.flows_b), cache_fd(fx), 1, &udp, &v), 0);
 	assert_int_equal(v.flags, FLOW_F_INITIATOR_SRC | FLOW_F_REMEMBERED);
 	assert_int_equal(v.pid, 4242);
 	assert_string_equal(v.comm, "resolver");
@@ -499,6 +508,126 @@ static void test_meta_written_after_the_export(void **state)
 	loop_destroy(l);
 }
 
+/* Pins the caller to CPU cpu; *old: the affinity to restore. Fails without that CPU. */
+static void pin_cpu(int cpu, cpu_set_t *old)
+{
+	cpu_set_t one;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(*old), old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		fail_msg("pinning to CPU %d: %s (the test needs two CPUs)", cpu, strerror(errno));
+}
+
+static void unpin(const cpu_set_t *old)
+{
+	assert_int_equal(sched_setaffinity(0, sizeof(*old), old), 0);
+}
+
+/*
+ * A short connection split over two CPUs, as RSS does on a real node: the SYN leaves and the
+ * SYN-ACK arrives on CPU 0, the handshake's ACK, two data segments and the RST on CPU 1. Each
+ * CPU holds its piece in a cache-only slot (CPU 1's first packet is no SYN: it looks the flow
+ * map up and finds nothing), CPU 1's RST writes its piece to the ring, and the flow map stays
+ * empty. The drain gives exactly one record: the sum, the SYN's initiator.
+ */
+static void test_short_flow_on_two_cpus(void **state)
+{
+	struct fx *fx = *state;
+	const struct flow_record *r;
+	uint64_t stats[FLOW_STAT_MAX];
+	cpu_set_t old;
+	struct pkt p;
+
+	pin_cpu(0, &old);
+	pkt_tcp4(&p, L4, 40100, R4, 80, TH_SYN, 0);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	pkt_tcp4(&p, R4, 80, L4, 40100, TH_SYN | TH_ACK, 0);
+	fx_run(fx->skel->progs.flow_ingress, &p, 0, 0);
+	unpin(&old);
+	pin_cpu(1, &old);
+	pkt_tcp4(&p, L4, 40100, R4, 80, TH_ACK, 0);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	pkt_tcp4(&p, L4, 40100, R4, 80, TH_ACK | TH_PUSH, 100);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	pkt_tcp4(&p, R4, 80, L4, 40100, TH_ACK | TH_PUSH, 300);
+	fx_run(fx->skel->progs.flow_ingress, &p, 0, 0);
+	pkt_tcp4(&p, L4, 40100, R4, 80, TH_RST, 0);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	unpin(&old);
+	assert_int_equal(fx_flow_count(bpf_map__fd(fx->skel->maps.flows_a)), 0);
+
+	assert_int_equal(drain(fx), 1);
+	assert_int_equal(fx->n_recs, 1);
+	r = find(fx, IPPROTO_TCP, 40100);
+	assert_int_equal(r->tx_packets, 4);
+	assert_int_equal(r->tx_bytes, 3 * 40 + 140);
+	assert_int_equal(r->rx_packets, 2);
+	assert_int_equal(r->rx_bytes, 40 + 340);
+	assert_int_equal(r->tcp_flags, TH_SYN | TH_ACK | TH_PUSH | TH_RST);
+	assert_int_equal(r->initiator, INITIATOR_SRC);
+	assert_in_range(r->end_ns, r->start_ns, epoch_ns() + 1000000);
+	/* a closed flow is not remembered */
+	assert_int_equal(fx_flow_count(bpf_map__fd(fx->skel->maps.flow_meta)), 0);
+	assert_int_equal(flow_collector_stats(fx->fc, stats), 0);
+	assert_int_equal(stats[FLOW_STAT_PACKETS], 6);
+	assert_int_equal(stats[FLOW_STAT_CACHE_ORPHAN], 0);
+	assert_int_equal(stats[FLOW_STAT_DONE_RING_FULL], 0);
+	assert_int_equal(stats[FLOW_STAT_MAP_FULL], 0);
+}
+
+/*
+ * A connection open across an interval boundary, never in the flow map. Interval 1: the
+ * handshake, in a cache-only slot; the drain makes its record from the slot and remembers the
+ * open flow (flow_meta). Interval 2: a segment arrives (no SYN: the memory gives the
+ * initiator), then a FIN each way and the last ACK end it into the ring; its record holds
+ * interval 2's packets alone.
+ */
+static void test_flow_open_across_intervals(void **state)
+{
+	struct fx *fx = *state;
+	int meta_fd = bpf_map__fd(fx->skel->maps.flow_meta);
+	struct flow_key k = fx_key(fx->cgid, IPPROTO_TCP, L4, 40110, R4, 80);
+	const struct flow_record *r;
+	struct flow_meta m;
+	struct pkt p;
+
+	pkt_tcp4(&p, L4, 40110, R4, 80, TH_SYN, 0);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	pkt_tcp4(&p, R4, 80, L4, 40110, TH_SYN | TH_ACK, 0);
+	fx_run(fx->skel->progs.flow_ingress, &p, 0, 0);
+	pkt_tcp4(&p, L4, 40110, R4, 80, TH_ACK, 0);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	assert_int_equal(fx_flow_count(bpf_map__fd(fx->skel->maps.flows_a)), 0);
+	assert_int_equal(drain(fx), 1);
+	r = find(fx, IPPROTO_TCP, 40110);
+	assert_int_equal(r->tx_packets, 2);
+	assert_int_equal(r->rx_packets, 1);
+	assert_int_equal(r->tcp_flags, TH_SYN | TH_ACK);
+	assert_int_equal(r->initiator, INITIATOR_SRC);
+	assert_int_equal(bpf_map_lookup_elem(meta_fd, &k, &m), 0);
+	assert_int_equal(m.flags, FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN);
+
+	pkt_tcp4(&p, R4, 80, L4, 40110, TH_ACK | TH_PUSH, 200);
+	fx_run(fx->skel->progs.flow_ingress, &p, 0, 0);
+	pkt_tcp4(&p, L4, 40110, R4, 80, TH_FIN | TH_ACK, 0);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	pkt_tcp4(&p, R4, 80, L4, 40110, TH_FIN | TH_ACK, 0);
+	fx_run(fx->skel->progs.flow_ingress, &p, 0, 0);
+	pkt_tcp4(&p, L4, 40110, R4, 80, TH_ACK, 0);
+	fx_run(fx->skel->progs.flow_egress, &p, 0, 0);
+	assert_int_equal(fx_flow_count(bpf_map__fd(fx->skel->maps.flows_b)), 0);
+	assert_int_equal(drain(fx), 1);
+	r = find(fx, IPPROTO_TCP, 40110);
+	assert_int_equal(r->tx_packets, 2);
+	assert_int_equal(r->tx_bytes, 80);
+	assert_int_equal(r->rx_packets, 2);
+	assert_int_equal(r->rx_bytes, 240 + 40);
+	assert_int_equal(r->tcp_flags, TH_ACK | TH_PUSH | TH_FIN);
+	assert_int_equal(r->initiator, INITIATOR_SRC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +637,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_meta_written_after_the_export, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cache_folded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_flow_on_two_cpus, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flow_open_across_intervals, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("flow_drain", tests, NULL, NULL);

@@ -16,6 +16,7 @@
 
 #include "flow.skel.h"
 #include "flow_fixture.h"
+#include "flow_table.h"
 
 #define L4 "192.0.2.1" /* the cgroup's end */
 #define R4 "198.51.100.7" /* the peer */
@@ -41,7 +42,13 @@ struct want {
 	uint32_t flags; /* FLOW_F_* */
 };
 
-static int fx_open_mode(struct fx *fx, uint32_t max_flows, uint8_t cgroup_mode)
+/*
+ * Loads the programs: max_flows (0: the object's) per flow map; cache_only: the programs'
+ * cache_only_flows; ring_bytes: the flow_done ring's size (0: the object's). The fixture reads
+ * the ring as the agent does (fx_ring_open()).
+ */
+static int fx_open_opts(struct fx *fx, uint32_t max_flows, uint8_t cgroup_mode, bool cache_only,
+			uint32_t ring_bytes)
 {
 	int err;
 
@@ -57,6 +64,11 @@ static int fx_open_mode(struct fx *fx, uint32_t max_flows, uint8_t cgroup_mode)
 		return -1;
 	}
 	fx->skel->rodata->cgroup_mode = cgroup_mode;
+	fx->skel->rodata->cache_only_flows = cache_only;
+	if (ring_bytes && bpf_map__set_max_entries(fx->skel->maps.flow_done, ring_bytes)) {
+		print_error("sizing flow_done failed\n");
+		return -1;
+	}
 	if (max_flows && (bpf_map__set_max_entries(fx->skel->maps.flows_a, max_flows) ||
 			  bpf_map__set_max_entries(fx->skel->maps.flows_b, max_flows) ||
 			  bpf_map__set_max_entries(fx->skel->maps.flows_c, max_flows))) {
@@ -71,13 +83,29 @@ static int fx_open_mode(struct fx *fx, uint32_t max_flows, uint8_t cgroup_mode)
 	fx->flows_fd = bpf_map__fd(fx->skel->maps.flows_a);
 	fx->stats_fd = bpf_map__fd(fx->skel->maps.stats);
 	fx->cache_fd = bpf_map__fd(fx->skel->maps.flow_cache);
+	err = fx_ring_open(bpf_map__fd(fx->skel->maps.flow_done));
+	if (err) {
+		print_error("reading flow_done: %s\n", strerror(-err));
+		return -1;
+	}
 	fx->t0 = fx_flow_clock_ns();
 	return 0;
+}
+
+static int fx_open_mode(struct fx *fx, uint32_t max_flows, uint8_t cgroup_mode)
+{
+	return fx_open_opts(fx, max_flows, cgroup_mode, true, 0);
 }
 
 static int fx_open(struct fx *fx, uint32_t max_flows)
 {
 	return fx_open_mode(fx, max_flows, FLOW_CGROUP_MODE_V2);
+}
+
+/* Flows as the agent's drain would count them: map entries, cache-only slots, ring records. */
+static unsigned int flows(struct fx *fx)
+{
+	return fx_flows_count(fx->flows_fd, fx->cache_fd, 0);
 }
 
 static int setup(void **state)
@@ -98,6 +126,7 @@ static int teardown(void **state)
 {
 	struct fx *fx = *state;
 
+	fx_ring_close();
 	flow_bpf__destroy(fx->skel);
 	free(fx);
 	return 0;
@@ -179,7 +208,7 @@ static void test_tcp4_client(void **state)
 	pkt_tcp4(&p, R4, 80, L4, 40000, TH_FIN | TH_ACK, 0);
 	ingress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 1);
+	assert_int_equal(flows(fx), 1);
 	assert_flow(fx, &k,
 		    &(struct want){ .tx_bytes = 40 + 40 + 140,
 				    .tx_packets = 3,
@@ -204,7 +233,7 @@ static void test_tcp4_server(void **state)
 	pkt_tcp4(&p, L4, 443, R4, 51000, TH_RST, 0);
 	egress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 1);
+	assert_int_equal(flows(fx), 1);
 	assert_flow(fx, &k,
 		    &(struct want){ .tx_bytes = 80,
 				    .tx_packets = 2,
@@ -234,7 +263,7 @@ static void test_tcp_initiator_from_synack(void **state)
 	pkt_tcp4(&p, L4, 50003, R4, 8080, TH_ACK, 10);
 	egress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 3);
+	assert_int_equal(flows(fx), 3);
 	assert_flow(fx, &out,
 		    &(struct want){ .tx_bytes = 40,
 				    .tx_packets = 1,
@@ -265,7 +294,7 @@ static void test_tcp6_client(void **state)
 	pkt_tcp6(&p, R6, 443, L6, 40000, TH_PUSH | TH_ACK | TH_URG, 1000);
 	ingress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 1);
+	assert_int_equal(flows(fx), 1);
 	assert_flow(fx, &k,
 		    &(struct want){ .tx_bytes = 60 + 560,
 				    .tx_packets = 2,
@@ -294,7 +323,7 @@ static void test_udp(void **state)
 	egress(fx, &p);
 	egress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 2);
+	assert_int_equal(flows(fx), 2);
 	assert_flow(fx, &k4,
 		    &(struct want){ .tx_bytes = 58,
 				    .tx_packets = 1,
@@ -329,13 +358,14 @@ static void test_v1_mode_falls_back_to_v2(void **state)
 	egress(&fx, &p);
 	k = key(&fx, IPPROTO_UDP, L4, 40001, R4, 53);
 	assert_int_equal(k.cgroup_version, 2);
-	assert_int_equal(fx_flow_count(fx.flows_fd), 1);
+	assert_int_equal(flows(&fx), 1);
 	assert_flow(
 		&fx, &k,
 		&(struct want){ .tx_bytes = 58, .tx_packets = 1, .flags = FLOW_F_INITIATOR_SRC });
 	/* the same key as v1 is not there */
 	k.cgroup_version = 1;
 	assert_int_not_equal(bpf_map_lookup_elem(fx.flows_fd, &k, &(struct flow_value){ 0 }), 0);
+	fx_ring_close();
 	flow_bpf__destroy(fx.skel);
 }
 
@@ -364,7 +394,7 @@ static void test_icmp4(void **state)
 	pkt_finish(&p);
 	ingress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 2);
+	assert_int_equal(flows(fx), 2);
 	assert_flow(fx, &echo,
 		    &(struct want){ .tx_bytes = 84,
 				    .tx_packets = 1,
@@ -395,7 +425,7 @@ static void test_icmp6_echo(void **state)
 	pkt_finish(&p);
 	egress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 1);
+	assert_int_equal(flows(fx), 1);
 	assert_flow(fx, &k,
 		    &(struct want){ .tx_bytes = 64,
 				    .tx_packets = 1,
@@ -477,7 +507,7 @@ static void test_gso(void **state)
 		fx, &one,
 		&(struct want){ .tx_bytes = 128, .tx_packets = 1, .flags = FLOW_F_INITIATOR_SRC });
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 4);
+	assert_int_equal(flows(fx), 4);
 	assert_stats(fx, STATS([FLOW_STAT_PACKETS] = 5, [FLOW_STAT_NO_OWNER] = 4));
 }
 
@@ -553,7 +583,7 @@ static void test_truncated(void **state)
 	pkt_truncate(&p, 40 + 7);
 	egress(fx, &p), n++;
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 0);
+	assert_int_equal(flows(fx), 0);
 	assert_stats(fx, STATS([FLOW_STAT_PACKETS] = n, [FLOW_STAT_MALFORMED] = n));
 }
 
@@ -586,7 +616,7 @@ static void test_bad_ip_header(void **state)
 	((struct tcphdr *)(p.data + p.l3 + 20))->th_off = 4;
 	egress(fx, &p), n++;
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 0);
+	assert_int_equal(flows(fx), 0);
 	assert_stats(fx, STATS([FLOW_STAT_PACKETS] = n, [FLOW_STAT_MALFORMED] = n));
 }
 
@@ -617,7 +647,7 @@ static void test_ipv6_ext_headers(void **state)
 	pkt_finish(&p);
 	ingress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 2);
+	assert_int_equal(flows(fx), 2);
 	assert_flow(fx, &tcp,
 		    &(struct want){ .tx_bytes = len + 40 + 48 + 20,
 				    .tx_packets = 2,
@@ -660,7 +690,7 @@ static void test_ipv6_ext_limits(void **state)
 	pkt_finish(&p);
 	egress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 1);
+	assert_int_equal(flows(fx), 1);
 	assert_flow(fx, &k,
 		    &(struct want){ .tx_bytes = 40 + 48 + 8,
 				    .tx_packets = 1,
@@ -694,7 +724,7 @@ static void test_ipv6_fragments(void **state)
 	pkt_finish(&p);
 	egress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 2);
+	assert_int_equal(flows(fx), 2);
 	assert_flow(fx, &first,
 		    &(struct want){ .tx_bytes = 40 + 8 + 8 + 1000,
 				    .tx_packets = 1,
@@ -726,7 +756,7 @@ static void test_ipv4_fragments(void **state)
 	pkt_finish(&p);
 	ingress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 2);
+	assert_int_equal(flows(fx), 2);
 	assert_flow(
 		fx, &first,
 		&(struct want){ .rx_bytes = 1500, .rx_packets = 1, .flags = FLOW_F_INITIATOR_DST });
@@ -773,7 +803,7 @@ static void test_other_proto(void **state)
 	pkt_payload(&p, 28);
 	egress(fx, &p);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), 0);
+	assert_int_equal(flows(fx), 0);
 	assert_stats(
 		fx,
 		STATS([FLOW_STAT_PACKETS] = 6, [FLOW_STAT_OTHER_PROTO] = 5, [FLOW_STAT_NON_IP] = 1));
@@ -781,7 +811,8 @@ static void test_other_proto(void **state)
 
 /*
  * With room for 4 flows, packets of a 5th and 6th flow are counted in MAP_FULL and their bytes
- * in MAP_FULL_BYTES; flows already in the map keep counting.
+ * in MAP_FULL_BYTES; flows already in the map keep counting. Every new flow makes a map entry
+ * here (cache_only_flows off): the map's own refusal is what is tested.
  */
 static void test_map_full(void **state)
 {
@@ -790,7 +821,7 @@ static void test_map_full(void **state)
 	struct pkt p;
 
 	(void)state;
-	if (fx_open(&fx, 4))
+	if (fx_open_opts(&fx, 4, FLOW_CGROUP_MODE_V2, false, 0))
 		fail_msg("loading the flow programs with 4 flows");
 	for (uint16_t i = 0; i < 6; i++) {
 		pkt_udp4(&p, L4, 1000 + i, R4, 53, 10 * i);
@@ -820,6 +851,7 @@ static void test_map_full(void **state)
 	assert_int_equal(fx_flow_count(fx.flows_fd), 4);
 	assert_stats(&fx, STATS([FLOW_STAT_PACKETS] = 8, [FLOW_STAT_MAP_FULL] = 3,
 				[FLOW_STAT_MAP_FULL_BYTES] = full_bytes, [FLOW_STAT_NO_OWNER] = 4));
+	fx_ring_close();
 	flow_bpf__destroy(fx.skel);
 }
 
@@ -833,9 +865,11 @@ static void test_random_frames(void **state)
 	uint64_t got[FLOW_STAT_MAX], accounted = 0;
 	unsigned int seed = 42;
 	const int runs = 2000;
-	struct flow_key k, next;
+	struct flow_table *t;
+	struct flow_key k;
 	struct flow_value v;
-	void *prev = NULL;
+	uint32_t pos = 0;
+	bool whole;
 	struct pkt p;
 
 	for (int i = 0; i < runs; i++) {
@@ -855,12 +889,12 @@ static void test_random_frames(void **state)
 		       0);
 	}
 
-	while (!bpf_map_get_next_key(fx->flows_fd, prev, &next)) {
-		assert_int_equal(fx_flow_lookup(fx->flows_fd, fx->cache_fd, 0, &next, &v), 0);
+	t = fx_flows_collect(fx->flows_fd, fx->cache_fd, 0);
+	while (flow_table_next(t, &pos, &k, &v, &whole)) {
+		assert_true(whole);
 		accounted += v.tx_packets + v.rx_packets;
-		k = next;
-		prev = &k;
 	}
+	flow_table_destroy(t);
 	fx_stats(fx->stats_fd, fx->cache_fd, got);
 	assert_int_equal(got[FLOW_STAT_PACKETS], runs);
 	assert_int_equal(accounted + got[FLOW_STAT_MALFORMED] + got[FLOW_STAT_OTHER_PROTO] +
@@ -891,7 +925,7 @@ static void test_cache_many_flows(void **state)
 			}
 		}
 	}
-	assert_int_equal(fx_flow_count(fx->flows_fd), FLOWS);
+	assert_int_equal(flows(fx), FLOWS);
 	for (int f = 0; f < FLOWS; f++) {
 		struct flow_key k = key(fx, IPPROTO_UDP, L4, 10000 + f, R4, 9000);
 
@@ -936,10 +970,13 @@ static void assert_cache_holds_no_counts(struct fx *fx)
 }
 
 /*
- * Short connections ended by a RST, twice as many as the cache has slots, on one CPU: the RST's
- * hit folds the slot into the flow's entry at once and frees it, so that each entry alone (no
- * slot) holds its whole connection, no slot keeps counts, and the next connection's first
- * packet finds a free slot. A straggler after the RST misses and is counted in the entry.
+ * Short connections ended by a RST, twice as many as the cache has slots, on one CPU: each
+ * lives in a cache-only slot alone (its SYN takes a free slot, no flow map entry), and the RST's
+ * hit writes the slot whole to the flow_done ring and frees it, so that the flow map stays
+ * empty, no slot keeps counts, each ring record holds its whole connection, and the next
+ * connection's first packet finds a free slot. A straggler after the RST misses and takes a
+ * slot of its own (a second piece of the first flow, merged with its record, and a second
+ * NO_OWNER for it).
  */
 static void test_cache_rst_frees_slot(void **state)
 {
@@ -963,17 +1000,11 @@ static void test_cache_rst_frees_slot(void **state)
 	ingress(fx, &p);
 	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), CONNS);
+	assert_int_equal(fx_flow_count(fx->flows_fd), 0);
+	assert_int_equal(flows(fx), CONNS);
 	for (int c = 0; c < CONNS; c++) {
 		struct flow_key k = key(fx, IPPROTO_TCP, L4, 20000 + c, R4, 80);
-		struct flow_value v;
 
-		assert_int_equal(bpf_map_lookup_elem(fx->flows_fd, &k, &v), 0);
-		assert_int_equal(v.tx_packets, 3);
-		assert_int_equal(v.tx_bytes, 3 * 40);
-		assert_int_equal(v.rx_packets, c ? 1 : 2);
-		assert_int_equal(v.rx_bytes, c ? 40 : 80);
-		assert_int_equal(v.tcp_flags, TH_SYN | TH_ACK | TH_RST);
 		assert_flow(fx, &k,
 			    &(struct want){ .tx_bytes = 3 * 40,
 					    .tx_packets = 3,
@@ -982,14 +1013,22 @@ static void test_cache_rst_frees_slot(void **state)
 					    .tcp_flags = TH_SYN | TH_ACK | TH_RST,
 					    .flags = FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN });
 	}
+	assert_stats(fx,
+		     STATS([FLOW_STAT_PACKETS] = 4 * CONNS + 1, [FLOW_STAT_NO_OWNER] = CONNS + 1));
+	/* the straggler's slot is the only one holding counts: its RST ends it, to the ring */
+	pin_this_cpu(&old);
+	pkt_tcp4(&p, R4, 80, L4, 20000, TH_RST, 0);
+	ingress(fx, &p);
+	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+	assert_int_equal(fx_flow_count(fx->flows_fd), 0);
 	assert_cache_holds_no_counts(fx);
-	assert_stats(fx, STATS([FLOW_STAT_PACKETS] = 4 * CONNS + 1, [FLOW_STAT_NO_OWNER] = CONNS));
 }
 
 /*
  * Connections closed with a FIN each way, twice as many as the cache has slots, on one CPU: the
- * last ACK after both FINs folds the slot into the flow's entry and frees it, so that each entry
- * alone holds its whole connection and no slot keeps counts. Each side's close is played: we
+ * last ACK after both FINs writes the cache-only slot whole to the flow_done ring and frees it,
+ * so that the flow map stays empty, each ring record holds its whole connection and no slot
+ * keeps counts. Each side's close is played: we
  * close first (FIN out, FIN-ACK in, last ACK out) on even ports, the peer does on odd ones (FIN
  * in, ACK and FIN out, last ACK in).
  */
@@ -1030,17 +1069,12 @@ static void test_cache_fin_frees_slot(void **state)
 	}
 	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
 
-	assert_int_equal(fx_flow_count(fx->flows_fd), CONNS);
+	assert_int_equal(fx_flow_count(fx->flows_fd), 0);
+	assert_int_equal(flows(fx), CONNS);
 	for (int c = 0; c < CONNS; c++) {
 		struct flow_key k = key(fx, IPPROTO_TCP, L4, 30000 + c, R4, 80);
 		uint64_t tx = 4, rx = c % 2 ? 3 : 2;
-		struct flow_value v;
 
-		assert_int_equal(bpf_map_lookup_elem(fx->flows_fd, &k, &v), 0);
-		assert_int_equal(v.tx_packets, tx);
-		assert_int_equal(v.tx_bytes, tx * 40);
-		assert_int_equal(v.rx_packets, rx);
-		assert_int_equal(v.rx_bytes, rx * 40);
 		assert_flow(fx, &k,
 			    &(struct want){ .tx_bytes = tx * 40,
 					    .tx_packets = tx,
@@ -1052,6 +1086,101 @@ static void test_cache_fin_frees_slot(void **state)
 	assert_cache_holds_no_counts(fx);
 	assert_stats(fx, STATS([FLOW_STAT_PACKETS] = 6 * CONNS + CONNS / 2, [FLOW_STAT_NO_OWNER] =
 										    CONNS));
+}
+
+/*
+ * More TCP flows than cache slots, joined mid-connection (ACKs, no SYN) and interleaved: each
+ * flow's first packet on a free slot keeps it cache-only (no map entry); when a set is full a
+ * flow takes a slot over on its second miss in a row, and the cache-only victim is inserted
+ * into the flow map (or added to its entry there, when it had one since an earlier eviction).
+ * Every flow's counts stay exact across map entries and slots, with nothing counted as orphan
+ * or lost, and NO_OWNER once per flow.
+ */
+static void test_cache_only_eviction(void **state)
+{
+	struct fx *fx = *state;
+	enum { FLOWS = FLOW_CACHE_SLOTS + FLOW_CACHE_SLOTS / 2, ROUNDS = 5, BOTH = 100 };
+	unsigned int in_map;
+	struct pkt p;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int f = 0; f < FLOWS; f++) {
+			pkt_tcp4(&p, L4, 10000 + f, R4, 443, TH_ACK, 10);
+			egress(fx, &p);
+			egress(fx, &p);
+			if (f < BOTH) {
+				pkt_tcp4(&p, R4, 443, L4, 10000 + f, TH_ACK, 20);
+				ingress(fx, &p);
+			}
+		}
+	}
+	/* the victims went to the map; the slots still hold cache-only flows */
+	in_map = fx_flow_count(fx->flows_fd);
+	assert_in_range(in_map, 1, FLOWS - 1);
+	assert_int_equal(flows(fx), FLOWS);
+	for (int f = 0; f < FLOWS; f++) {
+		struct flow_key k = key(fx, IPPROTO_TCP, L4, 10000 + f, R4, 443);
+
+		assert_flow(fx, &k,
+			    &(struct want){ .tx_bytes = 2 * ROUNDS * 50,
+					    .tx_packets = 2 * ROUNDS,
+					    .rx_bytes = f < BOTH ? ROUNDS * 60 : 0,
+					    .rx_packets = f < BOTH ? ROUNDS : 0,
+					    .tcp_flags = TH_ACK,
+					    .flags = 0 });
+	}
+	assert_stats(fx,
+		     STATS([FLOW_STAT_PACKETS] = ROUNDS * (2 * FLOWS + BOTH), [FLOW_STAT_NO_OWNER] =
+										      FLOWS));
+}
+
+/*
+ * A flow_done ring with room for fewer records than connections end: the records that do not
+ * fit go to the flow map instead (DONE_RING_FULL counts them), nothing is lost, and every
+ * connection is exact, from the ring or from the map.
+ */
+static void test_ring_full_falls_back_to_map(void **state)
+{
+	enum { CONNS = 40, RING = 4096 };
+	/* a record takes its size plus the ring's 8-byte header, rounded to 8 bytes */
+	const unsigned int fit = RING / ((sizeof(struct flow_done) + 8 + 7) / 8 * 8);
+	struct fx fx;
+	cpu_set_t old;
+	struct pkt p;
+
+	(void)state;
+	if (fx_open_opts(&fx, 0, FLOW_CGROUP_MODE_V2, true, RING))
+		fail_msg("loading the flow programs with a %u-byte flow_done ring", RING);
+	pin_this_cpu(&old);
+	for (int c = 0; c < CONNS; c++) {
+		pkt_tcp4(&p, L4, 21000 + c, R4, 80, TH_SYN, 0);
+		egress(&fx, &p);
+		pkt_tcp4(&p, R4, 80, L4, 21000 + c, TCP_SYNACK, 0);
+		ingress(&fx, &p);
+		pkt_tcp4(&p, L4, 21000 + c, R4, 80, TH_RST, 0);
+		egress(&fx, &p);
+	}
+	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+
+	assert_true(fit < CONNS);
+	assert_int_equal(fx_flow_count(fx.flows_fd), CONNS - fit);
+	assert_int_equal(flows(&fx), CONNS);
+	for (int c = 0; c < CONNS; c++) {
+		struct flow_key k = key(&fx, IPPROTO_TCP, L4, 21000 + c, R4, 80);
+
+		assert_flow(&fx, &k,
+			    &(struct want){ .tx_bytes = 2 * 40,
+					    .tx_packets = 2,
+					    .rx_bytes = 40,
+					    .rx_packets = 1,
+					    .tcp_flags = TH_SYN | TH_ACK | TH_RST,
+					    .flags = FLOW_F_INITIATOR_SRC | FLOW_F_FROM_SYN });
+	}
+	assert_cache_holds_no_counts(&fx);
+	assert_stats(&fx, STATS([FLOW_STAT_PACKETS] = 3 * CONNS, [FLOW_STAT_NO_OWNER] = CONNS,
+				[FLOW_STAT_DONE_RING_FULL] = CONNS - fit));
+	fx_ring_close();
+	flow_bpf__destroy(fx.skel);
 }
 
 int main(void)
@@ -1078,6 +1207,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cache_many_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_rst_frees_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_fin_frees_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_only_eviction, setup, teardown),
+		cmocka_unit_test(test_ring_full_falls_back_to_map),
 	};
 
 	return cmocka_run_group_tests_name("flow_prog", tests, NULL, NULL);

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's own table of flow pieces for one interval, by flow key: what the flow_done ring
+ * and the flow cache's cache-only slots hand over apart from the flow map (bpf/flow.h). Pieces
+ * of one key merge (flow_value_merge()), so that an interval gives one record per flow key.
+ */
+#ifndef FLOWSCOPE_FLOW_TABLE_H
+#define FLOWSCOPE_FLOW_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h> /* flow.h is shared with the BPF side: __u32 types */
+
+#include "flow.h"
+
+struct flow_table;
+
+/*
+ * Merges piece b of a flow into a (the same key, the same interval): counts add, first_ns the
+ * earlier, last_ns the later, tcp_flags ORed; the initiator a SYN's verdict (FLOW_F_FROM_SYN),
+ * else a known one, a's before b's; the owner a's if known, else b's (as bpf/flow.bpf.c
+ * remember() and the drain's mend_meta() decide); FLOW_F_REMEMBERED when either has it.
+ */
+void flow_value_merge(struct flow_value *a, const struct flow_value *b);
+
+/*
+ * An empty table for up to max_flows keys; it grows as pieces come (anonymous memory; see
+ * flow_table_reset()). NULL with errno set on failure.
+ */
+struct flow_table *flow_table_create(uint32_t max_flows);
+
+/* Frees the table. NULL is ignored. */
+void flow_table_destroy(struct flow_table *t);
+
+/*
+ * Adds a piece of the flow under k: a new key, or merged into the key's piece. whole: the piece
+ * carries the flow's first_ns, initiator and owner (a ring record, a cache-only slot), not only
+ * counts (a mapped slot's). Returns 0, -ENOSPC when the table holds max_flows keys already, or
+ * -ENOMEM when it cannot grow.
+ */
+int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct flow_value *v,
+		   bool whole);
+
+/*
+ * Takes the piece under k out of the table into *out (the next flow_table_next() skips it).
+ * Returns 0, or -ENOENT when there is none.
+ */
+int flow_table_take(struct flow_table *t, const struct flow_key *k, struct flow_value *out,
+		    bool *whole);
+
+/*
+ * The pieces not taken, one per call: *pos starts at 0. Returns true with *k, *v and *whole
+ * set, false at the end.
+ */
+bool flow_table_next(const struct flow_table *t, uint32_t *pos, struct flow_key *k,
+		     struct flow_value *v, bool *whole);
+
+/* Keys in the table (taken ones included). */
+uint32_t flow_table_count(const struct flow_table *t);
+
+/*
+ * Empties the table. A table that grew keeps its size for the next interval, and gives its
+ * memory back to the system after a few intervals with far fewer keys.
+ */
+void flow_table_reset(struct flow_table *t);
+
+/* Bytes of memory the table has mapped now (pieces and index). */
+uint64_t flow_table_bytes(const struct flow_table *t);
+
+#endif /* FLOWSCOPE_FLOW_TABLE_H */

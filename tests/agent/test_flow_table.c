@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * agent/flow_table.c: pieces of one flow key merge into one (counts add, the SYN's initiator
+ * wins, then a known one; a known owner wins), a taken piece is not listed again, the table
+ * refuses a key beyond its bound, grows past its initial size, and a reset empties it (also
+ * after it grew, and when it shrinks back).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "flow_table.h"
+
+static struct flow_key key(uint32_t n)
+{
+	struct flow_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.cgroup_id = 42;
+	memcpy(k.laddr, &n, sizeof(n));
+	k.raddr[0] = 198;
+	k.lport = (uint16_t)n;
+	k.rport = 80;
+	k.ip_version = 4;
+	k.proto = 6;
+	k.cgroup_version = 2;
+	return k;
+}
+
+static void test_merge(void **state)
+{
+	struct flow_value a = {
+		.first_ns = 200, .last_ns = 300, .tx_bytes = 40, .tx_packets = 1, .tcp_flags = 0x10
+	};
+	struct flow_value b = { .first_ns = 100,
+				.last_ns = 250,
+				.rx_bytes = 60,
+				.rx_packets = 1,
+				.tcp_flags = 0x02,
+				.pid = 7,
+				.flags = FLOW_F_INITIATOR_DST | FLOW_F_FROM_SYN };
+	struct flow_value c = { .first_ns = 50,
+				.last_ns = 400,
+				.tx_bytes = 1,
+				.tx_packets = 1,
+				.pid = 9,
+				.flags = FLOW_F_INITIATOR_SRC | FLOW_F_REMEMBERED };
+
+	(void)state;
+	strcpy(b.comm, "server");
+	strcpy(c.comm, "other");
+	flow_value_merge(&a, &b);
+	assert_int_equal(a.first_ns, 100);
+	assert_int_equal(a.last_ns, 300);
+	assert_int_equal(a.tx_bytes, 40);
+	assert_int_equal(a.rx_bytes, 60);
+	assert_int_equal(a.tcp_flags, 0x12);
+	/* b's SYN verdict and owner: a had none */
+	assert_int_equal(a.flags, FLOW_F_INITIATOR_DST | FLOW_F_FROM_SYN);
+	assert_int_equal(a.pid, 7);
+	assert_string_equal(a.comm, "server");
+	/* a known verdict without a SYN does not replace a SYN's; nor another owner a known one */
+	flow_value_merge(&a, &c);
+	assert_int_equal(a.first_ns, 50);
+	assert_int_equal(a.last_ns, 400);
+	assert_int_equal(a.tx_packets, 2);
+	assert_int_equal(a.flags, FLOW_F_INITIATOR_DST | FLOW_F_FROM_SYN | FLOW_F_REMEMBERED);
+	assert_int_equal(a.pid, 7);
+	assert_string_equal(a.comm, "server");
+	/* unknown takes a known verdict */
+	memset(&a, 0, sizeof(a));
+	flow_value_merge(&a, &c);
+	assert_int_equal(a.flags, FLOW_F_INITIATOR_SRC | FLOW_F_REMEMBERED);
+	assert_int_equal(a.pid, 9);
+}
+
+static void test_add_take_next(void **state)
+{
+	struct flow_table *t = flow_table_create(16);
+	struct flow_key k0 = key(0), k1 = key(1), k2 = key(2), got;
+	struct flow_value v = { .tx_packets = 1, .tx_bytes = 10, .first_ns = 5 }, out;
+	uint32_t pos = 0;
+	bool whole;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(flow_table_add(t, &k0, &v, false), 0);
+	assert_int_equal(flow_table_add(t, &k0, &v, true), 0);
+	assert_int_equal(flow_table_add(t, &k1, &v, false), 0);
+	assert_int_equal(flow_table_add(t, &k2, &v, true), 0);
+	assert_int_equal(flow_table_count(t), 3);
+	assert_int_equal(flow_table_take(t, &k0, &out, &whole), 0);
+	assert_true(whole); /* one whole piece makes the key whole */
+	assert_int_equal(out.tx_packets, 2);
+	assert_int_equal(out.tx_bytes, 20);
+	assert_int_equal(flow_table_take(t, &k0, &out, &whole), -ENOENT);
+	while (flow_table_next(t, &pos, &got, &out, &whole)) {
+		n++;
+		assert_true(!memcmp(&got, &k1, sizeof(got)) || !memcmp(&got, &k2, sizeof(got)));
+		assert_int_equal(whole, !memcmp(&got, &k2, sizeof(got)));
+	}
+	assert_int_equal(n, 2);
+	flow_table_reset(t);
+	assert_int_equal(flow_table_count(t), 0);
+	assert_int_equal(flow_table_take(t, &k1, &out, &whole), -ENOENT);
+	pos = 0;
+	assert_false(flow_table_next(t, &pos, &got, &out, &whole));
+	flow_table_destroy(t);
+}
+
+/* Beyond the bound a new key is refused; a key already in it still merges. */
+static void test_bound(void **state)
+{
+	struct flow_table *t = flow_table_create(4);
+	struct flow_value v = { .rx_packets = 1 }, out;
+	bool whole;
+
+	(void)state;
+	assert_non_null(t);
+	for (uint32_t i = 0; i < 4; i++) {
+		struct flow_key k = key(i);
+
+		assert_int_equal(flow_table_add(t, &k, &v, true), 0);
+	}
+	{
+		struct flow_key k = key(4), k0 = key(0);
+
+		assert_int_equal(flow_table_add(t, &k, &v, true), -ENOSPC);
+		assert_int_equal(flow_table_add(t, &k0, &v, true), 0);
+		assert_int_equal(flow_table_take(t, &k0, &out, &whole), 0);
+		assert_int_equal(out.rx_packets, 2);
+	}
+	flow_table_destroy(t);
+}
+
+/*
+ * 100k keys: the table grows past its first size and finds each; after resets with few keys it
+ * shrinks back, and every interval sees only its own keys.
+ */
+static void test_grow_reset_shrink(void **state)
+{
+	enum { N = 100000 };
+	struct flow_table *t = flow_table_create(N);
+	uint64_t small;
+
+	(void)state;
+	assert_non_null(t);
+	small = flow_table_bytes(t);
+	for (int round = 0; round < 2; round++) {
+		for (uint32_t i = 0; i < N; i++) {
+			struct flow_key k = key(i + (uint32_t)round);
+			struct flow_value v = { .tx_packets = i + 1 };
+
+			assert_int_equal(flow_table_add(t, &k, &v, true), 0);
+		}
+		assert_int_equal(flow_table_count(t), N);
+		assert_true(flow_table_bytes(t) > small);
+		for (uint32_t i = 0; i < N; i += 997) {
+			struct flow_key k = key(i + (uint32_t)round);
+			struct flow_value out;
+			bool whole;
+
+			assert_int_equal(flow_table_take(t, &k, &out, &whole), 0);
+			assert_int_equal(out.tx_packets, i + 1);
+		}
+		flow_table_reset(t);
+	}
+	for (int i = 0; i < 10; i++) {
+		struct flow_key k = key(7);
+		struct flow_value v = { .tx_packets = 1 }, out;
+		bool whole;
+
+		assert_int_equal(flow_table_add(t, &k, &v, true), 0);
+		assert_int_equal(flow_table_count(t), 1);
+		assert_int_equal(flow_table_take(t, &k, &out, &whole), 0);
+		assert_int_equal(out.tx_packets, 1);
+		flow_table_reset(t);
+	}
+	assert_int_equal(flow_table_bytes(t), small);
+	flow_table_destroy(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_add_take_next),
+		cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_grow_reset_shrink),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
