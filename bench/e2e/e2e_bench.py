@@ -841,15 +841,42 @@ T975 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18,
         2.05, 2.04)
 
 
-def fmt_ci(vals, spec="%.3f"):
-    """'mean ± half-width' of the 95% confidence interval of the mean of vals (Student's t;
-    the repetitions taken as independent), or '-' with fewer than 2."""
+def mean_ci(vals):
+    """(mean, half-width of its 95% confidence interval) of vals (Student's t, the repetitions
+    taken as independent), or None with fewer than 2."""
     vals = [v for v in vals if v is not None]
     if len(vals) < 2:
-        return "-"
-    half = T975[min(len(vals) - 1, len(T975)) - 1] if len(vals) <= 31 else 2.0
-    half *= statistics.stdev(vals) / len(vals) ** 0.5
-    return (spec + " ± " + spec) % (statistics.mean(vals), half)
+        return None
+    half = T975[len(vals) - 2] if len(vals) <= len(T975) + 1 else 2.0
+    return statistics.mean(vals), half * statistics.stdev(vals) / len(vals) ** 0.5
+
+
+def fmt_ci(vals, spec="%.3f"):
+    """'mean ± half-width' of mean_ci(vals), or '-'."""
+    mc = mean_ci(vals)
+    return "-" if mc is None else (spec + " ± " + spec) % mc
+
+
+def verdict(vals, limit, above=False):
+    """Issue 11's reading of a paired figure against its limit: 'met' when the whole 95% CI
+    of the mean is below limit (above it with above=True), 'missed' when it is wholly on the
+    other side, else 'not decided' (the spread is wider than the difference). Fewer than 5
+    repetitions decide nothing: two close ones can give a narrow interval by chance."""
+    mc = mean_ci(vals)
+    if mc is None or len(vals) < 5:
+        return "not decided (fewer than 5 repetitions)"
+    lo, hi = mc[0] - mc[1], mc[0] + mc[1]
+    if above:
+        lo, hi, limit = -hi, -lo, -limit
+    return "met" if hi < limit else "missed" if lo > limit else "not decided"
+
+
+# issue 11's whole-stack targets: flowscope's increase per Mpkt at most this share of a pcap
+# tool's, per load (connect/close: below both)
+STACK_TARGETS = {"udp": (("softflowd", 0.25), ("pmacctd", 0.1)),
+                 "udpmix": (("softflowd", 0.25), ("pmacctd", 0.1)),
+                 "tcp": (("softflowd", 0.25), ("pmacctd", 0.1)),
+                 "connect": (("softflowd", 1.0), ("pmacctd", 1.0))}
 
 
 def print_paired(results, configs, orders, out=sys.stdout):
@@ -894,6 +921,7 @@ def print_paired(results, configs, orders, out=sys.stdout):
                 fmt_range(col["machine_inc"]), fmt_ci(col["machine_inc"]),
                 fmt_range(col["thr_cpu"], "%.1f%%"), fmt_ci(col["thr_cpu"], "%.1f%%"),
                 ", ".join("%.2f" % v for v in col["stack_inc"])), file=out)
+        judge_targets(results, configs, load, out)
         if paced:
             print("\npaced at %d %s in every configuration%s" % (
                 RATES[load], RATE_UNIT[load], "; NOT REACHED (not like for like): " +
@@ -903,6 +931,33 @@ def print_paired(results, configs, orders, out=sys.stdout):
           "/proc/stat (ksoftirqd and everyone else's work too); CPU-normalised = wire packets "
           "per stack CPU-s against none's; the CI is Student's t over the repetitions.",
           file=out)
+
+
+def judge_targets(results, configs, load, out):
+    """Issue 11's targets on this load, from differences within each repetition: flowscope's
+    (and the baseline's) stack increase minus the target share of softflowd's and pmacctd's of
+    the same repetition (met when the 95% CI of the mean difference is below 0), and on the
+    TCP stream the CPU-normalised throughput against 98% of none."""
+    lines = []
+    agents = [c for c in configs if c.startswith(("flowscope", "baseline"))]
+    for name in agents:
+        reps = [r for r in results if name in r]
+        for tool, share in STACK_TARGETS.get(load, ()):
+            pair = [r for r in reps if tool in r]
+            if not pair:
+                continue
+            d = [figures(r[name][load], r["none"][load])["stack_inc"] -
+                 share * figures(r[tool][load], r["none"][load])["stack_inc"] for r in pair]
+            lines.append("%s stack increase - %g x %s's, same repetition: %s, mean %s: %s" % (
+                name, share, tool, ", ".join("%.2f" % v for v in d), fmt_ci(d),
+                verdict(d, 0.0)))
+        if load == "tcp":
+            thr = [figures(r[name][load], r["none"][load])["thr_cpu"] for r in reps]
+            lines.append("%s CPU-normalised throughput vs none: mean %s, target >= 98%%: %s" % (
+                name, fmt_ci(thr, "%.1f%%"), verdict(thr, 98.0, above=True)))
+    if lines:
+        print("\ntargets (issue 11; met / missed when the 95% CI of the mean is wholly on one "
+              "side):\n" + "\n".join("- " + line for line in lines), file=out)
 
 
 def smoke_check(results, configs):
