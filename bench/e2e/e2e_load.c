@@ -151,7 +151,10 @@ static int udp_send(char **av)
 	while (!stop && now_s() < end) {
 		for (long i = 0; i < nsock && !stop; i++) {
 			if (rate) {
-				/* this batch's due time; errors count as sent, as in connect */
+				/*
+				 * this batch's due time: a refused call (ENOBUFS...) counts as one
+				 * datagram, so the next batch is not held back for what was not sent
+				 */
 				double due = start + (double)(sent + errors) / rate;
 
 				if (due >= end)
