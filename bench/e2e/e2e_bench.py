@@ -12,12 +12,21 @@ flowscope to Kafka (only with --kafka), pmacctd (libpcap, 5-tuple, 1 s), softflo
 
   sudo bench/e2e/e2e_bench.py [--reps 3] [--seconds 5] [--kafka local|HOST:PORT] [--smoke]
                               [--scale] [--baseline BIN] [--floor] [--loads udp,tcp,...]
+                              [--rate connect=5000,udp=200000]
 
 --baseline BIN adds 'baseline (stats on/off)', another flowscope binary (e.g. main's) run in
 the same repetitions: before/after in one run. --floor adds 'empty programs (stats on)', an
 empty cgroup_skb program (build/bpf-gen/bench_empty.bpf.o, or BENCH_EMPTY_OBJ) at ingress and
 egress, and 'empty programs (stats off)': the floor of a program run in this traffic (bpf_stats'
 own cost included), and the whole-stack cost of the hooks alone.
+
+--rate LOAD=RATE,... paces those loads at the same rate in every configuration (udp, udpmix:
+datagrams/s, connect: connections/s, tcp: bits/s); like for like, the whole-stack increase per
+Mpkt then compares tools that did the same work at the same speed. The configurations run in a
+rotated order (repetition i starts at configuration i mod n), printed; with more than one
+repetition (or --rate) a second set of tables gives each configuration against `none` of the
+same repetition (whole-stack and machine-wide increase per Mpkt, CPU-normalised throughput:
+median [min, max], mean ± 95% CI, each repetition's value) and the rate each reached.
 
 FLOWSCOPE and E2E_LOAD name the binaries (default: build/agent/flowscope and
 build/bench/e2e/e2e_load). kernel.bpf_stats_enabled is the only sysctl changed; its value is
@@ -52,6 +61,10 @@ LOAD_TITLE = {"udp": "UDP, 64 flows, 64-byte payload, full speed",
               "udpmix": "UDP, 64 flows interleaved packet by packet, 64-byte payload, full speed",
               "tcp": "one TCP bulk stream",
               "connect": "connect/close loop", "dns": "DNS queries against dnsmasq"}
+# --rate: the loads that can be paced, and the unit of their rate
+RATE_UNIT = {"udp": "datagrams/s", "udpmix": "datagrams/s", "connect": "connections/s",
+             "tcp": "bits/s (iperf3 -b)"}
+RATES = {}  # load -> rate asked (--rate); a load not in it runs at full speed
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
 # the venv of scripts/setup.sh --test: kafka-python for --kafka local
 VENV_PY = os.environ.get("FLOWSCOPE_VENV_PY", "/var/cache/flowscope/venv/bin/python3")
@@ -295,17 +308,21 @@ class Bench:
 
     def load_cmd(self, load, seconds):
         s = str(seconds)
+        # --rate: the load paced (e2e_load's RATE argument, iperf3's -b), else full speed
+        rate = [str(RATES[load])] if load in RATES else []
         if load == "udp":
-            return [self.load_bin, "udp-send", RCV, str(PORTS["udp"]), "1", "64", "64", s]
+            return [self.load_bin, "udp-send", RCV, str(PORTS["udp"]), "1", "64", "64",
+                    s] + rate
         if load == "udpmix":
             # one socket, each sendmmsg() batch cycles through the 64 ports: consecutive
             # packets belong to different flows, as on a busy node
             return [self.load_bin, "udp-send", RCV, str(PORTS["udpmix"]),
-                    str(PORT_SPAN["udpmix"]), "1", "64", s]
+                    str(PORT_SPAN["udpmix"]), "1", "64", s] + rate
         if load == "tcp":
-            return ["iperf3", "-c", RCV, "-p", str(PORTS["tcp"]), "-t", s, "-J"]
+            return ["iperf3", "-c", RCV, "-p", str(PORTS["tcp"]), "-t", s, "-J"] + \
+                (["-b"] + rate if rate else [])
         if load == "connect":
-            return [self.load_bin, "connect", RCV, str(PORTS["connect"]), s]
+            return [self.load_bin, "connect", RCV, str(PORTS["connect"]), s] + rate
         return [self.load_bin, "dns", RCV, s, "web.bench.test"]
 
     def run_load(self, load, seconds, tool_pids, bpf_reader=None):
@@ -328,6 +345,7 @@ class Bench:
                     for n, (t, c) in after["bpf"].items()}
         r["hwm_kib"] = after["hwm_kib"]
         r["load_seconds"] = seconds
+        r["reached"] = load_rate(load, out)
         return r
 
     def readings(self, tool_pids, bpf_reader=None):
@@ -342,6 +360,38 @@ class Bench:
                 "machine": machine_busy_s(), "wall": time.monotonic(),
                 "bpf": bpf,
                 "hwm_kib": procs_hwm_kib(tool_pids)}
+
+
+def load_rate(load, out):
+    """The rate a load reached, in RATE_UNIT[load], from its own output (e2e_load's "rate",
+    iperf3's sum_sent bits_per_second); None for the loads that report none."""
+    try:
+        if load == "tcp":
+            return json.loads(out)["end"]["sum_sent"]["bits_per_second"]
+        if load in RATE_UNIT:
+            return json.loads(out.strip().splitlines()[-1])["rate"]
+    except (ValueError, KeyError, IndexError):
+        raise RuntimeError("load %s: no rate in its output: %r" % (load, out[-300:]))
+    return None
+
+
+def parse_rates(text):
+    """--rate 'connect=5000,udp=200000' -> {load: rate}; SystemExit on a bad one."""
+    rates = {}
+    for item in text.split(","):
+        load, _, val = item.partition("=")
+        if load not in RATE_UNIT or not val.isdigit() or int(val) <= 0:
+            raise SystemExit("--rate: bad item '%s' (LOAD=RATE, RATE a positive integer, "
+                             "LOAD one of %s)" % (item, ",".join(sorted(RATE_UNIT))))
+        rates[load] = int(val)
+    return rates
+
+
+def load_title(load):
+    if load not in RATES:
+        return LOAD_TITLE[load]
+    return LOAD_TITLE[load].replace(", full speed", "") + ", paced at %d %s" % (
+        RATES[load], RATE_UNIT[load])
 
 
 # ---- configurations -------------------------------------------------------------------------
@@ -741,7 +791,7 @@ def figures(r, base):
 def print_tables(results, configs, idle_rss, out=sys.stdout):
     """results[rep][config][load] -> result dicts; prints one table per load."""
     for load in LOADS:
-        print("\n### %s\n" % LOAD_TITLE[load], file=out)
+        print("\n### %s\n" % load_title(load), file=out)
         print("| configuration | wire pkt/s | vs none | vs none, CPU-normalised | "
               "stack CPU-s/Mpkt | increase vs none: stack / machine | tool CPU-s/Mpkt | "
               "BPF+agent CPU-s/Mpkt | BPF ns/wire pkt | BPF ns/run per program | "
@@ -783,6 +833,135 @@ def print_tables(results, configs, idle_rss, out=sys.stdout):
         maps = last[-1]["flowscope (stats on)"][LOADS[-1]].get("maps") or []
         print("flowscope's largest BPF maps (memlock): " + ", ".join(
             "%s %.1f MiB" % (n, b / 2**20) for b, n in maps[:5]), file=out)
+
+
+# two-sided 95% quantiles of Student's t, by degrees of freedom (1..30; 2.0 above)
+T975 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14,
+        2.13, 2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05,
+        2.05, 2.04)
+
+
+def mean_ci(vals):
+    """(mean, half-width of its 95% confidence interval) of vals (Student's t, the repetitions
+    taken as independent), or None with fewer than 2."""
+    vals = [v for v in vals if v is not None]
+    if len(vals) < 2:
+        return None
+    half = T975[len(vals) - 2] if len(vals) <= len(T975) + 1 else 2.0
+    return statistics.mean(vals), half * statistics.stdev(vals) / len(vals) ** 0.5
+
+
+def fmt_ci(vals, spec="%.3f"):
+    """'mean ± half-width' of mean_ci(vals), or '-'."""
+    mc = mean_ci(vals)
+    return "-" if mc is None else (spec + " ± " + spec) % mc
+
+
+def verdict(vals, limit, above=False):
+    """Issue 11's reading of a paired figure against its limit: 'met' when the whole 95% CI
+    of the mean is below limit (above it with above=True), 'missed' when it is wholly on the
+    other side, else 'not decided' (the spread is wider than the difference). Fewer than 5
+    repetitions decide nothing: two close ones can give a narrow interval by chance."""
+    mc = mean_ci(vals)
+    if mc is None or len(vals) < 5:
+        return "not decided (fewer than 5 repetitions)"
+    lo, hi = mc[0] - mc[1], mc[0] + mc[1]
+    if above:
+        lo, hi, limit = -hi, -lo, -limit
+    return "met" if hi < limit else "missed" if lo > limit else "not decided"
+
+
+# issue 11's whole-stack targets: flowscope's increase per Mpkt at most this share of a pcap
+# tool's, per load (connect/close: below both)
+STACK_TARGETS = {"udp": (("softflowd", 0.25), ("pmacctd", 0.1)),
+                 "udpmix": (("softflowd", 0.25), ("pmacctd", 0.1)),
+                 "tcp": (("softflowd", 0.25), ("pmacctd", 0.1)),
+                 "connect": (("softflowd", 1.0), ("pmacctd", 1.0))}
+
+
+def print_paired(results, configs, orders, out=sys.stdout):
+    """Per load, each configuration against `none` of the same repetition (the differences are
+    paired, so a drift between repetitions cancels): whole-stack (load cgroups + tool) and
+    machine-wide (/proc/stat) increase per Mpkt and the CPU-normalised throughput, as median
+    [min, max], mean ± 95% CI, and each repetition's value in run order. For a paced load (--rate)
+    also the rate asked and reached: like for like only where every configuration reached it."""
+    print("\n## Paired against none of the same repetition\n", file=out)
+    for i, order in enumerate(orders):
+        print("rep %d order: %s" % (i + 1, ", ".join(order)), file=out)
+    for load in LOADS:
+        paced = load in RATES
+        print("\n### %s: paired\n" % load_title(load), file=out)
+        print("| configuration | rate reached, %s | wire pkt/s | stack increase CPU-s/Mpkt | "
+              "stack increase, mean ± 95%% CI | machine increase CPU-s/Mpkt | machine "
+              "increase, mean ± 95%% CI | vs none, CPU-normalised | CPU-normalised, mean ± "
+              "95%% CI | stack increase per repetition |" %
+              RATE_UNIT.get(load, "-").split(" ")[0], file=out)
+        print("|" + " --- |" * 10, file=out)
+        short = []
+        for name in configs:
+            fs = [figures(rep[name][load], rep["none"][load]) for rep in results
+                  if name in rep]
+            reached = [rep[name][load].get("reached") for rep in results if name in rep]
+            if not fs:
+                continue
+            if paced and reached and min(reached) < 0.97 * RATES[load]:
+                short.append("%s reached %s of the %d asked" % (
+                    name, fmt_range(reached, "%.0f"), RATES[load]))
+            if name == "none":
+                # its own figures: the increases are against it
+                print("| none | %s | %s | (stack %s) | | (machine %s) | | | | |" % (
+                    fmt_range(reached, "%.0f"), fmt_range([f["pps"] for f in fs], "%.0f"),
+                    fmt_range([f["stack"] for f in fs]),
+                    fmt_range([f["machine"] for f in fs])), file=out)
+                continue
+            col = {k: [f[k] for f in fs] for k in ("stack_inc", "machine_inc", "thr_cpu")}
+            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                name, fmt_range(reached, "%.0f"), fmt_range([f["pps"] for f in fs], "%.0f"),
+                fmt_range(col["stack_inc"]), fmt_ci(col["stack_inc"]),
+                fmt_range(col["machine_inc"]), fmt_ci(col["machine_inc"]),
+                fmt_range(col["thr_cpu"], "%.1f%%"), fmt_ci(col["thr_cpu"], "%.1f%%"),
+                ", ".join("%.2f" % v for v in col["stack_inc"])), file=out)
+        judge_targets(results, configs, load, out)
+        if paced:
+            print("\npaced at %d %s in every configuration%s" % (
+                RATES[load], RATE_UNIT[load], "; NOT REACHED (not like for like): " +
+                "; ".join(short) if short else ", reached by all (within 3%)"), file=out)
+    print("\nincrease = the configuration's CPU-s per million wire packets minus none's of the "
+          "same repetition; stack = the load's cgroups + the tool's processes, machine = "
+          "/proc/stat (ksoftirqd and everyone else's work too); CPU-normalised = wire packets "
+          "per stack CPU-s against none's; the CI is Student's t over the repetitions.",
+          file=out)
+
+
+def judge_targets(results, configs, load, out):
+    """Issue 11's targets on this load, from differences within each repetition: flowscope's
+    (and the baseline's) stack increase minus the target share of softflowd's and pmacctd's of
+    the same repetition (met when the 95% CI of the mean difference is below 0), and on the
+    TCP stream the CPU-normalised throughput against 98% of none (also the empty programs',
+    the floor of any cgroup_skb agent)."""
+    lines = []
+    agents = [c for c in configs if c.startswith(("flowscope", "baseline"))]
+    for name in agents:
+        reps = [r for r in results if name in r]
+        for tool, share in STACK_TARGETS.get(load, ()):
+            pair = [r for r in reps if tool in r]
+            if not pair:
+                continue
+            d = [figures(r[name][load], r["none"][load])["stack_inc"] -
+                 share * figures(r[tool][load], r["none"][load])["stack_inc"] for r in pair]
+            lines.append("%s stack increase - %g x %s's, same repetition: %s, mean %s: %s" % (
+                name, share, tool, ", ".join("%.2f" % v for v in d), fmt_ci(d),
+                verdict(d, 0.0)))
+    # the throughput target against the hooks' own cost too: the empty programs are its floor
+    for name in [c for c in configs if c.startswith(("flowscope", "baseline", "empty"))]:
+        reps = [r for r in results if name in r]
+        if load == "tcp":
+            thr = [figures(r[name][load], r["none"][load])["thr_cpu"] for r in reps]
+            lines.append("%s CPU-normalised throughput vs none: mean %s, target >= 98%%: %s" % (
+                name, fmt_ci(thr, "%.1f%%"), verdict(thr, 98.0, above=True)))
+    if lines:
+        print("\ntargets (issue 11; met / missed when the 95% CI of the mean is wholly on one "
+              "side):\n" + "\n".join("- " + line for line in lines), file=out)
 
 
 def smoke_check(results, configs):
@@ -972,6 +1151,12 @@ def main():
                     "cgroup_skb program at ingress and egress, the floor of a program run in "
                     "this traffic and the hooks' own whole-stack cost")
     ap.add_argument("--loads", help="comma-separated loads to run, of " + ",".join(LOADS))
+    ap.add_argument("--rate", metavar="LOAD=RATE,...",
+                    help="pace these loads at the same rate in every configuration (udp, "
+                    "udpmix: datagrams/s, per sendmmsg batch; connect: connections/s; tcp: "
+                    "bits/s, iperf3 -b), e.g. connect=5000,udp=200000; the others run at full "
+                    "speed. Set it below what the slowest configuration reaches at full speed: "
+                    "the paired tables report the rate reached")
     ap.add_argument("--pin", default="none", metavar="CPUS",
                     help="CPU list (taskset -c) for the loads' senders and receivers; 'none' "
                          "leaves them to the scheduler (the default; the tools are never pinned)")
@@ -988,6 +1173,8 @@ def main():
         if unknown:
             ap.error("unknown load(s): " + ",".join(sorted(unknown)))
         LOADS[:] = [load for load in LOADS if load in args.loads.split(",")]
+    if args.rate:
+        RATES.update(parse_rates(args.rate))
     if args.smoke:
         args.reps, args.seconds = 1, 1
     # SIGTERM (CTest's timeout, kill) unwinds like SIGINT, so every finally runs
@@ -1023,12 +1210,16 @@ def main():
         configs += ["pmacctd", "softflowd"]
         if args.only:
             configs = ["none"] + [c for c in configs if c != "none" and c in args.only.split(",")]
-        results = []
+        results, orders = [], []
         for rep in range(args.reps):
             res = {}
-            # rotated by one each repetition, so that a drift of the machine over the run
-            # (other work, frequency, caches) does not always fall on the same configuration
+            # rotated by one each repetition (repetition i starts at configuration i mod n,
+            # none too), so that a drift of the machine over the run (other work, frequency,
+            # caches, TIME_WAIT) does not always fall on the same configuration
             order = configs[rep % len(configs):] + configs[:rep % len(configs)]
+            orders.append(order)
+            print("rep %d/%d order: %s" % (rep + 1, args.reps, ", ".join(order)))
+            sys.stdout.flush()
             for name in order:
                 tool = {"none": lambda: NoAgent(bench),
                         "empty programs (stats on)": lambda: EmptyProgs(bench, True),
@@ -1046,6 +1237,8 @@ def main():
                 res[name] = run_config(bench, tool, args.seconds)
             results.append(res)
         print_tables(results, configs, bench.idle_rss)
+        if args.reps > 1 or RATES:
+            print_paired(results, configs, orders)
         if args.smoke:
             errors = smoke_check(results, configs)
             if errors and all(": flowscope (stats on) counted " in e for e in errors):

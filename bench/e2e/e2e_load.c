@@ -2,18 +2,21 @@
 /*
  * e2e_load: the loads of the end-to-end benchmark (bench/e2e/e2e_bench.py), one mode per run.
  *
- *   e2e_load udp-send DST PORT NPORTS SOCKETS PAYLOAD SECONDS
+ *   e2e_load udp-send DST PORT NPORTS SOCKETS PAYLOAD SECONDS [RATE]
  *       SOCKETS UDP sockets (one source port each) send PAYLOAD-byte datagrams to
  *       NPORTS destination ports PORT..PORT+NPORTS-1 of DST with sendmmsg(), 64 at a time, as
- *       fast as they can for SECONDS: SOCKETS x NPORTS flows.
+ *       fast as they can for SECONDS: SOCKETS x NPORTS flows. With RATE (datagrams per
+ *       second, 0: no limit) each sendmmsg() batch waits for its due time, start + sent /
+ *       RATE, so the rate holds on average over the run and bursts are one batch long.
  *   e2e_load udp-recv BIND PORT NPORTS
  *       drains NPORTS ports with recvmmsg() until SIGTERM/SIGINT.
  *   e2e_load tcp-accept BIND PORT
  *       accepts connections one at a time, reads each until the client's RST or FIN and
  *       closes it, until SIGTERM/SIGINT.
  *   e2e_load connect DST PORT SECONDS [RATE]
- *       connect()/close() in a loop for SECONDS (at most RATE per second when given, 0: no
- *       limit); the close sends a RST (SO_LINGER 0), so no TIME_WAIT piles up on the client.
+ *       connect()/close() in a loop for SECONDS (at most RATE connections per second when
+ *       given, 0: no limit); the close sends a RST (SO_LINGER 0), so no TIME_WAIT piles up on
+ *       the client.
  *   e2e_load dns DST SECONDS QNAME
  *       one A query for QNAME at a time to DST:53, next query when the answer came (1 s
  *       timeout), for SECONDS.
@@ -23,7 +26,9 @@
  *       turn for SECONDS: traffic from NGROUPS cgroups out of one process.
  *
  * Every mode prints one JSON line on stdout at the end ({"sent": N, ...}) and exits 0, or
- * prints an error on stderr and exits 1.
+ * prints an error on stderr and exits 1. udp-send and connect also print "seconds" (the time
+ * they sent for) and "rate" (sent / seconds: the rate reached, datagrams or connections per
+ * second).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,6 +61,17 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Sleeps until CLOCK_MONOTONIC reads t (seconds); returns early on a signal. */
+static void sleep_until(double t)
+{
+	struct timespec ts = { .tv_sec = (time_t)t };
+
+	ts.tv_nsec = (long)((t - ts.tv_sec) * 1e9);
+	if (ts.tv_nsec > 999999999)
+		ts.tv_nsec = 999999999;
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
 static void die(const char *what)
@@ -102,7 +118,8 @@ static int udp_send(char **av)
 	struct sockaddr_in dst = addr4(av[0], num(av[1], 1, 65535));
 	long nports = num(av[2], 1, 65535 - ntohs(dst.sin_port) + 1);
 	long nsock = num(av[3], 1, 60000), payload = num(av[4], 0, 1472);
-	double end = now_s() + num(av[5], 1, 86400);
+	double start = now_s(), end = start + num(av[5], 1, 86400), stopped;
+	long rate = av[6] ? num(av[6], 0, 100000000) : 0;
 	struct sockaddr_in *dsts = calloc(nports, sizeof(*dsts));
 	int *fds = calloc(nsock, sizeof(*fds));
 	struct mmsghdr msgs[BATCH];
@@ -133,6 +150,18 @@ static int udp_send(char **av)
 	handle_signals();
 	while (!stop && now_s() < end) {
 		for (long i = 0; i < nsock && !stop; i++) {
+			if (rate) {
+				/*
+				 * this batch's due time: a refused call (ENOBUFS...) counts as one
+				 * datagram, so the next batch is not held back for what was not sent
+				 */
+				double due = start + (double)(sent + errors) / rate;
+
+				if (due >= end)
+					break;
+				if (due > now_s())
+					sleep_until(due);
+			}
 			for (int m = 0; m < BATCH; m++) {
 				msgs[m].msg_hdr.msg_name = &dsts[next_port];
 				next_port = (next_port + 1) % nports;
@@ -146,9 +175,13 @@ static int udp_send(char **av)
 			else
 				die("sendmmsg");
 		}
+		if (rate && start + (double)(sent + errors) / rate >= end)
+			break;
 	}
-	printf("{\"sent\": %llu, \"errors\": %llu, \"flows\": %ld}\n", sent, errors,
-	       nsock * nports);
+	stopped = now_s() - start;
+	printf("{\"sent\": %llu, \"errors\": %llu, \"flows\": %ld, \"seconds\": %.3f, "
+	       "\"rate\": %.0f}\n",
+	       sent, errors, nsock * nports, stopped, sent / stopped);
 	return 0;
 }
 
@@ -248,6 +281,7 @@ static int tcp_connect(char **av, int ac)
 	long rate = ac > 3 ? num(av[3], 0, 10000000) : 0;
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	unsigned long long done = 0, failed = 0;
+	double t_end;
 
 	handle_signals();
 	while (!stop) {
@@ -255,9 +289,14 @@ static int tcp_connect(char **av, int ac)
 
 		if (t >= end)
 			break;
-		if (rate && done + failed >= (t - start) * rate) {
-			usleep(200);
-			continue;
+		if (rate) {
+			/* the next connection's due time: asleep until then, not polling */
+			double due = start + (double)(done + failed) / rate;
+
+			if (due >= end)
+				break;
+			if (due > t)
+				sleep_until(due);
 		}
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -270,7 +309,9 @@ static int tcp_connect(char **av, int ac)
 			failed++;
 		close(fd);
 	}
-	printf("{\"sent\": %llu, \"failed\": %llu}\n", done, failed);
+	t_end = now_s() - start;
+	printf("{\"sent\": %llu, \"failed\": %llu, \"seconds\": %.3f, \"rate\": %.0f}\n", done,
+	       failed, t_end, done / t_end);
 	return 0;
 }
 
@@ -394,7 +435,7 @@ int main(int argc, char **argv)
 	int ac = argc - 2;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!strcmp(mode, "udp-send") && ac == 6)
+	if (!strcmp(mode, "udp-send") && (ac == 6 || ac == 7))
 		return udp_send(av);
 	if (!strcmp(mode, "udp-recv") && ac == 3)
 		return udp_recv(av);
