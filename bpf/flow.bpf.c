@@ -456,6 +456,21 @@ static __always_inline void fold_slot(struct flow_cache_slot *slot, __u32 parity
 	slot->rx_bytes = slot->rx_packets = 0;
 }
 
+/* A cache-only slot's whole flow as a flow map entry's value (or a flow_done record's). */
+static __always_inline void slot_value(const struct flow_cache_slot *slot, struct flow_value *v)
+{
+	v->first_ns = slot->first_ns;
+	v->last_ns = slot->last_ns;
+	v->tx_bytes = slot->tx_bytes;
+	v->tx_packets = slot->tx_packets;
+	v->rx_bytes = slot->rx_bytes;
+	v->rx_packets = slot->rx_packets;
+	v->tcp_flags = slot->tcp_flags;
+	v->pid = slot->pid;
+	v->flags = slot->flags & ~FLOW_F_MAPPED;
+	__builtin_memcpy(v->comm, slot->comm, sizeof(v->comm));
+}
+
 /*
  * A cache-only slot's flow into flows[parity] (another flow takes the slot over, or the flow
  * ended and found the flow_done ring full): inserted as a new entry, or added to the entry
@@ -470,16 +485,7 @@ static __noinline void slot_spill(struct flow_cache_slot *slot, __u32 parity)
 	void *map;
 	int ret;
 
-	v.first_ns = slot->first_ns;
-	v.last_ns = slot->last_ns;
-	v.tx_bytes = slot->tx_bytes;
-	v.tx_packets = slot->tx_packets;
-	v.rx_bytes = slot->rx_bytes;
-	v.rx_packets = slot->rx_packets;
-	v.tcp_flags = slot->tcp_flags;
-	v.pid = slot->pid;
-	v.flags = slot->flags & ~FLOW_F_MAPPED;
-	__builtin_memcpy(v.comm, slot->comm, sizeof(v.comm));
+	slot_value(slot, &v);
 	map = bpf_map_lookup_elem(&flows, &parity);
 	ret = map ? map_try_insert(map, &slot->key, &v, (void **)&val) : -ENOENT;
 	if (ret == 0)
@@ -534,16 +540,7 @@ static __always_inline void slot_done(struct flow_cache_slot *slot, __u32 parity
 		return;
 	}
 	__builtin_memcpy(&rec->key, &slot->key, sizeof(rec->key));
-	rec->val.first_ns = slot->first_ns;
-	rec->val.last_ns = slot->last_ns;
-	rec->val.tx_bytes = slot->tx_bytes;
-	rec->val.tx_packets = slot->tx_packets;
-	rec->val.rx_bytes = slot->rx_bytes;
-	rec->val.rx_packets = slot->rx_packets;
-	rec->val.tcp_flags = slot->tcp_flags;
-	rec->val.pid = slot->pid;
-	rec->val.flags = slot->flags & ~FLOW_F_MAPPED;
-	__builtin_memcpy(rec->val.comm, slot->comm, sizeof(rec->val.comm));
+	slot_value(slot, &rec->val);
 	rec->parity = parity;
 	rec->pad = 0;
 	/* no wakeup per record: the agent reads the ring on a timer, unless it fills up */
