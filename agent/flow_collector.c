@@ -63,9 +63,10 @@ enum owner_walk_incomplete {
 enum export_phase {
 	PHASE_BEGIN, /* pipeline_begin_interval(): the stages catch up (conntrack, DNS, paths) */
 	PHASE_SWAP, /* flow_parity switched, the outer map updated (waits for an RCU grace period) */
-	PHASE_FOLD, /* the flow cache's slots added into the drained map */
+	PHASE_FOLD, /* the flow_done ring read to its end, the flow cache's slots into the pieces */
 	PHASE_READ, /* bpf_map_lookup_batch() */
-	PHASE_META, /* feed_meta(): flow_meta written */
+	PHASE_MERGE, /* drained entries merged with their pieces; the pieces left gathered */
+	PHASE_META, /* feed_meta(): flow_meta looked up, new entries queued or written */
 	PHASE_SUBMIT, /* records made and submitted: the stages until one holds them */
 	PHASE_RENEW, /* the drained map replaced by an empty one */
 	PHASE_END, /* pipeline_end_interval(): held flows enriched and through the sink */
@@ -73,7 +74,7 @@ enum export_phase {
 };
 
 static const char *const phase_names[PHASE_MAX] = {
-	"begin", "swap", "fold", "read", "meta", "submit", "renew", "end",
+	"begin", "swap", "fold", "read", "merge", "meta", "submit", "renew", "end",
 };
 
 struct flow_collector {
@@ -1149,6 +1150,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			if (!flow_table_take(pieces, &fc->keys[i], &piece, &whole))
 				flow_value_merge(&fc->values[i], &piece);
 		}
+		phase_mark(fc, PHASE_MERGE);
 		emit(fc, count, mono_to_epoch, cb, ctx);
 		total += (int)count;
 		first = false;
@@ -1167,6 +1169,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 		if (more)
 			n++;
 		if (n == DRAIN_CHUNK || (!more && n)) {
+			phase_mark(fc, PHASE_MERGE);
 			emit(fc, n, mono_to_epoch, cb, ctx);
 			total += (int)n;
 			n = 0;
@@ -1175,6 +1178,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			break;
 	}
 	flow_table_reset(pieces);
+	phase_mark(fc, PHASE_MERGE);
 	/* no program runs with `spare` before the next drain's switch */
 	fc->pieces[spare] = pieces;
 	fc->pieces[cur] = NULL;
@@ -1506,6 +1510,8 @@ static const struct counter_desc flow_counters[] = {
 	    "phase=\"fold\"", phase_us[PHASE_FOLD]),
 	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
 	    "phase=\"read\"", phase_us[PHASE_READ]),
+	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
+	    "phase=\"merge\"", phase_us[PHASE_MERGE]),
 	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,
 	    "phase=\"meta\"", phase_us[PHASE_META]),
 	ROW("flowscope_flow_export_phase_microseconds_total", COUNTER_COUNTER, PHASE_HELP,

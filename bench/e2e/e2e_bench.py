@@ -1001,7 +1001,7 @@ LOSS_METRICS = [
 
 
 SCALE_LOADS = ("flows", "connect", "cgroups")
-PHASES = ("begin", "swap", "fold", "read", "meta", "submit", "renew", "end")
+PHASES = ("begin", "swap", "fold", "read", "merge", "meta", "submit", "renew", "end")
 
 
 def run_scale(bench, seconds):
