@@ -766,10 +766,10 @@ static int empty_cache(struct flow_collector *fc, uint32_t parity)
  * Takes what the CPUs' flow cache slots of `parity` hold into pieces[parity], then empties the
  * slots: a cache-only slot's whole flow, a mapped slot's counts (merged with its flow's map
  * entry when the map is read). Only for a parity no program uses any more (after the switch and
- * its wait): nothing writes the slots meanwhile. A piece that finds no room (max_flows keys) is
- * counted: a whole flow's packets as the flow map's refusals (table_full()), a mapped slot's in
- * cache_orphans. Returns 0
- * or a negative errno: the entries are then left as they were, marked cache_dirty, and
+ * its wait): nothing writes the slots meanwhile. A whole flow that finds no room (max_flows keys)
+ * is counted as the flow map's refusals (table_full()); a mapped slot's counts always find room
+ * (flow_table_add()), and only a table that cannot grow (ENOMEM) leaves them in cache_orphans.
+ * Returns 0 or a negative errno: the entries are then left as they were, marked cache_dirty, and
  * clear_cache() empties them before the programs use this parity again.
  */
 static int fold_cache(struct flow_collector *fc, uint32_t parity)

@@ -194,7 +194,8 @@ int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct 
 			e->state |= E_WHOLE;
 		return 0;
 	}
-	if (t->n >= t->max)
+	/* a mapped slot's counts need no room of the bound: its flow holds a map entry already */
+	if (whole && t->n >= t->max)
 		return -ENOSPC;
 	if (t->n == t->cap) {
 		if (grow(t))

@@ -35,8 +35,10 @@ void flow_table_destroy(struct flow_table *t);
 /*
  * Adds a piece of the flow under k: a new key, or merged into the key's piece. whole: the piece
  * carries the flow's first_ns, initiator and owner (a ring record, a cache-only slot), not only
- * counts (a mapped slot's). Returns 0, -ENOSPC when the table holds max_flows keys already, or
- * -ENOMEM when it cannot grow.
+ * counts (a mapped slot's). Returns 0, -ENOSPC when a whole piece of a new key finds max_flows
+ * keys in the table already, or -ENOMEM when it cannot grow. A piece that is not whole is never
+ * refused for the bound: its flow has an entry in the flow map, which --max-flows bounds, and
+ * such pieces are at most the flow cache's slots (FLOW_CACHE_SLOTS a CPU).
  */
 int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct flow_value *v,
 		   bool whole);

@@ -113,7 +113,10 @@ static void test_add_take_next(void **state)
 	flow_table_destroy(t);
 }
 
-/* Beyond the bound a new key is refused; a key already in it still merges. */
+/*
+ * Beyond the bound a new key's whole piece is refused; a key already in it still merges, and a
+ * mapped slot's counts (not whole: their flow holds a map entry) are always taken.
+ */
 static void test_bound(void **state)
 {
 	struct flow_table *t = flow_table_create(4);
@@ -134,6 +137,14 @@ static void test_bound(void **state)
 		assert_int_equal(flow_table_add(t, &k0, &v, true), 0);
 		assert_int_equal(flow_table_take(t, &k0, &out, &whole), 0);
 		assert_int_equal(out.rx_packets, 2);
+	}
+	{
+		struct flow_key k = key(5);
+
+		assert_int_equal(flow_table_add(t, &k, &v, false), 0);
+		assert_int_equal(flow_table_take(t, &k, &out, &whole), 0);
+		assert_false(whole);
+		assert_int_equal(out.rx_packets, 1);
 	}
 	flow_table_destroy(t);
 }
