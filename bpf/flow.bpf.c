@@ -778,7 +778,13 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 			slot->rx_bytes += bytes;
 			slot->rx_packets += packets;
 		}
-		slot->last_ns = now;
+		/*
+		 * now is the clock as read at this CPU's first packet of the tick, and the coarse
+		 * clock moves a little after jiffies does: a slot's first_ns, read afresh when it
+		 * was taken, may lie a tick past it. last_ns never goes below first_ns.
+		 */
+		if (now > slot->last_ns)
+			slot->last_ns = now;
 		slot->tcp_flags |= pi.tcp_flags;
 		/*
 		 * A RST, or the first packet (the last ACK) after a FIN each way, ends the
