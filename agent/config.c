@@ -180,6 +180,9 @@ static enum config_status set_log_level(struct config *cfg, const struct opt_def
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
 
+	/* "warning" is what the log lines say (text and JSON `level`) */
+	if (!strcmp(val, "warning"))
+		val = "warn";
 	for (int i = 0; i < 4; i++) {
 		if (!strcmp(val, names[i])) {
 			cfg->log_level = i;

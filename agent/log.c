@@ -106,15 +106,61 @@ static void put_json_string(FILE *f, const char *str)
 	fputc('"', f);
 }
 
-/* Text: control bytes escaped as \xNN, so an event stays on one line. */
-static void put_text(FILE *f, const char *str)
+/* How put_text() writes a string: a message, a field's key, a field's value. */
+enum text_part { TEXT_MSG, TEXT_KEY, TEXT_VALUE };
+
+/* Whether a byte of a key must be escaped: it would end the key or the field. */
+static bool key_special(unsigned char c)
 {
-	for (const unsigned char *s = (const unsigned char *)str; *s; s++) {
-		if (*s < 0x20 || *s == 0x7f)
-			fprintf(f, "\\x%02x", *s);
-		else
-			fputc(*s, f);
+	return c == ' ' || c == '=' || c == '"';
+}
+
+/* Whether a value must be quoted to stay one field: empty, or holding a byte that put_text()
+ * escapes or that would end it. */
+static bool value_needs_quotes(const unsigned char *s, size_t n)
+{
+	size_t len;
+
+	if (!n)
+		return true;
+	for (size_t i = 0; i < n; i += len) {
+		len = utf8_len(s + i, n - i);
+		if (!len || s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\' || key_special(s[i]))
+			return true;
 	}
+	return false;
+}
+
+/*
+ * Text (logfmt-like): control bytes, DEL and bytes of invalid UTF-8 as \xNN and a backslash as
+ * \\, so that an event stays on one line and an escape cannot be forged by the bytes of a name
+ * from another process. A key's space, '=' and '"' are escaped as \xNN too; a value holding any
+ * of them (or any escape, or nothing) is quoted, its '"' written \".
+ */
+static void put_text(FILE *f, const char *str, enum text_part part)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), i = 0, len = 0;
+	bool quoted = part == TEXT_VALUE && value_needs_quotes(s, n);
+
+	if (quoted)
+		fputc('"', f);
+	while (i < n) {
+		unsigned char c = s[i];
+
+		if (c == '\\') {
+			fputs("\\\\", f), i++;
+		} else if (quoted && c == '"') {
+			fputs("\\\"", f), i++;
+		} else if (c < 0x20 || c == 0x7f || (part == TEXT_KEY && key_special(c)) ||
+			   (len = utf8_len(s + i, n - i)) == 0) {
+			fprintf(f, "\\x%02x", c), i++;
+		} else {
+			fwrite(s + i, 1, len, f), i += len;
+		}
+	}
+	if (quoted)
+		fputc('"', f);
 }
 
 static void put_ts(FILE *f)
@@ -139,7 +185,7 @@ static void put_value(FILE *f, const struct log_field *fl, bool json)
 		else if (json)
 			put_json_string(f, fl->str);
 		else
-			put_text(f, fl->str);
+			put_text(f, fl->str, TEXT_VALUE);
 		break;
 	case LOG_FIELD_U64:
 		fprintf(f, "%llu", (unsigned long long)fl->u64);
@@ -192,10 +238,10 @@ static void emit(enum log_level level, const char *msg, const struct log_field *
 		fputs(n ? "}}" : "}", f);
 	} else {
 		fprintf(f, "flowscope: %s: ", level_names[level]);
-		put_text(f, msg);
+		put_text(f, msg, TEXT_MSG);
 		for (size_t i = 0; i < n; i++) {
 			fputc(' ', f);
-			put_text(f, fields[i].key);
+			put_text(f, fields[i].key, TEXT_KEY);
 			fputc('=', f);
 			put_value(f, &fields[i], false);
 		}

@@ -116,8 +116,31 @@ static void test_untrusted_bytes(void **state)
 	log_set_format(LOG_FORMAT_TEXT);
 	out = captured(log_untrusted);
 	assert_string_equal(out, "flowscope: warning: odd \"name\"\\x0a "
-				 "comm=a\"b\\c\\x0ad\\x01\\x7f"
-				 "\xff\xc3( k\"\\x02=\xe2\x82\xac\n");
+				 "comm=\"a\\\"b\\\\c\\x0ad\\x01\\x7f\\xff\\xc3(\" "
+				 "k\\x22\\x02=\xe2\x82\xac\n");
+	free(out);
+}
+
+/*
+ * Text fields stay fields: a value with a space or '=' is quoted, an empty one too, and the
+ * bytes "\x01" of a name come out unlike an escaped byte (a backslash is written twice).
+ */
+static void log_text_fields(void)
+{
+	LOG_FIELDS(LOG_LEVEL_INFO, "a \\x01 b", LOG_STR("cgroup", "/t/a b=c"), LOG_STR("e", ""),
+		   LOG_STR("n", "\\x01"), LOG_STR("b", "\x01"),
+		   LOG_STR("ok", "/kubepods/p\xc3\xa9"));
+}
+
+static void test_text_fields_quoted(void **state)
+{
+	char *out;
+
+	(void)state;
+	log_set_format(LOG_FORMAT_TEXT);
+	out = captured(log_text_fields);
+	assert_string_equal(out, "flowscope: info: a \\\\x01 b cgroup=\"/t/a b=c\" e=\"\" "
+				 "n=\"\\\\x01\" b=\"\\x01\" ok=/kubepods/p\xc3\xa9\n");
 	free(out);
 }
 
@@ -183,6 +206,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_typed_fields_text),
+		cmocka_unit_test(test_text_fields_quoted),
 		cmocka_unit_test(test_typed_fields_json),
 		cmocka_unit_test(test_untrusted_bytes),
 		cmocka_unit_test(test_non_finite),
