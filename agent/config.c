@@ -297,7 +297,8 @@ static const struct opt_def opts[] = {
 	{ "max-flows", "N", set_u32, OFF(max_flows), 16, 1u << 24,
 	  "flows tracked per interval; packets beyond are counted as dropped (default 65536)" },
 	{ "cgroup-root", "PATH", set_str, OFF(cgroup_root), 0, 0,
-	  "attach to this cgroup v2 subtree instead of the whole hierarchy" },
+	  "attach to this cgroup v2 subtree instead of the whole hierarchy: flows and tracer "
+	  "events of its tasks only" },
 	{ "cgroup-mode", "auto|v2|v1", set_cgroup_mode, 0, 0, 0,
 	  "attribute flows to cgroup v2 groups, or to the socket creator's v1 memory cgroup "
 	  "(hybrid and legacy hosts); auto: v1 when a v1 memory hierarchy is mounted (default "

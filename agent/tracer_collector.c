@@ -468,6 +468,12 @@ enum tracer_collector_status tracer_collector_create(const struct tracer_collect
 		}
 	}
 	policy_programs(tc->policy, &req, &opt);
+	/* --cgroup-root is the events' scope: a cgroup made below it joins it at its cgroup_mkdir,
+	 * and its id leaves the scope after its cgroup_rmdir (event_tracer.h, cgroup_root) */
+	if (o->cgroup_root && !o->cgroup_v1_mount) {
+		req |= POLICY_PROG_BIT(POLICY_PROG_CGROUP_MKDIR);
+		opt |= POLICY_PROG_BIT(POLICY_PROG_CGROUP_RMDIR);
+	}
 	for (int p = 0; p < POLICY_PROG_COUNT; p++) {
 		if (!((req | opt) & POLICY_PROG_BIT(p)))
 			continue;
@@ -615,6 +621,9 @@ static const struct counter_desc tracer_families[] = {
 	  COUNTER_COUNTER, "", 0 },
 	{ "flowscope_tracer_decode_errors_total", "malformed records from the ring, per event",
 	  COUNTER_COUNTER, "", 0 },
+	{ "flowscope_tracer_events_out_of_scope_total",
+	  "records not made: the task's cgroup is outside --cgroup-root, per event",
+	  COUNTER_COUNTER, "", 0 },
 };
 
 /* Every family this group renders, for tests that check docs/metrics.md (values read 0). */
@@ -634,6 +643,9 @@ static const struct counter_desc all_descs[] = {
 		    "", struct tracer_snap, records),
 	COUNTER_ROW("flowscope_tracer_decode_errors_total", COUNTER_COUNTER,
 		    "malformed records from the ring, per event", "", struct tracer_snap, records),
+	COUNTER_ROW("flowscope_tracer_events_out_of_scope_total", COUNTER_COUNTER,
+		    "records not made: the task's cgroup is outside --cgroup-root, per event", "",
+		    struct tracer_snap, records),
 };
 
 const struct counter_desc *tracer_collector_counter_descs(size_t *n)
@@ -658,7 +670,7 @@ static void tracer_dynamic(void *arg, const void *snap, struct counters_out *out
 	struct tracer_collector *tc = arg;
 
 	(void)snap;
-	for (int f = 0; f < 5; f++) {
+	for (int f = 0; f < 6; f++) {
 		for (int id = 1; id < POLICY_EV_COUNT; id++) {
 			struct event_tracer_counts k;
 			char labels[96];
@@ -670,7 +682,8 @@ static void tracer_dynamic(void *arg, const void *snap, struct counters_out *out
 			    : f == 1 ? k.lost
 			    : f == 2 ? k.suppressed
 			    : f == 3 ? k.kernel_filtered
-				     : k.decode_errors;
+			    : f == 4 ? k.decode_errors
+				     : k.out_of_scope;
 			snprintf(labels, sizeof(labels), "event=\"%s\"",
 				 policy_event_def(id)->name);
 			counters_sample(out, &tracer_families[f], labels, v);

@@ -86,6 +86,12 @@ const volatile __u32 cgroup_mkdir_notify = 0;
  * cgroup joins them when its parent is in them, at its cgroup_mkdir, before any task can be in it.
  */
 const volatile __u64 cgroup_inherit_mask = 0;
+/*
+ * --cgroup-root (cgroup v2): only tasks whose cgroup carries TR_SCOPE_BIT in cgroup_allow are
+ * reported, the rest counted as TR_STAT_OUT_OF_SCOPE. The library marks the subtree at start and
+ * a new cgroup inherits the bit at its cgroup_mkdir (TR_SCOPE_BIT is in cgroup_inherit_mask).
+ */
+const volatile __u32 cgroup_scope = 0;
 /* Kernel-side filters per slot (slot as event_config), tested before the rate limit. */
 const volatile struct tr_filter_config event_filter[TR_SLOTS] = {};
 /*
@@ -483,10 +489,26 @@ miss:
 	return false;
 }
 
-/* Enabled, not the agent, and through the comm/uid/cgroup filters. */
+/* Whether the context's cgroup is within --cgroup-root (always, without one); a miss is counted. */
+static __always_inline bool in_scope(__u32 slot, const struct tr_fctx *c)
+{
+	__u64 *allow;
+
+	if (!cgroup_scope)
+		return true;
+	allow = bpf_map_lookup_elem(&cgroup_allow, &c->cgroup_id);
+	if (allow && (*allow & TR_SCOPE_BIT))
+		return true;
+	stat_inc(slot, TR_STAT_OUT_OF_SCOPE);
+	return false;
+}
+
+/* Enabled, not the agent, within the scope, and through the comm/uid/cgroup filters. */
 static __always_inline bool want_filtered(__u32 slot, const struct tr_fctx *c)
 {
 	if (!slot_enabled(slot) || c->pid == self_tgid)
+		return false;
+	if (!in_scope(slot, c))
 		return false;
 	return filters_ok(slot, c);
 }

@@ -39,6 +39,11 @@
 #define TR_PREFIX_MAX 256
 /* Distinct cgroup filter sets (bits of a cgroup_allow value). */
 #define TR_CGROUP_SETS 64
+/*
+ * The scope bit of a cgroup_allow value (--cgroup-root, cgroup v2): the cgroup is the root or
+ * below it. The filter sets then have bits 0..62 (TR_CGROUP_SETS - 1 sets).
+ */
+#define TR_SCOPE_BIT (1ULL << 63)
 /* Default env bound (the policy's `env_max_bytes`): env beyond it sets env_truncated. */
 #define TR_ENV_DEFAULT 32768
 
@@ -75,6 +80,7 @@ enum tr_stat {
 	TR_STAT_FILTERED, /* records not made: a filter did not match (before the rate limit) */
 	TR_STAT_READ_ERRORS, /* records sent with a field that could not be read (flagged) */
 	TR_STAT_RATE_STATE_FULL, /* rate limiter state not created (map full): sent unlimited */
+	TR_STAT_OUT_OF_SCOPE, /* records not made: the task is outside --cgroup-root's subtree */
 	TR_STAT_MAX,
 };
 

@@ -62,6 +62,7 @@ struct event_tracer {
 	size_t rmdirs_cap;
 	uint64_t rmdir_dropped;
 	bool any_rate_limit;
+	bool scope; /* cgroup_root given (cgroup v2): events of its subtree only, TR_SCOPE_BIT */
 	/* cgroup filter sets: set n (bit n-1 of a cgroup_allow value) belongs to slot set_slot[n-1] */
 	uint32_t set_slot[TR_CGROUP_SETS];
 	size_t n_sets;
@@ -164,6 +165,12 @@ static bool any_cgroup_match(const struct event_tracer_opts *o)
 	return false;
 }
 
+/* --cgroup-root limits the events to its subtree (cgroup v2; in v1 mode it does not). */
+static bool has_scope(const struct event_tracer_opts *o)
+{
+	return o->cgroup_root && !o->cgroup_v1;
+}
+
 size_t event_tracer_programs_for(const struct event_tracer_opts *o, struct event_tracer_prog *out,
 				 size_t max)
 {
@@ -185,10 +192,10 @@ size_t event_tracer_programs_for(const struct event_tracer_opts *o, struct event
 			n = add_prog(out, n, max, "tr_sys_enter", true);
 	}
 	/* rate state and cgroup filter ids of removed cgroups are dropped on their cgroup_rmdir */
-	if (any_rate_limit(o) || any_cgroup_match(o))
+	if (any_rate_limit(o) || any_cgroup_match(o) || has_scope(o))
 		n = add_prog(out, n, max, "tr_cgroup_rmdir", false);
-	/* new cgroups join the cgroup_match sets at their cgroup_mkdir */
-	if (any_cgroup_match(o))
+	/* new cgroups join the cgroup_match sets and the scope at their cgroup_mkdir */
+	if (any_cgroup_match(o) || has_scope(o))
 		n = add_prog(out, n, max, "tr_cgroup_mkdir", true);
 	if (o->seed_tasks)
 		n = add_prog(out, n, max, "tr_iter_task", false);
@@ -615,9 +622,11 @@ static void cgroup_filter_add(struct event_tracer *et, uint64_t id, const char *
 
 /*
  * Every cgroup below dir (fd dfd, path rel relative to the v2 root, buffer of PATH_MAX bytes)
- * into the sets its path matches. A directory that vanishes meanwhile is skipped.
+ * into the sets its path matches, or with scope into the scope. A directory that vanishes
+ * meanwhile is skipped.
  */
-static void cgroup_walk_dir(struct event_tracer *et, int dfd, char *rel, size_t len, int depth)
+static void cgroup_walk_dir(struct event_tracer *et, int dfd, char *rel, size_t len, int depth,
+			    bool scope)
 {
 	struct stat st;
 	struct dirent *de;
@@ -627,7 +636,10 @@ static void cgroup_walk_dir(struct event_tracer *et, int dfd, char *rel, size_t 
 		close(dfd);
 		return;
 	}
-	cgroup_filter_add(et, st.st_ino, len ? rel : "/");
+	if (scope)
+		cgroup_allow_or(et, st.st_ino, TR_SCOPE_BIT);
+	else
+		cgroup_filter_add(et, st.st_ino, len ? rel : "/");
 	if (depth >= CGROUP_WALK_DEPTH || !(d = fdopendir(dfd))) {
 		if (depth >= CGROUP_WALK_DEPTH)
 			tlog(et, 1, "cgroup filter: %s: deeper than %d levels, not walked", rel,
@@ -645,7 +657,7 @@ static void cgroup_walk_dir(struct event_tracer *et, int dfd, char *rel, size_t 
 			continue;
 		cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cfd >= 0)
-			cgroup_walk_dir(et, cfd, rel, len + n, depth + 1);
+			cgroup_walk_dir(et, cfd, rel, len + n, depth + 1, scope);
 		rel[len] = 0;
 	}
 	closedir(d);
@@ -659,7 +671,19 @@ static int cgroup_walk(struct event_tracer *et)
 
 	if (fd < 0)
 		return -errno;
-	cgroup_walk_dir(et, fd, rel, 0, 0);
+	cgroup_walk_dir(et, fd, rel, 0, 0, false);
+	return 0;
+}
+
+/* The scope: cgroup_root's subtree (at open: twice, like cgroup_walk()). */
+static int scope_walk(struct event_tracer *et)
+{
+	char rel[PATH_MAX] = "";
+	int fd = open(et->opts.cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	cgroup_walk_dir(et, fd, rel, 0, 0, true);
 	return 0;
 }
 
@@ -670,11 +694,15 @@ void event_tracer_cgroup_filter_stats(const struct event_tracer *et, uint64_t *i
 	uint64_t key, next, n = 0;
 	void *prev = NULL;
 
-	/* the kernel adds ids too (a new cgroup below a prefix): count the map itself */
+	/* the kernel adds ids too (a new cgroup below a prefix): count the map itself, the ids
+	 * in a filter set (those only in the --cgroup-root scope are not) */
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		uint64_t v = 0;
+
 		key = next;
 		prev = &key;
-		n++;
+		if (!bpf_map_lookup_elem(fd, &key, &v) && (v & ~TR_SCOPE_BIT))
+			n++;
 	}
 	*ids = n;
 	*errors = et->cgroup_errors;
@@ -683,7 +711,7 @@ void event_tracer_cgroup_filter_stats(const struct event_tracer *et, uint64_t *i
 /* A removed cgroup's rate state and filter ids go cgroup_cleanup_delay_ns after ts. */
 static void note_rmdir(struct event_tracer *et, uint64_t cgroup_id, uint64_t ts)
 {
-	if (!et->any_rate_limit && !et->any_cgroup_match)
+	if (!et->any_rate_limit && !et->any_cgroup_match && !et->scope)
 		return;
 	if (et->n_rmdirs == et->rmdirs_cap) {
 		size_t nc = et->rmdirs_cap * 2;
@@ -892,9 +920,10 @@ static int set_filters(struct event_tracer *et, char *err, size_t errlen)
 		}
 		if (!f->n_cgroup_ids && !f->cgroup_match)
 			continue;
-		if (et->n_sets == TR_CGROUP_SETS) {
+		if (et->n_sets == (et->scope ? TR_CGROUP_SETS - 1 : TR_CGROUP_SETS)) {
+			/* with a scope, bit 63 is TR_SCOPE_BIT */
 			snprintf(err, errlen, "cgroup filters on more than %d events",
-				 TR_CGROUP_SETS);
+				 et->scope ? TR_CGROUP_SETS - 1 : TR_CGROUP_SETS);
 			return -E2BIG;
 		}
 		et->set_slot[et->n_sets++] = slot;
@@ -973,6 +1002,20 @@ static int fill_filters(struct event_tracer *et, char *err, size_t errlen)
 		snprintf(err, errlen, "cgroup filter: more than %d cgroup ids",
 			 TR_CGROUP_ALLOW_MAX);
 		return -E2BIG;
+	}
+	if (et->scope) {
+		int ret = scope_walk(et);
+
+		if (ret) {
+			snprintf(err, errlen, "--cgroup-root %s: walking its cgroups: %s",
+				 et->opts.cgroup_root, strerror(-ret));
+			return ret;
+		}
+		if (et->cgroup_errors) {
+			snprintf(err, errlen, "--cgroup-root: more than %d cgroups below it",
+				 TR_CGROUP_ALLOW_MAX);
+			return -E2BIG;
+		}
 	}
 	if (et->any_cgroup_match) {
 		int ret = 0;
@@ -1094,10 +1137,16 @@ int event_tracer_create(const struct event_tracer_opts *opts, struct event_trace
 		snprintf(err, errlen, "cgroup mode v1 without the v1 memory mount");
 		goto fail;
 	}
+	et->scope = has_scope(opts);
 	ret = set_filters(et, err, errlen);
 	if (ret)
 		goto fail;
-	et->skel->rodata->cgroup_rmdir_notify = et->any_rate_limit || et->any_cgroup_match;
+	if (et->scope) {
+		et->skel->rodata->cgroup_scope = 1;
+		et->skel->rodata->cgroup_inherit_mask |= TR_SCOPE_BIT;
+	}
+	et->skel->rodata->cgroup_rmdir_notify = et->any_rate_limit || et->any_cgroup_match ||
+						et->scope;
 	et->skel->rodata->cgroup_mkdir_notify = et->any_cgroup_match;
 
 	bpf_object__for_each_program(prog, et->skel->obj)
@@ -1115,7 +1164,8 @@ int event_tracer_create(const struct event_tracer_opts *opts, struct event_trace
 			goto fail;
 		}
 	}
-	if (et->any_cgroup_match && !bpf_program__autoload(et->skel->progs.tr_cgroup_mkdir)) {
+	if ((et->any_cgroup_match || et->scope) &&
+	    !bpf_program__autoload(et->skel->progs.tr_cgroup_mkdir)) {
 		ret = -EINVAL;
 		snprintf(err, errlen,
 			 "a cgroup filter needs the BPF program tr_cgroup_mkdir, which "
@@ -1219,6 +1269,9 @@ int event_tracer_create(const struct event_tracer_opts *opts, struct event_trace
 	if (et->any_cgroup_match && cgroup_walk(et))
 		tlog(et, 1, "cgroup filter: second walk of the cgroup v2 tree failed: %s",
 		     strerror(errno));
+	if (et->scope && scope_walk(et))
+		tlog(et, 1, "--cgroup-root: second walk of its cgroups failed: %s",
+		     strerror(errno));
 	if (opts->seed_tasks) {
 		bool have_iter = false;
 
@@ -1308,7 +1361,7 @@ void event_tracer_tick(struct event_tracer *et, uint64_t now_boot_ns)
 			if (o->enabled && o->rate_burst && o->rate_per_second)
 				bpf_map_delete_elem(bpf_map__fd(et->skel->maps.rate_state), &key);
 		}
-		if (et->any_cgroup_match)
+		if (et->any_cgroup_match || et->scope)
 			bpf_map_delete_elem(bpf_map__fd(et->skel->maps.cgroup_allow),
 					    &r->cgroup_id);
 	}
@@ -1340,6 +1393,7 @@ void event_tracer_counts(const struct event_tracer *et, enum tr_event ev, int nr
 	out->read_errors = sum[TR_STAT_READ_ERRORS];
 	out->rate_state_full = sum[TR_STAT_RATE_STATE_FULL];
 	out->kernel_filtered = sum[TR_STAT_FILTERED];
+	out->out_of_scope = sum[TR_STAT_OUT_OF_SCOPE];
 	if (slot == 0)
 		out->decode_errors = et->user[0].decode_errors;
 }

@@ -99,8 +99,12 @@ struct event_tracer_opts {
 	uint32_t ringbuf_bytes; /* events ring; 0: TR_DEFAULT_RINGBUF_BYTES; a power of 2 */
 	bool debug; /* the BPF side's debug stream, to the log callback at level 3 */
 	bool seed_tasks; /* run the task iterator (or read /proc) into the task table */
-	/* cgroup v2 directory cgroup/sock_create attaches to; NULL: the v2 mount found in
-	 * /proc/mounts */
+	/*
+	 * cgroup v2 directory cgroup/sock_create attaches to; NULL: the v2 mount found in
+	 * /proc/mounts. Set (and cgroup_v1 false), it is also the scope of every event: only tasks
+	 * whose v2 cgroup is this one or below it (made later too) are reported, the others are
+	 * counted as out_of_scope. Needs tr_cgroup_mkdir.
+	 */
 	const char *cgroup_root;
 	/* rate state and cgroup filter ids of a removed cgroup kept this long; 0: 60 s */
 	uint64_t cgroup_cleanup_delay_ns;
@@ -174,6 +178,7 @@ struct event_tracer_counts {
 	uint64_t received; /* read from the ring buffer */
 	uint64_t decode_errors; /* malformed records, not delivered */
 	uint64_t kernel_filtered; /* not made: a filter did not match (before the rate limit) */
+	uint64_t out_of_scope; /* not made: the task's cgroup is outside cgroup_root */
 	uint64_t delivered; /* handed to the callback */
 };
 

@@ -2,8 +2,10 @@
 /*
  * tracer_bench: the cost of the event tracer on this machine (needs root).
  *
- * Default (`tracer_bench [--rounds N] [--cpu N] [--bpf-only]`; --bpf-only: the BPF run times
- * alone, a few seconds):
+ * Default (`tracer_bench [--rounds N] [--cpu N] [--bpf-only] [--cgroup-root PATH]`; --bpf-only:
+ * the BPF run times alone, a few seconds; --cgroup-root: the tracer limited to that cgroup v2
+ * subtree, so the loop measures the scope test, passed when this process is below PATH and
+ * missed otherwise):
  *  - getppid loop, ns per call, with and without the tracer, interleaved: each round measures
  *    one phase without the tracer and one with it (opened, measured, closed), in alternating
  *    order (A/B, B/A, ...). A phase is the minimum over short chunks (20k calls) of the mean ns
@@ -159,10 +161,14 @@ static const char *set_name[] = {
 	[SET_DEFAULT] = "default event set (no syscall program)",
 };
 
+/* --cgroup-root: the tracer's scope (event_tracer_opts.cgroup_root); NULL: none */
+static const char *scope_root;
+
 static void set_opts(struct event_tracer_opts *o, enum set s)
 {
 	memset(o, 0, sizeof(*o));
 	o->log = quiet_log;
+	o->cgroup_root = scope_root;
 	switch (s) {
 	case SET_UNWANTED:
 		/* a wanted syscall nothing on the machine makes: every run is an unwanted one */
@@ -678,8 +684,11 @@ int main(int argc, char **argv)
 			with_default = true;
 		else if (!strcmp(argv[i], "--bpf-only"))
 			bpf_only = true;
+		else if (!strcmp(argv[i], "--cgroup-root") && i + 1 < argc)
+			scope_root = argv[++i];
 		else {
-			fprintf(stderr, "usage: tracer_bench [--rounds N] [--cpu N] [--bpf-only]\n"
+			fprintf(stderr, "usage: tracer_bench [--rounds N] [--cpu N] [--bpf-only] "
+					"[--cgroup-root PATH]\n"
 					"       tracer_bench --sustained AGENT [--rates R,R,...] "
 					"[--seconds S] [--ring BYTES]\n"
 					"         [--with-default-events]\n");
