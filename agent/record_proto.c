@@ -410,8 +410,8 @@ static const char *const oomkillargs_keys[] = { "victim_pid",	"victim_comm",
 						"victim_uid",	"victim_cgroup_id",
 						"total_vm_kib", "rss_kib",
 						"killer_pid",	NULL };
-static const char *const signalargs_keys[] = { "target_pid", "target_tid", "target_comm",
-					       "signal",     "result",	   NULL };
+static const char *const signalargs_keys[] = { "target_pid", "target_tid", "target_comm", "signal",
+					       "result",     "code",	   NULL };
 static const char *const syscallargs_keys[] = {
 	"fd",	  "family",   "addr",	    "port",	  "flags",  "dirfd",  "pathname",
 	"mode",	  "filename", "nstype",	    "source",	  "target", "fstype", "name",

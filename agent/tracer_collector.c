@@ -309,6 +309,7 @@ static void on_event(void *ctx, const struct event_tracer_event *ev)
 		a_u(&a, "target_tid", ev->signal->target_tid);
 		a_str(&a, "target_comm", tcomm);
 		a_u(&a, "signal", ev->signal->sig);
+		a_s(&a, "code", ev->signal->code);
 		a_s(&a, "result", ev->signal->result);
 		break;
 	}

@@ -1195,6 +1195,14 @@ int BPF_PROG(tr_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	r->target_tid = BPF_CORE_READ(task, pid);
 	r->sig = sig;
 	r->result = result;
+	/* as the tracepoint's own TP_STORE_SIGINFO: two pseudo pointers stand for no siginfo */
+	if ((unsigned long)info == 0) /* SEND_SIG_NOINFO */
+		r->code = 0; /* SI_USER */
+	else if ((unsigned long)info == 1) /* SEND_SIG_PRIV */
+		r->code = 0x80; /* SI_KERNEL */
+	else
+		r->code = BPF_CORE_READ(info, si_code);
+	r->pad = 0;
 	BPF_CORE_READ_STR_INTO(&r->target_comm, task, comm);
 	submit(slot, r);
 	return 0;

@@ -203,6 +203,8 @@ struct tr_signal {
 	__u32 target_tid;
 	__u32 sig;
 	__s32 result; /* TRACE_SIGNAL_*: 0 delivered, 1 ignored, 2 already pending, ... */
+	__s32 code; /* si_code: SI_USER (0) for kill(), SI_KERNEL (0x80), SI_QUEUE (-1), ... */
+	__u32 pad;
 	char target_comm[TR_COMM_LEN];
 };
 

@@ -88,6 +88,7 @@ class TracerScope(unittest.TestCase):
         a = sigs[0]["args"]
         # the child may not have exec'd sleep yet: its comm is sh or sleep
         self.assertEqual(a["signal"], signal.SIGTERM)
+        self.assertEqual(a["code"], 0)  # SI_USER: kill(2) from the shell
         self.assertNotEqual(a["target_pid"], ins["kill"])
         self.assertEqual(exits[a["target_pid"]]["signal"], signal.SIGTERM)
         conn = [r for r in mine if r["event"] == "tcp_connect"]
