@@ -45,11 +45,17 @@ class TracerScope(unittest.TestCase):
         kill = env.spawn(["/bin/sh", "-c", "sleep 30 & kill -TERM $!; wait $!"], cgroup=cg)
         kill.communicate(timeout=30)
         self.assertEqual(kill.returncode, 128 + signal.SIGTERM)
+        # sigqueue(3) through procps' kill -q: si_code SI_QUEUE, sent by the shell's child
+        queue = env.spawn(["/bin/sh", "-c", "sleep 30 & /bin/kill -q 7 -s TERM $!; wait $!"],
+                          cgroup=cg)
+        queue.communicate(timeout=30)
+        self.assertEqual(queue.returncode, 128 + signal.SIGTERM)
         tcp = env.spawn(["ip", "netns", "exec", ns, sys.executable, "-c", TCP_SCRIPT], cgroup=cg)
         out, err = tcp.communicate(timeout=30)
         self.assertEqual(tcp.returncode, 0, err)
         res = json.loads(out)
-        return {"echo": echo.pid, "exit": ex.pid, "kill": kill.pid, "tcp": res["pid"],
+        return {"echo": echo.pid, "exit": ex.pid, "kill": kill.pid, "queue": queue.pid,
+                "tcp": res["pid"],
                 "client_port": res["client_port"]}
 
     def test_events_limited_to_cgroup_root(self):
@@ -89,6 +95,11 @@ class TracerScope(unittest.TestCase):
         # the child may not have exec'd sleep yet: its comm is sh or sleep
         self.assertEqual(a["signal"], signal.SIGTERM)
         self.assertEqual(a["code"], 0)  # SI_USER: kill(2) from the shell
+        queued = [r for r in mine if r["event"] == "signal_generate"
+                  and r["ppid"] == ins["queue"]]
+        self.assertEqual(len(queued), 1, mine)
+        self.assertEqual(queued[0]["args"]["signal"], signal.SIGTERM)
+        self.assertEqual(queued[0]["args"]["code"], -1)  # SI_QUEUE
         self.assertNotEqual(a["target_pid"], ins["kill"])
         self.assertEqual(exits[a["target_pid"]]["signal"], signal.SIGTERM)
         conn = [r for r in mine if r["event"] == "tcp_connect"]
