@@ -178,11 +178,11 @@ static enum config_status set_kafka_compression(struct config *cfg, const struct
 static enum config_status set_log_level(struct config *cfg, const struct opt_def *o,
 					const char *val, char *err, size_t errsz)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
+	static const char *const names[] = { "error", "warning", "info", "debug" };
 
-	/* "warning" is what the log lines say (text and JSON `level`) */
-	if (!strcmp(val, "warning"))
-		val = "warn";
+	/* "warning" is what the log lines say (text and JSON `level`); "warn" is taken for it */
+	if (!strcmp(val, "warn"))
+		val = "warning";
 	for (int i = 0; i < 4; i++) {
 		if (!strcmp(val, names[i])) {
 			cfg->log_level = i;
@@ -375,7 +375,7 @@ static const struct opt_def opts[] = {
 	{ "metrics-addr", "HOST:PORT", set_metrics_addr, OFF(metrics_addr), 0, 0,
 	  "serve Prometheus metrics at http://HOST:PORT/metrics (\":9464\": every address; "
 	  "default: off)" },
-	{ "log-level", "error|warn|info|debug", set_log_level, 0, 0, 0,
+	{ "log-level", "error|warning|info|debug", set_log_level, 0, 0, 0,
 	  "log verbosity on stderr (default info)" },
 	{ "log-format", "text|json", set_log_format, 0, 0, 0,
 	  "log lines on stderr as text or as one JSON object each (default text)" },

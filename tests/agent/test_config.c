@@ -157,7 +157,7 @@ static void test_valid_values(void **state)
 	config_free(&p.cfg);
 
 	/* every choice of the enumerated options */
-	static const char *const levels[] = { "error", "warn", "info", "debug" };
+	static const char *const levels[] = { "error", "warning", "info", "debug" };
 	static const char *const codecs[] = { "none", "gzip", "snappy", "lz4", "zstd" };
 
 	for (int i = 0; i < 4; i++) {
@@ -240,6 +240,14 @@ static void test_invalid_values(void **state)
 		snprintf(eq, sizeof(eq), "%s=%s", opt, bad[i].val);
 		PARSE(&p, eq);
 		assert_usage_names(&p, opt);
+		config_free(&p.cfg);
+	}
+	/* the message lists the choices by the names the log lines carry */
+	{
+		struct parsed p;
+
+		PARSE(&p, "--log-level", "trace");
+		assert_usage_names(&p, "error|warning|info|debug");
 		config_free(&p.cfg);
 	}
 }
