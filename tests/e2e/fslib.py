@@ -284,6 +284,30 @@ class Agent:
         raise KeyError(name)
 
 
+def loopback_tcp_script(refused=False):
+    """A Python script (for `python3 -c`, in a namespace of the test's own) that listens on
+    127.0.0.1:8080, connects to it, accepts, and closes all three; with refused, it then also
+    connects to 127.0.0.1:8081, where nothing listens. It prints one JSON line: its pid, the
+    client's port and, with refused, the connect's errno (111, or 0 if it was accepted)."""
+    script = r"""
+import json, os, socket
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", 8080)); l.listen(4)
+c = socket.create_connection(("127.0.0.1", 8080)); a, _ = l.accept()
+cport = c.getsockname()[1]
+c.close(); a.close(); l.close()
+out = {"pid": os.getpid(), "client_port": cport}
+"""
+    if refused:
+        script += r"""r = socket.socket()
+try:
+    r.connect(("127.0.0.1", 8081)); out["refused"] = 0
+except ConnectionRefusedError:
+    out["refused"] = 111
+"""
+    return script + "print(json.dumps(out))\n"
+
+
 def free_tcp_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

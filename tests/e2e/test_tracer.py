@@ -13,20 +13,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fslib  # noqa: E402
 
-TCP_SCRIPT = r"""
-import json, os, socket
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", 8080)); l.listen(4)
-c = socket.create_connection(("127.0.0.1", 8080)); a, _ = l.accept()
-cport = c.getsockname()[1]
-c.close(); a.close(); l.close()
-r = socket.socket()
-try:
-    r.connect(("127.0.0.1", 8081)); err = 0
-except ConnectionRefusedError:
-    err = 111
-print(json.dumps({"pid": os.getpid(), "client_port": cport, "refused": err}))
-"""
+TCP_SCRIPT = fslib.loopback_tcp_script(refused=True)
 
 
 class TracerEvents(unittest.TestCase):

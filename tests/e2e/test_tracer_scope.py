@@ -14,15 +14,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fslib  # noqa: E402
 
-TCP_SCRIPT = r"""
-import json, os, socket
-l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", 8080)); l.listen(4)
-c = socket.create_connection(("127.0.0.1", 8080)); a, _ = l.accept()
-cport = c.getsockname()[1]
-c.close(); a.close(); l.close()
-print(json.dumps({"pid": os.getpid(), "client_port": cport}))
-"""
+TCP_SCRIPT = fslib.loopback_tcp_script()
 
 EVENTS = "sched_process_exec,sched_process_exit,signal_generate,tcp_listen,tcp_accept,tcp_connect"
 
