@@ -424,9 +424,10 @@ static __always_inline bool is_self(void)
  * The comm, uid and cgroup filters of a slot (docs/tracer.md, the rules of policy_event_match()):
  * each set one must match. A miss is counted as filtered. Runs before the rate limit, so a
  * rejected record never spends a token. With no filter set this is a few rodata tests, which
- * the verifier removes for a constant slot.
+ * the verifier removes for a constant slot. allow: the cgroup's cgroup_allow bits, NULL when
+ * it has none (want_filtered() looks them up whenever the slot has a cgroup filter).
  */
-static __always_inline bool filters_ok(__u32 slot, const struct tr_fctx *c)
+static __always_inline bool filters_ok(__u32 slot, const struct tr_fctx *c, const __u64 *allow)
 {
 	__u8 set;
 
@@ -447,12 +448,8 @@ static __always_inline bool filters_ok(__u32 slot, const struct tr_fctx *c)
 			goto miss;
 	}
 	set = event_filter[slot].cgroup_set;
-	if (set) {
-		__u64 *allow = bpf_map_lookup_elem(&cgroup_allow, &c->cgroup_id);
-
-		if (!allow || !((*allow >> ((set - 1) & 63)) & 1))
-			goto miss;
-	}
+	if (set && (!allow || !((*allow >> ((set - 1) & 63)) & 1)))
+		goto miss;
 	return true;
 miss:
 	stat_inc(slot, TR_STAT_FILTERED);
@@ -489,28 +486,36 @@ miss:
 	return false;
 }
 
-/* Whether the context's cgroup is within --cgroup-root (always, without one); a miss is counted. */
-static __always_inline bool in_scope(__u32 slot, const struct tr_fctx *c)
+/*
+ * Whether the cgroup whose cgroup_allow bits are allow (NULL: none) is within --cgroup-root
+ * (always, without one); a miss is counted.
+ */
+static __always_inline bool in_scope(__u32 slot, const __u64 *allow)
 {
-	__u64 *allow;
-
 	if (!cgroup_scope)
 		return true;
-	allow = bpf_map_lookup_elem(&cgroup_allow, &c->cgroup_id);
 	if (allow && (*allow & TR_SCOPE_BIT))
 		return true;
 	stat_inc(slot, TR_STAT_OUT_OF_SCOPE);
 	return false;
 }
 
-/* Enabled, not the agent, within the scope, and through the comm/uid/cgroup filters. */
+/*
+ * Enabled, not the agent, within the scope, and through the comm/uid/cgroup filters. The scope
+ * and the cgroup filter read the same cgroup_allow entry: one lookup, only when one of them is
+ * set.
+ */
 static __always_inline bool want_filtered(__u32 slot, const struct tr_fctx *c)
 {
-	if (!slot_enabled(slot) || c->pid == self_tgid)
+	__u64 *allow = NULL;
+
+	if (!slot_enabled(slot) || c->pid == self_tgid || slot >= TR_SLOTS)
 		return false;
-	if (!in_scope(slot, c))
+	if (cgroup_scope || event_filter[slot].cgroup_set)
+		allow = bpf_map_lookup_elem(&cgroup_allow, &c->cgroup_id);
+	if (!in_scope(slot, allow))
 		return false;
-	return filters_ok(slot, c);
+	return filters_ok(slot, c, allow);
 }
 
 /*

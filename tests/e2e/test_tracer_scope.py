@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import textwrap
 import time
 import unittest
 
@@ -104,6 +105,42 @@ class TracerScope(unittest.TestCase):
         for ev in ("sched_process_exec", "sched_process_exit", "signal_generate",
                    "tcp_connect"):
             self.assertGreater(agent.counter("tracer_events_out_of_scope_" + ev), 0, ev)
+
+    def test_scope_and_cgroup_filter_together(self):
+        """--cgroup-root and a policy's cgroup_path_prefix filter read the same kernel entry per
+        cgroup: an exec below both is reported, one in the scope outside the filter's prefix
+        is filtered (counted exactly), one outside the scope is left out before the filter."""
+        env = self.env
+        scope = env.cgroup("in")
+        wanted = scope.child("a")
+        env.cgroups.append(wanted)
+        other = scope.child("b")
+        env.cgroups.append(other)
+        outside = env.cgroup("out")
+        pol = os.path.join(env.tmp, "policy.yaml")
+        with open(pol, "w") as f:
+            f.write(textwrap.dedent("""\
+                events:
+                  - name: sched_process_exec
+                    filters: {cgroup_path_prefix: %s}
+                """ % wanted.path[len(fslib.cgroup2_mount()):]))
+        agent = env.agent("--cgroup-root", scope.path, "--policy", pol, "--no-conntrack",
+                          "--interval", "1")
+        agent.wait_attached()
+        pids = {}
+        for cg, n in ((wanted, 2), (other, 3), (outside, 2)):
+            for i in range(n):
+                p = env.spawn(["/bin/true", "scope-filter", str(i)], cgroup=cg)
+                p.communicate(timeout=30)
+                self.assertEqual(p.returncode, 0)
+                pids.setdefault(cg.id, []).append(p.pid)
+        time.sleep(1.0)
+        self.assertEqual(agent.stop(signal.SIGINT), 0, agent.stderr())
+        execs = sorted((r["cgroup_id"], r["pid"]) for r in agent.records("event")
+                       if r["event"] == "sched_process_exec")
+        self.assertEqual(execs, sorted((wanted.id, pid) for pid in pids[wanted.id]))
+        self.assertEqual(agent.counter("tracer_events_filtered_sched_process_exec"), 3)
+        self.assertGreaterEqual(agent.counter("tracer_events_out_of_scope_sched_process_exec"), 2)
 
 
 if __name__ == "__main__":
