@@ -18,7 +18,9 @@ flowscope to Kafka (only with --kafka), pmacctd (libpcap, 5-tuple, 1 s), softflo
 the same repetitions: before/after in one run. --floor adds 'empty programs (stats on)', an
 empty cgroup_skb program (build/bpf-gen/bench_empty.bpf.o, or BENCH_EMPTY_OBJ) at ingress and
 egress, and 'empty programs (stats off)': the floor of a program run in this traffic (bpf_stats'
-own cost included), and the whole-stack cost of the hooks alone.
+own cost included), and the whole-stack cost of the hooks alone; and 'empty hooks (stats off)':
+an empty program at every hook of the flow path (e2e_hooks, or E2E_HOOKS: the two cgroup_skb
+ones, sock_create, sock_release and the two TCP tracepoints).
 
 --rate LOAD=RATE,... paces those loads at the same rate in every configuration (udp, udpmix:
 datagrams/s, connect: connections/s, tcp: bits/s); like for like, the whole-stack increase per
@@ -698,6 +700,34 @@ class EmptyProgs(Tool):
             b.bpf_stats.restore()
 
 
+class EmptyHooks(Tool):
+    """The floor of every hook flowscope's flow path attaches, bpf_stats off: e2e_hooks
+    (bench/e2e/empty_hooks.bpf.c) holds an empty program at cgroup_skb ingress and egress,
+    cgroup/sock_create and sock_release of the load's cgroup, and the tp_btf
+    inet_sock_set_state and tcp_destroy_sock tracepoints. Beside 'empty programs (stats off)'
+    (the two cgroup_skb hooks alone) it says what the socket and tracepoint hooks cost a load
+    before any program does work."""
+    counted = False
+    name = "empty hooks (stats off)"
+
+    def start(self):
+        b = self.bench
+        b.bpf_stats.set(False)
+        self.proc = self.env.spawn([binary("E2E_HOOKS", "build/bench/e2e/e2e_hooks"),
+                                    b.load_cg.path], stdout=subprocess.PIPE)
+        line = self.proc.stdout.readline().strip()
+        if line != "attached":
+            raise RuntimeError("e2e_hooks did not attach: %s %s"
+                               % (line, self.proc.stderr.read() if self.proc.stderr else ""))
+
+    def stop(self):
+        try:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        finally:
+            self.bench.bpf_stats.restore()
+
+
 def wait_for(cond, what, log):
     deadline = time.time() + 20
     while not cond():
@@ -1149,7 +1179,8 @@ def main():
     ap.add_argument("--floor", action="store_true",
                     help="also run 'empty programs (stats on)' and '(stats off)': an empty "
                     "cgroup_skb program at ingress and egress, the floor of a program run in "
-                    "this traffic and the hooks' own whole-stack cost")
+                    "this traffic and the hooks' own whole-stack cost; and 'empty hooks (stats "
+                    "off)': an empty program at every hook of the flow path")
     ap.add_argument("--loads", help="comma-separated loads to run, of " + ",".join(LOADS))
     ap.add_argument("--rate", metavar="LOAD=RATE,...",
                     help="pace these loads at the same rate in every configuration (udp, "
@@ -1191,7 +1222,8 @@ def main():
             return 0
         configs = ["none"]
         if args.floor:
-            configs += ["empty programs (stats on)", "empty programs (stats off)"]
+            configs += ["empty programs (stats on)", "empty programs (stats off)",
+                        "empty hooks (stats off)"]
         if args.baseline:
             configs += ["baseline (stats on)", "baseline (stats off)"]
         configs += ["flowscope (stats on)", "flowscope (stats off)"]
@@ -1224,6 +1256,7 @@ def main():
                 tool = {"none": lambda: NoAgent(bench),
                         "empty programs (stats on)": lambda: EmptyProgs(bench, True),
                         "empty programs (stats off)": lambda: EmptyProgs(bench, False),
+                        "empty hooks (stats off)": lambda: EmptyHooks(bench),
                         "baseline (stats on)": lambda: Flowscope(bench, True,
                                                                  agent_bin=args.baseline),
                         "baseline (stats off)": lambda: Flowscope(bench, False,
