@@ -290,6 +290,31 @@ static __always_inline void handoff_take(const struct flow_conn *conn, __u64 coo
 	h->busy = 0;
 }
 
+/* The connection of a packet's flow key (its local side's addresses and ports). */
+static __always_inline void conn_of_key(struct flow_conn *conn, const struct flow_key *key,
+					__u64 cgroup_id)
+{
+	conn->cgroup_id = cgroup_id;
+	__builtin_memcpy(conn->laddr, key->laddr, sizeof(conn->laddr));
+	__builtin_memcpy(conn->raddr, key->raddr, sizeof(conn->raddr));
+	conn->lport = key->lport;
+	conn->rport = key->rport;
+	conn->pad = 0;
+}
+
+/*
+ * Whether a TCP packet may matter to the handshake (handshake() below): a SYN-ACK leaving, a
+ * SYN or a segment with ACK arriving (no RST). The others need no call.
+ */
+static __always_inline bool handshake_packet(const struct pkt_info *pi, bool egress)
+{
+	__u32 f = pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST);
+
+	if (egress)
+		return f == (TCP_FLAG_SYN | TCP_FLAG_ACK);
+	return f == TCP_FLAG_SYN || f == TCP_FLAG_ACK;
+}
+
 /*
  * What a packet of a TCP connection does for the handshake (handoff above); key is complete.
  * A packet to a listener (a final ACK, or a SYN) leaves the listener's owner and the connection
@@ -314,23 +339,18 @@ static __noinline bool handshake(struct __sk_buff *skb, const struct flow_key *k
 	/* a SYN-ACK of a request socket (the kernel shows its listener here, but if not) */
 	if (!sk)
 		return egress && flags == (TCP_FLAG_SYN | TCP_FLAG_ACK);
-	__builtin_memcpy(conn.laddr, key->laddr, sizeof(conn.laddr));
-	__builtin_memcpy(conn.raddr, key->raddr, sizeof(conn.raddr));
-	conn.lport = key->lport;
-	conn.rport = key->rport;
-	conn.pad = 0;
 	if (sk->state != BPF_TCP_LISTEN) {
 		/* only a Fast Open child is a full socket in SYN_RECV with a SYN-ACK to send */
 		if (egress && sk->state == BPF_TCP_SYN_RECV &&
 		    flags == (TCP_FLAG_SYN | TCP_FLAG_ACK)) {
-			conn.cgroup_id = bpf_skb_cgroup_id(skb);
+			conn_of_key(&conn, key, bpf_skb_cgroup_id(skb));
 			handoff_take(&conn, bpf_get_socket_cookie(skb));
 		}
 		return false;
 	}
 	if (egress || (flags != TCP_FLAG_SYN && flags != TCP_FLAG_ACK))
 		return egress && flags == (TCP_FLAG_SYN | TCP_FLAG_ACK);
-	conn.cgroup_id = bpf_skb_cgroup_id(skb);
+	conn_of_key(&conn, key, bpf_skb_cgroup_id(skb));
 	owner = owner_find(bpf_get_socket_cookie(skb));
 	h = bpf_map_lookup_elem(&handoff, &zero);
 	if (!h)
@@ -810,7 +830,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 	}
 
 	if (!cache) {
-		if (pi.proto == IPPROTO_TCP)
+		if (pi.proto == IPPROTO_TCP && handshake_packet(&pi, egress))
 			handshake(skb, &key, &pi, egress);
 		account(skb, &key, &pi, parity, egress, bytes, packets, bpf_ktime_get_coarse_ns());
 		return;
@@ -865,9 +885,11 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		slot->tcp_flags |= pi.tcp_flags;
 		/*
 		 * The handshake of a connection to a listener: its final ACK hits the slot its SYN
-		 * took (one bit tells); a SYN may start a new connection in an old connection's slot.
+		 * took (one bit tells); a SYN may start a new connection in an old connection's
+		 * slot, a Fast Open child's SYN-ACK hit the SYN's.
 		 */
-		if ((slot->marks & FLOW_SLOT_HANDSHAKE) || (pi.tcp_flags & TCP_FLAG_SYN)) {
+		if ((slot->marks & FLOW_SLOT_HANDSHAKE) ||
+		    ((pi.tcp_flags & TCP_FLAG_SYN) && handshake_packet(&pi, egress))) {
 			if (handshake(skb, &key, &pi, egress))
 				slot->marks |= FLOW_SLOT_HANDSHAKE;
 			else
@@ -903,7 +925,8 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		 * second miss in a row (the set's candidate), so that more flows than ways
 		 * interleaved packet by packet do not evict each other at every packet.
 		 */
-		bool hs = pi.proto == IPPROTO_TCP && handshake(skb, &key, &pi, egress);
+		bool hs = pi.proto == IPPROTO_TCP && handshake_packet(&pi, egress) &&
+			  handshake(skb, &key, &pi, egress);
 		__u32 idx;
 
 		if (free_way == FLOW_CACHE_WAYS && cache->cand[set] != tag) {
