@@ -160,12 +160,14 @@ struct {
  * is made at the SYN (tcp_try_fastopen()) and becomes ESTABLISHED at the final ACK, which goes
  * to the child, not the listener: its SYN-ACK, which leaves within the SYN's tcp_conn_request()
  * with skb->sk the child (SYN_RECV, a full socket), takes the SYN's handoff (handshake()).
- * No other packet's run comes between a write and its take: the ingress path runs with bottom
- * halves off on this CPU (a local lock that also keeps the task on this CPU under PREEMPT_RT),
- * and the egress run of the SYN-ACK and the state change run within it. A run in task context
- * (a backlog processed at release_sock()) may be interrupted by one: the busy flag, taken with
- * a compare-and-swap as the flow cache's, keeps a nested run off a half-written handoff (the
- * owner is then not recorded, counted in FLOW_STAT_OWNER_MAP_FULL).
+ * No other write comes between a write and its take: only ingress runs write, and the ingress
+ * path runs with bottom halves off on this CPU from the run to the state change (under
+ * PREEMPT_RT a per-CPU local lock, which also keeps the task on this CPU), the Fast Open
+ * SYN-ACK's egress run within it too. A take in task context (a Fast Open child's final ACK
+ * processed from its backlog at release_sock()) may come between, or be interrupted by a
+ * softirq's write: it takes only a handoff naming its own connection, and the busy flag, taken
+ * with a compare-and-swap as the flow cache's, keeps either run off a half-written handoff (a
+ * write that finds it busy records nothing: counted in FLOW_STAT_OWNER_MAP_FULL).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -241,9 +243,9 @@ static __always_inline void owner_delete(__u64 cookie)
 }
 
 /*
- * The owner of the packet's socket: the record sock_create wrote for it (flow_sock_state or the
- * handoff for an accepted socket); NULL for sockets older than the agent, request and time-wait
- * sockets.
+ * The owner of the packet's socket: the record sock_create wrote for it (for an accepted socket,
+ * the one it took from the handoff); NULL for sockets older than the agent, request and
+ * time-wait sockets.
  */
 static __always_inline struct sock_owner *owner_of(struct __sk_buff *skb)
 {
@@ -319,7 +321,8 @@ static __always_inline bool handshake_packet(const struct pkt_info *pi, bool egr
  * What a packet of a TCP connection does for the handshake (handoff above); key is complete.
  * A packet to a listener (a final ACK, or a SYN) leaves the listener's owner and the connection
  * in the handoff (nothing to take when the listener has none); a Fast Open child's SYN-ACK takes
- * it. Returns true for a listener's SYN or SYN-ACK (its cache slot is marked
+ * it. Returns true for a listener's SYN or SYN-ACK, or a SYN-ACK leaving with no full socket
+ * (its cache slot is marked
  * FLOW_SLOT_HANDSHAKE, so that the final ACK, a hit of that slot, comes here too). Not inlined:
  * its frame is its own, not the programs' (512-byte stack with dns_capture()'s).
  */
@@ -886,7 +889,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		/*
 		 * The handshake of a connection to a listener: its final ACK hits the slot its SYN
 		 * took (one bit tells); a SYN may start a new connection in an old connection's
-		 * slot, a Fast Open child's SYN-ACK hit the SYN's.
+		 * slot, and a Fast Open child's SYN-ACK hits its SYN's.
 		 */
 		if ((slot->marks & FLOW_SLOT_HANDSHAKE) ||
 		    ((pi.tcp_flags & TCP_FLAG_SYN) && handshake_packet(&pi, egress))) {
