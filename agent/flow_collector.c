@@ -1444,7 +1444,7 @@ static const struct counter_desc flow_counters[] = {
 	ROW("flowscope_flows_without_owner_total", COUNTER_COUNTER,
 	    "Flows whose socket had no owner record (pid 0).", "", k[FLOW_STAT_NO_OWNER]),
 	ROW("flowscope_socket_owners_not_recorded_total", COUNTER_COUNTER,
-	    "Socket owners not recorded because the owner map was full.", "",
+	    "Socket owners not recorded: owner table full, or handshake handoff busy.", "",
 	    k[FLOW_STAT_OWNER_MAP_FULL]),
 	ROW("flowscope_socket_owner_walk_sockets_found_total", COUNTER_COUNTER,
 	    "IPv4/IPv6 socket files the start-up walk found open in processes.", "", walk[0]),

@@ -145,19 +145,36 @@ struct {
 } sock_owner SEC(".maps");
 
 /*
- * Accepted connections: sock_create never sees an accepted socket. The SYN's ingress run shows
- * the listener: it leaves the listener's owner here under the connection's addresses, and the
- * accepted socket's SYN_RECV -> ESTABLISHED transition (flow_sock_state) moves it into
- * sock_owner under the new socket's cookie. An LRU: an entry lives from the SYN to the
- * handshake's last ACK, and a SYN that never becomes a connection is forgotten in time; an owner
- * forgotten too early leaves the connection's flows without one (FLOW_STAT_NO_OWNER).
+ * Accepted connections: sock_create never sees an accepted socket, which takes its listener's
+ * owner from the packet that creates it, through this per-CPU handoff (struct flow_handoff);
+ * nothing is kept between a SYN and its handshake's end. In tcp_v4_rcv()/tcp_v6_rcv() the
+ * final ACK of a handshake passes tcp_filter() on the listener (the cgroup ingress run, with
+ * skb->sk the listener: the one that owns the child, after reuseport_migrate_sock() too, on the
+ * request socket path and the syncookie path alike) and then, within the same call,
+ * tcp_check_req() (or cookie_v4/v6_check()) makes the child with syn_recv_sock() and
+ * tcp_child_process() moves it from SYN_RECV to ESTABLISHED: flow_sock_state, the child's
+ * addresses set by then. So the ingress run of a packet to a listener (a final ACK; a SYN, for
+ * Fast Open below) leaves the listener's owner here with the connection (flow_conn), and the
+ * ESTABLISHED transition takes it only for the very connection it names: a handoff that no child
+ * took (an ACK the listener refused) never names another connection's owner. A Fast Open child
+ * is made at the SYN (tcp_try_fastopen()) and becomes ESTABLISHED at the final ACK, which goes
+ * to the child, not the listener: its SYN-ACK, which leaves within the SYN's tcp_conn_request()
+ * with skb->sk the child (SYN_RECV, a full socket), takes the SYN's handoff (handshake()).
+ * No other write comes between a write and its take: only ingress runs write, and the ingress
+ * path runs with bottom halves off on this CPU from the run to the state change (under
+ * PREEMPT_RT a per-CPU local lock, which also keeps the task on this CPU), the Fast Open
+ * SYN-ACK's egress run within it too. A take in task context (a Fast Open child's final ACK
+ * processed from its backlog at release_sock()) may come between, or be interrupted by a
+ * softirq's write: it takes only a handoff naming its own connection, and the busy flag, taken
+ * with a compare-and-swap as the flow cache's, keeps either run off a half-written handoff (a
+ * write that finds it busy records nothing: counted in FLOW_STAT_OWNER_MAP_FULL).
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FLOW_ACCEPT_OWNERS);
-	__type(key, struct accept_key);
-	__type(value, struct sock_owner);
-} accept_owner SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flow_handoff);
+} handoff SEC(".maps");
 
 /* Per-CPU counters, enum flow_stat; every way a packet or DNS event goes uncounted has one. */
 STATS_MAP(stats, FLOW_STAT_MAX);
@@ -226,50 +243,133 @@ static __always_inline void owner_delete(__u64 cookie)
 }
 
 /*
- * Leaves a listener's owner for the connection its SYN starts (accept_owner). Not inlined: its
- * key would otherwise sit in the frame of every program that inlines owner_of(), and the flow
- * programs' frame plus dns_capture()'s must stay within the 512-byte BPF stack.
+ * The owner of the packet's socket: the record sock_create wrote for it (for an accepted socket,
+ * the one it took from the handoff); NULL for sockets older than the agent, request and
+ * time-wait sockets.
  */
-static __noinline void accept_leave(struct __sk_buff *skb, const struct flow_key *key,
-				    const struct pkt_info *pi, struct sock_owner *owner)
-{
-	struct accept_key ak;
-
-	__builtin_memcpy(ak.laddr, key->laddr, sizeof(ak.laddr));
-	__builtin_memcpy(ak.raddr, key->raddr, sizeof(ak.raddr));
-	ak.cgroup_id = bpf_skb_cgroup_id(skb);
-	ak.lport = pi->dport;
-	ak.rport = pi->sport;
-	ak.pad = 0;
-	if (bpf_map_update_elem(&accept_owner, &ak, owner, BPF_ANY))
-		stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
-}
-
-/*
- * The owner of the packet's socket: the record sock_create wrote for it (flow_sock_state for an
- * accepted socket); NULL for sockets older than the agent, request and time-wait sockets. A
- * listener's SYN leaves its owner for the connection it starts (accept_owner). key holds the
- * packet's addresses (laddr, raddr); its other fields may be unset.
- */
-static __always_inline struct sock_owner *
-owner_of(struct __sk_buff *skb, const struct flow_key *key, const struct pkt_info *pi, bool egress)
+static __always_inline struct sock_owner *owner_of(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
-	struct sock_owner *owner;
-	__u64 cookie;
 
 	if (!sk)
 		return NULL;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return NULL;
-	cookie = bpf_get_socket_cookie(skb);
-	owner = owner_find(cookie);
-	if (!owner || egress || pi->proto != IPPROTO_TCP || sk->state != BPF_TCP_LISTEN ||
-	    (pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
-		return owner;
-	accept_leave(skb, key, pi, owner);
-	return owner;
+	return owner_find(bpf_get_socket_cookie(skb));
+}
+
+/* Whether two connections are the same: six 8-byte words (no padding left unset). */
+static __always_inline bool conn_equal(const struct flow_conn *a, const struct flow_conn *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	_Static_assert(sizeof(struct flow_conn) == 6 * sizeof(__u64), "flow_conn is six words");
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]) |
+		 (x[5] ^ y[5]));
+}
+
+/*
+ * The socket with this cookie, the accepted socket of conn, takes the listener's owner from
+ * this CPU's handoff if the handoff names conn (and the socket has no owner yet).
+ */
+static __always_inline void handoff_take(const struct flow_conn *conn, __u64 cookie)
+{
+	__u32 zero = 0;
+	struct flow_handoff *h = bpf_map_lookup_elem(&handoff, &zero);
+
+	/* full read before the exchange only to spare it: under busy it is read again */
+	if (!h || !h->full || !cookie)
+		return;
+	if (__sync_val_compare_and_swap(&h->busy, 0, 1) != 0)
+		return; /* the interrupted run's write counted the owner it lost, if any */
+	if (h->full && conn_equal(&h->conn, conn)) {
+		h->full = 0;
+		if (!owner_find(cookie))
+			owner_insert(cookie, &h->owner);
+	}
+	barrier();
+	h->busy = 0;
+}
+
+/* The connection of a packet's flow key (its local side's addresses and ports). */
+static __always_inline void conn_of_key(struct flow_conn *conn, const struct flow_key *key,
+					__u64 cgroup_id)
+{
+	conn->cgroup_id = cgroup_id;
+	__builtin_memcpy(conn->laddr, key->laddr, sizeof(conn->laddr));
+	__builtin_memcpy(conn->raddr, key->raddr, sizeof(conn->raddr));
+	conn->lport = key->lport;
+	conn->rport = key->rport;
+	conn->pad = 0;
+}
+
+/*
+ * Whether a TCP packet may matter to the handshake (handshake() below): a SYN-ACK leaving, a
+ * SYN or a segment with ACK arriving (no RST). The others need no call.
+ */
+static __always_inline bool handshake_packet(const struct pkt_info *pi, bool egress)
+{
+	__u32 f = pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST);
+
+	if (egress)
+		return f == (TCP_FLAG_SYN | TCP_FLAG_ACK);
+	return f == TCP_FLAG_SYN || f == TCP_FLAG_ACK;
+}
+
+/*
+ * What a packet of a TCP connection does for the handshake (handoff above); key is complete.
+ * A packet to a listener (a final ACK, or a SYN) leaves the listener's owner and the connection
+ * in the handoff (nothing to take when the listener has none); a Fast Open child's SYN-ACK takes
+ * it. Returns true for a listener's SYN or SYN-ACK, or a SYN-ACK leaving with no full socket
+ * (its cache slot is marked
+ * FLOW_SLOT_HANDSHAKE, so that the final ACK, a hit of that slot, comes here too). Not inlined:
+ * its frame is its own, not the programs' (512-byte stack with dns_capture()'s).
+ */
+static __noinline bool handshake(struct __sk_buff *skb, const struct flow_key *key,
+				 const struct pkt_info *pi, bool egress)
+{
+	__u32 flags = pi->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST);
+	struct bpf_sock *sk = skb->sk;
+	struct sock_owner *owner;
+	struct flow_handoff *h;
+	struct flow_conn conn;
+	__u32 zero = 0;
+
+	if (!sk)
+		return false;
+	sk = bpf_sk_fullsock(sk);
+	/* a SYN-ACK of a request socket (the kernel shows its listener here, but if not) */
+	if (!sk)
+		return egress && flags == (TCP_FLAG_SYN | TCP_FLAG_ACK);
+	if (sk->state != BPF_TCP_LISTEN) {
+		/* only a Fast Open child is a full socket in SYN_RECV with a SYN-ACK to send */
+		if (egress && sk->state == BPF_TCP_SYN_RECV &&
+		    flags == (TCP_FLAG_SYN | TCP_FLAG_ACK)) {
+			conn_of_key(&conn, key, bpf_skb_cgroup_id(skb));
+			handoff_take(&conn, bpf_get_socket_cookie(skb));
+		}
+		return false;
+	}
+	if (egress || (flags != TCP_FLAG_SYN && flags != TCP_FLAG_ACK))
+		return egress && flags == (TCP_FLAG_SYN | TCP_FLAG_ACK);
+	conn_of_key(&conn, key, bpf_skb_cgroup_id(skb));
+	owner = owner_find(bpf_get_socket_cookie(skb));
+	h = bpf_map_lookup_elem(&handoff, &zero);
+	if (!h)
+		return flags == TCP_FLAG_SYN;
+	if (__sync_val_compare_and_swap(&h->busy, 0, 1) != 0) {
+		if (owner)
+			stats_add(&stats, FLOW_STAT_OWNER_MAP_FULL, 1);
+		return flags == TCP_FLAG_SYN;
+	}
+	__builtin_memcpy(&h->conn, &conn, sizeof(conn));
+	if (owner)
+		__builtin_memcpy(&h->owner, owner, sizeof(h->owner));
+	h->full = !!owner;
+	barrier();
+	h->busy = 0;
+	return flags == TCP_FLAG_SYN;
 }
 
 /* The cgroup a packet is accounted to: see cgroup_mode. */
@@ -277,7 +377,7 @@ static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *k
 				       const struct pkt_info *pi, bool egress)
 {
 	if (cgroup_mode == FLOW_CGROUP_MODE_V1) {
-		struct sock_owner *owner = owner_of(skb, key, pi, egress);
+		struct sock_owner *owner = owner_of(skb);
 
 		if (owner && owner->v1_cgroup_id) {
 			key->cgroup_id = owner->v1_cgroup_id;
@@ -290,11 +390,9 @@ static __always_inline void set_cgroup(struct __sk_buff *skb, struct flow_key *k
 }
 
 /* The packet's socket's owner into pid and comm (both left as they are without one). */
-static __always_inline void fill_owner(struct __sk_buff *skb, const struct flow_key *key,
-				       const struct pkt_info *pi, bool egress, __u32 *pid,
-				       char *comm)
+static __always_inline void fill_owner(struct __sk_buff *skb, __u32 *pid, char *comm)
 {
-	struct sock_owner *owner = owner_of(skb, key, pi, egress);
+	struct sock_owner *owner = owner_of(skb);
 
 	if (!owner)
 		return;
@@ -384,7 +482,7 @@ static __always_inline bool account(struct __sk_buff *skb, const struct flow_key
 
 		if (FLOW_CUT == 1)
 			return true;
-		fill_owner(skb, key, pi, egress, &init.pid, init.comm);
+		fill_owner(skb, &init.pid, init.comm);
 		if (FLOW_CUT == 2)
 			return true;
 		if (init.pid && init.pid == self_tgid) {
@@ -571,7 +669,7 @@ static __always_inline void slot_init_mapped(struct flow_cache_slot *slot,
  * merges). Other flows (and all without cache_only_flows) make or find their map entry and the
  * slot adds to it. Returns true when the slot holds the flow afterwards (the caller sets its
  * tag), false when the packet is not accounted (the agent's own, or the flow map full: counted
- * in stats). fin_dirs is the caller's.
+ * in stats). marks is the caller's.
  */
 static __always_inline bool slot_take(struct __sk_buff *skb, const struct flow_key *key,
 				      const struct pkt_info *pi, __u32 parity, bool egress,
@@ -607,7 +705,7 @@ static __always_inline bool slot_take(struct __sk_buff *skb, const struct flow_k
 	}
 	slot->pid = 0;
 	__builtin_memset(slot->comm, 0, sizeof(slot->comm));
-	fill_owner(skb, key, pi, egress, &slot->pid, slot->comm);
+	fill_owner(skb, &slot->pid, slot->comm);
 	if (slot->pid && slot->pid == self_tgid) {
 		stats_add(&stats, FLOW_STAT_SELF, 1);
 		return false;
@@ -718,7 +816,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 	if (pi.proto == IPPROTO_ICMP || pi.proto == IPPROTO_ICMPV6)
 		key.rport = 0;
 	else if (!pi.fragment && dns_port(pi.sport, pi.dport) && dns_has_payload(skb, &pi)) {
-		struct sock_owner *owner = owner_of(skb, &key, &pi, egress);
+		struct sock_owner *owner = owner_of(skb);
 
 		/* the agent's own lookups are not its users' */
 		if (!owner || owner->tgid != self_tgid)
@@ -735,6 +833,8 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 	}
 
 	if (!cache) {
+		if (pi.proto == IPPROTO_TCP && handshake_packet(&pi, egress))
+			handshake(skb, &key, &pi, egress);
 		account(skb, &key, &pi, parity, egress, bytes, packets, bpf_ktime_get_coarse_ns());
 		return;
 	}
@@ -787,6 +887,18 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 			slot->last_ns = now;
 		slot->tcp_flags |= pi.tcp_flags;
 		/*
+		 * The handshake of a connection to a listener: its final ACK hits the slot its SYN
+		 * took (one bit tells); a SYN may start a new connection in an old connection's
+		 * slot, and a Fast Open child's SYN-ACK hits its SYN's.
+		 */
+		if ((slot->marks & FLOW_SLOT_HANDSHAKE) ||
+		    ((pi.tcp_flags & TCP_FLAG_SYN) && handshake_packet(&pi, egress))) {
+			if (handshake(skb, &key, &pi, egress))
+				slot->marks |= FLOW_SLOT_HANDSHAKE;
+			else
+				slot->marks &= ~FLOW_SLOT_HANDSHAKE;
+		}
+		/*
 		 * A RST, or the first packet (the last ACK) after a FIN each way, ends the
 		 * connection: a cache-only slot goes whole to the flow_done ring, a mapped one's
 		 * counts to the flow's entry, while its lines are still in this CPU's caches, and
@@ -797,7 +909,8 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		 * merges with the rest.
 		 */
 		if ((pi.tcp_flags & TCP_FLAG_RST) ||
-		    (slot->fin_dirs == (FLOW_SLOT_FIN_TX | FLOW_SLOT_FIN_RX) &&
+		    ((slot->marks & (FLOW_SLOT_FIN_TX | FLOW_SLOT_FIN_RX)) ==
+			     (FLOW_SLOT_FIN_TX | FLOW_SLOT_FIN_RX) &&
 		     !(pi.tcp_flags & TCP_FLAG_FIN))) {
 			if (slot->flags & FLOW_F_MAPPED)
 				fold_slot(slot, parity);
@@ -805,7 +918,7 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 				slot_done(slot, parity);
 			cache->tag[(first + way) & (FLOW_CACHE_SLOTS - 1)] = 0;
 		} else if (pi.tcp_flags & TCP_FLAG_FIN) {
-			slot->fin_dirs |= egress ? FLOW_SLOT_FIN_TX : FLOW_SLOT_FIN_RX;
+			slot->marks |= egress ? FLOW_SLOT_FIN_TX : FLOW_SLOT_FIN_RX;
 		}
 	} else if (FLOW_CUT == 4) {
 		goto out;
@@ -815,6 +928,8 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		 * second miss in a row (the set's candidate), so that more flows than ways
 		 * interleaved packet by packet do not evict each other at every packet.
 		 */
+		bool hs = pi.proto == IPPROTO_TCP && handshake_packet(&pi, egress) &&
+			  handshake(skb, &key, &pi, egress);
 		__u32 idx;
 
 		if (free_way == FLOW_CACHE_WAYS && cache->cand[set] != tag) {
@@ -838,9 +953,9 @@ static __always_inline void handle_skb(struct __sk_buff *skb, bool egress)
 		}
 		cache->cand[set] = 0;
 		if (slot_take(skb, &key, &pi, parity, egress, bytes, packets, slot)) {
-			slot->fin_dirs = 0;
+			slot->marks = hs ? FLOW_SLOT_HANDSHAKE : 0;
 			if (pi.tcp_flags & TCP_FLAG_FIN)
-				slot->fin_dirs = egress ? FLOW_SLOT_FIN_TX : FLOW_SLOT_FIN_RX;
+				slot->marks |= egress ? FLOW_SLOT_FIN_TX : FLOW_SLOT_FIN_RX;
 			cache->tag[idx] = tag;
 		}
 	}
@@ -912,33 +1027,28 @@ static __always_inline bool v4_mapped(const struct in6_addr *a)
 
 /*
  * TCP state changes (every TCP socket on the host): an accepted socket becoming ESTABLISHED
- * takes its listener's owner from accept_owner.
+ * takes its listener's owner from the handoff its final ACK left on this CPU.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(flow_sock_state, struct sock *sk, int oldstate, int newstate)
 {
 	const struct sock_common *c = &sk->__sk_common;
-	struct sock_owner *owner;
-	struct accept_key ak = {};
+	struct flow_conn conn = {};
 
 	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED ||
 	    sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (c->skc_family == AF_INET || v4_mapped(&c->skc_v6_daddr)) {
-		*(__u32 *)ak.laddr = c->skc_rcv_saddr;
-		*(__u32 *)ak.raddr = c->skc_daddr;
+		*(__u32 *)conn.laddr = c->skc_rcv_saddr;
+		*(__u32 *)conn.raddr = c->skc_daddr;
 	} else {
-		__builtin_memcpy(ak.laddr, &c->skc_v6_rcv_saddr, 16);
-		__builtin_memcpy(ak.raddr, &c->skc_v6_daddr, 16);
+		__builtin_memcpy(conn.laddr, &c->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(conn.raddr, &c->skc_v6_daddr, 16);
 	}
-	ak.lport = c->skc_num;
-	ak.rport = bpf_ntohs(c->skc_dport);
-	ak.cgroup_id = sk->sk_cgrp_data.cgroup->kn->id;
-	owner = bpf_map_lookup_elem(&accept_owner, &ak);
-	if (!owner)
-		return 0;
-	owner_insert(bpf_get_socket_cookie(sk), owner);
-	bpf_map_delete_elem(&accept_owner, &ak);
+	conn.lport = c->skc_num;
+	conn.rport = bpf_ntohs(c->skc_dport);
+	conn.cgroup_id = sk->sk_cgrp_data.cgroup->kn->id;
+	handoff_take(&conn, bpf_get_socket_cookie(sk));
 	return 0;
 }
 

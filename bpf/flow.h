@@ -20,8 +20,6 @@
 #define FLOW_OWNER_CLAIMED (~0ull)
 #define FLOW_OWNER_SLOT(cookie, i) \
 	((__u32)((cookie) + (__u64)(i)*FLOW_OWNER_STRIDE) & (FLOW_SOCK_OWNERS - 1))
-/* Accepted connections whose listener's owner is kept (`accept_owner`, an LRU). */
-#define FLOW_ACCEPT_OWNERS 8192
 
 /* Bits of flow_value.flags. */
 #define FLOW_F_INITIATOR_SRC 0x01 /* the local endpoint opened the flow */
@@ -105,7 +103,7 @@ struct flow_value {
 
 /*
  * 120 bytes: 256 of them, their tags and candidates fit the 32 KiB a per-CPU array's value may
- * have (PCPU_MIN_UNIT_SIZE), hence the narrow tcp_flags, fin_dirs and flags.
+ * have (PCPU_MIN_UNIT_SIZE), hence the narrow tcp_flags, marks and flags.
  */
 struct flow_cache_slot {
 	struct flow_key key;
@@ -116,7 +114,8 @@ struct flow_cache_slot {
 	__u64 rx_bytes;
 	__u64 rx_packets; /* tx_packets + rx_packets == 0: the slot holds nothing to fold */
 	__u8 tcp_flags; /* OR of TCP header byte 13 */
-	__u8 fin_dirs; /* FLOW_SLOT_FIN_*: the directions a FIN went in while the slot held it */
+	__u8 marks; /* FLOW_SLOT_FIN_*: the directions a FIN went in while the slot held it;
+		       FLOW_SLOT_HANDSHAKE */
 	__u16 flags; /* FLOW_F_*: FLOW_F_MAPPED, and for a cache-only slot flow_value's flags */
 	__u32 pid; /* cache-only: as flow_value's */
 	char comm[FLOW_COMM_LEN]; /* cache-only: as flow_value's */
@@ -137,9 +136,12 @@ struct flow_done {
 /* The flow_done ring buffer's size when the agent does not set one (bytes, a power of two). */
 #define FLOW_DONE_RINGBUF_BYTES (2u << 20)
 
-/* Bits of flow_cache_slot.fin_dirs. */
+/* Bits of flow_cache_slot.marks. */
 #define FLOW_SLOT_FIN_TX 0x1
 #define FLOW_SLOT_FIN_RX 0x2
+/* a listener's SYN or SYN-ACK took the slot: the handshake's final ACK is still to come (and
+ * leaves the listener's owner in the handoff when it hits the slot) */
+#define FLOW_SLOT_HANDSHAKE 0x4
 
 /* One CPU's slots for one parity (flow_parity: the flow map in use, flows[parity]). */
 struct flow_cache {
@@ -176,17 +178,29 @@ struct sock_owner {
 };
 
 /*
- * An accepted connection as its listener's SYN showed it (`accept_owner`): the local side's
- * addresses and ports (network order addresses, host order ports, as in flow_key) and the
- * listener's v2 cgroup, which the accepted socket inherits.
+ * One side of a TCP connection as a packet to its listener shows it and as the accepted socket
+ * knows it: the local side's addresses and ports (network order addresses, host order ports, as
+ * in flow_key) and the listener's v2 cgroup, which the accepted socket inherits. Six words.
  */
-struct accept_key {
+struct flow_conn {
 	__u64 cgroup_id;
 	__u8 laddr[16];
 	__u8 raddr[16];
 	__u16 lport;
 	__u16 rport;
 	__u32 pad;
+};
+
+/*
+ * The per-CPU handshake handoff (`handoff`, flow.bpf.c): the listener's owner for the
+ * connection whose packet to the listener this CPU saw last, for the accepted socket that packet
+ * creates (within the same softirq) to take.
+ */
+struct flow_handoff {
+	struct flow_conn conn;
+	struct sock_owner owner;
+	__u32 busy; /* a run holds the handoff: a nested one leaves it alone */
+	__u32 full; /* owner is the listener's owner for conn; 0: nothing to take */
 };
 
 /* One slot of the `sock_owner` table. */
@@ -241,7 +255,8 @@ enum flow_stat {
 				   when the slot was folded (cannot happen: counted, never lost
 				   silently) */
 	FLOW_STAT_OWNER_MAP_FULL, /* socket owners not recorded: the socket's sock_owner
-				     slots were taken, or accept_owner refused the entry */
+				     slots were taken, or a listener's owner found the handshake
+				     handoff held by a run it interrupted */
 	FLOW_STAT_DONE_RING_FULL, /* ended flows of cache-only slots that found the flow_done
 				     ring full: put into the flow map instead (not a loss) */
 	FLOW_STAT_MAX,
