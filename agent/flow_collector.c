@@ -33,6 +33,8 @@
  * 144 bytes): 70k connections a second of two local flows each.
  */
 #define FLOW_DONE_POLL_MS 50
+/* flow_done records copied out of the ring before they go into the pieces table at once */
+#define DONE_BATCH 64
 /*
  * flow_meta entries an export leaves for the loop to write after it (feed_meta()): a burst of
  * new flows (100k in one interval) would otherwise spend ~1.5 us per entry inside the export.
@@ -103,6 +105,11 @@ struct flow_collector {
 	uint64_t done_records; /* flow_done records read */
 	uint64_t done_wakeups; /* reads of flow_done the programs woke the loop for (half full) */
 	uint64_t done_bad; /* flow_done records of a wrong size or parity (cannot happen) */
+	/* records read from the ring, copied once, added to pieces[done_parity] DONE_BATCH at a
+	 * time (flow_table_add_many(): their probes' cache misses overlap); done_consume() adds
+	 * what is left before it returns */
+	struct flow_piece done_batch[DONE_BATCH];
+	uint32_t n_done_batch, done_parity;
 	/* packets and bytes of whole flow pieces pieces[] had no room for (--max-flows keys):
 	 * counted with the flow map's refusals (FLOW_STAT_MAP_FULL, _BYTES) */
 	uint64_t table_full_packets, table_full_bytes;
@@ -482,27 +489,52 @@ static void table_full(struct flow_collector *fc, const struct flow_value *v)
 	fc->table_full_bytes += v->tx_bytes + v->rx_bytes;
 }
 
-/* One flow_done record: the whole flow of a cache-only slot, into its parity's pieces. */
+/* The flow_done records gathered in done_batch, into their parity's pieces. */
+static void done_flush(struct flow_collector *fc)
+{
+	int ret[DONE_BATCH];
+	uint32_t n = fc->n_done_batch;
+
+	if (!n)
+		return;
+	fc->n_done_batch = 0;
+	if (!flow_table_add_many(fc->pieces[fc->done_parity], fc->done_batch, n, true, ret))
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		if (ret[i])
+			table_full(fc, &fc->done_batch[i].val);
+}
+
+/*
+ * One flow_done record: the whole flow of a cache-only slot, for its parity's pieces (copied
+ * into done_batch: the ring's memory is the programs' again once this returns).
+ */
 static int on_done(void *ctx, void *data, size_t size)
 {
 	struct flow_collector *fc = ctx;
 	const struct flow_done *d = data;
+	struct flow_piece *p;
 
 	if (size < sizeof(*d) || d->parity >= FLOW_MAPS || !fc->pieces[d->parity]) {
 		fc->done_bad++;
 		return 0;
 	}
 	fc->done_records++;
-	if (flow_table_add(fc->pieces[d->parity], &d->key, &d->val, true))
-		table_full(fc, &d->val);
+	if (fc->n_done_batch && (d->parity != fc->done_parity || fc->n_done_batch == DONE_BATCH))
+		done_flush(fc);
+	fc->done_parity = d->parity;
+	p = &fc->done_batch[fc->n_done_batch++];
+	p->key = d->key;
+	p->val = d->val;
 	return 0;
 }
 
-/* Reads the flow_done ring to its end. */
+/* Reads the flow_done ring to its end, every record in its table of pieces when this returns. */
 static void done_consume(struct flow_collector *fc)
 {
 	int ret = ring_buffer__consume(fc->done_rb);
 
+	done_flush(fc);
 	if (ret < 0)
 		LOG_WARN("reading the flow_done ring: %s", strerror(-ret));
 }
@@ -1143,13 +1175,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			fc->lost_drain_error += count_entries(bpf_map__fd(old)) - (uint64_t)total;
 			break;
 		}
-		for (__u32 i = 0; i < count; i++) {
-			struct flow_value piece;
-			bool whole;
-
-			if (!flow_table_take(pieces, &fc->keys[i], &piece, &whole))
-				flow_value_merge(&fc->values[i], &piece);
-		}
+		flow_table_take_merge(pieces, fc->keys, fc->values, count);
 		phase_mark(fc, PHASE_MERGE);
 		emit(fc, count, mono_to_epoch, cb, ctx);
 		total += (int)count;
