@@ -243,18 +243,69 @@ static void tuple_of(const struct flow_record *r, bool actual, struct identity_f
 	t->proto = r->proto;
 }
 
-/* The workload of r and, when status is IDENTITY_PEER_FOUND, of its local peer. */
-static void enrich_found(struct enrich_identity *e, struct flow_record *r,
+/*
+ * The last workloads release() resolved, by identity key: a connection's two ends alternate
+ * between two cgroups, so most of an interval's lookups (a flow's own and its peer's) repeat
+ * one of the last two. Only results of a lookup with a path (an entry of the identity cache),
+ * valid while release() runs: the cache changes only from the loop (identity_process()), never
+ * during an export, and the cgroup path of a key was checked for this generation by its first
+ * lookup. A result without a path (unresolved, counted per lookup) is never kept.
+ */
+struct resolve_memo {
+	uint64_t key[2];
+	const struct identity_workload *w[2];
+	unsigned int next; /* the slot written next */
+};
+
+static const struct identity_workload *memo_find(const struct resolve_memo *m, uint64_t key)
+{
+	if (!m)
+		return NULL;
+	for (int i = 0; i < 2; i++)
+		if (m->w[i] && m->key[i] == key)
+			return m->w[i];
+	return NULL;
+}
+
+static const struct identity_workload *memo_resolve(struct enrich_identity *e,
+						    struct resolve_memo *m, uint64_t key,
+						    const char *path, uint64_t now_ns)
+{
+	/* a lookup without a path marks the cgroup removed: never skipped */
+	const struct identity_workload *w = path ? memo_find(m, key) : NULL;
+
+	if (w)
+		return w;
+	w = resolve(e, key, path, now_ns);
+	if (m && path) {
+		m->key[m->next] = key;
+		m->w[m->next] = w;
+		m->next ^= 1;
+	}
+	return w;
+}
+
+/*
+ * The workload of r and, when status is IDENTITY_PEER_FOUND, of its local peer; m: the last
+ * ones resolved (NULL: none).
+ */
+static void enrich_found(struct enrich_identity *e, struct resolve_memo *m, struct flow_record *r,
 			 struct record_workload *storage, uint64_t now_ns, int status,
 			 uint64_t peer)
 {
-	copy_out(resolve(e, key_of(r->cgroup_id, r->cgroup_version), r->cgroup_path, now_ns),
+	copy_out(memo_resolve(e, m, key_of(r->cgroup_id, r->cgroup_version), r->cgroup_path,
+			      now_ns),
 		 storage);
 	r->workload = storage;
 	if (status == IDENTITY_PEER_FOUND) {
-		struct cgroup_paths *cp = paths_of(e, (peer & V1_BIT) ? 1 : 2);
-		const char *path = cgroup_paths_lookup(cp, peer & ~V1_BIT);
-		const struct identity_workload *pw = resolve(e, peer, path, now_ns);
+		const struct identity_workload *pw = memo_find(m, peer);
+
+		if (!pw) {
+			struct cgroup_paths *cp = paths_of(e, (peer & V1_BIT) ? 1 : 2);
+
+			pw = memo_resolve(e, m, peer, cgroup_paths_lookup(cp, peer & ~V1_BIT),
+					  now_ns);
+		}
 
 		r->dst_pod_namespace = pw->pod_namespace;
 		r->dst_pod_name = pw->pod_name;
@@ -284,7 +335,7 @@ static void enrich_flow(struct enrich_identity *e, struct flow_record *r,
 	tuple_of(r, true, &t);
 	index_flush(e);
 	status = identity_peers_find(e->peers, &t, &peer);
-	enrich_found(e, r, storage, now_ns, status, peer);
+	enrich_found(e, NULL, r, storage, now_ns, status, peer);
 }
 
 static bool hold(struct enrich_identity *e, struct flow_record *r)
@@ -356,6 +407,7 @@ static void release(void *arg)
 {
 	struct enrich_identity *e = arg;
 	uint64_t now = clock_mono_ns();
+	struct resolve_memo memo = { 0 };
 
 	index_flush(e);
 	for (size_t base = 0; base < e->n_held; base += RELEASE_BATCH) {
@@ -373,7 +425,7 @@ static void release(void *arg)
 		for (size_t k = 0; k < m; k++) {
 			struct record_workload wl;
 
-			enrich_found(e, &r[k], &wl, now, status[k], peer[k]);
+			enrich_found(e, &memo, &r[k], &wl, now, status[k], peer[k]);
 			pipeline_resume(e->pipeline, e->index, &r[k].hdr);
 		}
 	}

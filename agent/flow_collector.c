@@ -26,6 +26,8 @@
 
 /* Flows drained per batch syscall. */
 #define DRAIN_CHUNK 4096
+/* a drained map of at most this many entries is emptied in place (empty_in_place()) */
+#define EMPTY_IN_PLACE_MAX 1024
 /*
  * How often the loop reads the flow_done ring (ms): the programs wake the agent only when it is
  * more than half full, so that a connection storm costs no wakeup per record. At 50 ms the
@@ -33,6 +35,8 @@
  * 144 bytes): 70k connections a second of two local flows each.
  */
 #define FLOW_DONE_POLL_MS 50
+/* flow_done records copied out of the ring before they go into the pieces table at once */
+#define DONE_BATCH 64
 /*
  * flow_meta entries an export leaves for the loop to write after it (feed_meta()): a burst of
  * new flows (100k in one interval) would otherwise spend ~1.5 us per entry inside the export.
@@ -103,6 +107,11 @@ struct flow_collector {
 	uint64_t done_records; /* flow_done records read */
 	uint64_t done_wakeups; /* reads of flow_done the programs woke the loop for (half full) */
 	uint64_t done_bad; /* flow_done records of a wrong size or parity (cannot happen) */
+	/* records read from the ring, copied once, added to pieces[done_parity] DONE_BATCH at a
+	 * time (flow_table_add_many(): their probes' cache misses overlap); done_consume() adds
+	 * what is left before it returns */
+	struct flow_piece done_batch[DONE_BATCH];
+	uint32_t n_done_batch, done_parity;
 	/* packets and bytes of whole flow pieces pieces[] had no room for (--max-flows keys):
 	 * counted with the flow map's refusals (FLOW_STAT_MAP_FULL, _BYTES) */
 	uint64_t table_full_packets, table_full_bytes;
@@ -482,27 +491,52 @@ static void table_full(struct flow_collector *fc, const struct flow_value *v)
 	fc->table_full_bytes += v->tx_bytes + v->rx_bytes;
 }
 
-/* One flow_done record: the whole flow of a cache-only slot, into its parity's pieces. */
+/* The flow_done records gathered in done_batch, into their parity's pieces. */
+static void done_flush(struct flow_collector *fc)
+{
+	int ret[DONE_BATCH];
+	uint32_t n = fc->n_done_batch;
+
+	if (!n)
+		return;
+	fc->n_done_batch = 0;
+	if (!flow_table_add_many(fc->pieces[fc->done_parity], fc->done_batch, n, true, ret))
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		if (ret[i])
+			table_full(fc, &fc->done_batch[i].val);
+}
+
+/*
+ * One flow_done record: the whole flow of a cache-only slot, for its parity's pieces (copied
+ * into done_batch: the ring's memory is the programs' again once this returns).
+ */
 static int on_done(void *ctx, void *data, size_t size)
 {
 	struct flow_collector *fc = ctx;
 	const struct flow_done *d = data;
+	struct flow_piece *p;
 
 	if (size < sizeof(*d) || d->parity >= FLOW_MAPS || !fc->pieces[d->parity]) {
 		fc->done_bad++;
 		return 0;
 	}
 	fc->done_records++;
-	if (flow_table_add(fc->pieces[d->parity], &d->key, &d->val, true))
-		table_full(fc, &d->val);
+	if (fc->n_done_batch && (d->parity != fc->done_parity || fc->n_done_batch == DONE_BATCH))
+		done_flush(fc);
+	fc->done_parity = d->parity;
+	p = &fc->done_batch[fc->n_done_batch++];
+	p->key = d->key;
+	p->val = d->val;
 	return 0;
 }
 
-/* Reads the flow_done ring to its end. */
+/* Reads the flow_done ring to its end, every record in its table of pieces when this returns. */
 static void done_consume(struct flow_collector *fc)
 {
 	int ret = ring_buffer__consume(fc->done_rb);
 
+	done_flush(fc);
 	if (ret < 0)
 		LOG_WARN("reading the flow_done ring: %s", strerror(-ret));
 }
@@ -706,7 +740,8 @@ static void to_record(const struct flow_key *k, const struct flow_value *v, int6
 /*
  * An empty map like the one just drained, put in its place: freeing the drained entries is left to
  * the kernel (the old map is freed in the background when its last reference goes), which halves
- * the drain against deleting them one by one (bench/bpf).
+ * the drain against deleting them one by one (bench/bpf) for a full map; a map of a few entries is
+ * emptied in place instead (empty_in_place()).
  */
 static int renew_map(struct bpf_map *map, uint32_t max_flows)
 {
@@ -721,6 +756,33 @@ static int renew_map(struct bpf_map *map, uint32_t max_flows)
 	ret = bpf_map__reuse_fd(map, fd);
 	close(fd);
 	return ret;
+}
+
+/*
+ * Empties the drained map in place when it held only the n keys of fc->keys (the whole map
+ * came in the drain's first chunk) and n is small: deleting a few entries costs less than a
+ * new map (renew_map() allocates and initialises 65,536 buckets, ~0.5 ms; perf put it at 6% of
+ * the agent's CPU on the paced connect/close loop, where the map holds few flows). Checked
+ * empty afterwards; 0, or a negative errno (the caller renews the map then).
+ */
+static int empty_in_place(struct flow_collector *fc, struct bpf_map *map, uint32_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	int fd = bpf_map__fd(map);
+	struct flow_key next;
+	__u32 count = n;
+	int ret;
+
+	if (n > EMPTY_IN_PLACE_MAX)
+		return -E2BIG;
+	if (n) {
+		ret = bpf_map_delete_batch(fd, fc->keys, &count, &bopts);
+		if (ret)
+			return ret;
+	}
+	/* no program writes this map any more: it is empty now, or it is renewed */
+	ret = bpf_map_get_next_key(fd, NULL, &next);
+	return ret == -ENOENT ? 0 : -ENOTEMPTY;
 }
 
 /* Entries in the hash map behind fd (walks the keys: for the error path only). */
@@ -1066,8 +1128,8 @@ static void emit(struct flow_collector *fc, uint32_t n, int64_t mono_to_epoch, f
  * installs the map drained last time, emptied since, in its slot for the next drain. Then the
  * flow_done ring is read to its end (every record of the old parity is in it), the old parity's
  * flow cache slots are taken into its table of pieces, and the old map is read, each entry merged
- * with its key's pieces, and replaced; the pieces left (flows the map does not hold) become
- * records of their own.
+ * with its key's pieces, and emptied (in place when it held few, else replaced: renew_map()); the
+ * pieces left (flows the map does not hold) become records of their own.
  */
 int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx)
 {
@@ -1081,7 +1143,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 	struct flow_table *pieces = fc->pieces[cur];
 	uint32_t batch_token = 0;
 	int64_t mono_to_epoch;
-	bool first = true, whole;
+	bool first = true, whole, in_place = false;
 	int total = 0, fd, ret, err = 0;
 
 	/* the previous drain's flow_meta entries first: meta_race_ns must be final */
@@ -1143,19 +1205,17 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 			fc->lost_drain_error += count_entries(bpf_map__fd(old)) - (uint64_t)total;
 			break;
 		}
-		for (__u32 i = 0; i < count; i++) {
-			struct flow_value piece;
-			bool whole;
-
-			if (!flow_table_take(pieces, &fc->keys[i], &piece, &whole))
-				flow_value_merge(&fc->values[i], &piece);
-		}
+		flow_table_take_merge(pieces, fc->keys, fc->values, count);
 		phase_mark(fc, PHASE_MERGE);
 		emit(fc, count, mono_to_epoch, cb, ctx);
 		total += (int)count;
-		first = false;
-		if (ret == -ENOENT)
+		if (ret == -ENOENT) {
+			/* the whole map in fc->keys: empty it in place before they are reused */
+			in_place = first && empty_in_place(fc, old, count) == 0;
+			phase_mark(fc, PHASE_RENEW);
 			break;
+		}
+		first = false;
 	}
 	/* the flows the map does not hold: the ring's and the cache-only slots' */
 	for (uint32_t pos = 0, n = 0;;) {
@@ -1184,7 +1244,7 @@ int flow_collector_drain(struct flow_collector *fc, flow_record_cb cb, void *ctx
 	fc->pieces[cur] = NULL;
 	if (!fc->n_meta)
 		fc->meta_race_ns = clock_mono_ns(); /* else once the loop wrote them */
-	ret = renew_map(old, fc->max_flows);
+	ret = in_place ? 0 : renew_map(old, fc->max_flows);
 	phase_mark(fc, PHASE_RENEW);
 	if (!ret)
 		fc->stale[cur] = false;
@@ -1209,15 +1269,22 @@ int flow_collector_stats(struct flow_collector *fc, uint64_t out[FLOW_STAT_MAX])
 	}
 	/*
 	 * The programs count most packets in their flow_cache entry: those folded so far, and
-	 * every parity's entry as it is now (all but the one in use were emptied by their fold,
-	 * or hold what a failed fold left, which is not in cache_packets).
+	 * the entries as they are now: the one in use, and those a failed fold left (not in
+	 * cache_packets); all others were emptied by their fold.
 	 */
 	sum[FLOW_STAT_PACKETS] += fc->cache_packets;
 	/* flows beyond --max-flows are refused by the flow map or by the agent's pieces table */
 	sum[FLOW_STAT_MAP_FULL] += fc->table_full_packets;
 	sum[FLOW_STAT_MAP_FULL_BYTES] += fc->table_full_bytes;
 	for (uint32_t p = 0; p < FLOW_MAPS; p++) {
-		int ret = bpf_map_lookup_elem(cache_fd, &p, fc->cache);
+		int ret;
+
+		/* a parity no program uses and no failed fold left is all zero (its fold or
+		 * clear_cache() emptied it, and the programs use it only after the next switch):
+		 * not read (each read copies 32 KiB a CPU) */
+		if (p != (uint32_t)fc->active && !fc->cache_dirty[p])
+			continue;
+		ret = bpf_map_lookup_elem(cache_fd, &p, fc->cache);
 
 		if (ret)
 			return ret;

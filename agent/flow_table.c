@@ -17,6 +17,7 @@
 
 #define TABLE_MIN 1024 /* pieces of a new or shrunk table */
 #define SHRINK_AFTER 8 /* resets with little use before a grown table shrinks */
+#define BATCH 16 /* keys hashed and prefetched at a time (flow_table_add_many(), _take_merge()) */
 
 #define E_WHOLE 0x1
 #define E_TAKEN 0x2
@@ -180,10 +181,10 @@ static int grow(struct flow_table *t)
 	return 0;
 }
 
-int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct flow_value *v,
-		   bool whole)
+/* flow_table_add() with k's hash h known. */
+static int add_hashed(struct flow_table *t, const struct flow_key *k, const struct flow_value *v,
+		      bool whole, uint32_t h)
 {
-	uint32_t h = key_hash(k);
 	uint64_t *slot = slot_of(t, k, h);
 	struct entry *e;
 
@@ -210,15 +211,60 @@ int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct 
 	return 0;
 }
 
-int flow_table_take(struct flow_table *t, const struct flow_key *k, struct flow_value *out,
-		    bool *whole)
+int flow_table_add(struct flow_table *t, const struct flow_key *k, const struct flow_value *v,
+		   bool whole)
 {
-	uint64_t *slot;
+	return add_hashed(t, k, v, whole, key_hash(k));
+}
+
+/*
+ * The hashes of n (at most BATCH) keys, stride bytes apart from k0, into h, with the index slot
+ * each probe starts at, and then the entry that slot names when its hash matches, prefetched:
+ * the probes that follow find their cache lines loaded (one miss per key, overlapped, instead of
+ * one or two in a row). Only a hint: a slot that changes meanwhile is probed as it is.
+ */
+static void prefetch_keys(const struct flow_table *t, const void *k0, size_t stride, uint32_t n,
+			  uint32_t *h)
+{
+	uint32_t mask = t->idx_cap - 1;
+
+	for (uint32_t i = 0; i < n; i++) {
+		h[i] = key_hash((const struct flow_key *)((const char *)k0 + i * stride));
+		__builtin_prefetch(&t->idx[h[i] & mask]);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t v = t->idx[h[i] & mask];
+
+		if (v && IDX_HASH(v) == h[i])
+			__builtin_prefetch(&t->e[IDX_ENTRY(v) - 1]);
+	}
+}
+
+uint32_t flow_table_add_many(struct flow_table *t, const struct flow_piece *p, uint32_t n,
+			     bool whole, int *ret)
+{
+	uint32_t refused = 0, h[BATCH];
+
+	for (uint32_t base = 0; base < n; base += BATCH) {
+		uint32_t m = n - base < BATCH ? n - base : BATCH;
+
+		prefetch_keys(t, &p[base].key, sizeof(*p), m, h);
+		for (uint32_t i = 0; i < m; i++) {
+			ret[base + i] =
+				add_hashed(t, &p[base + i].key, &p[base + i].val, whole, h[i]);
+			refused += ret[base + i] != 0;
+		}
+	}
+	return refused;
+}
+
+/* flow_table_take() with k's hash h known. */
+static int take_hashed(struct flow_table *t, const struct flow_key *k, uint32_t h,
+		       struct flow_value *out, bool *whole)
+{
+	uint64_t *slot = slot_of(t, k, h);
 	struct entry *e;
 
-	if (!t->n)
-		return -ENOENT;
-	slot = slot_of(t, k, key_hash(k));
 	if (!*slot)
 		return -ENOENT;
 	e = &t->e[IDX_ENTRY(*slot) - 1];
@@ -228,6 +274,38 @@ int flow_table_take(struct flow_table *t, const struct flow_key *k, struct flow_
 	*out = e->val;
 	*whole = e->state & E_WHOLE;
 	return 0;
+}
+
+int flow_table_take(struct flow_table *t, const struct flow_key *k, struct flow_value *out,
+		    bool *whole)
+{
+	if (!t->n)
+		return -ENOENT;
+	return take_hashed(t, k, key_hash(k), out, whole);
+}
+
+uint32_t flow_table_take_merge(struct flow_table *t, const struct flow_key *k, struct flow_value *v,
+			       uint32_t n)
+{
+	uint32_t merged = 0, h[BATCH];
+
+	if (!t->n)
+		return 0;
+	for (uint32_t base = 0; base < n; base += BATCH) {
+		uint32_t m = n - base < BATCH ? n - base : BATCH;
+
+		prefetch_keys(t, &k[base], sizeof(*k), m, h);
+		for (uint32_t i = 0; i < m; i++) {
+			struct flow_value piece;
+			bool whole;
+
+			if (take_hashed(t, &k[base + i], h[i], &piece, &whole))
+				continue;
+			flow_value_merge(&v[base + i], &piece);
+			merged++;
+		}
+	}
+	return merged;
 }
 
 bool flow_table_next(const struct flow_table *t, uint32_t *pos, struct flow_key *k,

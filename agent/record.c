@@ -75,8 +75,16 @@ struct arena_chunk {
 	alignas(max_align_t) unsigned char data[];
 };
 
+/* resets in a row that needed fewer chunks than the arena holds before the spare ones go */
+#define ARENA_SHRINK_AFTER 8
+
 struct record_arena {
-	struct arena_chunk *chunks; /* newest first; the last one is kept by a reset */
+	struct arena_chunk *chunks; /* in use, newest first */
+	/* chunks of ARENA_CHUNK bytes a reset emptied, for the next copies: a steady load's
+	 * intervals reuse the same pages instead of faulting fresh ones in each interval */
+	struct arena_chunk *spare;
+	uint32_t n_chunks, n_spare; /* in use (ARENA_CHUNK ones), spare */
+	uint32_t idle; /* resets in a row that left chunks spare */
 };
 
 struct record_arena *record_arena_create(void)
@@ -111,9 +119,18 @@ static void *arena_alloc(struct record_arena *a, size_t n, size_t align)
 		ch->used = (ch->used + align - 1) & ~(align - 1);
 	if (!ch || ch->used > ch->size - offsetof(struct arena_chunk, data) ||
 	    ch->size - offsetof(struct arena_chunk, data) - ch->used < n) {
-		ch = chunk_new(n);
-		if (!ch)
-			return NULL;
+		if (a->spare && n <= ARENA_CHUNK - offsetof(struct arena_chunk, data)) {
+			ch = a->spare;
+			a->spare = ch->next;
+			a->n_spare--;
+			ch->used = 0;
+		} else {
+			ch = chunk_new(n);
+			if (!ch)
+				return NULL;
+		}
+		if (ch->size == ARENA_CHUNK)
+			a->n_chunks++;
 		ch->next = a->chunks;
 		a->chunks = ch;
 	}
@@ -141,16 +158,33 @@ struct record *record_arena_dup(struct record_arena *a, const struct record *r)
 void record_arena_reset(struct record_arena *a)
 {
 	struct arena_chunk *ch = a->chunks;
+	uint32_t used = a->n_chunks;
 
-	while (ch && ch->next) {
+	while (ch) {
 		struct arena_chunk *next = ch->next;
 
-		munmap(ch, ch->size);
+		if (ch->size == ARENA_CHUNK) {
+			ch->next = a->spare;
+			a->spare = ch;
+			a->n_spare++;
+		} else {
+			munmap(ch, ch->size); /* a copy larger than a chunk: its own mapping */
+		}
 		ch = next;
 	}
-	a->chunks = ch;
-	if (ch)
-		ch->used = 0;
+	a->chunks = NULL;
+	a->n_chunks = 0;
+	/* the first chunk always stays; beyond what the last resets needed, the rest go back */
+	a->idle = a->n_spare > (used ? used : 1) ? a->idle + 1 : 0;
+	if (a->idle < ARENA_SHRINK_AFTER)
+		return;
+	a->idle = 0;
+	while (a->n_spare > (used ? used : 1)) {
+		ch = a->spare;
+		a->spare = ch->next;
+		a->n_spare--;
+		munmap(ch, ch->size);
+	}
 }
 
 void record_arena_destroy(struct record_arena *a)
@@ -158,7 +192,11 @@ void record_arena_destroy(struct record_arena *a)
 	if (!a)
 		return;
 	record_arena_reset(a);
-	if (a->chunks)
-		munmap(a->chunks, a->chunks->size);
+	while (a->spare) {
+		struct arena_chunk *next = a->spare->next;
+
+		munmap(a->spare, a->spare->size);
+		a->spare = next;
+	}
 	free(a);
 }

@@ -215,8 +215,9 @@ void record_free(struct record *r);
 /*
  * Copies that are let go of together (one interval's held flows): record_dup()'s copy, carved
  * from chunks of 1 MiB mmap'd anonymous memory instead of one malloc() each, so the copies
- * cost no allocator header and record_arena_reset() gives their memory back to the system at
- * once (a heap that held 100k copies would stay resident, fragmented, after they are freed).
+ * cost no allocator header and the arena gives whole chunks back to the system once a few
+ * resets did not need them (a heap that held 100k copies would stay resident, fragmented, after
+ * they are freed).
  */
 struct record_arena;
 
@@ -235,7 +236,11 @@ struct record *record_arena_dup(struct record_arena *a, const struct record *r);
  */
 void *record_arena_alloc(struct record_arena *a, size_t n);
 
-/* Every copy goes; all chunks but the first are unmapped. */
+/*
+ * Every copy goes. The chunks stay mapped for the next copies (a steady load's intervals reuse
+ * their pages rather than fault fresh ones in); after 8 resets in a row that each found more
+ * chunks than it had used, those beyond the last one's use (at least one) are unmapped.
+ */
 void record_arena_reset(struct record_arena *a);
 
 /* NULL is accepted. */

@@ -24,7 +24,19 @@
 #include "flow_fixture.h"
 
 /* Which call of each wrapped function fails (1 = the next one); 0: none. */
-static int fail_lookup_batch_at, fail_map_create_at;
+static int fail_lookup_batch_at, fail_map_create_at, fail_delete_batch_at;
+
+int __real_bpf_map_delete_batch(int fd, const void *keys, __u32 *count,
+				const struct bpf_map_batch_opts *opts);
+int __wrap_bpf_map_delete_batch(int fd, const void *keys, __u32 *count,
+				const struct bpf_map_batch_opts *opts)
+{
+	if (fail_delete_batch_at && --fail_delete_batch_at == 0) {
+		*count = 0;
+		return -EFAULT;
+	}
+	return __real_bpf_map_delete_batch(fd, keys, count, opts);
+}
 
 int __real_bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values,
 				__u32 *count, const struct bpf_map_batch_opts *opts);
@@ -95,7 +107,7 @@ static int setup(void **state)
 
 	assert_non_null(fx);
 	*state = fx;
-	fail_lookup_batch_at = fail_map_create_at = 0;
+	fail_lookup_batch_at = fail_map_create_at = fail_delete_batch_at = 0;
 	fail_calloc = fail_lookup_elem = false;
 	fail_update_fd = -1;
 	fx->seen = calloc(65536, sizeof(*fx->seen));
@@ -310,7 +322,10 @@ static void test_replacement_map_fails(void **state)
 	struct fx *fx = *state;
 
 	add_flows(fx, 1000, 1200);
-	fail_map_create_at = 1; /* the empty map that replaces the drained one */
+	/* a map this small is emptied in place: that fails, and so does the empty map that
+	 * replaces it then */
+	fail_delete_batch_at = 1;
+	fail_map_create_at = 1;
 	assert_int_equal(drain(fx), -ENOMEM);
 	/* every flow was read and exported: none is lost */
 	assert_int_equal(fx->n_recs, 200);
@@ -336,6 +351,7 @@ static void test_replacement_map_fails_twice(void **state)
 	struct fx *fx = *state;
 
 	add_flows(fx, 1000, 1100);
+	fail_delete_batch_at = 1; /* emptied in place: fails, then its replacement too */
 	fail_map_create_at = 1;
 	assert_int_equal(drain(fx), -ENOMEM);
 	assert_int_equal(fx->n_recs, 100);

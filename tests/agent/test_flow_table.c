@@ -150,6 +150,76 @@ static void test_bound(void **state)
 }
 
 /*
+ * flow_table_add_many() and flow_table_take_merge() give what one call per piece gives: 3000
+ * pieces (a key repeated within one prefetch batch and across batches, the table growing past
+ * its first 1024 pieces in the middle of a batch, keys past the bound refused with -ENOSPC in
+ * their ret[]), then merges for keys present, absent and asked twice (merged once).
+ */
+static void test_many(void **state)
+{
+	enum { N = 3000, MAX = 2500, Q = 700 };
+	static struct flow_piece p[N];
+	static int ret[N];
+	static struct flow_key q[Q];
+	static struct flow_value got[Q], want[Q];
+	struct flow_table *t = flow_table_create(MAX), *one = flow_table_create(MAX);
+	uint32_t refused = 0, refused_many, merged = 0;
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(one);
+	for (uint32_t i = 0; i < N; i++) {
+		/* every 7th piece repeats the key of 3 before it, every 50th the key of 40 before */
+		uint32_t n = i % 7 == 6 ? i - 3 : i % 50 == 49 ? i - 40 : i;
+
+		memset(&p[i], 0, sizeof(p[i]));
+		p[i].key = key(n);
+		p[i].val = (struct flow_value){ .first_ns = 1000 + i,
+						.last_ns = 2000 + i,
+						.tx_packets = 1,
+						.tx_bytes = i,
+						.pid = i % 3 ? 0 : i,
+						.flags = i % 5 ? 0 : FLOW_F_INITIATOR_SRC };
+	}
+	refused_many = flow_table_add_many(t, p, N, true, ret);
+	for (uint32_t i = 0; i < N; i++) {
+		int r = flow_table_add(one, &p[i].key, &p[i].val, true);
+
+		assert_int_equal(ret[i], r);
+		refused += r != 0;
+		if (r)
+			assert_int_equal(r, -ENOSPC);
+	}
+	assert_int_equal(refused_many, refused);
+	assert_true(refused > 0);
+	assert_int_equal(flow_table_count(t), MAX);
+	assert_int_equal(flow_table_count(one), MAX);
+	for (uint32_t i = 0; i < Q; i++) {
+		/* present, absent (never added: keys past N), and a key asked a second time */
+		uint32_t n = i % 4 == 3 ? N + i : i % 4 == 2 ? (i - 2) * 4 : i * 4;
+
+		q[i] = key(n);
+		got[i] = want[i] = (struct flow_value){ .first_ns = 5000, .rx_packets = 1 };
+	}
+	merged = flow_table_take_merge(t, q, got, Q);
+	for (uint32_t i = 0, m = 0; i < Q; i++) {
+		struct flow_value piece;
+		bool whole;
+
+		if (!flow_table_take(one, &q[i], &piece, &whole)) {
+			flow_value_merge(&want[i], &piece);
+			m++;
+		}
+		assert_memory_equal(&got[i], &want[i], sizeof(got[i]));
+		if (i == Q - 1)
+			assert_int_equal(merged, m);
+	}
+	assert_true(merged > Q / 4);
+	flow_table_destroy(one);
+	flow_table_destroy(t);
+}
+
+/*
  * 100k keys: the table grows past its first size and finds each; after resets with few keys it
  * shrinks back, and every interval sees only its own keys.
  */
@@ -199,10 +269,9 @@ static void test_grow_reset_shrink(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_merge),
-		cmocka_unit_test(test_add_take_next),
-		cmocka_unit_test(test_bound),
-		cmocka_unit_test(test_grow_reset_shrink),
+		cmocka_unit_test(test_merge), cmocka_unit_test(test_add_take_next),
+		cmocka_unit_test(test_bound), cmocka_unit_test(test_grow_reset_shrink),
+		cmocka_unit_test(test_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

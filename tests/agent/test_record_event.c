@@ -197,12 +197,15 @@ static void test_dup(void **state)
 	record_free(c);
 }
 
-/* Arena copies: across chunks (1 MiB each), one larger than a chunk, and again after a reset. */
+/*
+ * Arena copies: across chunks (1 MiB each), one larger than a chunk, and again after a reset,
+ * which reuses the chunks it emptied in the same order (the same addresses: no fresh pages).
+ */
 static void test_arena_dup(void **state)
 {
 	enum { N = 12000 };
 	struct record_json_ctx ctx = { .node_name = "n1" };
-	static struct record *copies[N];
+	static struct record *copies[N], *first[N];
 	struct record_arena *arena = record_arena_create();
 	struct event_record r;
 	struct event_arg a[5];
@@ -217,6 +220,10 @@ static void test_arena_dup(void **state)
 			copies[i] = record_arena_dup(arena, &r.hdr);
 			assert_non_null(copies[i]);
 			assert_int_equal((uintptr_t)copies[i] % _Alignof(max_align_t), 0);
+			if (round == 0)
+				first[i] = copies[i];
+			else
+				assert_ptr_equal(copies[i], first[i]);
 		}
 		for (int i = 0; i < N; i += 7) {
 			assert_true(record_encode_json(buf, sizeof(buf), &ctx, copies[i]) > 0);
