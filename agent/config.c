@@ -376,7 +376,7 @@ static const struct opt_def opts[] = {
 	  "serve Prometheus metrics at http://HOST:PORT/metrics (\":9464\": every address; "
 	  "default: off)" },
 	{ "log-level", "error|warning|info|debug", set_log_level, 0, 0, 0,
-	  "log verbosity on stderr (default info)" },
+	  "log verbosity on stderr (default info; warn is taken for warning)" },
 	{ "log-format", "text|json", set_log_format, 0, 0, 0,
 	  "log lines on stderr as text or as one JSON object each (default text)" },
 	{ "verbose", NULL, set_verbose, 0, 0, 0,
