@@ -1195,7 +1195,7 @@ def main():
     ap.add_argument("--scale", action="store_true")
     ap.add_argument("--scale-loads", metavar="flows,connect,cgroups",
                     help="with --scale: run only these of its loads")
-    ap.add_argument("--agent-log-level", choices=("error", "warn", "info", "debug"),
+    ap.add_argument("--agent-log-level", choices=("error", "warning", "warn", "info", "debug"),
                     help="flowscope's --log-level (debug: --scale prints each agent's longest "
                     "export, by phase and pipeline stage)")
     args = ap.parse_args()
