@@ -180,7 +180,7 @@ static enum config_status set_log_level(struct config *cfg, const struct opt_def
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
 
-	/* "warning" is what the log lines say (text and JSON `level`); "warn" is taken for it */
+	/* "warning" is what the log lines say (text and JSON `level`); "warn" is an alias */
 	if (!strcmp(val, "warn"))
 		val = "warning";
 	for (int i = 0; i < 4; i++) {
@@ -189,8 +189,9 @@ static enum config_status set_log_level(struct config *cfg, const struct opt_def
 			return CONFIG_OK;
 		}
 	}
-	return usage_err(err, errsz, "invalid value for --%s: '%s' (expected %s)", o->name, val,
-			 o->metavar);
+	return usage_err(err, errsz,
+			 "invalid value for --%s: '%s' (expected %s; warn is an alias of warning)",
+			 o->name, val, o->metavar);
 }
 
 static enum config_status set_log_format(struct config *cfg, const struct opt_def *o,
@@ -376,7 +377,7 @@ static const struct opt_def opts[] = {
 	  "serve Prometheus metrics at http://HOST:PORT/metrics (\":9464\": every address; "
 	  "default: off)" },
 	{ "log-level", "error|warning|info|debug", set_log_level, 0, 0, 0,
-	  "log verbosity on stderr (default info; warn is taken for warning)" },
+	  "log verbosity on stderr (default info; warn is an alias of warning)" },
 	{ "log-format", "text|json", set_log_format, 0, 0, 0,
 	  "log lines on stderr as text or as one JSON object each (default text)" },
 	{ "verbose", NULL, set_verbose, 0, 0, 0,

@@ -247,7 +247,7 @@ static void test_invalid_values(void **state)
 		struct parsed p;
 
 		PARSE(&p, "--log-level", "trace");
-		assert_usage_names(&p, "error|warning|info|debug");
+		assert_usage_names(&p, "error|warning|info|debug; warn is an alias of warning");
 		config_free(&p.cfg);
 	}
 }
