@@ -926,10 +926,29 @@ static __always_inline void tcp_tuple(struct tr_tcp *r, const struct sock *sk)
 	r->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
+/*
+ * The context of a TCP record whose socket has no owner record (opened before the agent and not
+ * reached by the start-up walk, which covers the agent's network namespace only): no process
+ * (pid, tid, ns_pid, ppid 0, comm empty, uid and gid (uid_t)-1), and the socket's own v2 cgroup,
+ * the one it was created in (sk_cgrp_data), also under cgroup_v1. Never the current task: most
+ * transitions run in softirq, on whichever task the packet interrupted (for a local client,
+ * the client).
+ */
+static __always_inline void fill_hdr_unowned(struct tr_hdr *h, __u64 cgroup_id, __u16 ev)
+{
+	__builtin_memset(h, 0, sizeof(*h));
+	h->event = ev;
+	h->flags = TR_F_OWNER_UNKNOWN;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->cgroup_id = cgroup_id;
+	h->uid = (__u32)-1;
+	h->gid = (__u32)-1;
+}
+
 static __always_inline int tcp_emit(__u32 slot, const struct sock *sk, struct tr_sock_owner *o,
 				    int oldstate, int newstate)
 {
-	struct task_struct *cur = bpf_get_current_task_btf();
+	char no_comm[TR_COMM_LEN] = {};
 	struct tr_fctx fc;
 	struct tr_tcp *r;
 
@@ -938,13 +957,12 @@ static __always_inline int tcp_emit(__u32 slot, const struct sock *sk, struct tr
 		fc.comm = o->comm;
 		fc.pid = o->pid;
 		fc.uid = o->uid;
-		/* keeps clang from sinking the two branches' loads into one instruction on a map
-		 * value and a BTF pointer, which the verifier refuses ("same insn cannot be used
-		 * with different pointers") */
-		asm volatile("" ::: "memory");
 	} else {
-		task_fctx(&fc, cur);
-		asm volatile("" ::: "memory");
+		/* what fill_hdr_unowned() will write */
+		fc.cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+		fc.comm = no_comm;
+		fc.pid = 0;
+		fc.uid = (__u32)-1;
 	}
 	if (!want(slot, &fc, false))
 		return 0;
@@ -954,8 +972,7 @@ static __always_inline int tcp_emit(__u32 slot, const struct sock *sk, struct tr
 	if (o) {
 		fill_hdr_owner(&r->hdr, o, slot);
 	} else {
-		fill_hdr(&r->hdr, cur, slot);
-		r->hdr.flags |= TR_F_OWNER_UNKNOWN;
+		fill_hdr_unowned(&r->hdr, fc.cgroup_id, slot);
 		DBG(slot, oldstate, newstate, "tcp socket without owner");
 	}
 	r->hdr.size = sizeof(*r);

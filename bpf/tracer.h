@@ -91,7 +91,7 @@ enum tr_stat {
 #define TR_F_READ_ERROR 0x08 /* some user memory could not be read: the field is short */
 #define TR_F_HAS_INTERP 0x10 /* exec: the interpreter differs from the filename */
 #define TR_F_HAS_ENV 0x20
-#define TR_F_OWNER_UNKNOWN 0x40 /* tcp: no owner record for the socket; context is current */
+#define TR_F_OWNER_UNKNOWN 0x40 /* tcp: no owner record: no process, the socket's cgroup */
 #define TR_F_THREAD 0x80 /* fork: a thread (CLONE_THREAD), not a process */
 #define TR_F_CGROUP_V1 0x100 /* cgroup_id is the v1 memory cgroup's (cgroup mode v1) */
 /* cgroup_mkdir/rmdir made only for the library (disabled, filtered or over the rate limit) */

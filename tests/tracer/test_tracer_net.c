@@ -292,6 +292,133 @@ static void test_tcp_v6(void **state)
 	run_tcp(6);
 }
 
+/*
+ * Child: in cg_srv and a netns of its own, a listener made before the tracer opens (so the
+ * start-up walk, which covers the agent's network namespace only, does not reach it), and a
+ * client of the same netns in cg_cli. Both wait until go[0] is closed; the server accepts once.
+ */
+static void unowned_child(const struct tfx_cgroup *cg_srv, const struct tfx_cgroup *cg_cli,
+			  int ready, int go[2], int out)
+{
+	struct net_result r = { 0 };
+	int l = -1, st;
+	char c;
+
+	r.port = 8082;
+	r.server_pid = getpid();
+	if (tfx_cgroup_enter(cg_srv) || unshare(CLONE_NEWNET) || lo_up() ||
+	    (l = listener(4, r.port, 16)) < 0) {
+		r.err = 1;
+		goto out;
+	}
+	r.client_pid = fork();
+	if (r.client_pid == 0) {
+		close(go[1]);
+		if (tfx_cgroup_enter(cg_cli) || read(go[0], &c, 1) != 0)
+			_exit(1);
+		int fd = connect_to(4, r.port, 0, NULL);
+
+		if (fd < 0 || write(fd, "x", 1) != 1)
+			_exit(2);
+		close(fd);
+		_exit(0);
+	}
+	close(go[1]);
+	if (write(ready, "y", 1) != 1 || read(go[0], &c, 1) != 0) {
+		r.err = 2;
+		goto out;
+	}
+	int a = accept(l, NULL, NULL);
+	struct sockaddr_in peer;
+	socklen_t pl = sizeof(peer);
+
+	if (a < 0 || getpeername(a, (struct sockaddr *)&peer, &pl) || read(a, &c, 1) != 1) {
+		r.err = 3;
+		goto out;
+	}
+	r.client_port = ntohs(peer.sin_port);
+	close(a);
+	close(l);
+	if (waitpid(r.client_pid, &st, 0) != r.client_pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		r.err = 4;
+out:
+	if (write(out, &r, sizeof(r)) != sizeof(r))
+		_exit(10);
+	_exit(0);
+}
+
+/*
+ * A TCP socket without an owner record: the server's listener exists before the tracer and is
+ * in a network namespace the start-up walk does not enter. The accept runs in softirq on the
+ * client's task; its record must name no process and the server socket's cgroup, not the
+ * client's pid and cgroup (as it did when the context fell back to the current task).
+ */
+static void test_tcp_unowned(void **state)
+{
+	struct tfx_cgroup cg_srv, cg_cli;
+	struct tfx_events evs = { 0 };
+	struct event_tracer_opts o;
+	struct net_result r;
+	uint64_t ids[2];
+	int p[2], ready[2], go[2];
+	char c;
+
+	(void)state;
+	tfx_cgroup_create(&cg_srv, "unowned_srv");
+	tfx_cgroup_create(&cg_cli, "unowned_cli");
+	ids[0] = cg_srv.id;
+	ids[1] = cg_cli.id;
+	evs.cgroup_ids = ids;
+	evs.n_cgroup_ids = 2;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	pid_t pid = fork();
+
+	if (pid == 0)
+		unowned_child(&cg_srv, &cg_cli, ready[1], go, p[1]);
+	close(go[0]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	/* no kernel cgroup filter: the old context (the client's cgroup) would pass it too */
+	tfx_opts_init(&o, &evs);
+	tfx_enable(&o, TR_EV_TCP_ACCEPT, NULL);
+	tfx_enable(&o, TR_EV_TCP_CONNECT, NULL);
+	struct event_tracer *et = tfx_open(&o);
+
+	close(go[1]);
+	assert_int_equal(read(p[0], &r, sizeof(r)), sizeof(r));
+	tfx_wait(pid);
+	close(p[0]);
+	close(p[1]);
+	close(ready[0]);
+	close(ready[1]);
+	assert_int_equal(r.err, 0);
+	tfx_drain(et, &evs, 500);
+
+	/* the client's socket was made after the tracer: its own context */
+	const struct tfx_event *e = find_tcp(&evs, TR_EV_TCP_CONNECT, r.client_port, r.port);
+
+	assert_non_null(e);
+	assert_int_equal(e->ctx.pid, r.client_pid);
+	assert_int_equal(e->ctx.cgroup_id, cg_cli.id);
+	assert_false(e->ctx.flags & TR_F_OWNER_UNKNOWN);
+
+	e = find_tcp(&evs, TR_EV_TCP_ACCEPT, r.port, r.client_port);
+	assert_non_null(e);
+	assert_true(e->ctx.flags & TR_F_OWNER_UNKNOWN);
+	assert_int_equal(e->ctx.pid, 0);
+	assert_int_equal(e->ctx.tid, 0);
+	assert_string_equal(e->ctx.comm, "");
+	assert_int_equal(e->ctx.uid, (uint32_t)-1);
+	assert_int_equal(e->ctx.cgroup_id, cg_srv.id);
+	assert_int_equal(tfx_count(&evs, TR_EV_TCP_ACCEPT, 0), 1);
+
+	event_tracer_destroy(et);
+	tfx_events_free(&evs);
+	tfx_cgroup_destroy(&cg_cli);
+	tfx_cgroup_destroy(&cg_srv);
+}
+
 /* Child: n connections to a listener of its own, in its own netns. */
 static void connect_loop_child(const struct tfx_cgroup *cg, int n, int out)
 {
@@ -647,9 +774,9 @@ static void test_oom_kill(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tcp_v4),	   cmocka_unit_test(test_tcp_v6),
-		cmocka_unit_test(test_rate_limit), cmocka_unit_test(test_syscalls),
-		cmocka_unit_test(test_oom_kill),
+		cmocka_unit_test(test_tcp_v4),	    cmocka_unit_test(test_tcp_v6),
+		cmocka_unit_test(test_tcp_unowned), cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_syscalls),    cmocka_unit_test(test_oom_kill),
 	};
 
 	if (geteuid() != 0) {
