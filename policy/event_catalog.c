@@ -486,8 +486,8 @@ static const struct policy_event_def catalog[POLICY_EV_COUNT] = {
 		.syscall_nr = -1,
 		NO_WATCH,
 		PROGS(REQ(SOCK_CREATE, "records the creator when a socket is made (runs in its context)"),
-		      OPT(ITER_TASK_FILE, "finds the first task holding each socket older than the agent; without it those sockets' events carry the current task"),
-		      OPT(ITER_TCP, "writes those owners into the older sockets' storage; without it as above")),
+		      OPT(ITER_TASK_FILE, "finds the first task holding each socket older than the agent; without it those sockets' TCP events name no process (pid 0, the socket's cgroup: docs/records.md)"),
+		      OPT(ITER_TCP, "writes those owners into the older sockets' storage, for the sockets of the agent's network namespace (the kernel's TCP iterator covers one); the others' TCP events as above")),
 		DEPS(POLICY_EV_PROCESS_SNAPSHOT),
 	},
 	[POLICY_EV_CGROUP_LIFECYCLE] = {
