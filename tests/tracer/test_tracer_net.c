@@ -379,9 +379,10 @@ static void test_tcp_unowned(void **state)
 		unowned_child(&cg_srv, &cg_cli, ready[1], go, p[1]);
 	close(go[0]);
 	assert_int_equal(read(ready[0], &c, 1), 1);
-	/* no kernel cgroup filter: the old context (the client's cgroup) would pass it too */
+	/* the accept filtered in the kernel to the server's cgroup: the filter must test the
+	 * cgroup the record names (the client's, before, was filtered out) */
 	tfx_opts_init(&o, &evs);
-	tfx_enable(&o, TR_EV_TCP_ACCEPT, NULL);
+	tfx_enable(&o, TR_EV_TCP_ACCEPT, &cg_srv.id);
 	tfx_enable(&o, TR_EV_TCP_CONNECT, NULL);
 	struct event_tracer *et = tfx_open(&o);
 
@@ -408,8 +409,11 @@ static void test_tcp_unowned(void **state)
 	assert_true(e->ctx.flags & TR_F_OWNER_UNKNOWN);
 	assert_int_equal(e->ctx.pid, 0);
 	assert_int_equal(e->ctx.tid, 0);
+	assert_int_equal(e->ctx.ns_pid, 0);
+	assert_int_equal(e->ctx.ppid, 0);
 	assert_string_equal(e->ctx.comm, "");
 	assert_int_equal(e->ctx.uid, (uint32_t)-1);
+	assert_int_equal(e->ctx.gid, (uint32_t)-1);
 	assert_int_equal(e->ctx.cgroup_id, cg_srv.id);
 	assert_int_equal(tfx_count(&evs, TR_EV_TCP_ACCEPT, 0), 1);
 
