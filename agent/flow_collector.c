@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +20,7 @@
 #include "flow_table.h"
 #include "log.h"
 #include "loop.h"
+#include "netns_iter.h"
 #include "pipeline.h"
 
 /* Flows drained per batch syscall. */
@@ -251,55 +250,6 @@ struct walk_netns {
 	uint64_t pending; /* sockets left to it by the first pass */
 };
 
-/* The walk's second pass in one network namespace: iterator fds made by a thread inside it. */
-struct walk_enter {
-	const struct walk_netns *ns;
-	uint64_t own_inum; /* the agent's own network namespace: no setns() */
-	struct bpf_link *links[2]; /* flow_owner_walk_tcp, _udp */
-	int fds[2];
-	int err; /* a positive errno */
-};
-
-/*
- * Thread body: setns() into the namespace, then the iterators (the kernel's tcp and udp
- * iterators walk the namespace of the thread that creates them). Its own thread, so that the
- * loop's thread never changes namespace; it ends as soon as the fds are made.
- */
-static void *walk_enter_thread(void *arg)
-{
-	struct walk_enter *we = arg;
-	char path[64];
-	int fd;
-
-	if (we->ns->inum != we->own_inum) {
-		struct stat st;
-
-		/* the kernel's pid, which names another process (or none) when the agent has a
-		 * PID namespace of its own: the namespace's inode number tells */
-		snprintf(path, sizeof(path), "/proc/%u/ns/net", we->ns->pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			we->err = errno;
-			return NULL;
-		}
-		if (fstat(fd, &st) || st.st_ino != we->ns->inum)
-			we->err = ESRCH;
-		else if (setns(fd, CLONE_NEWNET))
-			we->err = errno;
-		close(fd);
-		if (we->err)
-			return NULL;
-	}
-	for (int i = 0; i < 2; i++) {
-		we->fds[i] = bpf_iter_create(bpf_link__fd(we->links[i]));
-		if (we->fds[i] < 0) {
-			we->err = errno;
-			return NULL;
-		}
-	}
-	return NULL;
-}
-
 /* Adds one second-pass result byte per socket to fc->walk[]; returns how many. */
 static uint64_t walk_count(struct flow_collector *fc, const uint8_t *buf, ssize_t n)
 {
@@ -395,7 +345,8 @@ static void owner_walk(struct flow_collector *fc)
 	struct bpf_program *pass2[2] = { fc->skel->progs.flow_owner_walk_tcp,
 					 fc->skel->progs.flow_owner_walk_udp };
 	struct bpf_link *link = NULL, *links[2] = { NULL, NULL };
-	uint64_t t0 = clock_mono_ns(), resolved = 0, pending, t, key, own_inum;
+	uint64_t t0 = clock_mono_ns(), resolved = 0, pending, t, key;
+	uint32_t own_inum;
 	struct walk_pass1 p1 = { 0 };
 	const char *why = NULL;
 	struct stat st;
@@ -420,34 +371,27 @@ static void owner_walk(struct flow_collector *fc)
 	bpf_link__destroy(link);
 	if (p1.oom)
 		fc->walk_incomplete[WALK_ERROR] = 1, why = "out of memory";
-	own_inum = stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
+	own_inum = netns_iter_own();
 	for (int i = 0; i < 2 && !ret && p1.n_ns; i++) {
 		links[i] = bpf_program__attach_iter(pass2[i], NULL);
 		if (!links[i])
 			ret = -errno;
 	}
 	for (size_t k = 0; k < p1.n_ns && !ret; k++) {
-		struct walk_enter we = { .ns = &p1.ns[k],
-					 .own_inum = own_inum,
-					 .links = { links[0], links[1] },
-					 .fds = { -1, -1 } };
-		pthread_t th;
+		int fds[2], err;
 
-		if (pthread_create(&th, NULL, walk_enter_thread, &we) == 0)
-			pthread_join(th, NULL);
-		else
-			we.err = EAGAIN;
-		for (int i = 0; i < 2 && !we.err && !ret; i++)
-			ret = walk_read(fc, we.fds[i], 1, t0, walk_pass2_cb, &resolved);
+		err = netns_iter_create(p1.ns[k].inum, p1.ns[k].pid, own_inum, links, 2, fds);
+		for (int i = 0; i < 2 && !err && !ret; i++)
+			ret = walk_read(fc, fds[i], 1, t0, walk_pass2_cb, &resolved);
 		for (int i = 0; i < 2; i++)
-			if (we.fds[i] >= 0)
-				close(we.fds[i]);
-		if (we.err) {
+			if (fds[i] >= 0)
+				close(fds[i]);
+		if (err) {
 			/* EPERM without CAP_SYS_ADMIN; ENOENT, ESRCH: the process is gone, or not
 			 * in the agent's PID namespace */
 			fc->walk_incomplete[WALK_NETNS]++;
 			LOG_DEBUG("socket owner walk: network namespace %u (pid %u): %s",
-				  p1.ns[k].inum, p1.ns[k].pid, strerror(we.err));
+				  p1.ns[k].inum, p1.ns[k].pid, strerror(-err));
 		}
 	}
 	for (int i = 0; i < 2; i++)

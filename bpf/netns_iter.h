@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * BPF iterators made inside another network namespace. The kernel's per-namespace iterators
+ * (iter/tcp, iter/udp) walk the network namespace of the task that creates the iterator's fd
+ * (bpf_iter_create()), so a walk of every namespace makes its fds from a short-lived thread that
+ * has entered each one with setns(2). The caller's threads never change namespace.
+ */
+#ifndef FLOWSCOPE_NETNS_ITER_H
+#define FLOWSCOPE_NETNS_ITER_H
+
+#include <stdint.h>
+
+struct bpf_link;
+
+/*
+ * Inode number of this process's own network namespace (/proc/self/ns/net), or 0 when it cannot
+ * be read.
+ */
+uint32_t netns_iter_own(void);
+
+/*
+ * Creates one iterator fd per link (n of them, into fds[]) inside the network namespace whose
+ * inode number is inum. pid is a process in it as this process's PID namespace numbers it; the
+ * namespace is entered through /proc/<pid>/ns/net, and refused when that is not inum any more
+ * (the process is gone and the pid reused, or the kernel's pid names another process here).
+ * inum equal to own (netns_iter_own()): no thread, no setns(). Returns 0, or a negative errno
+ * with every fd closed and set to -1: -EPERM (no CAP_SYS_ADMIN), -ENOENT (no such pid), -ESRCH
+ * (pid is in another namespace), -EAGAIN (no thread), or bpf_iter_create()'s.
+ */
+int netns_iter_create(uint32_t inum, uint32_t pid, uint32_t own, struct bpf_link *const links[],
+		      int n, int fds[]);
+
+#endif /* FLOWSCOPE_NETNS_ITER_H */
