@@ -591,21 +591,36 @@ struct tracer_snap {
 	uint64_t records_dropped;
 	uint64_t cgroup_filter_ids;
 	uint64_t cgroup_filter_errors;
+	struct event_tracer_socket_walk walk;
 };
 
-#define TRACER_ROWS                                                                           \
-	COUNTER_ROW("flowscope_tracer_records_total", COUNTER_COUNTER,                        \
-		    "event records handed to the pipeline", "", struct tracer_snap, records), \
-		COUNTER_ROW("flowscope_tracer_records_dropped_total", COUNTER_COUNTER,        \
-			    "event records the pipeline refused", "", struct tracer_snap,     \
-			    records_dropped),                                                 \
-		COUNTER_ROW("flowscope_tracer_cgroup_filter_ids", COUNTER_GAUGE,              \
-			    "cgroup ids in the kernel's cgroup_path_prefix sets", "",         \
-			    struct tracer_snap, cgroup_filter_ids),                           \
-		COUNTER_ROW("flowscope_tracer_cgroup_filter_errors_total", COUNTER_COUNTER,   \
-			    "cgroups matching a cgroup_path_prefix that could not be added "  \
-			    "(their events are filtered out)",                                \
-			    "", struct tracer_snap, cgroup_filter_errors)
+#define TRACER_WALK_HELP \
+	"TCP socket files of the tracer's start-up walk by what it did with their owner."
+#define TRACER_WALK_ROW(result, field)                                                   \
+	COUNTER_ROW("flowscope_tracer_socket_owner_walk_sockets_total", COUNTER_COUNTER, \
+		    TRACER_WALK_HELP, "result=\"" result "\"", struct tracer_snap, walk.field)
+
+#define TRACER_ROWS                                                                             \
+	COUNTER_ROW("flowscope_tracer_records_total", COUNTER_COUNTER,                          \
+		    "event records handed to the pipeline", "", struct tracer_snap, records),   \
+		COUNTER_ROW("flowscope_tracer_records_dropped_total", COUNTER_COUNTER,          \
+			    "event records the pipeline refused", "", struct tracer_snap,       \
+			    records_dropped),                                                   \
+		COUNTER_ROW("flowscope_tracer_cgroup_filter_ids", COUNTER_GAUGE,                \
+			    "cgroup ids in the kernel's cgroup_path_prefix sets", "",           \
+			    struct tracer_snap, cgroup_filter_ids),                             \
+		COUNTER_ROW("flowscope_tracer_cgroup_filter_errors_total", COUNTER_COUNTER,     \
+			    "cgroups matching a cgroup_path_prefix that could not be added "    \
+			    "(their events are filtered out)",                                  \
+			    "", struct tracer_snap, cgroup_filter_errors),                      \
+		TRACER_WALK_ROW("recorded", recorded), TRACER_WALK_ROW("had_owner", had_owner), \
+		TRACER_WALK_ROW("table_full", table_full),                                      \
+		TRACER_WALK_ROW("not_reached", not_reached),                                    \
+		COUNTER_ROW("flowscope_tracer_socket_owner_walk_netns_not_entered_total",       \
+			    COUNTER_COUNTER,                                                    \
+			    "network namespaces the tracer's start-up walk could not enter "    \
+			    "(their sockets are not_reached)",                                  \
+			    "", struct tracer_snap, walk.netns_not_entered)
 
 static const struct counter_desc tracer_descs[] = { TRACER_ROWS };
 
@@ -663,6 +678,7 @@ static int tracer_snapshot(void *arg, void *snap)
 	s->records = tc->records;
 	s->records_dropped = tc->records_dropped;
 	event_tracer_cgroup_filter_stats(tc->et, &s->cgroup_filter_ids, &s->cgroup_filter_errors);
+	event_tracer_socket_walk_stats(tc->et, &s->walk);
 	return 0;
 }
 

@@ -1529,9 +1529,10 @@ int tr_iter_task(struct bpf_iter__task *ctx)
 
 /*
  * Owner records for TCP sockets opened before the agent, in two passes: iter/task_file notes the
- * first task holding each socket file (by inode), then iter/tcp writes the owner into the
- * socket's storage (a socket reached through a file is not a trusted pointer for
- * bpf_sk_storage_get; one from the TCP iterator is).
+ * first task holding each TCP socket file (by inode) and writes a struct tr_sock_walk_rec per
+ * file; then iter/tcp, run in each network namespace those records name, writes the owner into
+ * the socket's storage (a socket reached through a file is not a trusted pointer for
+ * bpf_sk_storage_get; one from the TCP iterator is) and one result byte per socket it took.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -1545,8 +1546,12 @@ int tr_iter_task_file(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *t = ctx->task;
 	struct file *file = ctx->file;
+	struct tr_sock_walk_rec rec = {};
 	struct tr_sock_owner o = {};
 	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+	long ret;
 	__u64 ino;
 
 	if (!t || !file)
@@ -1554,9 +1559,23 @@ int tr_iter_task_file(struct bpf_iter__task_file *ctx)
 	sock = bpf_sock_from_file(file);
 	if (!sock)
 		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if ((family != AF_INET && family != AF_INET6) ||
+	    BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
 	ino = BPF_CORE_READ(file, f_inode, i_ino);
 	fill_owner(&o, t);
-	bpf_map_update_elem(&sock_seed, &ino, &o, BPF_NOEXIST);
+	/* BPF_NOEXIST: the first holder's (the iterator goes by pid, the lowest first) */
+	ret = bpf_map_update_elem(&sock_seed, &ino, &o, BPF_NOEXIST);
+	rec.result = !ret	      ? TR_SOCK_WALK_SEEDED
+		     : ret == -EEXIST ? TR_SOCK_WALK_SHARED
+				      : TR_SOCK_WALK_TABLE_FULL;
+	rec.pid = t->tgid;
+	rec.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }
 
@@ -1566,6 +1585,7 @@ int tr_iter_tcp(struct bpf_iter__tcp *ctx)
 	struct sock_common *skc = ctx->sk_common;
 	struct tr_sock_owner *seed, *o;
 	struct tcp_sock *tp;
+	__u8 result;
 	__u64 ino;
 
 	if (!skc)
@@ -1578,8 +1598,16 @@ int tr_iter_tcp(struct bpf_iter__tcp *ctx)
 	if (!seed)
 		return 0;
 	o = bpf_sk_storage_get(&tr_sock_owner, tp, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (o && !o->pid)
+	if (!o)
+		return 0;
+	result = TR_SOCK_WALK_HAD_OWNER;
+	if (!o->pid) {
 		__builtin_memcpy(o, seed, sizeof(*o));
+		result = TR_SOCK_WALK_RECORDED;
+	}
+	/* taken: a second run of this namespace (or a socket seen twice) counts it once */
+	bpf_map_delete_elem(&sock_seed, &ino);
+	bpf_seq_write(ctx->meta->seq, &result, sizeof(result));
 	return 0;
 }
 

@@ -303,6 +303,28 @@ struct tr_task_seed {
 	char comm[TR_COMM_LEN];
 };
 
+/*
+ * The start-up walk of TCP socket owners (tracer.bpf.c tr_iter_task_file, tr_iter_tcp): what
+ * happened to each TCP socket file found in a process's file table.
+ */
+enum tr_sock_walk_result {
+	TR_SOCK_WALK_SEEDED =
+		1, /* its first holder noted; the TCP iterator of its namespace takes it */
+	TR_SOCK_WALK_SHARED, /* another process holds it too: the first holder's is kept */
+	TR_SOCK_WALK_TABLE_FULL, /* sock_seed was full: no owner */
+	TR_SOCK_WALK_RECORDED, /* the TCP iterator wrote the noted owner into its storage */
+	TR_SOCK_WALK_HAD_OWNER, /* the TCP iterator found an owner there already (sock_create's) */
+};
+
+/* What iter/task_file writes per TCP socket file. */
+struct tr_sock_walk_rec {
+	__u8 result; /* TR_SOCK_WALK_SEEDED, _SHARED or _TABLE_FULL */
+	__u8 pad[3];
+	__u32 pid; /* the holding process (tgid, as the initial PID namespace numbers it) */
+	__u32 netns; /* the socket's network namespace (inode number) */
+	__u32 pad2;
+};
+
 /* The --debug stream (`debug_events` ring buffer). */
 struct tr_debug {
 	__u64 ts_ns;

@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "event_tracer.h"
+#include "netns_iter.h"
 #include "syscall_decode.h"
 #include "tracer.skel.h"
 
@@ -69,6 +70,7 @@ struct event_tracer {
 	bool any_cgroup_match; /* a set with filter.cgroup_match: walk, mkdir, rmdir */
 	char cgroup_mount[512]; /* what the cgroup filters walk: the v2 or the v1 memory mount */
 	uint64_t cgroup_errors; /* matching cgroups that could not be added */
+	struct event_tracer_socket_walk sock_walk;
 };
 
 #define SLOTS (TR_EV_MAX + TR_SYSCALL_MAX)
@@ -389,25 +391,133 @@ static int seed_tasks_iter(struct event_tracer *et)
 	return n < 0 ? -errno : 0;
 }
 
-/* Sockets opened before the agent: task_file notes owners by inode, tcp writes them. */
+/* A network namespace the walk's second pass enters, and a process in it. */
+struct walk_ns {
+	uint32_t inum;
+	uint32_t pid;
+};
+
+/* Adds ns to *arr unless there; false when out of memory. */
+static bool walk_ns_add(struct walk_ns **arr, size_t *n, size_t *cap, uint32_t inum, uint32_t pid)
+{
+	for (size_t k = 0; k < *n; k++)
+		if ((*arr)[k].inum == inum)
+			return true;
+	if (*n == *cap) {
+		size_t nc = *cap ? 2 * *cap : 16;
+		struct walk_ns *na = realloc(*arr, nc * sizeof(*na));
+
+		if (!na)
+			return false;
+		*arr = na;
+		*cap = nc;
+	}
+	(*arr)[(*n)++] = (struct walk_ns){ .inum = inum, .pid = pid };
+	return true;
+}
+
+/* read(2) that goes on after EAGAIN (1M files without a socket in one read) and EINTR. */
+static ssize_t iter_read(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && (errno == EAGAIN || errno == EINTR));
+	return n;
+}
+
+/*
+ * Owners of the TCP sockets opened before the agent (tr_iter_task_file, tr_iter_tcp): the first
+ * pass goes over every process's files and notes each TCP socket's first holder; the second runs
+ * the TCP iterator inside each network namespace those sockets are in (netns_iter.h), since it
+ * walks the namespace of the thread that creates it. Counts into et->sock_walk and logs one
+ * line. A namespace it cannot enter leaves its sockets without an owner, counted; returns 0 or
+ * the negative errno of an iterator that could not be made or read.
+ */
 static int seed_sockets(struct event_tracer *et)
 {
-	struct bpf_program *progs[2] = { et->skel->progs.tr_iter_task_file,
-					 et->skel->progs.tr_iter_tcp };
-	char buf[256];
+	struct event_tracer_socket_walk *w = &et->sock_walk;
+	_Alignas(8) struct tr_sock_walk_rec r[128];
+	size_t n_ns = 0, cap_ns = 0;
+	struct walk_ns *ns = NULL;
+	struct bpf_link *link = NULL;
+	uint64_t seeded = 0, taken = 0, key;
+	uint32_t own = netns_iter_own();
+	int fd, ret = 0, seed;
+	uint8_t res[4096];
+	ssize_t n;
 
-	for (int i = 0; i < 2; i++) {
-		struct bpf_link *link = NULL;
-		int fd = run_iter(progs[i], &link);
-
-		if (fd < 0)
-			return fd;
-		while (read(fd, buf, sizeof(buf)) > 0)
-			;
-		close(fd);
-		bpf_link__destroy(link);
+	fd = run_iter(et->skel->progs.tr_iter_task_file, &link);
+	if (fd < 0)
+		return fd;
+	while ((n = iter_read(fd, r, sizeof(r))) > 0) {
+		for (size_t i = 0; i < (size_t)n / sizeof(r[0]); i++) {
+			w->found++;
+			if (r[i].result == TR_SOCK_WALK_SHARED) {
+				w->had_owner++;
+			} else if (r[i].result == TR_SOCK_WALK_TABLE_FULL) {
+				w->table_full++;
+			} else if (r[i].result == TR_SOCK_WALK_SEEDED) {
+				seeded++;
+				if (!walk_ns_add(&ns, &n_ns, &cap_ns, r[i].netns, r[i].pid))
+					ret = -ENOMEM;
+			}
+		}
 	}
-	return 0;
+	if (n < 0)
+		ret = -errno;
+	close(fd);
+	bpf_link__destroy(link);
+	link = NULL;
+	if (!ret && n_ns) {
+		link = bpf_program__attach_iter(et->skel->progs.tr_iter_tcp, NULL);
+		if (!link)
+			ret = -errno;
+	}
+	for (size_t k = 0; k < n_ns && !ret; k++) {
+		int err = netns_iter_create(ns[k].inum, ns[k].pid, own, &link, 1, &fd);
+
+		if (err) {
+			/* EPERM without CAP_SYS_ADMIN; ENOENT, ESRCH: the process is gone, or not
+			 * in the agent's PID namespace */
+			w->netns_not_entered++;
+			tlog(et, 3, "socket owner walk: network namespace %u (pid %u): %s",
+			     ns[k].inum, ns[k].pid, strerror(-err));
+			continue;
+		}
+		w->netns++;
+		while ((n = iter_read(fd, res, sizeof(res))) > 0) {
+			for (ssize_t i = 0; i < n; i++) {
+				w->recorded += res[i] == TR_SOCK_WALK_RECORDED;
+				w->had_owner += res[i] == TR_SOCK_WALK_HAD_OWNER;
+			}
+			taken += (uint64_t)n;
+		}
+		if (n < 0)
+			ret = -errno;
+		close(fd);
+	}
+	bpf_link__destroy(link);
+	/* noted, not taken: a namespace not entered, a socket in no TCP table or closed */
+	w->not_reached = seeded > taken ? seeded - taken : 0;
+	seed = bpf_map__fd(et->skel->maps.sock_seed);
+	while (bpf_map_get_next_key(seed, NULL, &key) == 0 && bpf_map_delete_elem(seed, &key) == 0)
+		;
+	free(ns);
+	tlog(et, 2,
+	     "socket owner walk: %" PRIu64 " TCP sockets found, %" PRIu64 " owners recorded, "
+	     "%" PRIu64 " had one, %" PRIu64 " not recorded (table full), %" PRIu64 " not "
+	     "reached; %" PRIu64 " network namespaces, %" PRIu64 " not entered",
+	     w->found, w->recorded, w->had_owner, w->table_full, w->not_reached, w->netns,
+	     w->netns_not_entered);
+	return ret;
+}
+
+void event_tracer_socket_walk_stats(const struct event_tracer *et,
+				    struct event_tracer_socket_walk *out)
+{
+	*out = et->sock_walk;
 }
 
 /* ---- decoding -------------------------------------------------------------------------------- */

@@ -249,6 +249,28 @@ void event_tracer_counts(const struct event_tracer *et, enum tr_event ev, int nr
 int event_tracer_prog_stats(const struct event_tracer *et, const char *prog, uint64_t *run_cnt,
 			    uint64_t *run_time_ns);
 
+/*
+ * The start-up walk of TCP socket owners (sockets opened before the tracer; needs the
+ * tr_iter_task_file and tr_iter_tcp programs): counts of TCP socket files found in processes'
+ * file tables, once, at create. found = recorded + had_owner + table_full + not_reached.
+ */
+struct event_tracer_socket_walk {
+	uint64_t found; /* TCP socket files (a socket open in two processes counts twice) */
+	uint64_t recorded; /* an owner written: its first holder (the lowest pid) */
+	uint64_t had_owner; /* it had one: sock_create's, or another process holding it */
+	uint64_t table_full; /* no room to note it (65,536 sockets): no owner */
+	/* noted, not taken: its namespace not entered, the socket in no TCP table (neither bound
+	 * nor connected: its connect or listen gives it one) or closed meanwhile */
+	uint64_t not_reached;
+	uint64_t netns; /* network namespaces whose TCP iterator ran */
+	uint64_t netns_not_entered; /* namespaces that could not be entered (no CAP_SYS_ADMIN, the
+				     * process gone or outside the agent's PID namespace) */
+};
+
+/* The walk's counts (zero when it did not run). */
+void event_tracer_socket_walk_stats(const struct event_tracer *et,
+				    struct event_tracer_socket_walk *out);
+
 /* The task table entry of pid; returns false when unknown. */
 bool event_tracer_task_lookup(const struct event_tracer *et, uint32_t pid,
 			      struct event_tracer_task *out);

@@ -292,16 +292,59 @@ static void test_tcp_v6(void **state)
 	run_tcp(6);
 }
 
+/* Sends fd over the datagram socket sp with SCM_RIGHTS; returns 0 or -1. */
+static int send_fd(int sp, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char b = 'f';
+	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sp, &m, 0) == 1 ? 0 : -1;
+}
+
+/* The fd send_fd() sent, received from sp; or -1. */
+static int recv_fd(int sp)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char b;
+	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sp, &m, 0) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&m);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
 /*
- * Child: in cg_srv and a netns of its own, a listener made before the tracer opens (so the
- * start-up walk, which covers the agent's network namespace only, does not reach it), and a
- * client of the same netns in cg_cli. Both wait until go[0] is closed; the server accepts once.
+ * Child: in cg_srv and a netns of its own, a listener made before the tracer opens, and a client
+ * of the same netns in cg_cli. in_flight: the listener's only reference is in flight in a unix
+ * socket's queue (SCM_RIGHTS) while the tracer opens, so that no process's file table holds it
+ * and the start-up walk cannot find its owner; it comes back before the accept. Both wait until
+ * go[0] is closed; the server accepts once.
  */
-static void unowned_child(const struct tfx_cgroup *cg_srv, const struct tfx_cgroup *cg_cli,
-			  int ready, int go[2], int out)
+static void walk_child(const struct tfx_cgroup *cg_srv, const struct tfx_cgroup *cg_cli,
+		       bool in_flight, int ready, int go[2], int out)
 {
 	struct net_result r = { 0 };
-	int l = -1, st;
+	int l = -1, sp[2] = { -1, -1 }, st;
 	char c;
 
 	r.port = 8082;
@@ -311,8 +354,20 @@ static void unowned_child(const struct tfx_cgroup *cg_srv, const struct tfx_cgro
 		r.err = 1;
 		goto out;
 	}
+	if (in_flight) {
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) || send_fd(sp[0], l)) {
+			r.err = 5;
+			goto out;
+		}
+		close(l);
+		l = -1;
+	}
 	r.client_pid = fork();
 	if (r.client_pid == 0) {
+		/* the server is the listener's only holder, whatever the pids' order */
+		close(l);
+		close(sp[0]);
+		close(sp[1]);
 		close(go[1]);
 		if (tfx_cgroup_enter(cg_cli) || read(go[0], &c, 1) != 0)
 			_exit(1);
@@ -326,6 +381,10 @@ static void unowned_child(const struct tfx_cgroup *cg_srv, const struct tfx_cgro
 	close(go[1]);
 	if (write(ready, "y", 1) != 1 || read(go[0], &c, 1) != 0) {
 		r.err = 2;
+		goto out;
+	}
+	if (in_flight && (l = recv_fd(sp[1])) < 0) {
+		r.err = 6;
 		goto out;
 	}
 	int a = accept(l, NULL, NULL);
@@ -348,20 +407,120 @@ out:
 }
 
 /*
- * A TCP socket without an owner record: the server's listener exists before the tracer and is
- * in a network namespace the start-up walk does not enter. The accept runs in softirq on the
- * client's task; its record must name no process and the server socket's cgroup, not the
+ * A server listening before the tracer opens, in a network namespace of its own (a pod's), and
+ * a client made after: the tracer is opened while both wait, then they connect. The accept is
+ * filtered in the kernel to the server's cgroup. Returns the tracer (its events in evs) and the
+ * child's report in r.
+ */
+static struct event_tracer *run_walk(const struct tfx_cgroup *cg_srv,
+				     const struct tfx_cgroup *cg_cli, bool in_flight,
+				     struct tfx_events *evs, struct net_result *r)
+{
+	struct event_tracer_opts o;
+	int p[2], ready[2], go[2];
+	char c;
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	pid_t pid = fork();
+
+	if (pid == 0)
+		walk_child(cg_srv, cg_cli, in_flight, ready[1], go, p[1]);
+	close(go[0]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	/* the accept filtered in the kernel to the server's cgroup: the filter must test the
+	 * cgroup the record names (the client's, before, was filtered out) */
+	tfx_opts_init(&o, evs);
+	tfx_enable(&o, TR_EV_TCP_ACCEPT, &cg_srv->id);
+	tfx_enable(&o, TR_EV_TCP_CONNECT, NULL);
+	struct event_tracer *et = tfx_open(&o);
+
+	close(go[1]);
+	assert_int_equal(read(p[0], r, sizeof(*r)), sizeof(*r));
+	tfx_wait(pid);
+	close(p[0]);
+	close(p[1]);
+	close(ready[0]);
+	close(ready[1]);
+	assert_int_equal(r->err, 0);
+	tfx_drain(et, evs, 500);
+
+	/* the client's socket was made after the tracer: its own context */
+	const struct tfx_event *e = find_tcp(evs, TR_EV_TCP_CONNECT, r->client_port, r->port);
+
+	assert_non_null(e);
+	assert_int_equal(e->ctx.pid, r->client_pid);
+	assert_int_equal(e->ctx.cgroup_id, cg_cli->id);
+	assert_false(e->ctx.flags & TR_F_OWNER_UNKNOWN);
+	assert_int_equal(tfx_count(evs, TR_EV_TCP_ACCEPT, 0), 1);
+	return et;
+}
+
+/*
+ * The start-up walk enters every network namespace: the accept on a listener made before the
+ * tracer, in a namespace of its own, names the server (pid, comm, cgroup), not the client whose
+ * task the softirq interrupted, and the walk's counts add up.
+ */
+static void test_tcp_walk_netns(void **state)
+{
+	struct tfx_cgroup cg_srv, cg_cli;
+	struct tfx_events evs = { 0 };
+	struct event_tracer_socket_walk w;
+	struct net_result r;
+	uint64_t ids[2];
+	char comm[TR_COMM_LEN] = { 0 };
+	FILE *f;
+
+	(void)state;
+	f = fopen("/proc/self/comm", "r");
+	assert_non_null(f);
+	assert_non_null(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = 0;
+	tfx_cgroup_create(&cg_srv, "walk_srv");
+	tfx_cgroup_create(&cg_cli, "walk_cli");
+	ids[0] = cg_srv.id;
+	ids[1] = cg_cli.id;
+	evs.cgroup_ids = ids;
+	evs.n_cgroup_ids = 2;
+	struct event_tracer *et = run_walk(&cg_srv, &cg_cli, false, &evs, &r);
+	const struct tfx_event *e = find_tcp(&evs, TR_EV_TCP_ACCEPT, r.port, r.client_port);
+
+	assert_non_null(e);
+	assert_false(e->ctx.flags & TR_F_OWNER_UNKNOWN);
+	assert_int_equal(e->ctx.pid, r.server_pid);
+	assert_int_equal(e->ctx.tid, r.server_pid);
+	assert_int_equal(e->ctx.ns_pid, r.server_pid);
+	assert_int_equal(e->ctx.ppid, getpid());
+	assert_string_equal(e->ctx.comm, comm);
+	assert_int_equal(e->ctx.uid, getuid());
+	assert_int_equal(e->ctx.gid, getgid());
+	assert_int_equal(e->ctx.cgroup_id, cg_srv.id);
+
+	event_tracer_socket_walk_stats(et, &w);
+	assert_true(w.recorded >= 1);
+	assert_true(w.netns >= 1);
+	assert_int_equal(w.found, w.recorded + w.had_owner + w.table_full + w.not_reached);
+
+	event_tracer_destroy(et);
+	tfx_events_free(&evs);
+	tfx_cgroup_destroy(&cg_cli);
+	tfx_cgroup_destroy(&cg_srv);
+}
+
+/*
+ * A TCP socket without an owner record: the server's listener exists before the tracer but is
+ * held by no process while the walk runs (in flight over SCM_RIGHTS). The accept runs in softirq
+ * on the client's task; its record must name no process and the server socket's cgroup, not the
  * client's pid and cgroup (as it did when the context fell back to the current task).
  */
 static void test_tcp_unowned(void **state)
 {
 	struct tfx_cgroup cg_srv, cg_cli;
 	struct tfx_events evs = { 0 };
-	struct event_tracer_opts o;
 	struct net_result r;
 	uint64_t ids[2];
-	int p[2], ready[2], go[2];
-	char c;
 
 	(void)state;
 	tfx_cgroup_create(&cg_srv, "unowned_srv");
@@ -370,41 +529,9 @@ static void test_tcp_unowned(void **state)
 	ids[1] = cg_cli.id;
 	evs.cgroup_ids = ids;
 	evs.n_cgroup_ids = 2;
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(go), 0);
-	pid_t pid = fork();
+	struct event_tracer *et = run_walk(&cg_srv, &cg_cli, true, &evs, &r);
+	const struct tfx_event *e = find_tcp(&evs, TR_EV_TCP_ACCEPT, r.port, r.client_port);
 
-	if (pid == 0)
-		unowned_child(&cg_srv, &cg_cli, ready[1], go, p[1]);
-	close(go[0]);
-	assert_int_equal(read(ready[0], &c, 1), 1);
-	/* the accept filtered in the kernel to the server's cgroup: the filter must test the
-	 * cgroup the record names (the client's, before, was filtered out) */
-	tfx_opts_init(&o, &evs);
-	tfx_enable(&o, TR_EV_TCP_ACCEPT, &cg_srv.id);
-	tfx_enable(&o, TR_EV_TCP_CONNECT, NULL);
-	struct event_tracer *et = tfx_open(&o);
-
-	close(go[1]);
-	assert_int_equal(read(p[0], &r, sizeof(r)), sizeof(r));
-	tfx_wait(pid);
-	close(p[0]);
-	close(p[1]);
-	close(ready[0]);
-	close(ready[1]);
-	assert_int_equal(r.err, 0);
-	tfx_drain(et, &evs, 500);
-
-	/* the client's socket was made after the tracer: its own context */
-	const struct tfx_event *e = find_tcp(&evs, TR_EV_TCP_CONNECT, r.client_port, r.port);
-
-	assert_non_null(e);
-	assert_int_equal(e->ctx.pid, r.client_pid);
-	assert_int_equal(e->ctx.cgroup_id, cg_cli.id);
-	assert_false(e->ctx.flags & TR_F_OWNER_UNKNOWN);
-
-	e = find_tcp(&evs, TR_EV_TCP_ACCEPT, r.port, r.client_port);
 	assert_non_null(e);
 	assert_true(e->ctx.flags & TR_F_OWNER_UNKNOWN);
 	assert_int_equal(e->ctx.pid, 0);
@@ -415,7 +542,6 @@ static void test_tcp_unowned(void **state)
 	assert_int_equal(e->ctx.uid, (uint32_t)-1);
 	assert_int_equal(e->ctx.gid, (uint32_t)-1);
 	assert_int_equal(e->ctx.cgroup_id, cg_srv.id);
-	assert_int_equal(tfx_count(&evs, TR_EV_TCP_ACCEPT, 0), 1);
 
 	event_tracer_destroy(et);
 	tfx_events_free(&evs);
@@ -778,9 +904,10 @@ static void test_oom_kill(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tcp_v4),	    cmocka_unit_test(test_tcp_v6),
-		cmocka_unit_test(test_tcp_unowned), cmocka_unit_test(test_rate_limit),
-		cmocka_unit_test(test_syscalls),    cmocka_unit_test(test_oom_kill),
+		cmocka_unit_test(test_tcp_v4),	       cmocka_unit_test(test_tcp_v6),
+		cmocka_unit_test(test_tcp_walk_netns), cmocka_unit_test(test_tcp_unowned),
+		cmocka_unit_test(test_rate_limit),     cmocka_unit_test(test_syscalls),
+		cmocka_unit_test(test_oom_kill),
 	};
 
 	if (geteuid() != 0) {
