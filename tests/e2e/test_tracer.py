@@ -89,15 +89,21 @@ class TracerEvents(unittest.TestCase):
 
     def test_full_ring_is_warned(self):
         """A 4 KiB events ring under a burst of openat events: the records lost are counted
-        and said in the log at most once per interval, naming the counter and the option."""
+        and said in the log at most once per interval, naming the counter and the option. The
+        agent is stopped (SIGSTOP) during the burst, so that the ring fills whatever the
+        scheduling: on an idle machine the agent otherwise drains it as fast as Python opens."""
         env = self.env
         cg = env.cgroup("burst")
         agent = env.agent("--events", "openat", "--events-ringbuf-bytes", "4096",
                           "--no-conntrack", "--interval", "1", "--duration", "4")
         agent.wait_attached()
-        burst = env.spawn([sys.executable, "-c", "import os\nfor i in range(50000):\n"
-                           "    os.close(os.open('/dev/null', os.O_RDONLY))\n"], cgroup=cg)
-        burst.communicate(timeout=60)
+        agent.proc.send_signal(signal.SIGSTOP)
+        try:
+            burst = env.spawn([sys.executable, "-c", "import os\nfor i in range(50000):\n"
+                               "    os.close(os.open('/dev/null', os.O_RDONLY))\n"], cgroup=cg)
+            burst.communicate(timeout=60)
+        finally:
+            agent.proc.send_signal(signal.SIGCONT)
         self.assertEqual(burst.returncode, 0)
         self.assertEqual(agent.stop(), 0, agent.stderr())
         lost = agent.counter("tracer_events_lost_openat")
