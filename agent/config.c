@@ -190,8 +190,9 @@ static enum config_status set_log_level(struct config *cfg, const struct opt_def
 		}
 	}
 	return usage_err(err, errsz,
-			 "invalid value for --%s: '%s' (expected %s; warn is an alias of warning)",
-			 o->name, val, o->metavar);
+			 "invalid value for --%s: '%s' (expected error|warning|info|debug; warn is "
+			 "an alias of warning)",
+			 o->name, val);
 }
 
 static enum config_status set_log_format(struct config *cfg, const struct opt_def *o,
@@ -376,8 +377,9 @@ static const struct opt_def opts[] = {
 	{ "metrics-addr", "HOST:PORT", set_metrics_addr, OFF(metrics_addr), 0, 0,
 	  "serve Prometheus metrics at http://HOST:PORT/metrics (\":9464\": every address; "
 	  "default: off)" },
-	{ "log-level", "error|warning|info|debug", set_log_level, 0, 0, 0,
-	  "log verbosity on stderr (default info; warn is an alias of warning)" },
+	{ "log-level", "LEVEL", set_log_level, 0, 0, 0,
+	  "log verbosity on stderr: error, warning, info or debug (default info; warn is an alias "
+	  "of warning)" },
 	{ "log-format", "text|json", set_log_format, 0, 0, 0,
 	  "log lines on stderr as text or as one JSON object each (default text)" },
 	{ "verbose", NULL, set_verbose, 0, 0, 0,
