@@ -59,6 +59,7 @@ enum owner_walk_incomplete {
 	WALK_ERROR, /* attaching or reading the iterator failed */
 	WALK_TIME_BOUND, /* stopped at OWNER_WALK_BOUND_NS */
 	WALK_NETNS, /* network namespaces the second pass could not enter (per namespace) */
+	WALK_PIDNS, /* the agent is not in the initial PID namespace: it sees its own processes */
 	WALK_INCOMPLETE_MAX,
 };
 
@@ -354,6 +355,12 @@ static void owner_walk(struct flow_collector *fc)
 
 	if (fc->walk_incomplete[WALK_UNAVAILABLE])
 		return; /* warned at load */
+	if (!netns_iter_initial_pidns()) {
+		fc->walk_incomplete[WALK_PIDNS] = 1;
+		LOG_WARN("socket owner walk: the agent is not in the node's PID namespace (on "
+			 "Kubernetes: hostPID), so it sees its own processes only: sockets opened "
+			 "before the agent keep pid 0");
+	}
 	/* a v2 cgroup directory's inode number is its cgroup id */
 	fc->skel->bss->walk_cgroup_root_id = fstat(fc->cgroup_fd, &st) == 0 ? st.st_ino : 0;
 	link = bpf_program__attach_iter(fc->skel->progs.flow_owner_walk, NULL);
@@ -1479,6 +1486,8 @@ static const struct counter_desc flow_counters[] = {
 	    "reason=\"time_bound\"", walk_incomplete[WALK_TIME_BOUND]),
 	ROW("flowscope_socket_owner_walk_incomplete_total", COUNTER_COUNTER, WALK_INCOMPLETE_HELP,
 	    "reason=\"netns_not_entered\"", walk_incomplete[WALK_NETNS]),
+	ROW("flowscope_socket_owner_walk_incomplete_total", COUNTER_COUNTER, WALK_INCOMPLETE_HELP,
+	    "reason=\"pid_namespace\"", walk_incomplete[WALK_PIDNS]),
 	ROW("flowscope_flow_records_total", COUNTER_COUNTER, "Flow records exported.", "", records),
 	ROW("flowscope_flow_records_lost_total", COUNTER_COUNTER,
 	    "Flows drained from the kernel that gave no record, by reason.",

@@ -29,6 +29,16 @@ uint32_t netns_iter_own(void)
 	return stat("/proc/self/ns/net", &st) == 0 ? (uint32_t)st.st_ino : 0;
 }
 
+/* include/linux/proc_ns.h: the initial PID namespace's fixed inode number */
+#define PROC_PID_INIT_INO 0xEFFFFFFCU
+
+bool netns_iter_initial_pidns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == PROC_PID_INIT_INO;
+}
+
 static void make_fds(struct netns_enter *e)
 {
 	for (int i = 0; i < e->n && !e->err; i++) {

@@ -8,6 +8,7 @@
 #ifndef FLOWSCOPE_NETNS_ITER_H
 #define FLOWSCOPE_NETNS_ITER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct bpf_link;
@@ -17,6 +18,14 @@ struct bpf_link;
  * be read.
  */
 uint32_t netns_iter_own(void);
+
+/*
+ * True when this process is in the initial PID namespace (its /proc/self/ns/pid inode is the
+ * kernel's PROC_PID_INIT_INO). The task and task_file iterators walk the PID namespace of the
+ * task that creates them, and /proc/<pid> numbers processes in the mount's: in a PID namespace
+ * of its own (a pod without hostPID) a walk of open sockets sees its own processes only.
+ */
+bool netns_iter_initial_pidns(void);
 
 /*
  * Creates one iterator fd per link (n of them, into fds[]) inside the network namespace whose

@@ -448,6 +448,12 @@ static int seed_sockets(struct event_tracer *et)
 	uint8_t res[4096];
 	ssize_t n;
 
+	if (!netns_iter_initial_pidns())
+		tlog(et, 2,
+		     "socket owner walk: not in the initial PID namespace (on Kubernetes: "
+		     "hostPID): "
+		     "it sees this namespace's processes only, and the TCP events of other sockets "
+		     "opened before the tracer name no process");
 	fd = run_iter(et->skel->progs.tr_iter_task_file, &link);
 	if (fd < 0)
 		return fd;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * bpf/netns_iter.h's refusals: a namespace is entered only through a process that is in it now.
- * (Entering one and walking it is tested with real sockets by tracer_net's test_tcp_walk_netns
- * and e2e_owner_walk.)
+ * bpf/netns_iter.h's refusals: a namespace is entered only through a process that is in it now;
+ * and its PID namespace test, in a PID namespace of the test's own (root). (Entering one and
+ * walking it is tested with real sockets by tracer_net's test_tcp_walk_netns and
+ * e2e_owner_walk.)
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,10 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "netns_iter.h"
@@ -46,13 +50,37 @@ static void test_other_namespace(void **state)
 	assert_int_equal(fd, -1);
 }
 
+/* A process in a PID namespace below the initial one is told so. */
+static void test_child_pidns(void **state)
+{
+	int st;
+
+	(void)state;
+	assert_int_equal(unshare(CLONE_NEWPID), 0);
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(netns_iter_initial_pidns() ? 1 : 0);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_own),
 		cmocka_unit_test(test_no_process),
 		cmocka_unit_test(test_other_namespace),
+		/* last: unshare() moves the children of this process for good */
+		cmocka_unit_test(test_child_pidns),
 	};
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_netns_iter needs root (a PID namespace of its own)\n");
+		return 1;
+	}
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -196,8 +196,9 @@ class Env:
         return json.loads(out.strip().splitlines()[-1])
 
     # ---- the agent -----------------------------------------------------------------------
-    def agent(self, *args):
-        return Agent(self, args)
+    def agent(self, *args, wrap=()):
+        """flowscope with args; wrap: a command it runs under ("unshare", "-pf", ...)."""
+        return Agent(self, args, wrap)
 
     def close(self):
         for p in self.procs:
@@ -230,15 +231,15 @@ class Agent:
     The tests build cgroup v2 groups, so the agent runs with --cgroup-mode v2 unless the test
     gives a --cgroup-mode itself (on a hybrid host, auto would pick the v1 memory hierarchy)."""
 
-    def __init__(self, env, args):
+    def __init__(self, env, args, wrap=()):
         if "--cgroup-mode" not in args:
             args = ("--cgroup-mode", "v2") + tuple(args)
         self.out_path = os.path.join(env.tmp, "agent-%d.out" % len(env.procs))
         self.err_path = self.out_path[:-4] + ".err"
         self.out = open(self.out_path, "w")
         self.err = open(self.err_path, "w")
-        self.proc = subprocess.Popen([agent_binary()] + list(args), stdout=self.out,
-                                     stderr=self.err)
+        self.proc = subprocess.Popen(list(wrap) + [agent_binary()] + list(args),
+                                     stdout=self.out, stderr=self.err)
         env.procs.append(self.proc)
 
     def stderr(self):

@@ -96,6 +96,48 @@ class OwnerWalk(unittest.TestCase):
         self.assertEqual(agent.counter("socket_owner_walk_sockets_not_reached"), 0)
         self.assertEqual(agent.counter("socket_owner_walk_incomplete_netns_not_entered"), 0)
 
+    def test_own_pid_namespace(self):
+        """The agent in a PID namespace of its own (a pod without hostPID): the walks see only
+        that namespace's processes, so the sockets older than the agent keep pid 0; the agent
+        says why in a warning and counts it (incomplete_pid_namespace), rather than reporting a
+        walk that found nothing as complete. The same UDP client and echo server as above."""
+        env = self.env
+        client_cg, server_cg = env.cgroup("old"), env.cgroup("server")
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        env.server("udp-echo", None, "127.0.0.1", port, cgroup=server_cg)
+        self.client = subprocess.Popen(
+            [sys.executable, fslib.PEERS, "held-client", "127.0.0.1", "0", str(port),
+             "--count", "3", "--send", "1200"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=client_cg.enter_fn())
+        env.procs.append(self.client)
+        self.info = json.loads(self.client.stdout.readline())
+        agent = env.agent("--cgroup-mode", "v2", "--cgroup-root", env.cgroup_root.path,
+                          "--events", "tcp_accept", "--interval", "1", "--duration", "4",
+                          wrap=("unshare", "--pid", "--fork", "--mount-proc"))
+        agent.wait_attached()
+        self.client.stdin.write("x")
+        self.client.stdin.flush()
+        out, err = self.client.communicate(timeout=30)
+        self.assertEqual(self.client.returncode, 0, err)
+        self.assertEqual(agent.stop(), 0, agent.stderr())
+        err = agent.stderr()
+        self.assertIn("flowscope: warning: socket owner walk: the agent is not in the node's PID "
+                      "namespace (on Kubernetes: hostPID), so it sees its own processes only: "
+                      "sockets opened before the agent keep pid 0\n", err)
+        self.assertIn("flowscope: info: tracer: socket owner walk: not in the initial PID "
+                      "namespace", err)
+        self.assertEqual(agent.counter("socket_owner_walk_incomplete_pid_namespace"), 1, err)
+        self.assertEqual(agent.counter("socket_owner_walk_sockets_recorded"), 0, err)
+        mine = [r for r in agent.records("flow") if r["proto"] == "udp"
+                and r["src_port"] == self.info["udp_port"] and r["dst_port"] == port]
+        self.assertTrue(mine, err)
+        for r in mine:
+            self.assertEqual(r["pid"], 0, r)
+
     def start_old_sockets(self, client_cg):
         env = self.env
         self.server_cg = env.cgroup("server")
@@ -167,7 +209,7 @@ class OwnerWalk(unittest.TestCase):
         # the client's unbound UDP socket is in neither the TCP nor the UDP table
         self.assertEqual(agent.counter("socket_owner_walk_sockets_not_reached"), 1, err)
         self.assertEqual(agent.counter("socket_owner_walk_sockets_table_full"), 0, err)
-        for k in ("unavailable", "error", "time_bound", "netns_not_entered"):
+        for k in ("unavailable", "error", "time_bound", "netns_not_entered", "pid_namespace"):
             self.assertEqual(agent.counter("socket_owner_walk_incomplete_" + k), 0, err)
         found = agent.counter("socket_owner_walk_sockets_found")
         self.assertEqual(found, 9 + agent.counter("socket_owner_walk_sockets_outside_cgroup_root"))
