@@ -487,7 +487,7 @@ static const struct policy_event_def catalog[POLICY_EV_COUNT] = {
 		NO_WATCH,
 		PROGS(REQ(SOCK_CREATE, "records the creator when a socket is made (runs in its context)"),
 		      OPT(ITER_TASK_FILE, "finds the first task holding each socket older than the agent; without it those sockets' TCP events name no process (pid 0, the socket's cgroup: docs/records.md)"),
-		      OPT(ITER_TCP, "writes those owners into the older sockets' storage, for the sockets of the agent's network namespace (the kernel's TCP iterator covers one); the others' TCP events as above")),
+		      OPT(ITER_TCP, "writes those owners into the older sockets' storage, made inside each network namespace they are in (the kernel's TCP iterator covers its creator's); without it their TCP events as above")),
 		DEPS(POLICY_EV_PROCESS_SNAPSHOT),
 	},
 	[POLICY_EV_CGROUP_LIFECYCLE] = {
