@@ -127,7 +127,9 @@ def main():
     # --- node-level access ----------------------------------------------------------------------
     check(pod.get("hostNetwork") is True, "hostNetwork: true (conntrack of the node)")
     check(pod.get("dnsPolicy") == "ClusterFirstWithHostNet", "dnsPolicy ClusterFirstWithHostNet")
-    check(not pod.get("hostPID"), "hostPID off: the agent learns its kernel tgid itself")
+    # the node's process table only for the start-up walks of open sockets (tracer values)
+    walk = case == "tracer"
+    check(pod.get("hostPID") is walk, f"hostPID {walk}: socketOwnerWalk.nodeProcesses")
     check(pod.get("automountServiceAccountToken") is False, "pod mounts no API token")
     for sa in by_kind.get("ServiceAccount", []):
         check(sa.get("automountServiceAccountToken") is False, "ServiceAccount: no API token")
@@ -170,6 +172,10 @@ def main():
         check(sc["capabilities"].get("drop") == ["ALL"], "every other capability dropped")
         need = {"BPF", "PERFMON", "NET_ADMIN", "SYS_RESOURCE", "DAC_READ_SEARCH"}
         check(need <= caps, f"capabilities {sorted(need - caps)} missing")
+        check(("SYS_PTRACE" in caps) is walk,
+              f"CAP_SYS_PTRACE {'with' if walk else 'without'} socketOwnerWalk.nodeProcesses")
+        if walk:
+            check("SYS_ADMIN" in caps, "socketOwnerWalk.nodeProcesses adds CAP_SYS_ADMIN")
         if "SYS_ADMIN" in caps:
             check("allowPrivilegeEscalation" not in sc,
                   "no allowPrivilegeEscalation: false next to SYS_ADMIN (the API refuses it)")
