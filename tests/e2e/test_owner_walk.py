@@ -50,11 +50,10 @@ class OwnerWalk(unittest.TestCase):
         env.routed_topology()
         env.nft(env.router_ns, RULESET)
 
-    def test_agents_own_namespace(self):
-        """Sockets in the agent's own network namespace (a hostNetwork pod's case): the second
-        pass creates its iterators without entering a namespace. A UDP client and echo server
-        on loopback, both older than the agent: exact pid, comm, cgroup and counts (three
-        1200-byte datagrams each way: IPv4 + UDP headers 28 bytes)."""
+    def start_loopback_udp(self):
+        """A UDP echo server and a held client on loopback, each in a cgroup of its own, both
+        older than the agent: (client cgroup, server cgroup, server, port); self.info is the
+        client's report."""
         env = self.env
         client_cg, server_cg = env.cgroup("old"), env.cgroup("server")
         probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -69,6 +68,15 @@ class OwnerWalk(unittest.TestCase):
             preexec_fn=client_cg.enter_fn())
         env.procs.append(self.client)
         self.info = json.loads(self.client.stdout.readline())
+        return client_cg, server_cg, server, port
+
+    def test_agents_own_namespace(self):
+        """Sockets in the agent's own network namespace (a hostNetwork pod's case): the second
+        pass creates its iterators without entering a namespace. A UDP client and echo server
+        on loopback, both older than the agent: exact pid, comm, cgroup and counts (three
+        1200-byte datagrams each way: IPv4 + UDP headers 28 bytes)."""
+        env = self.env
+        client_cg, server_cg, server, port = self.start_loopback_udp()
         agent = env.agent("--cgroup-mode", "v2", "--cgroup-root", env.cgroup_root.path,
                           "--interval", "1", "--duration", "4")
         agent.wait_attached()
@@ -102,19 +110,7 @@ class OwnerWalk(unittest.TestCase):
         says why in a warning and counts it (incomplete_pid_namespace), rather than reporting a
         walk that found nothing as complete. The same UDP client and echo server as above."""
         env = self.env
-        client_cg, server_cg = env.cgroup("old"), env.cgroup("server")
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
-        env.server("udp-echo", None, "127.0.0.1", port, cgroup=server_cg)
-        self.client = subprocess.Popen(
-            [sys.executable, fslib.PEERS, "held-client", "127.0.0.1", "0", str(port),
-             "--count", "3", "--send", "1200"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            preexec_fn=client_cg.enter_fn())
-        env.procs.append(self.client)
-        self.info = json.loads(self.client.stdout.readline())
+        port = self.start_loopback_udp()[3]
         agent = env.agent("--cgroup-mode", "v2", "--cgroup-root", env.cgroup_root.path,
                           "--events", "tcp_accept", "--interval", "1", "--duration", "4",
                           wrap=("unshare", "--pid", "--fork", "--mount-proc"))

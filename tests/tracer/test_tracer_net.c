@@ -406,55 +406,79 @@ out:
 	_exit(0);
 }
 
+/* One run of walk_child() under a tracer: its cgroups, events and report. */
+struct walk_run {
+	struct tfx_cgroup srv, cli;
+	uint64_t ids[2];
+	struct tfx_events evs;
+	struct net_result r;
+	struct event_tracer *et;
+};
+
 /*
  * A server listening before the tracer opens, in a network namespace of its own (a pod's), and
- * a client made after: the tracer is opened while both wait, then they connect. The accept is
- * filtered in the kernel to the server's cgroup. Returns the tracer (its events in evs) and the
- * child's report in r.
+ * a client made after, in cgroups name_srv and name_cli: the tracer is opened while both wait,
+ * then they connect. The accept is filtered in the kernel to the server's cgroup. Fills *w; the
+ * accept is left to the caller to check, walk_run_end() frees it all.
  */
-static struct event_tracer *run_walk(const struct tfx_cgroup *cg_srv,
-				     const struct tfx_cgroup *cg_cli, bool in_flight,
-				     struct tfx_events *evs, struct net_result *r)
+static void run_walk(struct walk_run *w, const char *name, bool in_flight)
 {
 	struct event_tracer_opts o;
 	int p[2], ready[2], go[2];
-	char c;
+	char c, cg_name[64];
 
+	memset(w, 0, sizeof(*w));
+	snprintf(cg_name, sizeof(cg_name), "%s_srv", name);
+	tfx_cgroup_create(&w->srv, cg_name);
+	snprintf(cg_name, sizeof(cg_name), "%s_cli", name);
+	tfx_cgroup_create(&w->cli, cg_name);
+	w->ids[0] = w->srv.id;
+	w->ids[1] = w->cli.id;
+	w->evs.cgroup_ids = w->ids;
+	w->evs.n_cgroup_ids = 2;
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(pipe(ready), 0);
 	assert_int_equal(pipe(go), 0);
 	pid_t pid = fork();
 
 	if (pid == 0)
-		walk_child(cg_srv, cg_cli, in_flight, ready[1], go, p[1]);
+		walk_child(&w->srv, &w->cli, in_flight, ready[1], go, p[1]);
 	close(go[0]);
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	/* the accept filtered in the kernel to the server's cgroup: the filter must test the
 	 * cgroup the record names (the client's, before, was filtered out) */
-	tfx_opts_init(&o, evs);
-	tfx_enable(&o, TR_EV_TCP_ACCEPT, &cg_srv->id);
+	tfx_opts_init(&o, &w->evs);
+	tfx_enable(&o, TR_EV_TCP_ACCEPT, &w->srv.id);
 	tfx_enable(&o, TR_EV_TCP_CONNECT, NULL);
-	struct event_tracer *et = tfx_open(&o);
+	w->et = tfx_open(&o);
 
 	close(go[1]);
-	assert_int_equal(read(p[0], r, sizeof(*r)), sizeof(*r));
+	assert_int_equal(read(p[0], &w->r, sizeof(w->r)), sizeof(w->r));
 	tfx_wait(pid);
 	close(p[0]);
 	close(p[1]);
 	close(ready[0]);
 	close(ready[1]);
-	assert_int_equal(r->err, 0);
-	tfx_drain(et, evs, 500);
+	assert_int_equal(w->r.err, 0);
+	tfx_drain(w->et, &w->evs, 500);
 
 	/* the client's socket was made after the tracer: its own context */
-	const struct tfx_event *e = find_tcp(evs, TR_EV_TCP_CONNECT, r->client_port, r->port);
+	const struct tfx_event *e =
+		find_tcp(&w->evs, TR_EV_TCP_CONNECT, w->r.client_port, w->r.port);
 
 	assert_non_null(e);
-	assert_int_equal(e->ctx.pid, r->client_pid);
-	assert_int_equal(e->ctx.cgroup_id, cg_cli->id);
+	assert_int_equal(e->ctx.pid, w->r.client_pid);
+	assert_int_equal(e->ctx.cgroup_id, w->cli.id);
 	assert_false(e->ctx.flags & TR_F_OWNER_UNKNOWN);
-	assert_int_equal(tfx_count(evs, TR_EV_TCP_ACCEPT, 0), 1);
-	return et;
+	assert_int_equal(tfx_count(&w->evs, TR_EV_TCP_ACCEPT, 0), 1);
+}
+
+static void walk_run_end(struct walk_run *w)
+{
+	event_tracer_destroy(w->et);
+	tfx_events_free(&w->evs);
+	tfx_cgroup_destroy(&w->cli);
+	tfx_cgroup_destroy(&w->srv);
 }
 
 /*
@@ -464,12 +488,9 @@ static struct event_tracer *run_walk(const struct tfx_cgroup *cg_srv,
  */
 static void test_tcp_walk_netns(void **state)
 {
-	struct tfx_cgroup cg_srv, cg_cli;
-	struct tfx_events evs = { 0 };
-	struct event_tracer_socket_walk w;
-	struct net_result r;
-	uint64_t ids[2];
+	struct event_tracer_socket_walk sw;
 	char comm[TR_COMM_LEN] = { 0 };
+	struct walk_run w;
 	FILE *f;
 
 	(void)state;
@@ -478,35 +499,25 @@ static void test_tcp_walk_netns(void **state)
 	assert_non_null(fgets(comm, sizeof(comm), f));
 	fclose(f);
 	comm[strcspn(comm, "\n")] = 0;
-	tfx_cgroup_create(&cg_srv, "walk_srv");
-	tfx_cgroup_create(&cg_cli, "walk_cli");
-	ids[0] = cg_srv.id;
-	ids[1] = cg_cli.id;
-	evs.cgroup_ids = ids;
-	evs.n_cgroup_ids = 2;
-	struct event_tracer *et = run_walk(&cg_srv, &cg_cli, false, &evs, &r);
-	const struct tfx_event *e = find_tcp(&evs, TR_EV_TCP_ACCEPT, r.port, r.client_port);
+	run_walk(&w, "walk", false);
+	const struct tfx_event *e = find_tcp(&w.evs, TR_EV_TCP_ACCEPT, w.r.port, w.r.client_port);
 
 	assert_non_null(e);
 	assert_false(e->ctx.flags & TR_F_OWNER_UNKNOWN);
-	assert_int_equal(e->ctx.pid, r.server_pid);
-	assert_int_equal(e->ctx.tid, r.server_pid);
-	assert_int_equal(e->ctx.ns_pid, r.server_pid);
+	assert_int_equal(e->ctx.pid, w.r.server_pid);
+	assert_int_equal(e->ctx.tid, w.r.server_pid);
+	assert_int_equal(e->ctx.ns_pid, w.r.server_pid);
 	assert_int_equal(e->ctx.ppid, getpid());
 	assert_string_equal(e->ctx.comm, comm);
 	assert_int_equal(e->ctx.uid, getuid());
 	assert_int_equal(e->ctx.gid, getgid());
-	assert_int_equal(e->ctx.cgroup_id, cg_srv.id);
+	assert_int_equal(e->ctx.cgroup_id, w.srv.id);
 
-	event_tracer_socket_walk_stats(et, &w);
-	assert_true(w.recorded >= 1);
-	assert_true(w.netns >= 1);
-	assert_int_equal(w.found, w.recorded + w.had_owner + w.table_full + w.not_reached);
-
-	event_tracer_destroy(et);
-	tfx_events_free(&evs);
-	tfx_cgroup_destroy(&cg_cli);
-	tfx_cgroup_destroy(&cg_srv);
+	event_tracer_socket_walk_stats(w.et, &sw);
+	assert_true(sw.recorded >= 1);
+	assert_true(sw.netns >= 1);
+	assert_int_equal(sw.found, sw.recorded + sw.had_owner + sw.table_full + sw.not_reached);
+	walk_run_end(&w);
 }
 
 /*
@@ -517,20 +528,11 @@ static void test_tcp_walk_netns(void **state)
  */
 static void test_tcp_unowned(void **state)
 {
-	struct tfx_cgroup cg_srv, cg_cli;
-	struct tfx_events evs = { 0 };
-	struct net_result r;
-	uint64_t ids[2];
+	struct walk_run w;
 
 	(void)state;
-	tfx_cgroup_create(&cg_srv, "unowned_srv");
-	tfx_cgroup_create(&cg_cli, "unowned_cli");
-	ids[0] = cg_srv.id;
-	ids[1] = cg_cli.id;
-	evs.cgroup_ids = ids;
-	evs.n_cgroup_ids = 2;
-	struct event_tracer *et = run_walk(&cg_srv, &cg_cli, true, &evs, &r);
-	const struct tfx_event *e = find_tcp(&evs, TR_EV_TCP_ACCEPT, r.port, r.client_port);
+	run_walk(&w, "unowned", true);
+	const struct tfx_event *e = find_tcp(&w.evs, TR_EV_TCP_ACCEPT, w.r.port, w.r.client_port);
 
 	assert_non_null(e);
 	assert_true(e->ctx.flags & TR_F_OWNER_UNKNOWN);
@@ -541,12 +543,8 @@ static void test_tcp_unowned(void **state)
 	assert_string_equal(e->ctx.comm, "");
 	assert_int_equal(e->ctx.uid, (uint32_t)-1);
 	assert_int_equal(e->ctx.gid, (uint32_t)-1);
-	assert_int_equal(e->ctx.cgroup_id, cg_srv.id);
-
-	event_tracer_destroy(et);
-	tfx_events_free(&evs);
-	tfx_cgroup_destroy(&cg_cli);
-	tfx_cgroup_destroy(&cg_srv);
+	assert_int_equal(e->ctx.cgroup_id, w.srv.id);
+	walk_run_end(&w);
 }
 
 /* Child: n connections to a listener of its own, in its own netns. */
