@@ -348,6 +348,7 @@ static void owner_walk(struct flow_collector *fc)
 	struct bpf_link *link = NULL, *links[2] = { NULL, NULL };
 	uint64_t t0 = clock_mono_ns(), resolved = 0, pending, t, key;
 	uint32_t own_inum;
+	int first_err = 0;
 	struct walk_pass1 p1 = { 0 };
 	const char *why = NULL;
 	struct stat st;
@@ -394,9 +395,10 @@ static void owner_walk(struct flow_collector *fc)
 			if (fds[i] >= 0)
 				close(fds[i]);
 		if (err) {
-			/* EPERM without CAP_SYS_ADMIN; ENOENT, ESRCH: the process is gone, or not
-			 * in the agent's PID namespace */
-			fc->walk_incomplete[WALK_NETNS]++;
+			/* EPERM without CAP_SYS_ADMIN, EACCES without CAP_SYS_PTRACE;
+			 * ENOENT, ESRCH: the process is gone, or not in the agent's PID namespace */
+			if (!fc->walk_incomplete[WALK_NETNS]++)
+				first_err = err;
 			LOG_DEBUG("socket owner walk: network namespace %u (pid %u): %s",
 				  p1.ns[k].inum, p1.ns[k].pid, strerror(-err));
 		}
@@ -423,6 +425,11 @@ static void owner_walk(struct flow_collector *fc)
 		LOG_WARN("socket owner walk incomplete (%s): the sockets it did not reach keep pid "
 			 "0",
 			 why);
+	if (fc->walk_incomplete[WALK_NETNS])
+		LOG_WARN("socket owner walk: %llu network namespaces not entered (%s%s): their "
+			 "sockets opened before the agent that had no cookie keep pid 0",
+			 (unsigned long long)fc->walk_incomplete[WALK_NETNS], strerror(-first_err),
+			 netns_iter_hint(first_err));
 	LOG_INFO("socket owner walk: %llu sockets found, %llu owners recorded, %llu had one, "
 		 "%llu not recorded (owner table full), %llu not reached, %llu outside the cgroup "
 		 "root, second pass in %zu network namespaces (%llu not entered), %.1f ms",

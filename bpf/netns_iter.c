@@ -76,6 +76,15 @@ static void *enter_thread(void *arg)
 	return NULL;
 }
 
+const char *netns_iter_hint(int err)
+{
+	if (err == -EPERM)
+		return ": setns() needs CAP_SYS_ADMIN";
+	if (err == -EACCES)
+		return ": /proc/PID/ns/net of another user's process needs CAP_SYS_PTRACE";
+	return "";
+}
+
 int netns_iter_create(uint32_t inum, uint32_t pid, uint32_t own, struct bpf_link *const links[],
 		      int n, int fds[])
 {

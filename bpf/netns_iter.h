@@ -33,10 +33,18 @@ bool netns_iter_initial_pidns(void);
  * namespace is entered through /proc/<pid>/ns/net, and refused when that is not inum any more
  * (the process is gone and the pid reused, or the kernel's pid names another process here).
  * inum equal to own (netns_iter_own()): no thread, no setns(). Returns 0, or a negative errno
- * with every fd closed and set to -1: -EPERM (no CAP_SYS_ADMIN), -ENOENT (no such pid), -ESRCH
+ * with every fd closed and set to -1: -EPERM (no CAP_SYS_ADMIN), -EACCES (another user's
+ * process, without CAP_SYS_PTRACE), -ENOENT (no such pid), -ESRCH
  * (pid is in another namespace), -EAGAIN (no thread), or bpf_iter_create()'s.
  */
 int netns_iter_create(uint32_t inum, uint32_t pid, uint32_t own, struct bpf_link *const links[],
 		      int n, int fds[]);
+
+/*
+ * What netns_iter_create()'s error err (a negative errno) says is missing, for a log line:
+ * ": setns() needs CAP_SYS_ADMIN" for -EPERM, ": /proc/PID/ns/net of another user's process
+ * needs CAP_SYS_PTRACE" for -EACCES, else "".
+ */
+const char *netns_iter_hint(int err);
 
 #endif /* FLOWSCOPE_NETNS_ITER_H */

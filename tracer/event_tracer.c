@@ -444,7 +444,7 @@ static int seed_sockets(struct event_tracer *et)
 	struct bpf_link *link = NULL;
 	uint64_t seeded = 0, taken = 0, key;
 	uint32_t own = netns_iter_own();
-	int fd, ret = 0, seed;
+	int fd, ret = 0, seed, first_err = 0;
 	uint8_t res[4096];
 	ssize_t n;
 
@@ -485,9 +485,10 @@ static int seed_sockets(struct event_tracer *et)
 		int err = netns_iter_create(ns[k].inum, ns[k].pid, own, &link, 1, &fd);
 
 		if (err) {
-			/* EPERM without CAP_SYS_ADMIN; ENOENT, ESRCH: the process is gone, or not
-			 * in the agent's PID namespace */
-			w->netns_not_entered++;
+			/* EPERM without CAP_SYS_ADMIN, EACCES without CAP_SYS_PTRACE;
+			 * ENOENT, ESRCH: the process is gone, or not in the agent's PID namespace */
+			if (!w->netns_not_entered++)
+				first_err = err;
 			tlog(et, 3, "socket owner walk: network namespace %u (pid %u): %s",
 			     ns[k].inum, ns[k].pid, strerror(-err));
 			continue;
@@ -514,9 +515,14 @@ static int seed_sockets(struct event_tracer *et)
 	tlog(et, 2,
 	     "socket owner walk: %" PRIu64 " TCP sockets found, %" PRIu64 " owners recorded, "
 	     "%" PRIu64 " had one, %" PRIu64 " not recorded (table full), %" PRIu64 " not "
-	     "reached; %" PRIu64 " network namespaces, %" PRIu64 " not entered",
-	     w->found, w->recorded, w->had_owner, w->table_full, w->not_reached, w->netns,
-	     w->netns_not_entered);
+	     "reached, TCP iterator in %" PRIu64 " network namespaces (%" PRIu64 " not entered)",
+	     w->found, w->recorded, w->had_owner, w->table_full, w->not_reached,
+	     w->netns + w->netns_not_entered, w->netns_not_entered);
+	if (w->netns_not_entered)
+		tlog(et, 1,
+		     "socket owner walk: %" PRIu64 " network namespaces not entered (%s%s): TCP "
+		     "events of their sockets opened before the tracer name no process",
+		     w->netns_not_entered, strerror(-first_err), netns_iter_hint(first_err));
 	return ret;
 }
 

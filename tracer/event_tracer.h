@@ -263,8 +263,9 @@ struct event_tracer_socket_walk {
 	 * nor connected: its connect or listen gives it one) or closed meanwhile */
 	uint64_t not_reached;
 	uint64_t netns; /* network namespaces whose TCP iterator ran */
-	uint64_t netns_not_entered; /* namespaces that could not be entered (no CAP_SYS_ADMIN, the
-				     * process gone or outside the agent's PID namespace) */
+	/* namespaces that could not be entered (no CAP_SYS_ADMIN, no CAP_SYS_PTRACE for another
+	 * user's process, the process gone or outside the agent's PID namespace) */
+	uint64_t netns_not_entered;
 };
 
 /* The walk's counts (zero when it did not run). */

@@ -14,6 +14,7 @@ table) as not reached. Without the walk every one of them has pid 0.
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -153,10 +154,10 @@ class OwnerWalk(unittest.TestCase):
             raise RuntimeError("held-client did not start: " + self.client.stderr.read())
         self.info = json.loads(line)
 
-    def run_agent(self, mode):
+    def run_agent(self, mode, wrap=()):
         env = self.env
         agent = env.agent("--cgroup-mode", mode, "--cgroup-root", env.cgroup_root.path,
-                          "--interval", "1", "--duration", "4")
+                          "--interval", "1", "--duration", "4", wrap=wrap)
         agent.wait_attached()
         # the handshake predates the agent: count from here on
         env.ns(env.router_ns, "nft", "reset", "counters", "table", "inet", "fs")
@@ -219,6 +220,29 @@ class OwnerWalk(unittest.TestCase):
         self.start_old_sockets(client_cg)
         agent = self.run_agent("v2")
         self.check(agent, (2, client_cg.id), (2, self.server_cg.id))
+
+    def test_without_cap_sys_admin(self):
+        """Without CAP_SYS_ADMIN (dropped from the bounding set) neither walk can enter the
+        client's and the servers' network namespaces: each says so in a warning naming the
+        capability, and counts the namespaces, rather than leaving the pid 0 unexplained."""
+        client_cg = self.env.cgroup("old")
+        self.start_old_sockets(client_cg)
+        agent = self.run_agent("v2", wrap=("setpriv", "--bounding-set", "-sys_admin"))
+        err = agent.stderr()
+        need = r" network namespaces not entered \(Operation not permitted: setns\(\) needs " \
+            r"CAP_SYS_ADMIN\): "
+        m = re.search(r"flowscope: warning: socket owner walk: (\d+)" + need + r"their sockets "
+                      r"opened before the agent that had no cookie keep pid 0\n", err)
+        self.assertTrue(m, err)
+        self.assertGreaterEqual(int(m.group(1)), 2, err)
+        self.assertEqual(agent.counter("socket_owner_walk_incomplete_netns_not_entered"),
+                         int(m.group(1)), err)
+        m = re.search(r"flowscope: warning: tracer: socket owner walk: (\d+)" + need + r"TCP "
+                      r"events of their sockets opened before the tracer name no process\n", err)
+        self.assertTrue(m, err)
+        self.assertGreaterEqual(int(m.group(1)), 2, err)
+        self.assertEqual(agent.counter("tracer_socket_owner_walk_netns_not_entered"),
+                         int(m.group(1)), err)
 
     def test_v1_owner_and_memory_cgroup(self):
         """--cgroup-mode v1: the walk's owner record names the holder's v1 memory cgroup, which
