@@ -112,11 +112,17 @@ static enum config_status set_str(struct config *cfg, const struct opt_def *o, c
 static enum config_status set_choice(struct config *cfg, const struct opt_def *o, const char *val,
 				     char *err, size_t errsz, const char *const *choices)
 {
-	for (size_t i = 0; choices[i]; i++)
+	char list[128] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; choices[i]; i++) {
 		if (!strcmp(val, choices[i]))
 			return set_str(cfg, o, val, err, errsz);
+		n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s%s",
+				      i ? "|" : "", choices[i]);
+	}
 	return usage_err(err, errsz, "invalid value for --%s: '%s' (expected %s)", o->name, val,
-			 o->metavar);
+			 list);
 }
 
 /* BPF ring buffers are a power of two of pages (kernel/bpf/ringbuf.c). */
@@ -357,16 +363,17 @@ static const struct opt_def opts[] = {
 	  "topic for DNS records (default flowscope.dns)" },
 	{ "kafka-topic-events", "TOPIC", set_str, OFF(kafka_topic_events), 0, 0,
 	  "topic for event records (default flowscope.events)" },
-	{ "kafka-format", "json|protobuf|protobuf-sr", set_kafka_format, OFF(kafka_format), 0, 0,
-	  "record encoding on Kafka (default json; protobuf-sr: Schema Registry wire format)" },
+	{ "kafka-format", "FORMAT", set_kafka_format, OFF(kafka_format), 0, 0,
+	  "record encoding on Kafka: json, protobuf or protobuf-sr, the Schema Registry wire "
+	  "format (default json)" },
 	{ "kafka-schema-registry", "URL", set_str, OFF(kafka_schema_registry), 0, 0,
 	  "Schema Registry where protobuf-sr registers records.proto under <topic>-value" },
 	{ "kafka-schema-registry-timeout", "MS", set_u32, OFF(kafka_schema_registry_timeout_ms), 1,
 	  600000, "bound on each request to the Schema Registry (default 10000)" },
 	{ "kafka-records-per-message", "N", set_u32, OFF(kafka_records_per_message), 1, 100000,
 	  "records packed in one Kafka message (default 1)" },
-	{ "kafka-compression", "none|gzip|snappy|lz4|zstd", set_kafka_compression,
-	  OFF(kafka_compression), 0, 0, "compression codec (default lz4)" },
+	{ "kafka-compression", "CODEC", set_kafka_compression, OFF(kafka_compression), 0, 0,
+	  "compression codec: none, gzip, snappy, lz4 or zstd (default lz4)" },
 	{ "kafka-buffer-bytes", "BYTES", set_u64, OFF(kafka_buffer_bytes), 1024, (uint64_t)1 << 40,
 	  "records waiting for the brokers; beyond, new records are dropped and counted "
 	  "(default 67108864, 64 MiB)" },

@@ -249,6 +249,13 @@ static void test_invalid_values(void **state)
 		PARSE(&p, "--log-level", "trace");
 		assert_usage_names(&p, "error|warning|info|debug; warn is an alias of warning");
 		config_free(&p.cfg);
+		/* the choices of a FORMAT or CODEC, which the metavar no longer lists */
+		PARSE(&p, "--kafka-format", "xml");
+		assert_usage_names(&p, "'xml' (expected json|protobuf|protobuf-sr)");
+		config_free(&p.cfg);
+		PARSE(&p, "--kafka-compression", "brotli");
+		assert_usage_names(&p, "'brotli' (expected none|gzip|snappy|lz4|zstd)");
+		config_free(&p.cfg);
 	}
 }
 
